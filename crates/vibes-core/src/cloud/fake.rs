@@ -1,0 +1,1 @@
+//! The in-memory fake cloud (filled in by the executor work).

@@ -1,0 +1,171 @@
+//! The cloud boundary: what vibes does to AWS, as a trait. `vibes-aws` implements it over
+//! aws-sdk-rust; [`fake::FakeCloud`] implements it in memory for tests of plan and apply
+//! (deterministic ids, injected latency, injected faults).
+
+pub mod fake;
+
+use crate::observed::{Observed, ObservedImage, ObservedInstance};
+use crate::secret::Secret;
+use crate::tags::Tags;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Errors at the cloud boundary, classified so the executor knows what to retry.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum CloudError {
+    /// Throttling or a 5xx: worth retrying with backoff.
+    #[error("{operation}: transient error: {message}")]
+    Transient { operation: String, message: String },
+    /// The thing to create exists already (SSM ParameterAlreadyExists, EC2 Duplicate, …).
+    #[error("{operation}: {what} already exists")]
+    AlreadyExists { operation: String, what: String },
+    #[error("{operation}: {what} not found")]
+    NotFound { operation: String, what: String },
+    /// A wait ran out of time.
+    #[error("{operation}: gave up after {seconds} s waiting for {what}")]
+    Timeout { operation: String, what: String, seconds: u64 },
+    /// Credentials, region or endpoint are missing or wrong.
+    #[error("{0}")]
+    Config(String),
+    /// Anything else: not retried.
+    #[error("{operation}: {message}")]
+    Permanent { operation: String, message: String },
+}
+
+impl CloudError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CloudError::Transient { .. })
+    }
+    pub fn permanent(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        CloudError::Permanent { operation: operation.into(), message: message.into() }
+    }
+}
+
+pub type CloudResult<T> = Result<T, CloudError>;
+
+/// A stack to create or update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackRequest {
+    pub stack_name: String,
+    pub template_body: String,
+    /// Resolved parameter values.
+    pub parameters: BTreeMap<String, String>,
+    pub tags: Tags,
+    /// ClientRequestToken: a retried request with the same token is not done twice.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackUpdate {
+    Started,
+    /// "No updates are to be performed.": success, nothing to wait for.
+    NoChanges,
+}
+
+/// Where a stack ended after a wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackState {
+    pub status: String,
+    pub outputs: BTreeMap<String, String>,
+    /// The reason CloudFormation gives for a failure.
+    pub reason: Option<String>,
+}
+
+impl StackState {
+    pub fn succeeded(&self) -> bool {
+        matches!(self.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "DELETE_COMPLETE" | "IMPORT_COMPLETE")
+    }
+}
+
+/// A CodeBuild build of a Packer recipe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageBuildRequest {
+    pub codebuild_project: String,
+    pub artifacts_bucket: String,
+    /// Where the recipe files were uploaded: `recipes/<image>/<recipe_hash>/`.
+    pub recipe_prefix: String,
+    pub recipe: String,
+    /// Passed to the build as environment: the tags the image must carry.
+    pub tags: Tags,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildOutcome {
+    pub build_id: String,
+    /// `SUCCEEDED`, `FAILED`, `FAULT`, `STOPPED`, `TIMED_OUT`.
+    pub status: String,
+}
+
+/// A worker or server instance to launch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceRequest {
+    pub launch_template: String,
+    pub instance_type: String,
+    pub tags: Tags,
+    /// ClientToken: a retried launch with the same token returns the same instance.
+    pub client_token: String,
+    /// Volumes to attach at launch: device name → volume id (builds) or snapshot id (server).
+    pub volumes: BTreeMap<String, String>,
+}
+
+/// What vibes does to AWS. Every create carries its tags at creation; every method is one
+/// logical operation and may be retried when it fails with [`CloudError::Transient`].
+#[async_trait]
+pub trait Cloud: Send + Sync {
+    /// One read of everything the project owns (by tag, and by the seed's names).
+    /// `sources_bucket`: the bucket whose objects to list, when known.
+    async fn observe(&self, project: &str, sources_bucket: Option<&str>) -> CloudResult<Observed>;
+
+    // EC2 key pairs
+    /// Generate a key pair; returns its private key.
+    async fn create_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<Secret>;
+    async fn import_key_pair(&self, key_name: &str, public_key: &str, tags: &Tags) -> CloudResult<()>;
+    async fn delete_key_pair(&self, key_name: &str) -> CloudResult<()>;
+    async fn tag_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<()>;
+
+    // SSM parameters
+    /// Put a String parameter, overwriting. Tags apply when the parameter is new.
+    async fn put_parameter(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()>;
+    /// Put a SecureString parameter. Tags apply when the parameter is new.
+    async fn put_secure_parameter(&self, name: &str, value: &Secret, tags: &Tags, overwrite: bool) -> CloudResult<()>;
+    /// Create a String parameter only if it does not exist (the apply lock):
+    /// [`CloudError::AlreadyExists`] otherwise.
+    async fn create_parameter_exclusive(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()>;
+    async fn get_parameter(&self, name: &str) -> CloudResult<Option<String>>;
+    async fn delete_parameter(&self, name: &str) -> CloudResult<()>;
+    async fn tag_parameter(&self, name: &str, tags: &Tags) -> CloudResult<()>;
+
+    // CloudFormation
+    async fn create_stack(&self, req: &StackRequest) -> CloudResult<()>;
+    async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate>;
+    async fn delete_stack(&self, stack_name: &str, token: &str) -> CloudResult<()>;
+    /// Wait until the stack is no longer `*_IN_PROGRESS`, or `timeout`.
+    async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState>;
+
+    // S3
+    async fn put_object_from_file(&self, bucket: &str, key: &str, file: &Path, sha256_hex: &str) -> CloudResult<()>;
+    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()>;
+    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()>;
+
+    // Images
+    async fn start_image_build(&self, req: &ImageBuildRequest) -> CloudResult<String>;
+    async fn wait_image_build(&self, build_id: &str, timeout: Duration) -> CloudResult<BuildOutcome>;
+    /// The newest available image carrying all of `tags`.
+    async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>>;
+    async fn deregister_image(&self, image_id: &str) -> CloudResult<()>;
+
+    // EBS
+    async fn create_volume(&self, size_gib: u32, availability_zone: &str, tags: &Tags, token: &str) -> CloudResult<String>;
+    async fn create_snapshot(&self, volume_id: &str, tags: &Tags) -> CloudResult<String>;
+    async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()>;
+    async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()>;
+
+    // Instances
+    async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String>;
+    /// Wait until the instance is in one of `states` (e.g. `stopped`), or `timeout`.
+    async fn wait_instance(&self, instance_id: &str, states: &[&str], timeout: Duration) -> CloudResult<ObservedInstance>;
+    async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()>;
+}

@@ -1,0 +1,20 @@
+//! vibes core: `vibes.toml` → desired state; live AWS → observed state; a pure planner from
+//! the two to a DAG of actions; renderers for people and machines; an executor that applies
+//! a plan through the [`cloud::Cloud`] boundary.
+
+pub mod address;
+pub mod apply;
+pub mod cloud;
+pub mod config;
+pub mod model;
+pub mod observed;
+pub mod plan;
+pub mod render;
+pub mod secret;
+pub mod tags;
+
+pub use address::{Address, Kind};
+pub use model::Desired;
+pub use observed::Observed;
+pub use plan::{plan, Plan, PlanOptions};
+pub use secret::Secret;

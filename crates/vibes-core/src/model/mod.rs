@@ -1,0 +1,192 @@
+//! The desired state: typed resources with addresses, resolved from `vibes.toml` by `config`.
+//! Nothing here does I/O; file contents (templates, recipes, profile texts, public keys) were
+//! read by the loader and are carried as values.
+
+use crate::address::Address;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Everything `vibes.toml` asks for, validated.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Desired {
+    pub project: Project,
+    /// Stacks by short name (`vpc`, `main`, or any named in `[stacks.NAME]`).
+    pub stacks: BTreeMap<String, StackSpec>,
+    pub keys: BTreeMap<String, KeySpec>,
+    pub profiles: BTreeMap<String, ProfileSpec>,
+    pub images: BTreeMap<String, ImageSpec>,
+    pub sources: Option<SourcesSpec>,
+    pub compile: Option<CompileSpec>,
+    pub snapshots: Option<SnapshotsSpec>,
+    pub server: Option<ServerSpec>,
+    /// Network to reuse instead of a VPC stack (`[network] vpc_id/subnet_id`).
+    pub network: Option<ExistingNetwork>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Project {
+    /// Prefix of every AWS name and SSM path (`vibes` → `vibes-builds`, `/vibes/profiles/x`).
+    pub name: String,
+    pub region: Option<String>,
+}
+
+impl Project {
+    /// SSM paths live under `/<project>/…`.
+    pub fn ssm_path(&self, rest: &str) -> String {
+        format!("/{}/{}", self.name, rest.trim_start_matches('/'))
+    }
+    /// AWS-side names: `<project>-<name>`.
+    pub fn aws_name(&self, name: &str) -> String {
+        format!("{}-{}", self.name, name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ExistingNetwork {
+    pub vpc_id: String,
+    pub subnet_id: String,
+}
+
+/// A value that is either known now or is an output of another resource, known after it is
+/// applied (`${stack.vpc.VpcId}` in the config).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Value {
+    Literal { value: String },
+    Output { address: Address, output: String },
+}
+
+impl Value {
+    pub fn literal(s: impl Into<String>) -> Self {
+        Value::Literal { value: s.into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StackSpec {
+    /// CloudFormation stack name: `<project>-<name>`.
+    pub stack_name: String,
+    /// The template path as written in the config (relative to the config file).
+    pub template_path: PathBuf,
+    /// The template's text.
+    pub template_body: String,
+    pub parameters: BTreeMap<String, Value>,
+    /// Stacks whose outputs this one's parameters use, and any declared `depends_on`.
+    pub depends_on: Vec<Address>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KeySpec {
+    /// EC2 key pair name: `<project>-<name>`.
+    pub key_name: String,
+    /// Where the private key of a generated key lives: `/<project>/ec2/keys/<name>`.
+    pub private_key_path: String,
+    /// An OpenSSH public key to import instead of generating one.
+    pub public_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ProfileSpec {
+    /// `/<project>/profiles/<name>`.
+    pub parameter: String,
+    /// The profile in tup.config form, one `CONFIG_*=value` a line, ending in a newline.
+    pub text: String,
+    /// `flac`, `lame`, `oggenc` or `opusenc`.
+    pub encoder: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ImageSpec {
+    /// The Packer recipe, relative to the config file.
+    pub recipe: PathBuf,
+    /// Every file of the recipe (the recipe and its provisioning files), relative path → SHA-256.
+    pub files: BTreeMap<String, String>,
+    /// The image's identity: the hash of its recipe files. A new hash means a new image.
+    pub recipe_hash: String,
+    /// `/<project>/ami/<name>`: where the current image id is kept.
+    pub parameter: String,
+    /// How many images of this recipe to keep (the newest first). At least 1.
+    pub keep: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourcesSpec {
+    pub path: PathBuf,
+    /// Whether objects that are no longer in the local tree may be deleted from the bucket.
+    pub delete: bool,
+    /// `/<project>/sources`: holds the sources bucket name.
+    pub parameter: String,
+    /// The local tree as the planner sees it. Filled by the local scan before planning;
+    /// `None` while only validating.
+    pub manifest: Option<Manifest>,
+}
+
+/// A tree of files: relative path (with `/`) → size and SHA-256.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Manifest {
+    pub files: BTreeMap<String, FileEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileEntry {
+    pub size: u64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+}
+
+impl Manifest {
+    /// The sources revision: a hash over every path and content hash.
+    pub fn revision(&self) -> String {
+        let mut parts: Vec<&[u8]> = Vec::new();
+        for (path, e) in &self.files {
+            parts.push(path.as_bytes());
+            parts.push(e.sha256.as_bytes());
+        }
+        crate::tags::short_hash(&parts)
+    }
+    pub fn total_bytes(&self) -> u64 {
+        self.files.values().map(|e| e.size).sum()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CompileSpec {
+    pub instance_type: String,
+    pub builds_volume_gib: u32,
+    /// Give up on a compile run after this long.
+    pub timeout_minutes: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SnapshotsSpec {
+    /// Keep the newest `keep` builds snapshots. At least 1.
+    pub keep: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServerSpec {
+    pub running: bool,
+    pub instance_type: String,
+}
+
+/// The version of the compile engine; a new version means the collection is compiled again.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+impl Desired {
+    /// A desired state with only a project: the start of every hand-built one in tests.
+    pub fn empty(project: &str) -> Self {
+        Desired {
+            project: Project { name: project.into(), region: None },
+            stacks: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            profiles: BTreeMap::new(),
+            images: BTreeMap::new(),
+            sources: None,
+            compile: None,
+            snapshots: None,
+            server: None,
+            network: None,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! What live AWS holds, as one read (possibly stale by the time it is used).
+//!
+//! Each collection holds what carries the project's `vibes:project` tag, plus what has the seed's
+//! names without tags (key pairs `<project>-<name>`, parameters under `/<project>/`), so that an
+//! account built by hand is recognised and adopted rather than duplicated.
+
+use crate::tags::Tags;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    /// By CloudFormation stack name.
+    pub stacks: BTreeMap<String, ObservedStack>,
+    /// By EC2 key pair name.
+    pub key_pairs: BTreeMap<String, ObservedKeyPair>,
+    /// By SSM parameter name (full path).
+    pub parameters: BTreeMap<String, ObservedParameter>,
+    /// By AMI id.
+    pub images: BTreeMap<String, ObservedImage>,
+    /// By volume id.
+    pub volumes: BTreeMap<String, ObservedVolume>,
+    /// By snapshot id.
+    pub snapshots: BTreeMap<String, ObservedSnapshot>,
+    /// By instance id (terminated instances are left out).
+    pub instances: BTreeMap<String, ObservedInstance>,
+    /// The sources bucket's objects, when the bucket is known and exists.
+    pub sources_bucket: Option<ObservedBucket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedStack {
+    pub stack_name: String,
+    pub stack_id: String,
+    /// e.g. `CREATE_COMPLETE`, `UPDATE_ROLLBACK_COMPLETE`, `ROLLBACK_COMPLETE`.
+    pub status: String,
+    pub template_body: String,
+    pub parameters: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedKeyPair {
+    pub key_name: String,
+    pub key_pair_id: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedParameter {
+    pub name: String,
+    pub secure: bool,
+    /// The value of a plain String parameter. SecureString values are never read by observe.
+    pub value: Option<String>,
+    pub tags: Tags,
+    /// Increases on every write; used to tell whether a parameter moved since a plan was made.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedImage {
+    pub image_id: String,
+    pub name: String,
+    /// `available`, `pending`, `failed`, …
+    pub state: String,
+    /// RFC 3339, as EC2 reports it; sorts by time.
+    pub created: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedVolume {
+    pub volume_id: String,
+    pub size_gib: u32,
+    pub state: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedSnapshot {
+    pub snapshot_id: String,
+    pub volume_id: String,
+    /// `pending`, `completed`, `error`.
+    pub state: String,
+    /// RFC 3339; sorts by time.
+    pub started: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedInstance {
+    pub instance_id: String,
+    /// `pending`, `running`, `stopping`, `stopped`, `shutting-down`.
+    pub state: String,
+    pub public_ip: Option<String>,
+    pub private_ip: Option<String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedBucket {
+    pub bucket: String,
+    /// Key → (size, hex SHA-256 where the object carries one).
+    pub objects: BTreeMap<String, ObservedObject>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedObject {
+    pub size: u64,
+    pub sha256: Option<String>,
+}
+
+impl Observed {
+    /// Resources tagged with this address, whatever their kind, for the saved-plan check and
+    /// for finding leftovers.
+    pub fn tagged<'a, T: HasTags + 'a>(
+        items: impl IntoIterator<Item = &'a T>,
+        address: &str,
+    ) -> Vec<&'a T> {
+        items
+            .into_iter()
+            .filter(|i| i.tags().get(crate::tags::ADDRESS).map(String::as_str) == Some(address))
+            .collect()
+    }
+}
+
+pub trait HasTags {
+    fn tags(&self) -> &Tags;
+}
+
+macro_rules! has_tags {
+    ($($t:ty),*) => { $(impl HasTags for $t { fn tags(&self) -> &Tags { &self.tags } })* };
+}
+has_tags!(ObservedStack, ObservedKeyPair, ObservedParameter, ObservedImage, ObservedVolume, ObservedSnapshot, ObservedInstance);

@@ -1,0 +1,57 @@
+//! `plan(&Desired, &Observed, &Options) -> Plan`: pure, synchronous, deterministic.
+
+mod action;
+mod check;
+mod planner;
+
+pub use action::{Action, Attribute, Effect, Op, TextChange};
+pub use check::PlanError;
+pub use planner::{plan, PlanOptions};
+
+use crate::address::Address;
+use serde::{Deserialize, Serialize};
+
+/// The version of the plan's data form (saved plans and `--json`).
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// A DAG of actions. `actions` is in a topological order (dependencies first, deletes after
+/// what depends on them); `edges` are `(before, after)` index pairs into `actions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub project: String,
+    pub actions: Vec<Action>,
+    pub edges: Vec<(usize, usize)>,
+    /// Things the planner noticed but that need no action (e.g. "--target: plan is partial").
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// True when nothing would be done (blocked actions do nothing, but still count as a
+    /// difference between the config and the account).
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    /// Indices of the actions that must finish before `i` starts.
+    pub fn dependencies(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.edges.iter().filter(move |(_, b)| *b == i).map(|(a, _)| *a)
+    }
+
+    /// Indices of the actions that wait on `i`.
+    pub fn dependents(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.edges.iter().filter(move |(a, _)| *a == i).map(|(_, b)| *b)
+    }
+
+    pub fn find(&self, address: &Address) -> Option<&Action> {
+        self.actions.iter().find(|a| &a.address == address)
+    }
+
+    /// Counts per op, for the closing line.
+    pub fn counts(&self) -> std::collections::BTreeMap<Op, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for a in &self.actions {
+            *m.entry(a.op).or_default() += 1;
+        }
+        m
+    }
+}

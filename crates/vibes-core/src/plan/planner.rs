@@ -1,0 +1,1031 @@
+//! The planner: one pure function from (desired, observed) to a plan. Each `plan_*` function
+//! looks at one kind and returns its actions; `relates` says which addresses wait on which;
+//! `check::assemble` turns the lot into a checked DAG.
+
+use super::action::{Action, Attribute, Effect, Op, TextChange};
+use super::check::{assemble, PlanError};
+use super::Plan;
+use crate::address::{Address, Kind};
+use crate::model::{Desired, Value, ENGINE_VERSION};
+use crate::observed::{Observed, ObservedImage, ObservedInstance, ObservedSnapshot};
+use crate::tags::{self, fingerprint_of, idempotency_token, ownership, Tags};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How a plan is made, beyond desired and observed.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Allow deleting data (snapshots, volumes, bucket objects) that the config no longer names.
+    pub include_data: bool,
+    /// Plan only these addresses and what they depend on.
+    pub targets: Vec<Address>,
+    /// Plan the removal of everything the project owns (`vibes destroy`).
+    pub destroy: bool,
+}
+
+/// Outputs of `stack.main` that later actions use.
+pub mod outputs {
+    pub const SOURCES_BUCKET: &str = "SourcesBucket";
+    pub const ARTIFACTS_BUCKET: &str = "ArtifactsBucket";
+    pub const IMAGE_BUILD_PROJECT: &str = "ImageBuildProject";
+    pub const WORKER_LAUNCH_TEMPLATE: &str = "WorkerLaunchTemplate";
+    pub const SERVER_LAUNCH_TEMPLATE: &str = "ServerLaunchTemplate";
+    pub const AVAILABILITY_ZONE: &str = "AvailabilityZone";
+    /// Output of `volume.NAME` actions.
+    pub const VOLUME_ID: &str = "VolumeId";
+    /// Output of the `compile` action: the new builds snapshot.
+    pub const SNAPSHOT_ID: &str = "SnapshotId";
+}
+
+pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Result<Plan, PlanError> {
+    let empty;
+    let desired = if options.destroy {
+        empty = Desired::empty(&desired.project.name);
+        &empty
+    } else {
+        desired
+    };
+    let cx = Cx { d: desired, o: observed, opt: options, project: &desired.project.name };
+    let mut actions = Vec::new();
+    actions.extend(cx.plan_stacks());
+    actions.extend(cx.plan_keys());
+    actions.extend(cx.plan_profiles());
+    actions.extend(cx.plan_images());
+    actions.extend(cx.plan_sources());
+    actions.extend(cx.plan_volumes());
+    let compile = cx.plan_compile();
+    let compile_runs = compile.as_ref().is_some_and(|a| a.effects.iter().any(|e| matches!(e, Effect::RunCompile { .. })));
+    actions.extend(compile);
+    actions.extend(cx.plan_snapshots(compile_runs));
+    actions.extend(cx.plan_server(compile_runs));
+    let mut notes = Vec::new();
+    if !options.targets.is_empty() {
+        actions = cx.restrict_to_targets(actions);
+        notes.push(format!(
+            "--target limits this plan to {} and what they depend on: the result is partial, and a full plan may show more",
+            options.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    assemble(&desired.project.name, actions, notes, |a, b| cx.relates(a, b))
+}
+
+struct Cx<'a> {
+    d: &'a Desired,
+    o: &'a Observed,
+    opt: &'a PlanOptions,
+    project: &'a str,
+}
+
+fn action(address: Address, op: Op, reason: impl Into<String>) -> Action {
+    Action {
+        address,
+        op,
+        reason: reason.into(),
+        attributes: Vec::new(),
+        changes: Vec::new(),
+        effects: Vec::new(),
+        relies_on: BTreeMap::new(),
+    }
+}
+
+/// A fingerprint of an observed thing, for saved-plan staleness checks.
+pub(crate) fn seen<T: serde::Serialize>(thing: Option<&T>) -> String {
+    match thing {
+        Some(t) => fingerprint_of(t),
+        None => "absent".to_string(),
+    }
+}
+
+fn owner_of(tags: &Tags) -> Option<&str> {
+    tags.get(tags::PROJECT).map(String::as_str)
+}
+
+fn address_of(tags: &Tags) -> Option<Address> {
+    tags.get(tags::ADDRESS).and_then(|a| a.parse().ok())
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+/// Newest first, by creation time then id (deterministic).
+fn newest_first<T, F: Fn(&T) -> (&str, &str)>(mut v: Vec<T>, key: F) -> Vec<T> {
+    v.sort_by(|a, b| key(b).cmp(&key(a)));
+    v
+}
+
+impl<'a> Cx<'a> {
+    fn tags(&self, address: &Address, fingerprint: &str) -> Tags {
+        ownership(self.project, address, fingerprint)
+    }
+
+    fn ours(&self, tags: &Tags) -> bool {
+        owner_of(tags) == Some(self.project)
+    }
+
+    fn main_output(&self, output: &str) -> Value {
+        Value::Output { address: Address::stack("main"), output: output.into() }
+    }
+
+    /// The value of a stack output as observed now, if the stack exists and has it.
+    fn observed_output(&self, stack: &str, output: &str) -> Option<&'a str> {
+        let spec = self.d.stacks.get(stack);
+        let name = spec.map(|s| s.stack_name.clone()).unwrap_or_else(|| self.d.project.aws_name(stack));
+        self.o.stacks.get(&name).and_then(|s| s.outputs.get(output)).map(String::as_str)
+    }
+
+    fn resolve_now(&self, v: &Value) -> Option<String> {
+        match v {
+            Value::Literal { value } => Some(value.clone()),
+            Value::Output { address, output } if address.kind == Kind::Stack => {
+                self.observed_output(address.name(), output).map(str::to_string)
+            }
+            Value::Output { .. } => None,
+        }
+    }
+
+    // ---------------------------------------------------------------- stacks
+
+    fn plan_stacks(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for (name, spec) in &self.d.stacks {
+            let address = Address::stack(name);
+            let fp = fingerprint_of(&(&spec.template_body, &spec.parameters));
+            let tags = self.tags(&address, &fp);
+            let token = idempotency_token(self.project, &address, &fp);
+            let seen_stack = self.o.stacks.get(&spec.stack_name);
+            let mut a = match seen_stack {
+                None => {
+                    let mut a = action(address.clone(), Op::Create, "not found");
+                    a.changes.push(TextChange { label: "template".into(), before: None, after: Some(spec.template_body.clone()) });
+                    a.effects.push(Effect::CreateStack {
+                        stack_name: spec.stack_name.clone(),
+                        template_body: spec.template_body.clone(),
+                        parameters: spec.parameters.clone(),
+                        tags,
+                        token,
+                    });
+                    a
+                }
+                Some(s) if s.status.ends_with("_IN_PROGRESS") => action(
+                    address.clone(),
+                    Op::Blocked,
+                    format!("stack {} is {}; run vibes again when it has finished", s.stack_name, s.status),
+                ),
+                Some(s) if owner_of(&s.tags).is_some_and(|p| p != self.project) => action(
+                    address.clone(),
+                    Op::Blocked,
+                    format!("stack {} belongs to project {}", s.stack_name, owner_of(&s.tags).unwrap_or_default()),
+                ),
+                Some(s) if s.status == "ROLLBACK_COMPLETE" || s.status == "DELETE_FAILED" || s.status.ends_with("_FAILED") && s.status.starts_with("CREATE") => {
+                    let mut a = action(
+                        address.clone(),
+                        Op::Replace,
+                        format!("stack {} is {} after a failed create: it is deleted and created again", s.stack_name, s.status),
+                    );
+                    a.changes.push(TextChange { label: "template".into(), before: Some(s.template_body.clone()), after: Some(spec.template_body.clone()) });
+                    a.effects.push(Effect::DeleteStack { stack_name: spec.stack_name.clone(), token: format!("{token}-del") });
+                    a.effects.push(Effect::CreateStack {
+                        stack_name: spec.stack_name.clone(),
+                        template_body: spec.template_body.clone(),
+                        parameters: spec.parameters.clone(),
+                        tags,
+                        token,
+                    });
+                    a
+                }
+                Some(s) => {
+                    let template_differs = s.template_body.trim_end() != spec.template_body.trim_end();
+                    let mut param_diffs = Vec::new();
+                    for (k, v) in &spec.parameters {
+                        let now = self.resolve_now(v);
+                        let was = s.parameters.get(k);
+                        if now.as_ref() != was {
+                            param_diffs.push((k.clone(), was.cloned(), now));
+                        }
+                    }
+                    for k in s.parameters.keys() {
+                        if !spec.parameters.contains_key(k) {
+                            // A parameter the template defaults: not ours to compare.
+                        }
+                    }
+                    let untagged = !self.ours(&s.tags);
+                    if !template_differs && param_diffs.is_empty() && !untagged {
+                        continue;
+                    }
+                    let (op, mut reason) = if untagged {
+                        (Op::Adopt, format!("stack {} exists without vibes tags: it is adopted (tagged through an update)", s.stack_name))
+                    } else {
+                        (Op::Update, String::new())
+                    };
+                    let mut what = Vec::new();
+                    if template_differs {
+                        what.push("template changed".to_string());
+                    }
+                    if !param_diffs.is_empty() {
+                        what.push(format!("{} changed", plural(param_diffs.len(), "parameter", "parameters")));
+                    }
+                    if !what.is_empty() {
+                        if reason.is_empty() {
+                            reason = what.join(", ");
+                        } else {
+                            reason = format!("{reason}; {}", what.join(", "));
+                        }
+                    }
+                    let mut a = action(address.clone(), op, reason);
+                    if template_differs {
+                        a.changes.push(TextChange { label: "template".into(), before: Some(s.template_body.clone()), after: Some(spec.template_body.clone()) });
+                    }
+                    for (k, was, now) in param_diffs {
+                        a.attributes.push(Attribute::new(
+                            &format!("parameter {k}"),
+                            format!("{} -> {}", was.as_deref().unwrap_or("(none)"), now.as_deref().unwrap_or("(known after apply)")),
+                        ));
+                    }
+                    a.effects.push(Effect::UpdateStack {
+                        stack_name: spec.stack_name.clone(),
+                        template_body: spec.template_body.clone(),
+                        parameters: spec.parameters.clone(),
+                        tags,
+                        token,
+                    });
+                    a
+                }
+            };
+            a.attributes.insert(0, Attribute::new("stack_name", &spec.stack_name));
+            if a.op != Op::Blocked {
+                a.attributes.insert(1, Attribute::new("template", spec.template_path.display().to_string()));
+            }
+            a.relies_on.insert(format!("stack:{}", spec.stack_name), seen(seen_stack));
+            out.push(a);
+        }
+        // Stacks of ours that the config no longer names.
+        for s in self.o.stacks.values() {
+            let Some(address) = address_of(&s.tags).filter(|a| a.kind == Kind::Stack && self.ours(&s.tags)) else { continue };
+            if self.d.stacks.contains_key(address.name()) || s.status.starts_with("DELETE_COMPLETE") {
+                continue;
+            }
+            let mut a = action(address.clone(), Op::Delete, "no longer in the config");
+            a.attributes.push(Attribute::new("stack_name", &s.stack_name));
+            a.changes.push(TextChange { label: "template".into(), before: Some(s.template_body.clone()), after: None });
+            let token = idempotency_token(self.project, &address, "delete");
+            a.effects.push(Effect::DeleteStack { stack_name: s.stack_name.clone(), token });
+            a.relies_on.insert(format!("stack:{}", s.stack_name), seen(Some(s)));
+            out.push(a);
+        }
+        out
+    }
+
+    // ---------------------------------------------------------------- keys
+
+    fn plan_keys(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for (name, spec) in &self.d.keys {
+            let address = Address::key(name);
+            let fp = match &spec.public_key {
+                Some(pk) => fingerprint_of(&("import", pk.trim())),
+                None => fingerprint_of(&("generate",)),
+            };
+            let tags = self.tags(&address, &fp);
+            let pair = self.o.key_pairs.get(&spec.key_name);
+            let private = self.o.parameters.get(&spec.private_key_path);
+            let create_effect = || match &spec.public_key {
+                Some(pk) => Effect::ImportKeyPair { key_name: spec.key_name.clone(), public_key: pk.trim().to_string(), tags: tags.clone() },
+                None => Effect::CreateKeyPair {
+                    key_name: spec.key_name.clone(),
+                    private_key_parameter: spec.private_key_path.clone(),
+                    tags: tags.clone(),
+                },
+            };
+            let generated = spec.public_key.is_none();
+            let mut a = match pair {
+                None => {
+                    let mut a = action(address.clone(), Op::Create, "not found");
+                    if generated && private.is_some() {
+                        // A private key left behind without its key pair: replaced by the new one.
+                        a.reason = "not found (a private key left in SSM without its key pair is overwritten)".into();
+                    }
+                    a.effects.push(create_effect());
+                    a
+                }
+                Some(p) if owner_of(&p.tags).is_some_and(|o| o != self.project) => action(
+                    address.clone(),
+                    Op::Blocked,
+                    format!("key pair {} belongs to project {}", p.key_name, owner_of(&p.tags).unwrap_or_default()),
+                ),
+                Some(p) => {
+                    let tagged = self.ours(&p.tags);
+                    let missing_private = generated && private.is_none();
+                    let fp_differs = tagged && p.tags.get(tags::FINGERPRINT) != Some(&fp);
+                    if missing_private || fp_differs {
+                        let reason = if missing_private {
+                            format!("its private key is not in SSM at {}: a new key pair is made", spec.private_key_path)
+                        } else if generated {
+                            "the config now asks for a generated key instead of an imported one".to_string()
+                        } else {
+                            "the public key to import changed".to_string()
+                        };
+                        let mut a = action(address.clone(), Op::Replace, reason);
+                        a.effects.push(Effect::DeleteKeyPair { key_name: spec.key_name.clone() });
+                        a.effects.push(create_effect());
+                        a
+                    } else if !tagged {
+                        let mut a = action(address.clone(), Op::Adopt, format!("key pair {} exists without vibes tags: it is tagged, not recreated", p.key_name));
+                        a.effects.push(Effect::TagKeyPair { key_name: spec.key_name.clone(), tags: tags.clone() });
+                        if let Some(pp) = private.filter(|pp| !self.ours(&pp.tags)) {
+                            a.effects.push(Effect::TagParameter { name: pp.name.clone(), tags: tags.clone() });
+                        }
+                        a
+                    } else if let Some(pp) = private.filter(|pp| generated && !self.ours(&pp.tags)) {
+                        let mut a = action(address.clone(), Op::Adopt, format!("its private key {} has no vibes tags: it is tagged", pp.name));
+                        a.effects.push(Effect::TagParameter { name: pp.name.clone(), tags: tags.clone() });
+                        a
+                    } else {
+                        continue;
+                    }
+                }
+            };
+            a.attributes.insert(0, Attribute::new("key_name", &spec.key_name));
+            if a.op != Op::Blocked {
+                if generated {
+                    a.attributes.push(Attribute::new("private_key", format!("SSM SecureString {}", spec.private_key_path)));
+                    a.attributes.push(Attribute::sensitive("private_key_value"));
+                } else {
+                    a.attributes.push(Attribute::new("public_key", "imported from the config"));
+                }
+            }
+            a.relies_on.insert(format!("key_pair:{}", spec.key_name), seen(pair));
+            a.relies_on.insert(format!("parameter:{}", spec.private_key_path), seen(private));
+            out.push(a);
+        }
+        for p in self.o.key_pairs.values() {
+            let Some(address) = address_of(&p.tags).filter(|a| a.kind == Kind::Key && self.ours(&p.tags)) else { continue };
+            if self.d.keys.contains_key(address.name()) {
+                continue;
+            }
+            let mut a = action(address.clone(), Op::Delete, "no longer in the config");
+            a.attributes.push(Attribute::new("key_name", &p.key_name));
+            a.effects.push(Effect::DeleteKeyPair { key_name: p.key_name.clone() });
+            let param = self.d.project.ssm_path(&format!("ec2/keys/{}", address.name()));
+            if let Some(pp) = self.o.parameters.get(&param).filter(|pp| self.ours(&pp.tags)) {
+                a.effects.push(Effect::DeleteParameter { name: pp.name.clone() });
+                a.attributes.push(Attribute::new("private_key", format!("SSM SecureString {param} is deleted")));
+            }
+            a.relies_on.insert(format!("key_pair:{}", p.key_name), seen(Some(p)));
+            out.push(a);
+        }
+        out
+    }
+
+    // ---------------------------------------------------------------- profiles
+
+    fn plan_profiles(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for (name, spec) in &self.d.profiles {
+            let address = Address::profile(name);
+            let fp = fingerprint_of(&spec.text);
+            let tags = self.tags(&address, &fp);
+            let seen_p = self.o.parameters.get(&spec.parameter);
+            let put = Effect::PutParameter { name: spec.parameter.clone(), value: Value::literal(&spec.text), tags: tags.clone() };
+            let mut a = match seen_p {
+                None => {
+                    let mut a = action(address.clone(), Op::Create, "not found");
+                    a.changes.push(TextChange { label: "value".into(), before: None, after: Some(spec.text.clone()) });
+                    a.effects.push(put);
+                    a
+                }
+                Some(p) if owner_of(&p.tags).is_some_and(|o| o != self.project) => {
+                    action(address.clone(), Op::Blocked, format!("parameter {} belongs to project {}", p.name, owner_of(&p.tags).unwrap_or_default()))
+                }
+                Some(p) if p.secure => action(
+                    address.clone(),
+                    Op::Blocked,
+                    format!("parameter {} is a SecureString; profiles are plain String parameters: delete it or rename the profile", p.name),
+                ),
+                Some(p) => {
+                    let same = p.value.as_deref() == Some(spec.text.as_str());
+                    let tagged = self.ours(&p.tags);
+                    if same && tagged {
+                        continue;
+                    }
+                    let mut a = if tagged {
+                        action(address.clone(), Op::Update, "profile text changed")
+                    } else if same {
+                        action(address.clone(), Op::Adopt, format!("parameter {} exists without vibes tags: it is tagged", p.name))
+                    } else {
+                        action(address.clone(), Op::Adopt, format!("parameter {} exists without vibes tags: it is tagged, and its text is replaced", p.name))
+                    };
+                    if !same {
+                        a.changes.push(TextChange { label: "value".into(), before: p.value.clone(), after: Some(spec.text.clone()) });
+                        a.effects.push(put);
+                    }
+                    if !tagged {
+                        // PutParameter cannot change tags of an existing parameter: tag separately.
+                        a.effects.push(Effect::TagParameter { name: spec.parameter.clone(), tags });
+                    }
+                    a
+                }
+            };
+            a.attributes.insert(0, Attribute::new("parameter", &spec.parameter));
+            if a.op != Op::Blocked {
+                a.attributes.insert(1, Attribute::new("encoder", &spec.encoder));
+            }
+            a.relies_on.insert(format!("parameter:{}", spec.parameter), seen(seen_p));
+            out.push(a);
+        }
+        for p in self.o.parameters.values() {
+            let Some(address) = address_of(&p.tags).filter(|a| a.kind == Kind::Profile && self.ours(&p.tags)) else { continue };
+            if self.d.profiles.contains_key(address.name()) {
+                continue;
+            }
+            let mut a = action(address, Op::Delete, "no longer in the config");
+            a.attributes.push(Attribute::new("parameter", &p.name));
+            a.changes.push(TextChange { label: "value".into(), before: p.value.clone(), after: None });
+            a.effects.push(Effect::DeleteParameter { name: p.name.clone() });
+            a.relies_on.insert(format!("parameter:{}", p.name), seen(Some(p)));
+            out.push(a);
+        }
+        out
+    }
+
+    // ---------------------------------------------------------------- images
+
+    fn images_of(&self, address: &Address) -> Vec<&'a ObservedImage> {
+        let v: Vec<_> = Observed::tagged(self.o.images.values(), &address.to_string())
+            .into_iter()
+            .filter(|i| self.ours(&i.tags) && i.state != "deregistered")
+            .collect();
+        newest_first(v, |i| (i.created.as_str(), i.image_id.as_str()))
+    }
+
+    fn plan_images(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for (name, spec) in &self.d.images {
+            let address = Address::image(name);
+            let tags = self.tags(&address, &spec.recipe_hash);
+            let existing = self.images_of(&address);
+            let current = existing
+                .iter()
+                .find(|i| i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available");
+            let pointer = self.o.parameters.get(&spec.parameter);
+            let keep = spec.keep.max(1) as usize;
+            let mut a = match current {
+                Some(cur) => {
+                    // Built already: keep the pointer right and prune old images.
+                    let mut prune: Vec<&ObservedImage> = existing.iter().filter(|i| i.image_id != cur.image_id).copied().collect();
+                    prune = prune.into_iter().skip(keep - 1).collect();
+                    let pointer_ok = pointer.is_some_and(|p| p.value.as_deref() == Some(cur.image_id.as_str()) && self.ours(&p.tags));
+                    if pointer_ok && prune.is_empty() {
+                        continue;
+                    }
+                    let mut why = Vec::new();
+                    let mut a = action(address.clone(), Op::Update, "");
+                    if !pointer_ok {
+                        why.push(format!("{} does not point at the current image {}", spec.parameter, cur.image_id));
+                        a.changes.push(TextChange { label: "value".into(), before: pointer.and_then(|p| p.value.clone()), after: Some(cur.image_id.clone()) });
+                        a.effects.push(Effect::PutParameter { name: spec.parameter.clone(), value: Value::literal(&cur.image_id), tags: tags.clone() });
+                    }
+                    if !prune.is_empty() {
+                        why.push(format!("{} beyond the newest {keep}", plural(prune.len(), "old image", "old images")));
+                        for i in &prune {
+                            a.attributes.push(Attribute::new("deregister", format!("{} ({})", i.image_id, i.created)));
+                            a.effects.push(Effect::DeregisterImage { image_id: i.image_id.clone() });
+                        }
+                    }
+                    a.reason = why.join("; ");
+                    a
+                }
+                None => {
+                    let (op, reason) = match existing.first() {
+                        Some(prev) => (
+                            Op::Replace,
+                            format!(
+                                "recipe changed: image {} was built from {}, the recipe is now {}",
+                                prev.image_id,
+                                prev.tags.get(tags::FINGERPRINT).map(String::as_str).unwrap_or("?"),
+                                spec.recipe_hash
+                            ),
+                        ),
+                        None => (Op::Create, "no image built from this recipe yet".to_string()),
+                    };
+                    let mut a = action(address.clone(), op, reason);
+                    a.effects.push(Effect::BuildImage {
+                        image: name.clone(),
+                        recipe: spec.recipe.display().to_string(),
+                        files: spec.files.clone(),
+                        recipe_hash: spec.recipe_hash.clone(),
+                        parameter: spec.parameter.clone(),
+                        artifacts_bucket: self.main_output(outputs::ARTIFACTS_BUCKET),
+                        codebuild_project: self.main_output(outputs::IMAGE_BUILD_PROJECT),
+                        tags: tags.clone(),
+                    });
+                    // After the build the new image is the newest: keep `keep - 1` of the old ones.
+                    for i in existing.iter().skip(keep - 1) {
+                        a.attributes.push(Attribute::new("deregister", format!("{} ({}) after the build", i.image_id, i.created)));
+                        a.effects.push(Effect::DeregisterImage { image_id: i.image_id.clone() });
+                    }
+                    a
+                }
+            };
+            a.attributes.insert(0, Attribute::new("recipe", spec.recipe.display().to_string()));
+            a.attributes.insert(1, Attribute::new("recipe_hash", &spec.recipe_hash));
+            a.relies_on.insert(format!("images:{address}"), seen(Some(&existing)));
+            a.relies_on.insert(format!("parameter:{}", spec.parameter), seen(pointer));
+            out.push(a);
+        }
+        // Images of recipes the config no longer names.
+        let mut gone: BTreeMap<Address, Vec<&ObservedImage>> = BTreeMap::new();
+        for i in self.o.images.values() {
+            if let Some(address) = address_of(&i.tags).filter(|a| a.kind == Kind::Image && self.ours(&i.tags)) {
+                if !self.d.images.contains_key(address.name()) && i.state != "deregistered" {
+                    gone.entry(address).or_default().push(i);
+                }
+            }
+        }
+        for (address, images) in gone {
+            let mut a = action(address.clone(), Op::Delete, "no longer in the config");
+            for i in newest_first(images.clone(), |i| (i.created.as_str(), i.image_id.as_str())) {
+                a.attributes.push(Attribute::new("deregister", format!("{} ({})", i.image_id, i.created)));
+                a.effects.push(Effect::DeregisterImage { image_id: i.image_id.clone() });
+            }
+            let param = self.d.project.ssm_path(&format!("ami/{}", address.name()));
+            if let Some(p) = self.o.parameters.get(&param).filter(|p| self.ours(&p.tags)) {
+                a.effects.push(Effect::DeleteParameter { name: p.name.clone() });
+            }
+            a.relies_on.insert(format!("images:{address}"), seen(Some(&images)));
+            out.push(a);
+        }
+        out
+    }
+
+    // ---------------------------------------------------------------- sources
+
+    fn plan_sources(&self) -> Vec<Action> {
+        let address = Address::sources();
+        let Some(spec) = &self.d.sources else {
+            // Without [sources], the bucket's content is data: it is left alone.
+            return Vec::new();
+        };
+        let Some(manifest) = &spec.manifest else { return Vec::new() };
+        let bucket = self.o.sources_bucket.as_ref();
+        let mut upload = BTreeMap::new();
+        let mut upload_bytes = 0;
+        for (path, f) in &manifest.files {
+            let remote = bucket.and_then(|b| b.objects.get(path));
+            let same = remote.is_some_and(|r| r.size == f.size && r.sha256.as_deref() == Some(f.sha256.as_str()));
+            if !same {
+                upload.insert(path.clone(), f.sha256.clone());
+                upload_bytes += f.size;
+            }
+        }
+        let extra: Vec<String> = bucket
+            .map(|b| b.objects.keys().filter(|k| !manifest.files.contains_key(*k)).cloned().collect())
+            .unwrap_or_default();
+        let delete = if spec.delete || self.opt.include_data { extra.clone() } else { Vec::new() };
+        let bucket_value = self.main_output(outputs::SOURCES_BUCKET);
+        let bucket_now = self.resolve_now(&bucket_value);
+        let pointer = self.o.parameters.get(&spec.parameter);
+        let pointer_ok = bucket_now.is_some() && pointer.is_some_and(|p| p.value == bucket_now && self.ours(&p.tags));
+        if upload.is_empty() && delete.is_empty() && pointer_ok {
+            if extra.is_empty() {
+                return Vec::new();
+            }
+        }
+        let revision = manifest.revision();
+        let mut parts = Vec::new();
+        if !upload.is_empty() {
+            parts.push(format!("{} to upload, {}", plural(upload.len(), "file", "files"), human_bytes(upload_bytes)));
+        }
+        if !delete.is_empty() {
+            parts.push(format!("{} to delete", delete.len()));
+        }
+        let mut a = if parts.is_empty() && pointer_ok {
+            let mut a = action(
+                address.clone(),
+                Op::Blocked,
+                format!(
+                    "{} in the bucket but not in {}: kept, since [sources] delete = false (set it, or pass --include-data, to delete them)",
+                    plural(extra.len(), "object is", "objects are"),
+                    spec.path.display()
+                ),
+            );
+            a.attributes.push(Attribute::new("kept", extra.iter().take(5).cloned().collect::<Vec<_>>().join(", ")));
+            a
+        } else {
+            if !pointer_ok {
+                parts.push(format!("{} to record the bucket name", spec.parameter));
+            }
+            if bucket.is_none() {
+                parts.push("the bucket is new".into());
+            }
+            if !delete.is_empty() || extra.is_empty() {
+            } else {
+                parts.push(format!("{} kept ([sources] delete = false)", plural(extra.len(), "extra object", "extra objects")));
+            }
+            let mut a = action(address.clone(), Op::Run, parts.join("; "));
+            if !upload.is_empty() || !delete.is_empty() {
+                a.effects.push(Effect::SyncSources {
+                    bucket: bucket_value.clone(),
+                    root: spec.path.display().to_string(),
+                    upload,
+                    delete,
+                    revision: revision.clone(),
+                });
+            }
+            if !pointer_ok {
+                let tags = self.tags(&address, &revision);
+                a.effects.push(Effect::PutParameter { name: spec.parameter.clone(), value: bucket_value, tags });
+            }
+            a
+        };
+        a.attributes.insert(0, Attribute::new("path", spec.path.display().to_string()));
+        a.attributes.insert(1, Attribute::new("revision", &revision));
+        a.attributes.insert(2, Attribute::new("files", format!("{} ({})", manifest.files.len(), human_bytes(manifest.total_bytes()))));
+        a.relies_on.insert("bucket:sources".into(), seen(bucket));
+        a.relies_on.insert(format!("parameter:{}", spec.parameter), seen(pointer));
+        vec![a]
+    }
+
+    // ---------------------------------------------------------------- volumes
+
+    fn plan_volumes(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        let address = Address::volume("builds");
+        let seen_v: Vec<_> = Observed::tagged(self.o.volumes.values(), &address.to_string())
+            .into_iter()
+            .filter(|v| self.ours(&v.tags) && v.state != "deleting" && v.state != "deleted")
+            .collect();
+        match &self.d.compile {
+            Some(c) => {
+                let fp = fingerprint_of(&c.builds_volume_gib);
+                let mut a = match seen_v.first() {
+                    None => {
+                        let mut a = action(address.clone(), Op::Create, "not found");
+                        a.effects.push(Effect::CreateVolume {
+                            name: "builds".into(),
+                            size_gib: c.builds_volume_gib,
+                            availability_zone: self.main_output(outputs::AVAILABILITY_ZONE),
+                            tags: self.tags(&address, &fp),
+                            token: idempotency_token(self.project, &address, &fp),
+                        });
+                        a
+                    }
+                    Some(v) if v.size_gib < c.builds_volume_gib => action(
+                        address.clone(),
+                        Op::Blocked,
+                        format!(
+                            "volume {} is {} GiB and the config asks for {} GiB; vibes does not resize volumes: grow it with ec2 modify-volume",
+                            v.volume_id, v.size_gib, c.builds_volume_gib
+                        ),
+                    ),
+                    Some(_) => return out,
+                };
+                a.attributes.insert(0, Attribute::new("size", format!("{} GiB", c.builds_volume_gib)));
+                a.relies_on.insert(format!("volumes:{address}"), seen(Some(&seen_v)));
+                out.push(a);
+            }
+            None if !seen_v.is_empty() => {
+                let ids = seen_v.iter().map(|v| v.volume_id.clone()).collect::<Vec<_>>().join(", ");
+                let a = if self.opt.include_data {
+                    // Deleting volumes is not an effect vibes has: the builds live on in snapshots.
+                    action(address.clone(), Op::Blocked, format!("volume {ids} is no longer in the config; delete it with ec2 delete-volume once its snapshot is taken"))
+                } else {
+                    action(address.clone(), Op::Blocked, format!("volume {ids} holds compiled music and is no longer in the config; vibes deletes data only with --include-data"))
+                };
+                out.push(a);
+            }
+            None => {}
+        }
+        out
+    }
+
+    // ---------------------------------------------------------------- compile
+
+    /// What a builds snapshot is made from: sources, profiles, engine and worker image.
+    fn built_from(&self) -> Option<(String, Tags)> {
+        let manifest = self.d.sources.as_ref()?.manifest.as_ref()?;
+        let revision = manifest.revision();
+        let profiles: BTreeMap<&String, &String> = self.d.profiles.iter().map(|(k, v)| (k, &v.text)).collect();
+        let profiles_hash = fingerprint_of(&profiles);
+        let worker = self.d.images.get("worker").map(|i| i.recipe_hash.clone()).unwrap_or_default();
+        let built_from = fingerprint_of(&(&revision, &profiles_hash, ENGINE_VERSION, &worker));
+        let mut t = Tags::new();
+        t.insert(tags::BUILT_FROM.into(), built_from.clone());
+        t.insert(tags::SOURCES_REVISION.into(), revision);
+        t.insert("vibes:profiles".into(), profiles_hash);
+        t.insert("vibes:engine".into(), ENGINE_VERSION.into());
+        t.insert("vibes:worker-image".into(), worker);
+        Some((built_from, t))
+    }
+
+    fn builds_snapshots(&self) -> Vec<&'a ObservedSnapshot> {
+        let v: Vec<_> = Observed::tagged(self.o.snapshots.values(), &Address::snapshot("builds").to_string())
+            .into_iter()
+            .filter(|s| self.ours(&s.tags) && s.state != "error")
+            .collect();
+        newest_first(v, |s| (s.started.as_str(), s.snapshot_id.as_str()))
+    }
+
+    fn workers(&self) -> Vec<&'a ObservedInstance> {
+        Observed::tagged(self.o.instances.values(), &Address::compile().to_string())
+            .into_iter()
+            .filter(|i| self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down"))
+            .collect()
+    }
+
+    fn plan_compile(&self) -> Option<Action> {
+        let address = Address::compile();
+        let leftovers = self.workers();
+        let terminate: Vec<Effect> = leftovers.iter().map(|i| Effect::TerminateInstance { instance_id: i.instance_id.clone() }).collect();
+        let leftover_note = || {
+            format!(
+                "worker {} left over from an interrupted compile is terminated",
+                leftovers.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        };
+        let mut a = match &self.d.compile {
+            None => {
+                if leftovers.is_empty() {
+                    return None;
+                }
+                let mut a = action(address.clone(), Op::Delete, leftover_note());
+                a.effects = terminate;
+                a
+            }
+            Some(c) => {
+                let Some((built_from, snapshot_tags)) = self.built_from() else {
+                    return Some(action(address, Op::Blocked, "the sources tree has not been read (run plan, not validate)"));
+                };
+                let newest = self.builds_snapshots().into_iter().find(|s| s.state == "completed");
+                let why = match newest {
+                    Some(s) if s.tags.get(tags::BUILT_FROM) == Some(&built_from) => None,
+                    Some(s) => {
+                        let mut parts = Vec::new();
+                        for (tag, what) in [
+                            (tags::SOURCES_REVISION, "sources"),
+                            ("vibes:profiles", "profiles"),
+                            ("vibes:engine", "compile engine"),
+                            ("vibes:worker-image", "worker image"),
+                        ] {
+                            let was = s.tags.get(tag).map(String::as_str).unwrap_or("?");
+                            let now = snapshot_tags.get(tag).map(String::as_str).unwrap_or("?");
+                            if was != now {
+                                parts.push(format!("{what} changed ({was} -> {now})"));
+                            }
+                        }
+                        if parts.is_empty() {
+                            parts.push("the newest builds snapshot was made from something else".into());
+                        }
+                        Some(format!("{} since snapshot {}", parts.join(", "), s.snapshot_id))
+                    }
+                    None => Some("no builds snapshot yet".to_string()),
+                };
+                match why {
+                    None if leftovers.is_empty() => return None,
+                    None => {
+                        let mut a = action(address.clone(), Op::Delete, leftover_note());
+                        a.effects = terminate;
+                        a
+                    }
+                    Some(why) => {
+                        let reason = if leftovers.is_empty() { why } else { format!("{why}; {}", leftover_note()) };
+                        let mut a = action(address.clone(), Op::Run, reason);
+                        a.effects = terminate;
+                        let volume = match Observed::tagged(self.o.volumes.values(), "volume.builds").into_iter().find(|v| self.ours(&v.tags)) {
+                            Some(v) => Value::literal(&v.volume_id),
+                            None => Value::Output { address: Address::volume("builds"), output: outputs::VOLUME_ID.into() },
+                        };
+                        let mut instance_tags = self.tags(&address, &built_from);
+                        instance_tags.insert("Name".into(), self.d.project.aws_name("worker"));
+                        let mut st = self.tags(&Address::snapshot("builds"), &built_from);
+                        st.extend(snapshot_tags.clone());
+                        a.attributes.push(Attribute::new("instance_type", &c.instance_type));
+                        a.attributes.push(Attribute::new("built_from", &built_from));
+                        a.effects.push(Effect::RunCompile {
+                            launch_template: self.main_output(outputs::WORKER_LAUNCH_TEMPLATE),
+                            instance_type: c.instance_type.clone(),
+                            builds_volume: volume,
+                            built_from: built_from.clone(),
+                            sources_revision: snapshot_tags.get(tags::SOURCES_REVISION).cloned().unwrap_or_default(),
+                            timeout_minutes: c.timeout_minutes,
+                            snapshot_tags: st,
+                            instance_tags,
+                            token: idempotency_token(self.project, &address, &built_from),
+                        });
+                        a
+                    }
+                }
+            }
+        };
+        a.relies_on.insert("instances:compile".into(), seen(Some(&leftovers)));
+        a.relies_on.insert("snapshots:snapshot.builds".into(), seen(Some(&self.builds_snapshots())));
+        Some(a)
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    fn plan_snapshots(&self, compile_runs: bool) -> Vec<Action> {
+        let address = Address::snapshot("builds");
+        let snaps = self.builds_snapshots();
+        if snaps.is_empty() {
+            return Vec::new();
+        }
+        let keep_configured = self.d.snapshots.as_ref().map(|s| s.keep.max(1) as usize);
+        let mut a = match keep_configured {
+            Some(keep) if self.d.compile.is_some() || self.d.snapshots.is_some() => {
+                // The compile adds one: then only `keep - 1` of today's may stay.
+                let room = if compile_runs { keep - 1 } else { keep };
+                // Never the newest completed one, whatever `keep` says: the retention action
+                // runs only after a successful compile, and a failed compile makes no snapshot.
+                let newest_good = snaps.iter().find(|s| s.state == "completed").map(|s| s.snapshot_id.clone());
+                let excess: Vec<_> = snaps
+                    .iter()
+                    .skip(room)
+                    .filter(|s| compile_runs || Some(&s.snapshot_id) != newest_good.as_ref())
+                    .collect();
+                if excess.is_empty() {
+                    return Vec::new();
+                }
+                let mut a = action(
+                    address.clone(),
+                    Op::Run,
+                    format!(
+                        "retention keeps the newest {keep}{}: {} to delete",
+                        if compile_runs { " including the one the compile makes" } else { "" },
+                        plural(excess.len(), "snapshot", "snapshots")
+                    ),
+                );
+                for s in excess {
+                    a.attributes.push(Attribute::new("delete", format!("{} ({})", s.snapshot_id, s.started)));
+                    a.effects.push(Effect::DeleteSnapshot { snapshot_id: s.snapshot_id.clone() });
+                }
+                a
+            }
+            Some(_) | None if self.d.compile.is_some() => return Vec::new(),
+            _ => {
+                let ids: Vec<_> = snaps.iter().map(|s| s.snapshot_id.clone()).collect();
+                if self.opt.include_data {
+                    let mut a = action(address.clone(), Op::Delete, "no longer in the config, and --include-data allows deleting data");
+                    for id in &ids {
+                        a.effects.push(Effect::DeleteSnapshot { snapshot_id: id.clone() });
+                    }
+                    a.attributes.push(Attribute::new("snapshots", ids.join(", ")));
+                    a
+                } else {
+                    let mut a = action(
+                        address.clone(),
+                        Op::Blocked,
+                        format!(
+                            "{} compiled music and the config no longer names them; vibes deletes data only with --include-data",
+                            plural(ids.len(), "snapshot holds", "snapshots hold")
+                        ),
+                    );
+                    a.attributes.push(Attribute::new("snapshots", ids.join(", ")));
+                    a
+                }
+            }
+        };
+        a.relies_on.insert("snapshots:snapshot.builds".into(), seen(Some(&snaps)));
+        vec![a]
+    }
+
+    // ---------------------------------------------------------------- server
+
+    fn plan_server(&self, compile_runs: bool) -> Vec<Action> {
+        let address = Address::server();
+        let servers: Vec<_> = Observed::tagged(self.o.instances.values(), "server")
+            .into_iter()
+            .filter(|i| self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down"))
+            .collect();
+        let want = self.d.server.as_ref().filter(|s| s.running);
+        let terminate = |a: &mut Action| {
+            for i in &servers {
+                a.effects.push(Effect::TerminateInstance { instance_id: i.instance_id.clone() });
+            }
+        };
+        let mut a = match want {
+            None if servers.is_empty() => return Vec::new(),
+            None => {
+                let mut a = action(
+                    address.clone(),
+                    Op::Delete,
+                    if self.d.server.is_some() { "[server] running = false" } else { "no longer in the config" },
+                );
+                terminate(&mut a);
+                a
+            }
+            Some(spec) => {
+                let newest = self.builds_snapshots().into_iter().find(|s| s.state == "completed").map(|s| s.snapshot_id.clone());
+                let snapshot = if compile_runs {
+                    Value::Output { address: Address::compile(), output: outputs::SNAPSHOT_ID.into() }
+                } else {
+                    match &newest {
+                        Some(id) => Value::literal(id),
+                        None => return vec![action(address, Op::Blocked, "there is no builds snapshot to serve yet: add [compile] to build one")],
+                    }
+                };
+                let serving = servers.first().and_then(|i| i.tags.get("vibes:snapshot").cloned());
+                let fp = fingerprint_of(&(&snapshot, &spec.instance_type));
+                let mut tags = self.tags(&address, &fp);
+                tags.insert("Name".into(), self.d.project.aws_name("server"));
+                if let Value::Literal { value } = &snapshot {
+                    tags.insert("vibes:snapshot".into(), value.clone());
+                }
+                let launch = Effect::LaunchServer {
+                    launch_template: self.main_output(outputs::SERVER_LAUNCH_TEMPLATE),
+                    instance_type: spec.instance_type.clone(),
+                    snapshot: snapshot.clone(),
+                    tags,
+                    token: idempotency_token(self.project, &address, &fp),
+                };
+                let same_type = servers.first().is_some_and(|i| i.tags.get(tags::FINGERPRINT) == Some(&fp));
+                match servers.first() {
+                    None => {
+                        let mut a = action(address.clone(), Op::Create, "[server] running = true and no server runs");
+                        a.effects.push(launch);
+                        a
+                    }
+                    Some(_) if !compile_runs && serving == newest && same_type && servers.len() == 1 => return Vec::new(),
+                    Some(i) => {
+                        let reason = if compile_runs {
+                            "the compile makes a new builds snapshot: the server is replaced to serve it".to_string()
+                        } else if serving != newest {
+                            format!(
+                                "server {} serves {}, the newest builds snapshot is {}",
+                                i.instance_id,
+                                serving.as_deref().unwrap_or("?"),
+                                newest.as_deref().unwrap_or("?")
+                            )
+                        } else {
+                            "instance type changed".to_string()
+                        };
+                        let mut a = action(address.clone(), Op::Replace, reason);
+                        terminate(&mut a);
+                        a.effects.push(launch);
+                        a
+                    }
+                }
+            }
+        };
+        for i in &servers {
+            let addr = i.public_ip.as_deref().or(i.private_ip.as_deref()).unwrap_or("(no address yet)");
+            a.attributes.push(Attribute::new("instance", format!("{} rsync://{addr}/", i.instance_id)));
+        }
+        a.relies_on.insert("instances:server".into(), seen(Some(&servers)));
+        vec![a]
+    }
+
+    // ---------------------------------------------------------------- graph
+
+    /// Does `a` depend on `b` (must `b`'s change be done before `a`'s)?
+    fn relates(&self, a: &Address, b: &Address) -> bool {
+        use Kind::*;
+        let named = |x: &Address, n: &str| x.name.as_deref() == Some(n);
+        match (a.kind, b.kind) {
+            (Stack, Stack) => {
+                let declared = self.d.stacks.get(a.name()).is_some_and(|s| s.depends_on.contains(b));
+                declared || (named(a, "main") && named(b, "vpc"))
+            }
+            (Image, Stack) => named(b, "main"),
+            (Image, Key) => named(b, "builds"),
+            (Sources, Stack) | (Volume, Stack) => named(b, "main"),
+            (Compile, Stack) => named(b, "main"),
+            (Compile, Image) => named(b, "worker"),
+            (Compile, Key) => named(b, "worker") || named(b, "builds"),
+            (Compile, Profile) | (Compile, Sources) => true,
+            (Compile, Volume) => named(b, "builds"),
+            (Snapshot, Compile) => true,
+            (Server, Stack) => named(b, "main"),
+            (Server, Image) => named(b, "server"),
+            (Server, Key) => named(b, "server"),
+            (Server, Compile) => true,
+            _ => false,
+        }
+    }
+
+    fn restrict_to_targets(&self, actions: Vec<Action>) -> Vec<Action> {
+        let mut keep: BTreeSet<Address> = self.opt.targets.iter().cloned().collect();
+        loop {
+            let before = keep.len();
+            for a in &actions {
+                if keep.iter().any(|t| self.relates(t, &a.address)) {
+                    keep.insert(a.address.clone());
+                }
+            }
+            if keep.len() == before {
+                break;
+            }
+        }
+        actions.into_iter().filter(|a| keep.contains(&a.address)).collect()
+    }
+}

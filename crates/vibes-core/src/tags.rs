@@ -1,0 +1,53 @@
+//! Ownership without a state file: every resource vibes creates carries these tags.
+
+use crate::address::Address;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+pub const PROJECT: &str = "vibes:project";
+pub const ADDRESS: &str = "vibes:address";
+pub const FINGERPRINT: &str = "vibes:fingerprint";
+/// On builds snapshots: the compile fingerprint the snapshot was built from.
+pub const BUILT_FROM: &str = "vibes:built-from";
+/// On snapshots and volumes: the sources revision they hold.
+pub const SOURCES_REVISION: &str = "vibes:sources-revision";
+
+pub type Tags = BTreeMap<String, String>;
+
+/// The three ownership tags.
+pub fn ownership(project: &str, address: &Address, fingerprint: &str) -> Tags {
+    let mut t = Tags::new();
+    t.insert(PROJECT.into(), project.into());
+    t.insert(ADDRESS.into(), address.to_string());
+    t.insert(FINGERPRINT.into(), fingerprint.into());
+    t
+}
+
+/// A short, stable content hash (hex SHA-256, first 16 characters) used for fingerprints,
+/// recipe identities and idempotency tokens.
+pub fn short_hash(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    hex::encode(h.finalize())[..16].to_string()
+}
+
+/// The hash of a desired spec, through its JSON form (keys sorted: maps are BTreeMaps).
+pub fn fingerprint_of<T: serde::Serialize>(spec: &T) -> String {
+    let json = serde_json::to_vec(spec).expect("specs serialize");
+    short_hash(&[&json])
+}
+
+/// An idempotency token from an address and fingerprint: a rerun after a crash sends the same
+/// token and so never duplicates a create. Fits every API's limits (ClientToken ≤ 64 ASCII,
+/// ClientRequestToken `[a-zA-Z0-9-]{1,128}`).
+pub fn idempotency_token(project: &str, address: &Address, fingerprint: &str) -> String {
+    let clean: String = format!("{project}-{address}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .take(40)
+        .collect();
+    format!("{clean}-{fingerprint}")
+}
