@@ -9,7 +9,10 @@ pub mod config;
 pub mod model;
 pub mod observed;
 pub mod plan;
+pub mod profile;
 pub mod render;
+pub mod saved;
+pub mod scan;
 pub mod secret;
 pub mod tags;
 

@@ -1,0 +1,115 @@
+//! The command line, as clap types. Names here are relied on by scripts and pipelines.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vibes",
+    version,
+    about = "Compile a lossless music collection into encoded profiles on AWS, from one desired-state file",
+    long_about = "vibes reads vibes.toml (what you want) and live AWS (what there is), shows the actions that \
+                  close the gap with the reason for each, and does them in dependency order, in parallel \
+                  where it can. There is no state file: AWS is the record, through vibes:* tags.",
+    after_help = "Examples:\n  vibes validate\n  vibes plan\n  vibes plan --out plan.json --detailed-exitcode\n  vibes apply plan.json\n  vibes apply --auto-approve --target profile.phone\n  vibes build --sources music --out builds --profile phone"
+)]
+pub struct Cli {
+    /// The desired-state file.
+    #[arg(long, global = true, default_value = "vibes.toml", env = "VIBES_CONFIG")]
+    pub config: PathBuf,
+    /// Send every AWS call to this endpoint (e.g. a local emulator); S3 then uses path-style.
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// AWS region (default: [project] region, then the AWS config chain).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Print only errors and results.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail: -v shows each AWS operation, -vv the SDK's own logs (secrets are never logged).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check vibes.toml without contacting AWS.
+    Validate,
+    /// Show what apply would do, and why.
+    Plan(PlanArgs),
+    /// Do it: apply a fresh plan, or a saved one.
+    Apply(ApplyArgs),
+    /// Render a saved plan.
+    Show(ShowArgs),
+    /// Remove everything the project owns (data only with --include-data).
+    Destroy(DestroyArgs),
+    /// Break a stale apply lock left by a crashed vibes.
+    Unlock(UnlockArgs),
+    /// Compile a vibes source tree into profiles, locally (the worker runs the same).
+    Build(crate::commands::build::BuildArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Selection {
+    /// Only this address and what it depends on (repeatable): stack.NAME, key.NAME, profile.NAME, image.NAME, sources, compile, server, …
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Allow deleting data (snapshots, volumes, bucket objects) that the config no longer names.
+    #[arg(long)]
+    pub include_data: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// Save the plan for `vibes apply FILE` (no secrets are ever in it).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON (see docs/plan-output.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// A plan saved by `vibes plan --out`; it is refused if what it relied on has moved.
+    pub plan_file: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// At most this many actions at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    pub plan_file: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DestroyArgs {
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Also delete data: builds snapshots, volumes and the sources bucket's objects.
+    #[arg(long)]
+    pub include_data: bool,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+}
+
+#[derive(Args, Debug)]
+pub struct UnlockArgs {
+    /// The lock id that the "lock held" error shows.
+    pub lock_id: String,
+}
