@@ -17,6 +17,10 @@ pub struct SavedPlan {
     pub format_version: u32,
     /// The vibes version that made it.
     pub vibes_version: String,
+    /// What the plan was made with: a fresh plan to compare against is made the same way.
+    pub include_data: bool,
+    pub destroy: bool,
+    pub targets: Vec<String>,
     pub plan: Plan,
 }
 
@@ -36,8 +40,24 @@ pub enum SavedPlanError {
 const MAX_PLAN_BYTES: u64 = 64 << 20;
 
 impl SavedPlan {
-    pub fn new(plan: Plan) -> Self {
-        SavedPlan { format_version: PLAN_FORMAT_VERSION, vibes_version: env!("CARGO_PKG_VERSION").into(), plan }
+    pub fn new(plan: Plan, options: &crate::plan::PlanOptions) -> Self {
+        SavedPlan {
+            format_version: PLAN_FORMAT_VERSION,
+            vibes_version: env!("CARGO_PKG_VERSION").into(),
+            include_data: options.include_data,
+            destroy: options.destroy,
+            targets: options.targets.iter().map(ToString::to_string).collect(),
+            plan,
+        }
+    }
+
+    /// The options the plan was made with.
+    pub fn options(&self) -> crate::plan::PlanOptions {
+        crate::plan::PlanOptions {
+            include_data: self.include_data,
+            destroy: self.destroy,
+            targets: self.targets.iter().filter_map(|t| t.parse().ok()).collect(),
+        }
     }
 
     pub fn to_json(&self) -> String {

@@ -4,7 +4,7 @@
 
 pub mod fake;
 
-use crate::observed::{Observed, ObservedImage, ObservedInstance};
+use crate::observed::{Observed, ObservedBucket, ObservedImage, ObservedInstance};
 use crate::secret::Secret;
 use crate::tags::Tags;
 use async_trait::async_trait;
@@ -118,6 +118,11 @@ pub trait Cloud: Send + Sync {
     /// One read of everything the project owns (by tag, and by the seed's names).
     /// `sources_bucket`: the bucket whose objects to list, when known.
     async fn observe(&self, project: &str, sources_bucket: Option<&str>) -> CloudResult<Observed>;
+
+    /// The objects of a bucket with their size and SHA-256 (the sources bucket, whose name is
+    /// an output of the main stack and so is known only after `observe`). `None` when the
+    /// bucket does not exist.
+    async fn list_bucket(&self, bucket: &str) -> CloudResult<Option<ObservedBucket>>;
 
     // EC2 key pairs
     /// Generate a key pair; returns its private key.

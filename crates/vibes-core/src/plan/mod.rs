@@ -6,7 +6,7 @@ mod planner;
 
 pub use action::{Action, Attribute, Effect, Op, TextChange};
 pub use check::PlanError;
-pub use planner::{plan, PlanOptions};
+pub use planner::{outputs, plan, PlanOptions};
 
 use crate::address::Address;
 use serde::{Deserialize, Serialize};

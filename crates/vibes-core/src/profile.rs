@@ -1,0 +1,149 @@
+//! Profiles in tup.config form: one `CONFIG_NAME=value` a line, `#` comments, and tup's
+//! `# CONFIG_NAME is not set`. Both the config loader (which stores a profile in SSM) and the
+//! compile engine (which reads it back on the worker) go through this one parser.
+
+use std::collections::BTreeMap;
+
+/// The encoders vibes knows, with the profile key that holds each one's flags and the
+/// extension of its outputs.
+pub const ENCODERS: [(&str, &str, &str); 4] = [
+    ("flac", "CONFIG_FLAC_FLAGS", "flac"),
+    ("lame", "CONFIG_LAME_FLAGS", "mp3"),
+    ("oggenc", "CONFIG_OGGENC_FLAGS", "ogg"),
+    ("opusenc", "CONFIG_OPUSENC_FLAGS", "opus"),
+];
+
+/// A parsed profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileConfig {
+    /// Every `CONFIG_*` value, with the `CONFIG_` prefix kept.
+    pub values: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ProfileError {
+    /// 1-based.
+    pub line: usize,
+    /// Byte offset of the start of the faulty line in the text.
+    pub offset: usize,
+    /// Length of the faulty line.
+    pub len: usize,
+    pub message: String,
+}
+
+impl ProfileConfig {
+    pub fn parse(text: &str) -> Result<Self, ProfileError> {
+        let mut values = BTreeMap::new();
+        let mut offset = 0;
+        for (i, raw) in text.split_inclusive('\n').enumerate() {
+            let line = raw.trim_end_matches(['\n', '\r']);
+            let err = |message: String| ProfileError { line: i + 1, offset, len: line.len(), message };
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                offset += raw.len();
+                continue;
+            }
+            let Some((key, value)) = trimmed.split_once('=') else {
+                return Err(err(format!("expected CONFIG_NAME=value, found `{trimmed}`")));
+            };
+            let key = key.trim();
+            if !key.starts_with("CONFIG_") || key.len() == "CONFIG_".len() || !key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+                return Err(err(format!("`{key}` is not a profile key: keys are CONFIG_ followed by capitals, digits and _")));
+            }
+            let value = unquote(value.trim());
+            if values.insert(key.to_string(), value).is_some() {
+                return Err(err(format!("{key} is set twice")));
+            }
+            offset += raw.len();
+        }
+        let profile = ProfileConfig { values };
+        match profile.values.get("CONFIG_ENCODER") {
+            None => Err(ProfileError { line: 1, offset: 0, len: 0, message: "CONFIG_ENCODER is not set (one of flac, lame, oggenc, opusenc)".into() }),
+            Some(e) if !ENCODERS.iter().any(|(n, _, _)| n == e) => {
+                let (line, offset, len) = locate(text, "CONFIG_ENCODER");
+                Err(ProfileError { line, offset, len, message: format!("unknown encoder `{e}`: vibes knows flac, lame, oggenc and opusenc") })
+            }
+            Some(_) => Ok(profile),
+        }
+    }
+
+    pub fn encoder(&self) -> &str {
+        self.values.get("CONFIG_ENCODER").map(String::as_str).unwrap_or_default()
+    }
+
+    /// The encoder's flags (`CONFIG_LAME_FLAGS` for lame, …), empty when unset.
+    pub fn flags(&self) -> &str {
+        ENCODERS
+            .iter()
+            .find(|(n, _, _)| *n == self.encoder())
+            .and_then(|(_, key, _)| self.values.get(*key))
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The extension of this profile's outputs.
+    pub fn extension(&self) -> &'static str {
+        ENCODERS.iter().find(|(n, _, _)| *n == self.encoder()).map(|(_, _, e)| *e).unwrap_or("bin")
+    }
+
+    /// A `y`/`n` option such as `CONFIG_PLAYLIST=y`.
+    pub fn enabled(&self, key: &str) -> bool {
+        matches!(self.values.get(key).map(String::as_str), Some("y" | "yes" | "1" | "true"))
+    }
+
+    /// The canonical text: `CONFIG_ENCODER` first, then the rest sorted, one a line.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("CONFIG_ENCODER={}\n", self.encoder());
+        for (k, v) in &self.values {
+            if k != "CONFIG_ENCODER" {
+                s.push_str(&format!("{k}={v}\n"));
+            }
+        }
+        s
+    }
+}
+
+fn unquote(v: &str) -> String {
+    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+        v[1..v.len() - 1].to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+fn locate(text: &str, key: &str) -> (usize, usize, usize) {
+    let mut offset = 0;
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        if raw.trim_start().starts_with(key) {
+            return (i + 1, offset, raw.trim_end().len());
+        }
+        offset += raw.len();
+    }
+    (1, 0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_tup_config() {
+        let p = ProfileConfig::parse("# phone\nCONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=\"--quiet -V 6\"\n# CONFIG_PLAYLIST is not set\n").unwrap();
+        assert_eq!(p.encoder(), "lame");
+        assert_eq!(p.flags(), "--quiet -V 6");
+        assert_eq!(p.extension(), "mp3");
+        assert!(!p.enabled("CONFIG_PLAYLIST"));
+        assert_eq!(p.to_text(), "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\n");
+    }
+
+    #[test]
+    fn points_at_the_faulty_line() {
+        let e = ProfileConfig::parse("CONFIG_ENCODER=flac\nnonsense\n").unwrap_err();
+        assert_eq!((e.line, e.offset, e.len), (2, 20, 8));
+        let e = ProfileConfig::parse("CONFIG_FLAC_FLAGS=-8\nCONFIG_ENCODER=wavpack\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("unknown encoder `wavpack`"));
+        assert!(ProfileConfig::parse("CONFIG_FLAC_FLAGS=-8\n").unwrap_err().message.contains("CONFIG_ENCODER is not set"));
+    }
+}

@@ -1,0 +1,123 @@
+//! `vibes apply [PLAN_FILE]` and `vibes destroy`: plan (or load a saved plan and check it is
+//! still true), confirm, take the project's lock, run, report.
+
+use super::exit;
+use crate::cli::{Cli, Selection};
+use crate::reporter::TerminalReporter;
+use crate::session::{plan_options, Session};
+use miette::{miette, Result};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use vibes_core::apply::{self, ApplyOptions};
+use vibes_core::plan::PlanOptions;
+use vibes_core::saved::{moved_since, SavedPlan};
+
+pub struct Request<'a> {
+    pub plan_file: Option<&'a PathBuf>,
+    pub auto_approve: bool,
+    pub parallelism: u16,
+    pub selection: Selection,
+    pub destroy: bool,
+}
+
+pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
+    let session = Session::open(cli).await?;
+    let observed = session.observe().await?;
+    let style = crate::style::plan_style();
+
+    let (plan, saved) = match req.plan_file {
+        Some(path) => {
+            let saved = SavedPlan::load(path).map_err(|e| miette!("{e}"))?;
+            let fresh = vibes_core::plan::plan(&session.desired, &observed, &saved.options()).map_err(|e| miette!("{e}"))?;
+            let moved = moved_since(&saved.plan, &fresh);
+            if !moved.is_empty() {
+                let list: Vec<String> = moved.iter().map(|m| format!("  {}: {}", m.address, m.what)).collect();
+                return Err(miette!(
+                    help = "run `vibes plan --out {}` again, review it, and apply the new plan",
+                    "the saved plan {} is stale: what it relied on has moved\n{}",
+                    path.display(),
+                    list.join("\n")
+                ));
+            }
+            (saved.plan, true)
+        }
+        None => {
+            let options: PlanOptions = plan_options(&req.selection, req.destroy)?;
+            (vibes_core::plan::plan(&session.desired, &observed, &options).map_err(|e| miette!("{e}"))?, false)
+        }
+    };
+
+    if !cli.quiet || !saved {
+        print!("{}", vibes_core::render::human(&plan, &style));
+    }
+    let runnable = plan.actions.iter().filter(|a| a.op != vibes_core::plan::Op::Blocked).count();
+    if runnable == 0 {
+        return Ok(exit::OK);
+    }
+    // A saved plan was reviewed when it was made; a fresh one is confirmed now.
+    if !req.auto_approve && !saved {
+        confirm(req.destroy)?;
+    }
+
+    let project = session.desired.project.name.clone();
+    let command = if req.destroy { "destroy" } else { "apply" };
+    let lock = apply::lock::acquire(session.cloud.as_ref(), &project, command).await.map_err(|e| miette!("{e}"))?;
+
+    let cancel = CancellationToken::new();
+    let reporter = Arc::new(TerminalReporter::new(&plan, cli.quiet, cli.verbose));
+    spawn_interrupt_handler(cancel.clone(), reporter.clone());
+    let options = ApplyOptions {
+        parallelism: req.parallelism as usize,
+        base_dir: session.base_dir.clone(),
+        project: project.clone(),
+        ..ApplyOptions::default()
+    };
+    let report = apply::apply(&plan, session.cloud.clone(), &observed, &options, reporter.clone(), cancel).await;
+    reporter.finish();
+    let released = apply::lock::release(session.cloud.as_ref(), lock).await;
+
+    let code = crate::reporter::print_report(&plan, &report, cli.quiet);
+    if let Err(e) = released {
+        eprintln!("warning: could not release the apply lock: {e}");
+    }
+    Ok(code)
+}
+
+fn confirm(destroy: bool) -> Result<()> {
+    if !crate::style::stdin_is_terminal() {
+        return Err(miette!(
+            help = "review the plan, then run again with --auto-approve (or save it with `vibes plan --out FILE` and `vibes apply FILE`)",
+            "refusing to {} without confirmation: standard input is not a terminal",
+            if destroy { "destroy" } else { "apply" }
+        ));
+    }
+    print!(
+        "\nDo you want to {}? Only 'yes' will be accepted: ",
+        if destroy { "destroy these resources" } else { "perform these actions" }
+    );
+    std::io::stdout().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).ok();
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(miette!("cancelled: nothing was changed"))
+    }
+}
+
+/// First Ctrl-C: start nothing new and wait for what is in flight. Second: leave at once
+/// (the next plan finds and cleans up anything left half-done).
+fn spawn_interrupt_handler(cancel: CancellationToken, reporter: Arc<TerminalReporter>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            reporter.note("Interrupted: starting nothing new, waiting for the actions in flight (Ctrl-C again to leave now)");
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                reporter.note("Interrupted twice: leaving now; run `vibes plan` to see what is left");
+                std::process::exit(130);
+            }
+        }
+    });
+}

@@ -1,0 +1,28 @@
+//! `vibes plan`: read config and AWS, show what apply would do and why.
+
+use super::exit;
+use crate::cli::{Cli, PlanArgs};
+use crate::session::Session;
+use miette::{IntoDiagnostic, Result, WrapErr};
+use vibes_core::saved::SavedPlan;
+
+pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
+    let session = Session::open(cli).await?;
+    let observed = session.observe().await?;
+    let plan = session.plan(&observed, &args.selection, false)?;
+    if args.json {
+        println!("{}", vibes_core::render::json_string(&plan));
+    } else {
+        print!("{}", vibes_core::render::human(&plan, &crate::style::plan_style()));
+    }
+    if let Some(out) = &args.out {
+        SavedPlan::new(plan.clone())
+            .save(out)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("saving the plan to {}", out.display()))?;
+        if !cli.quiet && !args.json {
+            println!("\nSaved the plan to {}. Apply exactly this plan with: vibes apply {}", out.display(), out.display());
+        }
+    }
+    Ok(if args.detailed_exitcode && !plan.is_empty() { exit::CHANGES } else { exit::OK })
+}

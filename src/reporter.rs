@@ -1,0 +1,177 @@
+//! The CLI's side of progress: a spinner per action in flight with its elapsed time on a
+//! terminal; plain timestamped lines otherwise (CI logs). The core only calls the trait.
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+use vibes_core::apply::{ApplyReport, Outcome, Reporter};
+use vibes_core::plan::{Action, Plan};
+
+pub struct TerminalReporter {
+    quiet: bool,
+    verbose: u8,
+    started: Mutex<HashMap<usize, Instant>>,
+    bars: Option<(MultiProgress, Mutex<HashMap<usize, ProgressBar>>)>,
+    total: usize,
+}
+
+impl TerminalReporter {
+    pub fn new(plan: &Plan, quiet: bool, verbose: u8) -> Self {
+        let bars = (!quiet && crate::style::stderr_is_terminal())
+            .then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), Mutex::new(HashMap::new())));
+        TerminalReporter { quiet, verbose, started: Mutex::new(HashMap::new()), bars, total: plan.actions.len() }
+    }
+
+    /// A line that is not about one action (e.g. an interrupt).
+    pub fn note(&self, message: &str) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(message);
+            }
+            None => eprintln!("{} {message}", timestamp()),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some((multi, bars)) = &self.bars {
+            for (_, bar) in bars.lock().unwrap().drain() {
+                bar.finish_and_clear();
+            }
+            let _ = multi.clear();
+        }
+    }
+
+    fn line(&self, message: String) {
+        if self.quiet {
+            return;
+        }
+        self.note(&message);
+    }
+}
+
+impl Reporter for TerminalReporter {
+    fn action_started(&self, index: usize, action: &Action) {
+        self.started.lock().unwrap().insert(index, Instant::now());
+        let what = format!("{} ({}: {})", action.address, action.op.as_str(), action.reason);
+        match &self.bars {
+            Some((multi, bars)) => {
+                let bar = multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix} {wide_msg}")
+                        .expect("a valid template")
+                        .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
+                );
+                bar.set_prefix(action.address.to_string());
+                bar.set_message(format!("{}: {}", action.op.as_str(), action.reason));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bars.lock().unwrap().insert(index, bar);
+            }
+            None => self.line(format!("{} [{}/{}] {what}: started", timestamp(), index + 1, self.total)),
+        }
+    }
+
+    fn action_progress(&self, index: usize, message: &str) {
+        match &self.bars {
+            Some((_, bars)) => {
+                if let Some(bar) = bars.lock().unwrap().get(&index) {
+                    bar.set_message(message.to_string());
+                }
+            }
+            None if self.verbose > 0 => self.line(format!("{} [{}/{}] {message}", timestamp(), index + 1, self.total)),
+            None => {}
+        }
+    }
+
+    fn action_finished(&self, index: usize, action: &Action, outcome: &Outcome) {
+        let took = self.started.lock().unwrap().remove(&index).map(|t| t.elapsed());
+        if let Some((_, bars)) = &self.bars {
+            if let Some(bar) = bars.lock().unwrap().remove(&index) {
+                bar.finish_and_clear();
+            }
+        }
+        let took = took.map(|d| format!(" in {}", human_duration(d))).unwrap_or_default();
+        let message = match outcome {
+            Outcome::Done => format!("{} {}: {} done{took}", timestamp(), action.address, action.op.as_str()),
+            Outcome::Failed { error } => format!("{} {}: {} FAILED{took}: {error}", timestamp(), action.address, action.op.as_str()),
+            Outcome::Skipped { reason } => format!("{} {}: skipped: {reason}", timestamp(), action.address),
+            other => format!("{} {}: {}", timestamp(), action.address, outcome_word(other)),
+        };
+        if matches!(outcome, Outcome::Failed { .. }) {
+            // Failures are shown even with -q.
+            self.note(&message);
+        } else {
+            self.line(message);
+        }
+    }
+}
+
+fn outcome_word(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Done => "done",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Skipped { .. } => "skipped",
+        Outcome::Blocked => "blocked (not run)",
+        Outcome::NotStarted => "not started (interrupted)",
+    }
+}
+
+/// The closing report: every error, every skipped action with its reason. Returns the exit code.
+pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool) -> i32 {
+    let mut counts = [0usize; 5];
+    for o in &report.outcomes {
+        let i = match o {
+            Outcome::Done => 0,
+            Outcome::Failed { .. } => 1,
+            Outcome::Skipped { .. } => 2,
+            Outcome::Blocked => 3,
+            Outcome::NotStarted => 4,
+        };
+        counts[i] += 1;
+    }
+    let failed = counts[1] > 0;
+    if failed || report.interrupted {
+        eprintln!();
+        for (a, o) in plan.actions.iter().zip(&report.outcomes) {
+            match o {
+                Outcome::Failed { error } => eprintln!("error: {}: {error}", a.address),
+                Outcome::Skipped { reason } => eprintln!("skipped: {}: {reason}", a.address),
+                Outcome::NotStarted => eprintln!("not started: {} (interrupted)", a.address),
+                _ => {}
+            }
+        }
+    }
+    let line = format!(
+        "Apply {}: {} done, {} failed, {} skipped, {} blocked, {} not started.",
+        if report.interrupted { "interrupted" } else if failed { "failed" } else { "complete" },
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3],
+        counts[4]
+    );
+    if failed || report.interrupted {
+        eprintln!("{line}");
+        1
+    } else {
+        if !quiet {
+            println!("\n{line}");
+        }
+        0
+    }
+}
+
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+/// `HH:MM:SS` UTC, enough to read a CI log against AWS's own timestamps.
+fn timestamp() -> String {
+    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    format!("[{:02}:{:02}:{:02}]", (secs / 3600) % 24, (secs / 60) % 60, secs % 60)
+}
