@@ -245,7 +245,7 @@ fn target_limits_the_plan_to_the_target_and_what_it_needs() {
         p.actions.iter().map(|a| a.address.to_string()).collect::<Vec<_>>()
     };
     assert_eq!(only("profile.phone"), ["profile.phone"]);
-    assert_eq!(only("image.worker"), ["key.builds", "stack.vpc", "stack.main", "image.worker"]);
+    assert_eq!(only("image.worker"), ["stack.vpc", "stack.main", "key.builds", "image.worker"]);
 }
 
 #[test]
