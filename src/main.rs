@@ -1,1 +1,91 @@
-fn main() {}
+//! The `vibes` command line. Each command is a thin wrapper over an operation of vibes-core;
+//! errors are printed once, by miette, with their spans into the file at fault.
+
+mod cli;
+mod commands;
+mod reporter;
+mod session;
+mod style;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let code = match run(&cli) {
+        Ok(code) => code,
+        Err(report) => {
+            eprintln!("{report:?}");
+            commands::exit::ERROR
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+fn run(cli: &Cli) -> miette::Result<i32> {
+    match &cli.command {
+        Command::Validate => commands::validate::run(cli),
+        Command::Show(args) => commands::show::run(args),
+        Command::Build(args) => commands::build::run(args, |names| profiles_from_config(cli, names)),
+        Command::Plan(args) => runtime()?.block_on(commands::plan::run(cli, args)),
+        Command::Apply(args) => runtime()?.block_on(commands::apply::run(
+            cli,
+            commands::apply::Request {
+                plan_file: args.plan_file.as_ref(),
+                auto_approve: args.auto_approve,
+                parallelism: args.parallelism,
+                selection: args.selection.clone(),
+                destroy: false,
+            },
+        )),
+        Command::Destroy(args) => runtime()?.block_on(commands::apply::run(
+            cli,
+            commands::apply::Request {
+                plan_file: None,
+                auto_approve: args.auto_approve,
+                parallelism: args.parallelism,
+                selection: cli::Selection { targets: Vec::new(), include_data: args.include_data },
+                destroy: true,
+            },
+        )),
+        Command::Unlock(args) => runtime()?.block_on(commands::unlock::run(cli, args)),
+    }
+}
+
+fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+}
+
+/// `vibes build --profile NAME`: the named profiles' texts from vibes.toml.
+fn profiles_from_config(cli: &Cli, names: &[String]) -> miette::Result<Vec<(String, String)>> {
+    let (desired, _) = session::load_desired(&cli.config, false)?;
+    names
+        .iter()
+        .map(|n| match desired.profiles.get(n) {
+            Some(p) => Ok((n.clone(), p.text.clone())),
+            None => Err(miette::miette!(
+                "no profile `{n}` in {}: it has {}",
+                cli.config.display(),
+                desired.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+        })
+        .collect()
+}
+
+/// -v: vibes' own operations; -vv: also the AWS SDK's. Never below debug for the SDK: its
+/// trace level would log request bodies, and those can hold SecureString values.
+fn init_logging(cli: &Cli) {
+    let filter = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "warn,vibes=debug,vibes_core=debug,vibes_aws=debug",
+        (false, _) => "info,vibes=debug,vibes_core=debug,vibes_aws=debug,aws_config=debug,aws_smithy_runtime=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIBES_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}

@@ -67,7 +67,7 @@ impl Reporter for TerminalReporter {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 bars.lock().unwrap().insert(index, bar);
             }
-            None => self.line(format!("{} [{}/{}] {what}: started", timestamp(), index + 1, self.total)),
+            None => self.line(format!("[{}/{}] {what}: started", index + 1, self.total)),
         }
     }
 
@@ -78,7 +78,7 @@ impl Reporter for TerminalReporter {
                     bar.set_message(message.to_string());
                 }
             }
-            None if self.verbose > 0 => self.line(format!("{} [{}/{}] {message}", timestamp(), index + 1, self.total)),
+            None if self.verbose > 0 => self.line(format!("[{}/{}] {message}", index + 1, self.total)),
             None => {}
         }
     }
@@ -92,10 +92,10 @@ impl Reporter for TerminalReporter {
         }
         let took = took.map(|d| format!(" in {}", human_duration(d))).unwrap_or_default();
         let message = match outcome {
-            Outcome::Done => format!("{} {}: {} done{took}", timestamp(), action.address, action.op.as_str()),
-            Outcome::Failed { error } => format!("{} {}: {} FAILED{took}: {error}", timestamp(), action.address, action.op.as_str()),
-            Outcome::Skipped { reason } => format!("{} {}: skipped: {reason}", timestamp(), action.address),
-            other => format!("{} {}: {}", timestamp(), action.address, outcome_word(other)),
+            Outcome::Done => format!("{}: {} done{took}", action.address, action.op.as_str()),
+            Outcome::Failed { error } => format!("{}: {} FAILED{took}: {error}", action.address, action.op.as_str()),
+            Outcome::Skipped { reason } => format!("{}: skipped: {reason}", action.address),
+            other => format!("{}: {}", action.address, outcome_word(other)),
         };
         if matches!(outcome, Outcome::Failed { .. }) {
             // Failures are shown even with -q.
@@ -111,7 +111,7 @@ fn outcome_word(o: &Outcome) -> &'static str {
         Outcome::Done => "done",
         Outcome::Failed { .. } => "failed",
         Outcome::Skipped { .. } => "skipped",
-        Outcome::Blocked => "blocked (not run)",
+        Outcome::Blocked { .. } => "blocked (not run)",
         Outcome::NotStarted => "not started (interrupted)",
     }
 }
@@ -124,7 +124,7 @@ pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool) -> i32 {
             Outcome::Done => 0,
             Outcome::Failed { .. } => 1,
             Outcome::Skipped { .. } => 2,
-            Outcome::Blocked => 3,
+            Outcome::Blocked { .. } => 3,
             Outcome::NotStarted => 4,
         };
         counts[i] += 1;

@@ -6,7 +6,7 @@ use miette::{miette, IntoDiagnostic, Result, WrapErr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vibes_core::cloud::Cloud;
-use vibes_core::plan::{PlanOptions, Plan};
+use vibes_core::plan::PlanOptions;
 use vibes_core::{Address, Desired, Observed};
 
 pub struct Session {
@@ -54,11 +54,6 @@ impl Session {
             observed.sources_bucket = self.cloud.list_bucket(&bucket).await.map_err(|e| miette!("reading the sources bucket: {e}"))?;
         }
         Ok(observed)
-    }
-
-    pub fn plan(&self, observed: &Observed, selection: &Selection, destroy: bool) -> Result<Plan> {
-        let options = plan_options(selection, destroy)?;
-        vibes_core::plan::plan(&self.desired, observed, &options).map_err(|e| miette!("{e}"))
     }
 }
 

@@ -68,12 +68,8 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     let cancel = CancellationToken::new();
     let reporter = Arc::new(TerminalReporter::new(&plan, cli.quiet, cli.verbose));
     spawn_interrupt_handler(cancel.clone(), reporter.clone());
-    let options = ApplyOptions {
-        parallelism: req.parallelism as usize,
-        base_dir: session.base_dir.clone(),
-        project: project.clone(),
-        ..ApplyOptions::default()
-    };
+    let mut options = ApplyOptions::new(project.clone(), session.base_dir.clone());
+    options.parallelism = req.parallelism as usize;
     let report = apply::apply(&plan, session.cloud.clone(), &observed, &options, reporter.clone(), cancel).await;
     reporter.finish();
     let released = apply::lock::release(session.cloud.as_ref(), lock).await;

@@ -2,21 +2,22 @@
 
 use super::exit;
 use crate::cli::{Cli, PlanArgs};
-use crate::session::Session;
+use crate::session::{plan_options, Session};
 use miette::{IntoDiagnostic, Result, WrapErr};
 use vibes_core::saved::SavedPlan;
 
 pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
     let session = Session::open(cli).await?;
     let observed = session.observe().await?;
-    let plan = session.plan(&observed, &args.selection, false)?;
+    let options = plan_options(&args.selection, false)?;
+    let plan = vibes_core::plan::plan(&session.desired, &observed, &options).map_err(|e| miette::miette!("{e}"))?;
     if args.json {
         println!("{}", vibes_core::render::json_string(&plan));
     } else {
         print!("{}", vibes_core::render::human(&plan, &crate::style::plan_style()));
     }
     if let Some(out) = &args.out {
-        SavedPlan::new(plan.clone())
+        SavedPlan::new(plan.clone(), &options)
             .save(out)
             .into_diagnostic()
             .wrap_err_with(|| format!("saving the plan to {}", out.display()))?;

@@ -1,1 +1,22 @@
-//! Applying plans.
+//! Applying plans: a ready-queue over the plan's DAG that runs each action's effects against
+//! the [`Cloud`](crate::cloud::Cloud), in parallel where the graph allows.
+//!
+//! - [`executor`]: the queue (`apply`), its options and its report.
+//! - [`effects`]: what each [`Effect`](crate::plan::Effect) does against the cloud.
+//! - [`outputs`]: values known only after apply (stack outputs, volume and snapshot ids).
+//! - [`retry`]: backoff for transient cloud errors.
+//! - [`lock`]: one apply at a time per project.
+//! - [`reporter`]: progress, which only the CLI shows.
+
+pub mod effects;
+pub mod executor;
+pub mod lock;
+pub mod outputs;
+pub mod reporter;
+pub mod retry;
+
+pub use executor::{apply, ApplyOptions, ApplyReport, Outcome, Timeouts};
+pub use lock::{acquire, break_lock, release, LockError, LockGuard, LockInfo};
+pub use outputs::Outputs;
+pub use reporter::{NullReporter, RecordingReporter, Reporter, ReporterEvent};
+pub use retry::RetryPolicy;

@@ -1,1 +1,59 @@
-//! Loading vibes.toml.
+//! Loading `vibes.toml` into the desired state.
+//!
+//! Three passes, each collecting every fault it finds so that one run reports them all:
+//! [`read`] checks the TOML (syntax, known keys, value types) into spanned raw values,
+//! [`resolve`] checks names, reads and hashes the files the config names and builds the stacks,
+//! and [`profiles`] turns each profile into the text the compile engine reads. Faults are
+//! miette diagnostics pointing into the config, or into the profile file they are about.
+
+mod error;
+mod files;
+mod names;
+mod profiles;
+mod raw;
+mod read;
+mod refs;
+mod resolve;
+
+pub use error::{ConfigError, Fault, FaultKind, Location};
+pub use resolve::{
+    DEFAULT_BUILDS_VOLUME_GIB, DEFAULT_COMPILE_INSTANCE, DEFAULT_IMAGE_KEEP, DEFAULT_MAIN_TEMPLATE, DEFAULT_SERVER_INSTANCE,
+    DEFAULT_SNAPSHOT_KEEP, DEFAULT_TIMEOUT_MINUTES, DEFAULT_VPC_TEMPLATE,
+};
+
+use crate::model::Desired;
+use error::{Faults, Source};
+use std::io;
+use std::path::Path;
+
+/// Loads the config at `path`. Paths inside it are relative to its directory; faults name the
+/// file as `path` spells it.
+pub fn load(path: &Path) -> Result<Desired, ConfigError> {
+    let name = path.display().to_string();
+    let text = std::fs::read(path).map_err(|e| {
+        let why = match e.kind() {
+            io::ErrorKind::NotFound => "the file does not exist".to_string(),
+            _ => e.to_string(),
+        };
+        let fault = Fault::detached(FaultKind::NoConfig, format!("no vibes.toml at {name}: {why}"))
+            .with_help("run vibes where vibes.toml is, or pass --config PATH");
+        ConfigError::new(&name, vec![fault])
+    })?;
+    let text = String::from_utf8(text).map_err(|_| {
+        ConfigError::new(&name, vec![Fault::detached(FaultKind::NoConfig, format!("{name} is not UTF-8 text"))])
+    })?;
+    let base_dir = path.parent().unwrap_or(Path::new(""));
+    load_str(&text, &name, base_dir)
+}
+
+/// Loads config text named `name`, with relative paths starting at `base_dir`.
+pub fn load_str(text: &str, name: &str, base_dir: &Path) -> Result<Desired, ConfigError> {
+    let source = Source::new(name, text);
+    let mut faults = Faults::default();
+    let desired = read::read(&source, &mut faults)
+        .map(|raw| resolve::Resolver::new(&source, files::ConfigDir::new(base_dir), &mut faults).resolve(raw));
+    match desired {
+        Some(d) if faults.is_empty() => Ok(d),
+        _ => Err(ConfigError::new(name, faults.into_vec())),
+    }
+}

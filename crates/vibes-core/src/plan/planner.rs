@@ -154,6 +154,15 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// A value as a plan shows it: known now, or the output it waits for.
+    fn describe_value(&self, v: &Value) -> String {
+        match (self.resolve_now(v), v) {
+            (Some(now), _) => now,
+            (None, Value::Output { address, output }) => format!("output {output} of {address} (known after apply)"),
+            (None, Value::Literal { value }) => value.clone(),
+        }
+    }
+
     // ---------------------------------------------------------------- stacks
 
     fn plan_stacks(&self) -> Vec<Action> {
@@ -167,6 +176,9 @@ impl<'a> Cx<'a> {
             let mut a = match seen_stack {
                 None => {
                     let mut a = action(address.clone(), Op::Create, "not found");
+                    for (k, v) in &spec.parameters {
+                        a.attributes.push(Attribute::new(&format!("parameter {k}"), self.describe_value(v)));
+                    }
                     a.changes.push(TextChange { label: "template".into(), before: None, after: Some(spec.template_body.clone()) });
                     a.effects.push(Effect::CreateStack {
                         stack_name: spec.stack_name.clone(),
@@ -596,10 +608,8 @@ impl<'a> Cx<'a> {
         let bucket_now = self.resolve_now(&bucket_value);
         let pointer = self.o.parameters.get(&spec.parameter);
         let pointer_ok = bucket_now.is_some() && pointer.is_some_and(|p| p.value == bucket_now && self.ours(&p.tags));
-        if upload.is_empty() && delete.is_empty() && pointer_ok {
-            if extra.is_empty() {
-                return Vec::new();
-            }
+        if upload.is_empty() && delete.is_empty() && pointer_ok && extra.is_empty() {
+            return Vec::new();
         }
         let revision = manifest.revision();
         let mut parts = Vec::new();
@@ -935,7 +945,16 @@ impl<'a> Cx<'a> {
                     }
                 };
                 let serving = servers.first().and_then(|i| i.tags.get("vibes:snapshot").cloned());
-                let fp = fingerprint_of(&(&snapshot, &spec.instance_type));
+                // The fingerprint tag covers what the instance is (its type); what it serves is
+                // compared through its `vibes:snapshot` tag, since a snapshot the compile makes
+                // is only known after apply. The idempotency token names both, the snapshot by
+                // the id or by what the compile builds from, so each new launch gets its own.
+                let fp = fingerprint_of(&spec.instance_type);
+                let serves_key = match &snapshot {
+                    Value::Literal { value } => value.clone(),
+                    _ => format!("compile:{}", self.built_from().map(|(b, _)| b).unwrap_or_default()),
+                };
+                let token = idempotency_token(self.project, &address, &fingerprint_of(&(&serves_key, &spec.instance_type)));
                 let mut tags = self.tags(&address, &fp);
                 tags.insert("Name".into(), self.d.project.aws_name("server"));
                 if let Value::Literal { value } = &snapshot {
@@ -946,10 +965,10 @@ impl<'a> Cx<'a> {
                     instance_type: spec.instance_type.clone(),
                     snapshot: snapshot.clone(),
                     tags,
-                    token: idempotency_token(self.project, &address, &fp),
+                    token,
                 };
                 let same_type = servers.first().is_some_and(|i| i.tags.get(tags::FINGERPRINT) == Some(&fp));
-                match servers.first() {
+                let mut a = match servers.first() {
                     None => {
                         let mut a = action(address.clone(), Op::Create, "[server] running = true and no server runs");
                         a.effects.push(launch);
@@ -974,12 +993,22 @@ impl<'a> Cx<'a> {
                         a.effects.push(launch);
                         a
                     }
-                }
+                };
+                // What the new server will be: its type and the snapshot it serves.
+                a.attributes.push(Attribute::new("instance_type", &spec.instance_type));
+                let serves = match &snapshot {
+                    Value::Literal { value } => value.clone(),
+                    _ => "the builds snapshot the compile makes".to_string(),
+                };
+                a.attributes.push(Attribute::new("snapshot", serves));
+                a
             }
         };
+        // The running server(s) this action terminates; on a replace, set apart from the new one.
+        let label = if a.op == Op::Replace { "replaces" } else { "instance" };
         for i in &servers {
             let addr = i.public_ip.as_deref().or(i.private_ip.as_deref()).unwrap_or("(no address yet)");
-            a.attributes.push(Attribute::new("instance", format!("{} rsync://{addr}/", i.instance_id)));
+            a.attributes.push(Attribute::new(label, format!("{} rsync://{addr}/", i.instance_id)));
         }
         a.relies_on.insert("instances:server".into(), seen(Some(&servers)));
         vec![a]

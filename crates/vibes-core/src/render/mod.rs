@@ -1,1 +1,41 @@
-//! Rendering plans.
+//! Rendering plans: [`human`] for people (Terraform-like symbols, unified diffs, secrets as
+//! `(sensitive)`) and [`json`] for machines (a versioned, serialize-only form). Neither shows an
+//! action's effects: those are for the executor and can hold whole template bodies.
+
+mod diff;
+mod human;
+mod json;
+
+pub use human::{human, Style};
+pub use json::{json, json_string, JsonAction, JsonAttribute, JsonChange, JsonPlan, JsonSummary};
+
+use crate::plan::Op;
+
+/// The symbol that marks an op in the human plan, Terraform style.
+pub fn symbol(op: Op) -> &'static str {
+    match op {
+        Op::Create => "+",
+        Op::Update => "~",
+        Op::Replace => "-/+",
+        Op::Delete => "-",
+        Op::Run => ">",
+        Op::Adopt => "&",
+        Op::Blocked => "!",
+    }
+}
+
+/// What an op does, in the words of the human plan's legend.
+pub fn meaning(op: Op) -> &'static str {
+    match op {
+        Op::Create => "create",
+        Op::Update => "update in place",
+        Op::Replace => "replace",
+        Op::Delete => "delete",
+        Op::Run => "run",
+        Op::Adopt => "adopt (tag what exists)",
+        Op::Blocked => "blocked (nothing is done)",
+    }
+}
+
+/// Every op in the order the legend and the closing count list them.
+pub const OPS: [Op; 7] = [Op::Create, Op::Update, Op::Replace, Op::Delete, Op::Run, Op::Adopt, Op::Blocked];

@@ -1,0 +1,113 @@
+//! Images: a CodeBuild project runs Packer on the uploaded recipe; vibes starts the build,
+//! waits for it, then finds the AMI by the tags the build was asked to put on it.
+
+use super::poll::poll;
+use crate::error::{cloud_err, Failure};
+use crate::observe::image_of;
+use crate::AwsCloud;
+use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType, StatusType};
+use aws_sdk_ec2::types::Filter;
+use std::time::Duration;
+use vibes_core::cloud::{BuildOutcome, CloudError, CloudResult, ImageBuildRequest};
+use vibes_core::observed::ObservedImage;
+use vibes_core::tags::Tags;
+
+fn env(name: &str, value: impl Into<String>) -> CloudResult<EnvironmentVariable> {
+    EnvironmentVariable::builder()
+        .name(name)
+        .value(value)
+        .r#type(EnvironmentVariableType::Plaintext)
+        .build()
+        .map_err(|e| CloudError::permanent("StartBuild", e.to_string()))
+}
+
+impl AwsCloud {
+    /// Starts the build with the recipe's location and the tags as environment:
+    /// `VIBES_RECIPE_BUCKET`, `VIBES_RECIPE_PREFIX`, `VIBES_RECIPE` and `VIBES_TAGS` (a JSON
+    /// object), which the buildspec hands to Packer. The idempotency token makes a retried start
+    /// return the same build.
+    pub(crate) async fn start_image_build_impl(&self, req: &ImageBuildRequest) -> CloudResult<String> {
+        let tags = serde_json::to_string(&req.tags).map_err(|e| CloudError::permanent("StartBuild", e.to_string()))?;
+        let vars = vec![
+            env("VIBES_RECIPE_BUCKET", &req.artifacts_bucket)?,
+            env("VIBES_RECIPE_PREFIX", &req.recipe_prefix)?,
+            env("VIBES_RECIPE", &req.recipe)?,
+            env("VIBES_TAGS", tags)?,
+        ];
+        let out = self
+            .codebuild
+            .start_build()
+            .project_name(&req.codebuild_project)
+            .set_environment_variables_override(Some(vars))
+            .idempotency_token(&req.token)
+            .send()
+            .await
+            .map_err(|e| cloud_err("StartBuild", &req.codebuild_project, e))?;
+        out.build_value()
+            .and_then(|b| b.id())
+            .map(str::to_string)
+            .ok_or_else(|| CloudError::permanent("StartBuild", format!("{}: no build id returned", req.codebuild_project)))
+    }
+
+    pub(crate) async fn wait_image_build_impl(&self, build_id: &str, timeout: Duration) -> CloudResult<BuildOutcome> {
+        poll("WaitBuild", &format!("build {build_id}"), timeout, || async {
+            let out = self
+                .codebuild
+                .batch_get_builds()
+                .ids(build_id)
+                .send()
+                .await
+                .map_err(|e| cloud_err("BatchGetBuilds", build_id, e))?;
+            let Some(b) = out.builds().first() else {
+                return Err(CloudError::NotFound { operation: "BatchGetBuilds".into(), what: format!("build {build_id}") });
+            };
+            // Status, not `buildComplete`: the latter lags behind the status on AWS at the very
+            // end of a build (and the emulator never sets it).
+            match b.build_status() {
+                None | Some(StatusType::InProgress) => Ok(None),
+                Some(s) => Ok(Some(BuildOutcome { build_id: build_id.to_string(), status: s.as_str().to_string() })),
+            }
+        })
+        .await
+    }
+
+    /// The newest `available` image of this account carrying every one of `tags`.
+    pub(crate) async fn find_image_impl(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>> {
+        let mut req = self.ec2.describe_images().owners("self").filters(Filter::builder().name("state").values("available").build());
+        for (k, v) in tags {
+            req = req.filters(Filter::builder().name(format!("tag:{k}")).values(v).build());
+        }
+        let out = req.send().await.map_err(|e| cloud_err("DescribeImages", "images", e))?;
+        Ok(out.images().iter().map(image_of).max_by(|a, b| a.created.cmp(&b.created)))
+    }
+
+    /// Deregisters the image and deletes the snapshots behind it (deregistering alone leaves
+    /// them, and they are billed). An image already gone is not an error.
+    pub(crate) async fn deregister_image_impl(&self, image_id: &str) -> CloudResult<()> {
+        let described = match self.ec2.describe_images().image_ids(image_id).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                return match Failure::from_sdk(&e).into_cloud("DescribeImages", image_id, &[]) {
+                    CloudError::NotFound { .. } => Ok(()),
+                    other => Err(other),
+                }
+            }
+        };
+        let Some(image) = described.images().first() else { return Ok(()) };
+        let snapshots: Vec<String> = image
+            .block_device_mappings()
+            .iter()
+            .filter_map(|m| m.ebs()?.snapshot_id().map(str::to_string))
+            .collect();
+        self.ec2
+            .deregister_image()
+            .image_id(image_id)
+            .send()
+            .await
+            .map_err(|e| cloud_err("DeregisterImage", image_id, e))?;
+        for s in snapshots {
+            self.delete_snapshot_impl(&s).await?;
+        }
+        Ok(())
+    }
+}

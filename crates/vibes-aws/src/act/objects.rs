@@ -1,0 +1,220 @@
+//! S3 objects. Every upload sends its SHA-256 so S3 rejects a body that differs from what was
+//! scanned (`BadDigest`), and stores the hex form as `x-amz-meta-sha256` for observe.
+//! Files of [`crate::MULTIPART_THRESHOLD`] or more go up in parts, each with its own checksum.
+
+use crate::error::{cloud_err, Failure};
+use crate::observe::SHA256_METADATA;
+use crate::AwsCloud;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use tokio::io::AsyncReadExt;
+use vibes_core::cloud::{CloudError, CloudResult};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Part size for multipart uploads: a quarter of the threshold (16 MiB by default, never
+/// under S3's 5 MiB minimum), or more when needed to stay within 10 000 parts.
+fn part_size(total: u64, threshold: u64) -> u64 {
+    let base = (threshold / 4).max(5 * MIB);
+    base.max(total.div_ceil(10_000).div_ceil(MIB) * MIB)
+}
+
+/// S3 wants the base64 of the raw digest; vibes carries hex.
+fn base64_of_hex(operation: &str, hex_digest: &str) -> CloudResult<String> {
+    let raw = hex::decode(hex_digest)
+        .ok()
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| CloudError::permanent(operation, format!("`{hex_digest}` is not a hex SHA-256")))?;
+    Ok(aws_smithy_types::base64::encode(raw))
+}
+
+fn io_err(operation: &str, file: &Path, e: std::io::Error) -> CloudError {
+    CloudError::permanent(operation, format!("{}: {e}", file.display()))
+}
+
+impl AwsCloud {
+    pub(crate) async fn put_object_from_file_impl(&self, bucket: &str, key: &str, file: &Path, sha256_hex: &str) -> CloudResult<()> {
+        let size = tokio::fs::metadata(file).await.map_err(|e| io_err("PutObject", file, e))?.len();
+        if size >= self.multipart_threshold {
+            return self.put_multipart(bucket, key, file, size, sha256_hex).await;
+        }
+        let checksum = base64_of_hex("PutObject", sha256_hex)?;
+        let body = ByteStream::from_path(file)
+            .await
+            .map_err(|e| CloudError::permanent("PutObject", format!("{}: {e}", file.display())))?;
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_length(size as i64)
+            .checksum_sha256(checksum)
+            .metadata(SHA256_METADATA, sha256_hex.to_ascii_lowercase())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| cloud_err("PutObject", &format!("s3://{bucket}/{key}"), e))?;
+        Ok(())
+    }
+
+    /// Parts are read one at a time (memory: one part), hashed, and sent with their checksum;
+    /// the whole file's hash is checked against `sha256_hex` before the upload is completed,
+    /// so a file that changed since it was scanned never lands. Failures abort the upload.
+    async fn put_multipart(&self, bucket: &str, key: &str, file: &Path, size: u64, sha256_hex: &str) -> CloudResult<()> {
+        let what = format!("s3://{bucket}/{key}");
+        let created = self
+            .s3
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .metadata(SHA256_METADATA, sha256_hex.to_ascii_lowercase())
+            .send()
+            .await
+            .map_err(|e| cloud_err("CreateMultipartUpload", &what, e))?;
+        let upload_id = created
+            .upload_id()
+            .ok_or_else(|| CloudError::permanent("CreateMultipartUpload", format!("{what}: no upload id")))?
+            .to_string();
+        let result = self.upload_parts(bucket, key, file, size, sha256_hex, &upload_id).await;
+        if result.is_err() {
+            // Parts of an abandoned upload are billed until aborted.
+            let _ = self.s3.abort_multipart_upload().bucket(bucket).key(key).upload_id(&upload_id).send().await;
+        }
+        result
+    }
+
+    async fn upload_parts(&self, bucket: &str, key: &str, file: &Path, size: u64, sha256_hex: &str, upload_id: &str) -> CloudResult<()> {
+        let what = format!("s3://{bucket}/{key}");
+        let mut f = tokio::fs::File::open(file).await.map_err(|e| io_err("UploadPart", file, e))?;
+        let part_len = part_size(size, self.multipart_threshold);
+        let mut whole = Sha256::new();
+        let mut parts = Vec::new();
+        let mut sent = 0u64;
+        let mut number = 1i32;
+        while sent < size {
+            let len = part_len.min(size - sent) as usize;
+            let mut buf = vec![0u8; len];
+            f.read_exact(&mut buf).await.map_err(|e| io_err("UploadPart", file, e))?;
+            whole.update(&buf);
+            let checksum = aws_smithy_types::base64::encode(Sha256::digest(&buf));
+            let out = self
+                .s3
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .content_length(len as i64)
+                .checksum_sha256(&checksum)
+                .body(ByteStream::from(buf))
+                .send()
+                .await
+                .map_err(|e| cloud_err("UploadPart", &format!("{what} part {number}"), e))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .checksum_sha256(checksum)
+                    .build(),
+            );
+            sent += len as u64;
+            number += 1;
+        }
+        let actual = hex::encode(whole.finalize());
+        if !actual.eq_ignore_ascii_case(sha256_hex) {
+            return Err(CloudError::permanent(
+                "CompleteMultipartUpload",
+                format!("{}: content changed since it was scanned (SHA-256 {actual}, expected {sha256_hex})", file.display()),
+            ));
+        }
+        self.s3
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(|e| cloud_err("CompleteMultipartUpload", &what, e))?;
+        Ok(())
+    }
+
+    pub(crate) async fn put_object_impl(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()> {
+        let digest = Sha256::digest(&body);
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .checksum_sha256(aws_smithy_types::base64::encode(digest))
+            .metadata(SHA256_METADATA, hex::encode(digest))
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| cloud_err("PutObject", &format!("s3://{bucket}/{key}"), e))?;
+        Ok(())
+    }
+
+    /// DeleteObjects in batches of 1000 (the API's limit); any key S3 reports as not
+    /// deleted fails the call with its code.
+    pub(crate) async fn delete_objects_impl(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
+        for batch in keys.chunks(1000) {
+            let ids = batch
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CloudError::permanent("DeleteObjects", e.to_string()))?;
+            let delete = Delete::builder()
+                .set_objects(Some(ids))
+                .quiet(true)
+                .build()
+                .map_err(|e| CloudError::permanent("DeleteObjects", e.to_string()))?;
+            let out = self
+                .s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| cloud_err("DeleteObjects", &format!("s3://{bucket}"), e))?;
+            if let Some(first) = out.errors().first() {
+                let f = Failure {
+                    code: first.code().map(str::to_string),
+                    message: format!(
+                        "{} of {} keys not deleted, first {}: {}",
+                        out.errors().len(),
+                        batch.len(),
+                        first.key().unwrap_or_default(),
+                        first.message().unwrap_or_default()
+                    ),
+                    status: None,
+                    transport: false,
+                };
+                return Err(f.into_cloud("DeleteObjects", &format!("s3://{bucket}"), &[]));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_a_quarter_of_the_threshold_until_10000_parts_would_not_do() {
+        let t = crate::MULTIPART_THRESHOLD;
+        assert_eq!(part_size(64 << 20, t), 16 << 20);
+        assert_eq!(part_size(12 << 20, 5 << 20), 5 << 20);
+        assert_eq!(part_size(1 << 40, t), 105 << 20);
+        assert!(part_size(1 << 40, t) * 10_000 >= 1 << 40);
+    }
+
+    #[test]
+    fn checksums_go_to_s3_as_base64() {
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(base64_of_hex("PutObject", hex).unwrap(), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+        assert!(base64_of_hex("PutObject", "abc").is_err());
+    }
+}

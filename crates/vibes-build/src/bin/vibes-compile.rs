@@ -1,0 +1,64 @@
+//! `vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N]`: the compile engine on its own,
+//! printing a line per output. It is what a worker runs, and what the interruption test and
+//! bench/compile.sh drive.
+
+use std::process::ExitCode;
+
+use vibes_build::{build, BuildOptions, Outcome, Progress, TrackEvent};
+
+struct Lines;
+
+impl Progress for Lines {
+    fn start(&self, outputs: usize, work: usize) {
+        println!("{outputs} outputs, {work} to build");
+    }
+    fn track(&self, e: &TrackEvent<'_>) {
+        match e.outcome {
+            Outcome::Failed(message) => eprintln!("FAILED {}/{} ({}): {message}", e.profile, e.output.display(), e.source.display()),
+            other => println!("{other:?} {}/{}", e.profile, e.output.display()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N]";
+    let (Some(sources), Some(out)) = (args.next(), args.next()) else {
+        eprintln!("{usage}");
+        return ExitCode::from(2);
+    };
+    let mut opts = BuildOptions { sources: sources.into(), out: out.into(), profiles: Vec::new(), jobs: 0 };
+    while let Some(arg) = args.next() {
+        if arg == "--jobs" {
+            match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => opts.jobs = n,
+                None => {
+                    eprintln!("{usage}");
+                    return ExitCode::from(2);
+                }
+            }
+            continue;
+        }
+        let Some((name, file)) = arg.split_once('=') else {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        };
+        match std::fs::read_to_string(file) {
+            Ok(text) => opts.profiles.push((name.to_string(), text)),
+            Err(e) => {
+                eprintln!("{file}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match build(&opts, &Lines) {
+        Ok(summary) => {
+            println!("{summary}");
+            if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! One build: scan the tree, decide per output what to do, do it on a pool, then playlists,
+//! removals and the manifests.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::encode::{self, Job};
+use crate::hashcache::HashCache;
+use crate::manifest::{Manifest, OutputRecord};
+use crate::picture::LoadedPicture;
+use crate::profile::{Encoder, Profile, ProfileSetupError};
+use crate::source::{self, SourceError, SourceTree, Track};
+use crate::{atomic, playlist, pool};
+
+/// Bumped when the way outputs are made changes, so that every output is made again.
+const RECIPE: &str = "vibes-build/1";
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub sources: PathBuf,
+    pub out: PathBuf,
+    /// (name, tup.config text) for each profile to build.
+    pub profiles: Vec<(String, String)>,
+    /// Encoders run at once; 0 means one per core.
+    pub jobs: usize,
+}
+
+/// What happened to one output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Encoded,
+    /// Only the tags changed and the format allows rewriting them in place.
+    Retagged,
+    UpToDate,
+    /// The encoder's (or tagger's) error, stderr included.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TrackEvent<'a> {
+    pub profile: &'a str,
+    /// Relative to the profile directory.
+    pub output: &'a Path,
+    /// Relative to the sources root.
+    pub source: &'a Path,
+    pub outcome: &'a Outcome,
+}
+
+/// How a build reports as it goes; the CLI implements it (a bar on a TTY, lines otherwise).
+pub trait Progress: Sync {
+    /// Before any work: `outputs` in all, of which `work` need encoding or retagging.
+    fn start(&self, outputs: usize, work: usize);
+    /// After each output that needed work, in completion order.
+    fn track(&self, event: &TrackEvent<'_>);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub profile: String,
+    pub source: PathBuf,
+    pub output: PathBuf,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildSummary {
+    /// Outputs wanted: tracks × profiles.
+    pub tracks: usize,
+    pub encoded: usize,
+    pub retagged: usize,
+    pub up_to_date: usize,
+    /// Outputs and playlists removed because their source is gone or now skipped.
+    pub removed: usize,
+    /// Tracks the tree leaves out with `encode-`.
+    pub skipped: usize,
+    pub playlists_written: usize,
+    pub failed: Vec<Failure>,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for BuildSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} tracks: {} encoded, ", self.tracks, self.encoded)?;
+        if self.retagged > 0 {
+            write!(f, "{} retagged, ", self.retagged)?;
+        }
+        write!(f, "{} up to date, {} failed", self.up_to_date, self.failed.len())?;
+        if self.removed > 0 {
+            write!(f, ", {} removed", self.removed)?;
+        }
+        write!(f, " in {:.1} s", self.elapsed.as_secs_f64())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Profile(#[from] ProfileSetupError),
+    #[error("no profile to build: name one with --profile or give a --profile-file")]
+    NoProfiles,
+    #[error("profile `{0}` is given twice")]
+    DuplicateProfile(String),
+    #[error("`{program}` is needed for profile `{profile}` but cannot be run: {source}")]
+    MissingProgram { program: String, profile: String, source: std::io::Error },
+    #[error("{path}: {source}", path = .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("the output directory {out} lies inside the sources tree {sources}", out = .out.display(), sources = .sources.display())]
+    OutInsideSources { out: PathBuf, sources: PathBuf },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
+    move |source| BuildError::Io { path: path.to_path_buf(), source }
+}
+
+/// What to do for one output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    Encode,
+    Retag,
+}
+
+struct Item {
+    profile: usize,
+    track: usize,
+    output: PathBuf,
+    work: Work,
+    record: OutputRecord,
+}
+
+/// Compiles `opts.sources` into every profile under `opts.out`.
+pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummary, BuildError> {
+    let started = Instant::now();
+    let profiles = parse_profiles(&opts.profiles)?;
+    let tree = source::scan(&opts.sources)?;
+    let versions = probe_tools(&profiles)?;
+
+    std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
+    let out = opts.out.canonicalize().map_err(io_err(&opts.out))?;
+    let sources_root = opts.sources.canonicalize().map_err(io_err(&opts.sources))?;
+    if out.starts_with(&sources_root) {
+        return Err(BuildError::OutInsideSources { out, sources: sources_root });
+    }
+    let jobs = if opts.jobs == 0 { pool::cores() } else { opts.jobs };
+    let cache = HashCache::load(&out);
+
+    // Content hashes of every input and picture, read in parallel (cached by size and mtime).
+    let mut files: Vec<PathBuf> = tree.tracks.iter().map(|t| t.path.clone()).collect();
+    let picture_paths: Vec<PathBuf> = tree.tracks.iter().flat_map(|t| t.pictures.iter().map(|p| p.path.clone())).collect::<HashSet<_>>().into_iter().collect();
+    files.extend(picture_paths.iter().cloned());
+    let hashes: HashMap<PathBuf, Result<String, String>> =
+        files.iter().cloned().zip(pool::map(&files, jobs, |f| cache.hash(f).map_err(|e| format!("cannot read {}: {e}", f.display())))).collect();
+    let pictures: HashMap<PathBuf, LoadedPicture> = picture_paths
+        .iter()
+        .filter_map(|p| {
+            let picture = tree.tracks.iter().flat_map(|t| &t.pictures).find(|x| &x.path == p)?;
+            LoadedPicture::load(picture).ok().map(|l| (p.clone(), l))
+        })
+        .collect();
+
+    let mut summary = BuildSummary { skipped: tree.skipped, ..Default::default() };
+    let mut manifests = Vec::new();
+    let mut items = Vec::new();
+    let mut early_failures: Vec<(usize, usize, PathBuf, String)> = Vec::new();
+    for (pi, profile) in profiles.iter().enumerate() {
+        let dir = out.join(&profile.name);
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        atomic::clean_temps(&dir).map_err(io_err(&dir))?;
+        let mut manifest = Manifest::load(&dir);
+        let mut wanted = HashSet::new();
+        for (ti, track) in tree.tracks.iter().enumerate() {
+            summary.tracks += 1;
+            let output = track.output(profile.extension());
+            let key = slash(&output);
+            wanted.insert(key.clone());
+            let record = match record_for(profile, track, &versions[&profile.encoder], &hashes) {
+                Ok(r) => r,
+                Err(message) => {
+                    manifest.outputs.remove(&key);
+                    early_failures.push((pi, ti, output, message));
+                    continue;
+                }
+            };
+            let exists = dir.join(&output).is_file();
+            let work = match manifest.outputs.get(&key) {
+                Some(old) if exists && old.audio == record.audio && old.tags == record.tags => None,
+                Some(old) if exists && old.audio == record.audio && profile.encoder.can_retag() => Some(Work::Retag),
+                _ => Some(Work::Encode),
+            };
+            match work {
+                None => summary.up_to_date += 1,
+                Some(work) => items.push(Item { profile: pi, track: ti, output, work, record }),
+            }
+        }
+        // Outputs whose source is gone or now skipped.
+        let stale: Vec<String> = manifest.outputs.keys().filter(|k| !wanted.contains(*k)).cloned().collect();
+        for key in stale {
+            atomic::remove_with_empty_parents(&dir.join(&key), &dir).map_err(io_err(&dir.join(&key)))?;
+            manifest.outputs.remove(&key);
+            summary.removed += 1;
+        }
+        manifests.push(Mutex::new((manifest, Instant::now())));
+    }
+
+    progress.start(summary.tracks, items.len() + early_failures.len());
+    for (pi, ti, output, message) in early_failures {
+        let outcome = Outcome::Failed(message.clone());
+        progress.track(&TrackEvent { profile: &profiles[pi].name, output: &output, source: &tree.tracks[ti].rel, outcome: &outcome });
+        summary.failed.push(Failure { profile: profiles[pi].name.clone(), source: tree.tracks[ti].rel.clone(), output, message });
+    }
+
+    let outcomes = pool::map(&items, jobs, |item| {
+        let profile = &profiles[item.profile];
+        let track = &tree.tracks[item.track];
+        let dir = out.join(&profile.name);
+        let outcome = match run_item(profile, track, item, &dir, &pictures) {
+            Ok(()) => {
+                let mut guard = manifests[item.profile].lock().unwrap_or_else(|p| p.into_inner());
+                guard.0.outputs.insert(slash(&item.output), item.record.clone());
+                // Saved now and then, so that a killed build keeps most of its work.
+                if guard.1.elapsed() > Duration::from_secs(2) {
+                    let _ = guard.0.save(&dir);
+                    guard.1 = Instant::now();
+                }
+                if item.work == Work::Encode { Outcome::Encoded } else { Outcome::Retagged }
+            }
+            Err(message) => {
+                manifests[item.profile].lock().unwrap_or_else(|p| p.into_inner()).0.outputs.remove(&slash(&item.output));
+                Outcome::Failed(message)
+            }
+        };
+        progress.track(&TrackEvent { profile: &profile.name, output: &item.output, source: &track.rel, outcome: &outcome });
+        outcome
+    });
+    for (item, outcome) in items.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Encoded => summary.encoded += 1,
+            Outcome::Retagged => summary.retagged += 1,
+            Outcome::UpToDate => summary.up_to_date += 1,
+            Outcome::Failed(message) => summary.failed.push(Failure {
+                profile: profiles[item.profile].name.clone(),
+                source: tree.tracks[item.track].rel.clone(),
+                output: item.output.clone(),
+                message,
+            }),
+        }
+    }
+
+    for (profile, manifest) in profiles.iter().zip(manifests) {
+        let dir = out.join(&profile.name);
+        let (mut manifest, _) = manifest.into_inner().unwrap_or_else(|p| p.into_inner());
+        let (written, removed) = write_playlists(profile, &tree, &dir, &mut manifest)?;
+        summary.playlists_written += written;
+        summary.removed += removed;
+        manifest.save(&dir).map_err(io_err(&dir))?;
+    }
+    let keep: HashSet<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
+    cache.save(&out, &keep).map_err(io_err(&out))?;
+
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+fn parse_profiles(given: &[(String, String)]) -> Result<Vec<Profile>, BuildError> {
+    if given.is_empty() {
+        return Err(BuildError::NoProfiles);
+    }
+    let mut seen = HashSet::new();
+    given
+        .iter()
+        .map(|(name, text)| {
+            if !seen.insert(name.as_str()) {
+                return Err(BuildError::DuplicateProfile(name.clone()));
+            }
+            Ok(Profile::parse(name, text)?)
+        })
+        .collect()
+}
+
+/// Each encoder's version (and its tagger's), asked once per build: a new encoder version
+/// makes new outputs.
+fn probe_tools(profiles: &[Profile]) -> Result<HashMap<Encoder, String>, BuildError> {
+    let mut versions = HashMap::new();
+    for p in profiles {
+        if versions.contains_key(&p.encoder) {
+            continue;
+        }
+        let mut programs = vec![p.encoder.program()];
+        match p.encoder {
+            Encoder::Flac => programs.push("metaflac"),
+            Encoder::Oggenc => programs.push("vorbiscomment"),
+            Encoder::Lame | Encoder::Opusenc => {}
+        }
+        let mut parts = Vec::new();
+        for program in programs {
+            let v = encode::version(program).map_err(|source| BuildError::MissingProgram { program: program.to_string(), profile: p.name.clone(), source })?;
+            parts.push(v);
+        }
+        versions.insert(p.encoder, parts.join("; "));
+    }
+    // FLAC inputs are decoded by flac whatever the profile's encoder.
+    if !versions.contains_key(&Encoder::Flac) {
+        if let Ok(v) = encode::version("flac") {
+            versions.values_mut().for_each(|s| s.push_str(&format!("; decoder {v}")));
+        }
+    }
+    Ok(versions)
+}
+
+fn record_for(profile: &Profile, track: &Track, version: &str, hashes: &HashMap<PathBuf, Result<String, String>>) -> Result<OutputRecord, String> {
+    let input = hashes[&track.path].clone()?;
+    let audio = digest(&[RECIPE, &input, &profile.config.to_text(), version]);
+    let mut tag_parts: Vec<String> = vec![RECIPE.into(), version.into()];
+    tag_parts.extend(track.tags.pairs().map(|(k, v)| format!("{k}={v}")));
+    for p in &track.pictures {
+        let h = hashes[&p.path].clone()?;
+        tag_parts.push(format!("picture {} {} {h}", p.kind, p.mime));
+    }
+    let tags = digest(&tag_parts.iter().map(String::as_str).collect::<Vec<_>>());
+    Ok(OutputRecord { source: slash(&track.rel), audio, tags })
+}
+
+/// SHA-256 over length-prefixed parts, so that no two lists of parts hash alike.
+fn digest(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn run_item(profile: &Profile, track: &Track, item: &Item, dir: &Path, pictures: &HashMap<PathBuf, LoadedPicture>) -> Result<(), String> {
+    let final_path = dir.join(&item.output);
+    if let Some(parent) = final_path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let loaded: Vec<LoadedPicture> = track
+        .pictures
+        .iter()
+        .map(|p| pictures.get(&p.path).cloned().ok_or_else(|| format!("cannot read picture {}", p.path.display())))
+        .collect::<Result<_, _>>()?;
+    let job = Job { input: &track.path, format: track.format, tags: &track.tags, pictures: &loaded };
+    let tmp = atomic::temp_path(&final_path);
+    let result = match item.work {
+        Work::Encode => encode::encode(profile, &job, &tmp).map_err(|e| e.to_string()),
+        Work::Retag => std::fs::copy(&final_path, &tmp)
+            .map_err(|e| format!("cannot copy {}: {e}", final_path.display()))
+            .and_then(|_| encode::retag(profile.encoder, &job, &tmp).map_err(|e| e.to_string())),
+    };
+    let result = result.and_then(|()| std::fs::rename(&tmp, &final_path).map_err(|e| format!("cannot rename into {}: {e}", final_path.display())));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes the playlists the tree asks for (listing the outputs that exist) and removes the
+/// ones it no longer asks for. Returns (written, removed).
+fn write_playlists(profile: &Profile, tree: &SourceTree, dir: &Path, manifest: &mut Manifest) -> Result<(usize, usize), BuildError> {
+    let mut wanted: BTreeMap<String, String> = BTreeMap::new();
+    if profile.playlists() {
+        for pl in &tree.playlists {
+            let entries: Vec<(PathBuf, &source::Tags)> = pl
+                .tracks
+                .iter()
+                .map(|&i| (tree.tracks[i].output(profile.extension()), &tree.tracks[i].tags))
+                .filter(|(o, _)| manifest.outputs.contains_key(&slash(o)))
+                .collect();
+            if entries.is_empty() {
+                continue;
+            }
+            let path = playlist::path_for(&pl.dir, &profile.name);
+            wanted.insert(slash(&path), playlist::render(&pl.dir, &entries));
+        }
+    }
+    let mut written = 0;
+    for (rel, text) in &wanted {
+        let hash = digest(&[text]);
+        let path = dir.join(rel);
+        if manifest.playlists.get(rel) == Some(&hash) && path.is_file() {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        atomic::write(&path, text.as_bytes()).map_err(io_err(&path))?;
+        manifest.playlists.insert(rel.clone(), hash);
+        written += 1;
+    }
+    let stale: Vec<String> = manifest.playlists.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+    for rel in &stale {
+        atomic::remove_with_empty_parents(&dir.join(rel), dir).map_err(io_err(&dir.join(rel)))?;
+        manifest.playlists.remove(rel);
+    }
+    Ok((written, stale.len()))
+}
+
+/// A relative path as the manifest keys it: `/`-separated.
+fn slash(p: &Path) -> String {
+    p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+}

@@ -1,0 +1,103 @@
+//! A profile ready to build: its parsed tup.config, its encoder and the encoder's flags.
+
+use vibes_core::profile::{ProfileConfig, ProfileError};
+
+/// The encoders vibes drives, each a program run without a shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Encoder {
+    Flac,
+    Lame,
+    Oggenc,
+    Opusenc,
+}
+
+impl Encoder {
+    pub fn program(self) -> &'static str {
+        match self {
+            Encoder::Flac => "flac",
+            Encoder::Lame => "lame",
+            Encoder::Oggenc => "oggenc",
+            Encoder::Opusenc => "opusenc",
+        }
+    }
+
+    /// Whether this format's tags can be rewritten in place (metaflac, an ID3v2.4 writer,
+    /// vorbiscomment): a changed tag then costs a copy and a rewrite instead of an encode.
+    /// Opus has no such tool among the Debian packages, so its tracks are encoded again.
+    pub fn can_retag(self) -> bool {
+        !matches!(self, Encoder::Opusenc)
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        [Encoder::Flac, Encoder::Lame, Encoder::Oggenc, Encoder::Opusenc].into_iter().find(|e| e.program() == name)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileSetupError {
+    #[error("profile `{name}`: {source}")]
+    Config { name: String, source: ProfileError },
+    #[error("profile `{name}`: {key} cannot be split into arguments: {message}")]
+    Flags { name: String, key: String, message: String },
+    #[error("profile name `{0}` cannot name an output directory: use letters, digits, `-`, `_` and `.`")]
+    Name(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub config: ProfileConfig,
+    pub encoder: Encoder,
+    /// The encoder flags, split with shell-words rules (quotes, backslashes; no expansion).
+    pub flags: Vec<String>,
+}
+
+impl Profile {
+    pub fn parse(name: &str, text: &str) -> Result<Self, ProfileSetupError> {
+        let valid_name = !name.is_empty()
+            && !name.starts_with('.')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid_name {
+            return Err(ProfileSetupError::Name(name.to_string()));
+        }
+        let config = ProfileConfig::parse(text).map_err(|source| ProfileSetupError::Config { name: name.to_string(), source })?;
+        let encoder = Encoder::from_name(config.encoder()).expect("ProfileConfig accepts only known encoders");
+        let flags = shell_words::split(config.flags()).map_err(|e| ProfileSetupError::Flags {
+            name: name.to_string(),
+            key: format!("CONFIG_{}_FLAGS", encoder.program().to_ascii_uppercase()),
+            message: e.to_string(),
+        })?;
+        Ok(Profile { name: name.to_string(), config, encoder, flags })
+    }
+
+    pub fn extension(&self) -> &'static str {
+        self.config.extension()
+    }
+
+    /// Playlists are written unless the profile says `CONFIG_PLAYLIST=n`.
+    pub fn playlists(&self) -> bool {
+        !matches!(self.config.values.get("CONFIG_PLAYLIST").map(String::as_str), Some("n" | "no" | "0" | "false"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_split_like_a_shell_without_one() {
+        let p = Profile::parse("phone", "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6 --tc 'a b'\n").unwrap();
+        assert_eq!(p.encoder, Encoder::Lame);
+        assert_eq!(p.flags, ["--quiet", "-V", "6", "--tc", "a b"]);
+        assert_eq!(p.extension(), "mp3");
+    }
+
+    #[test]
+    fn bad_profiles_say_which_and_why() {
+        let e = Profile::parse("x", "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-8 'open\n").unwrap_err();
+        assert!(e.to_string().starts_with("profile `x`: CONFIG_FLAC_FLAGS cannot be split"), "{e}");
+        let e = Profile::parse("x", "CONFIG_ENCODER=mp3\n").unwrap_err();
+        assert!(e.to_string().contains("unknown encoder `mp3`"), "{e}");
+        assert!(Profile::parse("../up", "CONFIG_ENCODER=flac\n").is_err());
+    }
+}

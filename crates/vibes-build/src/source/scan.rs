@@ -1,0 +1,270 @@
+//! Walking a sources tree into the tracks to compile, with inherited tags and options.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::options::{OptionFile, Options, Picture};
+use super::tags::{TagFile, Tags};
+use super::{InputFormat, SourceError};
+
+/// One audio file to compile.
+#[derive(Debug, Clone)]
+pub struct Track {
+    /// Path of the audio file relative to the sources root.
+    pub rel: PathBuf,
+    /// Absolute path of the audio file.
+    pub path: PathBuf,
+    pub format: InputFormat,
+    /// File name without its extension: the outputs are `<base>.<ext>`.
+    pub base: String,
+    pub tags: Tags,
+    pub pictures: Vec<Picture>,
+}
+
+impl Track {
+    /// Relative path of this track's output with extension `ext`.
+    pub fn output(&self, ext: &str) -> PathBuf {
+        self.rel.with_file_name(format!("{}.{ext}", self.base))
+    }
+}
+
+/// A directory that asked for a playlist, with the tracks at and beneath it in path order.
+#[derive(Debug, Clone)]
+pub struct Playlist {
+    /// Relative to the sources root (empty for the root).
+    pub dir: PathBuf,
+    /// Indices into [`SourceTree::tracks`].
+    pub tracks: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SourceTree {
+    pub tracks: Vec<Track>,
+    pub playlists: Vec<Playlist>,
+    /// Tracks left out by `encode-`.
+    pub skipped: usize,
+}
+
+/// Reads the tree under `root`.
+pub fn scan(root: &Path) -> Result<SourceTree, SourceError> {
+    let io = |source| SourceError::Io { path: root.to_path_buf(), source };
+    let root = root.canonicalize().map_err(io)?;
+    let mut tree = SourceTree::default();
+    let mut walker = Walker { root: &root, tree: &mut tree, open: Vec::new() };
+    walker.visit(&root, Path::new(""), &Tags::default(), &Options::default())?;
+    Ok(tree)
+}
+
+struct Walker<'a> {
+    root: &'a Path,
+    tree: &'a mut SourceTree,
+    /// Canonical directories being read, to catch symlink loops.
+    open: Vec<PathBuf>,
+}
+
+enum Entry {
+    Dir(String),
+    File(String),
+}
+
+impl Walker<'_> {
+    /// Returns the indices of the tracks found at and beneath `dir`.
+    fn visit(&mut self, dir: &Path, rel: &Path, inherited: &Tags, inherited_opts: &Options) -> Result<Vec<usize>, SourceError> {
+        let canonical = dir.canonicalize().map_err(|source| SourceError::Io { path: dir.to_path_buf(), source })?;
+        if self.open.contains(&canonical) {
+            return Err(SourceError::Loop { path: dir.to_path_buf() });
+        }
+        self.open.push(canonical);
+        let entries = self.entries(dir)?;
+        let files: Vec<&str> = entries.iter().filter_map(|e| if let Entry::File(n) = e { Some(n.as_str()) } else { None }).collect();
+
+        let mut tags = inherited.clone();
+        if files.contains(&"tags.vc") {
+            tags.merge(&TagFile::read(&dir.join("tags.vc"))?);
+        }
+        let mut opts = inherited_opts.clone();
+        if files.contains(&"vibes.txt") {
+            let path = dir.join("vibes.txt");
+            opts.merge(&OptionFile::read(&path)?, &path, dir, self.root)?;
+        }
+
+        let mut found = Vec::new();
+        let mut bases: HashMap<String, PathBuf> = HashMap::new();
+        for name in &files {
+            let path = dir.join(name);
+            let Some(format) = InputFormat::from_path(&path) else { continue };
+            let base = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name).to_string();
+            if let Some(first) = bases.insert(base.clone(), path.clone()) {
+                return Err(SourceError::SameBase { first, second: path, base });
+            }
+            let mut track_tags = tags.clone();
+            if let Some(n) = track_number(&base) {
+                track_tags.set("TRACKNUMBER", n.to_string());
+            }
+            let own_tags = format!("{base}.tags.vc");
+            if files.contains(&own_tags.as_str()) {
+                track_tags.merge(&TagFile::read(&dir.join(&own_tags))?);
+            }
+            let mut track_opts = opts.clone();
+            let own_opts = format!("{base}.vibes.txt");
+            if files.contains(&own_opts.as_str()) {
+                let path = dir.join(&own_opts);
+                track_opts.merge(&OptionFile::read(&path)?, &path, dir, self.root)?;
+            }
+            if !track_opts.encode {
+                self.tree.skipped += 1;
+                continue;
+            }
+            found.push(self.tree.tracks.len());
+            self.tree.tracks.push(Track {
+                rel: rel.join(name),
+                path,
+                format,
+                base,
+                tags: track_tags,
+                pictures: track_opts.pictures.into_values().collect(),
+            });
+        }
+
+        for entry in &entries {
+            if let Entry::Dir(name) = entry {
+                found.extend(self.visit(&dir.join(name), &rel.join(name), &tags, &opts)?);
+            }
+        }
+        if opts.playlist && !found.is_empty() {
+            self.tree.playlists.push(Playlist { dir: rel.to_path_buf(), tracks: found.clone() });
+        }
+        self.open.pop();
+        Ok(found)
+    }
+
+    /// The visible entries of `dir`, sorted by name, with symlinks checked to stay inside the tree.
+    fn entries(&self, dir: &Path) -> Result<Vec<Entry>, SourceError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| SourceError::Io { path, source }
+        };
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let entry = entry.map_err(io(dir))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue; // vibes names files in UTF-8; anything else is not part of the collection
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            names.push(name);
+        }
+        names.sort();
+        let mut entries = Vec::with_capacity(names.len());
+        for name in names {
+            let path = dir.join(&name);
+            let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+            let meta = if meta.file_type().is_symlink() {
+                let target = path.canonicalize().map_err(io(&path))?;
+                if !target.starts_with(self.root) {
+                    return Err(SourceError::Escape { path, target });
+                }
+                std::fs::metadata(&target).map_err(io(&path))?
+            } else {
+                meta
+            };
+            if meta.is_dir() {
+                entries.push(Entry::Dir(name));
+            } else if meta.is_file() {
+                entries.push(Entry::File(name));
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// `07-name` → 7.
+fn track_number(base: &str) -> Option<u32> {
+    let (prefix, rest) = base.split_once('-')?;
+    if prefix.is_empty() || rest.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    prefix.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn track_numbers_come_from_the_name_prefix() {
+        assert_eq!(track_number("07-born_on_the_bayou"), Some(7));
+        assert_eq!(track_number("12-x-y"), Some(12));
+        assert_eq!(track_number("intro"), None);
+        assert_eq!(track_number("a1-intro"), None);
+        assert_eq!(track_number("3-"), None);
+    }
+
+    #[test]
+    fn tags_and_options_are_inherited_nearest_last() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        fs::create_dir_all(r.join("ccr/bayou/1")).unwrap();
+        fs::write(r.join("tags.vc"), "GENRE=Rock\n").unwrap();
+        fs::write(r.join("ccr/tags.vc"), "ARTIST=CCR\nALBUMARTIST=CCR\n").unwrap();
+        fs::write(r.join("ccr/bayou/tags.vc"), "ALBUM=Bayou Country\nDATE=1969\n").unwrap();
+        fs::write(r.join("ccr/bayou/vibes.txt"), "playlist+\napic=3:jpeg:.\n").unwrap();
+        fs::write(r.join("ccr/bayou/picture-03.jpeg"), b"\xff\xd8\xff\xd9").unwrap();
+        fs::write(r.join("ccr/bayou/1/tags.vc"), "DISCNUMBER=1\nGENRE=Swamp Rock\n").unwrap();
+        fs::write(r.join("ccr/bayou/1/01-born.wav"), b"").unwrap();
+        fs::write(r.join("ccr/bayou/1/01-born.tags.vc"), "TITLE=Born on the Bayou\n").unwrap();
+        fs::write(r.join("ccr/bayou/1/02-bootleg.aiff"), b"").unwrap();
+        fs::write(r.join("ccr/bayou/1/02-bootleg.vibes.txt"), "encode-\n").unwrap();
+        fs::write(r.join("ccr/bayou/1/notes.txt"), "not audio").unwrap();
+
+        let tree = scan(r).unwrap();
+        assert_eq!(tree.tracks.len(), 1);
+        assert_eq!(tree.skipped, 1);
+        let t = &tree.tracks[0];
+        assert_eq!(t.rel, Path::new("ccr/bayou/1/01-born.wav"));
+        assert_eq!(t.output("mp3"), Path::new("ccr/bayou/1/01-born.mp3"));
+        let pairs: Vec<_> = t.tags.pairs().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("ALBUM", "Bayou Country"),
+                ("ALBUMARTIST", "CCR"),
+                ("ARTIST", "CCR"),
+                ("DATE", "1969"),
+                ("DISCNUMBER", "1"),
+                ("GENRE", "Swamp Rock"),
+                ("TITLE", "Born on the Bayou"),
+                ("TRACKNUMBER", "1"),
+            ]
+        );
+        assert_eq!(t.pictures.len(), 1);
+        assert!(t.pictures[0].path.ends_with("ccr/bayou/picture-03.jpeg"));
+        let dirs: Vec<_> = tree.playlists.iter().map(|p| p.dir.clone()).collect();
+        assert_eq!(dirs, [PathBuf::from("ccr/bayou/1"), PathBuf::from("ccr/bayou")]);
+    }
+
+    #[test]
+    fn symlinks_may_not_leave_the_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        fs::create_dir_all(src.join("a")).unwrap();
+        fs::write(tmp.path().join("secret.wav"), b"").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("secret.wav"), src.join("a/1-x.wav")).unwrap();
+        let err = scan(&src).unwrap_err().to_string();
+        assert!(err.contains("symlink leads outside the sources tree"), "{err}");
+
+        fs::remove_file(src.join("a/1-x.wav")).unwrap();
+        std::os::unix::fs::symlink(&src, src.join("a/loop")).unwrap();
+        assert!(scan(&src).unwrap_err().to_string().contains("symlink loop"));
+    }
+
+    #[test]
+    fn two_inputs_with_one_base_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("1-a.wav"), b"").unwrap();
+        fs::write(tmp.path().join("1-a.flac"), b"").unwrap();
+        assert!(scan(tmp.path()).unwrap_err().to_string().contains("would both compile to `1-a`"));
+    }
+}

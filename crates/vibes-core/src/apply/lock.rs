@@ -1,0 +1,196 @@
+//! One apply at a time per project: the parameter `/<project>/lock`, created only if absent.
+//! It says who holds it and since when, so a lock left by a crashed run can be recognised
+//! (by its age and holder) and broken on purpose with `vibes unlock ID`.
+
+use crate::cloud::{Cloud, CloudError};
+use crate::tags::{self, Tags};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The lock's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    /// `user@host`.
+    pub holder: String,
+    pub pid: u32,
+    /// Unix seconds.
+    pub since: u64,
+    /// What the holder runs: `apply`, `destroy`, …
+    pub command: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another vibes {command} holds the lock (id {id}, held by {holder} for {}, since {}); wait for it, or run `vibes unlock {id}` if it crashed", human_age(*.age), rfc3339(*.since))]
+    Held { id: String, holder: String, since: u64, age: Duration, command: String },
+    #[error("the lock of project {project} is not held")]
+    NotHeld { project: String },
+    #[error("the lock is held under id {actual} (by {holder}), not {given}: nothing was unlocked")]
+    WrongId { given: String, actual: String, holder: String },
+    #[error("the lock parameter {parameter} holds something vibes did not write ({message}); delete it by hand if no apply runs")]
+    Unreadable { parameter: String, message: String },
+    #[error("the lock: {0}")]
+    Cloud(#[from] CloudError),
+}
+
+/// Proof of holding the lock; give it back with [`release`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "the lock stays held until released"]
+pub struct LockGuard {
+    pub project: String,
+    pub info: LockInfo,
+}
+
+/// The lock parameter of a project.
+pub fn lock_parameter(project: &str) -> String {
+    format!("/{project}/lock")
+}
+
+/// Takes the lock for `command`, or says who holds it.
+pub async fn acquire(cloud: &dyn Cloud, project: &str, command: &str) -> Result<LockGuard, LockError> {
+    let parameter = lock_parameter(project);
+    let now = unix_now();
+    let info = LockInfo {
+        id: new_id(now),
+        holder: holder(),
+        pid: std::process::id(),
+        since: now,
+        command: command.to_string(),
+    };
+    let value = serde_json::to_string(&info).expect("lock info serializes");
+    let mut tags = Tags::new();
+    tags.insert(tags::PROJECT.into(), project.into());
+    match cloud.create_parameter_exclusive(&parameter, &value, &tags).await {
+        Ok(()) => Ok(LockGuard { project: project.to_string(), info }),
+        Err(CloudError::AlreadyExists { .. }) => {
+            let held = read(cloud, project).await?.ok_or_else(|| LockError::NotHeld { project: project.to_string() })?;
+            Err(LockError::Held {
+                age: Duration::from_secs(unix_now().saturating_sub(held.since)),
+                id: held.id,
+                holder: held.holder,
+                since: held.since,
+                command: held.command,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Gives the lock back. Refuses (and deletes nothing) when someone broke it and took it since.
+pub async fn release(cloud: &dyn Cloud, guard: LockGuard) -> Result<(), LockError> {
+    break_lock(cloud, &guard.project, &guard.info.id).await.map(|_| ())
+}
+
+/// Who holds the lock now, if anyone.
+pub async fn read(cloud: &dyn Cloud, project: &str) -> Result<Option<LockInfo>, LockError> {
+    let parameter = lock_parameter(project);
+    match cloud.get_parameter(&parameter).await? {
+        None => Ok(None),
+        Some(raw) => serde_json::from_str(&raw)
+            .map(Some)
+            .map_err(|e| LockError::Unreadable { parameter, message: e.to_string() }),
+    }
+}
+
+/// Breaks the lock held under `id` (`vibes unlock ID`); refuses when the id does not match, so
+/// that a lock taken since by a live run is not broken by mistake. Returns what was broken.
+pub async fn break_lock(cloud: &dyn Cloud, project: &str, id: &str) -> Result<LockInfo, LockError> {
+    let held = read(cloud, project).await?.ok_or_else(|| LockError::NotHeld { project: project.to_string() })?;
+    if held.id != id {
+        return Err(LockError::WrongId { given: id.to_string(), actual: held.id, holder: held.holder });
+    }
+    match cloud.delete_parameter(&lock_parameter(project)).await {
+        Ok(()) | Err(CloudError::NotFound { .. }) => Ok(held),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn new_id(now: u64) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let pid = std::process::id();
+    tags::short_hash(&[&now.to_le_bytes(), &nanos.to_le_bytes(), &pid.to_le_bytes(), holder().as_bytes()])[..12].to_string()
+}
+
+fn holder() -> String {
+    let user = ["USER", "USERNAME", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_else(|| "unknown".into());
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("{user}@{host}")
+}
+
+/// `3m 12s`, `2h 5m`, `4d 1h`: the two largest units.
+pub fn human_age(age: Duration) -> String {
+    let s = age.as_secs();
+    let (d, h, m, s) = (s / 86_400, s / 3_600 % 24, s / 60 % 60, s % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Unix seconds as RFC 3339 UTC (days-from-civil, inverted).
+pub fn rfc3339(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let rem = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (vibes {}, pid {}) since {}, id {}", self.holder, self.command, self.pid, rfc3339(self.since), self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_and_times_read_well() {
+        assert_eq!(human_age(Duration::from_secs(192)), "3m 12s");
+        assert_eq!(human_age(Duration::from_secs(7_500)), "2h 5m");
+        assert_eq!(human_age(Duration::from_secs(9)), "9s");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_709_251_199), "2024-02-29T23:59:59Z");
+    }
+
+    #[test]
+    fn a_held_lock_says_who_and_how_to_break_it() {
+        let e = LockError::Held {
+            id: "abc123".into(),
+            holder: "ann@box".into(),
+            since: 1_700_000_000,
+            age: Duration::from_secs(192),
+            command: "apply".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "another vibes apply holds the lock (id abc123, held by ann@box for 3m 12s, since 2023-11-14T22:13:20Z); wait for it, or run `vibes unlock abc123` if it crashed"
+        );
+    }
+}

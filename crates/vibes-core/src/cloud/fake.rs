@@ -1,1 +1,0 @@
-//! The in-memory fake cloud (filled in by the executor work).

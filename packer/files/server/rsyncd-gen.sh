@@ -1,0 +1,1 @@
+../../../platform/server/rsyncd-gen.sh

@@ -1,0 +1,1 @@
+../../../platform/server/vibes-serve.sh

@@ -1,0 +1,1 @@
+../../../platform/worker/vibes-compile.sh

@@ -1,0 +1,99 @@
+# The vibes "volmgr" image: volume maintenance: the tools to format, check, resize and copy the sources and builds volumes by hand (e2fsprogs, rsync, the aws CLI), with the NVMe device names EC2 gives them.
+# Built by the CodeBuild project of cfn/main.yaml from the recipe files vibes uploads; the image carries the
+# tags given in `tags` (VIBES_TAGS), which is how vibes finds it afterwards.
+# Check: `packer validate volmgr.pkr.hcl` (Packer 1.6 and later; no AWS credentials needed).
+
+variable "project" {
+  type        = string
+  description = "vibes project name: prefixes the image name and tags the temporary build instance."
+  default     = "vibes"
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags of the image and its snapshot (JSON map, from VIBES_TAGS)."
+  default     = {}
+}
+
+variable "arch" {
+  type        = string
+  description = "CPU architecture: arm64 or x86_64."
+  default     = "arm64"
+}
+
+variable "region" {
+  type    = string
+  default = env("AWS_DEFAULT_REGION")
+}
+
+variable "subnet_id" {
+  type        = string
+  description = "A subnet with internet access for the build instance; empty for the default VPC."
+  default     = ""
+}
+
+variable "instance_type" {
+  type        = string
+  description = "Build instance type; empty for the default of the architecture."
+  default     = ""
+}
+
+locals {
+  # Debian names its images by Debian architecture names.
+  debian_arch   = { arm64 = "arm64", x86_64 = "amd64" }[var.arch]
+  instance_type = var.instance_type != "" ? var.instance_type : { arm64 = "t4g.small", x86_64 = "t3.small" }[var.arch]
+  stamp         = formatdate("YYYYMMDD-hhmmss", timestamp())
+}
+
+source "amazon-ebs" "volmgr" {
+  region                      = var.region
+  ami_name                    = "${var.project}-volmgr-${local.stamp}"
+  ami_description             = "vibes volmgr image (${var.project})"
+  instance_type               = local.instance_type
+  subnet_id                   = var.subnet_id
+  associate_public_ip_address = true
+  ssh_username                = "admin"
+  # Debian 12 (bookworm) from Debian's own account.
+  source_ami_filter {
+    filters = {
+      name                = "debian-12-${local.debian_arch}-*"
+      architecture        = var.arch
+      virtualization-type = "hvm"
+      root-device-type    = "ebs"
+    }
+    owners      = ["136693071363"]
+    most_recent = true
+  }
+  launch_block_device_mappings {
+    device_name           = "/dev/xvda"
+    volume_size           = 8
+    volume_type           = "gp3"
+    iops                  = 3000
+    throughput            = 125
+    delete_on_termination = true
+  }
+  # The build role may stop and terminate only instances tagged with the project.
+  run_tags = {
+    "vibes:project" = var.project
+    Name            = "${var.project}-volmgr-image-build"
+  }
+  tags          = merge(var.tags, { Name = "${var.project}-volmgr" })
+  snapshot_tags = var.tags
+}
+
+build {
+  sources = ["source.amazon-ebs.volmgr"]
+
+  provisioner "shell" {
+    inline = ["mkdir -p /tmp/vibes-files"]
+  }
+
+  provisioner "file" {
+    source      = "${path.root}/files/volmgr/"
+    destination = "/tmp/vibes-files"
+  }
+
+  provisioner "shell" {
+    inline = ["sudo bash /tmp/vibes-files/install.sh"]
+  }
+}

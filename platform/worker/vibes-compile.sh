@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# vibes-compile: what a worker instance does once, at boot.
+#
+#   1. mount the builds volume (formatting it when it is new) and, if one is attached, the sources volume
+#   2. bring the sources tree up to date from the sources bucket (`aws s3 sync`)
+#   3. fetch every profile under the SSM path /<project>/profiles/ into a file
+#   4. run `vibes build --sources SRC --out BUILDS --profile-file F ...`
+#   5. flush and unmount the builds volume, so the snapshot vibes takes next is consistent
+#   6. record the outcome as the SSM parameter /<project>/compile/status, a JSON object:
+#        {"built_from": "...", "status": "succeeded"|"failed", "message": "...", "finished": "<RFC3339>"}
+#   7. power the instance off; vibes waits for "stopped", snapshots the builds volume and terminates.
+#
+# Whatever fails, the EXIT trap still records "failed" (with the step and the tail of its output) and powers
+# off: a worker never lingers, and vibes never waits for a status that will not come.
+#
+# Settings come from the environment, and from $VIBES_CONFIG (default /etc/vibes/compile.env), which the launch
+# template's user data writes:
+#   VIBES_PROJECT          project name (default: the instance tag vibes:project)
+#   VIBES_BUILT_FROM       what this compile is built from (default: the instance tag vibes:fingerprint)
+#   VIBES_SOURCES_BUCKET   bucket holding the sources tree (required)
+#   VIBES_SOURCES_PREFIX   key prefix of the tree in that bucket (default: none)
+#   VIBES_BUILDS_DEVICE    device of the builds volume (default /dev/sdf; empty: VIBES_BUILDS_DIR is used as is)
+#   VIBES_BUILDS_DIR       where the builds volume is mounted (default /mnt/builds)
+#   VIBES_SOURCES_DEVICE   device of a sources volume (default none: the sources go to the root disk)
+#   VIBES_SOURCES_DIR      where the sources tree is kept (default /var/lib/vibes/sources)
+#   VIBES_PROFILES_DIR     where the profile files are written (default /run/vibes/profiles)
+#   VIBES_DEVICE_WAIT      seconds to wait for a volume's device to appear (default 300)
+#   VIBES_BIN              the vibes binary (default /usr/local/bin/vibes)
+# Every external effect is a command that can be replaced, which is how the script is tested off EC2:
+#   VIBES_AWS (aws), VIBES_MOUNT (mount), VIBES_UMOUNT (umount), VIBES_MKFS (mkfs.ext4), VIBES_BLKID (blkid),
+#   VIBES_SYNC (sync), VIBES_POWEROFF (systemctl poweroff), VIBES_IMDS_URL (http://169.254.169.254),
+#   VIBES_STATUS_FILE (write the status JSON to this file instead of SSM).
+set -euo pipefail
+
+VIBES_CONFIG=${VIBES_CONFIG:-/etc/vibes/compile.env}
+if [[ -r $VIBES_CONFIG ]]; then
+  # Exported, so that the aws CLI sees AWS_DEFAULT_REGION from it.
+  set -a
+  # shellcheck source=/dev/null
+  source "$VIBES_CONFIG"
+  set +a
+fi
+
+BUILDS_DEVICE=${VIBES_BUILDS_DEVICE-/dev/sdf}
+BUILDS_DIR=${VIBES_BUILDS_DIR:-/mnt/builds}
+SOURCES_DEVICE=${VIBES_SOURCES_DEVICE:-}
+SOURCES_DIR=${VIBES_SOURCES_DIR:-/var/lib/vibes/sources}
+PROFILES_DIR=${VIBES_PROFILES_DIR:-/run/vibes/profiles}
+DEVICE_WAIT=${VIBES_DEVICE_WAIT:-300}
+VIBES_BIN=${VIBES_BIN:-/usr/local/bin/vibes}
+IMDS_URL=${VIBES_IMDS_URL:-http://169.254.169.254}
+STATUS_FILE=${VIBES_STATUS_FILE:-}
+
+read -ra AWS <<<"${VIBES_AWS:-aws}"
+read -ra MOUNT <<<"${VIBES_MOUNT:-mount}"
+read -ra UMOUNT <<<"${VIBES_UMOUNT:-umount}"
+read -ra MKFS <<<"${VIBES_MKFS:-mkfs.ext4}"
+read -ra BLKID <<<"${VIBES_BLKID:-blkid}"
+read -ra SYNC <<<"${VIBES_SYNC:-sync}"
+read -ra POWEROFF <<<"${VIBES_POWEROFF:-systemctl poweroff}"
+
+# SSM standard parameters hold 4 KiB; the message is cut well below that.
+MAX_MESSAGE=3000
+LOG=$(mktemp -t vibes-compile.XXXXXX)
+
+step="starting"
+project=${VIBES_PROJECT:-}
+built_from=${VIBES_BUILT_FROM:-}
+recorded=no
+mounted=()
+
+log() { printf 'vibes-compile: %s\n' "$*" >&2; }
+
+# A JSON string literal: quotes, backslashes and control characters escaped.
+json_string() {
+  local s=$1 out="" c i code
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case $c in
+      '"') out+='\"' ;;
+      "\\") out+="\\\\" ;;
+      $'\n') out+='\n' ;;
+      $'\r') out+='\r' ;;
+      $'\t') out+='\t' ;;
+      *)
+        printf -v code '%d' "'$c"
+        if ((code >= 0 && code < 32)); then
+          printf -v c '\\u%04x' "$code"
+        fi
+        out+=$c
+        ;;
+    esac
+  done
+  printf '"%s"' "$out"
+}
+
+# Record the outcome: to $VIBES_STATUS_FILE when set, else to /<project>/compile/status in SSM.
+record() {
+  local status=$1 message=$2 finished json
+  finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  if ((${#message} > MAX_MESSAGE)); then
+    message="...${message: -MAX_MESSAGE}"
+  fi
+  json="{\"built_from\": $(json_string "$built_from"), \"status\": $(json_string "$status"), \"message\": $(json_string "$message"), \"finished\": $(json_string "$finished")}"
+  if [[ -n $STATUS_FILE ]]; then
+    printf '%s\n' "$json" >"$STATUS_FILE"
+  else
+    [[ -n $project ]] || { log "no project known: cannot record status $status"; return 1; }
+    "${AWS[@]}" ssm put-parameter --name "/$project/compile/status" --type String --overwrite --value "$json" >/dev/null
+  fi
+  recorded=yes
+  log "recorded status $status: $message"
+}
+
+unmount_all() {
+  local i
+  "${SYNC[@]}" || true
+  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+    "${UMOUNT[@]}" "${mounted[i]}"
+    unset 'mounted[i]'
+  done
+}
+
+finish() {
+  local rc=$?
+  set +e
+  trap - EXIT
+  if [[ $recorded != yes ]]; then
+    local tail_of_log
+    tail_of_log=$(tail -c 1500 "$LOG" 2>/dev/null)
+    unmount_all 2>>"$LOG"
+    record failed "$step failed (exit $rc)${tail_of_log:+: $tail_of_log}"
+  fi
+  rm -f "$LOG"
+  log "powering off"
+  "${POWEROFF[@]}"
+  exit "$rc"
+}
+trap finish EXIT
+trap 'exit 143' TERM INT
+
+# Run a command with its output going both to the journal and to the log whose tail a failure reports.
+run() {
+  "$@" 2>&1 | tee -a "$LOG"
+}
+
+# An instance tag, through IMDSv2 (the launch template enables tags in instance metadata).
+instance_tag() {
+  local token
+  token=$(curl -sSf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS_URL/latest/api/token") || return 1
+  curl -sSf -H "X-aws-ec2-metadata-token: $token" "$IMDS_URL/latest/meta-data/tags/instance/$1"
+}
+
+wait_for_device() {
+  local device=$1 waited=0
+  until [[ -e $device ]]; do
+    if ((waited >= DEVICE_WAIT)); then
+      echo "device $device did not appear within $DEVICE_WAIT s" | tee -a "$LOG" >&2
+      return 1
+    fi
+    sleep 2
+    waited=$((waited + 2))
+  done
+}
+
+# Mount a volume, giving it an ext4 file system first when it has none (a new volume).
+mount_volume() {
+  local device=$1 dir=$2 label=$3
+  wait_for_device "$device"
+  if ! "${BLKID[@]}" "$device" >/dev/null 2>&1; then
+    log "$device has no file system: formatting it as ext4 ($label)"
+    run "${MKFS[@]}" -q -L "$label" "$device"
+  fi
+  mkdir -p "$dir"
+  run "${MOUNT[@]}" "$device" "$dir"
+  mounted+=("$dir")
+}
+
+step="reading instance tags"
+if [[ -z $project ]]; then project=$(instance_tag 'vibes:project'); fi
+if [[ -z $built_from ]]; then built_from=$(instance_tag 'vibes:fingerprint'); fi
+[[ -n $project ]] || { echo "no project: set VIBES_PROJECT or tag the instance vibes:project" | tee -a "$LOG" >&2; exit 1; }
+: "${VIBES_SOURCES_BUCKET:?VIBES_SOURCES_BUCKET is not set (the launch template user data writes it)}"
+log "project $project, building from $built_from"
+
+step="mounting the builds volume"
+if [[ -n $BUILDS_DEVICE ]]; then
+  mount_volume "$BUILDS_DEVICE" "$BUILDS_DIR" vibes-builds
+else
+  mkdir -p "$BUILDS_DIR"
+fi
+
+step="mounting the sources volume"
+if [[ -n $SOURCES_DEVICE ]]; then
+  mount_volume "$SOURCES_DEVICE" "$SOURCES_DIR" vibes-sources
+fi
+
+step="syncing sources from s3://$VIBES_SOURCES_BUCKET/${VIBES_SOURCES_PREFIX:-}"
+mkdir -p "$SOURCES_DIR"
+run "${AWS[@]}" s3 sync "s3://$VIBES_SOURCES_BUCKET/${VIBES_SOURCES_PREFIX:-}" "$SOURCES_DIR" --delete --only-show-errors
+
+step="fetching profiles from /$project/profiles/"
+rm -rf "$PROFILES_DIR"
+mkdir -p "$PROFILES_DIR"
+names=$("${AWS[@]}" ssm get-parameters-by-path --path "/$project/profiles/" --query 'Parameters[].Name' --output text 2>>"$LOG")
+profile_args=()
+profiles=()
+for name in $names; do
+  [[ $name == None ]] && continue
+  profile=${name##*/}
+  file="$PROFILES_DIR/$profile.config"
+  "${AWS[@]}" ssm get-parameter --name "$name" --query Parameter.Value --output text >"$file" 2>>"$LOG"
+  profile_args+=(--profile-file "$file")
+  profiles+=("$profile")
+done
+if ((${#profiles[@]} == 0)); then
+  echo "no profiles under /$project/profiles/" | tee -a "$LOG" >&2
+  exit 1
+fi
+log "profiles: ${profiles[*]}"
+
+step="compiling"
+run "$VIBES_BIN" build --sources "$SOURCES_DIR" --out "$BUILDS_DIR" "${profile_args[@]}"
+
+step="unmounting"
+unmount_all 2>>"$LOG"
+
+record succeeded "compiled ${#profiles[@]} profile(s): ${profiles[*]}"

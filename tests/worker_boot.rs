@@ -1,0 +1,376 @@
+//! The worker's boot script (`platform/worker/vibes-compile.sh`), run off EC2: temp directories stand in for
+//! the volumes, and small stand-in commands for `aws`, `mount`, `blkid`, `mkfs`, `poweroff` and `vibes` record
+//! how they were called. The script must compile every profile, record the status JSON, unmount and power
+//! off, and still record "failed" and power off when something goes wrong.
+
+use serde_json::Value;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/platform/worker/vibes-compile.sh"
+);
+
+/// Every stand-in appends one line `NAME ARGS...` to `$CALLS`.
+const STUB: &str = r#"#!/usr/bin/env bash
+name=$1; shift
+printf '%s %s\n' "$name" "$*" >>"$CALLS"
+case $name in
+  blkid) exit 2 ;; # a new volume: no file system yet
+esac
+"#;
+
+/// `aws`: s3 sync copies from a directory standing in for the bucket; ssm reads parameters from files
+/// under `$FAKE_SSM` (the parameter name is the path below it); put-parameter is recorded.
+const AWS: &str = r#"#!/usr/bin/env bash
+printf 'aws %s\n' "$*" >>"$CALLS"
+printf '%s\n' "${AWS_DEFAULT_REGION:-unset}" >>"$CALLS.region"
+arg() { local want=$1; shift; while (($#)); do [[ $1 == "$want" ]] && { echo "$2"; return; }; shift; done; }
+case "$1 $2" in
+  "s3 sync")
+    src=${3#s3://}; mkdir -p "$4"; cp -R "$FAKE_S3/$src/." "$4/" ;;
+  "ssm get-parameters-by-path")
+    path=$(arg --path "$@")
+    names=()
+    for f in "$FAKE_SSM$path"*; do [[ -f $f ]] && names+=("${f#"$FAKE_SSM"}"); done
+    if ((${#names[@]})); then (IFS=$'\t'; echo "${names[*]}"); else echo None; fi ;;
+  "ssm get-parameter")
+    cat "$FAKE_SSM$(arg --name "$@")" ;;
+  "ssm put-parameter")
+    arg --value "$@" >"$FAKE_SSM_STATUS" ;;
+  *) echo "aws stand-in: unexpected call: $*" >&2; exit 1 ;;
+esac
+"#;
+
+/// A `vibes build` that writes one file per profile into `--out`, named after the profile file.
+const VIBES_OK: &str = r#"#!/usr/bin/env bash
+printf 'vibes %s\n' "$*" >>"$CALLS"
+[[ $1 == build ]] || exit 64
+shift
+while (($#)); do
+  case $1 in
+    --sources) sources=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --profile-file) p=$(basename "$2" .config); mkdir -p "$out/$p"; cp -R "$sources/." "$out/$p/"; cp "$2" "$out/$p/profile"; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 64 ;;
+  esac
+done
+echo "compiled"
+"#;
+
+const VIBES_FAILS: &str = r#"#!/usr/bin/env bash
+printf 'vibes %s\n' "$*" >>"$CALLS"
+echo "lame: encoder exploded on ccr/bayou_country/1/1-born_on_the_bayou.wav" >&2
+exit 3
+"#;
+
+struct Worker {
+    dir: tempfile::TempDir,
+}
+
+impl Worker {
+    /// A bucket holding a small sources tree and two profiles in SSM, for project `tunes`.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Worker { dir };
+        write(&w.path("bin/stub"), STUB, true);
+        write(&w.path("bin/aws"), AWS, true);
+        write(&w.path("bin/vibes-ok"), VIBES_OK, true);
+        write(&w.path("bin/vibes-fails"), VIBES_FAILS, true);
+        write(
+            &w.path("s3/tunes-sources/ccr/tags.vc"),
+            "ARTIST=Creedence Clearwater Revival\n",
+            false,
+        );
+        write(
+            &w.path("s3/tunes-sources/ccr/bayou_country/1/1-born_on_the_bayou.wav"),
+            "RIFF",
+            false,
+        );
+        write(
+            &w.path("ssm/tunes/profiles/phone"),
+            "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\n",
+            false,
+        );
+        write(
+            &w.path("ssm/tunes/profiles/archive"),
+            "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s --best\n",
+            false,
+        );
+        write(&w.path("builds-device"), "", false);
+        w
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn command(&self, vibes_bin: &str) -> Command {
+        let bin = self.path("bin");
+        let stub = |name: &str| format!("{} {name}", bin.join("stub").display());
+        let mut c = Command::new("bash");
+        c.arg(SCRIPT)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("CALLS", self.path("calls.log"))
+            .env("FAKE_S3", self.path("s3"))
+            .env("FAKE_SSM", self.path("ssm"))
+            .env("FAKE_SSM_STATUS", self.path("ssm-status.json"))
+            .env("VIBES_CONFIG", self.path("no-such-config.env"))
+            .env("VIBES_PROJECT", "tunes")
+            .env("VIBES_BUILT_FROM", "3f9a0c1d2e4b5a69")
+            .env("VIBES_SOURCES_BUCKET", "tunes-sources")
+            .env("VIBES_BUILDS_DEVICE", self.path("builds-device"))
+            .env("VIBES_BUILDS_DIR", self.path("mnt/builds"))
+            .env("VIBES_SOURCES_DIR", self.path("sources"))
+            .env("VIBES_PROFILES_DIR", self.path("profiles"))
+            .env("VIBES_DEVICE_WAIT", "4")
+            .env("VIBES_BIN", bin.join(vibes_bin))
+            .env("VIBES_AWS", bin.join("aws"))
+            .env("VIBES_MOUNT", stub("mount"))
+            .env("VIBES_UMOUNT", stub("umount"))
+            .env("VIBES_MKFS", stub("mkfs"))
+            .env("VIBES_BLKID", stub("blkid"))
+            .env("VIBES_SYNC", stub("sync"))
+            .env("VIBES_POWEROFF", stub("poweroff"))
+            .env("VIBES_STATUS_FILE", self.path("status.json"));
+        c
+    }
+
+    fn calls(&self) -> Vec<String> {
+        fs::read_to_string(self.path("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    fn status(&self, file: &str) -> Value {
+        let text = fs::read_to_string(self.path(file))
+            .unwrap_or_else(|e| panic!("no status in {file}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("status is not JSON ({e}): {text}"))
+    }
+}
+
+fn write(path: &Path, text: &str, executable: bool) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+    if executable {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+fn run(mut c: Command) -> Output {
+    let out = c.output().expect("bash runs");
+    eprintln!("stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn position(calls: &[String], prefix: &str) -> usize {
+    calls
+        .iter()
+        .position(|c| c.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no call {prefix:?} in {calls:#?}"))
+}
+
+fn assert_finished_recently(status: &Value) {
+    let finished = status["finished"].as_str().unwrap();
+    assert_eq!(finished.len(), "2024-01-01T00:00:00Z".len(), "{finished}");
+    assert!(
+        finished.ends_with('Z') && finished.as_bytes()[10] == b'T',
+        "not RFC 3339 UTC: {finished}"
+    );
+}
+
+#[test]
+fn a_successful_compile_records_succeeded_unmounts_and_powers_off() {
+    let w = Worker::new();
+    let out = run(w.command("vibes-ok"));
+    assert!(out.status.success(), "exit {:?}", out.status);
+
+    let status = w.status("status.json");
+    assert_eq!(status["status"], "succeeded");
+    assert_eq!(status["built_from"], "3f9a0c1d2e4b5a69");
+    assert_eq!(status["message"], "compiled 2 profile(s): archive phone");
+    assert_finished_recently(&status);
+
+    // Every profile compiled from the synced sources, with the profile text from SSM.
+    for profile in ["archive", "phone"] {
+        let built = w.path("mnt/builds").join(profile);
+        assert!(
+            built
+                .join("ccr/bayou_country/1/1-born_on_the_bayou.wav")
+                .is_file(),
+            "{profile} not built"
+        );
+        let text = fs::read_to_string(built.join("profile")).unwrap();
+        let expected =
+            fs::read_to_string(w.path(&format!("ssm/tunes/profiles/{profile}"))).unwrap();
+        assert_eq!(text.trim_end(), expected.trim_end());
+    }
+
+    // A new volume is formatted, mounted, flushed and unmounted before power-off, in that order.
+    let calls = w.calls();
+    let device = w.path("builds-device").display().to_string();
+    let mnt = w.path("mnt/builds").display().to_string();
+    let mkfs = position(&calls, &format!("mkfs -q -L vibes-builds {device}"));
+    let mount = position(&calls, &format!("mount {device} {mnt}"));
+    let build = position(&calls, "vibes build --sources");
+    let umount = position(&calls, &format!("umount {mnt}"));
+    let poweroff = position(&calls, "poweroff");
+    assert!(
+        mkfs < mount && mount < build && build < umount && umount < poweroff,
+        "{calls:#?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|c| c.starts_with("poweroff")).count(),
+        1
+    );
+    assert!(calls[build].contains(&format!(
+        "--profile-file {}",
+        w.path("profiles/archive.config").display()
+    )));
+    assert!(calls[build].contains(&format!(
+        "--profile-file {}",
+        w.path("profiles/phone.config").display()
+    )));
+}
+
+#[test]
+fn a_failing_compile_records_failed_with_the_reason_and_still_powers_off() {
+    let w = Worker::new();
+    let out = run(w.command("vibes-fails"));
+    assert!(!out.status.success());
+
+    let status = w.status("status.json");
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["built_from"], "3f9a0c1d2e4b5a69");
+    let message = status["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("compiling failed (exit 3)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("encoder exploded"),
+        "the tail of the build output is kept: {message}"
+    );
+    assert_finished_recently(&status);
+
+    let calls = w.calls();
+    let umount = position(
+        &calls,
+        &format!("umount {}", w.path("mnt/builds").display()),
+    );
+    assert!(
+        umount < position(&calls, "poweroff"),
+        "the volume is unmounted before power-off: {calls:#?}"
+    );
+}
+
+#[test]
+fn without_profiles_nothing_is_compiled_and_the_status_says_why() {
+    let w = Worker::new();
+    fs::remove_dir_all(w.path("ssm/tunes/profiles")).unwrap();
+    fs::create_dir_all(w.path("ssm/tunes/profiles")).unwrap();
+    let out = run(w.command("vibes-ok"));
+    assert!(!out.status.success());
+
+    let status = w.status("status.json");
+    assert_eq!(status["status"], "failed");
+    let message = status["message"].as_str().unwrap();
+    assert!(
+        message.contains("no profiles under /tunes/profiles/"),
+        "{message}"
+    );
+    let calls = w.calls();
+    assert!(!calls.iter().any(|c| c.starts_with("vibes")), "{calls:#?}");
+    position(&calls, "poweroff");
+}
+
+#[test]
+fn a_volume_that_never_appears_fails_the_compile_and_powers_off() {
+    let w = Worker::new();
+    fs::remove_file(w.path("builds-device")).unwrap();
+    let out = run(w.command("vibes-ok"));
+    assert!(!out.status.success());
+
+    let status = w.status("status.json");
+    assert_eq!(status["status"], "failed");
+    let message = status["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("mounting the builds volume failed"),
+        "{message}"
+    );
+    assert!(message.contains("did not appear within 4 s"), "{message}");
+    position(&w.calls(), "poweroff");
+}
+
+#[test]
+fn on_ec2_the_status_goes_to_the_compile_status_parameter_as_json() {
+    let w = Worker::new();
+    let mut c = w.command("vibes-ok");
+    c.env_remove("VIBES_STATUS_FILE");
+    let out = run(c);
+    assert!(out.status.success());
+
+    let calls = w.calls();
+    let put = position(&calls, "aws ssm put-parameter");
+    assert!(
+        calls[put].starts_with(
+            "aws ssm put-parameter --name /tunes/compile/status --type String --overwrite"
+        ),
+        "{}",
+        calls[put]
+    );
+    // The status is recorded after the volume is unmounted: a "succeeded" means the snapshot is consistent.
+    assert!(position(&calls, "umount") < put && put < position(&calls, "poweroff"));
+    let status = w.status("ssm-status.json");
+    assert_eq!(status["status"], "succeeded");
+    assert_eq!(status["built_from"], "3f9a0c1d2e4b5a69");
+}
+
+#[test]
+fn messages_with_quotes_and_newlines_stay_valid_json() {
+    let w = Worker::new();
+    write(
+        &w.path("bin/vibes-fails"),
+        "#!/usr/bin/env bash\nprintf 'bad \"tag\" \\\\ here\\n\\tsecond line\\n' >&2\nexit 1\n",
+        true,
+    );
+    let out = run(w.command("vibes-fails"));
+    assert!(!out.status.success());
+    let message = w.status("status.json")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("bad \"tag\" \\ here\n\tsecond line"),
+        "{message:?}"
+    );
+}
+
+#[test]
+fn settings_come_from_the_config_the_user_data_writes() {
+    let w = Worker::new();
+    write(
+        &w.path("compile.env"),
+        "VIBES_PROJECT=tunes\nVIBES_SOURCES_BUCKET=tunes-sources\nAWS_DEFAULT_REGION=eu-west-1\n",
+        false,
+    );
+    let mut c = w.command("vibes-ok");
+    c.env("VIBES_CONFIG", w.path("compile.env"))
+        .env_remove("VIBES_PROJECT")
+        .env_remove("VIBES_SOURCES_BUCKET");
+    let out = run(c);
+    assert!(out.status.success());
+    assert_eq!(w.status("status.json")["status"], "succeeded");
+    // The region reaches every aws call.
+    let regions = fs::read_to_string(w.path("calls.log.region")).unwrap();
+    assert!(
+        !regions.is_empty() && regions.lines().all(|r| r == "eu-west-1"),
+        "{regions}"
+    );
+}
