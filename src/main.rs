@@ -14,6 +14,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
+    init_error_reports();
     let code = match run(&cli) {
         Ok(code) => code,
         Err(report) => {
@@ -75,6 +76,15 @@ fn profiles_from_config(cli: &Cli, names: &[String]) -> miette::Result<Vec<(Stri
             )),
         })
         .collect()
+}
+
+/// Errors as miette reports; lines are wrapped only on a terminal, so that logs and scripts see
+/// each message whole.
+fn init_error_reports() {
+    let terminal = style::stderr_is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(terminal).build())
+    }));
 }
 
 /// -v: vibes' own operations; -vv: also the AWS SDK's. Never below debug for the SDK: its

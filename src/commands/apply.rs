@@ -24,6 +24,20 @@ pub struct Request<'a> {
 
 pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     let session = Session::open(cli).await?;
+    let project = session.desired.project.name.clone();
+    // The lock comes first: what is observed and planned under it cannot be changed by
+    // another vibes before it is applied.
+    let command = if req.destroy { "destroy" } else { "apply" };
+    let lock = apply::lock::acquire(session.cloud.as_ref(), &project, command).await.map_err(|e| miette!("{e}"))?;
+    let result = run_locked(cli, &req, &session).await;
+    let released = apply::lock::release(session.cloud.as_ref(), lock).await;
+    if let Err(e) = released {
+        eprintln!("warning: could not release the apply lock: {e}");
+    }
+    result
+}
+
+async fn run_locked(cli: &Cli, req: &Request<'_>, session: &Session) -> Result<i32> {
     let observed = session.observe().await?;
     let style = crate::style::plan_style();
 
@@ -35,7 +49,7 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
             if !moved.is_empty() {
                 let list: Vec<String> = moved.iter().map(|m| format!("  {}: {}", m.address, m.what)).collect();
                 return Err(miette!(
-                    help = "run `vibes plan --out {}` again, review it, and apply the new plan",
+                    help = format!("run `vibes plan --out {}` again, review it, and apply the new plan", path.display()),
                     "the saved plan {} is stale: what it relied on has moved\n{}",
                     path.display(),
                     list.join("\n")
@@ -61,24 +75,14 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
         confirm(req.destroy)?;
     }
 
-    let project = session.desired.project.name.clone();
-    let command = if req.destroy { "destroy" } else { "apply" };
-    let lock = apply::lock::acquire(session.cloud.as_ref(), &project, command).await.map_err(|e| miette!("{e}"))?;
-
     let cancel = CancellationToken::new();
     let reporter = Arc::new(TerminalReporter::new(&plan, cli.quiet, cli.verbose));
     spawn_interrupt_handler(cancel.clone(), reporter.clone());
-    let mut options = ApplyOptions::new(project.clone(), session.base_dir.clone());
+    let mut options = ApplyOptions::new(session.desired.project.name.clone(), session.base_dir.clone());
     options.parallelism = req.parallelism as usize;
     let report = apply::apply(&plan, session.cloud.clone(), &observed, &options, reporter.clone(), cancel).await;
     reporter.finish();
-    let released = apply::lock::release(session.cloud.as_ref(), lock).await;
-
-    let code = crate::reporter::print_report(&plan, &report, cli.quiet);
-    if let Err(e) = released {
-        eprintln!("warning: could not release the apply lock: {e}");
-    }
-    Ok(code)
+    Ok(crate::reporter::print_report(&plan, &report, cli.quiet))
 }
 
 fn confirm(destroy: bool) -> Result<()> {

@@ -15,6 +15,8 @@ fn a_missing_config_file_says_where_it_looked() {
     assert_eq!(f.message(), format!("no vibes.toml at {}: the file does not exist", path.display()));
     assert_eq!(e.to_string(), f.message());
     assert!(f.location().is_none());
+    let shown = render(&e);
+    assert!(shown.contains("help: run vibes where vibes.toml is, or pass --config PATH"), "{shown}");
 }
 
 #[test]
@@ -117,6 +119,13 @@ fn a_missing_default_template_is_reported_at_what_asks_for_it() {
     assert!(f.message().starts_with("template of stack vpc: "), "{}", f.message());
     assert!(f.message().ends_with("cfn/vpc.yaml does not exist"));
     assert_eq!(at(f), "vibes.toml:4:10");
+    assert_eq!(f.label_texts().next(), Some("creates stack vpc, from cfn/vpc.yaml"));
+
+    dir.write("cfn/vpc.yaml", "Resources: {}\n");
+    let e = dir.err(&format!("{PROJECT}[network]\ncreate = true\n[compile]\n"));
+    let f = only(&e, FaultKind::MissingFile);
+    assert_eq!(at(f), "vibes.toml:5:2");
+    assert_eq!(f.label_texts().next(), Some("implies stack main, from cfn/main.yaml"));
 }
 
 #[test]

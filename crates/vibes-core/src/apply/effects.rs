@@ -380,7 +380,7 @@ async fn sync_sources(
     let every = (total / 100).max(1);
     // Boxed as `dyn Future + Send`: the stream then holds one concrete type, and the task that
     // runs this action stays `Send` without higher-ranked closure bounds.
-    let jobs: Vec<Pin<Box<dyn Future<Output = Result<u64, EffectError>> + Send + '_>>> = upload
+    let jobs: Vec<Upload<'_>> = upload
         .iter()
         .map(|(rel, expected)| {
             let (root, bucket) = (&root, &bucket);
@@ -390,7 +390,7 @@ async fn sync_sources(
                 check_hash(&path, expected, &actual)?;
                 cx.call("upload", |_| cloud.put_object_from_file(bucket, rel, &path, expected)).await?;
                 Ok::<u64, EffectError>(size)
-            }) as Pin<Box<dyn Future<Output = Result<u64, EffectError>> + Send + '_>>
+            }) as Upload<'_>
         })
         .collect();
     let mut uploads = stream::iter(jobs).buffer_unordered(UPLOAD_CONCURRENCY);
@@ -414,6 +414,9 @@ async fn sync_sources(
     }
     Ok(())
 }
+
+/// One file's upload: its size once done.
+type Upload<'a> = Pin<Box<dyn Future<Output = Result<u64, EffectError>> + Send + 'a>>;
 
 fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

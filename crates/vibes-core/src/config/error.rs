@@ -290,6 +290,12 @@ impl Diagnostic for ConfigError {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new("vibes::config"))
     }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        match self.faults.as_slice() {
+            [only] if only.kind == FaultKind::NoConfig => only.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>),
+            _ => None,
+        }
+    }
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
         // A missing file is the whole story; its message is already the headline.
         if matches!(self.faults.as_slice(), [only] if only.kind == FaultKind::NoConfig) {

@@ -113,16 +113,22 @@ impl<'a> Resolver<'a> {
 
     /// Reports a path fault at `span`: missing files and escaping paths have their own kinds.
     pub fn path_fault(&mut self, span: Span, what: &str, e: &PathFault) {
+        self.path_fault_labelled(span, what, e, None);
+    }
+
+    /// As [`Self::path_fault`], with a label for when the span is not the path itself (a
+    /// default template is reported at the setting that asks for it).
+    fn path_fault_labelled(&mut self, span: Span, what: &str, e: &PathFault, label: Option<&str>) {
         let kind = match e {
             e if e.escapes() => FaultKind::OutsideConfigDir,
             PathFault::Missing { .. } | PathFault::NotAFile { .. } | PathFault::NotADir { .. } => FaultKind::MissingFile,
             _ => FaultKind::InvalidValue,
         };
-        let label = match kind {
+        let label = label.unwrap_or(match kind {
             FaultKind::OutsideConfigDir => "paths must stay inside the config's directory",
             FaultKind::MissingFile => "not found",
             _ => "cannot use this",
-        };
+        });
         self.fault(kind, span, format!("{what}: {e}"), label);
     }
 
@@ -212,11 +218,11 @@ impl<'a> Resolver<'a> {
 
         if let Network::Create { span } = network {
             let template = raw.network.as_ref().and_then(|n| n.template.as_ref());
-            let (path, at) = match template {
-                Some(t) => (t.get_ref().clone(), t.span()),
-                None => (DEFAULT_VPC_TEMPLATE.to_string(), span.clone()),
+            let (path, at, default_for) = match template {
+                Some(t) => (t.get_ref().clone(), t.span(), None),
+                None => (DEFAULT_VPC_TEMPLATE.to_string(), span.clone(), Some("creates")),
             };
-            if let Some(body) = self.template(&path, at, "stack vpc") {
+            if let Some(body) = self.template(&path, at, "stack vpc", default_for) {
                 let parameters = BTreeMap::from([("Project".to_string(), Value::literal(&project.name))]);
                 out.insert("vpc".into(), StackSpec { stack_name: project.aws_name("vpc"), template_path: path.into(), template_body: body, parameters, depends_on: Vec::new() });
             }
@@ -224,7 +230,7 @@ impl<'a> Resolver<'a> {
 
         let main_defaults = |desired: &Desired| main_parameters(desired, network);
         if let (Some((_, span)), false) = (&implier, explicit_main) {
-            if let Some(body) = self.template(DEFAULT_MAIN_TEMPLATE, span.clone(), "stack main") {
+            if let Some(body) = self.template(DEFAULT_MAIN_TEMPLATE, span.clone(), "stack main", Some("implies")) {
                 let depends_on = if matches!(network, Network::Create { .. }) { vec![Address::stack("vpc")] } else { Vec::new() };
                 out.insert("main".into(), StackSpec { stack_name: project.aws_name("main"), template_path: DEFAULT_MAIN_TEMPLATE.into(), template_body: body, parameters: main_defaults(desired), depends_on });
             }
@@ -233,16 +239,16 @@ impl<'a> Resolver<'a> {
         for s in &raw.stacks {
             let name = s.name.get_ref();
             let is_main = name == "main";
-            let (path, at) = match (&s.template, is_main) {
-                (Some(t), _) => (t.get_ref().clone(), t.span()),
-                (None, true) => (DEFAULT_MAIN_TEMPLATE.to_string(), s.name.span()),
+            let (path, at, default_for) = match (&s.template, is_main) {
+                (Some(t), _) => (t.get_ref().clone(), t.span(), None),
+                (None, true) => (DEFAULT_MAIN_TEMPLATE.to_string(), s.name.span(), Some("defines")),
                 (None, false) => {
                     self.fault(FaultKind::MissingKey, s.name.span(), format!("[stacks.{name}] needs `template`"), "`template` is missing here")
                         .set_help("add template = \"cfn/NAME.yaml\", relative to the config file");
                     continue;
                 }
             };
-            let body = self.template(&path, at, &format!("stack {name}"));
+            let body = self.template(&path, at, &format!("stack {name}"), default_for);
             let mut parameters = if is_main { main_defaults(desired) } else { BTreeMap::new() };
             let mut depends_on: BTreeSet<Address> = BTreeSet::new();
             if is_main && matches!(network, Network::Create { .. }) {
@@ -312,11 +318,14 @@ impl<'a> Resolver<'a> {
         true
     }
 
-    fn template(&mut self, path: &str, span: Span, what: &str) -> Option<String> {
+    /// A stack's template text. `default_for` names what asks for a default template, which
+    /// the fault is reported at.
+    fn template(&mut self, path: &str, span: Span, what: &str, default_for: Option<&str>) -> Option<String> {
         match self.dir.read_text(path) {
             Ok((_, text)) => Some(text),
             Err(e) => {
-                self.path_fault(span, &format!("template of {what}"), &e);
+                let label = default_for.map(|by| format!("{by} {what}, from {path}"));
+                self.path_fault_labelled(span, &format!("template of {what}"), &e, label.as_deref());
                 None
             }
         }

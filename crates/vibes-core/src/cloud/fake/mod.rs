@@ -243,7 +243,7 @@ impl FakeCloud {
             let mut fault = k
                 .faults
                 .iter()
-                .find(|f| f.op == op && matches!(f.when, When::Always) || f.op == op && matches!(f.when, When::Nth(m) if m == n))
+                .find(|f| f.op == op && matches!(f.when, When::Always | When::Nth(_)) && !matches!(f.when, When::Nth(m) if m != n))
                 .map(|f| f.kind);
             if fault.is_none() {
                 if let Some((rate, rng)) = k.rate.as_mut() {
