@@ -271,7 +271,7 @@ fn a_network_is_created_or_reused_not_both() {
     let e = dir.err(&format!("{PROJECT}[network]\nvpc_id = \"vpc-0123456789abcdef0\"\n"));
     assert_eq!(only(&e, FaultKind::MissingKey).message(), "[network] needs `subnet_id` to reuse a network");
 
-    let e = dir.err(&format!("{PROJECT}[network]\nvpc_id = \"vpc-1\"\nsubnet_id = \"subnet-0123456789abcdef0\"\n"));
+    let e = dir.err(&format!("{PROJECT}[network]\nvpc_id = \"vpc-1\"\nsubnet_id = \"subnet-0123456789abcdef0\"\navailability_zone = \"eu-west-1a\"\n"));
     assert_eq!(at(only(&e, FaultKind::InvalidValue)), "vibes.toml:4:10");
 }
 
@@ -289,10 +289,8 @@ fn a_private_key_given_as_public_key_is_refused_without_showing_it() {
 #[test]
 fn every_fault_of_a_run_is_reported_once_in_file_order() {
     let dir = ConfigDir::new();
-    let text = format!(
-        "[project]\nname = \"Vibes\"\n[network]\ncreate = true\n[compile]\ninstance_typ = \"c7a.xlarge\"\nbuilds_volume_gib = 0\n[snapshots]\nkeep = 0\n[profiles.car]\nencoder = \"vorbis\"\n"
-    );
-    let e = dir.err(&text);
+    let text = "[project]\nname = \"Vibes\"\n[network]\ncreate = true\n[compile]\ninstance_typ = \"c7a.xlarge\"\nbuilds_volume_gib = 0\n[snapshots]\nkeep = 0\n[profiles.car]\nencoder = \"vorbis\"\n";
+    let e = dir.err(text);
     let faults: Vec<_> = e.faults().iter().map(|f| (f.kind(), at(f))).collect();
     assert_eq!(
         faults,

@@ -99,6 +99,8 @@ fn a_full_config_resolves_to_the_desired_state() {
             ("Project".into(), Value::literal("music")),
             ("VpcId".into(), output("vpc", "VpcId")),
             ("SubnetId".into(), output("vpc", "PublicSubnetId")),
+            ("WorkerSubnetId".into(), output("vpc", "WorkerSubnetId")),
+            ("AvailabilityZone".into(), output("vpc", "AvailabilityZone")),
             ("WorkerKeyName".into(), Value::literal("music-worker")),
             ("ServerKeyName".into(), Value::literal("music-server")),
         ])
@@ -164,12 +166,16 @@ fn an_image_is_identified_by_the_content_of_its_recipe_files() {
 fn a_reused_network_is_passed_to_the_main_stack_as_is() {
     let dir = ConfigDir::new();
     dir.write("music/a.flac", "x");
-    let d = dir.ok(&format!("{PROJECT}[network]\nvpc_id = \"vpc-0123456789abcdef0\"\nsubnet_id = \"subnet-0123abcd\"\n[sources]\npath = \"music\"\ndelete = true\n"));
-    assert_eq!(d.network, Some(ExistingNetwork { vpc_id: "vpc-0123456789abcdef0".into(), subnet_id: "subnet-0123abcd".into() }));
+    let d = dir.ok(&format!("{PROJECT}[network]\nvpc_id = \"vpc-0123456789abcdef0\"\nsubnet_id = \"subnet-0123abcd\"\navailability_zone = \"eu-west-1a\"\n[sources]\npath = \"music\"\ndelete = true\n"));
+    assert_eq!(
+        d.network,
+        Some(ExistingNetwork { vpc_id: "vpc-0123456789abcdef0".into(), subnet_id: "subnet-0123abcd".into(), availability_zone: "eu-west-1a".into() })
+    );
     assert_eq!(d.stacks.keys().collect::<Vec<_>>(), ["main"]);
     let main = &d.stacks["main"];
     assert_eq!(main.parameters["VpcId"], Value::literal("vpc-0123456789abcdef0"));
     assert_eq!(main.parameters["SubnetId"], Value::literal("subnet-0123abcd"));
+    assert_eq!(main.parameters["AvailabilityZone"], Value::literal("eu-west-1a"), "the builds volume's zone");
     assert!(!main.parameters.contains_key("WorkerKeyName"), "no worker key is desired");
     assert!(main.depends_on.is_empty());
     assert!(d.sources.unwrap().delete);

@@ -38,10 +38,12 @@ fn full() -> Desired {
         d.keys.insert(k.into(), KeySpec { key_name: format!("vibes-{k}"), private_key_path: format!("/vibes/ec2/keys/{k}"), public_key: None });
     }
     d.profiles.insert("phone".into(), ProfileSpec { parameter: "/vibes/profiles/phone".into(), text: "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=-V 6\n".into(), encoder: "lame".into() });
-    d.images.insert(
-        "worker".into(),
-        ImageSpec { recipe: "packer/worker.pkr.hcl".into(), files: BTreeMap::new(), recipe_hash: "r1".into(), parameter: "/vibes/ami/worker".into(), keep: 2 },
-    );
+    for (image, hash) in [("worker", "r1"), ("server", "s1")] {
+        d.images.insert(
+            image.into(),
+            ImageSpec { recipe: format!("packer/{image}.pkr.hcl").into(), files: BTreeMap::new(), recipe_hash: hash.into(), parameter: format!("/vibes/ami/{image}"), keep: 2 },
+        );
+    }
     d.sources = Some(SourcesSpec { path: "music".into(), delete: false, parameter: "/vibes/sources".into(), manifest: Some(manifest(&[("a/1-x.wav", "aa")])) });
     d.compile = Some(CompileSpec { instance_type: "c7a.xlarge".into(), builds_volume_gib: 100, timeout_minutes: 60 });
     d.snapshots = Some(SnapshotsSpec { keep: 2 });
@@ -85,12 +87,24 @@ fn an_empty_account_gets_everything_in_dependency_order() {
     before("sources", "compile");
     before("volume.builds", "compile");
     before("compile", "server");
+    before("image.server", "server");
     assert_eq!(op(&p, "compile"), Op::Run);
     assert_eq!(p.find(&Address::compile()).unwrap().reason, "no builds snapshot yet");
     assert_eq!(op(&p, "server"), Op::Create);
     // No two keys wait on each other: they can run in parallel.
     let keys: Vec<usize> = ["key.builds", "key.worker", "key.server"].iter().map(|k| position(&p, k)).collect();
     assert!(!p.edges.iter().any(|(a, b)| keys.contains(a) && keys.contains(b)));
+}
+
+#[test]
+fn instances_without_their_image_are_blocked_with_the_reason() {
+    let mut d = full();
+    d.images.clear();
+    let p = run(&d, &Observed::default());
+    let c = p.find(&Address::compile()).unwrap();
+    assert_eq!(c.op, Op::Blocked);
+    assert!(c.reason.contains("[images.worker]"), "{}", c.reason);
+    assert_eq!(op(&p, "server"), Op::Blocked);
 }
 
 #[test]

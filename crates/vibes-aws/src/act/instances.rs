@@ -50,6 +50,8 @@ impl AwsCloud {
             .ec2
             .run_instances()
             .launch_template(launch_template(&req.launch_template))
+            // The templates carry no image: the AMI is chosen per launch (the newest built).
+            .set_image_id((!req.image_id.is_empty()).then(|| req.image_id.clone()))
             .instance_type(InstanceType::from(req.instance_type.as_str()))
             .min_count(1)
             .max_count(1)

@@ -9,7 +9,7 @@ use super::retry::Retrier;
 use crate::address::Address;
 use crate::cloud::{Cloud, CloudError, CloudResult, ImageBuildRequest, InstanceRequest, StackRequest, StackUpdate};
 use crate::model::Value;
-use crate::plan::outputs::{SNAPSHOT_ID, VOLUME_ID};
+use crate::plan::outputs::{IMAGE_ID, SNAPSHOT_ID, VOLUME_ID};
 use crate::plan::{Action, Effect};
 use crate::tags::{self, idempotency_token, Tags};
 use futures_util::stream::{self, StreamExt};
@@ -189,6 +189,7 @@ async fn run_effect(cx: &Context, index: usize, address: &Address, effect: &Effe
         }
         Effect::RunCompile {
             launch_template,
+            image,
             instance_type,
             builds_volume,
             built_from,
@@ -200,6 +201,7 @@ async fn run_effect(cx: &Context, index: usize, address: &Address, effect: &Effe
         } => {
             let req = InstanceRequest {
                 launch_template: cx.resolve(launch_template)?,
+                image_id: cx.resolve(image)?,
                 instance_type: instance_type.clone(),
                 tags: instance_tags.clone(),
                 client_token: token.clone(),
@@ -209,7 +211,7 @@ async fn run_effect(cx: &Context, index: usize, address: &Address, effect: &Effe
             run_compile(cx, index, req, built_from, timeout, snapshot_tags).await
         }
         Effect::DeleteSnapshot { snapshot_id } => cx.call_gone(name, |_| cloud.delete_snapshot(snapshot_id)).await,
-        Effect::LaunchServer { launch_template, instance_type, snapshot, tags, token } => {
+        Effect::LaunchServer { launch_template, image, instance_type, snapshot, tags, token } => {
             let snapshot = cx.resolve(snapshot)?;
             let mut tags = tags.clone();
             // What the server serves, for the next plan to compare with the newest snapshot.
@@ -220,6 +222,7 @@ async fn run_effect(cx: &Context, index: usize, address: &Address, effect: &Effe
             let client_token = idempotency_token(&cx.options.project, address, &tags::short_hash(&[token.as_bytes(), snapshot.as_bytes()]));
             let req = InstanceRequest {
                 launch_template: cx.resolve(launch_template)?,
+                image_id: cx.resolve(image)?,
                 instance_type: instance_type.clone(),
                 tags,
                 client_token,
@@ -357,6 +360,7 @@ async fn build_image(
             fingerprint: tags.get(tags::FINGERPRINT).cloned().unwrap_or_default(),
         });
     };
+    cx.outputs.set(&address, IMAGE_ID, &ami.image_id);
     cx.call("record image id", |_| cloud.put_parameter(parameter, &ami.image_id, tags)).await
 }
 
@@ -507,7 +511,7 @@ async fn run_compile(
     let status_parameter = compile_status_parameter(&cx.options.project);
     // A status left by an earlier run must not be taken for this run's.
     cx.call_gone("clear compile status", |_| cloud.delete_parameter(&status_parameter)).await?;
-    let id = cx.call("launch worker", |_| cloud.run_instance(&req)).await?;
+    let id = launch_worker(cx, req.clone()).await?;
     let guard = WorkerGuard { cloud: cx.cloud.clone(), instance_id: id.clone(), armed: true };
     cx.reporter.action_progress(index, &format!("worker {id} compiling (up to {})", human_duration(timeout)));
     let volume = &req.volumes[DATA_DEVICE];
@@ -525,6 +529,26 @@ async fn run_compile(
         (Err(e), Ok(())) => Err(e),
         (Err(e), Err(t)) => Err(EffectError::Compile(format!("{e}; and worker {id} could not be terminated: {t}"))),
     }
+}
+
+/// Launch the worker. The ClientToken makes a retried launch return the same instance; but
+/// after a failed or interrupted compile, a rerun with the same inputs has the same token and
+/// EC2 would hand back the terminated worker of that earlier attempt. Such an instance is
+/// recognised by its state and the launch is made again under a token for the next attempt.
+async fn launch_worker(cx: &Context, mut req: InstanceRequest) -> Result<String, EffectError> {
+    const ANY_STATE: [&str; 6] = ["pending", "running", "stopping", "stopped", "shutting-down", "terminated"];
+    let base = req.client_token.clone();
+    let cloud = cx.cloud.as_ref();
+    for attempt in 1..=5 {
+        let id = cx.call("launch worker", |_| cloud.run_instance(&req)).await?;
+        let seen = cx.call("describe worker", |_| cloud.wait_instance(&id, &ANY_STATE, cx.options.timeouts.instance)).await?;
+        if !matches!(seen.state.as_str(), "shutting-down" | "terminated") {
+            return Ok(id);
+        }
+        tracing::info!(instance = %id, attempt, "the launch token belongs to a finished worker; launching under a new one");
+        req.client_token = format!("{base}-{}", attempt + 1);
+    }
+    Err(EffectError::Compile("every launch token tried returned a terminated worker".into()))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -103,6 +103,8 @@ pub struct BuildOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceRequest {
     pub launch_template: String,
+    /// The AMI to launch (the launch templates carry none).
+    pub image_id: String,
     pub instance_type: String,
     pub tags: Tags,
     /// ClientToken: a retried launch with the same token returns the same instance.

@@ -22,9 +22,9 @@ impl Resolver<'_> {
                         .set_help("keep either config = FILE or the inline encoder/flags/CONFIG_* keys");
                     return None;
                 }
-                self.from_file(name, config)?
+                self.profile_file(name, config)?
             }
-            None => self.from_inline(raw)?,
+            None => self.inline_profile(raw)?,
         };
         if !valid {
             return None;
@@ -35,7 +35,7 @@ impl Resolver<'_> {
     }
 
     /// `config = FILE`: the file's text as is; its faults point into the file itself.
-    fn from_file(&mut self, name: &str, config: &Spanned<String>) -> Option<Parsed> {
+    fn profile_file(&mut self, name: &str, config: &Spanned<String>) -> Option<Parsed> {
         let (path, mut text) = match self.dir.read_text(config.get_ref()) {
             Ok(found) => found,
             Err(e) => {
@@ -61,7 +61,7 @@ impl Resolver<'_> {
     }
 
     /// Inline `encoder`, `flags` and `CONFIG_*` keys, turned into canonical tup.config text.
-    fn from_inline(&mut self, raw: &RawProfile) -> Option<Parsed> {
+    fn inline_profile(&mut self, raw: &RawProfile) -> Option<Parsed> {
         let name = raw.name.get_ref();
         let Some(encoder) = &raw.encoder else {
             if let Some(span) = raw.settings.iter().find(|(k, _)| k.get_ref() == "CONFIG_ENCODER").map(|(k, _)| k.span()) {

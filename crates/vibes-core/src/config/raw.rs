@@ -34,6 +34,7 @@ pub struct RawNetwork {
     pub template: Option<Spanned<String>>,
     pub vpc_id: Option<Spanned<String>>,
     pub subnet_id: Option<Spanned<String>>,
+    pub availability_zone: Option<Spanned<String>>,
 }
 
 #[derive(Debug)]

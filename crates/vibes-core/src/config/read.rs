@@ -128,14 +128,15 @@ impl Reader<'_> {
 
     fn network(&mut self, e: &Entry) -> Option<RawNetwork> {
         let t = self.table(e, "[network]")?;
-        let mut n = RawNetwork { span: e.key_span.clone(), create: None, template: None, vpc_id: None, subnet_id: None };
+        let mut n = RawNetwork { span: e.key_span.clone(), create: None, template: None, vpc_id: None, subnet_id: None, availability_zone: None };
         for f in &t {
             match f.key {
                 "create" => n.create = self.bool(f),
                 "template" => n.template = self.string(f),
                 "vpc_id" => n.vpc_id = self.string(f),
                 "subnet_id" => n.subnet_id = self.string(f),
-                _ => self.unknown(f, "[network]", &["create", "template", "vpc_id", "subnet_id"]),
+                "availability_zone" => n.availability_zone = self.string(f),
+                _ => self.unknown(f, "[network]", &["create", "template", "vpc_id", "subnet_id", "availability_zone"]),
             }
         }
         Some(n)

@@ -160,7 +160,16 @@ impl<'a> Resolver<'a> {
                 if !(ok_vpc && ok_subnet) {
                     return Network::Broken;
                 }
-                let existing = ExistingNetwork { vpc_id: vpc.get_ref().clone(), subnet_id: subnet.get_ref().clone() };
+                let Some(zone) = &n.availability_zone else {
+                    self.fault(FaultKind::MissingKey, n.span.clone(), "[network] needs `availability_zone` to reuse a network", "`availability_zone` is missing here")
+                        .set_help("give the availability zone of subnet_id, e.g. availability_zone = \"eu-west-1a\": the builds volume is made there");
+                    return Network::Broken;
+                };
+                let existing = ExistingNetwork {
+                    vpc_id: vpc.get_ref().clone(),
+                    subnet_id: subnet.get_ref().clone(),
+                    availability_zone: zone.get_ref().clone(),
+                };
                 desired.network = Some(existing.clone());
                 Network::Reuse(existing)
             }
@@ -445,7 +454,7 @@ impl<'a> Resolver<'a> {
 
     fn server(&mut self, raw: &RawServer) -> ServerSpec {
         ServerSpec {
-            running: raw.running.as_ref().map_or(true, |r| *r.get_ref()),
+            running: raw.running.as_ref().map(|r| *r.get_ref()).unwrap_or(true),
             instance_type: self.instance_type(raw.instance_type.as_ref(), DEFAULT_SERVER_INSTANCE),
         }
     }
@@ -507,10 +516,13 @@ fn main_parameters(desired: &Desired, network: &Network) -> BTreeMap<String, Val
         Network::Create { .. } => {
             p.insert("VpcId".into(), Value::Output { address: Address::stack("vpc"), output: "VpcId".into() });
             p.insert("SubnetId".into(), Value::Output { address: Address::stack("vpc"), output: "PublicSubnetId".into() });
+            p.insert("WorkerSubnetId".into(), Value::Output { address: Address::stack("vpc"), output: "WorkerSubnetId".into() });
+            p.insert("AvailabilityZone".into(), Value::Output { address: Address::stack("vpc"), output: "AvailabilityZone".into() });
         }
         Network::Reuse(n) => {
             p.insert("VpcId".into(), Value::literal(&n.vpc_id));
             p.insert("SubnetId".into(), Value::literal(&n.subnet_id));
+            p.insert("AvailabilityZone".into(), Value::literal(&n.availability_zone));
         }
         Network::Absent | Network::Broken => {}
     }

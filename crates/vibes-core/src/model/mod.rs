@@ -46,6 +46,8 @@ impl Project {
 pub struct ExistingNetwork {
     pub vpc_id: String,
     pub subnet_id: String,
+    /// The subnet's zone: the builds volume is made there, so that workers can attach it.
+    pub availability_zone: String,
 }
 
 /// A value that is either known now or is an output of another resource, known after it is

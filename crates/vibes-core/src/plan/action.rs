@@ -137,6 +137,9 @@ pub enum Effect {
     /// builds volume tagged with what it was built from, and terminate the worker (also on failure).
     RunCompile {
         launch_template: Value,
+        /// The worker image (AMI id): its launch template names none, so that the platform
+        /// stack can be made before any image exists.
+        image: Value,
         instance_type: String,
         builds_volume: Value,
         built_from: String,
@@ -149,7 +152,7 @@ pub enum Effect {
     DeleteSnapshot { snapshot_id: String },
 
     /// Launch the rsync server from the newest builds snapshot.
-    LaunchServer { launch_template: Value, instance_type: String, snapshot: Value, tags: Tags, token: String },
+    LaunchServer { launch_template: Value, image: Value, instance_type: String, snapshot: Value, tags: Tags, token: String },
     TerminateInstance { instance_id: String },
 }
 

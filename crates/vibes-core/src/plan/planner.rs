@@ -34,6 +34,8 @@ pub mod outputs {
     pub const VOLUME_ID: &str = "VolumeId";
     /// Output of the `compile` action: the new builds snapshot.
     pub const SNAPSHOT_ID: &str = "SnapshotId";
+    /// Output of `image.NAME` actions: the AMI just built.
+    pub const IMAGE_ID: &str = "ImageId";
 }
 
 pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Result<Plan, PlanError> {
@@ -480,6 +482,21 @@ impl<'a> Cx<'a> {
         newest_first(v, |i| (i.created.as_str(), i.image_id.as_str()))
     }
 
+    /// What an instance of image `name` launches from: the current AMI, or the one this plan
+    /// builds. `None` when the config names no such image.
+    fn image_value(&self, name: &str) -> Option<Value> {
+        let spec = self.d.images.get(name)?;
+        let address = Address::image(name);
+        let current = self
+            .images_of(&address)
+            .into_iter()
+            .find(|i| i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available");
+        Some(match current {
+            Some(i) => Value::literal(&i.image_id),
+            None => Value::Output { address, output: outputs::IMAGE_ID.into() },
+        })
+    }
+
     fn plan_images(&self) -> Vec<Action> {
         let mut out = Vec::new();
         for (name, spec) in &self.d.images {
@@ -821,8 +838,16 @@ impl<'a> Cx<'a> {
                         st.extend(snapshot_tags.clone());
                         a.attributes.push(Attribute::new("instance_type", &c.instance_type));
                         a.attributes.push(Attribute::new("built_from", &built_from));
+                        let Some(image) = self.image_value("worker") else {
+                            return Some(action(
+                                address,
+                                Op::Blocked,
+                                "[compile] needs [images.worker]: the worker image carries the encoders and the compile engine",
+                            ));
+                        };
                         a.effects.push(Effect::RunCompile {
                             launch_template: self.main_output(outputs::WORKER_LAUNCH_TEMPLATE),
+                            image,
                             instance_type: c.instance_type.clone(),
                             builds_volume: volume,
                             built_from: built_from.clone(),
@@ -960,8 +985,12 @@ impl<'a> Cx<'a> {
                 if let Value::Literal { value } = &snapshot {
                     tags.insert("vibes:snapshot".into(), value.clone());
                 }
+                let Some(image) = self.image_value("server") else {
+                    return vec![action(address, Op::Blocked, "[server] needs [images.server]: the server image carries the rsync daemon")];
+                };
                 let launch = Effect::LaunchServer {
                     launch_template: self.main_output(outputs::SERVER_LAUNCH_TEMPLATE),
+                    image,
                     instance_type: spec.instance_type.clone(),
                     snapshot: snapshot.clone(),
                     tags,
