@@ -38,8 +38,10 @@ pub enum Command {
     /// Check vibes.toml without contacting AWS.
     Validate,
     /// Show what apply would do, and why.
+    #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
     /// Do it: apply a fresh plan, or a saved one.
+    #[command(after_help = APPLY_EXAMPLES)]
     Apply(ApplyArgs),
     /// Render a saved plan.
     Show(ShowArgs),
@@ -48,8 +50,33 @@ pub enum Command {
     /// Break a stale apply lock left by a crashed vibes.
     Unlock(UnlockArgs),
     /// Compile a vibes source tree into profiles, locally (the worker runs the same).
+    #[command(after_help = BUILD_EXAMPLES)]
     Build(crate::commands::build::BuildArgs),
+    /// Print the shell completion script for bash, zsh, fish, powershell or elvish.
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the man page of vibes (or write one per subcommand with --out DIR).
+    Man(crate::commands::man::ManArgs),
 }
+
+const PLAN_EXAMPLES: &str = "Examples:
+  vibes plan                           # what would change, and why
+  vibes plan --json | jq .summary      # the same, for machines
+  vibes plan --out plan.json --detailed-exitcode
+                                       # save it for review; exit 2 when there are changes
+  vibes plan --target profile.phone    # only profile.phone and what it depends on";
+
+const APPLY_EXAMPLES: &str = "Examples:
+  vibes apply                          # plan, confirm, apply
+  vibes apply plan.json                # exactly the saved plan; refused if what it relied on moved
+  vibes apply --auto-approve --parallelism 4
+                                       # unattended, at most 4 actions at once
+  vibes apply --auto-approve --target server
+                                       # only the server and what it depends on";
+
+const BUILD_EXAMPLES: &str = "Examples:
+  vibes build --sources music --out builds --profile phone
+  vibes build --sources music --out builds --profile phone --profile laptop -j 2
+  vibes build --sources music --out builds --profile-file profiles/archive.config";
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct Selection {

@@ -29,6 +29,8 @@ fn run(cli: &Cli) -> miette::Result<i32> {
     match &cli.command {
         Command::Validate => commands::validate::run(cli),
         Command::Show(args) => commands::show::run(args),
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::man::run(args),
         Command::Build(args) => commands::build::run(args, |names| profiles_from_config(cli, names)),
         Command::Plan(args) => runtime()?.block_on(commands::plan::run(cli, args)),
         Command::Apply(args) => runtime()?.block_on(commands::apply::run(

@@ -2,6 +2,8 @@
 
 pub mod apply;
 pub mod build;
+pub mod completions;
+pub mod man;
 pub mod plan;
 pub mod show;
 pub mod unlock;

@@ -22,10 +22,17 @@ use vibes_core::{Observed, Secret};
 #[async_trait]
 impl Cloud for AwsCloud {
     async fn observe(&self, project: &str, sources_bucket: Option<&str>) -> CloudResult<Observed> {
-        self.observe_project(project, sources_bucket).await
+        let before = self.calls();
+        let observed = self.observe_project(project, sources_bucket).await;
+        // `vibes -v` shows what a read of the account cost; bench/plan.sh counts with it.
+        tracing::debug!(aws_calls = self.calls() - before, "observed project {project}");
+        observed
     }
     async fn list_bucket(&self, bucket: &str) -> CloudResult<Option<ObservedBucket>> {
-        crate::observe::list_bucket(&self.s3, bucket).await
+        let before = self.calls();
+        let listed = crate::observe::list_bucket(&self.s3, bucket).await;
+        tracing::debug!(aws_calls = self.calls() - before, "listed bucket {bucket}");
+        listed
     }
 
     async fn create_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<Secret> {
