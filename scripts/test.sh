@@ -12,4 +12,4 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_
 if [[ -x .ci/lint-assets.sh ]]; then
   bash .ci/lint-assets.sh
 fi
-cargo test --workspace --locked -- --test-threads="${VIBES_TEST_THREADS:-4}"
+cargo test --workspace --locked --no-fail-fast -- --test-threads="${VIBES_TEST_THREADS:-4}"

@@ -274,3 +274,33 @@ fn without_a_terminal_apply_refuses_to_act_unasked() {
     assert!(text(&out).contains("--auto-approve"), "{}", text(&out));
     assert!(moto.aws_json(&["ec2", "describe-key-pairs"])["KeyPairs"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_changed_template_shows_as_a_diff_and_updates_the_stack() {
+    let moto = Moto::start();
+    let p = Project::new("tpl", PLATFORM);
+    let first = p.vibes(&moto, &["apply", "--auto-approve"]);
+    assert_eq!(code(&first), 0, "{}", text(&first));
+
+    // A new output in the platform template: an in-place update of stack.main only.
+    let main = p.path().join("cfn/main.yaml");
+    let mut template = std::fs::read_to_string(&main).unwrap();
+    template.push_str("  TemplateRevision:\n    Description: Which revision of the platform template made this stack.\n    Value: \"2\"\n");
+    std::fs::write(&main, template).unwrap();
+
+    let plan = p.vibes(&moto, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&plan), 2, "{}", text(&plan));
+    let out = text(&plan);
+    assert!(out.contains("~ stack.main (update: template changed)"), "{out}");
+    assert!(out.contains("+  TemplateRevision:"), "the diff shows the added lines: {out}");
+    assert!(!out.contains("stack.vpc"), "the other stack is untouched: {out}");
+
+    let apply = p.vibes(&moto, &["apply", "--auto-approve"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let d = moto.aws_json(&["cloudformation", "describe-stacks", "--stack-name", "tpl-main"]);
+    assert_eq!(d["Stacks"][0]["StackStatus"], "UPDATE_COMPLETE");
+    let outputs = d["Stacks"][0]["Outputs"].as_array().unwrap();
+    assert!(outputs.iter().any(|o| o["OutputKey"] == "TemplateRevision" && o["OutputValue"] == "2"));
+    let again = p.vibes(&moto, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&again), 0, "{}", text(&again));
+}

@@ -73,7 +73,16 @@ async fn apply_and_crash(plan: &Plan, observed: &Observed, cloud: &Arc<FakeCloud
 /// Reruns apply until a plan is empty, as a person would after a crash. Returns the rounds it took.
 async fn converge(desired: &Desired, cloud: &Arc<FakeCloud>, dir: &std::path::Path) -> usize {
     for round in 1..=4 {
-        let (p, o) = plan(desired, cloud).await;
+        let (mut p, mut o) = plan(desired, cloud).await;
+        // A stack the crash left mid-update is blocked until AWS finishes it ("run vibes again
+        // when it has finished"): wait for that, as a person would, before applying.
+        for _ in 0..100 {
+            if !p.actions.iter().any(|a| a.op == Op::Blocked && a.reason.contains("_IN_PROGRESS")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            (p, o) = plan(desired, cloud).await;
+        }
         if p.is_empty() {
             return round - 1;
         }

@@ -159,5 +159,5 @@ async fn a_permanent_error_on_a_profile_skips_its_dependents_only() {
 
 #[tokio::test]
 async fn an_image_that_fails_to_build_skips_the_compile_and_what_follows() {
-    one_permanent_fault("image.worker", "start_image_build", "worker").await;
+    one_permanent_fault("image.worker", "find_image", "image.worker").await;
 }

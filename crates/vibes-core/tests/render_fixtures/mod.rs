@@ -1,7 +1,7 @@
 //! A hand-built project and the accounts it meets, for the renderer's golden tests.
 //!
 //! `desired()` is a full project: stacks vpc and main, three keys (two generated, one imported),
-//! two profiles, the worker image, a small music tree, a compile, two builds snapshots kept and
+//! two profiles, the worker and server images, a small music tree, a compile, two builds snapshots kept and
 //! a running server. `in_place(&desired)` is the account as `vibes apply` leaves it: every
 //! resource tagged with `vibes:project`, `vibes:address` and `vibes:fingerprint`, the
 //! fingerprints computed as the planner computes them.
@@ -26,6 +26,7 @@ use vibes_core::Observed;
 pub const PROJECT: &str = "vibes";
 pub const SOURCES_BUCKET: &str = "vibes-main-sourcesbucket-1q2w3e4r5t6y";
 pub const WORKER_IMAGE: &str = "ami-0f1e2d3c4b5a69788";
+pub const SERVER_IMAGE: &str = "ami-05a4b3c2d1e0f9a8b";
 pub const BUILDS_VOLUME: &str = "vol-0b1c2d3e4f5a6b7c8";
 /// The newest builds snapshot, made from the current sources, profiles and worker image.
 pub const NEWEST_SNAPSHOT: &str = "snap-0c0ffee0c0ffee002";
@@ -163,6 +164,17 @@ pub fn desired() -> Desired {
             keep: 2,
         },
     );
+    let files = BTreeMap::from([("packer/server.pkr.hcl".to_string(), sha256("source \"amazon-ebs\" \"server\" {}"))]);
+    d.images.insert(
+        "server".into(),
+        ImageSpec {
+            recipe: "packer/server.pkr.hcl".into(),
+            recipe_hash: fingerprint_of(&files),
+            files,
+            parameter: "/vibes/ami/server".into(),
+            keep: 2,
+        },
+    );
     d.sources = Some(SourcesSpec { path: "music".into(), delete: false, parameter: "/vibes/sources".into(), manifest: Some(manifest()) });
     d.compile = Some(CompileSpec { instance_type: "c6i.2xlarge".into(), builds_volume_gib: 200, timeout_minutes: 240 });
     d.snapshots = Some(SnapshotsSpec { keep: 2 });
@@ -260,17 +272,18 @@ pub fn in_place(d: &Desired) -> Observed {
 
     for (name, spec) in &d.images {
         let tags = owned(&Address::image(name), &spec.recipe_hash);
+        let id = if name == "worker" { WORKER_IMAGE } else { SERVER_IMAGE };
         o.images.insert(
-            WORKER_IMAGE.into(),
+            id.into(),
             ObservedImage {
-                image_id: WORKER_IMAGE.into(),
+                image_id: id.into(),
                 name: format!("vibes-{name}-{}", spec.recipe_hash),
                 state: "available".into(),
                 created: "2024-05-01T10:00:00.000Z".into(),
                 tags: tags.clone(),
             },
         );
-        o.parameters.insert(spec.parameter.clone(), parameter(&spec.parameter, Some(WORKER_IMAGE), false, tags));
+        o.parameters.insert(spec.parameter.clone(), parameter(&spec.parameter, Some(id), false, tags));
     }
 
     if let Some(sources) = &d.sources {

@@ -1,0 +1,101 @@
+//! `--target ADDR`: a plan limited to the targets and what they depend on, never what depends
+//! on them, and always marked as partial.
+
+mod apply_support;
+
+use apply_support::*;
+use vibes_core::{plan, Address, Observed, Plan, PlanOptions};
+
+fn targeted(targets: &[&str]) -> Plan {
+    let dir = tempfile::tempdir().unwrap();
+    let d = full_desired(dir.path());
+    let targets = targets.iter().map(|t| t.parse::<Address>().unwrap()).collect();
+    plan(&d, &Observed::default(), &PlanOptions { targets, ..Default::default() }).unwrap()
+}
+
+fn addresses(p: &Plan) -> Vec<String> {
+    p.actions.iter().map(|a| a.address.to_string()).collect()
+}
+
+#[test]
+fn a_target_with_no_dependencies_plans_only_itself() {
+    let p = targeted(&["profile.phone"]);
+    assert_eq!(addresses(&p), ["profile.phone"]);
+}
+
+#[test]
+fn a_target_brings_what_it_depends_on_and_not_what_depends_on_it() {
+    let p = targeted(&["stack.main"]);
+    assert_eq!(addresses(&p), ["stack.vpc", "stack.main"], "images, volumes and the server wait on stack.main but are left out");
+    let p = targeted(&["image.worker"]);
+    assert_eq!(addresses(&p), ["stack.vpc", "stack.main", "key.builds", "image.worker"]);
+}
+
+#[test]
+fn the_compile_brings_everything_it_is_built_from() {
+    let p = targeted(&["compile"]);
+    let mut got = addresses(&p);
+    got.sort();
+    let mut want = [
+        "stack.vpc", "stack.main", "key.builds", "key.worker", "profile.phone", "profile.archive", "image.worker", "sources", "volume.builds", "compile",
+    ];
+    want.sort();
+    assert_eq!(got, want, "{}", summary(&p));
+}
+
+#[test]
+fn several_targets_are_united_and_each_appears_once() {
+    let p = targeted(&["profile.phone", "image.worker", "key.builds"]);
+    assert_eq!(addresses(&p), ["stack.vpc", "stack.main", "key.builds", "profile.phone", "image.worker"]);
+    // Dependencies keep their order: edges still point forward.
+    assert!(p.edges.iter().all(|(a, b)| a < b));
+    let image = p.actions.iter().position(|a| a.address == Address::image("worker")).unwrap();
+    let deps: Vec<String> = p.dependencies(image).map(|i| p.actions[i].address.to_string()).collect();
+    assert!(deps.contains(&"stack.main".to_string()) && deps.contains(&"key.builds".to_string()), "{deps:?}");
+}
+
+#[test]
+fn a_targeted_plan_says_it_is_partial_and_names_its_targets() {
+    let p = targeted(&["profile.phone", "server"]);
+    let note = p.notes.iter().find(|n| n.contains("partial")).expect("a partial-plan note");
+    assert!(note.contains("profile.phone") && note.contains("server"), "{note}");
+    let untargeted = targeted(&[]);
+    assert!(untargeted.notes.iter().all(|n| !n.contains("partial")), "{:?}", untargeted.notes);
+}
+
+#[test]
+fn a_target_with_nothing_to_do_gives_an_empty_partial_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = full_desired(dir.path());
+    d.stacks.clear();
+    d.images.clear();
+    d.sources = None;
+    d.compile = None;
+    d.snapshots = None;
+    d.server = None;
+    // The account already holds the phone profile as the config says, owned by this project.
+    let spec = &d.profiles["phone"];
+    let mut o = Observed::default();
+    let address = Address::profile("phone");
+    let tags = vibes_core::tags::Tags::from([
+        (vibes_core::tags::PROJECT.to_string(), PROJECT.to_string()),
+        (vibes_core::tags::ADDRESS.to_string(), address.to_string()),
+        (vibes_core::tags::FINGERPRINT.to_string(), vibes_core::tags::fingerprint_of(&spec.text)),
+    ]);
+    o.parameters.insert(
+        spec.parameter.clone(),
+        vibes_core::observed::ObservedParameter { name: spec.parameter.clone(), secure: false, value: Some(spec.text.clone()), tags, version: 1 },
+    );
+    let full = plan(&d, &o, &PlanOptions::default()).unwrap();
+    assert!(full.find(&address).is_none() && !full.is_empty(), "the rest still has work: {}", summary(&full));
+    let p = plan(&d, &o, &PlanOptions { targets: vec![address], ..Default::default() }).unwrap();
+    assert!(p.is_empty(), "{}", summary(&p));
+    assert!(p.notes.iter().any(|n| n.contains("partial")));
+}
+
+#[test]
+fn addresses_that_are_not_addresses_are_refused_with_the_reason() {
+    for bad in ["", "profile", "nonsense.phone", "profile.", "server.extra"] {
+        assert!(bad.parse::<Address>().is_err(), "{bad:?} is not an address");
+    }
+}
