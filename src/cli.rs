@@ -49,6 +49,9 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Break a stale apply lock left by a crashed vibes.
     Unlock(UnlockArgs),
+    /// Copy a compiled profile from the running server into a local directory (rsync).
+    #[command(after_help = FETCH_EXAMPLES)]
+    Fetch(FetchArgs),
     /// Compile a vibes source tree into profiles, locally (the worker runs the same).
     #[command(after_help = BUILD_EXAMPLES)]
     Build(crate::commands::build::BuildArgs),
@@ -133,6 +136,22 @@ pub struct DestroyArgs {
     pub include_data: bool,
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
+}
+
+const FETCH_EXAMPLES: &str = "Examples:
+  vibes fetch phone /media/phone       # the phone profile into /media/phone, as the server has it
+  vibes fetch archive ~/archive --dry-run
+                                       # list what would change, change nothing";
+
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// The profile to fetch (a [profiles.NAME] of vibes.toml).
+    pub profile: String,
+    /// The local directory to fill; files the profile no longer holds are deleted from it.
+    pub dest: PathBuf,
+    /// Show what rsync would transfer and delete, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]

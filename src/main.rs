@@ -54,6 +54,7 @@ fn run(cli: &Cli) -> miette::Result<i32> {
             },
         )),
         Command::Unlock(args) => runtime()?.block_on(commands::unlock::run(cli, args)),
+        Command::Fetch(args) => runtime()?.block_on(commands::fetch::run(cli, args)),
     }
 }
 
@@ -98,6 +99,8 @@ fn init_logging(cli: &Cli) {
         (false, 1) => "warn,vibes=debug,vibes_core=debug,vibes_aws=debug",
         (false, _) => "info,vibes=debug,vibes_core=debug,vibes_aws=debug,aws_config=debug,aws_smithy_runtime=debug",
     };
+    // Escape codes only on a terminal: CI logs get plain lines.
+    let colour = style::stderr_is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIBES_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).with_ansi(colour).try_init();
 }

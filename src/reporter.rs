@@ -69,6 +69,12 @@ impl Reporter for TerminalReporter {
             }
             None => self.line(format!("[{}/{}] {what}: started", index + 1, self.total)),
         }
+        // -v: each operation the action is made of, in the order it runs them.
+        if self.verbose > 0 && !self.quiet {
+            for effect in &action.effects {
+                self.note(&format!("[{}/{}] {}: {}", index + 1, self.total, action.address, effect.name()));
+            }
+        }
     }
 
     fn action_progress(&self, index: usize, message: &str) {
@@ -154,7 +160,10 @@ pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool) -> i32 {
         eprintln!("{line}");
         1
     } else {
-        if !quiet {
+        // The result is shown even with -q: it is what -q keeps.
+        if quiet {
+            println!("{line}");
+        } else {
             println!("\n{line}");
         }
         0

@@ -197,7 +197,8 @@ fi
 
 step="syncing sources from s3://$VIBES_SOURCES_BUCKET/${VIBES_SOURCES_PREFIX:-}"
 mkdir -p "$SOURCES_DIR"
-run "${AWS[@]}" s3 sync "s3://$VIBES_SOURCES_BUCKET/${VIBES_SOURCES_PREFIX:-}" "$SOURCES_DIR" --delete --only-show-errors
+# .vibes/ holds vibes' own bookkeeping (the manifest of the synced tree), not music.
+run "${AWS[@]}" s3 sync "s3://$VIBES_SOURCES_BUCKET/${VIBES_SOURCES_PREFIX:-}" "$SOURCES_DIR" --delete --only-show-errors --exclude ".vibes/*"
 
 step="fetching profiles from /$project/profiles/"
 rm -rf "$PROFILES_DIR"

@@ -23,13 +23,25 @@ pub struct Request<'a> {
 }
 
 pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
+    // What the caller got wrong (a bad plan file, a bad --target) is said before contacting AWS.
+    let saved = match req.plan_file {
+        Some(path) => Some((path, SavedPlan::load(path).map_err(|e| miette!("{e}"))?)),
+        None => None,
+    };
+    let options = plan_options(&req.selection, req.destroy)?;
+    if saved.is_some() && (!req.selection.targets.is_empty() || req.selection.include_data) {
+        return Err(miette!(
+            help = "make the plan with those options instead: vibes plan --target ADDR --out FILE",
+            "a saved plan runs as it was made: --target and --include-data cannot change it"
+        ));
+    }
     let session = Session::open(cli).await?;
     let project = session.desired.project.name.clone();
     // The lock comes first: what is observed and planned under it cannot be changed by
     // another vibes before it is applied.
     let command = if req.destroy { "destroy" } else { "apply" };
     let lock = apply::lock::acquire(session.cloud.as_ref(), &project, command).await.map_err(|e| miette!("{e}"))?;
-    let result = run_locked(cli, &req, &session).await;
+    let result = run_locked(cli, &req, &session, saved, options).await;
     let released = apply::lock::release(session.cloud.as_ref(), lock).await;
     if let Err(e) = released {
         eprintln!("warning: could not release the apply lock: {e}");
@@ -37,13 +49,12 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     result
 }
 
-async fn run_locked(cli: &Cli, req: &Request<'_>, session: &Session) -> Result<i32> {
+async fn run_locked(cli: &Cli, req: &Request<'_>, session: &Session, saved: Option<(&PathBuf, SavedPlan)>, options: PlanOptions) -> Result<i32> {
     let observed = session.observe().await?;
     let style = crate::style::plan_style();
 
-    let (plan, saved) = match req.plan_file {
-        Some(path) => {
-            let saved = SavedPlan::load(path).map_err(|e| miette!("{e}"))?;
+    let (plan, saved) = match saved {
+        Some((path, saved)) => {
             let fresh = vibes_core::plan::plan(&session.desired, &observed, &saved.options()).map_err(|e| miette!("{e}"))?;
             let moved = moved_since(&saved.plan, &fresh);
             if !moved.is_empty() {
@@ -57,17 +68,21 @@ async fn run_locked(cli: &Cli, req: &Request<'_>, session: &Session) -> Result<i
             }
             (saved.plan, true)
         }
-        None => {
-            let options: PlanOptions = plan_options(&req.selection, req.destroy)?;
-            (vibes_core::plan::plan(&session.desired, &observed, &options).map_err(|e| miette!("{e}"))?, false)
-        }
+        None => (vibes_core::plan::plan(&session.desired, &observed, &options).map_err(|e| miette!("{e}"))?, false),
     };
 
-    if !cli.quiet || !saved {
+    // -q keeps the plan only where it is needed: when asking for confirmation.
+    let asks = !req.auto_approve && !saved;
+    if !cli.quiet || asks {
         print!("{}", vibes_core::render::human(&plan, &style));
     }
     let runnable = plan.actions.iter().filter(|a| a.op != vibes_core::plan::Op::Blocked).count();
     if runnable == 0 {
+        if cli.quiet && !asks {
+            // The plan was not printed: still say what the result is.
+            let blocked = plan.actions.len();
+            println!("Nothing to apply{}.", if blocked > 0 { format!(" ({blocked} blocked: run `vibes plan` for why)") } else { String::new() });
+        }
         return Ok(exit::OK);
     }
     // A saved plan was reviewed when it was made; a fresh one is confirmed now.

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod build;
 pub mod completions;
+pub mod fetch;
 pub mod man;
 pub mod plan;
 pub mod show;

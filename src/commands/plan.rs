@@ -7,9 +7,10 @@ use miette::{IntoDiagnostic, Result, WrapErr};
 use vibes_core::saved::SavedPlan;
 
 pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
+    // A bad --target is the caller's mistake: say so before contacting AWS.
+    let options = plan_options(&args.selection, false)?;
     let session = Session::open(cli).await?;
     let observed = session.observe().await?;
-    let options = plan_options(&args.selection, false)?;
     let plan = vibes_core::plan::plan(&session.desired, &observed, &options).map_err(|e| miette::miette!("{e}"))?;
     if args.json {
         println!("{}", vibes_core::render::json_string(&plan));

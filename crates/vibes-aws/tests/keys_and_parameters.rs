@@ -29,7 +29,7 @@ async fn a_generated_key_is_tagged_and_its_private_key_kept_as_a_secure_string()
     let param = &seen.parameters["/keys/ec2/keys/builds"];
     assert!(param.secure);
     assert_eq!(param.value, None, "observe never reads a SecureString's value");
-    assert_eq!(param.tags, t);
+    assert_eq!(param.tags, ownership_tags(&t), "observe reports a parameter's ownership tags");
 
     // Read back with the SDK itself, decrypting: the stored value is the private key.
     let ssm = aws_sdk_ssm::Client::new(&sdk(&moto).await);
@@ -104,7 +104,7 @@ async fn parameters_round_trip_and_the_lock_is_exclusive() {
     let p = &seen.parameters["/params/profiles/phone"];
     assert_eq!(p.value.as_deref(), Some("CONFIG_ENCODER=opusenc\n"));
     assert_eq!(p.version, 2);
-    assert_eq!(p.tags, t);
+    assert_eq!(p.tags, ownership_tags(&t));
     assert!(!p.secure);
 
     assert_eq!(aws.get_parameter("/params/nothing").await.unwrap(), None);
@@ -209,12 +209,76 @@ async fn a_secret_quoted_back_by_aws_never_appears_in_the_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_empty_project_is_observed_in_seven_calls() {
+async fn an_empty_project_is_observed_in_eight_calls() {
     let moto = Moto::start();
     let aws = cloud(&moto).await;
     let before = aws.calls();
     let seen = aws.observe("empty", None).await.unwrap();
     assert_eq!(seen, vibes_core::Observed::default());
-    // key pairs, parameters, stacks, images, volumes, snapshots, instances.
-    assert_eq!(aws.calls() - before, 7);
+    // key pairs, parameters by path, parameters by tag, stacks, images, volumes, snapshots, instances.
+    assert_eq!(aws.calls() - before, 8);
+}
+
+/// What observe reports of a parameter's tags: who owns it and what it is.
+fn ownership_tags(t: &vibes_core::tags::Tags) -> vibes_core::tags::Tags {
+    t.iter().filter(|(k, _)| *k == PROJECT || *k == ADDRESS).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Puts `n` tagged profiles and returns the calls one observe of the project then costs.
+async fn observe_calls_with_profiles(moto: &Moto, project: &str, n: usize) -> u64 {
+    let aws = cloud(moto).await;
+    for i in 0..n {
+        let name = format!("p{i:03}");
+        aws.put_parameter(&format!("/{project}/profiles/{name}"), "CONFIG_ENCODER=lame\n", &tags(project, &format!("profile.{name}")))
+            .await
+            .unwrap();
+    }
+    let before = aws.calls();
+    let seen = aws.observe(project, None).await.unwrap();
+    let calls = aws.calls() - before;
+    assert_eq!(seen.parameters.len(), n);
+    for (i, p) in seen.parameters.values().enumerate() {
+        assert_eq!(p.tags.get(ADDRESS), Some(&format!("profile.p{i:03}")), "{}", p.name);
+        assert_eq!(p.tags.get(PROJECT).map(String::as_str), Some(project));
+    }
+    calls
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn observing_parameters_costs_calls_per_page_not_per_parameter() {
+    let moto = Moto::start();
+    let few = observe_calls_with_profiles(&moto, "few", 30).await;
+    let many = observe_calls_with_profiles(&moto, "many", 300).await;
+    eprintln!("observe calls: 30 profiles {few}, 300 profiles {many}");
+    // 6 EC2/CloudFormation calls, then SSM pages and no ListTagsForResource. On AWS that is
+    // ceil(n/10) GetParametersByPath + ceil(n/50) DescribeParameters; moto pages
+    // DescribeParameters by 10 whatever MaxResults says, and ends both listings with an empty
+    // page, hence at most 6 + 2 * (n/10 + 1) here: 14 for 30 profiles, 68 for 300.
+    let bound = |n: u64| 6 + 2 * (n / 10 + 1);
+    assert!(few <= bound(30), "{few} calls for 30 profiles");
+    assert!(many <= bound(300), "{many} calls for 300 profiles");
+    assert!(many < 300 / 4, "calls grow with pages, not with parameters");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn untagged_and_foreign_parameters_under_the_project_path_are_read_with_their_tags() {
+    let moto = Moto::start();
+    let aws = cloud(&moto).await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk(&moto).await);
+    aws.put_parameter("/mix/profiles/ours", "a", &tags("mix", "profile.ours")).await.unwrap();
+    // Made by hand from the seed, untagged: observed untagged, so the plan adopts it.
+    ssm.put_parameter().name("/mix/profiles/hand").value("b").r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+    // Another project's parameter under this project's path: its real owner is reported.
+    aws.put_parameter("/mix/profiles/theirs", "c", &tags("other", "profile.theirs")).await.unwrap();
+    // Ours, at a path vibes does not name: its tags are read, not guessed.
+    aws.put_parameter("/mix/odd/place", "d", &tags("mix", "profile.odd")).await.unwrap();
+
+    let before = aws.calls();
+    let seen = aws.observe("mix", None).await.unwrap();
+    assert_eq!(seen.parameters["/mix/profiles/ours"].tags, ownership_tags(&tags("mix", "profile.ours")));
+    assert!(seen.parameters["/mix/profiles/hand"].tags.is_empty());
+    assert_eq!(seen.parameters["/mix/profiles/theirs"].tags, tags("other", "profile.theirs"));
+    assert_eq!(seen.parameters["/mix/odd/place"].tags, tags("mix", "profile.odd"));
+    // 8 for the reads, 3 ListTagsForResource for the three parameters the tag filter cannot vouch for.
+    assert_eq!(aws.calls() - before, 8 + 3);
 }

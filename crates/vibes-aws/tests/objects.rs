@@ -33,8 +33,8 @@ async fn uploads_carry_their_sha256_and_observe_sees_it() {
 
     let before = aws.calls();
     let seen = aws.observe("objects", Some("objects-sources")).await.unwrap();
-    // 7 for the project's resources, 1 listing, 1 head per object.
-    assert_eq!(aws.calls() - before, 7 + 1 + 2);
+    // 8 for the project's resources, 1 listing, 1 head per object (no manifest yet).
+    assert_eq!(aws.calls() - before, 8 + 1 + 2);
     let objects = &seen.sources_bucket.as_ref().unwrap().objects;
     let wav_seen = &objects["ccr/bayou_country/1/1-born_on_the_bayou.wav"];
     assert_eq!(wav_seen.sha256.as_deref(), Some(sha.as_str()));
@@ -85,4 +85,79 @@ async fn a_file_of_64_mib_goes_up_in_parts_and_keeps_its_sha256() {
     assert!(!aws.list_bucket("multipart-sources").await.unwrap().unwrap().objects.contains_key("wrong.flac"));
     let uploads = s3.list_multipart_uploads().bucket("multipart-sources").send().await.unwrap();
     assert!(uploads.uploads().is_empty(), "the failed upload was aborted");
+}
+
+/// Uploads `n` small objects as a sync does, then writes the manifest; returns the bucket.
+async fn synced_bucket(moto: &Moto, aws: &vibes_aws::AwsCloud, name: &str, n: usize) -> std::collections::BTreeMap<String, String> {
+    bucket(moto, name).await;
+    let mut uploaded = vibes_core::bucket_manifest::Uploaded::new();
+    let mut hashes = std::collections::BTreeMap::new();
+    for i in 0..n {
+        let body = format!("track {i} of {name}");
+        let (file, sha) = file_of(body.as_bytes());
+        let key = format!("artist/album/{i:04}.flac");
+        aws.put_object_from_file(name, &key, file.path(), &sha).await.unwrap();
+        uploaded.insert(key.clone(), vibes_core::observed::ObservedObject { size: body.len() as u64, sha256: Some(sha.clone()) });
+        hashes.insert(key, sha);
+    }
+    aws.write_bucket_manifest(name, "rev1", &uploaded).await.unwrap();
+    hashes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_synced_by_vibes_is_read_in_a_constant_number_of_calls() {
+    let moto = Moto::start();
+    let aws = cloud(&moto).await;
+    let mut costs = Vec::new();
+    for (name, n) in [("manifest-small", 20), ("manifest-large", 250)] {
+        let hashes = synced_bucket(&moto, &aws, name, n).await;
+        let before = aws.calls();
+        let seen = aws.list_bucket(name).await.unwrap().unwrap();
+        costs.push(aws.calls() - before);
+        for (key, sha) in &hashes {
+            assert_eq!(seen.objects[key].sha256.as_ref(), Some(sha), "{key}");
+        }
+        assert!(seen.objects.contains_key(vibes_core::bucket_manifest::MANIFEST_KEY));
+        assert_eq!(seen.objects.len(), n + 1);
+    }
+    eprintln!("list_bucket calls: 20 objects {}, 250 objects {}", costs[0], costs[1]);
+    // One ListObjectsV2 page and one GetObject of the manifest, whatever the number of objects.
+    assert_eq!(costs, [2, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_changed_behind_the_manifest_are_read_again() {
+    let moto = Moto::start();
+    let aws = cloud(&moto).await;
+    let hashes = synced_bucket(&moto, &aws, "manifest-drift", 10).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk(&moto).await).force_path_style(true).build());
+    // Rewritten by hand, same size, no sha256 metadata: the ETag differs, the manifest is not trusted.
+    let key = "artist/album/0003.flac";
+    s3.put_object().bucket("manifest-drift").key(key).body(b"track X of manifest-drift".to_vec().into()).send().await.unwrap();
+    // Added by hand with the metadata a vibes upload carries.
+    let extra = b"a bonus track";
+    s3.put_object()
+        .bucket("manifest-drift")
+        .key("artist/album/bonus.flac")
+        .metadata("sha256", hex::encode(Sha256::digest(extra)))
+        .body(extra.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    let before = aws.calls();
+    let seen = aws.list_bucket("manifest-drift").await.unwrap().unwrap();
+    // Listing, manifest, and one HeadObject each for the two objects the manifest cannot vouch for.
+    assert_eq!(aws.calls() - before, 2 + 2);
+    assert_eq!(seen.objects[key].sha256, None, "no hash is claimed for content vibes did not write");
+    assert_eq!(seen.objects["artist/album/bonus.flac"].sha256, Some(hex::encode(Sha256::digest(extra))));
+    assert_eq!(seen.objects["artist/album/0004.flac"].sha256.as_ref(), Some(&hashes["artist/album/0004.flac"]));
+
+    // The next sync's manifest covers the hand-added object (read once, here) and keeps the
+    // changed one out, so it is compared on its own again.
+    aws.write_bucket_manifest("manifest-drift", "rev2", &Default::default()).await.unwrap();
+    let before = aws.calls();
+    let again = aws.list_bucket("manifest-drift").await.unwrap().unwrap();
+    assert_eq!(aws.calls() - before, 2 + 1);
+    assert_eq!(again.objects["artist/album/bonus.flac"], seen.objects["artist/album/bonus.flac"]);
 }

@@ -92,16 +92,22 @@ impl ProfileConfig {
         matches!(self.values.get(key).map(String::as_str), Some("y" | "yes" | "1" | "true"))
     }
 
-    /// The canonical text: `CONFIG_ENCODER` first, then the rest sorted, one a line.
+    /// The canonical text: `CONFIG_ENCODER` first, then the rest sorted, one a line. Reading
+    /// it back gives the same values: a value the reader would trim or unquote is quoted.
     pub fn to_text(&self) -> String {
-        let mut s = format!("CONFIG_ENCODER={}\n", self.encoder());
+        let mut s = format!("CONFIG_ENCODER={}\n", quote(self.encoder()));
         for (k, v) in &self.values {
             if k != "CONFIG_ENCODER" {
-                s.push_str(&format!("{k}={v}\n"));
+                s.push_str(&format!("{k}={}\n", quote(v)));
             }
         }
         s
     }
+}
+
+fn quote(v: &str) -> String {
+    let would_change = v != v.trim() || (v.len() >= 2 && v.starts_with('"') && v.ends_with('"'));
+    if would_change { format!("\"{v}\"") } else { v.to_string() }
 }
 
 fn unquote(v: &str) -> String {
@@ -135,6 +141,17 @@ mod tests {
         assert_eq!(p.extension(), "mp3");
         assert!(!p.enabled("CONFIG_PLAYLIST"));
         assert_eq!(p.to_text(), "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\n");
+    }
+
+    #[test]
+    fn writing_and_reading_back_keeps_every_value() {
+        for v in ["plain", "  padded\t", "\"quoted\"", "", "-V 6 --preset \"x y\""] {
+            let mut p = ProfileConfig::parse("CONFIG_ENCODER=lame\n").unwrap();
+            p.values.insert("CONFIG_LAME_FLAGS".into(), v.to_string());
+            let again = ProfileConfig::parse(&p.to_text()).unwrap();
+            assert_eq!(again.values["CONFIG_LAME_FLAGS"], v, "{:?}", p.to_text());
+            assert_eq!(again.to_text(), p.to_text());
+        }
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl SavedPlan {
         crate::plan::PlanOptions {
             include_data: self.include_data,
             destroy: self.destroy,
+            // Checked when the plan was loaded.
             targets: self.targets.iter().filter_map(|t| t.parse().ok()).collect(),
         }
     }
@@ -74,6 +75,9 @@ impl SavedPlan {
             return Err(SavedPlanError::Version { path: path.into(), found: head.format_version, expected: PLAN_FORMAT_VERSION });
         }
         let saved: SavedPlan = serde_json::from_str(text).map_err(|e| SavedPlanError::Malformed { path: path.into(), message: e.to_string() })?;
+        if let Some(bad) = saved.targets.iter().find(|t| t.parse::<crate::Address>().is_err()) {
+            return Err(SavedPlanError::Malformed { path: path.into(), message: format!("target {bad:?} is not an address") });
+        }
         // The edges must index actions: a hand-edited file could say otherwise.
         let n = saved.plan.actions.len();
         if let Some((a, b)) = saved.plan.edges.iter().find(|(a, b)| *a >= n || *b >= n || a >= b) {
@@ -108,32 +112,152 @@ pub struct Moved {
 
 /// Compare a saved plan with a fresh one made from the same config and a new observation.
 /// Empty when the saved plan may run as it is.
+///
+/// A saved action has moved when
+/// - an observed resource it relied on has a different fingerprint now,
+/// - a fresh plan would not do exactly the same to its address (other op or other effects:
+///   the config changed, or the account did), or
+/// - a fresh plan has to do something first that the saved action depends on (e.g. a key pair
+///   deleted by hand under a compile the plan runs).
+///
+/// What the saved plan does not touch and does not depend on never counts: an out-of-band change
+/// to another profile shows in the next plan, and does not block this one.
 pub fn moved_since(saved: &Plan, fresh: &Plan) -> Vec<Moved> {
-    let mut moved = Vec::new();
+    use crate::plan::Op;
     if saved.project != fresh.project {
-        moved.push(Moved { address: "project".into(), what: format!("the plan is for project {}, the config is for {}", saved.project, fresh.project) });
-        return moved;
+        return vec![Moved { address: "project".into(), what: format!("the plan is for project {}, the config is for {}", saved.project, fresh.project) }];
     }
-    let fresh_by: BTreeMap<_, _> = fresh.actions.iter().map(|a| (a.address.to_string(), a)).collect();
+    let fresh_index: BTreeMap<String, usize> = fresh.actions.iter().enumerate().map(|(i, a)| (a.address.to_string(), i)).collect();
+    // One observation: the same key has the same fingerprint wherever a fresh action relies on it.
     let fresh_seen: BTreeMap<&String, &String> = fresh.actions.iter().flat_map(|a| a.relies_on.iter()).collect();
-    for a in saved.actions.iter().filter(|a| a.op != crate::plan::Op::Blocked) {
+    let saved_addresses: std::collections::BTreeSet<String> = saved.actions.iter().map(|a| a.address.to_string()).collect();
+    let mut moved = Vec::new();
+    for a in saved.actions.iter().filter(|a| a.op != Op::Blocked) {
         let address = a.address.to_string();
+        let fresh_action = fresh_index.get(&address).map(|&i| (i, &fresh.actions[i]));
+        let mut found = false;
         for (key, was) in &a.relies_on {
-            if let Some(now) = fresh_seen.get(key) {
-                if *now != was {
-                    moved.push(Moved { address: address.clone(), what: format!("{key} changed since the plan was made") });
-                }
+            let now = fresh_action.and_then(|(_, f)| f.relies_on.get(key)).or_else(|| fresh_seen.get(key).copied());
+            if now.is_some_and(|now| now != was) {
+                moved.push(Moved { address: address.clone(), what: format!("{key} changed since the plan was made") });
+                found = true;
             }
         }
-        match fresh_by.get(&address) {
-            None => moved.push(Moved { address: address.clone(), what: "a fresh plan has nothing to do here any more".into() }),
-            Some(f) if f.op != a.op || f.effects != a.effects => {
-                if !moved.iter().any(|m| m.address == address) {
-                    moved.push(Moved { address: address.clone(), what: format!("a fresh plan would {} it instead: {}", f.op.as_str(), f.reason) });
+        match fresh_action {
+            None if !found => moved.push(Moved { address: address.clone(), what: "a fresh plan has nothing to do here any more".into() }),
+            None => {}
+            Some((_, f)) if (f.op != a.op || f.effects != a.effects) && !found => {
+                moved.push(Moved { address: address.clone(), what: format!("a fresh plan would {} it instead: {}", f.op.as_str(), f.reason) });
+            }
+            Some((i, _)) => {
+                for d in fresh.dependencies(i) {
+                    let dep = &fresh.actions[d];
+                    if !saved_addresses.contains(&dep.address.to_string()) {
+                        moved.push(Moved {
+                            address: address.clone(),
+                            what: format!("it depends on {}, which now needs to {} first: {}", dep.address, dep.op.as_str(), dep.reason),
+                        });
+                    }
                 }
             }
-            Some(_) => {}
         }
     }
     moved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, Effect, Op};
+    use crate::Address;
+
+    fn put(address: Address, op: Op, param: &str, version: &str, text: &str) -> Action {
+        Action {
+            address,
+            op,
+            reason: "profile text changed".into(),
+            attributes: Vec::new(),
+            changes: Vec::new(),
+            effects: vec![Effect::PutParameter { name: param.into(), value: crate::model::Value::literal(text), tags: Default::default() }],
+            relies_on: [(format!("parameter:{param}"), version.to_string())].into(),
+        }
+    }
+
+    fn plan(actions: Vec<Action>, edges: Vec<(usize, usize)>) -> Plan {
+        Plan { project: "p".into(), actions, edges, notes: Vec::new() }
+    }
+
+    fn phone(version: &str) -> Action {
+        put(Address::profile("phone"), Op::Update, "/p/profiles/phone", version, "CONFIG_ENCODER=lame\n")
+    }
+
+    #[test]
+    fn the_same_plan_from_the_same_account_has_not_moved() {
+        let saved = plan(vec![phone("v1")], vec![]);
+        assert!(moved_since(&saved, &saved.clone()).is_empty());
+    }
+
+    #[test]
+    fn a_resource_the_plan_updates_that_changed_is_named() {
+        let saved = plan(vec![phone("v1")], vec![]);
+        let moved = moved_since(&saved, &plan(vec![phone("v2")], vec![]));
+        assert_eq!(moved, vec![Moved { address: "profile.phone".into(), what: "parameter:/p/profiles/phone changed since the plan was made".into() }]);
+    }
+
+    #[test]
+    fn a_change_to_a_resource_the_plan_does_not_touch_does_not_count() {
+        let saved = plan(vec![phone("v1")], vec![]);
+        let laptop = put(Address::profile("laptop"), Op::Update, "/p/profiles/laptop", "v7", "CONFIG_ENCODER=opusenc\n");
+        assert!(moved_since(&saved, &plan(vec![laptop, phone("v1")], vec![])).is_empty());
+    }
+
+    #[test]
+    fn an_address_a_fresh_plan_leaves_alone_has_moved() {
+        let saved = plan(vec![phone("v1")], vec![]);
+        let moved = moved_since(&saved, &plan(vec![], vec![]));
+        assert_eq!(moved[0].what, "a fresh plan has nothing to do here any more");
+    }
+
+    #[test]
+    fn other_effects_for_the_same_address_have_moved() {
+        let saved = plan(vec![phone("v1")], vec![]);
+        let fresh = put(Address::profile("phone"), Op::Update, "/p/profiles/phone", "v1", "CONFIG_ENCODER=flac\n");
+        let moved = moved_since(&saved, &plan(vec![fresh], vec![]));
+        assert_eq!(moved.len(), 1);
+        assert!(moved[0].what.starts_with("a fresh plan would update it instead"), "{moved:?}");
+    }
+
+    #[test]
+    fn new_work_that_a_saved_action_depends_on_has_moved() {
+        let mut compile = phone("v1");
+        compile.address = Address::compile();
+        compile.op = Op::Run;
+        compile.relies_on.clear();
+        let key = put(Address::key("worker"), Op::Create, "/p/ec2/keys/worker", "absent", "");
+        let saved = plan(vec![compile.clone()], vec![]);
+        let moved = moved_since(&saved, &plan(vec![key, compile], vec![(0, 1)]));
+        assert_eq!(moved.len(), 1, "{moved:?}");
+        assert_eq!(moved[0].address, "compile");
+        assert!(moved[0].what.contains("key.worker"), "{moved:?}");
+    }
+
+    #[test]
+    fn a_plan_for_another_project_is_refused() {
+        let saved = plan(vec![phone("v1")], vec![]);
+        let mut other = saved.clone();
+        other.project = "q".into();
+        assert_eq!(moved_since(&saved, &other)[0].address, "project");
+    }
+
+    #[test]
+    fn a_saved_plan_round_trips_and_refuses_bad_targets_and_versions() {
+        let saved = SavedPlan::new(plan(vec![phone("v1")], vec![]), &crate::plan::PlanOptions::default());
+        let text = saved.to_json();
+        assert_eq!(SavedPlan::from_json(&text, "plan.json").unwrap(), saved);
+        let bad = text.replace("\"targets\": []", "\"targets\": [\"nonsense\"]");
+        assert!(matches!(SavedPlan::from_json(&bad, "plan.json"), Err(SavedPlanError::Malformed { .. })), "{bad}");
+        let newer = text.replacen(&format!("\"format_version\": {PLAN_FORMAT_VERSION}"), "\"format_version\": 99", 1);
+        let err = SavedPlan::from_json(&newer, "plan.json").unwrap_err().to_string();
+        assert!(err.contains("99") && err.contains(&PLAN_FORMAT_VERSION.to_string()), "{err}");
+    }
 }

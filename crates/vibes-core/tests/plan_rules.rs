@@ -294,3 +294,12 @@ fn destroy_deletes_what_is_owned_in_reverse_order_and_blocks_data() {
     assert!(position(&p, "server") < position(&p, "stack.main"));
     assert!(position(&p, "stack.main") < position(&p, "stack.vpc"));
 }
+
+#[test]
+fn a_target_the_config_does_not_name_pulls_in_nothing() {
+    let mut d = full();
+    d.server = None;
+    let p = plan(&d, &Observed::default(), &PlanOptions { targets: vec![Address::server()], ..Default::default() }).unwrap();
+    assert!(p.actions.is_empty(), "no stacks or keys for a server the config does not ask for");
+    assert!(p.notes.iter().any(|n| n.contains("--target server: the config does not name it")), "{:?}", p.notes);
+}

@@ -86,6 +86,9 @@ impl Cloud for AwsCloud {
     async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()> {
         self.put_object_impl(bucket, key, body).await
     }
+    async fn write_bucket_manifest(&self, bucket: &str, revision: &str, uploaded: &vibes_core::bucket_manifest::Uploaded) -> CloudResult<()> {
+        self.write_bucket_manifest_impl(bucket, revision, uploaded).await
+    }
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
         self.delete_objects_impl(bucket, keys).await
     }

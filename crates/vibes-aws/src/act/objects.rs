@@ -10,6 +10,8 @@ use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPa
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use tokio::io::AsyncReadExt;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use vibes_core::bucket_manifest::{BucketManifest, ManifestEntry, Uploaded, MANIFEST_KEY};
 use vibes_core::cloud::{CloudError, CloudResult};
 
 const MIB: u64 = 1024 * 1024;
@@ -154,6 +156,44 @@ impl AwsCloud {
             .await
             .map_err(|e| cloud_err("PutObject", &format!("s3://{bucket}/{key}"), e))?;
         Ok(())
+    }
+
+    /// The manifest after a sync: one listing (for ETags), the previous manifest, and a
+    /// HeadObject only for objects neither this sync uploaded nor the old manifest vouches for
+    /// (so a bucket filled before manifests existed is read once, here, not on every plan).
+    /// Apply holds the project lock, so no other vibes writes between the uploads and this
+    /// listing; an uploaded object whose listed size differs from the scan is not vouched for.
+    pub(crate) async fn write_bucket_manifest_impl(&self, bucket: &str, revision: &str, uploaded: &Uploaded) -> CloudResult<()> {
+        let listed = crate::observe::s3_listing(&self.s3, bucket)
+            .await?
+            .ok_or_else(|| CloudError::NotFound { operation: "ListObjectsV2".into(), what: format!("bucket {bucket}") })?;
+        let old = crate::observe::s3_read_manifest(&self.s3, bucket, &listed).await?.map(|(m, _)| m);
+        let mut manifest = BucketManifest::new(revision);
+        let mut unknown = Vec::new();
+        for l in listed.into_iter().filter(|l| l.key != MANIFEST_KEY) {
+            let Some(etag) = l.etag.clone() else { continue };
+            let sha256 = match uploaded.get(&l.key) {
+                Some(u) if u.size == l.size => u.sha256.clone(),
+                _ => old.as_ref().and_then(|m| m.trusted_sha256(&l.key, l.size, Some(&etag))).map(str::to_string),
+            };
+            match sha256 {
+                Some(sha256) => {
+                    manifest.objects.insert(l.key, ManifestEntry { size: l.size, sha256, etag: Some(etag) });
+                }
+                None => unknown.push((l.key, l.size, etag)),
+            }
+        }
+        let s3 = &self.s3;
+        let headed: Vec<(String, Option<ManifestEntry>)> = stream::iter(unknown)
+            .map(|(key, size, etag)| async move {
+                let sha256 = crate::observe::s3_object_sha256(s3, bucket, &key).await?;
+                Ok::<_, CloudError>((key, sha256.map(|sha256| ManifestEntry { size, sha256, etag: Some(etag) })))
+            })
+            .buffer_unordered(crate::observe::READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        manifest.objects.extend(headed.into_iter().filter_map(|(k, e)| e.map(|e| (k, e))));
+        self.put_object_impl(bucket, MANIFEST_KEY, manifest.to_json()).await
     }
 
     /// DeleteObjects in batches of 1000 (the API's limit); any key S3 reports as not

@@ -3,15 +3,16 @@
 //! AWS calls per observe, with `k` key pairs etc. never mattering except where said:
 //! - EC2: describe-key-pairs 1, describe-images 1, describe-volumes/-snapshots/-instances 1 each
 //!   per page of 1000 (tag-filtered on the server);
-//! - SSM: get-parameters-by-path 1 per 10 parameters, plus list-tags-for-resource 1 per
-//!   parameter (SSM has no call that returns values or tags in bulk; a project holds a
-//!   dozen or two parameters);
+//! - SSM: get-parameters-by-path 1 per 10 parameters and describe-parameters (filtered on the
+//!   project tag) 1 per 50, side by side; list-tags-for-resource only for parameters not
+//!   tagged for the project or at a path vibes does not name (see [`ssm`]);
 //! - CloudFormation: describe-stacks 1 per 100 stacks in the region, plus get-template 1 per
 //!   stack the project owns;
-//! - S3 (when the sources bucket is known): list-objects-v2 1 per 1000 objects, plus
-//!   head-object 1 per object to read its SHA-256 (see [`s3`]).
+//! - S3 (when the sources bucket is known): list-objects-v2 1 per 1000 objects, get-object 1
+//!   for vibes' manifest, plus head-object 1 per object the manifest does not vouch for (see
+//!   [`s3`]).
 //!
-//! An empty project costs 7 calls; one with 3 stacks, 12 parameters and 500 sources ≈ 540.
+//! An empty project costs 8 calls; one with 3 stacks, 12 parameters and 500 synced sources ≈ 15.
 
 mod cfn;
 pub(crate) use cfn::outputs_of as cfn_outputs;
@@ -20,6 +21,7 @@ mod ec2;
 mod s3;
 pub use s3::SHA256_METADATA;
 pub(crate) use s3::bucket as list_bucket_opt;
+pub(crate) use s3::{listing as s3_listing, object_sha256 as s3_object_sha256, read_manifest as s3_read_manifest};
 mod ssm;
 
 use crate::AwsCloud;

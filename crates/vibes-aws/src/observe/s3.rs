@@ -1,7 +1,11 @@
 //! S3 reads: the sources bucket's objects with their SHA-256.
 //!
-//! ListObjectsV2 gives keys and sizes but neither metadata nor checksums, so each object's
-//! SHA-256 costs one HeadObject: 1 call per 1000 objects plus 1 per object (run 16 at a time).
+//! ListObjectsV2 gives keys, sizes and ETags but no content hash. After each sync vibes writes
+//! a manifest ([`vibes_core::bucket_manifest`]) recording each object's SHA-256 with the ETag
+//! it had; a read trusts the manifest for objects whose listed size and ETag still match, and
+//! costs one HeadObject only for the others (objects written by something else, or before the
+//! first manifest). A bucket synced by vibes thus costs 1 call per 1000 objects plus 1.
+//!
 //! Uploads store the hex SHA-256 as `x-amz-meta-sha256` (works for multipart objects too,
 //! whose S3 checksum is a checksum of part checksums); objects without it fall back to a
 //! full-object `ChecksumSHA256`, and otherwise have no known hash (and are uploaded again).
@@ -10,14 +14,24 @@ use super::READ_CONCURRENCY;
 use crate::error::{cloud_err, Failure};
 use aws_sdk_s3::types::ChecksumMode;
 use futures_util::{stream, StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+use vibes_core::bucket_manifest::{BucketManifest, MANIFEST_KEY};
 use vibes_core::cloud::{CloudError, CloudResult};
 use vibes_core::observed::{ObservedBucket, ObservedObject};
 
 /// The metadata key (without `x-amz-meta-`) holding an object's hex SHA-256.
 pub const SHA256_METADATA: &str = "sha256";
 
-pub(crate) async fn bucket(s3: &aws_sdk_s3::Client, bucket: Option<&str>) -> CloudResult<Option<ObservedBucket>> {
-    let Some(bucket) = bucket else { return Ok(None) };
+/// One object as ListObjectsV2 shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+}
+
+/// Every object of `bucket`, a page of 1000 a call; `None` when the bucket does not exist.
+pub(crate) async fn listing(s3: &aws_sdk_s3::Client, bucket: &str) -> CloudResult<Option<Vec<Listed>>> {
     let mut listed = Vec::new();
     let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -33,22 +47,83 @@ pub(crate) async fn bucket(s3: &aws_sdk_s3::Client, bucket: Option<&str>) -> Clo
         };
         for o in page.contents() {
             if let Some(key) = o.key() {
-                listed.push((key.to_string(), o.size().unwrap_or_default().max(0) as u64));
+                listed.push(Listed {
+                    key: key.to_string(),
+                    size: o.size().unwrap_or_default().max(0) as u64,
+                    etag: o.e_tag().map(str::to_string),
+                });
             }
         }
     }
-    let objects: Vec<(String, ObservedObject)> = stream::iter(listed)
-        .map(|(key, size)| async move {
-            let sha256 = object_sha256(s3, bucket, &key).await?;
-            Ok::<_, CloudError>((key, ObservedObject { size, sha256 }))
+    Ok(Some(listed))
+}
+
+/// The bucket's manifest and its raw bytes, when the listing shows one. A manifest that does
+/// not parse is ignored (every object is then read on its own), never an error: it is only
+/// a shortcut.
+pub(crate) async fn read_manifest(s3: &aws_sdk_s3::Client, bucket: &str, listed: &[Listed]) -> CloudResult<Option<(BucketManifest, Vec<u8>)>> {
+    if !listed.iter().any(|l| l.key == MANIFEST_KEY) {
+        return Ok(None);
+    }
+    let what = format!("s3://{bucket}/{MANIFEST_KEY}");
+    let out = match s3.get_object().bucket(bucket).key(MANIFEST_KEY).send().await {
+        Ok(o) => o,
+        Err(e) => {
+            let f = Failure::from_sdk(&e);
+            if f.code_is("NoSuchKey") {
+                return Ok(None);
+            }
+            return Err(f.into_cloud("GetObject", &what, &[]));
+        }
+    };
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| CloudError::Transient { operation: "GetObject".into(), message: format!("{what}: {e}") })?
+        .into_bytes()
+        .to_vec();
+    match BucketManifest::from_json(&bytes) {
+        Ok(m) => Ok(Some((m, bytes))),
+        Err(e) => {
+            tracing::warn!("{e}; reading each object instead");
+            Ok(None)
+        }
+    }
+}
+
+pub(crate) async fn bucket(s3: &aws_sdk_s3::Client, bucket: Option<&str>) -> CloudResult<Option<ObservedBucket>> {
+    let Some(bucket) = bucket else { return Ok(None) };
+    let Some(listed) = listing(s3, bucket).await? else { return Ok(None) };
+    let manifest = read_manifest(s3, bucket, &listed).await?;
+    let mut objects = std::collections::BTreeMap::new();
+    let mut unknown = Vec::new();
+    for l in listed {
+        if l.key == MANIFEST_KEY {
+            let sha256 = manifest.as_ref().map(|(_, bytes)| hex::encode(Sha256::digest(bytes)));
+            objects.insert(l.key, ObservedObject { size: l.size, sha256 });
+            continue;
+        }
+        match manifest.as_ref().and_then(|(m, _)| m.trusted_sha256(&l.key, l.size, l.etag.as_deref())) {
+            Some(sha) => {
+                objects.insert(l.key, ObservedObject { size: l.size, sha256: Some(sha.to_string()) });
+            }
+            None => unknown.push(l),
+        }
+    }
+    let headed: Vec<(String, ObservedObject)> = stream::iter(unknown)
+        .map(|l| async move {
+            let sha256 = object_sha256(s3, bucket, &l.key).await?;
+            Ok::<_, CloudError>((l.key, ObservedObject { size: l.size, sha256 }))
         })
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
-    Ok(Some(ObservedBucket { bucket: bucket.to_string(), objects: objects.into_iter().collect() }))
+    objects.extend(headed);
+    Ok(Some(ObservedBucket { bucket: bucket.to_string(), objects }))
 }
 
-async fn object_sha256(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> CloudResult<Option<String>> {
+pub(crate) async fn object_sha256(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> CloudResult<Option<String>> {
     let head = s3
         .head_object()
         .bucket(bucket)

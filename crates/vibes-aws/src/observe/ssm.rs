@@ -1,16 +1,58 @@
 //! SSM reads: every parameter under `/<project>/`, values of plain ones only (SecureStrings
-//! are listed, never decrypted), and each parameter's tags.
+//! are listed, never decrypted), and each parameter's ownership tags.
+//!
+//! SSM returns tags one parameter at a time (ListTagsForResource), but DescribeParameters can
+//! filter on a tag. So: GetParametersByPath (values, 10 a page) and DescribeParameters filtered
+//! on `vibes:project=<project>` (names, 50 a page) run side by side; a parameter in the second
+//! set is ours, and its `vibes:address` follows from its path, since vibes names parameters by
+//! address (`/<p>/profiles/X` is `profile.X`, `/<p>/ec2/keys/X` is `key.X`, `/<p>/ami/X` is
+//! `image.X`, `/<p>/sources` is `sources`, `/<p>/lock` carries no address). Only parameters
+//! outside that set (untagged ones to adopt, or another project's) and ours at a path vibes
+//! does not name cost a ListTagsForResource each. A converged project: 2 + n/10 + n/50 calls.
+//!
+//! The tags derived from a path are the ownership tags vibes reads back (project, address);
+//! the fingerprint tag of a parameter is not read by the planner, and is not derived.
 
 use super::READ_CONCURRENCY;
 use crate::error::cloud_err;
-use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging};
 use futures_util::{stream, StreamExt, TryStreamExt};
-use std::collections::BTreeMap;
-use vibes_core::cloud::CloudResult;
+use std::collections::{BTreeMap, BTreeSet};
+use vibes_core::address::Address;
+use vibes_core::cloud::{CloudError, CloudResult};
 use vibes_core::observed::ObservedParameter;
-use vibes_core::tags::Tags;
+use vibes_core::tags::{Tags, ADDRESS, PROJECT};
 
 pub(crate) async fn parameters(ssm: &aws_sdk_ssm::Client, project: &str) -> CloudResult<BTreeMap<String, ObservedParameter>> {
+    let (found, tagged_ours) = tokio::try_join!(by_path(ssm, project), tagged_with_project(ssm, project))?;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for mut p in found {
+        let derived = tagged_ours.contains(&p.name).then(|| address_of_path(project, &p.name)).flatten();
+        match derived {
+            Some(address) => {
+                p.tags.insert(PROJECT.into(), project.into());
+                if let Some(a) = address {
+                    p.tags.insert(ADDRESS.into(), a.to_string());
+                }
+                known.push(p);
+            }
+            None => unknown.push(p),
+        }
+    }
+    let read: Vec<ObservedParameter> = stream::iter(unknown)
+        .map(|mut p| async move {
+            p.tags = parameter_tags(ssm, &p.name).await?;
+            Ok::<_, CloudError>(p)
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(known.into_iter().chain(read).map(|p| (p.name.clone(), p)).collect())
+}
+
+/// Every parameter under `/<project>/` with its value (plain ones) and version, untagged.
+async fn by_path(ssm: &aws_sdk_ssm::Client, project: &str) -> CloudResult<Vec<ObservedParameter>> {
     let mut found = Vec::new();
     // WithDecryption=false: SecureString values come back as ciphertext and are dropped below;
     // observe never holds a secret, so a plan can never show one.
@@ -35,17 +77,53 @@ pub(crate) async fn parameters(ssm: &aws_sdk_ssm::Client, project: &str) -> Clou
             });
         }
     }
-    // Tags are per resource in SSM (DescribeParameters can filter by tag but does not return
-    // tags): one ListTagsForResource per parameter, a few at a time.
-    let tagged: Vec<ObservedParameter> = stream::iter(found)
-        .map(|mut p| async move {
-            p.tags = parameter_tags(ssm, &p.name).await?;
-            Ok::<_, vibes_core::cloud::CloudError>(p)
-        })
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
-    Ok(tagged.into_iter().map(|p| (p.name.clone(), p)).collect())
+    Ok(found)
+}
+
+/// Names of the parameters under `/<project>/` tagged `vibes:project=<project>`.
+async fn tagged_with_project(ssm: &aws_sdk_ssm::Client, project: &str) -> CloudResult<BTreeSet<String>> {
+    let filter = |key: String, option: Option<&str>, value: String| {
+        ParameterStringFilter::builder()
+            .key(key)
+            .set_option(option.map(str::to_string))
+            .values(value)
+            .build()
+            .map_err(|e| CloudError::permanent("DescribeParameters", e.to_string()))
+    };
+    let mut pages = ssm
+        .describe_parameters()
+        .parameter_filters(filter(format!("tag:{PROJECT}"), None, project.to_string())?)
+        .parameter_filters(filter("Path".into(), Some("Recursive"), format!("/{project}"))?)
+        .max_results(50)
+        .into_paginator()
+        .send();
+    let mut names = BTreeSet::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| cloud_err("DescribeParameters", &format!("/{project}/ tagged {PROJECT}={project}"), e))?;
+        names.extend(page.parameters().iter().filter_map(|p| p.name()).map(str::to_string));
+    }
+    Ok(names)
+}
+
+/// The address vibes gives the parameter at `name`: `Some(Some(a))` for an address,
+/// `Some(None)` for a parameter that carries only the project tag (the apply lock), `None`
+/// for a path vibes does not name (its tags are then read).
+fn address_of_path(project: &str, name: &str) -> Option<Option<Address>> {
+    let rest = name.strip_prefix(&format!("/{project}/"))?;
+    let one = |prefix: &str| rest.strip_prefix(prefix).filter(|n| !n.is_empty() && !n.contains('/'));
+    if rest == "sources" {
+        Some(Some(Address::sources()))
+    } else if rest == "lock" {
+        Some(None)
+    } else if let Some(n) = one("profiles/") {
+        Some(Some(Address::profile(n)))
+    } else if let Some(n) = one("ec2/keys/") {
+        Some(Some(Address::key(n)))
+    } else if let Some(n) = one("ami/") {
+        Some(Some(Address::image(n)))
+    } else {
+        None
+    }
 }
 
 pub(crate) async fn parameter_tags(ssm: &aws_sdk_ssm::Client, name: &str) -> CloudResult<Tags> {
@@ -57,4 +135,23 @@ pub(crate) async fn parameter_tags(ssm: &aws_sdk_ssm::Client, name: &str) -> Clo
         .await
         .map_err(|e| cloud_err("ListTagsForResource", name, e))?;
     Ok(out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_of_a_parameter_follows_from_its_path() {
+        let a = |n: &str| address_of_path("vibes", n).map(|o| o.map(|a| a.to_string()));
+        assert_eq!(a("/vibes/profiles/opus"), Some(Some("profile.opus".into())));
+        assert_eq!(a("/vibes/ec2/keys/server"), Some(Some("key.server".into())));
+        assert_eq!(a("/vibes/ami/worker"), Some(Some("image.worker".into())));
+        assert_eq!(a("/vibes/sources"), Some(Some("sources".into())));
+        assert_eq!(a("/vibes/lock"), Some(None));
+        assert_eq!(a("/vibes/profiles/a/b"), None, "not a name vibes gives");
+        assert_eq!(a("/vibes/profiles/"), None);
+        assert_eq!(a("/vibes/other"), None);
+        assert_eq!(a("/other/profiles/opus"), None);
+    }
 }

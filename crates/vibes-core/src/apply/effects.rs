@@ -9,6 +9,7 @@ use super::retry::Retrier;
 use crate::address::Address;
 use crate::cloud::{Cloud, CloudError, CloudResult, ImageBuildRequest, InstanceRequest, StackRequest, StackUpdate};
 use crate::model::Value;
+use crate::observed::ObservedObject;
 use crate::plan::outputs::{IMAGE_ID, SNAPSHOT_ID, VOLUME_ID};
 use crate::plan::{Action, Effect};
 use crate::tags::{self, idempotency_token, Tags};
@@ -180,7 +181,7 @@ async fn run_effect(cx: &Context, index: usize, address: &Address, effect: &Effe
             build_image(cx, index, image, recipe, files, recipe_hash, parameter, artifacts_bucket, codebuild_project, tags).await
         }
         Effect::DeregisterImage { image_id } => cx.call_gone(name, |_| cloud.deregister_image(image_id)).await,
-        Effect::SyncSources { bucket, root, upload, delete, revision: _ } => sync_sources(cx, index, bucket, root, upload, delete).await,
+        Effect::SyncSources { bucket, root, upload, delete, revision } => sync_sources(cx, index, bucket, root, upload, delete, revision).await,
         Effect::CreateVolume { name: volume, size_gib, availability_zone, tags, token } => {
             let az = cx.resolve(availability_zone)?;
             let id = cx.call(name, |_| cloud.create_volume(*size_gib, &az, tags, token)).await?;
@@ -373,6 +374,7 @@ async fn sync_sources(
     root: &str,
     upload: &BTreeMap<String, String>,
     delete: &[String],
+    revision: &str,
 ) -> Result<(), EffectError> {
     let cloud = cx.cloud.as_ref();
     let bucket = cx.resolve(bucket)?;
@@ -381,6 +383,7 @@ async fn sync_sources(
     let mut done = 0usize;
     let mut bytes = 0u64;
     let mut errors: Vec<EffectError> = Vec::new();
+    let mut uploaded = crate::bucket_manifest::Uploaded::new();
     let every = (total / 100).max(1);
     // Boxed as `dyn Future + Send`: the stream then holds one concrete type, and the task that
     // runs this action stays `Send` without higher-ranked closure bounds.
@@ -393,7 +396,7 @@ async fn sync_sources(
                 let (actual, size) = hash_file(path.clone()).await?;
                 check_hash(&path, expected, &actual)?;
                 cx.call("upload", |_| cloud.put_object_from_file(bucket, rel, &path, expected)).await?;
-                Ok::<u64, EffectError>(size)
+                Ok::<_, EffectError>((rel, ObservedObject { size, sha256: Some(expected.clone()) }))
             }) as Upload<'_>
         })
         .collect();
@@ -401,7 +404,10 @@ async fn sync_sources(
     while let Some(r) = uploads.next().await {
         done += 1;
         match r {
-            Ok(size) => bytes += size,
+            Ok((rel, object)) => {
+                bytes += object.size;
+                uploaded.insert(rel.clone(), object);
+            }
             Err(e) => errors.push(e),
         }
         if done % every == 0 || done == total {
@@ -416,11 +422,14 @@ async fn sync_sources(
         cx.call("delete objects", |_| cloud.delete_objects(&bucket, batch)).await?;
         cx.reporter.action_progress(index, &format!("deleted {}/{} objects", (n * DELETE_BATCH + batch.len()), delete.len()));
     }
+    // Last, once the bucket holds the tree: a manifest written before a failed upload would
+    // vouch for content that is not there.
+    cx.call("write bucket manifest", |_| cloud.write_bucket_manifest(&bucket, revision, &uploaded)).await?;
     Ok(())
 }
 
-/// One file's upload: its size once done.
-type Upload<'a> = Pin<Box<dyn Future<Output = Result<u64, EffectError>> + Send + 'a>>;
+/// One file's upload: its key, size and SHA-256 once done.
+type Upload<'a> = Pin<Box<dyn Future<Output = Result<(&'a String, ObservedObject), EffectError>> + Send + 'a>>;
 
 fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -156,6 +156,15 @@ pub trait Cloud: Send + Sync {
     async fn put_object_from_file(&self, bucket: &str, key: &str, file: &Path, sha256_hex: &str) -> CloudResult<()>;
     async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()>;
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()>;
+    /// Record the bucket's manifest after a sync ([`crate::bucket_manifest`]): `uploaded` are
+    /// the objects this sync wrote (size and SHA-256 as scanned); the manifest covers the whole
+    /// bucket, with each object's ETag, so later reads need no per-object call. The default
+    /// writes nothing: a cloud whose `list_bucket` is cheap anyway needs no manifest, and one
+    /// without ETags could write only entries that are never trusted.
+    async fn write_bucket_manifest(&self, bucket: &str, revision: &str, uploaded: &crate::bucket_manifest::Uploaded) -> CloudResult<()> {
+        let _ = (bucket, revision, uploaded);
+        Ok(())
+    }
 
     // Images
     async fn start_image_build(&self, req: &ImageBuildRequest) -> CloudResult<String>;

@@ -61,7 +61,11 @@ pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Re
     actions.extend(cx.plan_server(compile_runs));
     let mut notes = Vec::new();
     if !options.targets.is_empty() {
-        actions = cx.restrict_to_targets(actions);
+        let (kept, idle) = cx.restrict_to_targets(actions);
+        actions = kept;
+        for t in idle {
+            notes.push(format!("--target {t}: the config does not name it and the account holds nothing of it"));
+        }
         notes.push(format!(
             "--target limits this plan to {} and what they depend on: the result is partial, and a full plan may show more",
             options.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
@@ -618,7 +622,14 @@ impl<'a> Cx<'a> {
             }
         }
         let extra: Vec<String> = bucket
-            .map(|b| b.objects.keys().filter(|k| !manifest.files.contains_key(*k)).cloned().collect())
+            .map(|b| {
+                b.objects
+                    .keys()
+                    // The bucket's manifest is vibes' bookkeeping, not a stray object.
+                    .filter(|k| !manifest.files.contains_key(*k) && !crate::bucket_manifest::is_bookkeeping(k))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         let delete = if spec.delete || self.opt.include_data { extra.clone() } else { Vec::new() };
         let bucket_value = self.main_output(outputs::SOURCES_BUCKET);
@@ -1071,8 +1082,32 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn restrict_to_targets(&self, actions: Vec<Action>) -> Vec<Action> {
-        let mut keep: BTreeSet<Address> = self.opt.targets.iter().cloned().collect();
+    /// Does the config name this address?
+    fn is_desired(&self, a: &Address) -> bool {
+        let d = self.d;
+        match a.kind {
+            Kind::Stack => d.stacks.contains_key(a.name()),
+            Kind::Key => d.keys.contains_key(a.name()),
+            Kind::Profile => d.profiles.contains_key(a.name()),
+            Kind::Image => d.images.contains_key(a.name()),
+            Kind::Sources => d.sources.is_some(),
+            Kind::Volume => d.compile.is_some() && a.name() == "builds",
+            Kind::Compile => d.compile.is_some(),
+            Kind::Snapshot => (d.compile.is_some() || d.snapshots.is_some()) && a.name() == "builds",
+            Kind::Server => d.server.is_some(),
+        }
+    }
+
+    /// The targets, and what they depend on. A target that neither the config names nor the plan
+    /// acts on pulls in nothing: targeting `server` without a `[server]` must not create stacks.
+    fn restrict_to_targets(&self, actions: Vec<Action>) -> (Vec<Action>, Vec<Address>) {
+        let (seeds, idle): (Vec<Address>, Vec<Address>) = self
+            .opt
+            .targets
+            .iter()
+            .cloned()
+            .partition(|t| self.is_desired(t) || actions.iter().any(|a| &a.address == t));
+        let mut keep: BTreeSet<Address> = seeds.into_iter().collect();
         loop {
             let before = keep.len();
             for a in &actions {
@@ -1084,6 +1119,6 @@ impl<'a> Cx<'a> {
                 break;
             }
         }
-        actions.into_iter().filter(|a| keep.contains(&a.address)).collect()
+        (actions.into_iter().filter(|a| keep.contains(&a.address)).collect(), idle)
     }
 }

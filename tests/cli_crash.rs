@@ -1,0 +1,155 @@
+//! `vibes apply` killed with SIGKILL at any point is repaired by the next apply, against a moto
+//! server with the real binary. A killed apply cannot release its lock: the next apply reports
+//! the lock with its holder and age and acts on nothing, `vibes unlock ID` breaks it, and the
+//! apply after that converges with nothing created twice.
+
+#[path = "support/moto.rs"]
+mod moto;
+
+use moto::Moto;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const CONFIG: &str = r#"
+[keys.builds]
+[keys.worker]
+[keys.server]
+
+[profiles.phone]
+encoder = "lame"
+flags = "--quiet -V 6"
+
+[profiles.laptop]
+encoder = "opusenc"
+flags = "--bitrate 128"
+
+[network]
+create = true
+
+[sources]
+path = "music"
+"#;
+
+fn project(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(dir.path().join("cfn")).unwrap();
+    for t in ["vpc.yaml", "main.yaml"] {
+        std::fs::copy(repo.join("cfn").join(t), dir.path().join("cfn").join(t)).unwrap();
+    }
+    for album in 0..3 {
+        let disc = dir.path().join(format!("music/artist/album_{album}/1"));
+        std::fs::create_dir_all(&disc).unwrap();
+        std::fs::write(disc.join("1-song.wav"), vec![album as u8; 8192]).unwrap();
+        std::fs::write(disc.join("1-song.tags.vc"), format!("TITLE=Song {album}\n")).unwrap();
+    }
+    std::fs::write(dir.path().join("vibes.toml"), format!("[project]\nname = \"{name}\"\nregion = \"us-east-1\"\n{CONFIG}")).unwrap();
+    dir
+}
+
+fn vibes(moto: &Moto, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vibes"));
+    cmd.arg("--config").arg(dir.join("vibes.toml")).args(args).current_dir(dir).env_remove("AWS_PROFILE").stdin(Stdio::null());
+    for (k, v) in moto.env() {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Runs `vibes apply` and SIGKILLs it once `k` progress lines have said "done". Returns the
+/// lines it printed, and whether it was killed (false when it ended by itself first).
+fn apply_killed_after(moto: &Moto, dir: &Path, k: usize) -> (Vec<String>, bool) {
+    let mut child = vibes(moto, dir, &["apply", "--auto-approve"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = Vec::new();
+    let mut done = 0;
+    let mut killed = false;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        // Progress lines: "<address>: <op> done in 0.4s".
+        if line.contains(": ") && (line.contains(" done in ") || line.ends_with(" done")) {
+            done += 1;
+        }
+        lines.push(line);
+        if done == k {
+            child.kill().unwrap(); // SIGKILL: no clean-up of any kind.
+            killed = true;
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    (lines, killed && !status.success())
+}
+
+fn count_named(moto: &Moto, prefix: &str) -> (usize, usize, usize) {
+    let pairs = moto.aws_json(&["ec2", "describe-key-pairs"])["KeyPairs"].as_array().unwrap().iter().filter(|k| k["KeyName"].as_str().unwrap().starts_with(prefix)).count();
+    let stacks = moto.aws_json(&["cloudformation", "describe-stacks"])["Stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["StackName"].as_str().unwrap().starts_with(prefix) && s["StackStatus"] != "DELETE_COMPLETE")
+        .count();
+    let params = moto.aws_json(&["ssm", "get-parameters-by-path", "--path", &format!("/{}", prefix.trim_end_matches('-')), "--recursive"])["Parameters"]
+        .as_array()
+        .unwrap()
+        .len();
+    (pairs, stacks, params)
+}
+
+#[test]
+fn an_apply_killed_at_every_done_line_is_repaired_after_an_explicit_unlock() {
+    let moto = Moto::start();
+
+    // How many actions a full apply has, and what it leaves behind.
+    let reference = project("whole");
+    let first = vibes(&moto, reference.path(), &["apply", "--auto-approve"]).output().unwrap();
+    assert!(first.status.success(), "{}", text(&first));
+    let dones = String::from_utf8_lossy(&first.stderr).lines().filter(|l| l.contains(" done in ") || l.ends_with(" done")).count();
+    assert!(dones >= 8, "a full apply reports each action done:\n{}", text(&first));
+    let want = count_named(&moto, "whole-");
+
+    let mut crash_points = 0;
+    for k in 1..dones {
+        let name = format!("crash{k}");
+        let dir = project(&name);
+        let (lines, killed) = apply_killed_after(&moto, dir.path(), k);
+        if !killed {
+            continue;
+        }
+        crash_points += 1;
+
+        // The lock of the killed apply is still there: the rerun says so, with its age, and does nothing.
+        let blocked = vibes(&moto, dir.path(), &["apply", "--auto-approve"]).output().unwrap();
+        let out = text(&blocked);
+        if blocked.status.success() && !out.contains("holds the lock") {
+            // The kill landed after the apply had released its lock, on its way out: nothing to break.
+            let plan = vibes(&moto, dir.path(), &["plan", "--detailed-exitcode"]).output().unwrap();
+            assert_eq!(plan.status.code(), Some(0), "crash after {k}: not converged: {}", text(&plan));
+            assert_eq!(count_named(&moto, &format!("{name}-")), want, "crash after {k}: nothing twice");
+            continue;
+        }
+        assert_eq!(blocked.status.code(), Some(1), "crash after {k}: {out}\nkilled run:\n{}", lines.join("\n"));
+        assert!(out.contains("holds the lock") && out.contains(" for ") && out.contains("since "), "crash after {k}: the lock, its holder and age: {out}");
+        let id = out
+            .split("vibes unlock ")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_alphanumeric()).next())
+            .unwrap_or_else(|| panic!("crash after {k}: no lock id in: {out}"))
+            .to_string();
+        let unlock = vibes(&moto, dir.path(), &["unlock", &id]).output().unwrap();
+        assert!(unlock.status.success(), "{}", text(&unlock));
+
+        // The next apply repairs what the kill left half done.
+        let again = vibes(&moto, dir.path(), &["apply", "--auto-approve"]).output().unwrap();
+        assert!(again.status.success(), "crash after {k}: {}\nkilled run:\n{}", text(&again), lines.join("\n"));
+        let plan = vibes(&moto, dir.path(), &["plan", "--detailed-exitcode"]).output().unwrap();
+        assert_eq!(plan.status.code(), Some(0), "crash after {k}: not converged: {}", text(&plan));
+        assert_eq!(count_named(&moto, &format!("{name}-")), want, "crash after {k}: key pairs, stacks, parameters (nothing twice)");
+    }
+    assert!(crash_points >= dones - 2, "only {crash_points} of {} kill points were reached", dones - 1);
+    eprintln!("crash figures (moto, SIGKILL): {crash_points} kill points over {dones} actions, each repaired");
+}
