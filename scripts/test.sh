@@ -13,3 +13,5 @@ if [[ -x .ci/lint-assets.sh ]]; then
   bash .ci/lint-assets.sh
 fi
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${VIBES_TEST_THREADS:-4}"
+# Hostile input: every parser under the fuzzer for a bounded time (no panic, no hang).
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash .ci/fuzz.sh

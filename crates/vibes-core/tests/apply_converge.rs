@@ -24,7 +24,7 @@ async fn apply_on_an_empty_account_converges_to_no_changes() {
     let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
     assert!(report.succeeded(), "{}\n{:?}", failures(&plan, &report), report.outcomes);
 
-    let again = settle_server(&desired, &cloud, dir.path()).await;
+    let again = replan(&desired, &cloud).await;
     assert!(again.is_empty(), "a second plan should have no changes, got:\n{}", summary(&again));
 
     // What the account holds now.
@@ -72,7 +72,7 @@ async fn a_changed_source_file_recompiles_and_converges_again() {
     let sources = p.actions.iter().position(|a| a.address.to_string() == "sources").unwrap();
     assert!(reporter.progress(sources).iter().any(|m| m.starts_with("2/2 files")), "{:?}", reporter.progress(sources));
 
-    let again = settle_server(&desired, &cloud, dir.path()).await;
+    let again = replan(&desired, &cloud).await;
     assert!(again.is_empty(), "{}", summary(&again));
     let o = observe(&cloud).await;
     let objects = &o.sources_bucket.unwrap().objects;
@@ -88,19 +88,8 @@ fn full_desired_keeping_sources(dir: &std::path::Path, mut d: vibes_core::Desire
     d
 }
 
-/// The plan after an apply that compiled and launched a server.
-///
-/// Works around a planner issue: a server launched in the same apply as a compile gets its
-/// `vibes:fingerprint` from the *unresolved* snapshot value (`${compile.SnapshotId}`), while
-/// the next plan fingerprints the snapshot id itself, so it replaces the server once ("instance
-/// type changed") before it settles. Applying that replace here keeps the rest of the test
-/// honest; the replace must be the only action, and must be the last.
-async fn settle_server(desired: &vibes_core::Desired, cloud: &Arc<FakeCloud>, dir: &std::path::Path) -> vibes_core::Plan {
-    let (p, o) = plan(desired, cloud).await;
-    if p.actions.len() == 1 && p.actions[0].address.to_string() == "server" && p.actions[0].op == Op::Replace {
-        let (report, _) = run(&p, &o, cloud, &options(dir)).await;
-        assert!(report.succeeded(), "{}", failures(&p, &report));
-        return plan(desired, cloud).await.0;
-    }
-    p
+/// The plan after an apply: a server launched in the same apply as its compile serves the
+/// snapshot that compile made, so nothing is left to do for it either.
+async fn replan(desired: &vibes_core::Desired, cloud: &Arc<FakeCloud>) -> vibes_core::Plan {
+    plan(desired, cloud).await.0
 }
