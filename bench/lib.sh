@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the bench/*.sh scripts: the vibes binary, a moto server on a free port, timing.
 # Sourced, not run.
 

@@ -12,6 +12,7 @@
 # Usage: bench/plan.sh [SIZES="30 300"] [IMAGES=20] [RUNS=5]; VIBES=path picks the binary;
 # CLI_MAX=N runs the aws CLI baseline only up to N profiles (it costs ~1 s a call).
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 SIZES=${1:-"30 300"}
 IMAGES=${2:-20}

@@ -5,6 +5,7 @@
 # Run on demand, not in the test suite.
 # Usage: bench/sync.sh [SMALL=3000] [SMALL_KIB=4] [LARGE=3] [LARGE_MIB=64]; VIBES=path picks the binary.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 SMALL=${1:-3000}
 SMALL_KIB=${2:-4}

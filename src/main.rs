@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod reporter;
 mod session;
+mod source_archive;
 mod style;
 
 use clap::Parser;

@@ -19,6 +19,8 @@ pub struct Session {
 /// Load and validate the config, then read the sources tree it names (with the hash cache).
 pub fn load_desired(config: &Path, with_sources: bool) -> Result<(Desired, PathBuf)> {
     let mut desired = vibes_core::config::load(config)?;
+    // The worker image builds this vibes from its own source: that source is part of its identity.
+    crate::source_archive::add_to(&mut desired);
     let base_dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     if with_sources {
         if let Some(sources) = desired.sources.as_mut() {

@@ -1,5 +1,6 @@
-//! `vibes apply [PLAN_FILE]` and `vibes destroy`: plan (or load a saved plan and check it is
-//! still true), confirm, take the project's lock, run, report.
+//! `vibes apply [PLAN_FILE]` and `vibes destroy`: look and plan; when there is work, take the
+//! project's lock, look again under it (or check that a saved plan is still true), confirm,
+//! run, report.
 
 use super::exit;
 use crate::cli::{Cli, Selection};
@@ -37,7 +38,15 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     }
     let session = Session::open(cli).await?;
     let project = session.desired.project.name.clone();
-    // The lock comes first: what is observed and planned under it cannot be changed by
+    if saved.is_none() {
+        // Nothing to do needs no lock: look first, and lock only when there is work.
+        let observed = session.observe().await?;
+        let plan = vibes_core::plan::plan(&session.desired, &observed, &options).map_err(|e| miette!("{e}"))?;
+        if !has_work(&plan) {
+            return Ok(nothing_to_do(cli, &plan));
+        }
+    }
+    // Then the lock, before looking again: what is observed and planned under it cannot be changed by
     // another vibes before it is applied.
     let command = if req.destroy { "destroy" } else { "apply" };
     let lock = apply::lock::acquire(session.cloud.as_ref(), &project, command).await.map_err(|e| miette!("{e}"))?;
@@ -73,17 +82,11 @@ async fn run_locked(cli: &Cli, req: &Request<'_>, session: &Session, saved: Opti
 
     // -q keeps the plan only where it is needed: when asking for confirmation.
     let asks = !req.auto_approve && !saved;
+    if !has_work(&plan) {
+        return Ok(nothing_to_do(cli, &plan));
+    }
     if !cli.quiet || asks {
         print!("{}", vibes_core::render::human(&plan, &style));
-    }
-    let runnable = plan.actions.iter().filter(|a| a.op != vibes_core::plan::Op::Blocked).count();
-    if runnable == 0 {
-        if cli.quiet && !asks {
-            // The plan was not printed: still say what the result is.
-            let blocked = plan.actions.len();
-            println!("Nothing to apply{}.", if blocked > 0 { format!(" ({blocked} blocked: run `vibes plan` for why)") } else { String::new() });
-        }
-        return Ok(exit::OK);
     }
     // A saved plan was reviewed when it was made; a fresh one is confirmed now.
     if !req.auto_approve && !saved {
@@ -95,9 +98,26 @@ async fn run_locked(cli: &Cli, req: &Request<'_>, session: &Session, saved: Opti
     spawn_interrupt_handler(cancel.clone(), reporter.clone());
     let mut options = ApplyOptions::new(session.desired.project.name.clone(), session.base_dir.clone());
     options.parallelism = req.parallelism as usize;
+    options.engine_source = Some(crate::source_archive::engine_source());
     let report = apply::apply(&plan, session.cloud.clone(), &observed, &options, reporter.clone(), cancel).await;
     reporter.finish();
     Ok(crate::reporter::print_report(&plan, &report, cli.quiet))
+}
+
+/// Does the plan do anything? Blocked actions do nothing.
+fn has_work(plan: &vibes_core::Plan) -> bool {
+    plan.actions.iter().any(|a| a.op != vibes_core::plan::Op::Blocked)
+}
+
+/// A plan with nothing to do: shown as it is (with -q, only its result), exit 0.
+fn nothing_to_do(cli: &Cli, plan: &vibes_core::Plan) -> i32 {
+    if cli.quiet {
+        let blocked = plan.actions.len();
+        println!("Nothing to apply{}.", if blocked > 0 { format!(" ({blocked} blocked: run `vibes plan` for why)") } else { String::new() });
+    } else {
+        print!("{}", vibes_core::render::human(plan, &crate::style::plan_style()));
+    }
+    exit::OK
 }
 
 fn confirm(destroy: bool) -> Result<()> {

@@ -51,6 +51,10 @@ pub enum EffectError {
     ImageBuildFailed { image: String, build_id: String, status: String },
     #[error("image build {build_id} of image.{image} succeeded but no image carries vibes:address={address} and vibes:fingerprint={fingerprint}: the recipe must tag the AMI it makes")]
     NoImage { image: String, build_id: String, address: String, fingerprint: String },
+    #[error("image.{image} is built from vibes' own source, and this vibes carries no source to build the worker image from")]
+    NoEngineSource { image: String },
+    #[error("image.{image}: the plan was made by another vibes (its source archive has SHA-256 {expected}, this vibes carries {actual}); run vibes plan again")]
+    EngineSourceChanged { image: String, expected: String, actual: String },
     #[error("{failed} of {total} uploads to {bucket} failed; the first: {first}")]
     Uploads { bucket: String, failed: usize, total: usize, first: String },
     #[error("compile: {0}")]
@@ -307,6 +311,57 @@ fn check_hash(path: &Path, expected: &str, actual: &str) -> Result<(), EffectErr
 
 // ------------------------------------------------------------------ images
 
+/// vibes' own source as a gzipped tar, with its SHA-256 worked out once. The worker image's
+/// recipe builds the vibes binary from it, so the worker runs the vibes that planned it.
+#[derive(Clone)]
+pub struct SourceArchive {
+    bytes: Arc<[u8]>,
+    sha256: String,
+}
+
+impl SourceArchive {
+    pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
+        let bytes = bytes.into();
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        SourceArchive { bytes, sha256 }
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// Hex SHA-256 of the archive: its entry in the worker image's files.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+}
+
+/// The archive's size and hash, not its bytes: options are printed in debug logs.
+impl std::fmt::Debug for SourceArchive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceArchive").field("len", &self.bytes.len()).field("sha256", &self.sha256).finish()
+    }
+}
+
+/// The body of one recipe file: read from under the config's directory and checked against the
+/// hash the plan was made with — except the worker's source archive, which is vibes' own source,
+/// carried in the binary rather than on disk.
+async fn recipe_file(cx: &Context, image: &str, recipe: &str, rel: &str, expected: &str) -> Result<Vec<u8>, EffectError> {
+    if image == crate::config::WORKER_IMAGE && rel == crate::config::source_archive_path(Path::new(recipe)) {
+        let source = cx.options.engine_source.as_ref().ok_or_else(|| EffectError::NoEngineSource { image: image.to_string() })?;
+        if !expected.eq_ignore_ascii_case(source.sha256()) {
+            return Err(EffectError::EngineSourceChanged {
+                image: image.to_string(),
+                expected: expected.to_string(),
+                actual: source.sha256().to_string(),
+            });
+        }
+        return Ok(source.bytes().to_vec());
+    }
+    let path = cx.path(rel);
+    let body = tokio::fs::read(&path).await.map_err(|e| EffectError::File { path: path.clone(), message: e.to_string() })?;
+    check_hash(&path, expected, &hex::encode(Sha256::digest(&body)))?;
+    Ok(body)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn build_image(
     cx: &Context,
@@ -325,9 +380,7 @@ async fn build_image(
     let project = cx.resolve(codebuild_project)?;
     let prefix = format!("recipes/{image}/{recipe_hash}/");
     for (rel, expected) in files {
-        let path = cx.path(rel);
-        let body = tokio::fs::read(&path).await.map_err(|e| EffectError::File { path: path.clone(), message: e.to_string() })?;
-        check_hash(&path, expected, &hex::encode(Sha256::digest(&body)))?;
+        let body = recipe_file(cx, image, recipe, rel, expected).await?;
         let key = format!("{prefix}{rel}");
         cx.call("upload recipe", |_| cloud.put_object(&bucket, &key, body.clone())).await?;
     }

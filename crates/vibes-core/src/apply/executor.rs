@@ -55,6 +55,9 @@ pub struct ApplyOptions {
     pub project: String,
     pub retry: RetryPolicy,
     pub timeouts: Timeouts,
+    /// vibes' own source, which the worker image builds the vibes binary from. `None` where vibes
+    /// is used as a library: a worker image that names the archive then fails to build.
+    pub engine_source: Option<effects::SourceArchive>,
 }
 
 impl ApplyOptions {
@@ -65,6 +68,7 @@ impl ApplyOptions {
             project: project.into(),
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default(),
+            engine_source: None,
         }
     }
 }

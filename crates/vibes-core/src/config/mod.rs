@@ -16,6 +16,7 @@ mod refs;
 mod resolve;
 
 pub use error::{ConfigError, Fault, FaultKind, Location};
+pub use resolve::{add_engine_source, recipe_hash, source_archive_path, SOURCE_ARCHIVE, WORKER_IMAGE};
 pub use resolve::{
     DEFAULT_BUILDS_VOLUME_GIB, DEFAULT_COMPILE_INSTANCE, DEFAULT_IMAGE_KEEP, DEFAULT_MAIN_TEMPLATE, DEFAULT_SERVER_INSTANCE,
     DEFAULT_SNAPSHOT_KEEP, DEFAULT_TIMEOUT_MINUTES, DEFAULT_VPC_TEMPLATE,

@@ -9,6 +9,7 @@ use super::refs::{self, Reference};
 use crate::address::{Address, Kind};
 use crate::model::*;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use toml::Spanned;
 
 pub const DEFAULT_VPC_TEMPLATE: &str = "cfn/vpc.yaml";
@@ -415,8 +416,7 @@ impl<'a> Resolver<'a> {
         if !valid || !complete {
             return None;
         }
-        let pairs: Vec<&[u8]> = files.iter().flat_map(|(p, sha)| [p.as_bytes(), sha.as_bytes()]).collect();
-        let recipe_hash = crate::tags::short_hash(&pairs);
+        let recipe_hash = recipe_hash(&files);
         let parameter = project.ssm_path(&format!("ami/{name}"));
         self.claim("SSM parameter", parameter.clone(), raw.name.span(), format!("image {name}"));
         Some((name.clone(), ImageSpec { recipe: recipe.get_ref().into(), files, recipe_hash, parameter, keep }))
@@ -490,6 +490,49 @@ impl<'a> Resolver<'a> {
 }
 
 /// The first section that needs the main stack (the buckets, roles and launch templates).
+/// The image whose recipe builds the vibes binary itself, from the source archive vibes carries.
+pub const WORKER_IMAGE: &str = "worker";
+/// The name of vibes' source archive, next to the worker recipe: the name the recipe reads it by.
+pub const SOURCE_ARCHIVE: &str = "vibes-src.tar.gz";
+
+/// An image's identity: the hash of its files' paths and SHA-256s. Any change to any file — or a
+/// file added or removed — makes a new identity, and so a new image.
+pub fn recipe_hash(files: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<&[u8]> = files.iter().flat_map(|(p, sha)| [p.as_bytes(), sha.as_bytes()]).collect();
+    crate::tags::short_hash(&pairs)
+}
+
+/// Where the source archive sits among an image's files: in the recipe's directory, which is where
+/// the image build runs Packer. Paths are relative to the config, `/`-separated, like every other
+/// entry of [`ImageSpec::files`].
+pub fn source_archive_path(recipe: &Path) -> String {
+    let dir: Vec<String> = recipe
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match dir.is_empty() {
+        true => SOURCE_ARCHIVE.to_string(),
+        false => format!("{}/{SOURCE_ARCHIVE}", dir.join("/")),
+    }
+}
+
+/// Makes vibes' own source part of the worker image: the archive (by its SHA-256) joins the
+/// worker's files, and the worker's identity is recomputed, so a vibes built from other source
+/// rebuilds the worker image — and the compile, which is made on it, runs again. Returns whether
+/// the config has a worker image. The apply uploads the archive itself, from the bytes whose
+/// hash this is, since it is not a file under the config.
+pub fn add_engine_source(desired: &mut Desired, source_sha256: &str) -> bool {
+    let Some(worker) = desired.images.get_mut(WORKER_IMAGE) else {
+        return false;
+    };
+    worker.files.insert(source_archive_path(&worker.recipe), source_sha256.to_ascii_lowercase());
+    worker.recipe_hash = recipe_hash(&worker.files);
+    true
+}
+
 fn main_implied_by(raw: &RawConfig) -> Option<(&'static str, Span)> {
     let mut found: Vec<(&'static str, Span)> = Vec::new();
     if let Some(s) = &raw.sources {
