@@ -45,12 +45,14 @@ fn member_crates(root: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// The files and directories whose change changes the archive. Cargo scans a directory named
-/// here for any change beneath it.
+/// here for any change beneath it. Only paths that exist: cargo reruns a build script on every
+/// build while a path it watches is missing.
 fn watched_paths(root: &Path) -> io::Result<Vec<PathBuf>> {
     let mut paths = vec![root.join("Cargo.toml"), root.join("Cargo.lock"), root.join("build.rs"), root.join("src")];
     for krate in member_crates(root)? {
         paths.extend([krate.join("Cargo.toml"), krate.join("build.rs"), krate.join("src")]);
     }
+    paths.retain(|p| p.exists());
     Ok(paths)
 }
 

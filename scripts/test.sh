@@ -13,5 +13,9 @@ if [[ -x .ci/lint-assets.sh ]]; then
   bash .ci/lint-assets.sh
 fi
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${VIBES_TEST_THREADS:-4}"
-# Hostile input: every parser under the fuzzer for a bounded time (no panic, no hang).
+# Hostile input: every parser under libFuzzer (cargo fuzz) for a bounded time (no panic, no hang).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "test: installing cargo-fuzz"
+  cargo install --quiet --locked cargo-fuzz
+fi
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash .ci/fuzz.sh
