@@ -5,11 +5,14 @@
 
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/cli.rs"]
+mod cli;
 
+use cli::text;
 use moto::Moto;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 const CONFIG: &str = r#"
 [keys.builds]
@@ -49,16 +52,9 @@ fn project(name: &str) -> tempfile::TempDir {
 }
 
 fn vibes(moto: &Moto, dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vibes"));
-    cmd.arg("--config").arg(dir.join("vibes.toml")).args(args).current_dir(dir).env_remove("AWS_PROFILE").stdin(Stdio::null());
-    for (k, v) in moto.env() {
-        cmd.env(k, v);
-    }
+    let mut cmd = cli::vibes(&dir.join("vibes.toml"), moto);
+    cmd.args(args);
     cmd
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// Runs `vibes apply` and SIGKILLs it once `k` progress lines have said "done". Returns the

@@ -7,10 +7,14 @@
 
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::{code, text};
 
 use moto::Moto;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 struct Project {
     dir: tempfile::TempDir,
@@ -49,21 +53,8 @@ impl Project {
     }
 
     fn vibes(&self, moto: &Moto, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vibes"));
-        cmd.arg("--config").arg(self.config()).args(args).current_dir(self.path()).env_remove("AWS_PROFILE");
-        for (k, v) in moto.env() {
-            cmd.env(k, v);
-        }
-        cmd.output().expect("run vibes")
+        cli::vibes(&self.config(), moto).args(args).output().expect("run vibes")
     }
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
 }
 
 const KEYS_AND_PROFILES: &str = r#"
@@ -236,11 +227,8 @@ fn two_applies_at_once_never_both_act() {
     let moto = Moto::start();
     let p = Project::new("race", KEYS_AND_PROFILES);
     let spawn = || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vibes"));
-        cmd.arg("--config").arg(p.config()).args(["apply", "--auto-approve"]).env_remove("AWS_PROFILE");
-        for (k, v) in moto.env() {
-            cmd.env(k, v);
-        }
+        let mut cmd = cli::vibes(&p.config(), &moto);
+        cmd.args(["apply", "--auto-approve"]);
         cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
     };
     let (a, b) = (spawn(), spawn());
@@ -265,12 +253,7 @@ fn two_applies_at_once_never_both_act() {
 fn without_a_terminal_apply_refuses_to_act_unasked() {
     let moto = Moto::start();
     let p = Project::new("tty", KEYS_AND_PROFILES);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vibes"));
-    cmd.arg("--config").arg(p.config()).arg("apply").stdin(std::process::Stdio::null());
-    for (k, v) in moto.env() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
+    let out = cli::vibes(&p.config(), &moto).arg("apply").output().unwrap();
     assert_eq!(code(&out), 1);
     assert!(text(&out).contains("--auto-approve"), "{}", text(&out));
     assert!(moto.aws_json(&["ec2", "describe-key-pairs"])["KeyPairs"].as_array().unwrap().is_empty());

@@ -4,7 +4,10 @@
 
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/cli.rs"]
+mod cli;
 
+use cli::{code, text};
 use moto::Moto;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -53,14 +56,6 @@ impl Project {
         }
         cmd.output().expect("run vibes")
     }
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
 }
 
 const PHONE: &str = "[profiles.phone]\nencoder = \"lame\"\nflags = \"--quiet -V 6\"\n";

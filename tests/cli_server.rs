@@ -5,9 +5,12 @@
 
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/cli.rs"]
+mod cli;
 
+use cli::text;
 use moto::Moto;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn vibes(moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Output {
     std::fs::write(
@@ -15,16 +18,7 @@ fn vibes(moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Output {
         "[project]\nname = \"fetchy\"\nregion = \"us-east-1\"\n\n[profiles.phone]\nencoder = \"lame\"\nflags = \"-V 6\"\n",
     )
     .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vibes"));
-    cmd.arg("--config").arg(dir.join("vibes.toml")).args(args).current_dir(dir).env_remove("AWS_PROFILE");
-    for (k, v) in moto.env() {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run vibes")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    cli::vibes(&dir.join("vibes.toml"), moto).args(args).output().expect("run vibes")
 }
 
 #[test]

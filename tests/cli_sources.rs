@@ -5,12 +5,15 @@
 
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/cli.rs"]
+mod cli;
 
+use cli::{code, text};
 use moto::Moto;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const MANIFEST_KEY: &str = ".vibes/manifest.json";
 
@@ -61,21 +64,8 @@ impl Collection {
     }
 
     fn vibes(&self, moto: &Moto, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vibes"));
-        cmd.arg("--config").arg(self.dir.path().join("vibes.toml")).args(args).current_dir(self.dir.path()).env_remove("AWS_PROFILE");
-        for (k, v) in moto.env() {
-            cmd.env(k, v);
-        }
-        cmd.output().expect("run vibes")
+        cli::vibes(&self.dir.path().join("vibes.toml"), moto).args(args).output().expect("run vibes")
     }
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
 }
 
 /// Relative path (with `/`) → hex SHA-256 of every file under `root`.

@@ -16,6 +16,7 @@ pub mod saved;
 pub mod scan;
 pub mod secret;
 pub mod tags;
+pub mod units;
 
 pub use address::{Address, Kind};
 pub use model::Desired;

@@ -13,6 +13,7 @@ use crate::observed::ObservedObject;
 use crate::plan::outputs::{IMAGE_ID, SNAPSHOT_ID, VOLUME_ID};
 use crate::plan::{Action, Effect};
 use crate::tags::{self, idempotency_token, Tags};
+use crate::units::{human_bytes, human_duration};
 use futures_util::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -483,32 +484,6 @@ async fn sync_sources(
 
 /// One file's upload: its key, size and SHA-256 once done.
 type Upload<'a> = Pin<Box<dyn Future<Output = Result<(&'a String, ObservedObject), EffectError>> + Send + 'a>>;
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-/// `60 min`, `3m 12s`, `40 ms`.
-fn human_duration(d: Duration) -> String {
-    if d.as_secs() >= 60 && d.as_secs() % 60 == 0 && d.subsec_nanos() == 0 {
-        format!("{} min", d.as_secs() / 60)
-    } else if d.as_secs() >= 1 {
-        super::lock::human_age(d)
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
 
 // ------------------------------------------------------------------ compile
 

@@ -6,6 +6,7 @@ use crate::cloud::{Cloud, CloudError};
 use crate::tags::{self, Tags};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+pub use crate::units::human_age;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The lock's content.
@@ -127,21 +128,6 @@ fn holder() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown-host".into());
     format!("{user}@{host}")
-}
-
-/// `3m 12s`, `2h 5m`, `4d 1h`: the two largest units.
-pub fn human_age(age: Duration) -> String {
-    let s = age.as_secs();
-    let (d, h, m, s) = (s / 86_400, s / 3_600 % 24, s / 60 % 60, s % 60);
-    if d > 0 {
-        format!("{d}d {h}h")
-    } else if h > 0 {
-        format!("{h}h {m}m")
-    } else if m > 0 {
-        format!("{m}m {s}s")
-    } else {
-        format!("{s}s")
-    }
 }
 
 /// Unix seconds as RFC 3339 UTC (days-from-civil, inverted).

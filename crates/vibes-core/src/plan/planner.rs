@@ -9,6 +9,7 @@ use crate::address::{Address, Kind};
 use crate::model::{Desired, Value, ENGINE_VERSION};
 use crate::observed::{Observed, ObservedImage, ObservedInstance, ObservedSnapshot};
 use crate::tags::{self, fingerprint_of, idempotency_token, ownership, Tags};
+use crate::units::human_bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How a plan is made, beyond desired and observed.
@@ -111,17 +112,6 @@ fn address_of(tags: &Tags) -> Option<Address> {
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 /// Newest first, by creation time then id (deterministic).
