@@ -159,6 +159,9 @@ fn unknown_encoders_are_named_with_a_suggestion() {
     assert_eq!(f.message(), "unknown encoder `lamé` in profile phone");
     assert_eq!(f.help_text(), Some("did you mean `lame`?"));
     assert_eq!(at(f), "vibes.toml:4:11");
+    // A format instead of a program: the program that makes it.
+    let e = ConfigDir::new().err(&format!("{PROJECT}[profiles.phone]\nencoder = \"mp3\"\n"));
+    assert_eq!(only(&e, FaultKind::UnknownEncoder).help_text(), Some("mp3 files are made by lame: encoder = \"lame\""));
 }
 
 #[test]

@@ -75,9 +75,12 @@ impl Resolver<'_> {
         };
         let Some(&(_, flags_key, _)) = ENCODERS.iter().find(|(n, _, _)| *n == encoder.get_ref()) else {
             let known: Vec<&str> = ENCODERS.iter().map(|(n, _, _)| *n).collect();
-            let help = match names::suggest(encoder.get_ref(), &known) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("vibes knows {}", known.join(", ")),
+            // People name the format they want; vibes names the program that makes it.
+            let by_format = ENCODERS.iter().find(|(_, _, ext)| *ext == encoder.get_ref().to_ascii_lowercase()).map(|(n, _, _)| *n);
+            let help = match (by_format, names::suggest(encoder.get_ref(), &known)) {
+                (Some(program), _) => format!("{} files are made by {program}: encoder = \"{program}\"", encoder.get_ref()),
+                (None, Some(s)) => format!("did you mean `{s}`?"),
+                (None, None) => format!("vibes knows {}", known.join(", ")),
             };
             self.fault(FaultKind::UnknownEncoder, encoder.span(), format!("unknown encoder `{}` in profile {name}", encoder.get_ref()), "unknown encoder")
                 .set_help(help);
