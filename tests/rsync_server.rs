@@ -37,6 +37,23 @@ impl Daemon {
     fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// True once this daemon listens; false if it exited first (e.g. the port was taken).
+    fn wait_listening(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                // Listening, and still ours: a daemon that lost the port exits at once.
+                std::thread::sleep(Duration::from_millis(50));
+                return self.child.try_wait().ok().flatten().is_none();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
 }
 
 /// A builds tree with two profiles, `phone` and `build-archive`, and the config generated for it.
@@ -100,28 +117,32 @@ impl Server {
         fs::write(&conf, &out.stdout).unwrap();
 
         let log = root.path().join("rsyncd.log");
-        let port = free_port();
-        let child = Command::new("rsync")
-            .args(["--daemon", "--no-detach", "--address", "127.0.0.1"])
-            .arg("--config")
-            .arg(&conf)
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--log-file")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("rsync is installed (scripts/setup.sh)");
-        let daemon = Daemon { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "rsync daemon did not listen on {port}: {}",
-                daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        // Tests start daemons in parallel: pick a port and see our own daemon listen on it under
+        // one lock, so that two daemons never race for the same free port (the loser would exit
+        // and its probe would reach the winner's daemon, which goes away with the other test).
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+        let mut attempts = 0;
+        let daemon = loop {
+            attempts += 1;
+            let port = free_port();
+            let child = Command::new("rsync")
+                .args(["--daemon", "--no-detach", "--address", "127.0.0.1"])
+                .arg("--config")
+                .arg(&conf)
+                .arg("--port")
+                .arg(port.to_string())
+                .arg("--log-file")
+                .arg(&log)
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("rsync is installed (scripts/setup.sh)");
+            let mut daemon = Daemon { child, port, log: log.clone() };
+            if daemon.wait_listening(Duration::from_secs(10)) {
+                break daemon;
+            }
+            assert!(attempts < 3, "rsync daemon did not listen on {port}: {}", daemon.log());
+        };
         Server { root, daemon }
     }
 

@@ -46,7 +46,11 @@ impl Moto {
                 .expect("run scripts/setup.sh");
             assert!(status.success(), "scripts/setup.sh failed; moto_server is needed at {}", server.display());
         }
-        // A free port can be taken between probing and binding: try a few.
+        // A free port can be taken between probing and binding: try a few. Servers of one test
+        // binary start one at a time, so that two of them never race for the same free port
+        // (the loser's probe would reach the winner's server).
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
