@@ -16,7 +16,7 @@ pub struct Session {
     pub cloud: Arc<dyn Cloud>,
 }
 
-/// Load and validate the config, then read the sources tree it names (with the hash cache).
+/// Load and validate the config, and with `with_sources`, read the sources tree it names.
 pub fn load_desired(config: &Path, with_sources: bool) -> Result<(Desired, PathBuf)> {
     let mut desired = vibes_core::config::load(config)?;
     // The worker image builds this vibes from its own source: that source is part of its identity.
@@ -24,19 +24,32 @@ pub fn load_desired(config: &Path, with_sources: bool) -> Result<(Desired, PathB
     let base_dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     if with_sources {
         if let Some(sources) = desired.sources.as_mut() {
-            let cache = base_dir.join(".vibes").join("sources-hashes.json");
-            let (manifest, _stats) = vibes_core::scan::scan(&sources.path, Some(&cache))
-                .into_diagnostic()
-                .wrap_err("reading the sources tree named by [sources] path")?;
-            sources.manifest = Some(manifest);
+            sources.manifest = Some(scan_sources(&sources.path, &base_dir)?);
         }
     }
     Ok((desired, base_dir))
 }
 
+/// The local sources tree, through the hash cache in `<config dir>/.vibes/`.
+fn scan_sources(path: &Path, base_dir: &Path) -> Result<vibes_core::model::Manifest> {
+    let cache = base_dir.join(".vibes").join("sources-hashes.json");
+    let (manifest, _stats) = vibes_core::scan::scan(path, Some(&cache))
+        .into_diagnostic()
+        .wrap_err("reading the sources tree named by [sources] path")?;
+    Ok(manifest)
+}
+
+/// The sources bucket's name as last seen, kept beside the hash cache, so that the bucket can be
+/// listed while the rest of AWS is read instead of after it. Only a hint: it is checked against
+/// the main stack's output, and a wrong or missing hint costs one listing after the read.
+fn bucket_hint_file(base_dir: &Path) -> PathBuf {
+    base_dir.join(".vibes").join("sources-bucket")
+}
+
 impl Session {
+    /// Load the config and connect. The sources tree is read by [`Session::observe`].
     pub async fn open(cli: &Cli) -> Result<Session> {
-        let (desired, base_dir) = load_desired(&cli.config, true)?;
+        let (desired, base_dir) = load_desired(&cli.config, false)?;
         let opts = vibes_aws::ConnectOptions {
             region: cli.region.clone().or_else(|| desired.project.region.clone()),
             endpoint_url: cli.endpoint_url.clone(),
@@ -46,14 +59,46 @@ impl Session {
         Ok(Session { desired, base_dir, cloud: Arc::new(cloud) })
     }
 
-    pub async fn observe(&self) -> Result<Observed> {
-        let project = &self.desired.project.name;
-        let mut observed = self.cloud.observe(project, None).await.map_err(|e| miette!("reading AWS: {e}"))?;
-        // The sources bucket's name is an output of the main stack: list it in a second step.
+    /// Read the local sources tree and live AWS, at the same time. The sources bucket's name is
+    /// an output of the main stack; the bucket is listed alongside under the name seen last time
+    /// and listed again only if the stack now names another.
+    pub async fn observe(&mut self) -> Result<Observed> {
+        let project = self.desired.project.name.clone();
+        let scan = self.desired.sources.as_ref().map(|s| {
+            let (path, base_dir) = (s.path.clone(), self.base_dir.clone());
+            tokio::task::spawn_blocking(move || scan_sources(&path, &base_dir))
+        });
+        let hint = self.desired.sources.as_ref().and_then(|_| std::fs::read_to_string(bucket_hint_file(&self.base_dir)).ok());
+        let hint = hint.map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
+        let cloud = self.cloud.clone();
+        let early_listing = async {
+            match &hint {
+                Some(bucket) => Some((bucket.clone(), cloud.list_bucket(bucket).await)),
+                None => None,
+            }
+        };
+        let (observed, early) = tokio::join!(self.cloud.observe(&project, None), early_listing);
+        let mut observed = observed.map_err(|e| miette!("reading AWS: {e}"))?;
+        if let Some(scan) = scan {
+            let manifest = scan.await.map_err(|e| miette!("reading the sources tree: {e}"))??;
+            if let Some(sources) = self.desired.sources.as_mut() {
+                sources.manifest = Some(manifest);
+            }
+        }
         let main = self.desired.project.aws_name("main");
         let bucket = observed.stacks.get(&main).and_then(|s| s.outputs.get(vibes_core::plan::outputs::SOURCES_BUCKET)).cloned();
         if let (Some(bucket), Some(_)) = (bucket, &self.desired.sources) {
-            observed.sources_bucket = self.cloud.list_bucket(&bucket).await.map_err(|e| miette!("reading the sources bucket: {e}"))?;
+            observed.sources_bucket = match early {
+                Some((seen, Ok(listing))) if seen == bucket => listing,
+                _ => self.cloud.list_bucket(&bucket).await.map_err(|e| miette!("reading the sources bucket: {e}"))?,
+            };
+            if hint.as_deref() != Some(bucket.as_str()) {
+                let file = bucket_hint_file(&self.base_dir);
+                if let Some(dir) = file.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let _ = std::fs::write(file, &bucket);
+            }
         }
         Ok(observed)
     }

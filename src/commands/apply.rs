@@ -36,7 +36,7 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
             "a saved plan runs as it was made: --target and --include-data cannot change it"
         ));
     }
-    let session = Session::open(cli).await?;
+    let mut session = Session::open(cli).await?;
     let project = session.desired.project.name.clone();
     if saved.is_none() {
         // Nothing to do needs no lock: look first, and lock only when there is work.
@@ -50,7 +50,7 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     // another vibes before it is applied.
     let command = if req.destroy { "destroy" } else { "apply" };
     let lock = apply::lock::acquire(session.cloud.as_ref(), &project, command).await.map_err(|e| miette!("{e}"))?;
-    let result = run_locked(cli, &req, &session, saved, options).await;
+    let result = run_locked(cli, &req, &mut session, saved, options).await;
     let released = apply::lock::release(session.cloud.as_ref(), lock).await;
     if let Err(e) = released {
         eprintln!("warning: could not release the apply lock: {e}");
@@ -58,7 +58,7 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     result
 }
 
-async fn run_locked(cli: &Cli, req: &Request<'_>, session: &Session, saved: Option<(&PathBuf, SavedPlan)>, options: PlanOptions) -> Result<i32> {
+async fn run_locked(cli: &Cli, req: &Request<'_>, session: &mut Session, saved: Option<(&PathBuf, SavedPlan)>, options: PlanOptions) -> Result<i32> {
     let observed = session.observe().await?;
     let style = crate::style::plan_style();
 

@@ -9,7 +9,7 @@ use vibes_core::saved::SavedPlan;
 pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
     // A bad --target is the caller's mistake: say so before contacting AWS.
     let options = plan_options(&args.selection, false)?;
-    let session = Session::open(cli).await?;
+    let mut session = Session::open(cli).await?;
     let observed = session.observe().await?;
     let plan = vibes_core::plan::plan(&session.desired, &observed, &options).map_err(|e| miette::miette!("{e}"))?;
     if args.json {

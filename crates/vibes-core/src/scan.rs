@@ -59,23 +59,23 @@ pub fn scan(root: &Path, cache: Option<&Path>) -> Result<(Manifest, ScanStats), 
         .unwrap_or_default();
 
     let mut entries: BTreeMap<String, FileEntry> = BTreeMap::new();
-    let mut todo = Vec::new();
+    let mut to_hash = Vec::new();
     for (rel, path, size, mtime) in found {
         match old.files.get(&rel) {
             Some((s, m, sha)) if *s == size && *m == mtime => {
                 entries.insert(rel, FileEntry { size, sha256: sha.clone() });
             }
-            _ => todo.push((rel, path, size, mtime)),
+            _ => to_hash.push((rel, path, size, mtime)),
         }
     }
     let stats = ScanStats {
-        files: entries.len() + todo.len(),
-        hashed: todo.len(),
-        hashed_bytes: todo.iter().map(|t| t.2).sum(),
+        files: entries.len() + to_hash.len(),
+        hashed: to_hash.len(),
+        hashed_bytes: to_hash.iter().map(|t| t.2).sum(),
     };
-    let hashed = hash_all(&todo)?;
+    let hashed = hash_all(&to_hash)?;
     let mut new_cache = HashCache { version: CACHE_VERSION, files: BTreeMap::new() };
-    for ((rel, _, size, mtime), sha) in todo.into_iter().zip(hashed) {
+    for ((rel, _, size, mtime), sha) in to_hash.into_iter().zip(hashed) {
         entries.insert(rel.clone(), FileEntry { size, sha256: sha.clone() });
         new_cache.files.insert(rel, (size, mtime, sha));
     }
@@ -138,13 +138,13 @@ fn walk(root: &Path, dir: &Path, prefix: String, out: &mut Vec<(String, PathBuf,
 }
 
 /// Hash files on all cores.
-fn hash_all(todo: &[(String, PathBuf, u64, u128)]) -> Result<Vec<String>, ScanError> {
-    if todo.is_empty() {
+fn hash_all(to_hash: &[(String, PathBuf, u64, u128)]) -> Result<Vec<String>, ScanError> {
+    if to_hash.is_empty() {
         return Ok(Vec::new());
     }
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(todo.len());
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(to_hash.len());
     let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<Result<String, ScanError>>>> = Mutex::new((0..todo.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<String, ScanError>>>> = Mutex::new((0..to_hash.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
@@ -154,7 +154,7 @@ fn hash_all(todo: &[(String, PathBuf, u64, u128)]) -> Result<Vec<String>, ScanEr
                     *n += 1;
                     i
                 };
-                let Some((_, path, _, _)) = todo.get(i) else { break };
+                let Some((_, path, _, _)) = to_hash.get(i) else { break };
                 let r = sha256_file(path).map_err(|source| ScanError::Io { path: path.clone(), source });
                 results.lock().unwrap()[i] = Some(r);
             });
