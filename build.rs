@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 pub const ARCHIVE_NAME: &str = "vibes-src.tar.gz";
 
 fn main() {
-    let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     for watched in watched_paths(&root).expect("listing vibes' source") {
         println!("cargo:rerun-if-changed={}", watched.display());
@@ -48,9 +50,18 @@ fn member_crates(root: &Path) -> io::Result<Vec<PathBuf>> {
 /// here for any change beneath it. Only paths that exist: cargo reruns a build script on every
 /// build while a path it watches is missing.
 fn watched_paths(root: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut paths = vec![root.join("Cargo.toml"), root.join("Cargo.lock"), root.join("build.rs"), root.join("src")];
+    let mut paths = vec![
+        root.join("Cargo.toml"),
+        root.join("Cargo.lock"),
+        root.join("build.rs"),
+        root.join("src"),
+    ];
     for krate in member_crates(root)? {
-        paths.extend([krate.join("Cargo.toml"), krate.join("build.rs"), krate.join("src")]);
+        paths.extend([
+            krate.join("Cargo.toml"),
+            krate.join("build.rs"),
+            krate.join("src"),
+        ]);
     }
     paths.retain(|p| p.exists());
     Ok(paths)
@@ -98,10 +109,16 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) -> io::Resu
 
 /// `path` relative to `root`, `/`-separated: the archive unpacks into the directory it is built in.
 fn archive_path(root: &Path, path: &Path) -> io::Result<String> {
-    let rel = path.strip_prefix(root).map_err(|_| io::Error::other(format!("{} is outside {}", path.display(), root.display())))?;
+    let rel = path.strip_prefix(root).map_err(|_| {
+        io::Error::other(format!("{} is outside {}", path.display(), root.display()))
+    })?;
     let parts = rel
         .components()
-        .map(|c| c.as_os_str().to_str().ok_or_else(|| io::Error::other(format!("{} is not a UTF-8 path", path.display()))))
+        .map(|c| {
+            c.as_os_str()
+                .to_str()
+                .ok_or_else(|| io::Error::other(format!("{} is not a UTF-8 path", path.display())))
+        })
         .collect::<io::Result<Vec<_>>>()?;
     Ok(parts.join("/"))
 }
@@ -121,7 +138,9 @@ fn is_executable(_meta: &std::fs::Metadata) -> bool {
 /// same bytes, whatever their timestamps, owners or the order the filesystem lists them in.
 pub fn pack(root: &Path) -> io::Result<Vec<u8>> {
     // No name and mtime 0 in the gzip header; the OS byte is fixed by the builder.
-    let gz: GzEncoder<Vec<u8>> = GzBuilder::new().mtime(0).write(Vec::new(), Compression::default());
+    let gz: GzEncoder<Vec<u8>> = GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), Compression::default());
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
     for (name, path) in source_files(root)? {

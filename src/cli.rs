@@ -15,7 +15,12 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// The desired-state file.
-    #[arg(long, global = true, default_value = "vibes.toml", env = "VIBES_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "vibes.toml",
+        env = "VIBES_CONFIG"
+    )]
     pub config: PathBuf,
     /// Send every AWS call to this endpoint (e.g. a local emulator); S3 then uses path-style.
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]

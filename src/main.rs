@@ -32,7 +32,9 @@ fn run(cli: &Cli) -> miette::Result<i32> {
         Command::Show(args) => commands::show::run(args),
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),
-        Command::Build(args) => commands::build::run(args, |names| profiles_from_config(cli, names)),
+        Command::Build(args) => {
+            commands::build::run(args, |names| profiles_from_config(cli, names))
+        }
         Command::Plan(args) => runtime()?.block_on(commands::plan::run(cli, args)),
         Command::Apply(args) => runtime()?.block_on(commands::apply::run(
             cli,
@@ -50,7 +52,10 @@ fn run(cli: &Cli) -> miette::Result<i32> {
                 plan_file: None,
                 auto_approve: args.auto_approve,
                 parallelism: args.parallelism,
-                selection: cli::Selection { targets: Vec::new(), include_data: args.include_data },
+                selection: cli::Selection {
+                    targets: Vec::new(),
+                    include_data: args.include_data,
+                },
                 destroy: true,
             },
         )),
@@ -76,7 +81,12 @@ fn profiles_from_config(cli: &Cli, names: &[String]) -> miette::Result<Vec<(Stri
             None => Err(miette::miette!(
                 "no profile `{n}` in {}: it has {}",
                 cli.config.display(),
-                desired.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+                desired
+                    .profiles
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         })
         .collect()
@@ -87,7 +97,11 @@ fn profiles_from_config(cli: &Cli, names: &[String]) -> miette::Result<Vec<(Stri
 fn init_error_reports() {
     let terminal = style::stderr_is_terminal();
     let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(miette::MietteHandlerOpts::new().wrap_lines(terminal).build())
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .wrap_lines(terminal)
+                .build(),
+        )
     }));
 }
 
@@ -102,6 +116,12 @@ fn init_logging(cli: &Cli) {
     };
     // Escape codes only on a terminal: CI logs get plain lines.
     let colour = style::stderr_is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VIBES_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).with_ansi(colour).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIBES_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(colour)
+        .try_init();
 }

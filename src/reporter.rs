@@ -18,9 +18,19 @@ pub struct TerminalReporter {
 
 impl TerminalReporter {
     pub fn new(plan: &Plan, quiet: bool, verbose: u8) -> Self {
-        let bars = (!quiet && crate::style::stderr_is_terminal())
-            .then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), Mutex::new(HashMap::new())));
-        TerminalReporter { quiet, verbose, started: Mutex::new(HashMap::new()), bars, total: plan.actions.len() }
+        let bars = (!quiet && crate::style::stderr_is_terminal()).then(|| {
+            (
+                MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                Mutex::new(HashMap::new()),
+            )
+        });
+        TerminalReporter {
+            quiet,
+            verbose,
+            started: Mutex::new(HashMap::new()),
+            bars,
+            total: plan.actions.len(),
+        }
     }
 
     /// A line that is not about one action (e.g. an interrupt).
@@ -53,14 +63,21 @@ impl TerminalReporter {
 impl Reporter for TerminalReporter {
     fn action_started(&self, index: usize, action: &Action) {
         self.started.lock().unwrap().insert(index, Instant::now());
-        let what = format!("{} ({}: {})", action.address, action.op.as_str(), action.reason);
+        let what = format!(
+            "{} ({}: {})",
+            action.address,
+            action.op.as_str(),
+            action.reason
+        );
         match &self.bars {
             Some((multi, bars)) => {
                 let bar = multi.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix} {wide_msg}")
-                        .expect("a valid template")
-                        .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {prefix} {wide_msg}",
+                    )
+                    .expect("a valid template")
+                    .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
                 );
                 bar.set_prefix(action.address.to_string());
                 bar.set_message(format!("{}: {}", action.op.as_str(), action.reason));
@@ -72,7 +89,13 @@ impl Reporter for TerminalReporter {
         // -v: each operation the action is made of, in the order it runs them.
         if self.verbose > 0 && !self.quiet {
             for effect in &action.effects {
-                self.note(&format!("[{}/{}] {}: {}", index + 1, self.total, action.address, effect.name()));
+                self.note(&format!(
+                    "[{}/{}] {}: {}",
+                    index + 1,
+                    self.total,
+                    action.address,
+                    effect.name()
+                ));
             }
         }
     }
@@ -84,22 +107,35 @@ impl Reporter for TerminalReporter {
                     bar.set_message(message.to_string());
                 }
             }
-            None if self.verbose > 0 => self.line(format!("[{}/{}] {message}", index + 1, self.total)),
+            None if self.verbose > 0 => {
+                self.line(format!("[{}/{}] {message}", index + 1, self.total))
+            }
             None => {}
         }
     }
 
     fn action_finished(&self, index: usize, action: &Action, outcome: &Outcome) {
-        let took = self.started.lock().unwrap().remove(&index).map(|t| t.elapsed());
+        let took = self
+            .started
+            .lock()
+            .unwrap()
+            .remove(&index)
+            .map(|t| t.elapsed());
         if let Some((_, bars)) = &self.bars {
             if let Some(bar) = bars.lock().unwrap().remove(&index) {
                 bar.finish_and_clear();
             }
         }
-        let took = took.map(|d| format!(" in {}", human_duration(d))).unwrap_or_default();
+        let took = took
+            .map(|d| format!(" in {}", human_duration(d)))
+            .unwrap_or_default();
         let message = match outcome {
             Outcome::Done => format!("{}: {} done{took}", action.address, action.op.as_str()),
-            Outcome::Failed { error } => format!("{}: {} FAILED{took}: {error}", action.address, action.op.as_str()),
+            Outcome::Failed { error } => format!(
+                "{}: {} FAILED{took}: {error}",
+                action.address,
+                action.op.as_str()
+            ),
             Outcome::Skipped { reason } => format!("{}: skipped: {reason}", action.address),
             other => format!("{}: {}", action.address, outcome_word(other)),
         };
@@ -149,7 +185,13 @@ pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool) -> i32 {
     }
     let line = format!(
         "Apply {}: {} done, {} failed, {} skipped, {} blocked, {} not started.",
-        if report.interrupted { "interrupted" } else if failed { "failed" } else { "complete" },
+        if report.interrupted {
+            "interrupted"
+        } else if failed {
+            "failed"
+        } else {
+            "complete"
+        },
         counts[0],
         counts[1],
         counts[2],
@@ -181,6 +223,14 @@ fn human_duration(d: Duration) -> String {
 
 /// `HH:MM:SS` UTC, enough to read a CI log against AWS's own timestamps.
 fn timestamp() -> String {
-    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    format!("[{:02}:{:02}:{:02}]", (secs / 3600) % 24, (secs / 60) % 60, secs % 60)
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!(
+        "[{:02}:{:02}:{:02}]",
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60
+    )
 }

@@ -21,7 +21,11 @@ pub fn load_desired(config: &Path, with_sources: bool) -> Result<(Desired, PathB
     let mut desired = vibes_core::config::load(config)?;
     // The worker image builds this vibes from its own source: that source is part of its identity.
     crate::source_archive::add_to(&mut desired);
-    let base_dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let base_dir = config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     if with_sources {
         if let Some(sources) = desired.sources.as_mut() {
             sources.manifest = Some(scan_sources(&sources.path, &base_dir)?);
@@ -51,12 +55,21 @@ impl Session {
     pub async fn open(cli: &Cli) -> Result<Session> {
         let (desired, base_dir) = load_desired(&cli.config, false)?;
         let opts = vibes_aws::ConnectOptions {
-            region: cli.region.clone().or_else(|| desired.project.region.clone()),
+            region: cli
+                .region
+                .clone()
+                .or_else(|| desired.project.region.clone()),
             endpoint_url: cli.endpoint_url.clone(),
             profile: None,
         };
-        let cloud = vibes_aws::connect(&opts).await.map_err(|e| miette!("{e}"))?;
-        Ok(Session { desired, base_dir, cloud: Arc::new(cloud) })
+        let cloud = vibes_aws::connect(&opts)
+            .await
+            .map_err(|e| miette!("{e}"))?;
+        Ok(Session {
+            desired,
+            base_dir,
+            cloud: Arc::new(cloud),
+        })
     }
 
     /// Read the local sources tree and live AWS, at the same time. The sources bucket's name is
@@ -68,7 +81,11 @@ impl Session {
             let (path, base_dir) = (s.path.clone(), self.base_dir.clone());
             tokio::task::spawn_blocking(move || scan_sources(&path, &base_dir))
         });
-        let hint = self.desired.sources.as_ref().and_then(|_| std::fs::read_to_string(bucket_hint_file(&self.base_dir)).ok());
+        let hint = self
+            .desired
+            .sources
+            .as_ref()
+            .and_then(|_| std::fs::read_to_string(bucket_hint_file(&self.base_dir)).ok());
         let hint = hint.map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
         let cloud = self.cloud.clone();
         let early_listing = async {
@@ -80,17 +97,27 @@ impl Session {
         let (observed, early) = tokio::join!(self.cloud.observe(&project, None), early_listing);
         let mut observed = observed.map_err(|e| miette!("reading AWS: {e}"))?;
         if let Some(scan) = scan {
-            let manifest = scan.await.map_err(|e| miette!("reading the sources tree: {e}"))??;
+            let manifest = scan
+                .await
+                .map_err(|e| miette!("reading the sources tree: {e}"))??;
             if let Some(sources) = self.desired.sources.as_mut() {
                 sources.manifest = Some(manifest);
             }
         }
         let main = self.desired.project.aws_name("main");
-        let bucket = observed.stacks.get(&main).and_then(|s| s.outputs.get(vibes_core::plan::outputs::SOURCES_BUCKET)).cloned();
+        let bucket = observed
+            .stacks
+            .get(&main)
+            .and_then(|s| s.outputs.get(vibes_core::plan::outputs::SOURCES_BUCKET))
+            .cloned();
         if let (Some(bucket), Some(_)) = (bucket, &self.desired.sources) {
             observed.sources_bucket = match early {
                 Some((seen, Ok(listing))) if seen == bucket => listing,
-                _ => self.cloud.list_bucket(&bucket).await.map_err(|e| miette!("reading the sources bucket: {e}"))?,
+                _ => self
+                    .cloud
+                    .list_bucket(&bucket)
+                    .await
+                    .map_err(|e| miette!("reading the sources bucket: {e}"))?,
             };
             if hint.as_deref() != Some(bucket.as_str()) {
                 let file = bucket_hint_file(&self.base_dir);
@@ -108,7 +135,14 @@ pub fn plan_options(selection: &Selection, destroy: bool) -> Result<PlanOptions>
     let targets = selection
         .targets
         .iter()
-        .map(|t| t.parse::<Address>().map_err(|e| miette!("--target {t}: {e}")))
+        .map(|t| {
+            t.parse::<Address>()
+                .map_err(|e| miette!("--target {t}: {e}"))
+        })
         .collect::<Result<Vec<_>>>()?;
-    Ok(PlanOptions { include_data: selection.include_data, targets, destroy })
+    Ok(PlanOptions {
+        include_data: selection.include_data,
+        targets,
+        destroy,
+    })
 }

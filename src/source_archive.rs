@@ -12,7 +12,9 @@ pub static VIBES_SOURCE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vibes
 /// The archive as the apply hands it to the worker image build, hashed once per run.
 pub fn engine_source() -> SourceArchive {
     static SOURCE: OnceLock<SourceArchive> = OnceLock::new();
-    SOURCE.get_or_init(|| SourceArchive::new(VIBES_SOURCE)).clone()
+    SOURCE
+        .get_or_init(|| SourceArchive::new(VIBES_SOURCE))
+        .clone()
 }
 
 /// Makes this binary's source part of the desired worker image (when the config has one).
@@ -42,7 +44,14 @@ mod tests {
                 let mut body = Vec::new();
                 e.read_to_end(&mut body).unwrap();
                 let path = e.path().unwrap().to_string_lossy().into_owned();
-                (path, h.mode().unwrap(), h.mtime().unwrap(), h.uid().unwrap(), h.gid().unwrap(), body)
+                (
+                    path,
+                    h.mode().unwrap(),
+                    h.mtime().unwrap(),
+                    h.uid().unwrap(),
+                    h.gid().unwrap(),
+                    body,
+                )
             })
             .collect()
     }
@@ -51,14 +60,34 @@ mod tests {
     fn the_binary_carries_a_gzip_tar_of_the_workspace_it_builds_from() {
         let entries = entries(VIBES_SOURCE);
         let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
-        for needed in ["Cargo.toml", "Cargo.lock", "build.rs", "src/main.rs", "crates/vibes-core/Cargo.toml", "crates/vibes-core/src/lib.rs"] {
-            assert!(names.contains(&needed), "{needed} is missing from {names:?}");
+        for needed in [
+            "Cargo.toml",
+            "Cargo.lock",
+            "build.rs",
+            "src/main.rs",
+            "crates/vibes-core/Cargo.toml",
+            "crates/vibes-core/src/lib.rs",
+        ] {
+            assert!(
+                names.contains(&needed),
+                "{needed} is missing from {names:?}"
+            );
         }
         for name in &names {
             let in_src = name.starts_with("src/") || name.split('/').nth(2) == Some("src");
-            let manifest = matches!(*name, "Cargo.toml" | "Cargo.lock" | "build.rs") || name.ends_with("/Cargo.toml") || name.ends_with("/build.rs");
-            assert!(in_src || manifest, "{name} should not be in the source archive");
-            assert!(!name.starts_with("target/") && !name.contains("/tests/") && !name.starts_with("fuzz/"), "{name}");
+            let manifest = matches!(*name, "Cargo.toml" | "Cargo.lock" | "build.rs")
+                || name.ends_with("/Cargo.toml")
+                || name.ends_with("/build.rs");
+            assert!(
+                in_src || manifest,
+                "{name} should not be in the source archive"
+            );
+            assert!(
+                !name.starts_with("target/")
+                    && !name.contains("/tests/")
+                    && !name.starts_with("fuzz/"),
+                "{name}"
+            );
         }
         let mut sorted = names.clone();
         sorted.sort();
@@ -86,7 +115,11 @@ mod tests {
     fn small_workspace() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        write(root, "Cargo.toml", "[workspace]\nmembers = [\".\", \"crates/a\"]\n");
+        write(
+            root,
+            "Cargo.toml",
+            "[workspace]\nmembers = [\".\", \"crates/a\"]\n",
+        );
         write(root, "Cargo.lock", "version = 4\n");
         write(root, "build.rs", "fn main() {}\n");
         write(root, "src/main.rs", "fn main() {}\n");
@@ -110,14 +143,27 @@ mod tests {
         // Touch every file: timestamps must not reach the archive.
         let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
         for rel in ["Cargo.toml", "src/main.rs", "crates/a/src/lib.rs"] {
-            std::fs::File::options().write(true).open(dir.path().join(rel)).unwrap().set_modified(later).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(rel))
+                .unwrap()
+                .set_modified(later)
+                .unwrap();
         }
         assert_eq!(first, build_script::pack(dir.path()).unwrap());
 
         let names: Vec<String> = entries(&first).into_iter().map(|e| e.0).collect();
         assert_eq!(
             names,
-            ["Cargo.lock", "Cargo.toml", "build.rs", "crates/a/Cargo.toml", "crates/a/src/lib.rs", "src/cli/mod.rs", "src/main.rs"]
+            [
+                "Cargo.lock",
+                "Cargo.toml",
+                "build.rs",
+                "crates/a/Cargo.toml",
+                "crates/a/src/lib.rs",
+                "src/cli/mod.rs",
+                "src/main.rs"
+            ]
         );
     }
 
@@ -125,7 +171,11 @@ mod tests {
     fn a_changed_source_file_changes_the_archive() {
         let dir = small_workspace();
         let before = build_script::pack(dir.path()).unwrap();
-        write(dir.path(), "crates/a/src/lib.rs", "pub fn a() { println!(\"new\") }\n");
+        write(
+            dir.path(),
+            "crates/a/src/lib.rs",
+            "pub fn a() { println!(\"new\") }\n",
+        );
         assert_ne!(before, build_script::pack(dir.path()).unwrap());
     }
 
@@ -137,10 +187,23 @@ mod tests {
         let script = dir.path().join("src/gen.sh");
         std::fs::write(&script, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
-        std::fs::set_permissions(dir.path().join("src/main.rs"), std::fs::Permissions::from_mode(0o600)).unwrap();
-        let modes: Vec<(String, u32)> = entries(&build_script::pack(dir.path()).unwrap()).into_iter().map(|e| (e.0, e.1)).collect();
-        assert!(modes.contains(&("src/gen.sh".to_string(), 0o755)), "{modes:?}");
-        assert!(modes.contains(&("src/main.rs".to_string(), 0o644)), "{modes:?}");
+        std::fs::set_permissions(
+            dir.path().join("src/main.rs"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let modes: Vec<(String, u32)> = entries(&build_script::pack(dir.path()).unwrap())
+            .into_iter()
+            .map(|e| (e.0, e.1))
+            .collect();
+        assert!(
+            modes.contains(&("src/gen.sh".to_string(), 0o755)),
+            "{modes:?}"
+        );
+        assert!(
+            modes.contains(&("src/main.rs".to_string(), 0o644)),
+            "{modes:?}"
+        );
     }
 
     #[test]
@@ -158,7 +221,16 @@ mod tests {
         );
         add_to(&mut desired);
         let worker = &desired.images["worker"];
-        assert_eq!(worker.files.get("packer/vibes-src.tar.gz").map(String::as_str), Some(engine_source().sha256()));
-        assert_eq!(worker.recipe_hash, vibes_core::config::recipe_hash(&worker.files));
+        assert_eq!(
+            worker
+                .files
+                .get("packer/vibes-src.tar.gz")
+                .map(String::as_str),
+            Some(engine_source().sha256())
+        );
+        assert_eq!(
+            worker.recipe_hash,
+            vibes_core::config::recipe_hash(&worker.files)
+        );
     }
 }

@@ -4,7 +4,9 @@ use std::io::IsTerminal;
 
 /// Colour plans only on a terminal, and never when NO_COLOR is set.
 pub fn plan_style() -> vibes_core::render::Style {
-    vibes_core::render::Style { color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+    vibes_core::render::Style {
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
 }
 
 pub fn stdin_is_terminal() -> bool {

@@ -3,10 +3,10 @@
 //! the lock with its holder and age and acts on nothing, `vibes unlock ID` breaks it, and the
 //! apply after that converges with nothing created twice.
 
-#[path = "support/moto.rs"]
-mod moto;
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/moto.rs"]
+mod moto;
 
 use cli::text;
 use moto::Moto;
@@ -47,7 +47,11 @@ fn project(name: &str) -> tempfile::TempDir {
         std::fs::write(disc.join("1-song.wav"), vec![album as u8; 8192]).unwrap();
         std::fs::write(disc.join("1-song.tags.vc"), format!("TITLE=Song {album}\n")).unwrap();
     }
-    std::fs::write(dir.path().join("vibes.toml"), format!("[project]\nname = \"{name}\"\nregion = \"us-east-1\"\n{CONFIG}")).unwrap();
+    std::fs::write(
+        dir.path().join("vibes.toml"),
+        format!("[project]\nname = \"{name}\"\nregion = \"us-east-1\"\n{CONFIG}"),
+    )
+    .unwrap();
     dir
 }
 
@@ -60,7 +64,11 @@ fn vibes(moto: &Moto, dir: &Path, args: &[&str]) -> Command {
 /// Runs `vibes apply` and SIGKILLs it once `k` progress lines have said "done". Returns the
 /// lines it printed, and whether it was killed (false when it ended by itself first).
 fn apply_killed_after(moto: &Moto, dir: &Path, k: usize) -> (Vec<String>, bool) {
-    let mut child = vibes(moto, dir, &["apply", "--auto-approve"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = vibes(moto, dir, &["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = Vec::new();
     let mut done = 0;
     let mut killed = false;
@@ -82,14 +90,28 @@ fn apply_killed_after(moto: &Moto, dir: &Path, k: usize) -> (Vec<String>, bool) 
 }
 
 fn count_named(moto: &Moto, prefix: &str) -> (usize, usize, usize) {
-    let pairs = moto.aws_json(&["ec2", "describe-key-pairs"])["KeyPairs"].as_array().unwrap().iter().filter(|k| k["KeyName"].as_str().unwrap().starts_with(prefix)).count();
+    let pairs = moto.aws_json(&["ec2", "describe-key-pairs"])["KeyPairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["KeyName"].as_str().unwrap().starts_with(prefix))
+        .count();
     let stacks = moto.aws_json(&["cloudformation", "describe-stacks"])["Stacks"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["StackName"].as_str().unwrap().starts_with(prefix) && s["StackStatus"] != "DELETE_COMPLETE")
+        .filter(|s| {
+            s["StackName"].as_str().unwrap().starts_with(prefix)
+                && s["StackStatus"] != "DELETE_COMPLETE"
+        })
         .count();
-    let params = moto.aws_json(&["ssm", "get-parameters-by-path", "--path", &format!("/{}", prefix.trim_end_matches('-')), "--recursive"])["Parameters"]
+    let params = moto.aws_json(&[
+        "ssm",
+        "get-parameters-by-path",
+        "--path",
+        &format!("/{}", prefix.trim_end_matches('-')),
+        "--recursive",
+    ])["Parameters"]
         .as_array()
         .unwrap()
         .len();
@@ -102,10 +124,19 @@ fn an_apply_killed_at_every_done_line_is_repaired_after_an_explicit_unlock() {
 
     // How many actions a full apply has, and what it leaves behind.
     let reference = project("whole");
-    let first = vibes(&moto, reference.path(), &["apply", "--auto-approve"]).output().unwrap();
+    let first = vibes(&moto, reference.path(), &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
     assert!(first.status.success(), "{}", text(&first));
-    let dones = String::from_utf8_lossy(&first.stderr).lines().filter(|l| l.contains(" done in ") || l.ends_with(" done")).count();
-    assert!(dones >= 8, "a full apply reports each action done:\n{}", text(&first));
+    let dones = String::from_utf8_lossy(&first.stderr)
+        .lines()
+        .filter(|l| l.contains(" done in ") || l.ends_with(" done"))
+        .count();
+    assert!(
+        dones >= 8,
+        "a full apply reports each action done:\n{}",
+        text(&first)
+    );
     let want = count_named(&moto, "whole-");
 
     let mut crash_points = 0;
@@ -119,17 +150,38 @@ fn an_apply_killed_at_every_done_line_is_repaired_after_an_explicit_unlock() {
         crash_points += 1;
 
         // The lock of the killed apply is still there: the rerun says so, with its age, and does nothing.
-        let blocked = vibes(&moto, dir.path(), &["apply", "--auto-approve"]).output().unwrap();
+        let blocked = vibes(&moto, dir.path(), &["apply", "--auto-approve"])
+            .output()
+            .unwrap();
         let out = text(&blocked);
         if blocked.status.success() && !out.contains("holds the lock") {
             // The kill landed after the apply had released its lock, on its way out: nothing to break.
-            let plan = vibes(&moto, dir.path(), &["plan", "--detailed-exitcode"]).output().unwrap();
-            assert_eq!(plan.status.code(), Some(0), "crash after {k}: not converged: {}", text(&plan));
-            assert_eq!(count_named(&moto, &format!("{name}-")), want, "crash after {k}: nothing twice");
+            let plan = vibes(&moto, dir.path(), &["plan", "--detailed-exitcode"])
+                .output()
+                .unwrap();
+            assert_eq!(
+                plan.status.code(),
+                Some(0),
+                "crash after {k}: not converged: {}",
+                text(&plan)
+            );
+            assert_eq!(
+                count_named(&moto, &format!("{name}-")),
+                want,
+                "crash after {k}: nothing twice"
+            );
             continue;
         }
-        assert_eq!(blocked.status.code(), Some(1), "crash after {k}: {out}\nkilled run:\n{}", lines.join("\n"));
-        assert!(out.contains("holds the lock") && out.contains(" for ") && out.contains("since "), "crash after {k}: the lock, its holder and age: {out}");
+        assert_eq!(
+            blocked.status.code(),
+            Some(1),
+            "crash after {k}: {out}\nkilled run:\n{}",
+            lines.join("\n")
+        );
+        assert!(
+            out.contains("holds the lock") && out.contains(" for ") && out.contains("since "),
+            "crash after {k}: the lock, its holder and age: {out}"
+        );
         let id = out
             .split("vibes unlock ")
             .nth(1)
@@ -140,12 +192,34 @@ fn an_apply_killed_at_every_done_line_is_repaired_after_an_explicit_unlock() {
         assert!(unlock.status.success(), "{}", text(&unlock));
 
         // The next apply repairs what the kill left half done.
-        let again = vibes(&moto, dir.path(), &["apply", "--auto-approve"]).output().unwrap();
-        assert!(again.status.success(), "crash after {k}: {}\nkilled run:\n{}", text(&again), lines.join("\n"));
-        let plan = vibes(&moto, dir.path(), &["plan", "--detailed-exitcode"]).output().unwrap();
-        assert_eq!(plan.status.code(), Some(0), "crash after {k}: not converged: {}", text(&plan));
-        assert_eq!(count_named(&moto, &format!("{name}-")), want, "crash after {k}: key pairs, stacks, parameters (nothing twice)");
+        let again = vibes(&moto, dir.path(), &["apply", "--auto-approve"])
+            .output()
+            .unwrap();
+        assert!(
+            again.status.success(),
+            "crash after {k}: {}\nkilled run:\n{}",
+            text(&again),
+            lines.join("\n")
+        );
+        let plan = vibes(&moto, dir.path(), &["plan", "--detailed-exitcode"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "crash after {k}: not converged: {}",
+            text(&plan)
+        );
+        assert_eq!(
+            count_named(&moto, &format!("{name}-")),
+            want,
+            "crash after {k}: key pairs, stacks, parameters (nothing twice)"
+        );
     }
-    assert!(crash_points >= dones - 2, "only {crash_points} of {} kill points were reached", dones - 1);
+    assert!(
+        crash_points >= dones - 2,
+        "only {crash_points} of {} kill points were reached",
+        dones - 1
+    );
     eprintln!("crash figures (moto, SIGKILL): {crash_points} kill points over {dones} actions, each repaired");
 }

@@ -3,10 +3,10 @@
 //! daemon's modules in tests/rsync_server.rs; this checks what the command says when there is
 //! nothing to fetch from.
 
-#[path = "support/moto.rs"]
-mod moto;
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/moto.rs"]
+mod moto;
 
 use cli::text;
 use moto::Moto;
@@ -18,7 +18,10 @@ fn vibes(moto: &Moto, dir: &std::path::Path, args: &[&str]) -> Output {
         "[project]\nname = \"fetchy\"\nregion = \"us-east-1\"\n\n[profiles.phone]\nencoder = \"lame\"\nflags = \"-V 6\"\n",
     )
     .unwrap();
-    cli::vibes(&dir.join("vibes.toml"), moto).args(args).output().expect("run vibes")
+    cli::vibes(&dir.join("vibes.toml"), moto)
+        .args(args)
+        .output()
+        .expect("run vibes")
 }
 
 #[test]
@@ -27,8 +30,16 @@ fn fetch_without_a_running_server_says_how_to_start_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = vibes(&moto, dir.path(), &["fetch", "phone", "dest"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("no server runs for project fetchy"), "{}", text(&out));
-    assert!(text(&out).contains("set [server] running = true"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no server runs for project fetchy"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("set [server] running = true"),
+        "{}",
+        text(&out)
+    );
     assert!(!dir.path().join("dest").exists(), "nothing is written");
 }
 
@@ -38,5 +49,9 @@ fn fetch_of_a_profile_not_in_the_config_names_the_ones_there_are() {
     let dir = tempfile::tempdir().unwrap();
     let out = vibes(&moto, dir.path(), &["fetch", "laptop", "dest", "--dry-run"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("there is no profile `laptop` in vibes.toml (profiles: phone)"), "{}", text(&out));
+    assert!(
+        text(&out).contains("there is no profile `laptop` in vibes.toml (profiles: phone)"),
+        "{}",
+        text(&out)
+    );
 }

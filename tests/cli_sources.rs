@@ -3,10 +3,10 @@
 //! content hash), a second plan is clean, one changed file is one upload, and a file deleted
 //! locally is kept in the bucket unless `[sources] delete = true`.
 
-#[path = "support/moto.rs"]
-mod moto;
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/moto.rs"]
+mod moto;
 
 use cli::{code, text};
 use moto::Moto;
@@ -39,13 +39,23 @@ impl Collection {
                 let disc = base.join(album).join("1");
                 std::fs::create_dir_all(&disc).unwrap();
                 for n in 1..=20 {
-                    let body: Vec<u8> = format!("{artist}/{album}/{n}").bytes().cycle().take(512 + n * 7).collect();
+                    let body: Vec<u8> = format!("{artist}/{album}/{n}")
+                        .bytes()
+                        .cycle()
+                        .take(512 + n * 7)
+                        .collect();
                     std::fs::write(disc.join(format!("{n:02}-track.wav")), body).unwrap();
-                    std::fs::write(disc.join(format!("{n:02}-track.tags.vc")), format!("TITLE=Track {n}\n")).unwrap();
+                    std::fs::write(
+                        disc.join(format!("{n:02}-track.tags.vc")),
+                        format!("TITLE=Track {n}\n"),
+                    )
+                    .unwrap();
                 }
             }
         }
-        let long: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let long: Vec<u8> = (0..8 * 1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         std::fs::write(dir.path().join("music/ccr/first/1/99-jam.wav"), long).unwrap();
         let c = Collection { dir };
         c.configure(false);
@@ -64,7 +74,10 @@ impl Collection {
     }
 
     fn vibes(&self, moto: &Moto, args: &[&str]) -> Output {
-        cli::vibes(&self.dir.path().join("vibes.toml"), moto).args(args).output().expect("run vibes")
+        cli::vibes(&self.dir.path().join("vibes.toml"), moto)
+            .args(args)
+            .output()
+            .expect("run vibes")
     }
 }
 
@@ -76,7 +89,11 @@ fn hashes(root: &Path) -> BTreeMap<String, String> {
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, hex::encode(Sha256::digest(std::fs::read(&p).unwrap())));
             }
         }
@@ -87,13 +104,22 @@ fn hashes(root: &Path) -> BTreeMap<String, String> {
 }
 
 fn bucket_name(moto: &Moto) -> String {
-    moto.aws_json(&["ssm", "get-parameter", "--name", "/coll/sources"])["Parameter"]["Value"].as_str().unwrap().to_string()
+    moto.aws_json(&["ssm", "get-parameter", "--name", "/coll/sources"])["Parameter"]["Value"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// The bucket's content, downloaded with the `aws` CLI and hashed here.
 fn bucket_hashes(moto: &Moto, bucket: &str) -> BTreeMap<String, String> {
     let into = tempfile::tempdir().unwrap();
-    moto.aws_json(&["s3", "sync", &format!("s3://{bucket}"), &into.path().display().to_string(), "--only-show-errors"]);
+    moto.aws_json(&[
+        "s3",
+        "sync",
+        &format!("s3://{bucket}"),
+        &into.path().display().to_string(),
+        "--only-show-errors",
+    ]);
     hashes(into.path())
 }
 
@@ -110,7 +136,9 @@ fn the_bucket_holds_exactly_the_tree_and_follows_its_changes() {
 
     // Every object, downloaded and hashed: the tree and vibes' manifest, nothing else.
     let mut remote = bucket_hashes(&moto, &bucket);
-    let manifest_hash = remote.remove(MANIFEST_KEY).expect("the sync writes its manifest");
+    let manifest_hash = remote
+        .remove(MANIFEST_KEY)
+        .expect("the sync writes its manifest");
     assert_eq!(remote, local, "the bucket holds exactly the tree");
     // The manifest records the same hashes, and the ETags S3 lists.
     let manifest = moto.aws_json(&["s3", "cp", &format!("s3://{bucket}/{MANIFEST_KEY}"), "-"]);
@@ -131,7 +159,11 @@ fn the_bucket_holds_exactly_the_tree_and_follows_its_changes() {
     assert_eq!(code(&again), 0, "converged: {}", text(&again));
 
     // One file changed: one upload.
-    std::fs::write(c.music().join("neil_young/second/1/07-track.wav"), b"a different take").unwrap();
+    std::fs::write(
+        c.music().join("neil_young/second/1/07-track.wav"),
+        b"a different take",
+    )
+    .unwrap();
     let plan = c.vibes(&moto, &["plan", "--detailed-exitcode"]);
     assert_eq!(code(&plan), 2, "{}", text(&plan));
     assert!(text(&plan).contains("1 file to upload"), "{}", text(&plan));
@@ -148,9 +180,17 @@ fn the_bucket_holds_exactly_the_tree_and_follows_its_changes() {
     std::fs::remove_file(c.music().join(gone)).unwrap();
     let kept = c.vibes(&moto, &["plan"]);
     assert_eq!(code(&kept), 0, "{}", text(&kept));
-    assert!(text(&kept).contains("1 object is in the bucket but not in"), "{}", text(&kept));
+    assert!(
+        text(&kept).contains("1 object is in the bucket but not in"),
+        "{}",
+        text(&kept)
+    );
     assert!(text(&kept).contains("delete = false"), "{}", text(&kept));
-    assert!(text(&kept).contains(gone), "the kept object is named: {}", text(&kept));
+    assert!(
+        text(&kept).contains(gone),
+        "the kept object is named: {}",
+        text(&kept)
+    );
     let apply = c.vibes(&moto, &["apply", "--auto-approve"]);
     assert_eq!(code(&apply), 0, "{}", text(&apply));
     assert!(bucket_hashes(&moto, &bucket).contains_key(gone), "kept");
@@ -162,7 +202,10 @@ fn the_bucket_holds_exactly_the_tree_and_follows_its_changes() {
     let apply = c.vibes(&moto, &["apply", "--auto-approve"]);
     assert_eq!(code(&apply), 0, "{}", text(&apply));
     let mut remote = bucket_hashes(&moto, &bucket);
-    assert!(remote.remove(MANIFEST_KEY).is_some(), "the manifest is never deleted as an extra object");
+    assert!(
+        remote.remove(MANIFEST_KEY).is_some(),
+        "the manifest is never deleted as an extra object"
+    );
     assert_eq!(remote, hashes(&c.music()));
     let clean = c.vibes(&moto, &["plan", "--detailed-exitcode"]);
     assert_eq!(code(&clean), 0, "{}", text(&clean));

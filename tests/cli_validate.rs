@@ -8,7 +8,8 @@ use std::path::Path;
 fn vibes() -> Command {
     let mut cmd = Command::cargo_bin("vibes").unwrap();
     // No AWS is needed to validate; make sure none is reached for.
-    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").env("NO_COLOR", "1");
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("NO_COLOR", "1");
     cmd
 }
 
@@ -23,8 +24,16 @@ fn project_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "cfn/vpc.yaml", "Resources: {}\n");
     write(dir.path(), "cfn/main.yaml", "Resources: {}\n");
-    write(dir.path(), "music/ccr/tags.vc", "ARTIST=Creedence Clearwater Revival\n");
-    write(dir.path(), "profiles/archive.config", "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s --best\n");
+    write(
+        dir.path(),
+        "music/ccr/tags.vc",
+        "ARTIST=Creedence Clearwater Revival\n",
+    );
+    write(
+        dir.path(),
+        "profiles/archive.config",
+        "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s --best\n",
+    );
     dir
 }
 
@@ -58,7 +67,10 @@ fn a_valid_config_exits_0_with_a_summary() {
         .arg("validate")
         .assert()
         .code(0)
-        .stdout(format!("{} is valid: project vibes, 2 stacks, 1 key pair, 2 profiles, 0 images, sources.\n", config.display()))
+        .stdout(format!(
+            "{} is valid: project vibes, 2 stacks, 1 key pair, 2 profiles, 0 images, sources.\n",
+            config.display()
+        ))
         .stderr("");
 }
 
@@ -70,7 +82,12 @@ fn every_fault_is_named_with_file_line_and_column_and_exits_1() {
         "bad.toml",
         "[project]\nname = \"Vibes\"\n\n[network]\ncreate = true\n\n[sourcse]\npath = \"music\"\n\n[snapshots]\nkeep = 0\n\n[profiles.car]\nencoder = \"vorbis\"\n",
     );
-    let out = vibes().current_dir(dir.path()).args(["--config", "bad.toml", "validate"]).assert().code(1).stdout("");
+    let out = vibes()
+        .current_dir(dir.path())
+        .args(["--config", "bad.toml", "validate"])
+        .assert()
+        .code(1)
+        .stdout("");
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     for (place, what) in [
         ("bad.toml:2:8", "`Vibes` is not a valid project name"),
@@ -79,17 +96,28 @@ fn every_fault_is_named_with_file_line_and_column_and_exits_1() {
         ("bad.toml:14:11", "unknown encoder `vorbis`"),
     ] {
         assert!(stderr.contains(place), "{place} is not named in:\n{stderr}");
-        assert_eq!(stderr.matches(what).count(), 1, "`{what}` should be reported once in:\n{stderr}");
+        assert_eq!(
+            stderr.matches(what).count(),
+            1,
+            "`{what}` should be reported once in:\n{stderr}"
+        );
     }
     assert!(stderr.contains("bad.toml has 4 problems"), "{stderr}");
     assert!(stderr.contains("did you mean [sources]?"), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "no colour when not on a terminal:\n{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour when not on a terminal:\n{stderr}"
+    );
 }
 
 #[test]
 fn a_fault_in_a_profile_file_names_that_file() {
     let dir = project_dir();
-    write(dir.path(), "profiles/archive.config", "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS -8\n");
+    write(
+        dir.path(),
+        "profiles/archive.config",
+        "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS -8\n",
+    );
     write(dir.path(), "vibes.toml", GOOD);
     vibes()
         .current_dir(dir.path())
@@ -97,7 +125,9 @@ fn a_fault_in_a_profile_file_names_that_file() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("profiles/archive.config:2:1"))
-        .stderr(predicate::str::contains("profile archive: line 2: expected CONFIG_NAME=value"));
+        .stderr(predicate::str::contains(
+            "profile archive: line 2: expected CONFIG_NAME=value",
+        ));
 }
 
 #[test]
@@ -108,7 +138,9 @@ fn a_missing_config_says_where_it_looked() {
         .args(["--config", "nowhere.toml", "validate"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("no vibes.toml at nowhere.toml: the file does not exist"));
+        .stderr(predicate::str::contains(
+            "no vibes.toml at nowhere.toml: the file does not exist",
+        ));
 }
 
 #[test]

@@ -137,11 +137,19 @@ impl Server {
                 .stdin(Stdio::null())
                 .spawn()
                 .expect("rsync is installed (scripts/setup.sh)");
-            let mut daemon = Daemon { child, port, log: log.clone() };
+            let mut daemon = Daemon {
+                child,
+                port,
+                log: log.clone(),
+            };
             if daemon.wait_listening(Duration::from_secs(10)) {
                 break daemon;
             }
-            assert!(attempts < 3, "rsync daemon did not listen on {port}: {}", daemon.log());
+            assert!(
+                attempts < 3,
+                "rsync daemon did not listen on {port}: {}",
+                daemon.log()
+            );
         };
         Server { root, daemon }
     }

@@ -1,2 +1,4 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| vibes_fuzz::Target::by_name("tags_vc").expect("a known target").run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vibes_fuzz::Target::by_name("tags_vc")
+    .expect("a known target")
+    .run(data));

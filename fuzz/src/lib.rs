@@ -23,7 +23,13 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: [Target; 5] = [Target::Config, Target::Profile, Target::TagsVc, Target::VibesTxt, Target::SavedPlan];
+    pub const ALL: [Target; 5] = [
+        Target::Config,
+        Target::Profile,
+        Target::TagsVc,
+        Target::VibesTxt,
+        Target::SavedPlan,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -46,10 +52,14 @@ impl Target {
             Target::Config => config(&text),
             Target::Profile => profile(&text),
             Target::TagsVc => {
-                let _ = vibes_build::source::tags::TagFile::parse(Path::new("album/tags.vc"), &text);
+                let _ =
+                    vibes_build::source::tags::TagFile::parse(Path::new("album/tags.vc"), &text);
             }
             Target::VibesTxt => {
-                let _ = vibes_build::source::options::OptionFile::parse(Path::new("album/vibes.txt"), &text);
+                let _ = vibes_build::source::options::OptionFile::parse(
+                    Path::new("album/vibes.txt"),
+                    &text,
+                );
             }
             Target::SavedPlan => saved_plan(&text),
         }
@@ -65,9 +75,15 @@ fn config_dir() -> &'static Path {
         let _ = std::fs::create_dir_all(dir.join("cfn"));
         let _ = std::fs::create_dir_all(dir.join("music/a/b"));
         let _ = std::fs::create_dir_all(dir.join("profiles"));
-        let _ = std::fs::write(dir.join("cfn/main.yaml"), "AWSTemplateFormatVersion: '2010-09-09'\nResources: {}\n");
+        let _ = std::fs::write(
+            dir.join("cfn/main.yaml"),
+            "AWSTemplateFormatVersion: '2010-09-09'\nResources: {}\n",
+        );
         let _ = std::fs::write(dir.join("music/a/b/1-x.wav"), b"RIFF");
-        let _ = std::fs::write(dir.join("profiles/phone.config"), "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=-V 6\n");
+        let _ = std::fs::write(
+            dir.join("profiles/phone.config"),
+            "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=-V 6\n",
+        );
         #[cfg(unix)]
         let _ = std::os::unix::fs::symlink("/etc", dir.join("outside"));
         dir
@@ -79,7 +95,11 @@ fn config(text: &str) {
         Ok(desired) => {
             // Whatever loads stays inside the config directory.
             for stack in desired.stacks.values() {
-                assert!(!stack.template_path.is_absolute() && !stack.template_path.starts_with(".."), "template {:?} escapes", stack.template_path);
+                assert!(
+                    !stack.template_path.is_absolute() && !stack.template_path.starts_with(".."),
+                    "template {:?} escapes",
+                    stack.template_path
+                );
             }
         }
         Err(e) => {
@@ -93,16 +113,27 @@ fn profile(text: &str) {
     // Writing is canonical: a written profile parses, and from then on a write and a read change
     // nothing. (The first write may trim what the first read kept, e.g. a value's trailing tabs.)
     if let Ok(p) = vibes_core::profile::ProfileConfig::parse(text) {
-        let written = vibes_core::profile::ProfileConfig::parse(&p.to_text()).expect("a written profile parses");
-        let again = vibes_core::profile::ProfileConfig::parse(&written.to_text()).expect("a rewritten profile parses");
-        assert_eq!(again.to_text(), written.to_text(), "a written profile survives a read and a write");
+        let written = vibes_core::profile::ProfileConfig::parse(&p.to_text())
+            .expect("a written profile parses");
+        let again = vibes_core::profile::ProfileConfig::parse(&written.to_text())
+            .expect("a rewritten profile parses");
+        assert_eq!(
+            again.to_text(),
+            written.to_text(),
+            "a written profile survives a read and a write"
+        );
     }
 }
 
 fn saved_plan(text: &str) {
     if let Ok(saved) = vibes_core::saved::SavedPlan::from_json(text, "plan.json") {
         let json = saved.to_json();
-        let again = vibes_core::saved::SavedPlan::from_json(&json, "plan.json").expect("a saved plan loads from its own JSON");
-        assert_eq!(again.to_json(), json, "a saved plan survives a write and a read");
+        let again = vibes_core::saved::SavedPlan::from_json(&json, "plan.json")
+            .expect("a saved plan loads from its own JSON");
+        assert_eq!(
+            again.to_json(),
+            json,
+            "a saved plan survives a write and a read"
+        );
     }
 }

@@ -13,10 +13,53 @@ use std::time::{Duration, Instant};
 
 /// Pieces that parsers of these formats trip on.
 const TOKENS: &[&[u8]] = &[
-    b"\n", b"\r\n", b"=", b"+", b"-", b"[", b"]", b"[[", b"]]", b"\"", b"'", b"\"\"\"", b"{", b"}", b",", b".", b"#", b"\\",
-    b"../", b"../../etc/passwd", b"/etc/passwd", b"~/", b"outside/", b"\0", b"\xff\xfe", b"\xc3", b"18446744073709551616", b"-1",
-    b"0", b"1e999", b"true", b"null", b"CONFIG_", b"CONFIG_ENCODER=", b"apic=", b"3:jpeg:", b"TITLE=", b"[keys.", b"[profiles.",
-    b"[stacks.", b"path = ", b"format_version", b"\"edges\"", b"\"actions\"", b"[0,0]", b"[1,0]", b"\xf0\x9f\x8e\xb5",
+    b"\n",
+    b"\r\n",
+    b"=",
+    b"+",
+    b"-",
+    b"[",
+    b"]",
+    b"[[",
+    b"]]",
+    b"\"",
+    b"'",
+    b"\"\"\"",
+    b"{",
+    b"}",
+    b",",
+    b".",
+    b"#",
+    b"\\",
+    b"../",
+    b"../../etc/passwd",
+    b"/etc/passwd",
+    b"~/",
+    b"outside/",
+    b"\0",
+    b"\xff\xfe",
+    b"\xc3",
+    b"18446744073709551616",
+    b"-1",
+    b"0",
+    b"1e999",
+    b"true",
+    b"null",
+    b"CONFIG_",
+    b"CONFIG_ENCODER=",
+    b"apic=",
+    b"3:jpeg:",
+    b"TITLE=",
+    b"[keys.",
+    b"[profiles.",
+    b"[stacks.",
+    b"path = ",
+    b"format_version",
+    b"\"edges\"",
+    b"\"actions\"",
+    b"[0,0]",
+    b"[1,0]",
+    b"\xf0\x9f\x8e\xb5",
 ];
 
 /// What went wrong in a run.
@@ -51,7 +94,9 @@ fn mutate(rng: &mut fastrand::Rng, corpus: &[Vec<u8>], input: &mut Vec<u8>) {
     for _ in 0..rng.usize(1..=4) {
         let at = rng.usize(0..=input.len());
         match rng.u8(0..7) {
-            0 => input.splice(at..at, rng.choice(TOKENS).unwrap().iter().copied()).for_each(drop),
+            0 => input
+                .splice(at..at, rng.choice(TOKENS).unwrap().iter().copied())
+                .for_each(drop),
             1 if !input.is_empty() => {
                 let i = rng.usize(0..input.len());
                 input[i] ^= 1 << rng.u8(0..8);
@@ -70,10 +115,17 @@ fn mutate(rng: &mut fastrand::Rng, corpus: &[Vec<u8>], input: &mut Vec<u8>) {
                 let other = rng.choice(corpus).unwrap();
                 if !other.is_empty() {
                     let start = rng.usize(0..other.len());
-                    input.splice(at..at, other[start..].iter().copied()).for_each(drop);
+                    input
+                        .splice(at..at, other[start..].iter().copied())
+                        .for_each(drop);
                 }
             }
-            5 => input.splice(at..at, std::iter::repeat(rng.u8(..)).take(rng.usize(1..4096))).for_each(drop),
+            5 => input
+                .splice(
+                    at..at,
+                    std::iter::repeat(rng.u8(..)).take(rng.usize(1..4096)),
+                )
+                .for_each(drop),
             _ => input.insert(at, rng.u8(..)),
         }
     }
@@ -81,7 +133,14 @@ fn mutate(rng: &mut fastrand::Rng, corpus: &[Vec<u8>], input: &mut Vec<u8>) {
 }
 
 /// Runs `target` over mutated seeds for `budget`. `out` receives the input that failed.
-pub fn run(target: Target, seed_dir: &Path, out: &Path, budget: Duration, seed: u64, hang_after: Duration) -> Result<Figures, Finding> {
+pub fn run(
+    target: Target,
+    seed_dir: &Path,
+    out: &Path,
+    budget: Duration,
+    seed: u64,
+    hang_after: Duration,
+) -> Result<Figures, Finding> {
     let corpus = seeds(seed_dir, target);
     let mut rng = fastrand::Rng::with_seed(seed);
     let executions = Arc::new(AtomicU64::new(0));
@@ -120,17 +179,29 @@ pub fn run(target: Target, seed_dir: &Path, out: &Path, budget: Duration, seed: 
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "a panic".into());
-                let path = out.join(format!("crash-{}-{:016x}", target.name(), fastrand::u64(..)));
+                let path = out.join(format!(
+                    "crash-{}-{:016x}",
+                    target.name(),
+                    fastrand::u64(..)
+                ));
                 let _ = std::fs::write(&path, &input);
-                return Err(Finding::Panic { input: path, message });
+                return Err(Finding::Panic {
+                    input: path,
+                    message,
+                });
             }
         }
-        Ok(Figures { executions: executions.load(Ordering::Relaxed) })
+        Ok(Figures {
+            executions: executions.load(Ordering::Relaxed),
+        })
     })();
     std::panic::set_hook(previous_hook);
     drop(beat);
     if let Some(input) = watchdog.join().expect("the watchdog never panics") {
-        return Err(Finding::Hang { input, seconds: hang_after.as_secs() });
+        return Err(Finding::Hang {
+            input,
+            seconds: hang_after.as_secs(),
+        });
     }
     let _ = std::fs::remove_file(&current);
     result
@@ -143,5 +214,9 @@ fn saved_plan_seed() -> Option<Vec<u8>> {
     let desired = vibes_core::config::load(&examples.join("full.toml")).ok()?;
     let options = vibes_core::PlanOptions::default();
     let plan = vibes_core::plan(&desired, &vibes_core::Observed::default(), &options).ok()?;
-    Some(vibes_core::saved::SavedPlan::new(plan, &options).to_json().into_bytes())
+    Some(
+        vibes_core::saved::SavedPlan::new(plan, &options)
+            .to_json()
+            .into_bytes(),
+    )
 }

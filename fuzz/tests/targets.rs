@@ -13,8 +13,20 @@ fn every_parser_survives_mutated_input() {
     for target in Target::ALL {
         let seeds = mutate::seeds(&root.join("seeds"), target);
         assert!(seeds.len() >= 2, "{} has seed inputs", target.name());
-        match mutate::run(target, &root.join("seeds"), out.path(), Duration::from_secs(2), 7, Duration::from_secs(10)) {
-            Ok(f) => assert!(f.executions > 100, "{}: {} executions", target.name(), f.executions),
+        match mutate::run(
+            target,
+            &root.join("seeds"),
+            out.path(),
+            Duration::from_secs(2),
+            7,
+            Duration::from_secs(10),
+        ) {
+            Ok(f) => assert!(
+                f.executions > 100,
+                "{}: {} executions",
+                target.name(),
+                f.executions
+            ),
             Err(finding) => panic!("{}: {finding:?}", target.name()),
         }
     }

@@ -41,7 +41,8 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     if saved.is_none() {
         // Nothing to do needs no lock: look first, and lock only when there is work.
         let observed = session.observe().await?;
-        let plan = vibes_core::plan::plan(&session.desired, &observed, &options).map_err(|e| miette!("{e}"))?;
+        let plan = vibes_core::plan::plan(&session.desired, &observed, &options)
+            .map_err(|e| miette!("{e}"))?;
         if !has_work(&plan) {
             return Ok(nothing_to_do(cli, &plan));
         }
@@ -49,7 +50,9 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     // Then the lock, before looking again: what is observed and planned under it cannot be changed by
     // another vibes before it is applied.
     let command = if req.destroy { "destroy" } else { "apply" };
-    let lock = apply::lock::acquire(session.cloud.as_ref(), &project, command).await.map_err(|e| miette!("{e}"))?;
+    let lock = apply::lock::acquire(session.cloud.as_ref(), &project, command)
+        .await
+        .map_err(|e| miette!("{e}"))?;
     let result = run_locked(cli, &req, &mut session, saved, options).await;
     let released = apply::lock::release(session.cloud.as_ref(), lock).await;
     if let Err(e) = released {
@@ -58,18 +61,31 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     result
 }
 
-async fn run_locked(cli: &Cli, req: &Request<'_>, session: &mut Session, saved: Option<(&PathBuf, SavedPlan)>, options: PlanOptions) -> Result<i32> {
+async fn run_locked(
+    cli: &Cli,
+    req: &Request<'_>,
+    session: &mut Session,
+    saved: Option<(&PathBuf, SavedPlan)>,
+    options: PlanOptions,
+) -> Result<i32> {
     let observed = session.observe().await?;
     let style = crate::style::plan_style();
 
     let (plan, saved) = match saved {
         Some((path, saved)) => {
-            let fresh = vibes_core::plan::plan(&session.desired, &observed, &saved.options()).map_err(|e| miette!("{e}"))?;
+            let fresh = vibes_core::plan::plan(&session.desired, &observed, &saved.options())
+                .map_err(|e| miette!("{e}"))?;
             let moved = moved_since(&saved.plan, &fresh);
             if !moved.is_empty() {
-                let list: Vec<String> = moved.iter().map(|m| format!("  {}: {}", m.address, m.what)).collect();
+                let list: Vec<String> = moved
+                    .iter()
+                    .map(|m| format!("  {}: {}", m.address, m.what))
+                    .collect();
                 return Err(miette!(
-                    help = format!("run `vibes plan --out {}` again, review it, and apply the new plan", path.display()),
+                    help = format!(
+                        "run `vibes plan --out {}` again, review it, and apply the new plan",
+                        path.display()
+                    ),
                     "the saved plan {} is stale: what it relied on has moved\n{}",
                     path.display(),
                     list.join("\n")
@@ -77,7 +93,11 @@ async fn run_locked(cli: &Cli, req: &Request<'_>, session: &mut Session, saved: 
             }
             (saved.plan, true)
         }
-        None => (vibes_core::plan::plan(&session.desired, &observed, &options).map_err(|e| miette!("{e}"))?, false),
+        None => (
+            vibes_core::plan::plan(&session.desired, &observed, &options)
+                .map_err(|e| miette!("{e}"))?,
+            false,
+        ),
     };
 
     // -q keeps the plan only where it is needed: when asking for confirmation.
@@ -96,26 +116,49 @@ async fn run_locked(cli: &Cli, req: &Request<'_>, session: &mut Session, saved: 
     let cancel = CancellationToken::new();
     let reporter = Arc::new(TerminalReporter::new(&plan, cli.quiet, cli.verbose));
     spawn_interrupt_handler(cancel.clone(), reporter.clone());
-    let mut options = ApplyOptions::new(session.desired.project.name.clone(), session.base_dir.clone());
+    let mut options = ApplyOptions::new(
+        session.desired.project.name.clone(),
+        session.base_dir.clone(),
+    );
     options.parallelism = req.parallelism as usize;
     options.engine_source = Some(crate::source_archive::engine_source());
-    let report = apply::apply(&plan, session.cloud.clone(), &observed, &options, reporter.clone(), cancel).await;
+    let report = apply::apply(
+        &plan,
+        session.cloud.clone(),
+        &observed,
+        &options,
+        reporter.clone(),
+        cancel,
+    )
+    .await;
     reporter.finish();
     Ok(crate::reporter::print_report(&plan, &report, cli.quiet))
 }
 
 /// Does the plan do anything? Blocked actions do nothing.
 fn has_work(plan: &vibes_core::Plan) -> bool {
-    plan.actions.iter().any(|a| a.op != vibes_core::plan::Op::Blocked)
+    plan.actions
+        .iter()
+        .any(|a| a.op != vibes_core::plan::Op::Blocked)
 }
 
 /// A plan with nothing to do: shown as it is (with -q, only its result), exit 0.
 fn nothing_to_do(cli: &Cli, plan: &vibes_core::Plan) -> i32 {
     if cli.quiet {
         let blocked = plan.actions.len();
-        println!("Nothing to apply{}.", if blocked > 0 { format!(" ({blocked} blocked: run `vibes plan` for why)") } else { String::new() });
+        println!(
+            "Nothing to apply{}.",
+            if blocked > 0 {
+                format!(" ({blocked} blocked: run `vibes plan` for why)")
+            } else {
+                String::new()
+            }
+        );
     } else {
-        print!("{}", vibes_core::render::human(plan, &crate::style::plan_style()));
+        print!(
+            "{}",
+            vibes_core::render::human(plan, &crate::style::plan_style())
+        );
     }
     exit::OK
 }
@@ -130,7 +173,11 @@ fn confirm(destroy: bool) -> Result<()> {
     }
     print!(
         "\nDo you want to {}? Only 'yes' will be accepted: ",
-        if destroy { "destroy these resources" } else { "perform these actions" }
+        if destroy {
+            "destroy these resources"
+        } else {
+            "perform these actions"
+        }
     );
     std::io::stdout().flush().ok();
     let mut answer = String::new();
@@ -150,7 +197,8 @@ fn spawn_interrupt_handler(cancel: CancellationToken, reporter: Arc<TerminalRepo
             reporter.note("Interrupted: starting nothing new, waiting for the actions in flight (Ctrl-C again to leave now)");
             cancel.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
-                reporter.note("Interrupted twice: leaving now; run `vibes plan` to see what is left");
+                reporter
+                    .note("Interrupted twice: leaving now; run `vibes plan` to see what is left");
                 std::process::exit(130);
             }
         }

@@ -27,33 +27,56 @@ pub struct BuildArgs {
 }
 
 /// Runs the build; 0 when every track compiled, 1 when some failed.
-pub fn run(args: &BuildArgs, profiles_from_config: impl Fn(&[String]) -> miette::Result<Vec<(String, String)>>) -> miette::Result<i32> {
-    let mut profiles = if args.profiles.is_empty() { Vec::new() } else { profiles_from_config(&args.profiles)? };
+pub fn run(
+    args: &BuildArgs,
+    profiles_from_config: impl Fn(&[String]) -> miette::Result<Vec<(String, String)>>,
+) -> miette::Result<i32> {
+    let mut profiles = if args.profiles.is_empty() {
+        Vec::new()
+    } else {
+        profiles_from_config(&args.profiles)?
+    };
     for file in &args.profile_files {
         let name = file
             .file_stem()
             .and_then(|s| s.to_str())
             .map(|s| s.trim_end_matches(".tup").to_string())
             .ok_or_else(|| miette!("{}: cannot name a profile after this file", file.display()))?;
-        let text = std::fs::read_to_string(file).into_diagnostic().wrap_err_with(|| format!("reading profile file {}", file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("reading profile file {}", file.display()))?;
         profiles.push((name, text));
     }
     if profiles.is_empty() {
         return Err(miette!(help = "name a profile of vibes.toml with --profile NAME, or give a tup.config with --profile-file FILE", "no profile to build"));
     }
-    let opts = BuildOptions { sources: args.sources.clone(), out: args.out.clone(), profiles, jobs: args.jobs.unwrap_or(0) };
+    let opts = BuildOptions {
+        sources: args.sources.clone(),
+        out: args.out.clone(),
+        profiles,
+        jobs: args.jobs.unwrap_or(0),
+    };
     let progress = CliProgress::new();
     let summary = vibes_build::build(&opts, &progress).map_err(|e| miette!("{e}"))?;
     progress.finish();
     for f in &summary.failed {
-        eprintln!("failed: {} → {}/{}\n{}", f.source.display(), f.profile, f.output.display(), indent(&f.message));
+        eprintln!(
+            "failed: {} → {}/{}\n{}",
+            f.source.display(),
+            f.profile,
+            f.output.display(),
+            indent(&f.message)
+        );
     }
     println!("{summary}");
     Ok(if summary.failed.is_empty() { 0 } else { 1 })
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A bar on a terminal, a line per output otherwise (CI logs, a worker's console).
@@ -64,7 +87,10 @@ struct CliProgress {
 
 impl CliProgress {
     fn new() -> Self {
-        CliProgress { bar: Mutex::new(None), terminal: crate::style::stderr_is_terminal() }
+        CliProgress {
+            bar: Mutex::new(None),
+            terminal: crate::style::stderr_is_terminal(),
+        }
     }
 
     fn finish(&self) {
@@ -82,8 +108,10 @@ impl Progress for CliProgress {
         }
         let bar = ProgressBar::with_draw_target(Some(work as u64), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         *self.bar.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
     }

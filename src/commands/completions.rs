@@ -6,7 +6,9 @@ use clap_complete::Shell;
 use miette::Result;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  vibes completions bash > ~/.local/share/bash-completion/completions/vibes\n  vibes completions zsh > ~/.zfunc/_vibes\n  vibes completions fish > ~/.config/fish/completions/vibes.fish")]
+#[command(
+    after_help = "Examples:\n  vibes completions bash > ~/.local/share/bash-completion/completions/vibes\n  vibes completions zsh > ~/.zfunc/_vibes\n  vibes completions fish > ~/.config/fish/completions/vibes.fish"
+)]
 pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]

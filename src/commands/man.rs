@@ -24,7 +24,9 @@ pub fn run(args: &ManArgs) -> Result<i32> {
                 .wrap_err("writing the man page")?;
         }
         Some(dir) => {
-            std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("creating {}", dir.display()))?;
             clap_mangen::generate_to(command, dir)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("writing man pages into {}", dir.display()))?;

@@ -11,11 +11,15 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
     let options = plan_options(&args.selection, false)?;
     let mut session = Session::open(cli).await?;
     let observed = session.observe().await?;
-    let plan = vibes_core::plan::plan(&session.desired, &observed, &options).map_err(|e| miette::miette!("{e}"))?;
+    let plan = vibes_core::plan::plan(&session.desired, &observed, &options)
+        .map_err(|e| miette::miette!("{e}"))?;
     if args.json {
         println!("{}", vibes_core::render::json_string(&plan));
     } else {
-        print!("{}", vibes_core::render::human(&plan, &crate::style::plan_style()));
+        print!(
+            "{}",
+            vibes_core::render::human(&plan, &crate::style::plan_style())
+        );
     }
     if let Some(out) = &args.out {
         SavedPlan::new(plan.clone(), &options)
@@ -23,8 +27,16 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
             .into_diagnostic()
             .wrap_err_with(|| format!("saving the plan to {}", out.display()))?;
         if !cli.quiet && !args.json {
-            println!("\nSaved the plan to {}. Apply exactly this plan with: vibes apply {}", out.display(), out.display());
+            println!(
+                "\nSaved the plan to {}. Apply exactly this plan with: vibes apply {}",
+                out.display(),
+                out.display()
+            );
         }
     }
-    Ok(if args.detailed_exitcode && !plan.is_empty() { exit::CHANGES } else { exit::OK })
+    Ok(if args.detailed_exitcode && !plan.is_empty() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
 }

@@ -9,7 +9,10 @@ pub fn run(args: &ShowArgs) -> Result<i32> {
     if args.json {
         println!("{}", vibes_core::render::json_string(&saved.plan));
     } else {
-        print!("{}", vibes_core::render::human(&saved.plan, &crate::style::plan_style()));
+        print!(
+            "{}",
+            vibes_core::render::human(&saved.plan, &crate::style::plan_style())
+        );
     }
     Ok(super::exit::OK)
 }

@@ -5,11 +5,18 @@ use miette::{miette, Result};
 
 pub async fn run(cli: &Cli, args: &UnlockArgs) -> Result<i32> {
     let session = crate::session::Session::open(cli).await?;
-    vibes_core::apply::lock::break_lock(session.cloud.as_ref(), &session.desired.project.name, &args.lock_id)
-        .await
-        .map_err(|e| miette!("{e}"))?;
+    vibes_core::apply::lock::break_lock(
+        session.cloud.as_ref(),
+        &session.desired.project.name,
+        &args.lock_id,
+    )
+    .await
+    .map_err(|e| miette!("{e}"))?;
     if !cli.quiet {
-        eprintln!("Broke lock {} of project {}.", args.lock_id, session.desired.project.name);
+        eprintln!(
+            "Broke lock {} of project {}.",
+            args.lock_id, session.desired.project.name
+        );
     }
     Ok(super::exit::OK)
 }

@@ -6,7 +6,8 @@ use miette::Result;
 pub fn run(cli: &Cli) -> Result<i32> {
     let (d, _) = crate::session::load_desired(&cli.config, false)?;
     if !cli.quiet {
-        let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+        let n =
+            |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
         let mut parts = vec![
             n(d.stacks.len(), "stack", "stacks"),
             n(d.keys.len(), "key pair", "key pairs"),
@@ -22,7 +23,12 @@ pub fn run(cli: &Cli) -> Result<i32> {
         if d.server.is_some() {
             parts.push("server".into());
         }
-        println!("{} is valid: project {}, {}.", cli.config.display(), d.project.name, parts.join(", "));
+        println!(
+            "{} is valid: project {}, {}.",
+            cli.config.display(),
+            d.project.name,
+            parts.join(", ")
+        );
     }
     Ok(super::exit::OK)
 }

@@ -16,7 +16,11 @@ use std::process::{Command, Output, Stdio};
 /// credentials, never to a real profile, and with no terminal on standard input.
 pub fn vibes(config: &Path, moto: &Moto) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vibes"));
-    cmd.arg("--config").arg(config).env_remove("AWS_PROFILE").env_remove("VIBES_LOG").stdin(Stdio::null());
+    cmd.arg("--config")
+        .arg(config)
+        .env_remove("AWS_PROFILE")
+        .env_remove("VIBES_LOG")
+        .stdin(Stdio::null());
     if let Some(dir) = config.parent() {
         cmd.current_dir(dir);
     }
@@ -28,7 +32,11 @@ pub fn vibes(config: &Path, moto: &Moto) -> Command {
 
 /// Everything a run printed, stdout then stderr.
 pub fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// The exit code (-1 when killed by a signal).

@@ -44,7 +44,11 @@ impl Moto {
                 .current_dir(&root)
                 .status()
                 .expect("run scripts/setup.sh");
-            assert!(status.success(), "scripts/setup.sh failed; moto_server is needed at {}", server.display());
+            assert!(
+                status.success(),
+                "scripts/setup.sh failed; moto_server is needed at {}",
+                server.display()
+            );
         }
         // A free port can be taken between probing and binding: try a few. Servers of one test
         // binary start one at a time, so that two of them never race for the same free port
@@ -104,7 +108,10 @@ impl Moto {
     /// what the adapter did.
     pub fn aws_cli(&self) -> Command {
         let mut cmd = Command::new(self.root.join(".venv/bin/aws"));
-        cmd.arg("--endpoint-url").arg(self.endpoint()).arg("--output").arg("json");
+        cmd.arg("--endpoint-url")
+            .arg(self.endpoint())
+            .arg("--output")
+            .arg("json");
         for (k, v) in self.env() {
             cmd.env(k, v);
         }
@@ -116,7 +123,12 @@ impl Moto {
     /// Run the `aws` CLI and parse its JSON output; panics with stderr when it fails.
     pub fn aws_json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.aws_cli().args(args).output().expect("run aws CLI");
-        assert!(out.status.success(), "aws {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "aws {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
         if out.stdout.iter().all(u8::is_ascii_whitespace) {
             return serde_json::Value::Null;
         }
@@ -147,7 +159,10 @@ fn repo_root() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 fn wait_until_answering(child: &mut Child, port: u16) -> Result<(), String> {
@@ -165,15 +180,26 @@ fn wait_until_answering(child: &mut Child, port: u16) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!("no answer on port {port} after {} s", START_TIMEOUT.as_secs()))
+    Err(format!(
+        "no answer on port {port} after {} s",
+        START_TIMEOUT.as_secs()
+    ))
 }
 
 /// A bare HTTP/1.0 request; returns the status line. Enough to probe and reset the server.
 fn http_request(port: u16, method: &str, path: &str) -> Result<String, String> {
-    let mut s = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_millis(500))
+    let mut s = TcpStream::connect_timeout(
+        &(Ipv4Addr::LOCALHOST, port).into(),
+        Duration::from_millis(500),
+    )
+    .map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n").map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&buf);

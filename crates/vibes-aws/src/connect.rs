@@ -46,17 +46,21 @@ fn imds_client(endpoint_given: bool) -> imds::Client {
             .max_attempts(1)
             .build()
     } else {
-        b.connect_timeout(Duration::from_secs(1)).read_timeout(Duration::from_secs(1)).max_attempts(2).build()
+        b.connect_timeout(Duration::from_secs(1))
+            .read_timeout(Duration::from_secs(1))
+            .max_attempts(2)
+            .build()
     }
 }
 
 /// Connect as the `aws` CLI would, with the overrides in `opts`; fails at once, with what to
 /// do, when there is no region or no credentials.
 pub async fn connect(opts: &ConnectOptions) -> Result<AwsCloud, ConnectError> {
-    let endpoint = opts
-        .endpoint_url
-        .clone()
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|s| !s.trim().is_empty()));
+    let endpoint = opts.endpoint_url.clone().or_else(|| {
+        std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+    });
     if let Some(e) = &endpoint {
         if !(e.starts_with("http://") || e.starts_with("https://")) {
             return Err(ConnectError::BadEndpoint(e.clone()));
@@ -71,10 +75,16 @@ pub async fn connect(opts: &ConnectOptions) -> Result<AwsCloud, ConnectError> {
     let region_chain = RegionProviderChain::first_try(opts.region.clone().map(Region::new))
         .or_else(EnvironmentVariableRegionProvider::new())
         .or_else(profile_region.build())
-        .or_else(imds::region::ImdsRegionProvider::builder().imds_client(imds.clone()).build());
+        .or_else(
+            imds::region::ImdsRegionProvider::builder()
+                .imds_client(imds.clone())
+                .build(),
+        );
     let region = region_chain.region().await.ok_or(ConnectError::NoRegion)?;
 
-    let mut creds = DefaultCredentialsChain::builder().region(region.clone()).imds_client(imds);
+    let mut creds = DefaultCredentialsChain::builder()
+        .region(region.clone())
+        .imds_client(imds);
     if let Some(p) = &opts.profile {
         creds = creds.profile_name(p);
     }
@@ -88,7 +98,10 @@ pub async fn connect(opts: &ConnectOptions) -> Result<AwsCloud, ConnectError> {
             .or_else(|| std::env::var("AWS_PROFILE").ok())
             .map(|p| format!(" for profile `{p}`"))
             .unwrap_or_default();
-        return Err(ConnectError::NoCredentials { profile, detail: error_chain(&e) });
+        return Err(ConnectError::NoCredentials {
+            profile,
+            detail: error_chain(&e),
+        });
     }
 
     let mut loader = aws_config::defaults(BehaviorVersion::latest())

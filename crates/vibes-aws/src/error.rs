@@ -102,7 +102,10 @@ impl Failure {
                 let e = ctx.err();
                 Failure {
                     code: e.code().map(str::to_string),
-                    message: e.message().map(str::to_string).unwrap_or_else(|| e.to_string()),
+                    message: e
+                        .message()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| e.to_string()),
                     status: Some(ctx.raw().status().as_u16()),
                     transport: false,
                 }
@@ -126,7 +129,12 @@ impl Failure {
                 transport: true,
             },
             // Construction failures include "no credentials" and "no region": configuration.
-            _ => Failure { code: Some("Construction".into()), message: chain(err), status: None, transport: false },
+            _ => Failure {
+                code: Some("Construction".into()),
+                message: chain(err),
+                status: None,
+                transport: false,
+            },
         }
     }
 
@@ -144,26 +152,46 @@ impl Failure {
         if ALREADY_EXISTS_CODES.contains(&code) || (code == "EntityAlreadyExists") {
             return CloudError::AlreadyExists { operation, what };
         }
-        if NOT_FOUND_CODES.contains(&code) || is_missing_stack(code, &message) || self.status == Some(404) {
+        if NOT_FOUND_CODES.contains(&code)
+            || is_missing_stack(code, &message)
+            || self.status == Some(404)
+        {
             return CloudError::NotFound { operation, what };
         }
         if CREDENTIAL_CODES.contains(&code) {
-            return CloudError::Config(format!("{operation} on {what}: AWS refused the credentials ({code}): {message}"));
+            return CloudError::Config(format!(
+                "{operation} on {what}: AWS refused the credentials ({code}): {message}"
+            ));
         }
         if code == "Construction" {
             return CloudError::Config(format!("{operation} on {what}: {message}"));
         }
-        if self.transport || TRANSIENT_CODES.contains(&code) || self.status.is_some_and(|s| s >= 500 || s == 429) {
-            let message = if code.is_empty() { message } else { format!("{code}: {message}") };
+        if self.transport
+            || TRANSIENT_CODES.contains(&code)
+            || self.status.is_some_and(|s| s >= 500 || s == 429)
+        {
+            let message = if code.is_empty() {
+                message
+            } else {
+                format!("{code}: {message}")
+            };
             return CloudError::Transient { operation, message };
         }
-        let message = if code.is_empty() { format!("{what}: {message}") } else { format!("{what}: {code}: {message}") };
+        let message = if code.is_empty() {
+            format!("{what}: {message}")
+        } else {
+            format!("{what}: {code}: {message}")
+        };
         CloudError::Permanent { operation, message }
     }
 }
 
 /// Shorthand for the common case: an SDK error of `operation` on `what`, no secrets involved.
-pub(crate) fn cloud_err<E>(operation: &str, what: &str, err: SdkError<E, HttpResponse>) -> CloudError
+pub(crate) fn cloud_err<E>(
+    operation: &str,
+    what: &str,
+    err: SdkError<E, HttpResponse>,
+) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -200,7 +228,10 @@ fn hide_fragments(text: &str, secret: &str) -> String {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i + WINDOW <= bytes.len() {
-        if text.is_char_boundary(i) && text.is_char_boundary(i + WINDOW) && secret.contains(&text[i..i + WINDOW]) {
+        if text.is_char_boundary(i)
+            && text.is_char_boundary(i + WINDOW)
+            && secret.contains(&text[i..i + WINDOW])
+        {
             return format!("{}{SENSITIVE}…", &text[..i]);
         }
         i += 1;
@@ -228,50 +259,107 @@ mod tests {
     use super::*;
 
     fn failure(code: &str, message: &str, status: u16) -> Failure {
-        Failure { code: Some(code.into()), message: message.into(), status: Some(status), transport: false }
+        Failure {
+            code: Some(code.into()),
+            message: message.into(),
+            status: Some(status),
+            transport: false,
+        }
     }
 
     #[test]
     fn throttling_and_server_errors_are_transient() {
-        assert!(failure("ThrottlingException", "Rate exceeded", 400).into_cloud("op", "x", &[]).is_transient());
-        assert!(failure("RequestLimitExceeded", "slow", 503).into_cloud("op", "x", &[]).is_transient());
-        assert!(failure("Whatever", "boom", 500).into_cloud("op", "x", &[]).is_transient());
-        let t = Failure { code: None, message: "timeout".into(), status: None, transport: true };
+        assert!(failure("ThrottlingException", "Rate exceeded", 400)
+            .into_cloud("op", "x", &[])
+            .is_transient());
+        assert!(failure("RequestLimitExceeded", "slow", 503)
+            .into_cloud("op", "x", &[])
+            .is_transient());
+        assert!(failure("Whatever", "boom", 500)
+            .into_cloud("op", "x", &[])
+            .is_transient());
+        let t = Failure {
+            code: None,
+            message: "timeout".into(),
+            status: None,
+            transport: true,
+        };
         assert!(t.into_cloud("op", "x", &[]).is_transient());
     }
 
     #[test]
     fn duplicates_and_missing_things_are_facts() {
-        assert!(matches!(failure("ParameterAlreadyExists", "", 400).into_cloud("op", "x", &[]), CloudError::AlreadyExists { .. }));
-        assert!(matches!(failure("InvalidKeyPair.Duplicate", "", 400).into_cloud("op", "x", &[]), CloudError::AlreadyExists { .. }));
-        assert!(matches!(failure("AlreadyExistsException", "", 400).into_cloud("op", "x", &[]), CloudError::AlreadyExists { .. }));
-        assert!(matches!(failure("InvalidSnapshot.NotFound", "", 400).into_cloud("op", "x", &[]), CloudError::NotFound { .. }));
-        let stack = failure("ValidationError", "Stack with id vibes-main does not exist", 400);
-        assert!(matches!(stack.into_cloud("op", "x", &[]), CloudError::NotFound { .. }));
+        assert!(matches!(
+            failure("ParameterAlreadyExists", "", 400).into_cloud("op", "x", &[]),
+            CloudError::AlreadyExists { .. }
+        ));
+        assert!(matches!(
+            failure("InvalidKeyPair.Duplicate", "", 400).into_cloud("op", "x", &[]),
+            CloudError::AlreadyExists { .. }
+        ));
+        assert!(matches!(
+            failure("AlreadyExistsException", "", 400).into_cloud("op", "x", &[]),
+            CloudError::AlreadyExists { .. }
+        ));
+        assert!(matches!(
+            failure("InvalidSnapshot.NotFound", "", 400).into_cloud("op", "x", &[]),
+            CloudError::NotFound { .. }
+        ));
+        let stack = failure(
+            "ValidationError",
+            "Stack with id vibes-main does not exist",
+            400,
+        );
+        assert!(matches!(
+            stack.into_cloud("op", "x", &[]),
+            CloudError::NotFound { .. }
+        ));
     }
 
     #[test]
     fn bad_credentials_are_configuration_errors() {
-        let e = failure("AuthFailure", "AWS was not able to validate the provided access credentials", 401);
-        assert!(matches!(e.into_cloud("op", "x", &[]), CloudError::Config(_)));
+        let e = failure(
+            "AuthFailure",
+            "AWS was not able to validate the provided access credentials",
+            401,
+        );
+        assert!(matches!(
+            e.into_cloud("op", "x", &[]),
+            CloudError::Config(_)
+        ));
     }
 
     #[test]
     fn secrets_quoted_by_aws_are_hidden_whole_or_in_part() {
-        let secret = "-----BEGIN OPENSSH PRIVATE KEY-----b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ";
-        let whole = failure("ValidationException", &format!("Value '{secret}' at 'value' is bad"), 400);
-        let msg = whole.into_cloud("PutParameter", "/p/k", &[secret]).to_string();
+        let secret =
+            "-----BEGIN OPENSSH PRIVATE KEY-----b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ";
+        let whole = failure(
+            "ValidationException",
+            &format!("Value '{secret}' at 'value' is bad"),
+            400,
+        );
+        let msg = whole
+            .into_cloud("PutParameter", "/p/k", &[secret])
+            .to_string();
         assert!(!msg.contains("b3BlbnNzaC1rZXkt"), "{msg}");
         assert!(msg.contains(SENSITIVE), "{msg}");
-        let part = failure("ValidationException", &format!("Value '{}...' at 'value' is bad", &secret[..40]), 400);
-        let msg = part.into_cloud("PutParameter", "/p/k", &[secret]).to_string();
+        let part = failure(
+            "ValidationException",
+            &format!("Value '{}...' at 'value' is bad", &secret[..40]),
+            400,
+        );
+        let msg = part
+            .into_cloud("PutParameter", "/p/k", &[secret])
+            .to_string();
         assert!(!msg.contains("OPENSSH PRIVATE"), "{msg}");
     }
 
     #[test]
     fn long_messages_are_cut() {
         let long = "x".repeat(5000);
-        let msg = failure("ValidationException", &long, 400).into_cloud("op", "x", &[]).to_string();
+        let msg = failure("ValidationException", &long, 400)
+            .into_cloud("op", "x", &[])
+            .to_string();
         assert!(msg.len() < 600);
     }
 }

@@ -33,11 +33,22 @@ impl AwsCloud {
     /// (emulators and private endpoints) rather than as a host name.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, path_style: bool) -> Self {
         let calls = CallCounter::default();
-        let ec2 = aws_sdk_ec2::config::Builder::from(sdk).interceptor(calls.clone()).build();
-        let ssm = aws_sdk_ssm::config::Builder::from(sdk).interceptor(calls.clone()).build();
-        let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).interceptor(calls.clone()).build();
-        let cfn = aws_sdk_cloudformation::config::Builder::from(sdk).interceptor(calls.clone()).build();
-        let codebuild = aws_sdk_codebuild::config::Builder::from(sdk).interceptor(calls.clone()).build();
+        let ec2 = aws_sdk_ec2::config::Builder::from(sdk)
+            .interceptor(calls.clone())
+            .build();
+        let ssm = aws_sdk_ssm::config::Builder::from(sdk)
+            .interceptor(calls.clone())
+            .build();
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(path_style)
+            .interceptor(calls.clone())
+            .build();
+        let cfn = aws_sdk_cloudformation::config::Builder::from(sdk)
+            .interceptor(calls.clone())
+            .build();
+        let codebuild = aws_sdk_codebuild::config::Builder::from(sdk)
+            .interceptor(calls.clone())
+            .build();
         AwsCloud {
             ec2: aws_sdk_ec2::Client::from_conf(ec2),
             ssm: aws_sdk_ssm::Client::from_conf(ssm),

@@ -59,35 +59,65 @@ async fn a_stack_is_created_updated_and_deleted_with_its_outputs() {
     let aws = cloud(&moto).await;
     let wait = Duration::from_secs(30);
 
-    aws.create_stack(&request(VPC_V1, "stacks-vpc-create-1")).await.unwrap();
+    aws.create_stack(&request(VPC_V1, "stacks-vpc-create-1"))
+        .await
+        .unwrap();
     let done = aws.wait_stack("stacks-vpc", wait).await.unwrap();
     assert!(done.succeeded(), "{done:?}");
     assert!(done.outputs["VpcId"].starts_with("vpc-"), "{done:?}");
 
     let seen = aws.observe("stacks", None).await.unwrap();
     let stack = &seen.stacks["stacks-vpc"];
-    assert_eq!(stack.template_body.trim_end(), VPC_V1.trim_end(), "the template as submitted");
+    assert_eq!(
+        stack.template_body.trim_end(),
+        VPC_V1.trim_end(),
+        "the template as submitted"
+    );
     assert_eq!(stack.parameters["Cidr"], "10.42.0.0/16");
     assert_eq!(stack.tags.get(PROJECT).map(String::as_str), Some("stacks"));
-    assert_eq!(stack.tags.get(ADDRESS).map(String::as_str), Some("stack.vpc"));
+    assert_eq!(
+        stack.tags.get(ADDRESS).map(String::as_str),
+        Some("stack.vpc")
+    );
     assert_eq!(stack.outputs, done.outputs);
 
-    let again = aws.create_stack(&request(VPC_V1, "stacks-vpc-create-2")).await.unwrap_err();
+    let again = aws
+        .create_stack(&request(VPC_V1, "stacks-vpc-create-2"))
+        .await
+        .unwrap_err();
     assert!(matches!(again, CloudError::AlreadyExists { .. }), "{again}");
 
-    assert_eq!(aws.update_stack(&request(VPC_V2, "stacks-vpc-update-1")).await.unwrap(), StackUpdate::Started);
+    assert_eq!(
+        aws.update_stack(&request(VPC_V2, "stacks-vpc-update-1"))
+            .await
+            .unwrap(),
+        StackUpdate::Started
+    );
     let updated = aws.wait_stack("stacks-vpc", wait).await.unwrap();
     assert!(updated.succeeded(), "{updated:?}");
-    assert!(updated.outputs["SubnetId"].starts_with("subnet-"), "{updated:?}");
+    assert!(
+        updated.outputs["SubnetId"].starts_with("subnet-"),
+        "{updated:?}"
+    );
 
-    assert_eq!(aws.update_stack(&request(VPC_V2, "stacks-vpc-update-2")).await.unwrap(), StackUpdate::NoChanges);
+    assert_eq!(
+        aws.update_stack(&request(VPC_V2, "stacks-vpc-update-2"))
+            .await
+            .unwrap(),
+        StackUpdate::NoChanges
+    );
 
-    aws.delete_stack("stacks-vpc", "stacks-vpc-delete-1").await.unwrap();
+    aws.delete_stack("stacks-vpc", "stacks-vpc-delete-1")
+        .await
+        .unwrap();
     let gone = aws.wait_stack("stacks-vpc", wait).await.unwrap();
     assert_eq!(gone.status, "DELETE_COMPLETE");
     assert!(aws.observe("stacks", None).await.unwrap().stacks.is_empty());
 
-    let missing = aws.update_stack(&request(VPC_V2, "stacks-vpc-update-3")).await.unwrap_err();
+    let missing = aws
+        .update_stack(&request(VPC_V2, "stacks-vpc-update-3"))
+        .await
+        .unwrap_err();
     assert!(matches!(missing, CloudError::NotFound { .. }), "{missing}");
 }
 
@@ -127,12 +157,31 @@ async fn waiting_on_a_stack_that_never_settles_gives_up_at_the_deadline() {
     req.parameters.clear();
     req.tags = tags("stuck", "stack.vpc");
     let created = aws.create_stack(&req).await;
-    let status = aws.observe("stuck", None).await.unwrap().stacks.get("stuck-vpc").map(|s| s.status.clone());
-    assert_eq!(status.as_deref(), Some("CREATE_IN_PROGRESS"), "create said {created:?}");
+    let status = aws
+        .observe("stuck", None)
+        .await
+        .unwrap()
+        .stacks
+        .get("stuck-vpc")
+        .map(|s| s.status.clone());
+    assert_eq!(
+        status.as_deref(),
+        Some("CREATE_IN_PROGRESS"),
+        "create said {created:?}"
+    );
 
     let started = Instant::now();
-    let err = aws.wait_stack("stuck-vpc", Duration::from_secs(3)).await.unwrap_err();
+    let err = aws
+        .wait_stack("stuck-vpc", Duration::from_secs(3))
+        .await
+        .unwrap_err();
     let took = started.elapsed();
-    assert!(matches!(err, CloudError::Timeout { seconds: 3, .. }), "{err}");
-    assert!(took >= Duration::from_secs(3) && took < Duration::from_secs(6), "{took:?}");
+    assert!(
+        matches!(err, CloudError::Timeout { seconds: 3, .. }),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
 }

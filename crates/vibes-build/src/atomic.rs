@@ -12,10 +12,19 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh temporary path beside `path`, keeping its extension (encoders look at it).
 pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
-    path.with_file_name(format!(".{name}{TEMP_MARKER}{}-{n}{ext}", std::process::id()))
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!(
+        ".{name}{TEMP_MARKER}{}-{n}{ext}",
+        std::process::id()
+    ))
 }
 
 pub fn is_temp(name: &str) -> bool {
@@ -25,15 +34,19 @@ pub fn is_temp(name: &str) -> bool {
 /// Writes `bytes` to `path` through a temporary file.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = temp_path(path);
-    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
 }
 
 /// Removes every temporary file left under `dir` by an interrupted build; returns how many.
 pub fn clean_temps(dir: &Path) -> std::io::Result<usize> {
     let mut removed = 0;
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(0) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
     for entry in entries {
         let entry = entry?;
         let kind = entry.file_type()?;

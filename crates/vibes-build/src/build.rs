@@ -88,7 +88,12 @@ impl std::fmt::Display for BuildSummary {
         if self.retagged > 0 {
             write!(f, "{} retagged, ", self.retagged)?;
         }
-        write!(f, "{} up to date, {} failed", self.up_to_date, self.failed.len())?;
+        write!(
+            f,
+            "{} up to date, {} failed",
+            self.up_to_date,
+            self.failed.len()
+        )?;
         if self.removed > 0 {
             write!(f, ", {} removed", self.removed)?;
         }
@@ -107,15 +112,25 @@ pub enum BuildError {
     #[error("profile `{0}` is given twice")]
     DuplicateProfile(String),
     #[error("`{program}` is needed for profile `{profile}` but cannot be run: {source}")]
-    MissingProgram { program: String, profile: String, source: std::io::Error },
+    MissingProgram {
+        program: String,
+        profile: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}", path = .path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the output directory {out} lies inside the sources tree {sources}", out = .out.display(), sources = .sources.display())]
     OutInsideSources { out: PathBuf, sources: PathBuf },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
-    move |source| BuildError::Io { path: path.to_path_buf(), source }
+    move |source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// What to do for one output.
@@ -144,26 +159,53 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
     let out = opts.out.canonicalize().map_err(io_err(&opts.out))?;
     let sources_root = opts.sources.canonicalize().map_err(io_err(&opts.sources))?;
     if out.starts_with(&sources_root) {
-        return Err(BuildError::OutInsideSources { out, sources: sources_root });
+        return Err(BuildError::OutInsideSources {
+            out,
+            sources: sources_root,
+        });
     }
-    let jobs = if opts.jobs == 0 { pool::cores() } else { opts.jobs };
+    let jobs = if opts.jobs == 0 {
+        pool::cores()
+    } else {
+        opts.jobs
+    };
     let cache = HashCache::load(&out);
 
     // Content hashes of every input and picture, read in parallel (cached by size and mtime).
     let mut files: Vec<PathBuf> = tree.tracks.iter().map(|t| t.path.clone()).collect();
-    let picture_paths: Vec<PathBuf> = tree.tracks.iter().flat_map(|t| t.pictures.iter().map(|p| p.path.clone())).collect::<HashSet<_>>().into_iter().collect();
+    let picture_paths: Vec<PathBuf> = tree
+        .tracks
+        .iter()
+        .flat_map(|t| t.pictures.iter().map(|p| p.path.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     files.extend(picture_paths.iter().cloned());
-    let hashes: HashMap<PathBuf, Result<String, String>> =
-        files.iter().cloned().zip(pool::map(&files, jobs, |f| cache.hash(f).map_err(|e| format!("cannot read {}: {e}", f.display())))).collect();
+    let hashes: HashMap<PathBuf, Result<String, String>> = files
+        .iter()
+        .cloned()
+        .zip(pool::map(&files, jobs, |f| {
+            cache
+                .hash(f)
+                .map_err(|e| format!("cannot read {}: {e}", f.display()))
+        }))
+        .collect();
     let pictures: HashMap<PathBuf, LoadedPicture> = picture_paths
         .iter()
         .filter_map(|p| {
-            let picture = tree.tracks.iter().flat_map(|t| &t.pictures).find(|x| &x.path == p)?;
+            let picture = tree
+                .tracks
+                .iter()
+                .flat_map(|t| &t.pictures)
+                .find(|x| &x.path == p)?;
             LoadedPicture::load(picture).ok().map(|l| (p.clone(), l))
         })
         .collect();
 
-    let mut summary = BuildSummary { skipped: tree.skipped, ..Default::default() };
+    let mut summary = BuildSummary {
+        skipped: tree.skipped,
+        ..Default::default()
+    };
     let mut manifests = Vec::new();
     let mut items = Vec::new();
     let mut early_failures: Vec<(usize, usize, PathBuf, String)> = Vec::new();
@@ -189,18 +231,32 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
             let exists = dir.join(&output).is_file();
             let work = match manifest.outputs.get(&key) {
                 Some(old) if exists && old.audio == record.audio && old.tags == record.tags => None,
-                Some(old) if exists && old.audio == record.audio && profile.encoder.can_retag() => Some(Work::Retag),
+                Some(old) if exists && old.audio == record.audio && profile.encoder.can_retag() => {
+                    Some(Work::Retag)
+                }
                 _ => Some(Work::Encode),
             };
             match work {
                 None => summary.up_to_date += 1,
-                Some(work) => items.push(Item { profile: pi, track: ti, output, work, record }),
+                Some(work) => items.push(Item {
+                    profile: pi,
+                    track: ti,
+                    output,
+                    work,
+                    record,
+                }),
             }
         }
         // Outputs whose source is gone or now skipped.
-        let stale: Vec<String> = manifest.outputs.keys().filter(|k| !wanted.contains(*k)).cloned().collect();
+        let stale: Vec<String> = manifest
+            .outputs
+            .keys()
+            .filter(|k| !wanted.contains(*k))
+            .cloned()
+            .collect();
         for key in stale {
-            atomic::remove_with_empty_parents(&dir.join(&key), &dir).map_err(io_err(&dir.join(&key)))?;
+            atomic::remove_with_empty_parents(&dir.join(&key), &dir)
+                .map_err(io_err(&dir.join(&key)))?;
             manifest.outputs.remove(&key);
             summary.removed += 1;
         }
@@ -210,8 +266,18 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
     progress.start(summary.tracks, items.len() + early_failures.len());
     for (pi, ti, output, message) in early_failures {
         let outcome = Outcome::Failed(message.clone());
-        progress.track(&TrackEvent { profile: &profiles[pi].name, output: &output, source: &tree.tracks[ti].rel, outcome: &outcome });
-        summary.failed.push(Failure { profile: profiles[pi].name.clone(), source: tree.tracks[ti].rel.clone(), output, message });
+        progress.track(&TrackEvent {
+            profile: &profiles[pi].name,
+            output: &output,
+            source: &tree.tracks[ti].rel,
+            outcome: &outcome,
+        });
+        summary.failed.push(Failure {
+            profile: profiles[pi].name.clone(),
+            source: tree.tracks[ti].rel.clone(),
+            output,
+            message,
+        });
     }
 
     let outcomes = pool::map(&items, jobs, |item| {
@@ -220,21 +286,40 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
         let dir = out.join(&profile.name);
         let outcome = match run_item(profile, track, item, &dir, &pictures) {
             Ok(()) => {
-                let mut guard = manifests[item.profile].lock().unwrap_or_else(|p| p.into_inner());
-                guard.0.outputs.insert(slash(&item.output), item.record.clone());
+                let mut guard = manifests[item.profile]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                guard
+                    .0
+                    .outputs
+                    .insert(slash(&item.output), item.record.clone());
                 // Saved now and then, so that a killed build keeps most of its work.
                 if guard.1.elapsed() > Duration::from_secs(2) {
                     let _ = guard.0.save(&dir);
                     guard.1 = Instant::now();
                 }
-                if item.work == Work::Encode { Outcome::Encoded } else { Outcome::Retagged }
+                if item.work == Work::Encode {
+                    Outcome::Encoded
+                } else {
+                    Outcome::Retagged
+                }
             }
             Err(message) => {
-                manifests[item.profile].lock().unwrap_or_else(|p| p.into_inner()).0.outputs.remove(&slash(&item.output));
+                manifests[item.profile]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+                    .outputs
+                    .remove(&slash(&item.output));
                 Outcome::Failed(message)
             }
         };
-        progress.track(&TrackEvent { profile: &profile.name, output: &item.output, source: &track.rel, outcome: &outcome });
+        progress.track(&TrackEvent {
+            profile: &profile.name,
+            output: &item.output,
+            source: &track.rel,
+            outcome: &outcome,
+        });
         outcome
     });
     for (item, outcome) in items.iter().zip(outcomes) {
@@ -259,7 +344,10 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
         summary.removed += removed;
         manifest.save(&dir).map_err(io_err(&dir))?;
     }
-    let keep: HashSet<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
+    let keep: HashSet<String> = files
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
     cache.save(&out, &keep).map_err(io_err(&out))?;
 
     summary.elapsed = started.elapsed();
@@ -298,7 +386,11 @@ fn probe_tools(profiles: &[Profile]) -> Result<HashMap<Encoder, String>, BuildEr
         }
         let mut parts = Vec::new();
         for program in programs {
-            let v = encode::version(program).map_err(|source| BuildError::MissingProgram { program: program.to_string(), profile: p.name.clone(), source })?;
+            let v = encode::version(program).map_err(|source| BuildError::MissingProgram {
+                program: program.to_string(),
+                profile: p.name.clone(),
+                source,
+            })?;
             parts.push(v);
         }
         versions.insert(p.encoder, parts.join("; "));
@@ -306,13 +398,20 @@ fn probe_tools(profiles: &[Profile]) -> Result<HashMap<Encoder, String>, BuildEr
     // FLAC inputs are decoded by flac whatever the profile's encoder.
     if !versions.contains_key(&Encoder::Flac) {
         if let Ok(v) = encode::version("flac") {
-            versions.values_mut().for_each(|s| s.push_str(&format!("; decoder {v}")));
+            versions
+                .values_mut()
+                .for_each(|s| s.push_str(&format!("; decoder {v}")));
         }
     }
     Ok(versions)
 }
 
-fn record_for(profile: &Profile, track: &Track, version: &str, hashes: &HashMap<PathBuf, Result<String, String>>) -> Result<OutputRecord, String> {
+fn record_for(
+    profile: &Profile,
+    track: &Track,
+    version: &str,
+    hashes: &HashMap<PathBuf, Result<String, String>>,
+) -> Result<OutputRecord, String> {
     let input = hashes[&track.path].clone()?;
     let audio = digest(&[RECIPE, &input, &profile.config.to_text(), version]);
     let mut tag_parts: Vec<String> = vec![RECIPE.into(), version.into()];
@@ -322,7 +421,11 @@ fn record_for(profile: &Profile, track: &Track, version: &str, hashes: &HashMap<
         tag_parts.push(format!("picture {} {} {h}", p.kind, p.mime));
     }
     let tags = digest(&tag_parts.iter().map(String::as_str).collect::<Vec<_>>());
-    Ok(OutputRecord { source: slash(&track.rel), audio, tags })
+    Ok(OutputRecord {
+        source: slash(&track.rel),
+        audio,
+        tags,
+    })
 }
 
 /// SHA-256 over length-prefixed parts, so that no two lists of parts hash alike.
@@ -335,17 +438,34 @@ fn digest(parts: &[&str]) -> String {
     hex::encode(h.finalize())
 }
 
-fn run_item(profile: &Profile, track: &Track, item: &Item, dir: &Path, pictures: &HashMap<PathBuf, LoadedPicture>) -> Result<(), String> {
+fn run_item(
+    profile: &Profile,
+    track: &Track,
+    item: &Item,
+    dir: &Path,
+    pictures: &HashMap<PathBuf, LoadedPicture>,
+) -> Result<(), String> {
     let final_path = dir.join(&item.output);
     if let Some(parent) = final_path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let loaded: Vec<LoadedPicture> = track
         .pictures
         .iter()
-        .map(|p| pictures.get(&p.path).cloned().ok_or_else(|| format!("cannot read picture {}", p.path.display())))
+        .map(|p| {
+            pictures
+                .get(&p.path)
+                .cloned()
+                .ok_or_else(|| format!("cannot read picture {}", p.path.display()))
+        })
         .collect::<Result<_, _>>()?;
-    let job = Job { input: &track.path, format: track.format, tags: &track.tags, pictures: &loaded };
+    let job = Job {
+        input: &track.path,
+        format: track.format,
+        tags: &track.tags,
+        pictures: &loaded,
+    };
     let tmp = atomic::temp_path(&final_path);
     let result = match item.work {
         Work::Encode => encode::encode(profile, &job, &tmp).map_err(|e| e.to_string()),
@@ -353,7 +473,10 @@ fn run_item(profile: &Profile, track: &Track, item: &Item, dir: &Path, pictures:
             .map_err(|e| format!("cannot copy {}: {e}", final_path.display()))
             .and_then(|_| encode::retag(profile.encoder, &job, &tmp).map_err(|e| e.to_string())),
     };
-    let result = result.and_then(|()| std::fs::rename(&tmp, &final_path).map_err(|e| format!("cannot rename into {}: {e}", final_path.display())));
+    let result = result.and_then(|()| {
+        std::fs::rename(&tmp, &final_path)
+            .map_err(|e| format!("cannot rename into {}: {e}", final_path.display()))
+    });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -362,14 +485,24 @@ fn run_item(profile: &Profile, track: &Track, item: &Item, dir: &Path, pictures:
 
 /// Writes the playlists the tree asks for (listing the outputs that exist) and removes the
 /// ones it no longer asks for. Returns (written, removed).
-fn write_playlists(profile: &Profile, tree: &SourceTree, dir: &Path, manifest: &mut Manifest) -> Result<(usize, usize), BuildError> {
+fn write_playlists(
+    profile: &Profile,
+    tree: &SourceTree,
+    dir: &Path,
+    manifest: &mut Manifest,
+) -> Result<(usize, usize), BuildError> {
     let mut wanted: BTreeMap<String, String> = BTreeMap::new();
     if profile.playlists() {
         for pl in &tree.playlists {
             let entries: Vec<(PathBuf, &source::Tags)> = pl
                 .tracks
                 .iter()
-                .map(|&i| (tree.tracks[i].output(profile.extension()), &tree.tracks[i].tags))
+                .map(|&i| {
+                    (
+                        tree.tracks[i].output(profile.extension()),
+                        &tree.tracks[i].tags,
+                    )
+                })
                 .filter(|(o, _)| manifest.outputs.contains_key(&slash(o)))
                 .collect();
             if entries.is_empty() {
@@ -393,7 +526,12 @@ fn write_playlists(profile: &Profile, tree: &SourceTree, dir: &Path, manifest: &
         manifest.playlists.insert(rel.clone(), hash);
         written += 1;
     }
-    let stale: Vec<String> = manifest.playlists.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+    let stale: Vec<String> = manifest
+        .playlists
+        .keys()
+        .filter(|k| !wanted.contains_key(*k))
+        .cloned()
+        .collect();
     for rel in &stale {
         atomic::remove_with_empty_parents(&dir.join(rel), dir).map_err(io_err(&dir.join(rel)))?;
         manifest.playlists.remove(rel);
@@ -403,5 +541,8 @@ fn write_playlists(profile: &Profile, tree: &SourceTree, dir: &Path, manifest: &
 
 /// A relative path as the manifest keys it: `/`-separated.
 fn slash(p: &Path) -> String {
-    p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -22,11 +22,21 @@ pub struct Job<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     #[error("cannot run `{program}`: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
     #[error("`{program}` failed ({status}){}", stderr_block(.stderr))]
-    Failed { program: String, status: String, stderr: String },
+    Failed {
+        program: String,
+        status: String,
+        stderr: String,
+    },
     #[error("writing ID3v2.4 tags to {path}: {source}", path = .path.display())]
-    Id3 { path: std::path::PathBuf, source: id3::Error },
+    Id3 {
+        path: std::path::PathBuf,
+        source: id3::Error,
+    },
 }
 
 fn stderr_block(stderr: &str) -> String {
@@ -40,7 +50,11 @@ fn stderr_block(stderr: &str) -> String {
 
 /// Encodes `job` into `out` (a temporary file: the caller renames it into place), tags included.
 pub fn encode(profile: &Profile, job: &Job, out: &Path) -> Result<(), EncodeError> {
-    let input_arg = if job.format == InputFormat::Flac { "-".as_ref() } else { job.input.as_os_str() };
+    let input_arg = if job.format == InputFormat::Flac {
+        "-".as_ref()
+    } else {
+        job.input.as_os_str()
+    };
     let mut cmd = Command::new(profile.encoder.program());
     cmd.args(&profile.flags);
     match profile.encoder {
@@ -58,7 +72,8 @@ pub fn encode(profile: &Profile, job: &Job, out: &Path) -> Result<(), EncodeErro
                 cmd.arg("--comment").arg(format!("{key}={value}"));
             }
             for p in job.pictures {
-                cmd.arg("--picture").arg(format!("{}|{}|||{}", p.kind, p.mime, p.path.display()));
+                cmd.arg("--picture")
+                    .arg(format!("{}|{}|||{}", p.kind, p.mime, p.path.display()));
             }
             cmd.arg(input_arg).arg(out);
         }
@@ -92,7 +107,12 @@ fn write_tags(encoder: Encoder, job: &Job, out: &Path, fresh: bool) -> Result<()
                 cmd.arg(format!("--set-tag={key}={value}"));
             }
             for p in job.pictures {
-                cmd.arg(format!("--import-picture-from={}|{}|||{}", p.kind, p.mime, p.path.display()));
+                cmd.arg(format!(
+                    "--import-picture-from={}|{}|||{}",
+                    p.kind,
+                    p.mime,
+                    p.path.display()
+                ));
             }
             cmd.arg(out);
             run(cmd, None)
@@ -104,20 +124,31 @@ fn write_tags(encoder: Encoder, job: &Job, out: &Path, fresh: bool) -> Result<()
                 text.push_str(&format!("{key}={value}\n"));
             }
             for p in job.pictures {
-                text.push_str(&format!("METADATA_BLOCK_PICTURE={}\n", p.vorbis_comment_value()));
+                text.push_str(&format!(
+                    "METADATA_BLOCK_PICTURE={}\n",
+                    p.vorbis_comment_value()
+                ));
             }
             let mut cmd = Command::new("vorbiscomment");
             cmd.args(["-w", "-R"]).arg(out);
             run(cmd, Some(text.into_bytes()))
         }
-        Encoder::Lame => crate::id3tags::write(job.tags, job.pictures, out).map_err(|source| EncodeError::Id3 { path: out.to_path_buf(), source }),
+        Encoder::Lame => {
+            crate::id3tags::write(job.tags, job.pictures, out).map_err(|source| EncodeError::Id3 {
+                path: out.to_path_buf(),
+                source,
+            })
+        }
         Encoder::Opusenc if fresh => Ok(()),
         Encoder::Opusenc => unreachable!("opus outputs are encoded again, never retagged"),
     }
 }
 
 fn spawn(cmd: &mut Command) -> Result<Child, EncodeError> {
-    cmd.spawn().map_err(|source| EncodeError::Spawn { program: program_of(cmd), source })
+    cmd.spawn().map_err(|source| EncodeError::Spawn {
+        program: program_of(cmd),
+        source,
+    })
 }
 
 fn program_of(cmd: &Command) -> String {
@@ -126,7 +157,13 @@ fn program_of(cmd: &Command) -> String {
 
 /// Runs `cmd` to completion, feeding it `stdin`; a non-zero exit is an error carrying stderr.
 fn run(mut cmd: Command, stdin: Option<Vec<u8>>) -> Result<(), EncodeError> {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     let mut child = spawn(&mut cmd)?;
     let feeder = stdin.map(|bytes| {
         let mut pipe = child.stdin.take().expect("stdin is piped");
@@ -135,7 +172,12 @@ fn run(mut cmd: Command, stdin: Option<Vec<u8>>) -> Result<(), EncodeError> {
             let _ = std::io::Write::write_all(&mut pipe, &bytes);
         })
     });
-    let output = child.wait_with_output().map_err(|source| EncodeError::Spawn { program: program_of(&cmd), source })?;
+    let output = child
+        .wait_with_output()
+        .map_err(|source| EncodeError::Spawn {
+            program: program_of(&cmd),
+            source,
+        })?;
     if let Some(f) = feeder {
         let _ = f.join();
     }
@@ -144,10 +186,16 @@ fn run(mut cmd: Command, stdin: Option<Vec<u8>>) -> Result<(), EncodeError> {
 
 /// Runs `producer | consumer` without a shell; both must succeed.
 fn run_piped(mut producer: Command, mut consumer: Command) -> Result<(), EncodeError> {
-    producer.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    producer
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut first = spawn(&mut producer)?;
     let pipe = first.stdout.take().expect("stdout is piped");
-    consumer.stdin(Stdio::from(pipe)).stdout(Stdio::null()).stderr(Stdio::piped());
+    consumer
+        .stdin(Stdio::from(pipe))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut first_err = first.stderr.take().expect("stderr is piped");
     let reader = std::thread::spawn(move || {
         let mut s = Vec::new();
@@ -162,14 +210,26 @@ fn run_piped(mut producer: Command, mut consumer: Command) -> Result<(), EncodeE
             return Err(e);
         }
     };
-    let output = second.wait_with_output().map_err(|source| EncodeError::Spawn { program: program_of(&consumer), source })?;
-    let status = first.wait().map_err(|source| EncodeError::Spawn { program: program_of(&producer), source })?;
+    let output = second
+        .wait_with_output()
+        .map_err(|source| EncodeError::Spawn {
+            program: program_of(&consumer),
+            source,
+        })?;
+    let status = first.wait().map_err(|source| EncodeError::Spawn {
+        program: program_of(&producer),
+        source,
+    })?;
     let first_stderr = reader.join().unwrap_or_default();
     check(&producer, status, &first_stderr)?;
     check(&consumer, output.status, &output.stderr)
 }
 
-fn check(cmd: &Command, status: std::process::ExitStatus, stderr: &[u8]) -> Result<(), EncodeError> {
+fn check(
+    cmd: &Command,
+    status: std::process::ExitStatus,
+    stderr: &[u8],
+) -> Result<(), EncodeError> {
     if status.success() {
         return Ok(());
     }
@@ -177,13 +237,29 @@ fn check(cmd: &Command, status: std::process::ExitStatus, stderr: &[u8]) -> Resu
     // Encoders print progress to stderr; the end holds the reason.
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(20)..].join("\n");
-    Err(EncodeError::Failed { program: program_of(cmd), status: status.to_string(), stderr: tail })
+    Err(EncodeError::Failed {
+        program: program_of(cmd),
+        status: status.to_string(),
+        stderr: tail,
+    })
 }
 
 /// The first line of `program --version`, identifying the encoder in every output's key.
 pub fn version(program: &str) -> Result<String, std::io::Error> {
-    let out = Command::new(program).arg("--version").stdin(Stdio::null()).output()?;
-    let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
+    let out = Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()?;
+    let text = if out.stdout.is_empty() {
+        out.stderr
+    } else {
+        out.stdout
+    };
     let text = String::from_utf8_lossy(&text);
-    Ok(text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string())
+    Ok(text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string())
 }

@@ -25,12 +25,21 @@ pub struct HashCache {
 
 impl HashCache {
     pub fn load(out: &Path) -> Self {
-        let entries = std::fs::read(out.join(FILE_NAME)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        HashCache { entries: Mutex::new(entries) }
+        let entries = std::fs::read(out.join(FILE_NAME))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        HashCache {
+            entries: Mutex::new(entries),
+        }
     }
 
     /// Keeps only the entries for `paths` (so removed sources are forgotten) and saves.
-    pub fn save(&self, out: &Path, keep: &std::collections::HashSet<String>) -> std::io::Result<()> {
+    pub fn save(
+        &self,
+        out: &Path,
+        keep: &std::collections::HashSet<String>,
+    ) -> std::io::Result<()> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.retain(|k, _| keep.contains(k));
         let bytes = serde_json::to_vec(&*entries).map_err(std::io::Error::other)?;
@@ -40,9 +49,18 @@ impl HashCache {
     /// The SHA-256 of the file at `path`, from the cache when its size and mtime are unchanged.
     pub fn hash(&self, path: &Path) -> std::io::Result<String> {
         let meta = std::fs::metadata(path)?;
-        let mtime_ns = meta.modified()?.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let mtime_ns = meta
+            .modified()?
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let key = path.to_string_lossy().into_owned();
-        if let Some(e) = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some(e) = self
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             if e.size == meta.len() && e.mtime_ns == mtime_ns {
                 return Ok(e.sha256.clone());
             }
@@ -58,7 +76,17 @@ impl HashCache {
             hasher.update(&buf[..n]);
         }
         let sha256 = hex::encode(hasher.finalize());
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).insert(key, Entry { size: meta.len(), mtime_ns, sha256: sha256.clone() });
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                key,
+                Entry {
+                    size: meta.len(),
+                    mtime_ns,
+                    sha256: sha256.clone(),
+                },
+            );
         Ok(sha256)
     }
 }
@@ -79,6 +107,9 @@ mod tests {
         assert_ne!(cache.hash(&f).unwrap(), first);
         let keep = [f.to_string_lossy().into_owned()].into_iter().collect();
         cache.save(tmp.path(), &keep).unwrap();
-        assert_eq!(HashCache::load(tmp.path()).hash(&f).unwrap(), cache.hash(&f).unwrap());
+        assert_eq!(
+            HashCache::load(tmp.path()).hash(&f).unwrap(),
+            cache.hash(&f).unwrap()
+        );
     }
 }

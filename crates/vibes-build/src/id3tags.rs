@@ -37,13 +37,16 @@ pub fn tag_for(tags: &Tags, pictures: &[LoadedPicture]) -> id3::Tag {
             None => n.to_string(),
         })
     };
-    for (key, values) in tags.pairs().fold(Vec::<(&str, Vec<&str>)>::new(), |mut acc, (k, v)| {
-        match acc.last_mut() {
-            Some((last, vs)) if *last == k => vs.push(v),
-            _ => acc.push((k, vec![v])),
-        }
-        acc
-    }) {
+    for (key, values) in tags
+        .pairs()
+        .fold(Vec::<(&str, Vec<&str>)>::new(), |mut acc, (k, v)| {
+            match acc.last_mut() {
+                Some((last, vs)) if *last == k => vs.push(v),
+                _ => acc.push((k, vec![v])),
+            }
+            acc
+        })
+    {
         if let Some((_, id)) = TEXT_FRAMES.iter().find(|(name, _)| *name == key) {
             if tag.get(id).is_none() {
                 tag.add_frame(Frame::text(*id, joined(key).unwrap_or_default()));
@@ -54,17 +57,28 @@ pub fn tag_for(tags: &Tags, pictures: &[LoadedPicture]) -> id3::Tag {
             "TRACKNUMBER" | "TRACKTOTAL" | "TOTALTRACKS" => {}
             "DISCNUMBER" | "DISCTOTAL" | "TOTALDISCS" => {}
             "COMMENT" | "DESCRIPTION" => {
-                tag.add_frame(Comment { lang: "eng".into(), description: String::new(), text: values.join("\n") });
+                tag.add_frame(Comment {
+                    lang: "eng".into(),
+                    description: String::new(),
+                    text: values.join("\n"),
+                });
             }
             _ => {
-                tag.add_frame(ExtendedText { description: key.to_string(), value: values.join("\0") });
+                tag.add_frame(ExtendedText {
+                    description: key.to_string(),
+                    value: values.join("\0"),
+                });
             }
         }
     }
-    if let Some(trck) = numbered("TRACKNUMBER", "TRACKTOTAL").or_else(|| numbered("TRACKNUMBER", "TOTALTRACKS")) {
+    if let Some(trck) =
+        numbered("TRACKNUMBER", "TRACKTOTAL").or_else(|| numbered("TRACKNUMBER", "TOTALTRACKS"))
+    {
         tag.add_frame(Frame::text("TRCK", trck));
     }
-    if let Some(tpos) = numbered("DISCNUMBER", "DISCTOTAL").or_else(|| numbered("DISCNUMBER", "TOTALDISCS")) {
+    if let Some(tpos) =
+        numbered("DISCNUMBER", "DISCTOTAL").or_else(|| numbered("DISCNUMBER", "TOTALDISCS"))
+    {
         tag.add_frame(Frame::text("TPOS", tpos));
     }
     for p in pictures {
@@ -87,10 +101,32 @@ pub fn write(tags: &Tags, pictures: &[LoadedPicture], path: &Path) -> Result<(),
 fn picture_type(kind: u8) -> PictureType {
     use PictureType::*;
     const TYPES: [PictureType; 21] = [
-        Other, Icon, OtherIcon, CoverFront, CoverBack, Leaflet, Media, LeadArtist, Artist, Conductor, Band, Composer, Lyricist,
-        RecordingLocation, DuringRecording, DuringPerformance, ScreenCapture, BrightFish, Illustration, BandLogo, PublisherLogo,
+        Other,
+        Icon,
+        OtherIcon,
+        CoverFront,
+        CoverBack,
+        Leaflet,
+        Media,
+        LeadArtist,
+        Artist,
+        Conductor,
+        Band,
+        Composer,
+        Lyricist,
+        RecordingLocation,
+        DuringRecording,
+        DuringPerformance,
+        ScreenCapture,
+        BrightFish,
+        Illustration,
+        BandLogo,
+        PublisherLogo,
     ];
-    TYPES.get(usize::from(kind)).copied().unwrap_or(Undefined(kind))
+    TYPES
+        .get(usize::from(kind))
+        .copied()
+        .unwrap_or(Undefined(kind))
 }
 
 #[cfg(test)]
@@ -109,7 +145,13 @@ mod tests {
         assert_eq!(tag.track(), Some(3));
         assert_eq!(tag.total_tracks(), Some(9));
         assert_eq!(tag.disc(), Some(1));
-        assert_eq!(tag.extended_texts().find(|t| t.description == "MOOD").unwrap().value, "swampy");
+        assert_eq!(
+            tag.extended_texts()
+                .find(|t| t.description == "MOOD")
+                .unwrap()
+                .value,
+            "swampy"
+        );
         assert_eq!(tag.comments().next().unwrap().text, "first take");
         assert_eq!(picture_type(3), PictureType::CoverFront);
     }

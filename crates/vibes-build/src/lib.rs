@@ -20,6 +20,8 @@ mod pool;
 pub mod profile;
 pub mod source;
 
-pub use build::{build, BuildError, BuildOptions, BuildSummary, Failure, Outcome, Progress, TrackEvent};
+pub use build::{
+    build, BuildError, BuildOptions, BuildSummary, Failure, Outcome, Progress, TrackEvent,
+};
 pub use manifest::FILE_NAME as MANIFEST_FILE;
 pub use pool::cores;

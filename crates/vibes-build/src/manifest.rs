@@ -34,7 +34,10 @@ impl Manifest {
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Manifest>(&bytes).ok())
             .filter(|m| m.version == VERSION)
-            .unwrap_or(Manifest { version: VERSION, ..Default::default() })
+            .unwrap_or(Manifest {
+                version: VERSION,
+                ..Default::default()
+            })
     }
 
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
@@ -52,7 +55,14 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut m = Manifest::load(tmp.path());
         assert!(m.outputs.is_empty());
-        m.outputs.insert("a/1-x.mp3".into(), OutputRecord { source: "a/1-x.wav".into(), audio: "1".into(), tags: "2".into() });
+        m.outputs.insert(
+            "a/1-x.mp3".into(),
+            OutputRecord {
+                source: "a/1-x.wav".into(),
+                audio: "1".into(),
+                tags: "2".into(),
+            },
+        );
         m.save(tmp.path()).unwrap();
         assert_eq!(Manifest::load(tmp.path()), m);
         std::fs::write(tmp.path().join(FILE_NAME), b"{ half").unwrap();

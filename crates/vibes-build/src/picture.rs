@@ -17,7 +17,12 @@ pub struct LoadedPicture {
 
 impl LoadedPicture {
     pub fn load(p: &Picture) -> std::io::Result<Self> {
-        Ok(LoadedPicture { kind: p.kind, mime: p.mime, path: p.path.clone(), data: std::fs::read(&p.path)? })
+        Ok(LoadedPicture {
+            kind: p.kind,
+            mime: p.mime,
+            path: p.path.clone(),
+            data: std::fs::read(&p.path)?,
+        })
     }
 
     /// The FLAC METADATA_BLOCK_PICTURE body, base64-encoded, as Vorbis comments carry it.
@@ -65,10 +70,17 @@ pub fn dimensions(data: &[u8]) -> Option<(u32, u32, u32)> {
         }
         let len = usize::from(u16::from_be_bytes([data[i + 2], data[i + 3]]));
         // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
-        if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) && i + 9 < data.len() {
+        if (0xC0..=0xCF).contains(&marker)
+            && !matches!(marker, 0xC4 | 0xC8 | 0xCC)
+            && i + 9 < data.len()
+        {
             let height = u32::from(u16::from_be_bytes([data[i + 5], data[i + 6]]));
             let width = u32::from(u16::from_be_bytes([data[i + 7], data[i + 8]]));
-            return Some((width, height, u32::from(data[i + 4]) * u32::from(data[i + 9])));
+            return Some((
+                width,
+                height,
+                u32::from(data[i + 4]) * u32::from(data[i + 9]),
+            ));
         }
         i += 2 + len;
     }
@@ -84,15 +96,24 @@ mod tests {
         let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
         png.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 5, 8, 2, 0, 0, 0]);
         assert_eq!(dimensions(&png), Some((7, 5, 24)));
-        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 0, 2, 0, 3, 3, 0, 0, 0, 0];
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 0, 2, 0, 3, 3, 0, 0, 0, 0,
+        ];
         assert_eq!(dimensions(&jpeg), Some((3, 2, 24)));
         assert_eq!(dimensions(b"GIF89a"), None);
     }
 
     #[test]
     fn the_picture_block_follows_the_flac_layout() {
-        let p = LoadedPicture { kind: 3, mime: "image/png", path: "p.png".into(), data: vec![1, 2, 3] };
-        let block = base64::engine::general_purpose::STANDARD.decode(p.vorbis_comment_value()).unwrap();
+        let p = LoadedPicture {
+            kind: 3,
+            mime: "image/png",
+            path: "p.png".into(),
+            data: vec![1, 2, 3],
+        };
+        let block = base64::engine::general_purpose::STANDARD
+            .decode(p.vorbis_comment_value())
+            .unwrap();
         assert_eq!(&block[..4], &[0, 0, 0, 3]);
         assert_eq!(&block[4..8], &[0, 0, 0, 9]);
         assert_eq!(&block[8..17], b"image/png");

@@ -7,7 +7,10 @@ use crate::source::Tags;
 
 /// Where a directory's playlist goes: `<dir>/<dir name>.m3u`; the root's is `<profile>.m3u`.
 pub fn path_for(dir: &Path, profile: &str) -> PathBuf {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| profile.to_string());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| profile.to_string());
     dir.join(format!("{name}.m3u"))
 }
 
@@ -16,12 +19,20 @@ pub fn render(dir: &Path, entries: &[(PathBuf, &Tags)]) -> String {
     let mut text = String::from("#EXTM3U\n");
     for (output, tags) in entries {
         let rel = output.strip_prefix(dir).unwrap_or(output);
-        let title = tags.first("TITLE").map(str::to_string).unwrap_or_else(|| rel.file_stem().unwrap_or_default().to_string_lossy().into_owned());
+        let title = tags.first("TITLE").map(str::to_string).unwrap_or_else(|| {
+            rel.file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        });
         let label = match tags.first("ARTIST") {
             Some(artist) => format!("{artist} - {title}"),
             None => title,
         };
-        let rel: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let rel: Vec<_> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
         text.push_str(&format!("#EXTINF:-1,{label}\n{}\n", rel.join("/")));
     }
     text
@@ -37,8 +48,14 @@ mod tests {
         tags.set("TITLE", "Proud Mary");
         tags.set("ARTIST", "CCR");
         let dir = Path::new("ccr/bayou");
-        let text = render(dir, &[(PathBuf::from("ccr/bayou/1/03-proud_mary.mp3"), &tags)]);
-        assert_eq!(text, "#EXTM3U\n#EXTINF:-1,CCR - Proud Mary\n1/03-proud_mary.mp3\n");
+        let text = render(
+            dir,
+            &[(PathBuf::from("ccr/bayou/1/03-proud_mary.mp3"), &tags)],
+        );
+        assert_eq!(
+            text,
+            "#EXTM3U\n#EXTINF:-1,CCR - Proud Mary\n1/03-proud_mary.mp3\n"
+        );
         assert_eq!(path_for(dir, "phone"), Path::new("ccr/bayou/bayou.m3u"));
         assert_eq!(path_for(Path::new(""), "phone"), Path::new("phone.m3u"));
     }

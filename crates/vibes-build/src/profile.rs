@@ -29,7 +29,14 @@ impl Encoder {
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        [Encoder::Flac, Encoder::Lame, Encoder::Oggenc, Encoder::Opusenc].into_iter().find(|e| e.program() == name)
+        [
+            Encoder::Flac,
+            Encoder::Lame,
+            Encoder::Oggenc,
+            Encoder::Opusenc,
+        ]
+        .into_iter()
+        .find(|e| e.program() == name)
     }
 }
 
@@ -38,8 +45,14 @@ pub enum ProfileSetupError {
     #[error("profile `{name}`: {source}")]
     Config { name: String, source: ProfileError },
     #[error("profile `{name}`: {key} cannot be split into arguments: {message}")]
-    Flags { name: String, key: String, message: String },
-    #[error("profile name `{0}` cannot name an output directory: use letters, digits, `-`, `_` and `.`")]
+    Flags {
+        name: String,
+        key: String,
+        message: String,
+    },
+    #[error(
+        "profile name `{0}` cannot name an output directory: use letters, digits, `-`, `_` and `.`"
+    )]
     Name(String),
 }
 
@@ -56,18 +69,29 @@ impl Profile {
     pub fn parse(name: &str, text: &str) -> Result<Self, ProfileSetupError> {
         let valid_name = !name.is_empty()
             && !name.starts_with('.')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !valid_name {
             return Err(ProfileSetupError::Name(name.to_string()));
         }
-        let config = ProfileConfig::parse(text).map_err(|source| ProfileSetupError::Config { name: name.to_string(), source })?;
-        let encoder = Encoder::from_name(config.encoder()).expect("ProfileConfig accepts only known encoders");
+        let config = ProfileConfig::parse(text).map_err(|source| ProfileSetupError::Config {
+            name: name.to_string(),
+            source,
+        })?;
+        let encoder = Encoder::from_name(config.encoder())
+            .expect("ProfileConfig accepts only known encoders");
         let flags = shell_words::split(config.flags()).map_err(|e| ProfileSetupError::Flags {
             name: name.to_string(),
             key: format!("CONFIG_{}_FLAGS", encoder.program().to_ascii_uppercase()),
             message: e.to_string(),
         })?;
-        Ok(Profile { name: name.to_string(), config, encoder, flags })
+        Ok(Profile {
+            name: name.to_string(),
+            config,
+            encoder,
+            flags,
+        })
     }
 
     pub fn extension(&self) -> &'static str {
@@ -76,7 +100,13 @@ impl Profile {
 
     /// Playlists are written unless the profile says `CONFIG_PLAYLIST=n`.
     pub fn playlists(&self) -> bool {
-        !matches!(self.config.values.get("CONFIG_PLAYLIST").map(String::as_str), Some("n" | "no" | "0" | "false"))
+        !matches!(
+            self.config
+                .values
+                .get("CONFIG_PLAYLIST")
+                .map(String::as_str),
+            Some("n" | "no" | "0" | "false")
+        )
     }
 }
 
@@ -86,7 +116,11 @@ mod tests {
 
     #[test]
     fn flags_split_like_a_shell_without_one() {
-        let p = Profile::parse("phone", "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6 --tc 'a b'\n").unwrap();
+        let p = Profile::parse(
+            "phone",
+            "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6 --tc 'a b'\n",
+        )
+        .unwrap();
         assert_eq!(p.encoder, Encoder::Lame);
         assert_eq!(p.flags, ["--quiet", "-V", "6", "--tc", "a b"]);
         assert_eq!(p.extension(), "mp3");
@@ -94,8 +128,13 @@ mod tests {
 
     #[test]
     fn bad_profiles_say_which_and_why() {
-        let e = Profile::parse("x", "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-8 'open\n").unwrap_err();
-        assert!(e.to_string().starts_with("profile `x`: CONFIG_FLAC_FLAGS cannot be split"), "{e}");
+        let e =
+            Profile::parse("x", "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-8 'open\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("profile `x`: CONFIG_FLAC_FLAGS cannot be split"),
+            "{e}"
+        );
         let e = Profile::parse("x", "CONFIG_ENCODER=mp3\n").unwrap_err();
         assert!(e.to_string().contains("unknown encoder `mp3`"), "{e}");
         assert!(Profile::parse("../up", "CONFIG_ENCODER=flac\n").is_err());

@@ -29,11 +29,36 @@ use vibes_core::Plan;
 
 /// Every `Cloud` method: each is one API call of 20 ms.
 const API_CALLS: &[&str] = &[
-    "observe", "list_bucket", "create_key_pair", "import_key_pair", "delete_key_pair", "tag_key_pair", "put_parameter",
-    "put_secure_parameter", "create_parameter_exclusive", "get_parameter", "delete_parameter", "tag_parameter",
-    "create_stack", "update_stack", "delete_stack", "wait_stack", "put_object_from_file", "put_object", "delete_objects",
-    "start_image_build", "wait_image_build", "find_image", "deregister_image", "create_volume", "create_snapshot",
-    "wait_snapshot", "delete_snapshot", "run_instance", "wait_instance", "terminate_instance",
+    "observe",
+    "list_bucket",
+    "create_key_pair",
+    "import_key_pair",
+    "delete_key_pair",
+    "tag_key_pair",
+    "put_parameter",
+    "put_secure_parameter",
+    "create_parameter_exclusive",
+    "get_parameter",
+    "delete_parameter",
+    "tag_parameter",
+    "create_stack",
+    "update_stack",
+    "delete_stack",
+    "wait_stack",
+    "put_object_from_file",
+    "put_object",
+    "delete_objects",
+    "start_image_build",
+    "wait_image_build",
+    "find_image",
+    "deregister_image",
+    "create_volume",
+    "create_snapshot",
+    "wait_snapshot",
+    "delete_snapshot",
+    "run_instance",
+    "wait_instance",
+    "terminate_instance",
 ];
 
 fn scaled_cloud() -> Arc<FakeCloud> {
@@ -41,7 +66,13 @@ fn scaled_cloud() -> Arc<FakeCloud> {
     for op in API_CALLS {
         cloud.set_latency(op, Duration::from_millis(20));
     }
-    for (op, ms) in [("stack", 200), ("image_build", 1000), ("compile_run", 2000), ("snapshot", 200), ("instance_start", 100)] {
+    for (op, ms) in [
+        ("stack", 200),
+        ("image_build", 1000),
+        ("compile_run", 2000),
+        ("snapshot", 200),
+        ("instance_start", 100),
+    ] {
         cloud.set_latency(op, Duration::from_millis(ms));
     }
     Arc::new(cloud)
@@ -56,14 +87,28 @@ async fn apply_once(dir: &std::path::Path, parallelism: usize) -> (Plan, Duratio
     opts.parallelism = parallelism;
     let reporter = Arc::new(RecordingReporter::new());
     let t0 = Instant::now();
-    let report = apply::apply(&p, cloud.clone(), &observed, &opts, reporter.clone(), CancellationToken::new()).await;
+    let report = apply::apply(
+        &p,
+        cloud.clone(),
+        &observed,
+        &opts,
+        reporter.clone(),
+        CancellationToken::new(),
+    )
+    .await;
     let wall = t0.elapsed();
-    assert!(report.succeeded(), "the benchmark apply failed: {:?}", report.failures());
+    assert!(
+        report.succeeded(),
+        "the benchmark apply failed: {:?}",
+        report.failures()
+    );
     let durations = (0..p.actions.len())
-        .map(|i| match (reporter.started_at(i), reporter.finished_at(i)) {
-            (Some(s), Some(f)) => f - s,
-            _ => Duration::ZERO,
-        })
+        .map(
+            |i| match (reporter.started_at(i), reporter.finished_at(i)) {
+                (Some(s), Some(f)) => f - s,
+                _ => Duration::ZERO,
+            },
+        )
         .collect();
     (p, wall, durations)
 }
@@ -93,11 +138,19 @@ fn critical_path(plan: &Plan, durations: &[Duration]) -> (Duration, Vec<usize>) 
     let mut finish = vec![Duration::ZERO; n];
     let mut via: Vec<Option<usize>> = vec![None; n];
     for &i in &order {
-        let (start, pred) = plan.edges.iter().filter(|&&(_, b)| b == i).map(|&(a, _)| (finish[a], Some(a))).max().unwrap_or((Duration::ZERO, None));
+        let (start, pred) = plan
+            .edges
+            .iter()
+            .filter(|&&(_, b)| b == i)
+            .map(|&(a, _)| (finish[a], Some(a)))
+            .max()
+            .unwrap_or((Duration::ZERO, None));
         finish[i] = start + durations[i];
         via[i] = pred;
     }
-    let end = (0..n).max_by_key(|&i| finish[i]).expect("a plan with actions");
+    let end = (0..n)
+        .max_by_key(|&i| finish[i])
+        .expect("a plan with actions");
     let mut chain = vec![end];
     while let Some(p) = via[*chain.last().unwrap()] {
         chain.push(p);
@@ -115,12 +168,36 @@ async fn main() {
     let parallelism = ApplyOptions::new("x", ".").parallelism;
     let par_dir = tempfile::tempdir().expect("temp dir");
     let (p2, wall, _) = apply_once(par_dir.path(), parallelism).await;
-    assert_eq!(p.actions.len(), p2.actions.len(), "both runs apply the same plan");
+    assert_eq!(
+        p.actions.len(),
+        p2.actions.len(),
+        "both runs apply the same plan"
+    );
 
     println!("actions: {}, edges: {}", p.actions.len(), p.edges.len());
-    println!("critical path: {}", chain.iter().map(|&i| format!("{} ({} ms)", p.actions[i].address, durations[i].as_millis())).collect::<Vec<_>>().join(" -> "));
-    println!("one at a time (--parallelism 1): {:>6} ms", serial.as_millis());
-    println!("critical path (lower bound):     {:>6} ms", critical.as_millis());
-    println!("vibes apply (--parallelism {parallelism}):   {:>6} ms", wall.as_millis());
-    println!("apply / critical path: {:.3}x; speed-up over one at a time: {:.1}x", wall.as_secs_f64() / critical.as_secs_f64(), serial.as_secs_f64() / wall.as_secs_f64());
+    println!(
+        "critical path: {}",
+        chain
+            .iter()
+            .map(|&i| format!("{} ({} ms)", p.actions[i].address, durations[i].as_millis()))
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    );
+    println!(
+        "one at a time (--parallelism 1): {:>6} ms",
+        serial.as_millis()
+    );
+    println!(
+        "critical path (lower bound):     {:>6} ms",
+        critical.as_millis()
+    );
+    println!(
+        "vibes apply (--parallelism {parallelism}):   {:>6} ms",
+        wall.as_millis()
+    );
+    println!(
+        "apply / critical path: {:.3}x; speed-up over one at a time: {:.1}x",
+        wall.as_secs_f64() / critical.as_secs_f64(),
+        serial.as_secs_f64() / wall.as_secs_f64()
+    );
 }

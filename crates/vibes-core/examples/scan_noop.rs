@@ -26,17 +26,29 @@ fn make_tree(root: &Path, files: usize) {
 }
 
 fn main() {
-    let files: usize = std::env::args().nth(1).map(|a| a.parse().expect("FILES is a number")).unwrap_or(50_000);
+    let files: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse().expect("FILES is a number"))
+        .unwrap_or(50_000);
     let work = tempfile::tempdir().expect("temp dir");
     let root = work.path().join("music");
     let cache = work.path().join("sources-hashes.json");
     let t = Instant::now();
     make_tree(&root, files);
-    println!("tree: {files} files of 4 KiB made in {:.2} s", t.elapsed().as_secs_f64());
+    println!(
+        "tree: {files} files of 4 KiB made in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let (cold, stats) = vibes_core::scan::scan(&root, Some(&cache)).expect("cold scan");
-    println!("cold scan: {:.3} s ({} files, {} hashed, {} MiB read)", t.elapsed().as_secs_f64(), stats.files, stats.hashed, stats.hashed_bytes >> 20);
+    println!(
+        "cold scan: {:.3} s ({} files, {} hashed, {} MiB read)",
+        t.elapsed().as_secs_f64(),
+        stats.files,
+        stats.hashed,
+        stats.hashed_bytes >> 20
+    );
 
     let mut best = f64::MAX;
     for _ in 0..3 {
@@ -57,5 +69,8 @@ fn main() {
         .expect("run sha256sum");
     assert!(status.success());
     let baseline = t.elapsed().as_secs_f64();
-    println!("baseline, find | xargs sha256sum: {baseline:.3} s; warm scan is {:.1}x faster", baseline / best);
+    println!(
+        "baseline, find | xargs sha256sum: {baseline:.3} s; warm scan is {:.1}x faster",
+        baseline / best
+    );
 }

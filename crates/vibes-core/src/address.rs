@@ -83,7 +83,10 @@ pub struct Address {
 
 impl Address {
     pub fn new(kind: Kind, name: impl Into<String>) -> Self {
-        Address { kind, name: Some(name.into()) }
+        Address {
+            kind,
+            name: Some(name.into()),
+        }
     }
     pub fn singleton(kind: Kind) -> Self {
         Address { kind, name: None }
@@ -171,7 +174,15 @@ mod tests {
 
     #[test]
     fn addresses_round_trip() {
-        for s in ["stack.vpc", "key.builds", "profile.phone", "sources", "compile", "server", "snapshot.builds"] {
+        for s in [
+            "stack.vpc",
+            "key.builds",
+            "profile.phone",
+            "sources",
+            "compile",
+            "server",
+            "snapshot.builds",
+        ] {
             let a: Address = s.parse().unwrap();
             assert_eq!(a.to_string(), s);
         }

@@ -46,7 +46,11 @@ pub enum ManifestError {
 
 impl BucketManifest {
     pub fn new(revision: impl Into<String>) -> Self {
-        BucketManifest { format: MANIFEST_FORMAT, revision: revision.into(), objects: BTreeMap::new() }
+        BucketManifest {
+            format: MANIFEST_FORMAT,
+            revision: revision.into(),
+            objects: BTreeMap::new(),
+        }
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -84,18 +88,47 @@ mod tests {
 
     fn manifest() -> BucketManifest {
         let mut m = BucketManifest::new("r1");
-        m.objects.insert("a/1.flac".into(), ManifestEntry { size: 3, sha256: "ab".repeat(32), etag: Some("\"e1\"".into()) });
-        m.objects.insert("a/2.flac".into(), ManifestEntry { size: 3, sha256: "cd".repeat(32), etag: None });
+        m.objects.insert(
+            "a/1.flac".into(),
+            ManifestEntry {
+                size: 3,
+                sha256: "ab".repeat(32),
+                etag: Some("\"e1\"".into()),
+            },
+        );
+        m.objects.insert(
+            "a/2.flac".into(),
+            ManifestEntry {
+                size: 3,
+                sha256: "cd".repeat(32),
+                etag: None,
+            },
+        );
         m
     }
 
     #[test]
     fn an_entry_is_trusted_only_while_size_and_etag_match_the_listing() {
         let m = manifest();
-        assert_eq!(m.trusted_sha256("a/1.flac", 3, Some("\"e1\"")), Some("ab".repeat(32).as_str()));
-        assert_eq!(m.trusted_sha256("a/1.flac", 4, Some("\"e1\"")), None, "size changed");
-        assert_eq!(m.trusted_sha256("a/1.flac", 3, Some("\"e2\"")), None, "object rewritten");
-        assert_eq!(m.trusted_sha256("a/2.flac", 3, Some("\"e1\"")), None, "no recorded ETag");
+        assert_eq!(
+            m.trusted_sha256("a/1.flac", 3, Some("\"e1\"")),
+            Some("ab".repeat(32).as_str())
+        );
+        assert_eq!(
+            m.trusted_sha256("a/1.flac", 4, Some("\"e1\"")),
+            None,
+            "size changed"
+        );
+        assert_eq!(
+            m.trusted_sha256("a/1.flac", 3, Some("\"e2\"")),
+            None,
+            "object rewritten"
+        );
+        assert_eq!(
+            m.trusted_sha256("a/2.flac", 3, Some("\"e1\"")),
+            None,
+            "no recorded ETag"
+        );
         assert_eq!(m.trusted_sha256("missing", 3, Some("\"e1\"")), None);
     }
 
@@ -105,7 +138,10 @@ mod tests {
         assert_eq!(BucketManifest::from_json(&m.to_json()).unwrap(), m);
         let mut future = m.clone();
         future.format = 2;
-        assert!(matches!(BucketManifest::from_json(&future.to_json()), Err(ManifestError::Format { found: 2 })));
+        assert!(matches!(
+            BucketManifest::from_json(&future.to_json()),
+            Err(ManifestError::Format { found: 2 })
+        ));
         assert!(BucketManifest::from_json(b"not json").is_err());
     }
 }

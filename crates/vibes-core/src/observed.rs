@@ -132,4 +132,12 @@ pub trait HasTags {
 macro_rules! has_tags {
     ($($t:ty),*) => { $(impl HasTags for $t { fn tags(&self) -> &Tags { &self.tags } })* };
 }
-has_tags!(ObservedStack, ObservedKeyPair, ObservedParameter, ObservedImage, ObservedVolume, ObservedSnapshot, ObservedInstance);
+has_tags!(
+    ObservedStack,
+    ObservedKeyPair,
+    ObservedParameter,
+    ObservedImage,
+    ObservedVolume,
+    ObservedSnapshot,
+    ObservedInstance
+);

@@ -38,17 +38,29 @@ impl ProfileConfig {
         let mut offset = 0;
         for (i, raw) in text.split_inclusive('\n').enumerate() {
             let line = raw.trim_end_matches(['\n', '\r']);
-            let err = |message: String| ProfileError { line: i + 1, offset, len: line.len(), message };
+            let err = |message: String| ProfileError {
+                line: i + 1,
+                offset,
+                len: line.len(),
+                message,
+            };
             let trimmed = line.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 offset += raw.len();
                 continue;
             }
             let Some((key, value)) = trimmed.split_once('=') else {
-                return Err(err(format!("expected CONFIG_NAME=value, found `{trimmed}`")));
+                return Err(err(format!(
+                    "expected CONFIG_NAME=value, found `{trimmed}`"
+                )));
             };
             let key = key.trim();
-            if !key.starts_with("CONFIG_") || key.len() == "CONFIG_".len() || !key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+            if !key.starts_with("CONFIG_")
+                || key.len() == "CONFIG_".len()
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
                 return Err(err(format!("`{key}` is not a profile key: keys are CONFIG_ followed by capitals, digits and _")));
             }
             let value = unquote(value.trim());
@@ -59,17 +71,32 @@ impl ProfileConfig {
         }
         let profile = ProfileConfig { values };
         match profile.values.get("CONFIG_ENCODER") {
-            None => Err(ProfileError { line: 1, offset: 0, len: 0, message: "CONFIG_ENCODER is not set (one of flac, lame, oggenc, opusenc)".into() }),
+            None => Err(ProfileError {
+                line: 1,
+                offset: 0,
+                len: 0,
+                message: "CONFIG_ENCODER is not set (one of flac, lame, oggenc, opusenc)".into(),
+            }),
             Some(e) if !ENCODERS.iter().any(|(n, _, _)| n == e) => {
                 let (line, offset, len) = locate(text, "CONFIG_ENCODER");
-                Err(ProfileError { line, offset, len, message: format!("unknown encoder `{e}`: vibes knows flac, lame, oggenc and opusenc") })
+                Err(ProfileError {
+                    line,
+                    offset,
+                    len,
+                    message: format!(
+                        "unknown encoder `{e}`: vibes knows flac, lame, oggenc and opusenc"
+                    ),
+                })
             }
             Some(_) => Ok(profile),
         }
     }
 
     pub fn encoder(&self) -> &str {
-        self.values.get("CONFIG_ENCODER").map(String::as_str).unwrap_or_default()
+        self.values
+            .get("CONFIG_ENCODER")
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// The encoder's flags (`CONFIG_LAME_FLAGS` for lame, …), empty when unset.
@@ -84,12 +111,19 @@ impl ProfileConfig {
 
     /// The extension of this profile's outputs.
     pub fn extension(&self) -> &'static str {
-        ENCODERS.iter().find(|(n, _, _)| *n == self.encoder()).map(|(_, _, e)| *e).unwrap_or("bin")
+        ENCODERS
+            .iter()
+            .find(|(n, _, _)| *n == self.encoder())
+            .map(|(_, _, e)| *e)
+            .unwrap_or("bin")
     }
 
     /// A `y`/`n` option such as `CONFIG_PLAYLIST=y`.
     pub fn enabled(&self, key: &str) -> bool {
-        matches!(self.values.get(key).map(String::as_str), Some("y" | "yes" | "1" | "true"))
+        matches!(
+            self.values.get(key).map(String::as_str),
+            Some("y" | "yes" | "1" | "true")
+        )
     }
 
     /// The canonical text: `CONFIG_ENCODER` first, then the rest sorted, one a line. Reading
@@ -107,7 +141,11 @@ impl ProfileConfig {
 
 fn quote(v: &str) -> String {
     let would_change = v != v.trim() || (v.len() >= 2 && v.starts_with('"') && v.ends_with('"'));
-    if would_change { format!("\"{v}\"") } else { v.to_string() }
+    if would_change {
+        format!("\"{v}\"")
+    } else {
+        v.to_string()
+    }
 }
 
 fn unquote(v: &str) -> String {
@@ -140,12 +178,21 @@ mod tests {
         assert_eq!(p.flags(), "--quiet -V 6");
         assert_eq!(p.extension(), "mp3");
         assert!(!p.enabled("CONFIG_PLAYLIST"));
-        assert_eq!(p.to_text(), "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\n");
+        assert_eq!(
+            p.to_text(),
+            "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\n"
+        );
     }
 
     #[test]
     fn writing_and_reading_back_keeps_every_value() {
-        for v in ["plain", "  padded\t", "\"quoted\"", "", "-V 6 --preset \"x y\""] {
+        for v in [
+            "plain",
+            "  padded\t",
+            "\"quoted\"",
+            "",
+            "-V 6 --preset \"x y\"",
+        ] {
             let mut p = ProfileConfig::parse("CONFIG_ENCODER=lame\n").unwrap();
             p.values.insert("CONFIG_LAME_FLAGS".into(), v.to_string());
             let again = ProfileConfig::parse(&p.to_text()).unwrap();
@@ -161,6 +208,9 @@ mod tests {
         let e = ProfileConfig::parse("CONFIG_FLAC_FLAGS=-8\nCONFIG_ENCODER=wavpack\n").unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains("unknown encoder `wavpack`"));
-        assert!(ProfileConfig::parse("CONFIG_FLAC_FLAGS=-8\n").unwrap_err().message.contains("CONFIG_ENCODER is not set"));
+        assert!(ProfileConfig::parse("CONFIG_FLAC_FLAGS=-8\n")
+            .unwrap_err()
+            .message
+            .contains("CONFIG_ENCODER is not set"));
     }
 }

@@ -27,11 +27,18 @@ pub struct SavedPlan {
 #[derive(Debug, thiserror::Error)]
 pub enum SavedPlanError {
     #[error("cannot read the saved plan {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not a vibes plan: {message}")]
     Malformed { path: String, message: String },
     #[error("{path} is a plan of format {found}; this vibes reads format {expected}: make the plan again with this vibes")]
-    Version { path: String, found: u32, expected: u32 },
+    Version {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
     #[error("{path} is larger than a plan can be ({size} bytes)")]
     TooLarge { path: String, size: u64 },
 }
@@ -70,29 +77,64 @@ impl SavedPlan {
         struct Head {
             format_version: u32,
         }
-        let head: Head = serde_json::from_str(text).map_err(|e| SavedPlanError::Malformed { path: path.into(), message: e.to_string() })?;
+        let head: Head = serde_json::from_str(text).map_err(|e| SavedPlanError::Malformed {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
         if head.format_version != PLAN_FORMAT_VERSION {
-            return Err(SavedPlanError::Version { path: path.into(), found: head.format_version, expected: PLAN_FORMAT_VERSION });
+            return Err(SavedPlanError::Version {
+                path: path.into(),
+                found: head.format_version,
+                expected: PLAN_FORMAT_VERSION,
+            });
         }
-        let saved: SavedPlan = serde_json::from_str(text).map_err(|e| SavedPlanError::Malformed { path: path.into(), message: e.to_string() })?;
-        if let Some(bad) = saved.targets.iter().find(|t| t.parse::<crate::Address>().is_err()) {
-            return Err(SavedPlanError::Malformed { path: path.into(), message: format!("target {bad:?} is not an address") });
+        let saved: SavedPlan =
+            serde_json::from_str(text).map_err(|e| SavedPlanError::Malformed {
+                path: path.into(),
+                message: e.to_string(),
+            })?;
+        if let Some(bad) = saved
+            .targets
+            .iter()
+            .find(|t| t.parse::<crate::Address>().is_err())
+        {
+            return Err(SavedPlanError::Malformed {
+                path: path.into(),
+                message: format!("target {bad:?} is not an address"),
+            });
         }
         // The edges must index actions: a hand-edited file could say otherwise.
         let n = saved.plan.actions.len();
-        if let Some((a, b)) = saved.plan.edges.iter().find(|(a, b)| *a >= n || *b >= n || a >= b) {
-            return Err(SavedPlanError::Malformed { path: path.into(), message: format!("edge ({a}, {b}) does not fit the {n} actions in order") });
+        if let Some((a, b)) = saved
+            .plan
+            .edges
+            .iter()
+            .find(|(a, b)| *a >= n || *b >= n || a >= b)
+        {
+            return Err(SavedPlanError::Malformed {
+                path: path.into(),
+                message: format!("edge ({a}, {b}) does not fit the {n} actions in order"),
+            });
         }
         Ok(saved)
     }
 
     pub fn load(path: &Path) -> Result<Self, SavedPlanError> {
         let p = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|source| SavedPlanError::Io { path: p.clone(), source })?;
+        let meta = std::fs::metadata(path).map_err(|source| SavedPlanError::Io {
+            path: p.clone(),
+            source,
+        })?;
         if meta.len() > MAX_PLAN_BYTES {
-            return Err(SavedPlanError::TooLarge { path: p, size: meta.len() });
+            return Err(SavedPlanError::TooLarge {
+                path: p,
+                size: meta.len(),
+            });
         }
-        let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Io { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Io {
+            path: p.clone(),
+            source,
+        })?;
         Self::from_json(&text, &p)
     }
 
@@ -125,29 +167,63 @@ pub struct Moved {
 pub fn moved_since(saved: &Plan, fresh: &Plan) -> Vec<Moved> {
     use crate::plan::Op;
     if saved.project != fresh.project {
-        return vec![Moved { address: "project".into(), what: format!("the plan is for project {}, the config is for {}", saved.project, fresh.project) }];
+        return vec![Moved {
+            address: "project".into(),
+            what: format!(
+                "the plan is for project {}, the config is for {}",
+                saved.project, fresh.project
+            ),
+        }];
     }
-    let fresh_index: BTreeMap<String, usize> = fresh.actions.iter().enumerate().map(|(i, a)| (a.address.to_string(), i)).collect();
+    let fresh_index: BTreeMap<String, usize> = fresh
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.address.to_string(), i))
+        .collect();
     // One observation: the same key has the same fingerprint wherever a fresh action relies on it.
-    let fresh_seen: BTreeMap<&String, &String> = fresh.actions.iter().flat_map(|a| a.relies_on.iter()).collect();
-    let saved_addresses: std::collections::BTreeSet<String> = saved.actions.iter().map(|a| a.address.to_string()).collect();
+    let fresh_seen: BTreeMap<&String, &String> = fresh
+        .actions
+        .iter()
+        .flat_map(|a| a.relies_on.iter())
+        .collect();
+    let saved_addresses: std::collections::BTreeSet<String> = saved
+        .actions
+        .iter()
+        .map(|a| a.address.to_string())
+        .collect();
     let mut moved = Vec::new();
     for a in saved.actions.iter().filter(|a| a.op != Op::Blocked) {
         let address = a.address.to_string();
         let fresh_action = fresh_index.get(&address).map(|&i| (i, &fresh.actions[i]));
         let mut found = false;
         for (key, was) in &a.relies_on {
-            let now = fresh_action.and_then(|(_, f)| f.relies_on.get(key)).or_else(|| fresh_seen.get(key).copied());
+            let now = fresh_action
+                .and_then(|(_, f)| f.relies_on.get(key))
+                .or_else(|| fresh_seen.get(key).copied());
             if now.is_some_and(|now| now != was) {
-                moved.push(Moved { address: address.clone(), what: format!("{key} changed since the plan was made") });
+                moved.push(Moved {
+                    address: address.clone(),
+                    what: format!("{key} changed since the plan was made"),
+                });
                 found = true;
             }
         }
         match fresh_action {
-            None if !found => moved.push(Moved { address: address.clone(), what: "a fresh plan has nothing to do here any more".into() }),
+            None if !found => moved.push(Moved {
+                address: address.clone(),
+                what: "a fresh plan has nothing to do here any more".into(),
+            }),
             None => {}
             Some((_, f)) if (f.op != a.op || f.effects != a.effects) && !found => {
-                moved.push(Moved { address: address.clone(), what: format!("a fresh plan would {} it instead: {}", f.op.as_str(), f.reason) });
+                moved.push(Moved {
+                    address: address.clone(),
+                    what: format!(
+                        "a fresh plan would {} it instead: {}",
+                        f.op.as_str(),
+                        f.reason
+                    ),
+                });
             }
             Some((i, _)) => {
                 for d in fresh.dependencies(i) {
@@ -155,7 +231,12 @@ pub fn moved_since(saved: &Plan, fresh: &Plan) -> Vec<Moved> {
                     if !saved_addresses.contains(&dep.address.to_string()) {
                         moved.push(Moved {
                             address: address.clone(),
-                            what: format!("it depends on {}, which now needs to {} first: {}", dep.address, dep.op.as_str(), dep.reason),
+                            what: format!(
+                                "it depends on {}, which now needs to {} first: {}",
+                                dep.address,
+                                dep.op.as_str(),
+                                dep.reason
+                            ),
                         });
                     }
                 }
@@ -178,17 +259,32 @@ mod tests {
             reason: "profile text changed".into(),
             attributes: Vec::new(),
             changes: Vec::new(),
-            effects: vec![Effect::PutParameter { name: param.into(), value: crate::model::Value::literal(text), tags: Default::default() }],
+            effects: vec![Effect::PutParameter {
+                name: param.into(),
+                value: crate::model::Value::literal(text),
+                tags: Default::default(),
+            }],
             relies_on: [(format!("parameter:{param}"), version.to_string())].into(),
         }
     }
 
     fn plan(actions: Vec<Action>, edges: Vec<(usize, usize)>) -> Plan {
-        Plan { project: "p".into(), actions, edges, notes: Vec::new() }
+        Plan {
+            project: "p".into(),
+            actions,
+            edges,
+            notes: Vec::new(),
+        }
     }
 
     fn phone(version: &str) -> Action {
-        put(Address::profile("phone"), Op::Update, "/p/profiles/phone", version, "CONFIG_ENCODER=lame\n")
+        put(
+            Address::profile("phone"),
+            Op::Update,
+            "/p/profiles/phone",
+            version,
+            "CONFIG_ENCODER=lame\n",
+        )
     }
 
     #[test]
@@ -201,13 +297,25 @@ mod tests {
     fn a_resource_the_plan_updates_that_changed_is_named() {
         let saved = plan(vec![phone("v1")], vec![]);
         let moved = moved_since(&saved, &plan(vec![phone("v2")], vec![]));
-        assert_eq!(moved, vec![Moved { address: "profile.phone".into(), what: "parameter:/p/profiles/phone changed since the plan was made".into() }]);
+        assert_eq!(
+            moved,
+            vec![Moved {
+                address: "profile.phone".into(),
+                what: "parameter:/p/profiles/phone changed since the plan was made".into()
+            }]
+        );
     }
 
     #[test]
     fn a_change_to_a_resource_the_plan_does_not_touch_does_not_count() {
         let saved = plan(vec![phone("v1")], vec![]);
-        let laptop = put(Address::profile("laptop"), Op::Update, "/p/profiles/laptop", "v7", "CONFIG_ENCODER=opusenc\n");
+        let laptop = put(
+            Address::profile("laptop"),
+            Op::Update,
+            "/p/profiles/laptop",
+            "v7",
+            "CONFIG_ENCODER=opusenc\n",
+        );
         assert!(moved_since(&saved, &plan(vec![laptop, phone("v1")], vec![])).is_empty());
     }
 
@@ -215,16 +323,30 @@ mod tests {
     fn an_address_a_fresh_plan_leaves_alone_has_moved() {
         let saved = plan(vec![phone("v1")], vec![]);
         let moved = moved_since(&saved, &plan(vec![], vec![]));
-        assert_eq!(moved[0].what, "a fresh plan has nothing to do here any more");
+        assert_eq!(
+            moved[0].what,
+            "a fresh plan has nothing to do here any more"
+        );
     }
 
     #[test]
     fn other_effects_for_the_same_address_have_moved() {
         let saved = plan(vec![phone("v1")], vec![]);
-        let fresh = put(Address::profile("phone"), Op::Update, "/p/profiles/phone", "v1", "CONFIG_ENCODER=flac\n");
+        let fresh = put(
+            Address::profile("phone"),
+            Op::Update,
+            "/p/profiles/phone",
+            "v1",
+            "CONFIG_ENCODER=flac\n",
+        );
         let moved = moved_since(&saved, &plan(vec![fresh], vec![]));
         assert_eq!(moved.len(), 1);
-        assert!(moved[0].what.starts_with("a fresh plan would update it instead"), "{moved:?}");
+        assert!(
+            moved[0]
+                .what
+                .starts_with("a fresh plan would update it instead"),
+            "{moved:?}"
+        );
     }
 
     #[test]
@@ -233,7 +355,13 @@ mod tests {
         compile.address = Address::compile();
         compile.op = Op::Run;
         compile.relies_on.clear();
-        let key = put(Address::key("worker"), Op::Create, "/p/ec2/keys/worker", "absent", "");
+        let key = put(
+            Address::key("worker"),
+            Op::Create,
+            "/p/ec2/keys/worker",
+            "absent",
+            "",
+        );
         let saved = plan(vec![compile.clone()], vec![]);
         let moved = moved_since(&saved, &plan(vec![key, compile], vec![(0, 1)]));
         assert_eq!(moved.len(), 1, "{moved:?}");
@@ -251,13 +379,31 @@ mod tests {
 
     #[test]
     fn a_saved_plan_round_trips_and_refuses_bad_targets_and_versions() {
-        let saved = SavedPlan::new(plan(vec![phone("v1")], vec![]), &crate::plan::PlanOptions::default());
+        let saved = SavedPlan::new(
+            plan(vec![phone("v1")], vec![]),
+            &crate::plan::PlanOptions::default(),
+        );
         let text = saved.to_json();
         assert_eq!(SavedPlan::from_json(&text, "plan.json").unwrap(), saved);
         let bad = text.replace("\"targets\": []", "\"targets\": [\"nonsense\"]");
-        assert!(matches!(SavedPlan::from_json(&bad, "plan.json"), Err(SavedPlanError::Malformed { .. })), "{bad}");
-        let newer = text.replacen(&format!("\"format_version\": {PLAN_FORMAT_VERSION}"), "\"format_version\": 99", 1);
-        let err = SavedPlan::from_json(&newer, "plan.json").unwrap_err().to_string();
-        assert!(err.contains("99") && err.contains(&PLAN_FORMAT_VERSION.to_string()), "{err}");
+        assert!(
+            matches!(
+                SavedPlan::from_json(&bad, "plan.json"),
+                Err(SavedPlanError::Malformed { .. })
+            ),
+            "{bad}"
+        );
+        let newer = text.replacen(
+            &format!("\"format_version\": {PLAN_FORMAT_VERSION}"),
+            "\"format_version\": 99",
+            1,
+        );
+        let err = SavedPlan::from_json(&newer, "plan.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("99") && err.contains(&PLAN_FORMAT_VERSION.to_string()),
+            "{err}"
+        );
     }
 }

@@ -16,8 +16,13 @@ use std::time::UNIX_EPOCH;
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error("cannot read the sources tree at {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path} is a symbolic link that leads outside the sources tree; vibes does not follow it")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is a symbolic link that leads outside the sources tree; vibes does not follow it"
+    )]
     LinkOutside { path: PathBuf },
     #[error("{path}: file names must be UTF-8 to become S3 keys")]
     NotUtf8 { path: PathBuf },
@@ -63,7 +68,13 @@ pub fn scan(root: &Path, cache: Option<&Path>) -> Result<(Manifest, ScanStats), 
     for (rel, path, size, mtime) in found {
         match old.files.get(&rel) {
             Some((s, m, sha)) if *s == size && *m == mtime => {
-                entries.insert(rel, FileEntry { size, sha256: sha.clone() });
+                entries.insert(
+                    rel,
+                    FileEntry {
+                        size,
+                        sha256: sha.clone(),
+                    },
+                );
             }
             _ => to_hash.push((rel, path, size, mtime)),
         }
@@ -74,9 +85,18 @@ pub fn scan(root: &Path, cache: Option<&Path>) -> Result<(Manifest, ScanStats), 
         hashed_bytes: to_hash.iter().map(|t| t.2).sum(),
     };
     let hashed = hash_all(&to_hash)?;
-    let mut new_cache = HashCache { version: CACHE_VERSION, files: BTreeMap::new() };
+    let mut new_cache = HashCache {
+        version: CACHE_VERSION,
+        files: BTreeMap::new(),
+    };
     for ((rel, _, size, mtime), sha) in to_hash.into_iter().zip(hashed) {
-        entries.insert(rel.clone(), FileEntry { size, sha256: sha.clone() });
+        entries.insert(
+            rel.clone(),
+            FileEntry {
+                size,
+                sha256: sha.clone(),
+            },
+        );
         new_cache.files.insert(rel, (size, mtime, sha));
     }
     if let Some(cache) = cache {
@@ -104,21 +124,35 @@ fn write_cache(path: &Path, cache: &HashCache) {
     }
 }
 
-fn walk(root: &Path, dir: &Path, prefix: String, out: &mut Vec<(String, PathBuf, u64, u128)>) -> Result<(), ScanError> {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    prefix: String,
+    out: &mut Vec<(String, PathBuf, u64, u128)>,
+) -> Result<(), ScanError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ScanError::Io { path, source }
     };
-    let mut items: Vec<_> = std::fs::read_dir(dir).map_err(io(dir))?.collect::<Result<_, _>>().map_err(io(dir))?;
+    let mut items: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io(dir))?;
     items.sort_by_key(|e| e.file_name());
     for item in items {
         let name = item.file_name();
-        let Some(name) = name.to_str() else { return Err(ScanError::NotUtf8 { path: item.path() }) };
+        let Some(name) = name.to_str() else {
+            return Err(ScanError::NotUtf8 { path: item.path() });
+        };
         if name.starts_with('.') {
             continue;
         }
         let path = item.path();
-        let rel = if prefix.is_empty() { name.to_string() } else { format!("{prefix}/{name}") };
+        let rel = if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}/{name}")
+        };
         let mut meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
         if meta.file_type().is_symlink() {
             let target = path.canonicalize().map_err(io(&path))?;
@@ -130,7 +164,12 @@ fn walk(root: &Path, dir: &Path, prefix: String, out: &mut Vec<(String, PathBuf,
         if meta.is_dir() {
             walk(root, &path, rel, out)?;
         } else if meta.is_file() {
-            let mtime = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
             out.push((rel, path, meta.len(), mtime));
         }
     }
@@ -142,9 +181,13 @@ fn hash_all(to_hash: &[(String, PathBuf, u64, u128)]) -> Result<Vec<String>, Sca
     if to_hash.is_empty() {
         return Ok(Vec::new());
     }
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(to_hash.len());
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(to_hash.len());
     let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<Result<String, ScanError>>>> = Mutex::new((0..to_hash.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<String, ScanError>>>> =
+        Mutex::new((0..to_hash.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
@@ -154,13 +197,23 @@ fn hash_all(to_hash: &[(String, PathBuf, u64, u128)]) -> Result<Vec<String>, Sca
                     *n += 1;
                     i
                 };
-                let Some((_, path, _, _)) = to_hash.get(i) else { break };
-                let r = sha256_file(path).map_err(|source| ScanError::Io { path: path.clone(), source });
+                let Some((_, path, _, _)) = to_hash.get(i) else {
+                    break;
+                };
+                let r = sha256_file(path).map_err(|source| ScanError::Io {
+                    path: path.clone(),
+                    source,
+                });
                 results.lock().unwrap()[i] = Some(r);
             });
         }
     });
-    results.into_inner().unwrap().into_iter().map(|r| r.expect("every file hashed")).collect()
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every file hashed"))
+        .collect()
 }
 
 /// Hex SHA-256 of a file's content.
@@ -188,12 +241,22 @@ mod tests {
         let root = dir.path().join("music");
         std::fs::create_dir_all(root.join("ccr/bayou_country/1")).unwrap();
         std::fs::write(root.join("ccr/tags.vc"), "ARTIST=CCR\n").unwrap();
-        std::fs::write(root.join("ccr/bayou_country/1/1-born_on_the_bayou.wav"), b"RIFF....").unwrap();
+        std::fs::write(
+            root.join("ccr/bayou_country/1/1-born_on_the_bayou.wav"),
+            b"RIFF....",
+        )
+        .unwrap();
         std::fs::write(root.join(".DS_Store"), b"x").unwrap();
         let cache = dir.path().join("cache.json");
         let (m, stats) = scan(&root, Some(&cache)).unwrap();
-        assert_eq!(m.files.keys().collect::<Vec<_>>(), ["ccr/bayou_country/1/1-born_on_the_bayou.wav", "ccr/tags.vc"]);
-        assert_eq!(m.files["ccr/tags.vc"].sha256, hex::encode(Sha256::digest(b"ARTIST=CCR\n")));
+        assert_eq!(
+            m.files.keys().collect::<Vec<_>>(),
+            ["ccr/bayou_country/1/1-born_on_the_bayou.wav", "ccr/tags.vc"]
+        );
+        assert_eq!(
+            m.files["ccr/tags.vc"].sha256,
+            hex::encode(Sha256::digest(b"ARTIST=CCR\n"))
+        );
         assert_eq!(stats.hashed, 2);
         let (m2, stats2) = scan(&root, Some(&cache)).unwrap();
         assert_eq!(m, m2);
@@ -211,6 +274,9 @@ mod tests {
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(dir.path().join("secret"), "x").unwrap();
         std::os::unix::fs::symlink(dir.path().join("secret"), root.join("leak")).unwrap();
-        assert!(matches!(scan(&root, None), Err(ScanError::LinkOutside { .. })));
+        assert!(matches!(
+            scan(&root, None),
+            Err(ScanError::LinkOutside { .. })
+        ));
     }
 }

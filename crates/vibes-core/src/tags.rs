@@ -46,7 +46,13 @@ pub fn fingerprint_of<T: serde::Serialize>(spec: &T) -> String {
 pub fn idempotency_token(project: &str, address: &Address, fingerprint: &str) -> String {
     let clean: String = format!("{project}-{address}")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(40)
         .collect();
     format!("{clean}-{fingerprint}")

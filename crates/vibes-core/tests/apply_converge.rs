@@ -20,35 +20,84 @@ async fn apply_on_an_empty_account_converges_to_no_changes() {
     cloud.set_latency("compile_run", Duration::from_millis(5));
 
     let (plan, observed) = plan(&desired, &cloud).await;
-    assert!(plan.actions.iter().all(|a| a.op != Op::Blocked), "{}", summary(&plan));
+    assert!(
+        plan.actions.iter().all(|a| a.op != Op::Blocked),
+        "{}",
+        summary(&plan)
+    );
     let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
-    assert!(report.succeeded(), "{}\n{:?}", failures(&plan, &report), report.outcomes);
+    assert!(
+        report.succeeded(),
+        "{}\n{:?}",
+        failures(&plan, &report),
+        report.outcomes
+    );
 
     let again = replan(&desired, &cloud).await;
-    assert!(again.is_empty(), "a second plan should have no changes, got:\n{}", summary(&again));
+    assert!(
+        again.is_empty(),
+        "a second plan should have no changes, got:\n{}",
+        summary(&again)
+    );
 
     // What the account holds now.
     let o = observe(&cloud).await;
-    let bucket = o.sources_bucket.as_ref().expect("the sources bucket is listed");
+    let bucket = o
+        .sources_bucket
+        .as_ref()
+        .expect("the sources bucket is listed");
     assert_eq!(bucket.objects.len(), 7 * 4);
-    let private = o.parameters.get("/tunes/ec2/keys/builds").expect("private key kept");
-    assert!(private.secure && private.value.is_none(), "observe never reads SecureString values");
-    assert!(cloud.parameter("/tunes/ec2/keys/builds").unwrap().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+    let private = o
+        .parameters
+        .get("/tunes/ec2/keys/builds")
+        .expect("private key kept");
+    assert!(
+        private.secure && private.value.is_none(),
+        "observe never reads SecureString values"
+    );
+    assert!(cloud
+        .parameter("/tunes/ec2/keys/builds")
+        .unwrap()
+        .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
     let snapshots: Vec<_> = o.snapshots.values().collect();
     assert_eq!(snapshots.len(), 1);
     assert_eq!(snapshots[0].state, "completed");
     assert!(snapshots[0].tags.contains_key(tags::BUILT_FROM));
     let running: Vec<_> = o.instances.values().collect();
-    assert_eq!(running.len(), 1, "only the server runs; the worker is terminated: {running:?}");
-    assert_eq!(running[0].tags.get(tags::ADDRESS).map(String::as_str), Some("server"));
-    assert_eq!(cloud.attached(&running[0].instance_id).get("/dev/sdf"), Some(&snapshots[0].snapshot_id));
-    let workers: Vec<_> = cloud.instances().into_iter().filter(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile")).collect();
+    assert_eq!(
+        running.len(),
+        1,
+        "only the server runs; the worker is terminated: {running:?}"
+    );
+    assert_eq!(
+        running[0].tags.get(tags::ADDRESS).map(String::as_str),
+        Some("server")
+    );
+    assert_eq!(
+        cloud.attached(&running[0].instance_id).get("/dev/sdf"),
+        Some(&snapshots[0].snapshot_id)
+    );
+    let workers: Vec<_> = cloud
+        .instances()
+        .into_iter()
+        .filter(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile"))
+        .collect();
     assert_eq!(workers.len(), 1);
     assert_eq!(workers[0].state, "terminated");
     assert_eq!(o.images.len(), 2);
-    let worker_ami = o.images.values().find(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("image.worker")).unwrap();
-    assert_eq!(o.parameters["/tunes/ami/worker"].value.as_deref(), Some(worker_ami.image_id.as_str()));
-    assert_eq!(o.parameters["/tunes/sources"].value.as_deref(), Some("tunes-sources"));
+    let worker_ami = o
+        .images
+        .values()
+        .find(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("image.worker"))
+        .unwrap();
+    assert_eq!(
+        o.parameters["/tunes/ami/worker"].value.as_deref(),
+        Some(worker_ami.image_id.as_str())
+    );
+    assert_eq!(
+        o.parameters["/tunes/sources"].value.as_deref(),
+        Some("tunes-sources")
+    );
 }
 
 #[tokio::test]
@@ -60,30 +109,59 @@ async fn a_changed_source_file_recompiles_and_converges_again() {
     let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
     assert!(report.succeeded(), "{}", failures(&p, &report));
 
-    write(dir.path(), "music/artist/album_0/1/1-intro.tags.vc", "TITLE=Intro (Remastered)\n");
+    write(
+        dir.path(),
+        "music/artist/album_0/1/1-intro.tags.vc",
+        "TITLE=Intro (Remastered)\n",
+    );
     write(dir.path(), "music/artist/album_9/1/1-new.flac", "fLaC new");
     std::fs::remove_file(dir.path().join("music/artist/album_1/1/2-song.wav")).unwrap();
     let desired = full_desired_keeping_sources(dir.path(), desired);
     let (p, o) = plan(&desired, &cloud).await;
-    let ops: Vec<_> = p.actions.iter().map(|a| (a.address.to_string(), a.op)).collect();
-    assert!(ops.contains(&("sources".into(), Op::Run)) && ops.contains(&("compile".into(), Op::Run)), "{}", summary(&p));
+    let ops: Vec<_> = p
+        .actions
+        .iter()
+        .map(|a| (a.address.to_string(), a.op))
+        .collect();
+    assert!(
+        ops.contains(&("sources".into(), Op::Run)) && ops.contains(&("compile".into(), Op::Run)),
+        "{}",
+        summary(&p)
+    );
     let (report, reporter) = run(&p, &o, &cloud, &options(dir.path())).await;
     assert!(report.succeeded(), "{}", failures(&p, &report));
-    let sources = p.actions.iter().position(|a| a.address.to_string() == "sources").unwrap();
-    assert!(reporter.progress(sources).iter().any(|m| m.starts_with("2/2 files")), "{:?}", reporter.progress(sources));
+    let sources = p
+        .actions
+        .iter()
+        .position(|a| a.address.to_string() == "sources")
+        .unwrap();
+    assert!(
+        reporter
+            .progress(sources)
+            .iter()
+            .any(|m| m.starts_with("2/2 files")),
+        "{:?}",
+        reporter.progress(sources)
+    );
 
     let again = replan(&desired, &cloud).await;
     assert!(again.is_empty(), "{}", summary(&again));
     let o = observe(&cloud).await;
     let objects = &o.sources_bucket.unwrap().objects;
     assert!(objects.contains_key("artist/album_9/1/1-new.flac"));
-    assert!(!objects.contains_key("artist/album_1/1/2-song.wav"), "deleted locally, so deleted in the bucket");
+    assert!(
+        !objects.contains_key("artist/album_1/1/2-song.wav"),
+        "deleted locally, so deleted in the bucket"
+    );
     assert_eq!(o.snapshots.len(), 2, "retention keeps 2");
 }
 
 /// The same desired state, with the sources manifest read again from disk (without rewriting
 /// the tree, which `full_desired` does).
-fn full_desired_keeping_sources(dir: &std::path::Path, mut d: vibes_core::Desired) -> vibes_core::Desired {
+fn full_desired_keeping_sources(
+    dir: &std::path::Path,
+    mut d: vibes_core::Desired,
+) -> vibes_core::Desired {
     d.sources.as_mut().unwrap().manifest = Some(manifest(&dir.join("music")));
     d
 }

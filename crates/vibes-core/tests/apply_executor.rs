@@ -19,7 +19,11 @@ fn profiles(n: usize) -> Desired {
     for i in 0..n {
         d.profiles.insert(
             format!("p{i:02}"),
-            ProfileSpec { parameter: format!("/{PROJECT}/profiles/p{i:02}"), text: format!("CONFIG_ENCODER=flac\n# {i}\n"), encoder: "flac".into() },
+            ProfileSpec {
+                parameter: format!("/{PROJECT}/profiles/p{i:02}"),
+                text: format!("CONFIG_ENCODER=flac\n# {i}\n"),
+                encoder: "flac".into(),
+            },
         );
     }
     d
@@ -44,17 +48,33 @@ async fn every_action_starts_after_what_it_depends_on_has_finished() {
     let dir = tempfile::tempdir().unwrap();
     let desired = full_desired(dir.path());
     let cloud = Arc::new(FakeCloud::new());
-    for op in ["stack", "image_build", "compile_run", "put_parameter", "create_volume", "put_object_from_file"] {
+    for op in [
+        "stack",
+        "image_build",
+        "compile_run",
+        "put_parameter",
+        "create_volume",
+        "put_object_from_file",
+    ] {
         cloud.set_latency(op, Duration::from_millis(3));
     }
     let (p, o) = plan(&desired, &cloud).await;
-    assert!(p.edges.len() >= 10, "the full plan has a real graph: {:?}", p.edges);
+    assert!(
+        p.edges.len() >= 10,
+        "the full plan has a real graph: {:?}",
+        p.edges
+    );
     let (report, reporter) = run(&p, &o, &cloud, &options(dir.path())).await;
     assert!(report.succeeded(), "{}", failures(&p, &report));
     for &(from, to) in &p.edges {
         let finished = reporter.finished_at(from).unwrap();
         let started = reporter.started_at(to).unwrap();
-        assert!(finished <= started, "{} started before {} finished", p.actions[to].address, p.actions[from].address);
+        assert!(
+            finished <= started,
+            "{} started before {} finished",
+            p.actions[to].address,
+            p.actions[from].address
+        );
     }
 }
 
@@ -69,7 +89,11 @@ async fn at_most_parallelism_actions_run_at_once() {
         opts.parallelism = parallelism;
         let (report, _) = run(&p, &o, &cloud, &opts).await;
         assert!(report.succeeded());
-        assert_eq!(cloud.max_in_flight(), parallelism, "parallelism {parallelism}");
+        assert_eq!(
+            cloud.max_in_flight(),
+            parallelism,
+            "parallelism {parallelism}"
+        );
     }
 }
 
@@ -82,15 +106,25 @@ async fn a_failure_skips_exactly_its_transitive_dependents_and_the_rest_complete
     let (p, o) = plan(&desired, &cloud).await;
     let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
 
-    let volume = p.actions.iter().position(|a| a.address == Address::volume("builds")).unwrap();
+    let volume = p
+        .actions
+        .iter()
+        .position(|a| a.address == Address::volume("builds"))
+        .unwrap();
     let skipped = transitive_dependents(&p, volume);
-    let names: Vec<String> = skipped.iter().map(|&i| p.actions[i].address.to_string()).collect();
+    let names: Vec<String> = skipped
+        .iter()
+        .map(|&i| p.actions[i].address.to_string())
+        .collect();
     assert_eq!(names, vec!["compile", "server"]);
     for (i, outcome) in report.outcomes.iter().enumerate() {
         match outcome {
             Outcome::Failed { error } => {
                 assert_eq!(i, volume);
-                assert_eq!(error, "create volume: create_volume: InternalFailure (injected)");
+                assert_eq!(
+                    error,
+                    "create volume: create_volume: InternalFailure (injected)"
+                );
             }
             Outcome::Skipped { reason } => {
                 assert!(skipped.contains(&i), "{} skipped", p.actions[i].address);
@@ -101,7 +135,11 @@ async fn a_failure_skips_exactly_its_transitive_dependents_and_the_rest_complete
         }
     }
     assert_eq!(report.failures().len(), 1);
-    assert_eq!(cloud.count("create_volume"), 1, "a permanent error is not retried");
+    assert_eq!(
+        cloud.count("create_volume"),
+        1,
+        "a permanent error is not retried"
+    );
     assert!(!report.succeeded() && !report.interrupted);
 }
 
@@ -118,11 +156,18 @@ async fn throttling_is_retried_and_the_apply_still_converges() {
     cloud.clear_faults();
     assert!(report.succeeded(), "{}", failures(&p, &report));
     let throttled = cloud.calls().iter().filter(|c| !c.ok).count();
-    assert!(throttled >= 5, "the fault rate should have throttled several calls, saw {throttled}");
+    assert!(
+        throttled >= 5,
+        "the fault rate should have throttled several calls, saw {throttled}"
+    );
 
     // Converged: only the server's one-off replacement (see apply_converge) may remain.
     let (again, o) = plan(&desired, &cloud).await;
-    assert!(again.actions.iter().all(|a| a.address == Address::server()), "{}", summary(&again));
+    assert!(
+        again.actions.iter().all(|a| a.address == Address::server()),
+        "{}",
+        summary(&again)
+    );
     let (report, _) = run(&again, &o, &cloud, &opts).await;
     assert!(report.succeeded());
     assert!(plan(&desired, &cloud).await.0.is_empty());
@@ -138,7 +183,13 @@ async fn cancellation_starts_nothing_new_and_lets_running_actions_finish() {
     let cancel = CancellationToken::new();
     let reporter = Arc::new(RecordingReporter::new());
     let task = {
-        let (p, o, cloud, cancel, reporter) = (p.clone(), o.clone(), cloud.clone(), cancel.clone(), reporter.clone());
+        let (p, o, cloud, cancel, reporter) = (
+            p.clone(),
+            o.clone(),
+            cloud.clone(),
+            cancel.clone(),
+            reporter.clone(),
+        );
         tokio::spawn(async move { apply::apply(&p, cloud, &o, &opts, reporter, cancel).await })
     };
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -146,7 +197,12 @@ async fn cancellation_starts_nothing_new_and_lets_running_actions_finish() {
     let report = task.await.unwrap();
     assert!(report.interrupted);
     let counts = report.counts();
-    assert_eq!(counts.get("done"), Some(&2), "the two in flight finish: {:?}", report.outcomes);
+    assert_eq!(
+        counts.get("done"),
+        Some(&2),
+        "the two in flight finish: {:?}",
+        report.outcomes
+    );
     assert_eq!(counts.get("not started"), Some(&4));
     assert_eq!(reporter.started().len(), 2);
     assert_eq!(cloud.count("put_parameter"), 2);
@@ -155,7 +211,11 @@ async fn cancellation_starts_nothing_new_and_lets_running_actions_finish() {
 #[tokio::test]
 async fn blocked_actions_are_reported_and_not_run() {
     let cloud = Arc::new(FakeCloud::new());
-    let put = Effect::PutParameter { name: "/tunes/x".into(), value: vibes_core::model::Value::literal("1"), tags: BTreeMap::new() };
+    let put = Effect::PutParameter {
+        name: "/tunes/x".into(),
+        value: vibes_core::model::Value::literal("1"),
+        tags: BTreeMap::new(),
+    };
     let action = |addr: &str, op, effects| Action {
         address: addr.parse().unwrap(),
         op,
@@ -167,12 +227,28 @@ async fn blocked_actions_are_reported_and_not_run() {
     };
     let p = Plan {
         project: PROJECT.into(),
-        actions: vec![action("profile.a", Op::Blocked, vec![put.clone()]), action("profile.b", Op::Create, vec![put])],
+        actions: vec![
+            action("profile.a", Op::Blocked, vec![put.clone()]),
+            action("profile.b", Op::Create, vec![put]),
+        ],
         edges: vec![],
         notes: vec![],
     };
-    let report = apply::apply(&p, cloud.clone(), &Default::default(), &options(std::path::Path::new(".")), Arc::new(NullReporter), CancellationToken::new()).await;
-    assert_eq!(report.outcomes[0], Outcome::Blocked { reason: "profile.a reason".into() });
+    let report = apply::apply(
+        &p,
+        cloud.clone(),
+        &Default::default(),
+        &options(std::path::Path::new(".")),
+        Arc::new(NullReporter),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(
+        report.outcomes[0],
+        Outcome::Blocked {
+            reason: "profile.a reason".into()
+        }
+    );
     assert_eq!(report.outcomes[1], Outcome::Done);
     assert_eq!(cloud.count("put_parameter"), 1);
     assert!(report.succeeded(), "blocked actions do not fail an apply");
@@ -191,7 +267,10 @@ async fn an_output_nobody_made_fails_the_action_clearly() {
             changes: vec![],
             effects: vec![Effect::PutParameter {
                 name: "/tunes/sources".into(),
-                value: vibes_core::model::Value::Output { address: Address::stack("main"), output: "SourcesBucket".into() },
+                value: vibes_core::model::Value::Output {
+                    address: Address::stack("main"),
+                    output: "SourcesBucket".into(),
+                },
                 tags: BTreeMap::new(),
             }],
             relies_on: BTreeMap::new(),
@@ -199,7 +278,15 @@ async fn an_output_nobody_made_fails_the_action_clearly() {
         edges: vec![],
         notes: vec![],
     };
-    let report = apply::apply(&p, cloud, &Default::default(), &options(std::path::Path::new(".")), Arc::new(NullReporter), CancellationToken::new()).await;
+    let report = apply::apply(
+        &p,
+        cloud,
+        &Default::default(),
+        &options(std::path::Path::new(".")),
+        Arc::new(NullReporter),
+        CancellationToken::new(),
+    )
+    .await;
     assert_eq!(
         report.outcomes[0],
         Outcome::Failed { error: "SourcesBucket of stack.main is not known: stack.main has not been applied or has no output named SourcesBucket".into() }

@@ -12,11 +12,20 @@ fn a_missing_config_file_says_where_it_looked() {
     let path = dir.path().join("vibes.toml");
     let e = config::load(&path).unwrap_err();
     let f = only(&e, FaultKind::NoConfig);
-    assert_eq!(f.message(), format!("no vibes.toml at {}: the file does not exist", path.display()));
+    assert_eq!(
+        f.message(),
+        format!(
+            "no vibes.toml at {}: the file does not exist",
+            path.display()
+        )
+    );
     assert_eq!(e.to_string(), f.message());
     assert!(f.location().is_none());
     let shown = render(&e);
-    assert!(shown.contains("help: run vibes where vibes.toml is, or pass --config PATH"), "{shown}");
+    assert!(
+        shown.contains("help: run vibes where vibes.toml is, or pass --config PATH"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -24,7 +33,11 @@ fn toml_syntax_errors_point_at_the_fault() {
     let e = ConfigDir::new().err("[project]\nname = \n");
     let f = only(&e, FaultKind::Syntax);
     assert_eq!(at(f), "vibes.toml:2:8");
-    assert!(f.message().starts_with("invalid TOML: invalid string"), "{}", f.message());
+    assert!(
+        f.message().starts_with("invalid TOML: invalid string"),
+        "{}",
+        f.message()
+    );
 }
 
 #[test]
@@ -38,14 +51,22 @@ fn a_key_given_twice_is_a_syntax_error() {
 #[test]
 fn unknown_keys_suggest_the_closest_known_one() {
     let dir = ConfigDir::new();
-    let e = dir.err(&format!("{PROJECT}[network]\ncreate = true\n\n[sourcse]\npath = \"music\"\n"));
+    let e = dir.err(&format!(
+        "{PROJECT}[network]\ncreate = true\n\n[sourcse]\npath = \"music\"\n"
+    ));
     let f = only(&e, FaultKind::UnknownKey);
     assert_eq!(f.message(), "unknown section [sourcse]");
     assert_eq!(f.help_text(), Some("did you mean [sources]?"));
     assert_eq!(at(f), "vibes.toml:6:2");
 
-    let e = dir.err(&format!("{PROJECT}[server]\ninstance-type = \"t4g.small\"\n"));
-    let f = e.faults().iter().find(|f| f.kind() == FaultKind::UnknownKey).unwrap();
+    let e = dir.err(&format!(
+        "{PROJECT}[server]\ninstance-type = \"t4g.small\"\n"
+    ));
+    let f = e
+        .faults()
+        .iter()
+        .find(|f| f.kind() == FaultKind::UnknownKey)
+        .unwrap();
     assert_eq!(f.message(), "unknown key `instance-type` in [server]");
     assert_eq!(f.help_text(), Some("did you mean `instance_type`?"));
     assert_eq!(at(f), "vibes.toml:4:1");
@@ -63,7 +84,10 @@ fn values_of_the_wrong_type_say_what_was_expected() {
     let e = ConfigDir::new().err(&format!("{PROJECT}[snapshots]\nkeep = \"three\"\n"));
     let f = only(&e, FaultKind::WrongType);
     assert_eq!(f.message(), "`keep` must be a whole number");
-    assert_eq!(f.label_texts().next(), Some("expected an integer, found a string"));
+    assert_eq!(
+        f.label_texts().next(),
+        Some("expected an integer, found a string")
+    );
     assert_eq!(at(f), "vibes.toml:4:8");
     assert_eq!(f.snippet(), Some("\"three\""));
 }
@@ -87,8 +111,14 @@ fn a_config_without_a_project_is_refused() {
 fn project_names_follow_the_aws_naming_rule() {
     let e = ConfigDir::new().err("[project]\nname = \"My_Music\"\n");
     let f = only(&e, FaultKind::InvalidName);
-    assert_eq!(f.message(), "`My_Music` is not a valid project name: it starts with `M`");
-    assert_eq!(f.label_texts().next(), Some("must match ^[a-z][a-z0-9-]{0,31}$"));
+    assert_eq!(
+        f.message(),
+        "`My_Music` is not a valid project name: it starts with `M`"
+    );
+    assert_eq!(
+        f.label_texts().next(),
+        Some("must match ^[a-z][a-z0-9-]{0,31}$")
+    );
     assert_eq!(at(f), "vibes.toml:2:8");
 }
 
@@ -96,18 +126,37 @@ fn project_names_follow_the_aws_naming_rule() {
 fn key_and_stack_names_follow_their_rules() {
     let dir = ConfigDir::new();
     dir.write("cfn/db.yaml", "Resources: {}\n");
-    let e = dir.err(&format!("{PROJECT}[keys.\"Build Key\"]\n\n[stacks.db_1]\ntemplate = \"cfn/db.yaml\"\n"));
+    let e = dir.err(&format!(
+        "{PROJECT}[keys.\"Build Key\"]\n\n[stacks.db_1]\ntemplate = \"cfn/db.yaml\"\n"
+    ));
     let kinds: Vec<_> = e.faults().iter().map(|f| (f.kind(), at(f))).collect();
-    assert_eq!(kinds, [(FaultKind::InvalidName, "vibes.toml:3:7".to_string()), (FaultKind::InvalidName, "vibes.toml:5:9".to_string())]);
-    assert!(e.faults()[0].message().contains("not a valid key name: it starts with `B`"));
-    assert!(e.faults()[1].message().contains("not a valid stack name: it contains `_`"));
+    assert_eq!(
+        kinds,
+        [
+            (FaultKind::InvalidName, "vibes.toml:3:7".to_string()),
+            (FaultKind::InvalidName, "vibes.toml:5:9".to_string())
+        ]
+    );
+    assert!(e.faults()[0]
+        .message()
+        .contains("not a valid key name: it starts with `B`"));
+    assert!(e.faults()[1]
+        .message()
+        .contains("not a valid stack name: it contains `_`"));
 }
 
 #[test]
 fn a_missing_referenced_file_is_reported_at_its_path() {
-    let e = ConfigDir::new().err(&format!("{PROJECT}[profiles.archive]\nconfig = \"profiles/archive.config\"\n"));
+    let e = ConfigDir::new().err(&format!(
+        "{PROJECT}[profiles.archive]\nconfig = \"profiles/archive.config\"\n"
+    ));
     let f = only(&e, FaultKind::MissingFile);
-    assert!(f.message().ends_with("profiles/archive.config does not exist"), "{}", f.message());
+    assert!(
+        f.message()
+            .ends_with("profiles/archive.config does not exist"),
+        "{}",
+        f.message()
+    );
     assert_eq!(at(f), "vibes.toml:4:10");
 }
 
@@ -116,16 +165,26 @@ fn a_missing_default_template_is_reported_at_what_asks_for_it() {
     let dir = ConfigDir::bare();
     let e = dir.err(&format!("{PROJECT}[network]\ncreate = true\n"));
     let f = only(&e, FaultKind::MissingFile);
-    assert!(f.message().starts_with("template of stack vpc: "), "{}", f.message());
+    assert!(
+        f.message().starts_with("template of stack vpc: "),
+        "{}",
+        f.message()
+    );
     assert!(f.message().ends_with("cfn/vpc.yaml does not exist"));
     assert_eq!(at(f), "vibes.toml:4:10");
-    assert_eq!(f.label_texts().next(), Some("creates stack vpc, from cfn/vpc.yaml"));
+    assert_eq!(
+        f.label_texts().next(),
+        Some("creates stack vpc, from cfn/vpc.yaml")
+    );
 
     dir.write("cfn/vpc.yaml", "Resources: {}\n");
     let e = dir.err(&format!("{PROJECT}[network]\ncreate = true\n[compile]\n"));
     let f = only(&e, FaultKind::MissingFile);
     assert_eq!(at(f), "vibes.toml:5:2");
-    assert_eq!(f.label_texts().next(), Some("implies stack main, from cfn/main.yaml"));
+    assert_eq!(
+        f.label_texts().next(),
+        Some("implies stack main, from cfn/main.yaml")
+    );
 }
 
 #[test]
@@ -139,16 +198,30 @@ fn paths_may_not_leave_the_config_directory() {
         "{PROJECT}[network]\ncreate = true\n[sources]\npath = \"../music\"\n[images.worker]\nrecipe = \"/etc/hostname\"\nfiles = [\"linked\"]\n"
     ));
     let faults: Vec<_> = e.faults().iter().map(|f| (f.kind(), at(f))).collect();
-    assert_eq!(faults[0], (FaultKind::OutsideConfigDir, "vibes.toml:6:8".to_string()));
-    assert!(e.faults()[0].message().contains("`../music` leaves the config's directory through `..`"));
-    assert_eq!(faults[1], (FaultKind::OutsideConfigDir, "vibes.toml:8:10".to_string()));
-    assert!(e.faults()[1].message().contains("`/etc/hostname` is an absolute path"));
+    assert_eq!(
+        faults[0],
+        (FaultKind::OutsideConfigDir, "vibes.toml:6:8".to_string())
+    );
+    assert!(e.faults()[0]
+        .message()
+        .contains("`../music` leaves the config's directory through `..`"));
+    assert_eq!(
+        faults[1],
+        (FaultKind::OutsideConfigDir, "vibes.toml:8:10".to_string())
+    );
+    assert!(e.faults()[1]
+        .message()
+        .contains("`/etc/hostname` is an absolute path"));
     assert_eq!(faults.len(), 2, "the image stops at its recipe: {faults:?}");
 
     dir.write("packer/worker.pkr.hcl", "build {}\n");
     let e = dir.err(&format!("{PROJECT}[network]\ncreate = true\n[images.worker]\nrecipe = \"packer/worker.pkr.hcl\"\nfiles = [\"linked\"]\n"));
     let f = only(&e, FaultKind::OutsideConfigDir);
-    assert!(f.message().contains("`linked` resolves to"), "{}", f.message());
+    assert!(
+        f.message().contains("`linked` resolves to"),
+        "{}",
+        f.message()
+    );
     assert_eq!(at(f), "vibes.toml:7:10");
 }
 
@@ -161,7 +234,10 @@ fn unknown_encoders_are_named_with_a_suggestion() {
     assert_eq!(at(f), "vibes.toml:4:11");
     // A format instead of a program: the program that makes it.
     let e = ConfigDir::new().err(&format!("{PROJECT}[profiles.phone]\nencoder = \"mp3\"\n"));
-    assert_eq!(only(&e, FaultKind::UnknownEncoder).help_text(), Some("mp3 files are made by lame: encoder = \"lame\""));
+    assert_eq!(
+        only(&e, FaultKind::UnknownEncoder).help_text(),
+        Some("mp3 files are made by lame: encoder = \"lame\"")
+    );
 }
 
 #[test]
@@ -177,11 +253,16 @@ fn keep_zero_points_at_the_value() {
 fn a_name_used_twice_in_aws_is_reported_at_both_places() {
     let dir = ConfigDir::new();
     dir.write("cfn/other-vpc.yaml", "Resources: {}\n");
-    let e = dir.err(&format!("{PROJECT}[network]\ncreate = true\n\n[stacks.vpc]\ntemplate = \"cfn/other-vpc.yaml\"\n"));
+    let e = dir.err(&format!(
+        "{PROJECT}[network]\ncreate = true\n\n[stacks.vpc]\ntemplate = \"cfn/other-vpc.yaml\"\n"
+    ));
     let f = only(&e, FaultKind::Duplicate);
     assert_eq!(f.message(), "[stacks.vpc] and [network] create = true would both be the CloudFormation stack `vibes-vpc`");
     assert_eq!(at(f), "vibes.toml:6:9");
-    assert_eq!(f.label_texts().collect::<Vec<_>>(), ["second use", "first use"]);
+    assert_eq!(
+        f.label_texts().collect::<Vec<_>>(),
+        ["second use", "first use"]
+    );
 }
 
 #[test]
@@ -191,13 +272,23 @@ fn references_must_name_a_stack_of_this_config() {
     let e = dir.err(&format!(
         "{PROJECT}[network]\ncreate = true\n[stacks.db]\ntemplate = \"cfn/db.yaml\"\nparameters = {{ Vpc = \"${{stack.vcp.VpcId}}\", Sub = \"${{stack.vpc}}\", Own = \"${{stack.db.Arn}}\" }}\ndepends_on = [\"stack.cache\", \"key.worker\"]\n"
     ));
-    let faults: Vec<_> = e.faults().iter().map(|f| (f.kind(), at(f), f.message().to_string())).collect();
+    let faults: Vec<_> = e
+        .faults()
+        .iter()
+        .map(|f| (f.kind(), at(f), f.message().to_string()))
+        .collect();
     assert_eq!(faults.len(), 5, "{faults:#?}");
     assert_eq!(faults[0].1, "vibes.toml:7:22");
     assert_eq!(faults[0].2, "no stack `vcp` in this config");
     assert_eq!(e.faults()[0].help_text(), Some("did you mean stack.vpc?"));
     assert_eq!(faults[1].0, FaultKind::BadReference);
-    assert!(faults[1].2.contains("is not a reference: expected three parts"), "{}", faults[1].2);
+    assert!(
+        faults[1]
+            .2
+            .contains("is not a reference: expected three parts"),
+        "{}",
+        faults[1].2
+    );
     assert_eq!(faults[2].2, "stack db refers to itself");
     assert_eq!(faults[3].2, "no stack `cache` in this config");
     assert_eq!(faults[3].1, "vibes.toml:8:15");
@@ -208,21 +299,40 @@ fn references_must_name_a_stack_of_this_config() {
 #[test]
 fn a_profile_file_fault_points_into_that_file() {
     let dir = ConfigDir::new();
-    dir.write("profiles/archive.config", "# archive\nCONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS -s --best\n");
-    let e = dir.err(&format!("{PROJECT}[profiles.archive]\nconfig = \"profiles/archive.config\"\n"));
+    dir.write(
+        "profiles/archive.config",
+        "# archive\nCONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS -s --best\n",
+    );
+    let e = dir.err(&format!(
+        "{PROJECT}[profiles.archive]\nconfig = \"profiles/archive.config\"\n"
+    ));
     let f = only(&e, FaultKind::BadProfile);
-    let expected_file = dir.path().join("profiles/archive.config").display().to_string();
+    let expected_file = dir
+        .path()
+        .join("profiles/archive.config")
+        .display()
+        .to_string();
     assert_eq!(f.file(), Some(expected_file.as_str()));
     assert_eq!(at(f), format!("{expected_file}:3:1"));
     assert_eq!(f.snippet(), Some("CONFIG_FLAC_FLAGS -s --best"));
-    assert!(f.message().starts_with("profile archive: line 3: expected CONFIG_NAME=value"), "{}", f.message());
+    assert!(
+        f.message()
+            .starts_with("profile archive: line 3: expected CONFIG_NAME=value"),
+        "{}",
+        f.message()
+    );
 }
 
 #[test]
 fn an_unknown_encoder_in_a_profile_file_points_at_its_line() {
     let dir = ConfigDir::new();
-    dir.write("profiles/archive.config", "CONFIG_FLAC_FLAGS=-8\nCONFIG_ENCODER=wavpack\n");
-    let e = dir.err(&format!("{PROJECT}[profiles.archive]\nconfig = \"profiles/archive.config\"\n"));
+    dir.write(
+        "profiles/archive.config",
+        "CONFIG_FLAC_FLAGS=-8\nCONFIG_ENCODER=wavpack\n",
+    );
+    let e = dir.err(&format!(
+        "{PROJECT}[profiles.archive]\nconfig = \"profiles/archive.config\"\n"
+    ));
     let f = only(&e, FaultKind::BadProfile);
     assert!(at(f).ends_with("archive.config:2:1"), "{}", at(f));
     assert!(f.message().contains("unknown encoder `wavpack`"));
@@ -232,22 +342,35 @@ fn an_unknown_encoder_in_a_profile_file_points_at_its_line() {
 fn a_profile_is_a_file_or_inline_settings_not_both() {
     let dir = ConfigDir::new();
     dir.write("profiles/archive.config", "CONFIG_ENCODER=flac\n");
-    let e = dir.err(&format!("{PROJECT}[profiles.archive]\nconfig = \"profiles/archive.config\"\nflags = \"-8\"\n"));
+    let e = dir.err(&format!(
+        "{PROJECT}[profiles.archive]\nconfig = \"profiles/archive.config\"\nflags = \"-8\"\n"
+    ));
     let f = only(&e, FaultKind::Conflict);
     assert_eq!(at(f), "vibes.toml:5:9");
-    assert_eq!(f.label_texts().collect::<Vec<_>>(), ["inline setting", "config file"]);
+    assert_eq!(
+        f.label_texts().collect::<Vec<_>>(),
+        ["inline setting", "config file"]
+    );
 
     let e = dir.err(&format!("{PROJECT}[profiles.empty]\n"));
-    assert_eq!(only(&e, FaultKind::MissingKey).message(), "profile empty needs `config` or `encoder`");
+    assert_eq!(
+        only(&e, FaultKind::MissingKey).message(),
+        "profile empty needs `config` or `encoder`"
+    );
 }
 
 #[test]
 fn inline_profile_keys_must_be_tup_config_keys() {
     let e = ConfigDir::new().err(&format!("{PROJECT}[profiles.phone]\nencoder = \"lame\"\nflags = \"-V 6\"\nCONFIG_LAME_FLAGS = \"-V 2\"\nCONFIG_play-list = \"y\"\n"));
     let faults: Vec<_> = e.faults().iter().map(|f| (f.kind(), at(f))).collect();
-    assert_eq!(faults, [(FaultKind::Conflict, "vibes.toml:6:1".to_string())]);
+    assert_eq!(
+        faults,
+        [(FaultKind::Conflict, "vibes.toml:6:1".to_string())]
+    );
 
-    let e = ConfigDir::new().err(&format!("{PROJECT}[profiles.phone]\nencoder = \"lame\"\nCONFIG_play-list = \"y\"\n"));
+    let e = ConfigDir::new().err(&format!(
+        "{PROJECT}[profiles.phone]\nencoder = \"lame\"\nCONFIG_play-list = \"y\"\n"
+    ));
     let f = only(&e, FaultKind::BadProfile);
     assert_eq!(at(f), "vibes.toml:5:1");
     assert!(f.message().contains("is not a profile key"));
@@ -257,7 +380,9 @@ fn inline_profile_keys_must_be_tup_config_keys() {
 fn a_section_that_needs_the_main_stack_needs_a_network() {
     let dir = ConfigDir::new();
     dir.write("music/a/tags.vc", "ARTIST=a\n");
-    let e = dir.err(&format!("{PROJECT}\n[sources]\npath = \"music\"\n\n[server]\n"));
+    let e = dir.err(&format!(
+        "{PROJECT}\n[sources]\npath = \"music\"\n\n[server]\n"
+    ));
     let f = only(&e, FaultKind::NeedsNetwork);
     assert_eq!(f.message(), "[sources] needs a network");
     assert_eq!(at(f), "vibes.toml:4:2");
@@ -266,13 +391,23 @@ fn a_section_that_needs_the_main_stack_needs_a_network() {
 #[test]
 fn a_network_is_created_or_reused_not_both() {
     let dir = ConfigDir::new();
-    let e = dir.err(&format!("{PROJECT}[network]\ncreate = true\nvpc_id = \"vpc-0123456789abcdef0\"\n"));
+    let e = dir.err(&format!(
+        "{PROJECT}[network]\ncreate = true\nvpc_id = \"vpc-0123456789abcdef0\"\n"
+    ));
     let f = only(&e, FaultKind::Conflict);
     assert_eq!(at(f), "vibes.toml:5:10");
-    assert_eq!(f.label_texts().collect::<Vec<_>>(), ["reuses this VPC", "creates a VPC"]);
+    assert_eq!(
+        f.label_texts().collect::<Vec<_>>(),
+        ["reuses this VPC", "creates a VPC"]
+    );
 
-    let e = dir.err(&format!("{PROJECT}[network]\nvpc_id = \"vpc-0123456789abcdef0\"\n"));
-    assert_eq!(only(&e, FaultKind::MissingKey).message(), "[network] needs `subnet_id` to reuse a network");
+    let e = dir.err(&format!(
+        "{PROJECT}[network]\nvpc_id = \"vpc-0123456789abcdef0\"\n"
+    ));
+    assert_eq!(
+        only(&e, FaultKind::MissingKey).message(),
+        "[network] needs `subnet_id` to reuse a network"
+    );
 
     let e = dir.err(&format!("{PROJECT}[network]\nvpc_id = \"vpc-1\"\nsubnet_id = \"subnet-0123456789abcdef0\"\navailability_zone = \"eu-west-1a\"\n"));
     assert_eq!(at(only(&e, FaultKind::InvalidValue)), "vibes.toml:4:10");
@@ -282,11 +417,16 @@ fn a_network_is_created_or_reused_not_both() {
 fn a_private_key_given_as_public_key_is_refused_without_showing_it() {
     let dir = ConfigDir::new();
     dir.write("keys/id", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n");
-    let e = dir.err(&format!("{PROJECT}[keys.builds]\npublic_key = \"keys/id\"\n"));
+    let e = dir.err(&format!(
+        "{PROJECT}[keys.builds]\npublic_key = \"keys/id\"\n"
+    ));
     let f = only(&e, FaultKind::InvalidValue);
     assert!(f.message().contains("this is a private key"));
     let shown = render(&e);
-    assert!(!shown.contains("b3BlbnNzaC1rZXkt"), "the key leaked:\n{shown}");
+    assert!(
+        !shown.contains("b3BlbnNzaC1rZXkt"),
+        "the key leaked:\n{shown}"
+    );
 }
 
 #[test]

@@ -16,17 +16,29 @@ fn sha(text: &str) -> String {
 }
 
 fn output(stack: &str, name: &str) -> Value {
-    Value::Output { address: Address::stack(stack), output: name.into() }
+    Value::Output {
+        address: Address::stack(stack),
+        output: name.into(),
+    }
 }
 
 /// A directory with every file the full config below names.
 fn full_dir() -> ConfigDir {
     let dir = ConfigDir::new();
     dir.write("music/ccr/tags.vc", "ARTIST=Creedence Clearwater Revival\n");
-    dir.write("profiles/archive.config", "# archive\nCONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s --best");
+    dir.write(
+        "profiles/archive.config",
+        "# archive\nCONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s --best",
+    );
     dir.write("keys/me.pub", PUBLIC_KEY);
-    dir.write("packer/worker.pkr.hcl", "source \"amazon-ebs\" \"worker\" {}\n");
-    dir.write("packer/files/worker/install.sh", "#!/bin/sh\napt-get install -y flac lame\n");
+    dir.write(
+        "packer/worker.pkr.hcl",
+        "source \"amazon-ebs\" \"worker\" {}\n",
+    );
+    dir.write(
+        "packer/files/worker/install.sh",
+        "#!/bin/sh\napt-get install -y flac lame\n",
+    );
     dir.write("packer/files/worker/etc/vibes.conf", "jobs=4\n");
     dir.write("cfn/alerts.yaml", "Resources: {}\n");
     dir
@@ -80,14 +92,23 @@ fn a_full_config_resolves_to_the_desired_state() {
     let dir = full_dir();
     let d = dir.ok(FULL);
 
-    assert_eq!(d.project, Project { name: "music".into(), region: Some("eu-west-1".into()) });
+    assert_eq!(
+        d.project,
+        Project {
+            name: "music".into(),
+            region: Some("eu-west-1".into())
+        }
+    );
     assert_eq!(d.network, None);
 
     let vpc = &d.stacks["vpc"];
     assert_eq!(vpc.stack_name, "music-vpc");
     assert_eq!(vpc.template_path, PathBuf::from("cfn/vpc.yaml"));
     assert_eq!(vpc.template_body, VPC_TEMPLATE);
-    assert_eq!(vpc.parameters, BTreeMap::from([("Project".into(), Value::literal("music"))]));
+    assert_eq!(
+        vpc.parameters,
+        BTreeMap::from([("Project".into(), Value::literal("music"))])
+    );
     assert!(vpc.depends_on.is_empty());
 
     let main = &d.stacks["main"];
@@ -111,29 +132,56 @@ fn a_full_config_resolves_to_the_desired_state() {
     assert_eq!(alerts.stack_name, "music-alerts");
     assert_eq!(alerts.parameters["Vpc"], output("vpc", "VpcId"));
     assert_eq!(alerts.parameters["Topic"], Value::literal("alerts"));
-    assert_eq!(alerts.depends_on, [Address::stack("main"), Address::stack("vpc")]);
+    assert_eq!(
+        alerts.depends_on,
+        [Address::stack("main"), Address::stack("vpc")]
+    );
     assert_eq!(d.stacks.len(), 3);
 
     assert_eq!(
         d.sources,
-        Some(SourcesSpec { path: dir.path().join("music"), delete: false, parameter: "/music/sources".into(), manifest: None })
+        Some(SourcesSpec {
+            path: dir.path().join("music"),
+            delete: false,
+            parameter: "/music/sources".into(),
+            manifest: None
+        })
     );
 
-    assert_eq!(d.keys.keys().collect::<Vec<_>>(), ["builds", "server", "worker"]);
+    assert_eq!(
+        d.keys.keys().collect::<Vec<_>>(),
+        ["builds", "server", "worker"]
+    );
     assert_eq!(
         d.keys["builds"],
-        KeySpec { key_name: "music-builds".into(), private_key_path: "/music/ec2/keys/builds".into(), public_key: None }
+        KeySpec {
+            key_name: "music-builds".into(),
+            private_key_path: "/music/ec2/keys/builds".into(),
+            public_key: None
+        }
     );
-    assert_eq!(d.keys["worker"].public_key.as_deref(), Some(PUBLIC_KEY.trim()));
+    assert_eq!(
+        d.keys["worker"].public_key.as_deref(),
+        Some(PUBLIC_KEY.trim())
+    );
 
     let worker = &d.images["worker"];
     assert_eq!(worker.recipe, PathBuf::from("packer/worker.pkr.hcl"));
     assert_eq!(
         worker.files,
         BTreeMap::from([
-            ("packer/files/worker/etc/vibes.conf".to_string(), sha("jobs=4\n")),
-            ("packer/files/worker/install.sh".to_string(), sha("#!/bin/sh\napt-get install -y flac lame\n")),
-            ("packer/worker.pkr.hcl".to_string(), sha("source \"amazon-ebs\" \"worker\" {}\n")),
+            (
+                "packer/files/worker/etc/vibes.conf".to_string(),
+                sha("jobs=4\n")
+            ),
+            (
+                "packer/files/worker/install.sh".to_string(),
+                sha("#!/bin/sh\napt-get install -y flac lame\n")
+            ),
+            (
+                "packer/worker.pkr.hcl".to_string(),
+                sha("source \"amazon-ebs\" \"worker\" {}\n")
+            ),
         ])
     );
     assert_eq!(worker.recipe_hash.len(), 16);
@@ -143,23 +191,53 @@ fn a_full_config_resolves_to_the_desired_state() {
     let archive = &d.profiles["archive"];
     assert_eq!(archive.parameter, "/music/profiles/archive");
     assert_eq!(archive.encoder, "flac");
-    assert_eq!(archive.text, "# archive\nCONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s --best\n", "the file as is, ending in a newline");
+    assert_eq!(
+        archive.text, "# archive\nCONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s --best\n",
+        "the file as is, ending in a newline"
+    );
     let phone = &d.profiles["phone"];
     assert_eq!(phone.encoder, "lame");
-    assert_eq!(phone.text, "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\nCONFIG_PLAYLIST=y\n");
+    assert_eq!(
+        phone.text,
+        "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\nCONFIG_PLAYLIST=y\n"
+    );
 
-    assert_eq!(d.compile, Some(CompileSpec { instance_type: DEFAULT_COMPILE_INSTANCE.into(), builds_volume_gib: 50, timeout_minutes: 240 }));
+    assert_eq!(
+        d.compile,
+        Some(CompileSpec {
+            instance_type: DEFAULT_COMPILE_INSTANCE.into(),
+            builds_volume_gib: 50,
+            timeout_minutes: 240
+        })
+    );
     assert_eq!(d.snapshots, Some(SnapshotsSpec { keep: 2 }));
-    assert_eq!(d.server, Some(ServerSpec { running: false, instance_type: "t4g.small".into() }));
+    assert_eq!(
+        d.server,
+        Some(ServerSpec {
+            running: false,
+            instance_type: "t4g.small".into()
+        })
+    );
 }
 
 #[test]
 fn an_image_is_identified_by_the_content_of_its_recipe_files() {
     let dir = full_dir();
     let first = dir.ok(FULL).images["worker"].recipe_hash.clone();
-    assert_eq!(dir.ok(FULL).images["worker"].recipe_hash, first, "the same files give the same identity");
-    dir.write("packer/files/worker/install.sh", "#!/bin/sh\napt-get install -y flac lame opus-tools\n");
-    assert_ne!(dir.ok(FULL).images["worker"].recipe_hash, first, "a changed provisioning file is a new image");
+    assert_eq!(
+        dir.ok(FULL).images["worker"].recipe_hash,
+        first,
+        "the same files give the same identity"
+    );
+    dir.write(
+        "packer/files/worker/install.sh",
+        "#!/bin/sh\napt-get install -y flac lame opus-tools\n",
+    );
+    assert_ne!(
+        dir.ok(FULL).images["worker"].recipe_hash,
+        first,
+        "a changed provisioning file is a new image"
+    );
 }
 
 #[test]
@@ -169,14 +247,31 @@ fn a_reused_network_is_passed_to_the_main_stack_as_is() {
     let d = dir.ok(&format!("{PROJECT}[network]\nvpc_id = \"vpc-0123456789abcdef0\"\nsubnet_id = \"subnet-0123abcd\"\navailability_zone = \"eu-west-1a\"\n[sources]\npath = \"music\"\ndelete = true\n"));
     assert_eq!(
         d.network,
-        Some(ExistingNetwork { vpc_id: "vpc-0123456789abcdef0".into(), subnet_id: "subnet-0123abcd".into(), availability_zone: "eu-west-1a".into() })
+        Some(ExistingNetwork {
+            vpc_id: "vpc-0123456789abcdef0".into(),
+            subnet_id: "subnet-0123abcd".into(),
+            availability_zone: "eu-west-1a".into()
+        })
     );
     assert_eq!(d.stacks.keys().collect::<Vec<_>>(), ["main"]);
     let main = &d.stacks["main"];
-    assert_eq!(main.parameters["VpcId"], Value::literal("vpc-0123456789abcdef0"));
-    assert_eq!(main.parameters["SubnetId"], Value::literal("subnet-0123abcd"));
-    assert_eq!(main.parameters["AvailabilityZone"], Value::literal("eu-west-1a"), "the builds volume's zone");
-    assert!(!main.parameters.contains_key("WorkerKeyName"), "no worker key is desired");
+    assert_eq!(
+        main.parameters["VpcId"],
+        Value::literal("vpc-0123456789abcdef0")
+    );
+    assert_eq!(
+        main.parameters["SubnetId"],
+        Value::literal("subnet-0123abcd")
+    );
+    assert_eq!(
+        main.parameters["AvailabilityZone"],
+        Value::literal("eu-west-1a"),
+        "the builds volume's zone"
+    );
+    assert!(
+        !main.parameters.contains_key("WorkerKeyName"),
+        "no worker key is desired"
+    );
     assert!(main.depends_on.is_empty());
     assert!(d.sources.unwrap().delete);
 }
@@ -189,15 +284,23 @@ fn explicit_main_parameters_override_and_extend_the_implied_ones() {
     ));
     let main = &d.stacks["main"];
     assert_eq!(main.template_path, PathBuf::from("cfn/main.yaml"));
-    assert_eq!(main.parameters["SubnetId"], output("vpc", "PrivateSubnetId"));
+    assert_eq!(
+        main.parameters["SubnetId"],
+        output("vpc", "PrivateSubnetId")
+    );
     assert_eq!(main.parameters["VpcId"], output("vpc", "VpcId"));
-    assert_eq!(main.parameters["RsyncCidr"], Value::literal("203.0.113.0/24"));
+    assert_eq!(
+        main.parameters["RsyncCidr"],
+        Value::literal("203.0.113.0/24")
+    );
     assert_eq!(main.depends_on, [Address::stack("vpc")]);
 }
 
 #[test]
 fn a_network_alone_makes_only_the_vpc_stack() {
-    let d = ConfigDir::new().ok(&format!("{PROJECT}[network]\ncreate = true\ntemplate = \"cfn/vpc.yaml\"\n"));
+    let d = ConfigDir::new().ok(&format!(
+        "{PROJECT}[network]\ncreate = true\ntemplate = \"cfn/vpc.yaml\"\n"
+    ));
     assert_eq!(d.stacks.keys().collect::<Vec<_>>(), ["vpc"]);
 }
 
@@ -216,7 +319,11 @@ fn load_reads_paths_relative_to_the_config_file() {
 }
 
 fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
 }
 
 #[test]
@@ -226,21 +333,41 @@ fn the_documented_vibes_toml_is_valid() {
     assert_eq!(d.project.name, "vibes");
     assert_eq!(d.project.region.as_deref(), Some("us-east-1"));
     assert_eq!(d.stacks.keys().collect::<Vec<_>>(), ["main", "vpc"]);
-    assert_eq!(d.keys.keys().collect::<Vec<_>>(), ["builds", "server", "worker"]);
-    assert_eq!(d.profiles.keys().collect::<Vec<_>>(), ["archive", "car", "laptop", "phone"]);
+    assert_eq!(
+        d.keys.keys().collect::<Vec<_>>(),
+        ["builds", "server", "worker"]
+    );
+    assert_eq!(
+        d.profiles.keys().collect::<Vec<_>>(),
+        ["archive", "car", "laptop", "phone"]
+    );
     let encoders: Vec<_> = d.profiles.values().map(|p| p.encoder.as_str()).collect();
     assert_eq!(encoders, ["flac", "oggenc", "opusenc", "lame"]);
-    assert!(d.images.is_empty() && d.compile.is_none() && d.snapshots.is_none() && d.server.is_none());
+    assert!(
+        d.images.is_empty() && d.compile.is_none() && d.snapshots.is_none() && d.server.is_none()
+    );
 }
 
 #[test]
 fn the_full_example_is_valid_at_the_repository_root() {
     let text = std::fs::read_to_string(repo_root().join("examples/full.toml")).unwrap();
-    let d = config::load_str(&text, "full.toml", repo_root()).unwrap_or_else(|e| panic!("{}", render(&e)));
-    assert_eq!(d.images.keys().collect::<Vec<_>>(), ["server", "volmgr", "worker"]);
-    assert!(d.images["worker"].files.contains_key("packer/worker.pkr.hcl"));
-    assert!(d.images["worker"].files.keys().any(|f| f.starts_with("packer/files/worker/")));
+    let d = config::load_str(&text, "full.toml", repo_root())
+        .unwrap_or_else(|e| panic!("{}", render(&e)));
+    assert_eq!(
+        d.images.keys().collect::<Vec<_>>(),
+        ["server", "volmgr", "worker"]
+    );
+    assert!(d.images["worker"]
+        .files
+        .contains_key("packer/worker.pkr.hcl"));
+    assert!(d.images["worker"]
+        .files
+        .keys()
+        .any(|f| f.starts_with("packer/files/worker/")));
     assert_eq!(d.images["worker"].keep, 3);
-    assert_eq!(d.stacks["main"].parameters["RsyncCidr"], Value::literal("203.0.113.0/24"));
+    assert_eq!(
+        d.stacks["main"].parameters["RsyncCidr"],
+        Value::literal("203.0.113.0/24")
+    );
     assert!(d.compile.is_some() && d.snapshots.is_some() && d.server.is_some());
 }

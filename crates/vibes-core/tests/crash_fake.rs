@@ -46,7 +46,9 @@ impl Reporter for CrashAfter {
     }
     fn action_progress(&self, _: usize, _: &str) {}
     fn action_finished(&self, _: usize, _: &Action, outcome: &Outcome) {
-        if matches!(outcome, Outcome::Done) && self.finished.fetch_add(1, Ordering::SeqCst) + 1 == self.k {
+        if matches!(outcome, Outcome::Done)
+            && self.finished.fetch_add(1, Ordering::SeqCst) + 1 == self.k
+        {
             self.bell.notify_one();
         }
     }
@@ -54,11 +56,28 @@ impl Reporter for CrashAfter {
 
 /// Runs `plan` and kills it after `k` actions are done. True when it was killed (false when it
 /// completed first).
-async fn apply_and_crash(plan: &Plan, observed: &Observed, cloud: &Arc<FakeCloud>, dir: &std::path::Path, k: usize) -> bool {
+async fn apply_and_crash(
+    plan: &Plan,
+    observed: &Observed,
+    cloud: &Arc<FakeCloud>,
+    dir: &std::path::Path,
+    k: usize,
+) -> bool {
     let bell = Arc::new(Notify::new());
-    let reporter = Arc::new(CrashAfter { k, finished: AtomicUsize::new(0), bell: bell.clone() });
+    let reporter = Arc::new(CrashAfter {
+        k,
+        finished: AtomicUsize::new(0),
+        bell: bell.clone(),
+    });
     let opts = options(dir);
-    let run = apply::apply(plan, cloud.clone(), observed, &opts, reporter, CancellationToken::new());
+    let run = apply::apply(
+        plan,
+        cloud.clone(),
+        observed,
+        &opts,
+        reporter,
+        CancellationToken::new(),
+    );
     tokio::select! {
         biased;
         _ = bell.notified() => true,
@@ -77,7 +96,11 @@ async fn converge(desired: &Desired, cloud: &Arc<FakeCloud>, dir: &std::path::Pa
         // A stack the crash left mid-update is blocked until AWS finishes it ("run vibes again
         // when it has finished"): wait for that, as a person would, before applying.
         for _ in 0..100 {
-            if !p.actions.iter().any(|a| a.op == Op::Blocked && a.reason.contains("_IN_PROGRESS")) {
+            if !p
+                .actions
+                .iter()
+                .any(|a| a.op == Op::Blocked && a.reason.contains("_IN_PROGRESS"))
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -86,12 +109,24 @@ async fn converge(desired: &Desired, cloud: &Arc<FakeCloud>, dir: &std::path::Pa
         if p.is_empty() {
             return round - 1;
         }
-        assert!(p.actions.iter().all(|a| a.op != Op::Blocked), "round {round}: a crash left something blocked:\n{}", summary(&p));
+        assert!(
+            p.actions.iter().all(|a| a.op != Op::Blocked),
+            "round {round}: a crash left something blocked:\n{}",
+            summary(&p)
+        );
         let (report, _) = run(&p, &o, cloud, &options(dir)).await;
-        assert!(report.succeeded(), "round {round}:\n{}\n{}", summary(&p), failures(&p, &report));
+        assert!(
+            report.succeeded(),
+            "round {round}:\n{}\n{}",
+            summary(&p),
+            failures(&p, &report)
+        );
     }
     let (p, _) = plan(desired, cloud).await;
-    panic!("no convergence after 4 applies; still planned:\n{}", summary(&p));
+    panic!(
+        "no convergence after 4 applies; still planned:\n{}",
+        summary(&p)
+    );
 }
 
 /// Ids the fake hands out in creation order; a crash changes the order, not what exists.
@@ -116,32 +151,73 @@ async fn inventory(cloud: &FakeCloud) -> BTreeMap<String, usize> {
     let o = observe(cloud).await;
     let mut lines = Vec::new();
     for s in o.stacks.values() {
-        lines.push(format!("stack {} {} {:?} fp={}", s.stack_name, s.status, s.parameters, tag(&s.tags, tags::FINGERPRINT)));
+        lines.push(format!(
+            "stack {} {} {:?} fp={}",
+            s.stack_name,
+            s.status,
+            s.parameters,
+            tag(&s.tags, tags::FINGERPRINT)
+        ));
     }
     for k in o.key_pairs.values() {
-        lines.push(format!("key {} {} fp={}", k.key_name, tag(&k.tags, tags::ADDRESS), tag(&k.tags, tags::FINGERPRINT)));
+        lines.push(format!(
+            "key {} {} fp={}",
+            k.key_name,
+            tag(&k.tags, tags::ADDRESS),
+            tag(&k.tags, tags::FINGERPRINT)
+        ));
     }
     for p in o.parameters.values() {
-        let value = if p.secure { "(secure)".to_string() } else { normalise_id(p.value.as_deref().unwrap_or("")) };
-        lines.push(format!("parameter {} {value} {}", p.name, tag(&p.tags, tags::ADDRESS)));
+        let value = if p.secure {
+            "(secure)".to_string()
+        } else {
+            normalise_id(p.value.as_deref().unwrap_or(""))
+        };
+        lines.push(format!(
+            "parameter {} {value} {}",
+            p.name,
+            tag(&p.tags, tags::ADDRESS)
+        ));
     }
     for i in o.images.values() {
-        lines.push(format!("image {} {} fp={}", tag(&i.tags, tags::ADDRESS), i.state, tag(&i.tags, tags::FINGERPRINT)));
+        lines.push(format!(
+            "image {} {} fp={}",
+            tag(&i.tags, tags::ADDRESS),
+            i.state,
+            tag(&i.tags, tags::FINGERPRINT)
+        ));
     }
     for v in o.volumes.values() {
-        lines.push(format!("volume {} {} {}", tag(&v.tags, tags::ADDRESS), v.size_gib, v.state));
+        lines.push(format!(
+            "volume {} {} {}",
+            tag(&v.tags, tags::ADDRESS),
+            v.size_gib,
+            v.state
+        ));
     }
     for s in o.snapshots.values() {
-        lines.push(format!("snapshot {} {} built-from={}", tag(&s.tags, tags::ADDRESS), s.state, tag(&s.tags, tags::BUILT_FROM)));
+        lines.push(format!(
+            "snapshot {} {} built-from={}",
+            tag(&s.tags, tags::ADDRESS),
+            s.state,
+            tag(&s.tags, tags::BUILT_FROM)
+        ));
     }
     for i in cloud.instances() {
         if i.state != "terminated" {
-            lines.push(format!("instance {} {}", tag(&i.tags, tags::ADDRESS), i.state));
+            lines.push(format!(
+                "instance {} {}",
+                tag(&i.tags, tags::ADDRESS),
+                i.state
+            ));
         }
     }
     if let Some(b) = &o.sources_bucket {
         for (key, obj) in &b.objects {
-            lines.push(format!("object {}/{key} {} {:?}", b.bucket, obj.size, obj.sha256));
+            lines.push(format!(
+                "object {}/{key} {} {:?}",
+                b.bucket, obj.size, obj.sha256
+            ));
         }
     }
     let mut m = BTreeMap::new();
@@ -176,7 +252,10 @@ async fn a_crash_at_every_action_boundary_is_repaired_by_the_next_apply() {
     let boundaries = full_plan.actions.len();
     converge(&desired, &cloud, dir.path()).await;
     let want = inventory(&cloud).await;
-    assert!(want.values().all(|&n| n == 1), "the reference holds duplicates: {want:#?}");
+    assert!(
+        want.values().all(|&n| n == 1),
+        "the reference holds duplicates: {want:#?}"
+    );
 
     let mut crash_points = 0;
     let mut extra_rounds = 0;
@@ -193,14 +272,28 @@ async fn a_crash_at_every_action_boundary_is_repaired_by_the_next_apply() {
         extra_rounds += converge(&desired, &cloud, dir.path()).await;
 
         let got = inventory(&cloud).await;
-        assert_eq!(got, want, "crash after {k} of {boundaries} actions: the repaired account differs\n{}", diff(&want, &got));
+        assert_eq!(
+            got,
+            want,
+            "crash after {k} of {boundaries} actions: the repaired account differs\n{}",
+            diff(&want, &got)
+        );
         let workers: Vec<_> = cloud
             .instances()
             .into_iter()
-            .filter(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile") && i.state != "terminated")
+            .filter(|i| {
+                i.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile")
+                    && i.state != "terminated"
+            })
             .collect();
-        assert!(workers.is_empty(), "crash after {k}: a worker is left running: {workers:?}");
+        assert!(
+            workers.is_empty(),
+            "crash after {k}: a worker is left running: {workers:?}"
+        );
     }
-    assert!(crash_points >= boundaries - 1, "only {crash_points} of {boundaries} crash points were reached");
+    assert!(
+        crash_points >= boundaries - 1,
+        "only {crash_points} of {boundaries} crash points were reached"
+    );
     eprintln!("crash figures: {crash_points} crash points tried over {boundaries} actions; repair took {extra_rounds} applies in all");
 }

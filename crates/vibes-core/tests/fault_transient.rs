@@ -31,7 +31,10 @@ fn slow_cloud() -> Arc<FakeCloud> {
 /// is taken from the snapshot id the next time); that settles in one more round.
 async fn plan_after(desired: &Desired, cloud: &Arc<FakeCloud>, dir: &std::path::Path) -> Plan {
     let (p, o) = plan(desired, cloud).await;
-    if p.actions.len() == 1 && p.actions[0].address.to_string() == "server" && p.actions[0].op == Op::Replace {
+    if p.actions.len() == 1
+        && p.actions[0].address.to_string() == "server"
+        && p.actions[0].op == Op::Replace
+    {
         let (report, _) = run(&p, &o, cloud, &options(dir)).await;
         assert!(report.succeeded(), "{}", failures(&p, &report));
         return plan(desired, cloud).await.0;
@@ -57,11 +60,22 @@ async fn a_full_apply_under_ten_percent_throttling_converges_for_every_seed() {
         let failed = log.iter().filter(|c| !c.ok).count();
         injected += failed;
         calls += log.len();
-        assert!(failed > 0, "seed {seed}: the generator injected nothing, the test proves nothing");
-        assert!(report.succeeded(), "seed {seed}: {failed} injected faults were not all retried:\n{}", failures(&p, &report));
+        assert!(
+            failed > 0,
+            "seed {seed}: the generator injected nothing, the test proves nothing"
+        );
+        assert!(
+            report.succeeded(),
+            "seed {seed}: {failed} injected faults were not all retried:\n{}",
+            failures(&p, &report)
+        );
 
         let again = plan_after(&desired, &cloud, dir.path()).await;
-        assert!(again.is_empty(), "seed {seed}: a re-plan after the apply is not empty:\n{}", summary(&again));
+        assert!(
+            again.is_empty(),
+            "seed {seed}: a re-plan after the apply is not empty:\n{}",
+            summary(&again)
+        );
     }
     eprintln!("fault figures: {SEEDS} seeds, {injected} throttling faults injected over {calls} calls, all converged");
 }
@@ -96,31 +110,62 @@ async fn one_permanent_fault(address: &str, op: &str, target: &str) {
         let (report, _) = run(&p, &o, &cloud, &opts).await;
         assert!(report.succeeded(), "{}", failures(&p, &report));
         let same_op: Vec<_> = cloud.calls().into_iter().filter(|c| c.op == op).collect();
-        let at = same_op.iter().position(|c| c.target.contains(target)).unwrap_or_else(|| panic!("no {op} call on {target}: {same_op:?}"));
+        let at = same_op
+            .iter()
+            .position(|c| c.target.contains(target))
+            .unwrap_or_else(|| panic!("no {op} call on {target}: {same_op:?}"));
         at as u64 + 1
     };
     let dir = tempfile::tempdir().unwrap();
     let desired = full_desired(dir.path());
     let cloud = slow_cloud();
     let (p, o) = plan(&desired, &cloud).await;
-    let failing = p.actions.iter().position(|a| a.address.to_string() == address).unwrap_or_else(|| panic!("{address} in\n{}", summary(&p)));
+    let failing = p
+        .actions
+        .iter()
+        .position(|a| a.address.to_string() == address)
+        .unwrap_or_else(|| panic!("{address} in\n{}", summary(&p)));
     let expected_skipped = dependents_of(&p, failing);
 
     cloud.fail_nth(op, n, FaultKind::Permanent);
     let mut opts = options(dir.path());
     opts.parallelism = 1;
     let (report, reporter) = run(&p, &o, &cloud, &opts).await;
-    eprintln!("permanent fault on {address} ({op} call {n}): {} dependents skipped", expected_skipped.len());
+    eprintln!(
+        "permanent fault on {address} ({op} call {n}): {} dependents skipped",
+        expected_skipped.len()
+    );
     assert!(!report.succeeded());
-    assert_eq!(report.failures().iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![failing], "only {address} fails");
+    assert_eq!(
+        report
+            .failures()
+            .iter()
+            .map(|(i, _)| *i)
+            .collect::<Vec<_>>(),
+        vec![failing],
+        "only {address} fails"
+    );
     for (i, outcome) in report.outcomes.iter().enumerate() {
         let a = &p.actions[i].address;
         if i == failing {
-            assert!(matches!(outcome, Outcome::Failed { .. }), "{a}: {outcome:?}");
+            assert!(
+                matches!(outcome, Outcome::Failed { .. }),
+                "{a}: {outcome:?}"
+            );
         } else if expected_skipped.contains(&i) {
-            assert_eq!(outcome, &Outcome::Skipped { reason: format!("{address} failed") }, "{a} depends on {address}");
+            assert_eq!(
+                outcome,
+                &Outcome::Skipped {
+                    reason: format!("{address} failed")
+                },
+                "{a} depends on {address}"
+            );
         } else {
-            assert_eq!(outcome, &Outcome::Done, "{a} does not depend on {address} and must be done");
+            assert_eq!(
+                outcome,
+                &Outcome::Done,
+                "{a} does not depend on {address} and must be done"
+            );
         }
     }
     // The reporter heard the same thing, once per action.
@@ -128,7 +173,9 @@ async fn one_permanent_fault(address: &str, op: &str, target: &str) {
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            vibes_core::apply::ReporterEvent::Finished { index, outcome, .. } => Some((index, outcome)),
+            vibes_core::apply::ReporterEvent::Finished { index, outcome, .. } => {
+                Some((index, outcome))
+            }
             _ => None,
         })
         .collect();

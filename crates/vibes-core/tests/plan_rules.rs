@@ -11,7 +11,18 @@ use vibes_core::Address;
 
 fn manifest(files: &[(&str, &str)]) -> Manifest {
     Manifest {
-        files: files.iter().map(|(p, c)| (p.to_string(), FileEntry { size: c.len() as u64, sha256: format!("{:0>64}", c) })).collect(),
+        files: files
+            .iter()
+            .map(|(p, c)| {
+                (
+                    p.to_string(),
+                    FileEntry {
+                        size: c.len() as u64,
+                        sha256: format!("{:0>64}", c),
+                    },
+                )
+            })
+            .collect(),
     }
 }
 
@@ -22,32 +33,79 @@ fn full() -> Desired {
         stack_name: format!("vibes-{name}"),
         template_path: PathBuf::from(format!("cfn/{name}.yaml")),
         template_body: format!("Description: {name}\n"),
-        parameters: params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        parameters: params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
         depends_on: deps,
     };
-    d.stacks.insert("vpc".into(), stack("vpc", &[("Project", Value::literal("vibes"))], vec![]));
+    d.stacks.insert(
+        "vpc".into(),
+        stack("vpc", &[("Project", Value::literal("vibes"))], vec![]),
+    );
     d.stacks.insert(
         "main".into(),
         stack(
             "main",
-            &[("Project", Value::literal("vibes")), ("VpcId", Value::Output { address: Address::stack("vpc"), output: "VpcId".into() })],
+            &[
+                ("Project", Value::literal("vibes")),
+                (
+                    "VpcId",
+                    Value::Output {
+                        address: Address::stack("vpc"),
+                        output: "VpcId".into(),
+                    },
+                ),
+            ],
             vec![Address::stack("vpc")],
         ),
     );
     for k in ["builds", "worker", "server"] {
-        d.keys.insert(k.into(), KeySpec { key_name: format!("vibes-{k}"), private_key_path: format!("/vibes/ec2/keys/{k}"), public_key: None });
+        d.keys.insert(
+            k.into(),
+            KeySpec {
+                key_name: format!("vibes-{k}"),
+                private_key_path: format!("/vibes/ec2/keys/{k}"),
+                public_key: None,
+            },
+        );
     }
-    d.profiles.insert("phone".into(), ProfileSpec { parameter: "/vibes/profiles/phone".into(), text: "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=-V 6\n".into(), encoder: "lame".into() });
+    d.profiles.insert(
+        "phone".into(),
+        ProfileSpec {
+            parameter: "/vibes/profiles/phone".into(),
+            text: "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=-V 6\n".into(),
+            encoder: "lame".into(),
+        },
+    );
     for (image, hash) in [("worker", "r1"), ("server", "s1")] {
         d.images.insert(
             image.into(),
-            ImageSpec { recipe: format!("packer/{image}.pkr.hcl").into(), files: BTreeMap::new(), recipe_hash: hash.into(), parameter: format!("/vibes/ami/{image}"), keep: 2 },
+            ImageSpec {
+                recipe: format!("packer/{image}.pkr.hcl").into(),
+                files: BTreeMap::new(),
+                recipe_hash: hash.into(),
+                parameter: format!("/vibes/ami/{image}"),
+                keep: 2,
+            },
         );
     }
-    d.sources = Some(SourcesSpec { path: "music".into(), delete: false, parameter: "/vibes/sources".into(), manifest: Some(manifest(&[("a/1-x.wav", "aa")])) });
-    d.compile = Some(CompileSpec { instance_type: "c7a.xlarge".into(), builds_volume_gib: 100, timeout_minutes: 60 });
+    d.sources = Some(SourcesSpec {
+        path: "music".into(),
+        delete: false,
+        parameter: "/vibes/sources".into(),
+        manifest: Some(manifest(&[("a/1-x.wav", "aa")])),
+    });
+    d.compile = Some(CompileSpec {
+        instance_type: "c7a.xlarge".into(),
+        builds_volume_gib: 100,
+        timeout_minutes: 60,
+    });
     d.snapshots = Some(SnapshotsSpec { keep: 2 });
-    d.server = Some(ServerSpec { running: true, instance_type: "t4g.small".into() });
+    d.server = Some(ServerSpec {
+        running: true,
+        instance_type: "t4g.small".into(),
+    });
     d
 }
 
@@ -56,7 +114,10 @@ fn run(d: &Desired, o: &Observed) -> Plan {
 }
 
 fn position(p: &Plan, addr: &str) -> usize {
-    p.actions.iter().position(|a| a.address.to_string() == addr).unwrap_or_else(|| panic!("{addr} not in plan"))
+    p.actions
+        .iter()
+        .position(|a| a.address.to_string() == addr)
+        .unwrap_or_else(|| panic!("{addr} not in plan"))
 }
 
 fn op(p: &Plan, addr: &str) -> Op {
@@ -68,14 +129,23 @@ fn ours(addr: &str, fp: &str) -> Tags {
 }
 
 fn snapshot(id: &str, started: &str, tags: Tags) -> ObservedSnapshot {
-    ObservedSnapshot { snapshot_id: id.into(), volume_id: "vol-1".into(), state: "completed".into(), started: started.into(), tags }
+    ObservedSnapshot {
+        snapshot_id: id.into(),
+        volume_id: "vol-1".into(),
+        state: "completed".into(),
+        started: started.into(),
+        tags,
+    }
 }
 
 #[test]
 fn an_empty_account_gets_everything_in_dependency_order() {
     let p = run(&full(), &Observed::default());
     let before = |a: &str, b: &str| {
-        assert!(position(&p, a) < position(&p, b), "{a} must come before {b}");
+        assert!(
+            position(&p, a) < position(&p, b),
+            "{a} must come before {b}"
+        );
         let (i, j) = (position(&p, a), position(&p, b));
         assert!(p.edges.contains(&(i, j)), "edge {a} -> {b}");
     };
@@ -89,11 +159,20 @@ fn an_empty_account_gets_everything_in_dependency_order() {
     before("compile", "server");
     before("image.server", "server");
     assert_eq!(op(&p, "compile"), Op::Run);
-    assert_eq!(p.find(&Address::compile()).unwrap().reason, "no builds snapshot yet");
+    assert_eq!(
+        p.find(&Address::compile()).unwrap().reason,
+        "no builds snapshot yet"
+    );
     assert_eq!(op(&p, "server"), Op::Create);
     // No two keys wait on each other: they can run in parallel.
-    let keys: Vec<usize> = ["key.builds", "key.worker", "key.server"].iter().map(|k| position(&p, k)).collect();
-    assert!(!p.edges.iter().any(|(a, b)| keys.contains(a) && keys.contains(b)));
+    let keys: Vec<usize> = ["key.builds", "key.worker", "key.server"]
+        .iter()
+        .map(|k| position(&p, k))
+        .collect();
+    assert!(!p
+        .edges
+        .iter()
+        .any(|(a, b)| keys.contains(a) && keys.contains(b)));
 }
 
 #[test]
@@ -121,21 +200,51 @@ fn untagged_resources_with_the_seeds_names_are_adopted_not_recreated() {
     d.keys = full().keys;
     d.profiles = full().profiles;
     let mut o = Observed::default();
-    o.key_pairs.insert("vibes-builds".into(), ObservedKeyPair { key_name: "vibes-builds".into(), key_pair_id: "key-1".into(), tags: Tags::new() });
+    o.key_pairs.insert(
+        "vibes-builds".into(),
+        ObservedKeyPair {
+            key_name: "vibes-builds".into(),
+            key_pair_id: "key-1".into(),
+            tags: Tags::new(),
+        },
+    );
     o.parameters.insert(
         "/vibes/ec2/keys/builds".into(),
-        ObservedParameter { name: "/vibes/ec2/keys/builds".into(), secure: true, value: None, tags: Tags::new(), version: 1 },
+        ObservedParameter {
+            name: "/vibes/ec2/keys/builds".into(),
+            secure: true,
+            value: None,
+            tags: Tags::new(),
+            version: 1,
+        },
     );
     o.parameters.insert(
         "/vibes/profiles/phone".into(),
-        ObservedParameter { name: "/vibes/profiles/phone".into(), secure: false, value: Some("CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=-V 6\n".into()), tags: Tags::new(), version: 3 },
+        ObservedParameter {
+            name: "/vibes/profiles/phone".into(),
+            secure: false,
+            value: Some("CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=-V 6\n".into()),
+            tags: Tags::new(),
+            version: 3,
+        },
     );
     let p = run(&d, &o);
     assert_eq!(op(&p, "key.builds"), Op::Adopt);
     let adopt = p.find(&Address::key("builds")).unwrap();
-    assert!(adopt.effects.iter().all(|e| matches!(e, Effect::TagKeyPair { .. } | Effect::TagParameter { .. })), "adopting only tags");
+    assert!(
+        adopt
+            .effects
+            .iter()
+            .all(|e| matches!(e, Effect::TagKeyPair { .. } | Effect::TagParameter { .. })),
+        "adopting only tags"
+    );
     assert_eq!(op(&p, "profile.phone"), Op::Adopt);
-    assert!(p.find(&Address::profile("phone")).unwrap().effects.iter().all(|e| matches!(e, Effect::TagParameter { .. })));
+    assert!(p
+        .find(&Address::profile("phone"))
+        .unwrap()
+        .effects
+        .iter()
+        .all(|e| matches!(e, Effect::TagParameter { .. })));
     assert_eq!(op(&p, "key.worker"), Op::Create);
 }
 
@@ -146,7 +255,14 @@ fn a_generated_key_whose_private_key_is_gone_is_replaced() {
     d.keys.retain(|k, _| k == "builds");
     let mut o = Observed::default();
     let fp = fingerprint_of(&("generate",));
-    o.key_pairs.insert("vibes-builds".into(), ObservedKeyPair { key_name: "vibes-builds".into(), key_pair_id: "key-1".into(), tags: ours("key.builds", &fp) });
+    o.key_pairs.insert(
+        "vibes-builds".into(),
+        ObservedKeyPair {
+            key_name: "vibes-builds".into(),
+            key_pair_id: "key-1".into(),
+            tags: ours("key.builds", &fp),
+        },
+    );
     let p = run(&d, &o);
     assert_eq!(op(&p, "key.builds"), Op::Replace);
     assert!(p.actions[0].reason.contains("/vibes/ec2/keys/builds"));
@@ -158,11 +274,23 @@ fn removing_a_profile_deletes_it_and_leaves_other_peoples_parameters_alone() {
     let mut o = Observed::default();
     o.parameters.insert(
         "/vibes/profiles/old".into(),
-        ObservedParameter { name: "/vibes/profiles/old".into(), secure: false, value: Some("CONFIG_ENCODER=flac\n".into()), tags: ours("profile.old", "x"), version: 1 },
+        ObservedParameter {
+            name: "/vibes/profiles/old".into(),
+            secure: false,
+            value: Some("CONFIG_ENCODER=flac\n".into()),
+            tags: ours("profile.old", "x"),
+            version: 1,
+        },
     );
     o.parameters.insert(
         "/vibes/profiles/hand".into(),
-        ObservedParameter { name: "/vibes/profiles/hand".into(), secure: false, value: Some("CONFIG_ENCODER=flac\n".into()), tags: Tags::new(), version: 1 },
+        ObservedParameter {
+            name: "/vibes/profiles/hand".into(),
+            secure: false,
+            value: Some("CONFIG_ENCODER=flac\n".into()),
+            tags: Tags::new(),
+            version: 1,
+        },
     );
     let p = run(&d, &o);
     assert_eq!(p.actions.len(), 1);
@@ -174,12 +302,27 @@ fn removing_a_profile_deletes_it_and_leaves_other_peoples_parameters_alone() {
 fn snapshots_are_data_deleted_only_with_include_data() {
     let d = Desired::empty("vibes");
     let mut o = Observed::default();
-    o.snapshots.insert("snap-1".into(), snapshot("snap-1", "2026-01-01T00:00:00Z", ours("snapshot.builds", "x")));
+    o.snapshots.insert(
+        "snap-1".into(),
+        snapshot(
+            "snap-1",
+            "2026-01-01T00:00:00Z",
+            ours("snapshot.builds", "x"),
+        ),
+    );
     let p = run(&d, &o);
     assert_eq!(op(&p, "snapshot.builds"), Op::Blocked);
     assert!(p.actions[0].reason.contains("--include-data"));
     assert!(p.actions[0].effects.is_empty());
-    let p = plan(&d, &o, &PlanOptions { include_data: true, ..Default::default() }).unwrap();
+    let p = plan(
+        &d,
+        &o,
+        &PlanOptions {
+            include_data: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(op(&p, "snapshot.builds"), Op::Delete);
 }
 
@@ -187,7 +330,13 @@ fn built_from_tags(d: &Desired) -> Tags {
     // A compile with nothing changed: learn the tags from the compile the planner would run.
     let p = run(d, &Observed::default());
     let compile = p.find(&Address::compile()).unwrap();
-    let Some(Effect::RunCompile { snapshot_tags, .. }) = compile.effects.iter().find(|e| matches!(e, Effect::RunCompile { .. })) else { panic!() };
+    let Some(Effect::RunCompile { snapshot_tags, .. }) = compile
+        .effects
+        .iter()
+        .find(|e| matches!(e, Effect::RunCompile { .. }))
+    else {
+        panic!()
+    };
     snapshot_tags.clone()
 }
 
@@ -196,9 +345,15 @@ fn compile_runs_when_sources_change_and_says_which() {
     let d = full();
     let tags_now = built_from_tags(&d);
     let mut o = Observed::default();
-    o.snapshots.insert("snap-1".into(), snapshot("snap-1", "2026-01-01T00:00:00Z", tags_now.clone()));
+    o.snapshots.insert(
+        "snap-1".into(),
+        snapshot("snap-1", "2026-01-01T00:00:00Z", tags_now.clone()),
+    );
     let p = run(&d, &o);
-    assert!(p.find(&Address::compile()).is_none(), "nothing changed: no compile");
+    assert!(
+        p.find(&Address::compile()).is_none(),
+        "nothing changed: no compile"
+    );
 
     let mut d2 = d.clone();
     d2.sources.as_mut().unwrap().manifest = Some(manifest(&[("a/1-x.wav", "ab")]));
@@ -219,34 +374,67 @@ fn retention_keeps_the_newest_and_counts_the_coming_snapshot() {
         if i < 2 {
             tags.insert(tags::BUILT_FROM.into(), format!("old{i}"));
         }
-        o.snapshots.insert(format!("snap-{i}"), snapshot(&format!("snap-{i}"), &format!("2026-01-{day}T00:00:00Z"), tags));
+        o.snapshots.insert(
+            format!("snap-{i}"),
+            snapshot(
+                &format!("snap-{i}"),
+                &format!("2026-01-{day}T00:00:00Z"),
+                tags,
+            ),
+        );
     }
     // keep = 2, 3 snapshots, nothing to compile: the oldest goes.
     let p = run(&d, &o);
     let r = p.find(&Address::snapshot("builds")).unwrap();
-    assert_eq!(r.effects, vec![Effect::DeleteSnapshot { snapshot_id: "snap-0".into() }]);
+    assert_eq!(
+        r.effects,
+        vec![Effect::DeleteSnapshot {
+            snapshot_id: "snap-0".into()
+        }]
+    );
     // A compile coming: room for one of today's beside it.
-    o.snapshots.get_mut("snap-2").unwrap().tags.insert(tags::BUILT_FROM.into(), "old2".into());
+    o.snapshots
+        .get_mut("snap-2")
+        .unwrap()
+        .tags
+        .insert(tags::BUILT_FROM.into(), "old2".into());
     let p = run(&d, &o);
     let r = p.find(&Address::snapshot("builds")).unwrap();
     assert_eq!(r.effects.len(), 2);
-    assert!(position(&p, "compile") < position(&p, "snapshot.builds"), "retention waits for the compile");
+    assert!(
+        position(&p, "compile") < position(&p, "snapshot.builds"),
+        "retention waits for the compile"
+    );
 }
 
 #[test]
 fn leftover_workers_are_terminated() {
     let d = full();
     let mut o = Observed::default();
-    o.snapshots.insert("snap-1".into(), snapshot("snap-1", "2026-01-01T00:00:00Z", built_from_tags(&d)));
+    o.snapshots.insert(
+        "snap-1".into(),
+        snapshot("snap-1", "2026-01-01T00:00:00Z", built_from_tags(&d)),
+    );
     o.instances.insert(
         "i-1".into(),
-        ObservedInstance { instance_id: "i-1".into(), state: "running".into(), public_ip: None, private_ip: None, tags: ours("compile", "x") },
+        ObservedInstance {
+            instance_id: "i-1".into(),
+            state: "running".into(),
+            public_ip: None,
+            private_ip: None,
+            tags: ours("compile", "x"),
+        },
     );
     let p = run(&d, &o);
     let c = p.find(&Address::compile()).unwrap();
     assert_eq!(c.op, Op::Delete);
     assert!(c.reason.contains("left over"));
-    assert_eq!(c.effects, vec![Effect::TerminateInstance { instance_id: "i-1".into() }]);
+    assert_eq!(
+        c.effects,
+        vec![Effect::TerminateInstance {
+            instance_id: "i-1".into()
+        }]
+    );
 }
 
 #[test]
@@ -254,12 +442,26 @@ fn target_limits_the_plan_to_the_target_and_what_it_needs() {
     let d = full();
     let o = Observed::default();
     let only = |t: &str| {
-        let p = plan(&d, &o, &PlanOptions { targets: vec![t.parse().unwrap()], ..Default::default() }).unwrap();
+        let p = plan(
+            &d,
+            &o,
+            &PlanOptions {
+                targets: vec![t.parse().unwrap()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(p.notes.iter().any(|n| n.contains("partial")));
-        p.actions.iter().map(|a| a.address.to_string()).collect::<Vec<_>>()
+        p.actions
+            .iter()
+            .map(|a| a.address.to_string())
+            .collect::<Vec<_>>()
     };
     assert_eq!(only("profile.phone"), ["profile.phone"]);
-    assert_eq!(only("image.worker"), ["stack.vpc", "stack.main", "key.builds", "image.worker"]);
+    assert_eq!(
+        only("image.worker"),
+        ["stack.vpc", "stack.main", "key.builds", "image.worker"]
+    );
 }
 
 #[test]
@@ -284,10 +486,31 @@ fn destroy_deletes_what_is_owned_in_reverse_order_and_blocks_data() {
     o.stacks.insert("vibes-main".into(), main);
     o.instances.insert(
         "i-9".into(),
-        ObservedInstance { instance_id: "i-9".into(), state: "running".into(), public_ip: Some("203.0.113.9".into()), private_ip: None, tags: ours("server", "x") },
+        ObservedInstance {
+            instance_id: "i-9".into(),
+            state: "running".into(),
+            public_ip: Some("203.0.113.9".into()),
+            private_ip: None,
+            tags: ours("server", "x"),
+        },
     );
-    o.snapshots.insert("snap-1".into(), snapshot("snap-1", "2026-01-01T00:00:00Z", ours("snapshot.builds", "x")));
-    let p = plan(&d, &o, &PlanOptions { destroy: true, ..Default::default() }).unwrap();
+    o.snapshots.insert(
+        "snap-1".into(),
+        snapshot(
+            "snap-1",
+            "2026-01-01T00:00:00Z",
+            ours("snapshot.builds", "x"),
+        ),
+    );
+    let p = plan(
+        &d,
+        &o,
+        &PlanOptions {
+            destroy: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(op(&p, "server"), Op::Delete);
     assert_eq!(op(&p, "stack.main"), Op::Delete);
     assert_eq!(op(&p, "snapshot.builds"), Op::Blocked);
@@ -299,7 +522,24 @@ fn destroy_deletes_what_is_owned_in_reverse_order_and_blocks_data() {
 fn a_target_the_config_does_not_name_pulls_in_nothing() {
     let mut d = full();
     d.server = None;
-    let p = plan(&d, &Observed::default(), &PlanOptions { targets: vec![Address::server()], ..Default::default() }).unwrap();
-    assert!(p.actions.is_empty(), "no stacks or keys for a server the config does not ask for");
-    assert!(p.notes.iter().any(|n| n.contains("--target server: the config does not name it")), "{:?}", p.notes);
+    let p = plan(
+        &d,
+        &Observed::default(),
+        &PlanOptions {
+            targets: vec![Address::server()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        p.actions.is_empty(),
+        "no stacks or keys for a server the config does not ask for"
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("--target server: the config does not name it")),
+        "{:?}",
+        p.notes
+    );
 }

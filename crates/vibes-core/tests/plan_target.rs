@@ -9,8 +9,19 @@ use vibes_core::{plan, Address, Observed, Plan, PlanOptions};
 fn targeted(targets: &[&str]) -> Plan {
     let dir = tempfile::tempdir().unwrap();
     let d = full_desired(dir.path());
-    let targets = targets.iter().map(|t| t.parse::<Address>().unwrap()).collect();
-    plan(&d, &Observed::default(), &PlanOptions { targets, ..Default::default() }).unwrap()
+    let targets = targets
+        .iter()
+        .map(|t| t.parse::<Address>().unwrap())
+        .collect();
+    plan(
+        &d,
+        &Observed::default(),
+        &PlanOptions {
+            targets,
+            ..Default::default()
+        },
+    )
+    .unwrap()
 }
 
 fn addresses(p: &Plan) -> Vec<String> {
@@ -26,9 +37,16 @@ fn a_target_with_no_dependencies_plans_only_itself() {
 #[test]
 fn a_target_brings_what_it_depends_on_and_not_what_depends_on_it() {
     let p = targeted(&["stack.main"]);
-    assert_eq!(addresses(&p), ["stack.vpc", "stack.main"], "images, volumes and the server wait on stack.main but are left out");
+    assert_eq!(
+        addresses(&p),
+        ["stack.vpc", "stack.main"],
+        "images, volumes and the server wait on stack.main but are left out"
+    );
     let p = targeted(&["image.worker"]);
-    assert_eq!(addresses(&p), ["stack.vpc", "stack.main", "key.builds", "image.worker"]);
+    assert_eq!(
+        addresses(&p),
+        ["stack.vpc", "stack.main", "key.builds", "image.worker"]
+    );
 }
 
 #[test]
@@ -37,7 +55,16 @@ fn the_compile_brings_everything_it_is_built_from() {
     let mut got = addresses(&p);
     got.sort();
     let mut want = [
-        "stack.vpc", "stack.main", "key.builds", "key.worker", "profile.phone", "profile.archive", "image.worker", "sources", "volume.builds", "compile",
+        "stack.vpc",
+        "stack.main",
+        "key.builds",
+        "key.worker",
+        "profile.phone",
+        "profile.archive",
+        "image.worker",
+        "sources",
+        "volume.builds",
+        "compile",
     ];
     want.sort();
     assert_eq!(got, want, "{}", summary(&p));
@@ -46,21 +73,51 @@ fn the_compile_brings_everything_it_is_built_from() {
 #[test]
 fn several_targets_are_united_and_each_appears_once() {
     let p = targeted(&["profile.phone", "image.worker", "key.builds"]);
-    assert_eq!(addresses(&p), ["stack.vpc", "stack.main", "key.builds", "profile.phone", "image.worker"]);
+    assert_eq!(
+        addresses(&p),
+        [
+            "stack.vpc",
+            "stack.main",
+            "key.builds",
+            "profile.phone",
+            "image.worker"
+        ]
+    );
     // Dependencies keep their order: edges still point forward.
     assert!(p.edges.iter().all(|(a, b)| a < b));
-    let image = p.actions.iter().position(|a| a.address == Address::image("worker")).unwrap();
-    let deps: Vec<String> = p.dependencies(image).map(|i| p.actions[i].address.to_string()).collect();
-    assert!(deps.contains(&"stack.main".to_string()) && deps.contains(&"key.builds".to_string()), "{deps:?}");
+    let image = p
+        .actions
+        .iter()
+        .position(|a| a.address == Address::image("worker"))
+        .unwrap();
+    let deps: Vec<String> = p
+        .dependencies(image)
+        .map(|i| p.actions[i].address.to_string())
+        .collect();
+    assert!(
+        deps.contains(&"stack.main".to_string()) && deps.contains(&"key.builds".to_string()),
+        "{deps:?}"
+    );
 }
 
 #[test]
 fn a_targeted_plan_says_it_is_partial_and_names_its_targets() {
     let p = targeted(&["profile.phone", "server"]);
-    let note = p.notes.iter().find(|n| n.contains("partial")).expect("a partial-plan note");
-    assert!(note.contains("profile.phone") && note.contains("server"), "{note}");
+    let note = p
+        .notes
+        .iter()
+        .find(|n| n.contains("partial"))
+        .expect("a partial-plan note");
+    assert!(
+        note.contains("profile.phone") && note.contains("server"),
+        "{note}"
+    );
     let untargeted = targeted(&[]);
-    assert!(untargeted.notes.iter().all(|n| !n.contains("partial")), "{:?}", untargeted.notes);
+    assert!(
+        untargeted.notes.iter().all(|n| !n.contains("partial")),
+        "{:?}",
+        untargeted.notes
+    );
 }
 
 #[test]
@@ -80,15 +137,36 @@ fn a_target_with_nothing_to_do_gives_an_empty_partial_plan() {
     let tags = vibes_core::tags::Tags::from([
         (vibes_core::tags::PROJECT.to_string(), PROJECT.to_string()),
         (vibes_core::tags::ADDRESS.to_string(), address.to_string()),
-        (vibes_core::tags::FINGERPRINT.to_string(), vibes_core::tags::fingerprint_of(&spec.text)),
+        (
+            vibes_core::tags::FINGERPRINT.to_string(),
+            vibes_core::tags::fingerprint_of(&spec.text),
+        ),
     ]);
     o.parameters.insert(
         spec.parameter.clone(),
-        vibes_core::observed::ObservedParameter { name: spec.parameter.clone(), secure: false, value: Some(spec.text.clone()), tags, version: 1 },
+        vibes_core::observed::ObservedParameter {
+            name: spec.parameter.clone(),
+            secure: false,
+            value: Some(spec.text.clone()),
+            tags,
+            version: 1,
+        },
     );
     let full = plan(&d, &o, &PlanOptions::default()).unwrap();
-    assert!(full.find(&address).is_none() && !full.is_empty(), "the rest still has work: {}", summary(&full));
-    let p = plan(&d, &o, &PlanOptions { targets: vec![address], ..Default::default() }).unwrap();
+    assert!(
+        full.find(&address).is_none() && !full.is_empty(),
+        "the rest still has work: {}",
+        summary(&full)
+    );
+    let p = plan(
+        &d,
+        &o,
+        &PlanOptions {
+            targets: vec![address],
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(p.is_empty(), "{}", summary(&p));
     assert!(p.notes.iter().any(|n| n.contains("partial")));
 }

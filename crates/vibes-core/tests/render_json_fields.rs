@@ -16,7 +16,11 @@ fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<Strin
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 out.insert(path.clone());
                 field_paths(v, &path, out);
             }
@@ -34,7 +38,10 @@ fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<Strin
 fn documented_fields() -> BTreeSet<String> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/plan-output.md");
     let doc = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-    let section = doc.split("### Fields").nth(1).expect("docs/plan-output.md has a `### Fields` section");
+    let section = doc
+        .split("### Fields")
+        .nth(1)
+        .expect("docs/plan-output.md has a `### Fields` section");
     section
         .lines()
         .skip_while(|l| !l.starts_with('|'))
@@ -50,39 +57,71 @@ fn documented_fields() -> BTreeSet<String> {
 fn every_documented_field_is_in_the_json_and_every_json_field_is_documented() {
     // A targeted plan on an empty account has a note, attributes (a sensitive one among them),
     // text changes and dependencies: every field of the format appears.
-    let options = PlanOptions { targets: vec![Address::server()], ..PlanOptions::default() };
+    let options = PlanOptions {
+        targets: vec![Address::server()],
+        ..PlanOptions::default()
+    };
     let p = plan::plan(&desired(), &Observed::default(), &options).expect("a valid plan");
     let v = render::json(&p);
-    assert!(!v["notes"].as_array().unwrap().is_empty(), "the plan exercises notes");
     assert!(
-        v["actions"].as_array().unwrap().iter().any(|a| a["attributes"].as_array().unwrap().iter().any(|at| at["sensitive"] == true)),
+        !v["notes"].as_array().unwrap().is_empty(),
+        "the plan exercises notes"
+    );
+    assert!(
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|at| at["sensitive"] == true)),
         "the plan exercises sensitive attributes"
     );
 
     let mut produced = BTreeSet::new();
     field_paths(&v, "", &mut produced);
     let documented = documented_fields();
-    assert!(documented.len() > 20, "the doc's field table was not found: {documented:?}");
+    assert!(
+        documented.len() > 20,
+        "the doc's field table was not found: {documented:?}"
+    );
 
     let missing: Vec<_> = documented.difference(&produced).collect();
     let undocumented: Vec<_> = produced.difference(&documented).collect();
-    assert!(missing.is_empty(), "documented in docs/plan-output.md but not in the JSON plan: {missing:?}");
-    assert!(undocumented.is_empty(), "in the JSON plan but not documented in docs/plan-output.md: {undocumented:?}");
+    assert!(
+        missing.is_empty(),
+        "documented in docs/plan-output.md but not in the JSON plan: {missing:?}"
+    );
+    assert!(
+        undocumented.is_empty(),
+        "in the JSON plan but not documented in docs/plan-output.md: {undocumented:?}"
+    );
 }
 
 #[test]
 fn the_format_version_is_the_plan_format_version() {
     let p = plan::plan(&desired(), &Observed::default(), &PlanOptions::default()).unwrap();
-    assert_eq!(render::json(&p)["format_version"], plan::PLAN_FORMAT_VERSION);
+    assert_eq!(
+        render::json(&p)["format_version"],
+        plan::PLAN_FORMAT_VERSION
+    );
 }
 
 #[test]
 fn every_symbol_the_text_form_uses_is_in_the_docs_symbol_table() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/plan-output.md");
     let doc = std::fs::read_to_string(path).unwrap();
-    let section = doc.split("### Symbols").nth(1).expect("docs/plan-output.md has a `### Symbols` section");
+    let section = doc
+        .split("### Symbols")
+        .nth(1)
+        .expect("docs/plan-output.md has a `### Symbols` section");
     for op in render::OPS {
         let row = format!("| `{}` | `{}` |", render::symbol(op), op.as_str());
-        assert!(section.contains(&row), "docs/plan-output.md lacks the symbol row {row}");
+        assert!(
+            section.contains(&row),
+            "docs/plan-output.md lacks the symbol row {row}"
+        );
     }
 }

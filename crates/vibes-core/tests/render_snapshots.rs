@@ -22,7 +22,10 @@ fn assert_renders(name: &str, plan: &Plan, desired: &Desired) {
     // plan, not about the crate's version number.
     let (built_from, _) = built_from(desired);
     let stable = |s: String| s.replace(&built_from, "[built-from]");
-    insta::assert_snapshot!(format!("{name}.human"), stable(render::human(plan, &Style { color: false })));
+    insta::assert_snapshot!(
+        format!("{name}.human"),
+        stable(render::human(plan, &Style { color: false }))
+    );
     insta::assert_snapshot!(format!("{name}.json"), stable(render::json_string(plan)));
 }
 
@@ -39,7 +42,10 @@ fn everything_in_place_means_no_changes() {
     let d = desired();
     let p = planned(&d, &in_place(&d));
     assert!(p.is_empty(), "expected no actions, got {:#?}", p.actions);
-    assert_eq!(render::human(&p, &Style::default()), "No changes. The account matches the config.\n");
+    assert_eq!(
+        render::human(&p, &Style::default()),
+        "No changes. The account matches the config.\n"
+    );
     assert_renders("in_place", &p, &d);
 }
 
@@ -50,7 +56,10 @@ fn a_changed_profile_shows_its_diff_and_what_follows_from_it() {
     let mut d = live;
     d.profiles.get_mut("phone").unwrap().text = PHONE_PROFILE.replace("-V 6", "-V 2");
     let p = planned(&d, &o);
-    assert_eq!(p.find(&Address::profile("phone")).unwrap().op, plan::Op::Update);
+    assert_eq!(
+        p.find(&Address::profile("phone")).unwrap().op,
+        plan::Op::Update
+    );
     assert_renders("profile_changed", &p, &d);
 }
 
@@ -61,11 +70,26 @@ fn resources_removed_from_the_config_are_deleted() {
     let car = "/vibes/profiles/car";
     o.parameters.insert(
         car.into(),
-        parameter(car, Some("CONFIG_ENCODER=opusenc\nCONFIG_OPUSENC_FLAGS=--bitrate 96\n"), false, ownership(PROJECT, &Address::profile("car"), "f00df00df00df00d")),
+        parameter(
+            car,
+            Some("CONFIG_ENCODER=opusenc\nCONFIG_OPUSENC_FLAGS=--bitrate 96\n"),
+            false,
+            ownership(PROJECT, &Address::profile("car"), "f00df00df00df00d"),
+        ),
     );
     let old = ownership(PROJECT, &Address::key("old"), "feedfeedfeedfeed");
-    o.key_pairs.insert("vibes-old".into(), ObservedKeyPair { key_name: "vibes-old".into(), key_pair_id: "key-0old".into(), tags: old.clone() });
-    o.parameters.insert("/vibes/ec2/keys/old".into(), parameter("/vibes/ec2/keys/old", None, true, old));
+    o.key_pairs.insert(
+        "vibes-old".into(),
+        ObservedKeyPair {
+            key_name: "vibes-old".into(),
+            key_pair_id: "key-0old".into(),
+            tags: old.clone(),
+        },
+    );
+    o.parameters.insert(
+        "/vibes/ec2/keys/old".into(),
+        parameter("/vibes/ec2/keys/old", None, true, old),
+    );
     let p = planned(&d, &o);
     assert_eq!(p.counts().get(&plan::Op::Delete), Some(&2));
     assert_renders("removed_from_config", &p, &d);
@@ -79,8 +103,15 @@ fn compiled_music_is_not_deleted_without_opt_in() {
     d.compile = None;
     d.snapshots = None;
     let p = planned(&d, &o);
-    assert_eq!(p.find(&Address::snapshot("builds")).unwrap().op, plan::Op::Blocked);
-    assert!(p.actions.iter().all(|a| a.effects.is_empty()), "a blocked plan does nothing: {:#?}", p.actions);
+    assert_eq!(
+        p.find(&Address::snapshot("builds")).unwrap().op,
+        plan::Op::Blocked
+    );
+    assert!(
+        p.actions.iter().all(|a| a.effects.is_empty()),
+        "a blocked plan does nothing: {:#?}",
+        p.actions
+    );
     assert_renders("data_deletion_blocked", &p, &d);
 }
 
@@ -93,7 +124,11 @@ fn a_hand_built_account_is_adopted_not_duplicated() {
     o.parameters.get_mut("/vibes/ec2/keys/builds").unwrap().tags = Tags::new();
     let phone = o.parameters.get_mut("/vibes/profiles/phone").unwrap();
     phone.tags = Tags::from([("owner".to_string(), "me".to_string())]);
-    phone.value = Some(PHONE_PROFILE.replace("--quiet -V 6", "-V 4").replace("CONFIG_PLAYLISTS=y\n", ""));
+    phone.value = Some(
+        PHONE_PROFILE
+            .replace("--quiet -V 6", "-V 4")
+            .replace("CONFIG_PLAYLISTS=y\n", ""),
+    );
     let p = planned(&d, &o);
     assert_eq!(p.counts().get(&plan::Op::Adopt), Some(&2));
     assert!(!o.key_pairs["vibes-builds"].tags.contains_key(tags::PROJECT));
@@ -102,7 +137,12 @@ fn a_hand_built_account_is_adopted_not_duplicated() {
 
 #[test]
 fn the_same_inputs_render_byte_for_byte_the_same() {
-    let render_both = |p: &Plan| (render::human(p, &Style { color: true }), render::json_string(p));
+    let render_both = |p: &Plan| {
+        (
+            render::human(p, &Style { color: true }),
+            render::json_string(p),
+        )
+    };
     let first = planned(&desired(), &Observed::default());
     let second = planned(&desired(), &Observed::default());
     assert_eq!(render_both(&first), render_both(&second));

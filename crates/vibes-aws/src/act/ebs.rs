@@ -11,7 +11,13 @@ use vibes_core::tags::Tags;
 
 impl AwsCloud {
     /// A gp3 volume; the client token makes a retried create return the same volume.
-    pub(crate) async fn create_volume_impl(&self, size_gib: u32, availability_zone: &str, tags: &Tags, token: &str) -> CloudResult<String> {
+    pub(crate) async fn create_volume_impl(
+        &self,
+        size_gib: u32,
+        availability_zone: &str,
+        tags: &Tags,
+        token: &str,
+    ) -> CloudResult<String> {
         let out = self
             .ec2
             .create_volume()
@@ -22,13 +28,26 @@ impl AwsCloud {
             .tag_specifications(tag_spec(ResourceType::Volume, tags))
             .send()
             .await
-            .map_err(|e| cloud_err("CreateVolume", &format!("{size_gib} GiB in {availability_zone}"), e))?;
+            .map_err(|e| {
+                cloud_err(
+                    "CreateVolume",
+                    &format!("{size_gib} GiB in {availability_zone}"),
+                    e,
+                )
+            })?;
         out.volume_id
             .ok_or_else(|| CloudError::permanent("CreateVolume", "no volume id returned"))
     }
 
-    pub(crate) async fn create_snapshot_impl(&self, volume_id: &str, tags: &Tags) -> CloudResult<String> {
-        let description = tags.get(vibes_core::tags::ADDRESS).map(|a| format!("vibes {a}")).unwrap_or_else(|| "vibes".into());
+    pub(crate) async fn create_snapshot_impl(
+        &self,
+        volume_id: &str,
+        tags: &Tags,
+    ) -> CloudResult<String> {
+        let description = tags
+            .get(vibes_core::tags::ADDRESS)
+            .map(|a| format!("vibes {a}"))
+            .unwrap_or_else(|| "vibes".into());
         let out = self
             .ec2
             .create_snapshot()
@@ -38,38 +57,63 @@ impl AwsCloud {
             .send()
             .await
             .map_err(|e| cloud_err("CreateSnapshot", volume_id, e))?;
-        out.snapshot_id
-            .ok_or_else(|| CloudError::permanent("CreateSnapshot", format!("{volume_id}: no snapshot id returned")))
+        out.snapshot_id.ok_or_else(|| {
+            CloudError::permanent(
+                "CreateSnapshot",
+                format!("{volume_id}: no snapshot id returned"),
+            )
+        })
     }
 
     /// Until `completed`; a snapshot in `error` fails at once.
-    pub(crate) async fn wait_snapshot_impl(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()> {
-        poll("WaitSnapshot", &format!("snapshot {snapshot_id}"), timeout, || async {
-            let out = self
-                .ec2
-                .describe_snapshots()
-                .snapshot_ids(snapshot_id)
-                .send()
-                .await
-                .map_err(|e| cloud_err("DescribeSnapshots", snapshot_id, e))?;
-            let Some(s) = out.snapshots().first() else {
-                return Err(CloudError::NotFound { operation: "DescribeSnapshots".into(), what: snapshot_id.into() });
-            };
-            match s.state() {
-                Some(SnapshotState::Completed) => Ok(Some(())),
-                Some(SnapshotState::Error) => Err(CloudError::permanent(
-                    "WaitSnapshot",
-                    format!("snapshot {snapshot_id} failed: {}", s.state_message().unwrap_or("no reason given")),
-                )),
-                _ => Ok(None),
-            }
-        })
+    pub(crate) async fn wait_snapshot_impl(
+        &self,
+        snapshot_id: &str,
+        timeout: Duration,
+    ) -> CloudResult<()> {
+        poll(
+            "WaitSnapshot",
+            &format!("snapshot {snapshot_id}"),
+            timeout,
+            || async {
+                let out = self
+                    .ec2
+                    .describe_snapshots()
+                    .snapshot_ids(snapshot_id)
+                    .send()
+                    .await
+                    .map_err(|e| cloud_err("DescribeSnapshots", snapshot_id, e))?;
+                let Some(s) = out.snapshots().first() else {
+                    return Err(CloudError::NotFound {
+                        operation: "DescribeSnapshots".into(),
+                        what: snapshot_id.into(),
+                    });
+                };
+                match s.state() {
+                    Some(SnapshotState::Completed) => Ok(Some(())),
+                    Some(SnapshotState::Error) => Err(CloudError::permanent(
+                        "WaitSnapshot",
+                        format!(
+                            "snapshot {snapshot_id} failed: {}",
+                            s.state_message().unwrap_or("no reason given")
+                        ),
+                    )),
+                    _ => Ok(None),
+                }
+            },
+        )
         .await
     }
 
     /// A snapshot already gone is not an error.
     pub(crate) async fn delete_snapshot_impl(&self, snapshot_id: &str) -> CloudResult<()> {
-        match self.ec2.delete_snapshot().snapshot_id(snapshot_id).send().await {
+        match self
+            .ec2
+            .delete_snapshot()
+            .snapshot_id(snapshot_id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => match Failure::from_sdk(&e).into_cloud("DeleteSnapshot", snapshot_id, &[]) {
                 CloudError::NotFound { .. } => Ok(()),

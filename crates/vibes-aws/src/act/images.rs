@@ -26,8 +26,12 @@ impl AwsCloud {
     /// `VIBES_RECIPE_BUCKET`, `VIBES_RECIPE_PREFIX`, `VIBES_RECIPE` and `VIBES_TAGS` (a JSON
     /// object), which the buildspec hands to Packer. The idempotency token makes a retried start
     /// return the same build.
-    pub(crate) async fn start_image_build_impl(&self, req: &ImageBuildRequest) -> CloudResult<String> {
-        let tags = serde_json::to_string(&req.tags).map_err(|e| CloudError::permanent("StartBuild", e.to_string()))?;
+    pub(crate) async fn start_image_build_impl(
+        &self,
+        req: &ImageBuildRequest,
+    ) -> CloudResult<String> {
+        let tags = serde_json::to_string(&req.tags)
+            .map_err(|e| CloudError::permanent("StartBuild", e.to_string()))?;
         let vars = vec![
             env("VIBES_RECIPE_BUCKET", &req.artifacts_bucket)?,
             env("VIBES_RECIPE_PREFIX", &req.recipe_prefix)?,
@@ -46,39 +50,70 @@ impl AwsCloud {
         out.build_value()
             .and_then(|b| b.id())
             .map(str::to_string)
-            .ok_or_else(|| CloudError::permanent("StartBuild", format!("{}: no build id returned", req.codebuild_project)))
+            .ok_or_else(|| {
+                CloudError::permanent(
+                    "StartBuild",
+                    format!("{}: no build id returned", req.codebuild_project),
+                )
+            })
     }
 
-    pub(crate) async fn wait_image_build_impl(&self, build_id: &str, timeout: Duration) -> CloudResult<BuildOutcome> {
-        poll("WaitBuild", &format!("build {build_id}"), timeout, || async {
-            let out = self
-                .codebuild
-                .batch_get_builds()
-                .ids(build_id)
-                .send()
-                .await
-                .map_err(|e| cloud_err("BatchGetBuilds", build_id, e))?;
-            let Some(b) = out.builds().first() else {
-                return Err(CloudError::NotFound { operation: "BatchGetBuilds".into(), what: format!("build {build_id}") });
-            };
-            // Status, not `buildComplete`: the latter lags behind the status on AWS at the very
-            // end of a build (and the emulator never sets it).
-            match b.build_status() {
-                None | Some(StatusType::InProgress) => Ok(None),
-                Some(s) => Ok(Some(BuildOutcome { build_id: build_id.to_string(), status: s.as_str().to_string() })),
-            }
-        })
+    pub(crate) async fn wait_image_build_impl(
+        &self,
+        build_id: &str,
+        timeout: Duration,
+    ) -> CloudResult<BuildOutcome> {
+        poll(
+            "WaitBuild",
+            &format!("build {build_id}"),
+            timeout,
+            || async {
+                let out = self
+                    .codebuild
+                    .batch_get_builds()
+                    .ids(build_id)
+                    .send()
+                    .await
+                    .map_err(|e| cloud_err("BatchGetBuilds", build_id, e))?;
+                let Some(b) = out.builds().first() else {
+                    return Err(CloudError::NotFound {
+                        operation: "BatchGetBuilds".into(),
+                        what: format!("build {build_id}"),
+                    });
+                };
+                // Status, not `buildComplete`: the latter lags behind the status on AWS at the very
+                // end of a build (and the emulator never sets it).
+                match b.build_status() {
+                    None | Some(StatusType::InProgress) => Ok(None),
+                    Some(s) => Ok(Some(BuildOutcome {
+                        build_id: build_id.to_string(),
+                        status: s.as_str().to_string(),
+                    })),
+                }
+            },
+        )
         .await
     }
 
     /// The newest `available` image of this account carrying every one of `tags`.
     pub(crate) async fn find_image_impl(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>> {
-        let mut req = self.ec2.describe_images().owners("self").filters(Filter::builder().name("state").values("available").build());
+        let mut req = self
+            .ec2
+            .describe_images()
+            .owners("self")
+            .filters(Filter::builder().name("state").values("available").build());
         for (k, v) in tags {
             req = req.filters(Filter::builder().name(format!("tag:{k}")).values(v).build());
         }
-        let out = req.send().await.map_err(|e| cloud_err("DescribeImages", "images", e))?;
-        Ok(out.images().iter().map(image_of).max_by(|a, b| a.created.cmp(&b.created)))
+        let out = req
+            .send()
+            .await
+            .map_err(|e| cloud_err("DescribeImages", "images", e))?;
+        Ok(out
+            .images()
+            .iter()
+            .map(image_of)
+            .max_by(|a, b| a.created.cmp(&b.created)))
     }
 
     /// Deregisters the image and deletes the snapshots behind it (deregistering alone leaves
@@ -93,7 +128,9 @@ impl AwsCloud {
                 }
             }
         };
-        let Some(image) = described.images().first() else { return Ok(()) };
+        let Some(image) = described.images().first() else {
+            return Ok(());
+        };
         let snapshots: Vec<String> = image
             .block_device_mappings()
             .iter()

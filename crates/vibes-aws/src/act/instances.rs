@@ -14,7 +14,8 @@ use crate::error::{cloud_err, Failure};
 use crate::observe::instance_of;
 use crate::AwsCloud;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, InstanceType, LaunchTemplateSpecification, ResourceType, VolumeType,
+    BlockDeviceMapping, EbsBlockDevice, InstanceType, LaunchTemplateSpecification, ResourceType,
+    VolumeType,
 };
 use std::time::Duration;
 use vibes_core::cloud::{CloudError, CloudResult, InstanceRequest};
@@ -38,12 +39,24 @@ impl AwsCloud {
         let mut attach = Vec::new();
         for (device, id) in &req.volumes {
             if id.starts_with("snap-") {
-                let ebs = EbsBlockDevice::builder().snapshot_id(id).volume_type(VolumeType::Gp3).delete_on_termination(true).build();
-                mappings.push(BlockDeviceMapping::builder().device_name(device).ebs(ebs).build());
+                let ebs = EbsBlockDevice::builder()
+                    .snapshot_id(id)
+                    .volume_type(VolumeType::Gp3)
+                    .delete_on_termination(true)
+                    .build();
+                mappings.push(
+                    BlockDeviceMapping::builder()
+                        .device_name(device)
+                        .ebs(ebs)
+                        .build(),
+                );
             } else if id.starts_with("vol-") {
                 attach.push((device.clone(), id.clone()));
             } else {
-                return Err(CloudError::permanent("RunInstances", format!("{device}: `{id}` is neither a snap- nor a vol- id")));
+                return Err(CloudError::permanent(
+                    "RunInstances",
+                    format!("{device}: `{id}` is neither a snap- nor a vol- id"),
+                ));
             }
         }
         let out = self
@@ -66,10 +79,16 @@ impl AwsCloud {
             .instances()
             .first()
             .and_then(|i| i.instance_id())
-            .ok_or_else(|| CloudError::permanent("RunInstances", format!("{}: no instance returned", req.launch_template)))?
+            .ok_or_else(|| {
+                CloudError::permanent(
+                    "RunInstances",
+                    format!("{}: no instance returned", req.launch_template),
+                )
+            })?
             .to_string();
         if !attach.is_empty() {
-            self.wait_instance_impl(&id, &["running"], RUNNING_TIMEOUT).await?;
+            self.wait_instance_impl(&id, &["running"], RUNNING_TIMEOUT)
+                .await?;
             for (device, volume) in attach {
                 self.attach_once(&id, &volume, &device).await?;
             }
@@ -79,7 +98,12 @@ impl AwsCloud {
 
     /// Attach unless already attached to this instance (a rerun with the same client token
     /// gets the same instance back, volume and all).
-    async fn attach_once(&self, instance_id: &str, volume_id: &str, device: &str) -> CloudResult<()> {
+    async fn attach_once(
+        &self,
+        instance_id: &str,
+        volume_id: &str,
+        device: &str,
+    ) -> CloudResult<()> {
         let described = self
             .ec2
             .describe_volumes()
@@ -108,40 +132,67 @@ impl AwsCloud {
 
     /// Until the instance is in one of `states`; an instance that terminates on the way
     /// (and `terminated` was not asked for) fails at once with the reason EC2 gives.
-    pub(crate) async fn wait_instance_impl(&self, instance_id: &str, states: &[&str], timeout: Duration) -> CloudResult<ObservedInstance> {
+    pub(crate) async fn wait_instance_impl(
+        &self,
+        instance_id: &str,
+        states: &[&str],
+        timeout: Duration,
+    ) -> CloudResult<ObservedInstance> {
         let wanted = states.join(" or ");
-        poll("WaitInstance", &format!("instance {instance_id} to be {wanted}"), timeout, || async {
-            let out = self
-                .ec2
-                .describe_instances()
-                .instance_ids(instance_id)
-                .send()
-                .await
-                .map_err(|e| cloud_err("DescribeInstances", instance_id, e))?;
-            let Some(i) = out.reservations().iter().flat_map(|r| r.instances()).next() else {
-                return Err(CloudError::NotFound { operation: "DescribeInstances".into(), what: instance_id.into() });
-            };
-            let seen = instance_of(i);
-            if states.contains(&seen.state.as_str()) {
-                return Ok(Some(seen));
-            }
-            if matches!(seen.state.as_str(), "terminated" | "shutting-down") {
-                let why = i.state_reason().and_then(|r| r.message()).unwrap_or("no reason given");
-                return Err(CloudError::permanent("WaitInstance", format!("{instance_id} is {} ({why})", seen.state)));
-            }
-            Ok(None)
-        })
+        poll(
+            "WaitInstance",
+            &format!("instance {instance_id} to be {wanted}"),
+            timeout,
+            || async {
+                let out = self
+                    .ec2
+                    .describe_instances()
+                    .instance_ids(instance_id)
+                    .send()
+                    .await
+                    .map_err(|e| cloud_err("DescribeInstances", instance_id, e))?;
+                let Some(i) = out.reservations().iter().flat_map(|r| r.instances()).next() else {
+                    return Err(CloudError::NotFound {
+                        operation: "DescribeInstances".into(),
+                        what: instance_id.into(),
+                    });
+                };
+                let seen = instance_of(i);
+                if states.contains(&seen.state.as_str()) {
+                    return Ok(Some(seen));
+                }
+                if matches!(seen.state.as_str(), "terminated" | "shutting-down") {
+                    let why = i
+                        .state_reason()
+                        .and_then(|r| r.message())
+                        .unwrap_or("no reason given");
+                    return Err(CloudError::permanent(
+                        "WaitInstance",
+                        format!("{instance_id} is {} ({why})", seen.state),
+                    ));
+                }
+                Ok(None)
+            },
+        )
         .await
     }
 
     /// An instance already gone is not an error.
     pub(crate) async fn terminate_instance_impl(&self, instance_id: &str) -> CloudResult<()> {
-        match self.ec2.terminate_instances().instance_ids(instance_id).send().await {
+        match self
+            .ec2
+            .terminate_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(e) => match Failure::from_sdk(&e).into_cloud("TerminateInstances", instance_id, &[]) {
-                CloudError::NotFound { .. } => Ok(()),
-                other => Err(other),
-            },
+            Err(e) => {
+                match Failure::from_sdk(&e).into_cloud("TerminateInstances", instance_id, &[]) {
+                    CloudError::NotFound { .. } => Ok(()),
+                    other => Err(other),
+                }
+            }
         }
     }
 }

@@ -10,15 +10,24 @@ use vibes_core::secret::Secret;
 use vibes_core::tags::Tags;
 
 pub(crate) fn ec2_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 pub(crate) fn tag_spec(resource: ResourceType, tags: &Tags) -> TagSpecification {
-    TagSpecification::builder().resource_type(resource).set_tags(Some(ec2_tags(tags))).build()
+    TagSpecification::builder()
+        .resource_type(resource)
+        .set_tags(Some(ec2_tags(tags)))
+        .build()
 }
 
 impl AwsCloud {
-    pub(crate) async fn create_key_pair_impl(&self, key_name: &str, tags: &Tags) -> CloudResult<Secret> {
+    pub(crate) async fn create_key_pair_impl(
+        &self,
+        key_name: &str,
+        tags: &Tags,
+    ) -> CloudResult<Secret> {
         let out = self
             .ec2
             .create_key_pair()
@@ -30,12 +39,20 @@ impl AwsCloud {
             .await
             .map_err(|e| cloud_err("CreateKeyPair", key_name, e))?;
         let material = out.key_material.ok_or_else(|| {
-            CloudError::permanent("CreateKeyPair", format!("{key_name}: AWS returned no private key"))
+            CloudError::permanent(
+                "CreateKeyPair",
+                format!("{key_name}: AWS returned no private key"),
+            )
         })?;
         Ok(Secret::new(material))
     }
 
-    pub(crate) async fn import_key_pair_impl(&self, key_name: &str, public_key: &str, tags: &Tags) -> CloudResult<()> {
+    pub(crate) async fn import_key_pair_impl(
+        &self,
+        key_name: &str,
+        public_key: &str,
+        tags: &Tags,
+    ) -> CloudResult<()> {
         self.ec2
             .import_key_pair()
             .key_name(key_name)
@@ -72,7 +89,10 @@ impl AwsCloud {
             .key_pairs()
             .first()
             .and_then(|k| k.key_pair_id())
-            .ok_or_else(|| CloudError::NotFound { operation: "DescribeKeyPairs".into(), what: key_name.into() })?;
+            .ok_or_else(|| CloudError::NotFound {
+                operation: "DescribeKeyPairs".into(),
+                what: key_name.into(),
+            })?;
         self.ec2
             .create_tags()
             .resources(id)

@@ -14,7 +14,10 @@ use crate::AwsCloud;
 use async_trait::async_trait;
 use std::path::Path;
 use std::time::Duration;
-use vibes_core::cloud::{BuildOutcome, Cloud, CloudResult, ImageBuildRequest, InstanceRequest, StackRequest, StackState, StackUpdate};
+use vibes_core::cloud::{
+    BuildOutcome, Cloud, CloudResult, ImageBuildRequest, InstanceRequest, StackRequest, StackState,
+    StackUpdate,
+};
 use vibes_core::observed::{ObservedBucket, ObservedImage, ObservedInstance};
 use vibes_core::tags::Tags;
 use vibes_core::{Observed, Secret};
@@ -25,7 +28,10 @@ impl Cloud for AwsCloud {
         let before = self.calls();
         let observed = self.observe_project(project, sources_bucket).await;
         // `vibes -v` shows what a read of the account cost; bench/plan.sh counts with it.
-        tracing::debug!(aws_calls = self.calls() - before, "observed project {project}");
+        tracing::debug!(
+            aws_calls = self.calls() - before,
+            "observed project {project}"
+        );
         observed
     }
     async fn list_bucket(&self, bucket: &str) -> CloudResult<Option<ObservedBucket>> {
@@ -38,7 +44,12 @@ impl Cloud for AwsCloud {
     async fn create_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<Secret> {
         self.create_key_pair_impl(key_name, tags).await
     }
-    async fn import_key_pair(&self, key_name: &str, public_key: &str, tags: &Tags) -> CloudResult<()> {
+    async fn import_key_pair(
+        &self,
+        key_name: &str,
+        public_key: &str,
+        tags: &Tags,
+    ) -> CloudResult<()> {
         self.import_key_pair_impl(key_name, public_key, tags).await
     }
     async fn delete_key_pair(&self, key_name: &str) -> CloudResult<()> {
@@ -51,11 +62,24 @@ impl Cloud for AwsCloud {
     async fn put_parameter(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()> {
         self.put_parameter_impl(name, value, tags).await
     }
-    async fn put_secure_parameter(&self, name: &str, value: &Secret, tags: &Tags, overwrite: bool) -> CloudResult<()> {
-        self.put_secure_parameter_impl(name, value, tags, overwrite).await
+    async fn put_secure_parameter(
+        &self,
+        name: &str,
+        value: &Secret,
+        tags: &Tags,
+        overwrite: bool,
+    ) -> CloudResult<()> {
+        self.put_secure_parameter_impl(name, value, tags, overwrite)
+            .await
     }
-    async fn create_parameter_exclusive(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()> {
-        self.create_parameter_exclusive_impl(name, value, tags).await
+    async fn create_parameter_exclusive(
+        &self,
+        name: &str,
+        value: &str,
+        tags: &Tags,
+    ) -> CloudResult<()> {
+        self.create_parameter_exclusive_impl(name, value, tags)
+            .await
     }
     async fn get_parameter(&self, name: &str) -> CloudResult<Option<String>> {
         self.get_parameter_impl(name).await
@@ -80,14 +104,27 @@ impl Cloud for AwsCloud {
         self.wait_stack_impl(stack_name, timeout).await
     }
 
-    async fn put_object_from_file(&self, bucket: &str, key: &str, file: &Path, sha256_hex: &str) -> CloudResult<()> {
-        self.put_object_from_file_impl(bucket, key, file, sha256_hex).await
+    async fn put_object_from_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &Path,
+        sha256_hex: &str,
+    ) -> CloudResult<()> {
+        self.put_object_from_file_impl(bucket, key, file, sha256_hex)
+            .await
     }
     async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()> {
         self.put_object_impl(bucket, key, body).await
     }
-    async fn write_bucket_manifest(&self, bucket: &str, revision: &str, uploaded: &vibes_core::bucket_manifest::Uploaded) -> CloudResult<()> {
-        self.write_bucket_manifest_impl(bucket, revision, uploaded).await
+    async fn write_bucket_manifest(
+        &self,
+        bucket: &str,
+        revision: &str,
+        uploaded: &vibes_core::bucket_manifest::Uploaded,
+    ) -> CloudResult<()> {
+        self.write_bucket_manifest_impl(bucket, revision, uploaded)
+            .await
     }
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
         self.delete_objects_impl(bucket, keys).await
@@ -96,7 +133,11 @@ impl Cloud for AwsCloud {
     async fn start_image_build(&self, req: &ImageBuildRequest) -> CloudResult<String> {
         self.start_image_build_impl(req).await
     }
-    async fn wait_image_build(&self, build_id: &str, timeout: Duration) -> CloudResult<BuildOutcome> {
+    async fn wait_image_build(
+        &self,
+        build_id: &str,
+        timeout: Duration,
+    ) -> CloudResult<BuildOutcome> {
         self.wait_image_build_impl(build_id, timeout).await
     }
     async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>> {
@@ -106,8 +147,15 @@ impl Cloud for AwsCloud {
         self.deregister_image_impl(image_id).await
     }
 
-    async fn create_volume(&self, size_gib: u32, availability_zone: &str, tags: &Tags, token: &str) -> CloudResult<String> {
-        self.create_volume_impl(size_gib, availability_zone, tags, token).await
+    async fn create_volume(
+        &self,
+        size_gib: u32,
+        availability_zone: &str,
+        tags: &Tags,
+        token: &str,
+    ) -> CloudResult<String> {
+        self.create_volume_impl(size_gib, availability_zone, tags, token)
+            .await
     }
     async fn create_snapshot(&self, volume_id: &str, tags: &Tags) -> CloudResult<String> {
         self.create_snapshot_impl(volume_id, tags).await
@@ -122,7 +170,12 @@ impl Cloud for AwsCloud {
     async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String> {
         self.run_instance_impl(req).await
     }
-    async fn wait_instance(&self, instance_id: &str, states: &[&str], timeout: Duration) -> CloudResult<ObservedInstance> {
+    async fn wait_instance(
+        &self,
+        instance_id: &str,
+        states: &[&str],
+        timeout: Duration,
+    ) -> CloudResult<ObservedInstance> {
         self.wait_instance_impl(instance_id, states, timeout).await
     }
     async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()> {

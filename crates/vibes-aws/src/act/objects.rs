@@ -6,11 +6,13 @@ use crate::error::{cloud_err, Failure};
 use crate::observe::SHA256_METADATA;
 use crate::AwsCloud;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier,
+};
+use futures_util::{stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use tokio::io::AsyncReadExt;
-use futures_util::{stream, StreamExt, TryStreamExt};
 use vibes_core::bucket_manifest::{BucketManifest, ManifestEntry, Uploaded, MANIFEST_KEY};
 use vibes_core::cloud::{CloudError, CloudResult};
 
@@ -28,7 +30,9 @@ fn base64_of_hex(operation: &str, hex_digest: &str) -> CloudResult<String> {
     let raw = hex::decode(hex_digest)
         .ok()
         .filter(|b| b.len() == 32)
-        .ok_or_else(|| CloudError::permanent(operation, format!("`{hex_digest}` is not a hex SHA-256")))?;
+        .ok_or_else(|| {
+            CloudError::permanent(operation, format!("`{hex_digest}` is not a hex SHA-256"))
+        })?;
     Ok(aws_smithy_types::base64::encode(raw))
 }
 
@@ -37,10 +41,21 @@ fn io_err(operation: &str, file: &Path, e: std::io::Error) -> CloudError {
 }
 
 impl AwsCloud {
-    pub(crate) async fn put_object_from_file_impl(&self, bucket: &str, key: &str, file: &Path, sha256_hex: &str) -> CloudResult<()> {
-        let size = tokio::fs::metadata(file).await.map_err(|e| io_err("PutObject", file, e))?.len();
+    pub(crate) async fn put_object_from_file_impl(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &Path,
+        sha256_hex: &str,
+    ) -> CloudResult<()> {
+        let size = tokio::fs::metadata(file)
+            .await
+            .map_err(|e| io_err("PutObject", file, e))?
+            .len();
         if size >= self.multipart_threshold {
-            return self.put_multipart(bucket, key, file, size, sha256_hex).await;
+            return self
+                .put_multipart(bucket, key, file, size, sha256_hex)
+                .await;
         }
         let checksum = base64_of_hex("PutObject", sha256_hex)?;
         let body = ByteStream::from_path(file)
@@ -63,7 +78,14 @@ impl AwsCloud {
     /// Parts are read one at a time (memory: one part), hashed, and sent with their checksum;
     /// the whole file's hash is checked against `sha256_hex` before the upload is completed,
     /// so a file that changed since it was scanned never lands. Failures abort the upload.
-    async fn put_multipart(&self, bucket: &str, key: &str, file: &Path, size: u64, sha256_hex: &str) -> CloudResult<()> {
+    async fn put_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &Path,
+        size: u64,
+        sha256_hex: &str,
+    ) -> CloudResult<()> {
         let what = format!("s3://{bucket}/{key}");
         let created = self
             .s3
@@ -77,19 +99,40 @@ impl AwsCloud {
             .map_err(|e| cloud_err("CreateMultipartUpload", &what, e))?;
         let upload_id = created
             .upload_id()
-            .ok_or_else(|| CloudError::permanent("CreateMultipartUpload", format!("{what}: no upload id")))?
+            .ok_or_else(|| {
+                CloudError::permanent("CreateMultipartUpload", format!("{what}: no upload id"))
+            })?
             .to_string();
-        let result = self.upload_parts(bucket, key, file, size, sha256_hex, &upload_id).await;
+        let result = self
+            .upload_parts(bucket, key, file, size, sha256_hex, &upload_id)
+            .await;
         if result.is_err() {
             // Parts of an abandoned upload are billed until aborted.
-            let _ = self.s3.abort_multipart_upload().bucket(bucket).key(key).upload_id(&upload_id).send().await;
+            let _ = self
+                .s3
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
         }
         result
     }
 
-    async fn upload_parts(&self, bucket: &str, key: &str, file: &Path, size: u64, sha256_hex: &str, upload_id: &str) -> CloudResult<()> {
+    async fn upload_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &Path,
+        size: u64,
+        sha256_hex: &str,
+        upload_id: &str,
+    ) -> CloudResult<()> {
         let what = format!("s3://{bucket}/{key}");
-        let mut f = tokio::fs::File::open(file).await.map_err(|e| io_err("UploadPart", file, e))?;
+        let mut f = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| io_err("UploadPart", file, e))?;
         let part_len = part_size(size, self.multipart_threshold);
         let mut whole = Sha256::new();
         let mut parts = Vec::new();
@@ -98,7 +141,9 @@ impl AwsCloud {
         while sent < size {
             let len = part_len.min(size - sent) as usize;
             let mut buf = vec![0u8; len];
-            f.read_exact(&mut buf).await.map_err(|e| io_err("UploadPart", file, e))?;
+            f.read_exact(&mut buf)
+                .await
+                .map_err(|e| io_err("UploadPart", file, e))?;
             whole.update(&buf);
             let checksum = aws_smithy_types::base64::encode(Sha256::digest(&buf));
             let out = self
@@ -136,14 +181,23 @@ impl AwsCloud {
             .bucket(bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| cloud_err("CompleteMultipartUpload", &what, e))?;
         Ok(())
     }
 
-    pub(crate) async fn put_object_impl(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()> {
+    pub(crate) async fn put_object_impl(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> CloudResult<()> {
         let digest = Sha256::digest(&body);
         self.s3
             .put_object()
@@ -163,22 +217,42 @@ impl AwsCloud {
     /// (so a bucket filled before manifests existed is read once, here, not on every plan).
     /// Apply holds the project lock, so no other vibes writes between the uploads and this
     /// listing; an uploaded object whose listed size differs from the scan is not vouched for.
-    pub(crate) async fn write_bucket_manifest_impl(&self, bucket: &str, revision: &str, uploaded: &Uploaded) -> CloudResult<()> {
+    pub(crate) async fn write_bucket_manifest_impl(
+        &self,
+        bucket: &str,
+        revision: &str,
+        uploaded: &Uploaded,
+    ) -> CloudResult<()> {
         let listed = crate::observe::s3_listing(&self.s3, bucket)
             .await?
-            .ok_or_else(|| CloudError::NotFound { operation: "ListObjectsV2".into(), what: format!("bucket {bucket}") })?;
-        let old = crate::observe::s3_read_manifest(&self.s3, bucket, &listed).await?.map(|(m, _)| m);
+            .ok_or_else(|| CloudError::NotFound {
+                operation: "ListObjectsV2".into(),
+                what: format!("bucket {bucket}"),
+            })?;
+        let old = crate::observe::s3_read_manifest(&self.s3, bucket, &listed)
+            .await?
+            .map(|(m, _)| m);
         let mut manifest = BucketManifest::new(revision);
         let mut unknown = Vec::new();
         for l in listed.into_iter().filter(|l| l.key != MANIFEST_KEY) {
             let Some(etag) = l.etag.clone() else { continue };
             let sha256 = match uploaded.get(&l.key) {
                 Some(u) if u.size == l.size => u.sha256.clone(),
-                _ => old.as_ref().and_then(|m| m.trusted_sha256(&l.key, l.size, Some(&etag))).map(str::to_string),
+                _ => old
+                    .as_ref()
+                    .and_then(|m| m.trusted_sha256(&l.key, l.size, Some(&etag)))
+                    .map(str::to_string),
             };
             match sha256 {
                 Some(sha256) => {
-                    manifest.objects.insert(l.key, ManifestEntry { size: l.size, sha256, etag: Some(etag) });
+                    manifest.objects.insert(
+                        l.key,
+                        ManifestEntry {
+                            size: l.size,
+                            sha256,
+                            etag: Some(etag),
+                        },
+                    );
                 }
                 None => unknown.push((l.key, l.size, etag)),
             }
@@ -187,18 +261,32 @@ impl AwsCloud {
         let headed: Vec<(String, Option<ManifestEntry>)> = stream::iter(unknown)
             .map(|(key, size, etag)| async move {
                 let sha256 = crate::observe::s3_object_sha256(s3, bucket, &key).await?;
-                Ok::<_, CloudError>((key, sha256.map(|sha256| ManifestEntry { size, sha256, etag: Some(etag) })))
+                Ok::<_, CloudError>((
+                    key,
+                    sha256.map(|sha256| ManifestEntry {
+                        size,
+                        sha256,
+                        etag: Some(etag),
+                    }),
+                ))
             })
             .buffer_unordered(crate::observe::READ_CONCURRENCY)
             .try_collect()
             .await?;
-        manifest.objects.extend(headed.into_iter().filter_map(|(k, e)| e.map(|e| (k, e))));
-        self.put_object_impl(bucket, MANIFEST_KEY, manifest.to_json()).await
+        manifest
+            .objects
+            .extend(headed.into_iter().filter_map(|(k, e)| e.map(|e| (k, e))));
+        self.put_object_impl(bucket, MANIFEST_KEY, manifest.to_json())
+            .await
     }
 
     /// DeleteObjects in batches of 1000 (the API's limit); any key S3 reports as not
     /// deleted fails the call with its code.
-    pub(crate) async fn delete_objects_impl(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
+    pub(crate) async fn delete_objects_impl(
+        &self,
+        bucket: &str,
+        keys: &[String],
+    ) -> CloudResult<()> {
         for batch in keys.chunks(1000) {
             let ids = batch
                 .iter()
@@ -254,7 +342,10 @@ mod tests {
     #[test]
     fn checksums_go_to_s3_as_base64() {
         let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        assert_eq!(base64_of_hex("PutObject", hex).unwrap(), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+        assert_eq!(
+            base64_of_hex("PutObject", hex).unwrap(),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
         assert!(base64_of_hex("PutObject", "abc").is_err());
     }
 }

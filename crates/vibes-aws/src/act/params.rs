@@ -24,8 +24,19 @@ fn ssm_tags(tags: &Tags) -> CloudResult<Vec<Tag>> {
 impl AwsCloud {
     /// Create `name` with `tags`, or (when `overwrite`) overwrite it when it exists. The value
     /// is scrubbed from any error as a secret when `secure`.
-    async fn put(&self, name: &str, value: &str, kind: ParameterType, tags: &Tags, overwrite: bool) -> CloudResult<()> {
-        let secrets: &[&str] = if kind == ParameterType::SecureString { &[value] } else { &[] };
+    async fn put(
+        &self,
+        name: &str,
+        value: &str,
+        kind: ParameterType,
+        tags: &Tags,
+        overwrite: bool,
+    ) -> CloudResult<()> {
+        let secrets: &[&str] = if kind == ParameterType::SecureString {
+            &[value]
+        } else {
+            &[]
+        };
         let created = self
             .ssm
             .put_parameter()
@@ -42,31 +53,75 @@ impl AwsCloud {
         };
         match err {
             CloudError::AlreadyExists { .. } if overwrite => {
-                let updated = self.ssm.put_parameter().name(name).value(value).r#type(kind).overwrite(true).send().await;
-                updated.map(|_| ()).map_err(|e| Failure::from_sdk(&e).into_cloud("PutParameter", name, secrets))
+                let updated = self
+                    .ssm
+                    .put_parameter()
+                    .name(name)
+                    .value(value)
+                    .r#type(kind)
+                    .overwrite(true)
+                    .send()
+                    .await;
+                updated
+                    .map(|_| ())
+                    .map_err(|e| Failure::from_sdk(&e).into_cloud("PutParameter", name, secrets))
             }
             other => Err(other),
         }
     }
 
-    pub(crate) async fn put_parameter_impl(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()> {
-        self.put(name, value, ParameterType::String, tags, true).await
+    pub(crate) async fn put_parameter_impl(
+        &self,
+        name: &str,
+        value: &str,
+        tags: &Tags,
+    ) -> CloudResult<()> {
+        self.put(name, value, ParameterType::String, tags, true)
+            .await
     }
 
-    pub(crate) async fn put_secure_parameter_impl(&self, name: &str, value: &Secret, tags: &Tags, overwrite: bool) -> CloudResult<()> {
-        self.put(name, value.expose(), ParameterType::SecureString, tags, overwrite).await
+    pub(crate) async fn put_secure_parameter_impl(
+        &self,
+        name: &str,
+        value: &Secret,
+        tags: &Tags,
+        overwrite: bool,
+    ) -> CloudResult<()> {
+        self.put(
+            name,
+            value.expose(),
+            ParameterType::SecureString,
+            tags,
+            overwrite,
+        )
+        .await
     }
 
-    pub(crate) async fn create_parameter_exclusive_impl(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()> {
-        self.put(name, value, ParameterType::String, tags, false).await
+    pub(crate) async fn create_parameter_exclusive_impl(
+        &self,
+        name: &str,
+        value: &str,
+        tags: &Tags,
+    ) -> CloudResult<()> {
+        self.put(name, value, ParameterType::String, tags, false)
+            .await
     }
 
     /// A plain parameter's value; `None` when it does not exist. SecureStrings are refused:
     /// their value is a secret and has no business in a `String`.
     pub(crate) async fn get_parameter_impl(&self, name: &str) -> CloudResult<Option<String>> {
-        match self.ssm.get_parameter().name(name).with_decryption(false).send().await {
+        match self
+            .ssm
+            .get_parameter()
+            .name(name)
+            .with_decryption(false)
+            .send()
+            .await
+        {
             Ok(out) => {
-                let Some(p) = out.parameter else { return Ok(None) };
+                let Some(p) = out.parameter else {
+                    return Ok(None);
+                };
                 if matches!(p.r#type(), Some(ParameterType::SecureString)) {
                     return Err(CloudError::permanent(
                         "GetParameter",

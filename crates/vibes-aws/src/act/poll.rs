@@ -13,7 +13,12 @@ pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(15);
 
 /// Call `check` until it returns `Some`, pausing with backoff; [`CloudError::Timeout`] once
 /// `timeout` has passed. The last pause is cut short so the deadline is kept.
-pub(crate) async fn poll<T, F, Fut>(operation: &str, what: &str, timeout: Duration, mut check: F) -> CloudResult<T>
+pub(crate) async fn poll<T, F, Fut>(
+    operation: &str,
+    what: &str,
+    timeout: Duration,
+    mut check: F,
+) -> CloudResult<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = CloudResult<Option<T>>>,
@@ -57,9 +62,16 @@ mod tests {
     #[tokio::test]
     async fn keeps_the_deadline() {
         let started = std::time::Instant::now();
-        let err = poll("Wait", "stack x", Duration::from_millis(1200), || async { Ok(None::<()>) }).await.unwrap_err();
+        let err = poll("Wait", "stack x", Duration::from_millis(1200), || async {
+            Ok(None::<()>)
+        })
+        .await
+        .unwrap_err();
         assert!(matches!(err, CloudError::Timeout { .. }), "{err}");
         let took = started.elapsed();
-        assert!(took >= Duration::from_millis(1200) && took < Duration::from_millis(2500), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(1200) && took < Duration::from_millis(2500),
+            "{took:?}"
+        );
     }
 }

@@ -15,12 +15,20 @@ const CAPABILITIES: [Capability; 2] = [Capability::CapabilityIam, Capability::Ca
 fn parameters(req: &StackRequest) -> Vec<Parameter> {
     req.parameters
         .iter()
-        .map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build())
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
         .collect()
 }
 
 fn tags(req: &StackRequest) -> Vec<Tag> {
-    req.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    req.tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 impl AwsCloud {
@@ -57,7 +65,9 @@ impl AwsCloud {
             Ok(_) => Ok(StackUpdate::Started),
             Err(e) => {
                 let f = Failure::from_sdk(&e);
-                if f.code_is("ValidationError") && f.message.contains("No updates are to be performed") {
+                if f.code_is("ValidationError")
+                    && f.message.contains("No updates are to be performed")
+                {
                     Ok(StackUpdate::NoChanges)
                 } else {
                     Err(f.into_cloud("UpdateStack", &req.stack_name, &[]))
@@ -79,30 +89,60 @@ impl AwsCloud {
 
     /// Poll DescribeStacks until the stack leaves `*_IN_PROGRESS`. A stack that no longer
     /// exists has finished deleting: `DELETE_COMPLETE`.
-    pub(crate) async fn wait_stack_impl(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState> {
-        poll("WaitStack", &format!("stack {stack_name}"), timeout, || async {
-            let out = match self.cfn.describe_stacks().stack_name(stack_name).send().await {
-                Ok(out) => out,
-                Err(e) => {
-                    return match Failure::from_sdk(&e).into_cloud("DescribeStacks", stack_name, &[]) {
-                        CloudError::NotFound { .. } => Ok(Some(StackState {
-                            status: "DELETE_COMPLETE".into(),
-                            outputs: Default::default(),
-                            reason: None,
-                        })),
-                        other => Err(other),
+    pub(crate) async fn wait_stack_impl(
+        &self,
+        stack_name: &str,
+        timeout: Duration,
+    ) -> CloudResult<StackState> {
+        poll(
+            "WaitStack",
+            &format!("stack {stack_name}"),
+            timeout,
+            || async {
+                let out = match self
+                    .cfn
+                    .describe_stacks()
+                    .stack_name(stack_name)
+                    .send()
+                    .await
+                {
+                    Ok(out) => out,
+                    Err(e) => {
+                        return match Failure::from_sdk(&e).into_cloud(
+                            "DescribeStacks",
+                            stack_name,
+                            &[],
+                        ) {
+                            CloudError::NotFound { .. } => Ok(Some(StackState {
+                                status: "DELETE_COMPLETE".into(),
+                                outputs: Default::default(),
+                                reason: None,
+                            })),
+                            other => Err(other),
+                        }
                     }
+                };
+                let Some(s) = out.stacks().first() else {
+                    return Ok(Some(StackState {
+                        status: "DELETE_COMPLETE".into(),
+                        outputs: Default::default(),
+                        reason: None,
+                    }));
+                };
+                let status = s
+                    .stack_status()
+                    .map(|st| st.as_str().to_string())
+                    .unwrap_or_default();
+                if status.ends_with("_IN_PROGRESS") {
+                    return Ok(None);
                 }
-            };
-            let Some(s) = out.stacks().first() else {
-                return Ok(Some(StackState { status: "DELETE_COMPLETE".into(), outputs: Default::default(), reason: None }));
-            };
-            let status = s.stack_status().map(|st| st.as_str().to_string()).unwrap_or_default();
-            if status.ends_with("_IN_PROGRESS") {
-                return Ok(None);
-            }
-            Ok(Some(StackState { status, outputs: cfn_outputs(s), reason: s.stack_status_reason().map(str::to_string) }))
-        })
+                Ok(Some(StackState {
+                    status,
+                    outputs: cfn_outputs(s),
+                    reason: s.stack_status_reason().map(str::to_string),
+                }))
+            },
+        )
         .await
     }
 }

@@ -10,7 +10,10 @@ use vibes_core::cloud::{CloudError, CloudResult};
 use vibes_core::observed::ObservedStack;
 use vibes_core::tags::Tags;
 
-pub(crate) async fn stacks(cfn: &aws_sdk_cloudformation::Client, project: &str) -> CloudResult<BTreeMap<String, ObservedStack>> {
+pub(crate) async fn stacks(
+    cfn: &aws_sdk_cloudformation::Client,
+    project: &str,
+) -> CloudResult<BTreeMap<String, ObservedStack>> {
     let mut kept = Vec::new();
     let mut pages = cfn.describe_stacks().into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -33,7 +36,10 @@ pub(crate) async fn stacks(cfn: &aws_sdk_cloudformation::Client, project: &str) 
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
-    Ok(with_templates.into_iter().map(|s| (s.stack_name.clone(), s)).collect())
+    Ok(with_templates
+        .into_iter()
+        .map(|s| (s.stack_name.clone(), s))
+        .collect())
 }
 
 /// A stack as described, its template left empty (read separately).
@@ -41,18 +47,31 @@ pub(crate) fn stack_of(s: &Stack) -> ObservedStack {
     ObservedStack {
         stack_name: s.stack_name().unwrap_or_default().into(),
         stack_id: s.stack_id().unwrap_or_default().into(),
-        status: s.stack_status().map(|st| st.as_str().to_string()).unwrap_or_default(),
+        status: s
+            .stack_status()
+            .map(|st| st.as_str().to_string())
+            .unwrap_or_default(),
         template_body: String::new(),
         parameters: s
             .parameters()
             .iter()
-            .filter_map(|p| Some((p.parameter_key()?.to_string(), p.parameter_value().unwrap_or_default().to_string())))
+            .filter_map(|p| {
+                Some((
+                    p.parameter_key()?.to_string(),
+                    p.parameter_value().unwrap_or_default().to_string(),
+                ))
+            })
             .collect(),
         outputs: outputs_of(s),
         tags: s
             .tags()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
             .collect::<Tags>(),
     }
 }
@@ -60,16 +79,29 @@ pub(crate) fn stack_of(s: &Stack) -> ObservedStack {
 pub(crate) fn outputs_of(s: &Stack) -> BTreeMap<String, String> {
     s.outputs()
         .iter()
-        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value().unwrap_or_default().to_string())))
+        .filter_map(|o| {
+            Some((
+                o.output_key()?.to_string(),
+                o.output_value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
 /// The template as submitted (not the processed form), by stack id so a same-named newer stack
 /// cannot answer for it.
-async fn template(cfn: &aws_sdk_cloudformation::Client, stack_id: &str, stack_name: &str) -> CloudResult<String> {
+async fn template(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack_id: &str,
+    stack_name: &str,
+) -> CloudResult<String> {
     let out = cfn
         .get_template()
-        .stack_name(if stack_id.is_empty() { stack_name } else { stack_id })
+        .stack_name(if stack_id.is_empty() {
+            stack_name
+        } else {
+            stack_id
+        })
         .template_stage(TemplateStage::Original)
         .send()
         .await

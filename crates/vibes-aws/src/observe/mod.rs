@@ -19,9 +19,11 @@ pub(crate) use cfn::outputs_of as cfn_outputs;
 pub(crate) use ec2::{image_of, instance_of};
 mod ec2;
 mod s3;
-pub use s3::SHA256_METADATA;
 pub(crate) use s3::bucket as list_bucket_opt;
-pub(crate) use s3::{listing as s3_listing, object_sha256 as s3_object_sha256, read_manifest as s3_read_manifest};
+pub use s3::SHA256_METADATA;
+pub(crate) use s3::{
+    listing as s3_listing, object_sha256 as s3_object_sha256, read_manifest as s3_read_manifest,
+};
 mod ssm;
 
 use crate::AwsCloud;
@@ -34,23 +36,40 @@ pub(crate) const READ_CONCURRENCY: usize = 16;
 
 impl AwsCloud {
     /// One concurrent read of what `project` owns; `sources_bucket`'s objects too when given.
-    pub async fn observe_project(&self, project: &str, sources_bucket: Option<&str>) -> CloudResult<Observed> {
-        let (key_pairs, parameters, stacks, images, volumes, snapshots, instances, sources_bucket) = tokio::try_join!(
-            ec2::key_pairs(&self.ec2, project),
-            ssm::parameters(&self.ssm, project),
-            cfn::stacks(&self.cfn, project),
-            ec2::images(&self.ec2, project),
-            ec2::volumes(&self.ec2, project),
-            ec2::snapshots(&self.ec2, project),
-            ec2::instances(&self.ec2, project),
-            s3::bucket(&self.s3, sources_bucket),
-        )?;
-        Ok(Observed { stacks, key_pairs, parameters, images, volumes, snapshots, instances, sources_bucket })
+    pub async fn observe_project(
+        &self,
+        project: &str,
+        sources_bucket: Option<&str>,
+    ) -> CloudResult<Observed> {
+        let (key_pairs, parameters, stacks, images, volumes, snapshots, instances, sources_bucket) =
+            tokio::try_join!(
+                ec2::key_pairs(&self.ec2, project),
+                ssm::parameters(&self.ssm, project),
+                cfn::stacks(&self.cfn, project),
+                ec2::images(&self.ec2, project),
+                ec2::volumes(&self.ec2, project),
+                ec2::snapshots(&self.ec2, project),
+                ec2::instances(&self.ec2, project),
+                s3::bucket(&self.s3, sources_bucket),
+            )?;
+        Ok(Observed {
+            stacks,
+            key_pairs,
+            parameters,
+            images,
+            volumes,
+            snapshots,
+            instances,
+            sources_bucket,
+        })
     }
 }
 
 /// The objects of `bucket` with their SHA-256; `None` when the bucket does not exist.
-pub(crate) async fn list_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> CloudResult<Option<vibes_core::observed::ObservedBucket>> {
+pub(crate) async fn list_bucket(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> CloudResult<Option<vibes_core::observed::ObservedBucket>> {
     list_bucket_opt(s3, Some(bucket)).await
 }
 
@@ -65,7 +84,10 @@ pub(crate) fn owned(project: &str, name: &str, tags: &Tags) -> bool {
 
 /// The server-side filter on the project tag, for EC2 describe calls.
 pub(crate) fn project_filter(project: &str) -> aws_sdk_ec2::types::Filter {
-    aws_sdk_ec2::types::Filter::builder().name(format!("tag:{PROJECT}")).values(project).build()
+    aws_sdk_ec2::types::Filter::builder()
+        .name(format!("tag:{PROJECT}"))
+        .values(project)
+        .build()
 }
 
 #[cfg(test)]
@@ -77,7 +99,10 @@ mod tests {
         let mut tagged = Tags::new();
         tagged.insert(PROJECT.into(), "vibes".into());
         assert!(owned("vibes", "anything", &tagged));
-        assert!(!owned("other", "other-builds", &tagged), "a tag naming another project wins over the name");
+        assert!(
+            !owned("other", "other-builds", &tagged),
+            "a tag naming another project wins over the name"
+        );
         assert!(owned("vibes", "vibes-builds", &Tags::new()));
         assert!(!owned("vibes", "vibesx-builds", &Tags::new()));
         assert!(!owned("vibes", "builds", &Tags::new()));

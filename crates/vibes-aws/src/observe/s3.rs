@@ -31,7 +31,10 @@ pub(crate) struct Listed {
 }
 
 /// Every object of `bucket`, a page of 1000 a call; `None` when the bucket does not exist.
-pub(crate) async fn listing(s3: &aws_sdk_s3::Client, bucket: &str) -> CloudResult<Option<Vec<Listed>>> {
+pub(crate) async fn listing(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> CloudResult<Option<Vec<Listed>>> {
     let mut listed = Vec::new();
     let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -61,12 +64,22 @@ pub(crate) async fn listing(s3: &aws_sdk_s3::Client, bucket: &str) -> CloudResul
 /// The bucket's manifest and its raw bytes, when the listing shows one. A manifest that does
 /// not parse is ignored (every object is then read on its own), never an error: it is only
 /// a shortcut.
-pub(crate) async fn read_manifest(s3: &aws_sdk_s3::Client, bucket: &str, listed: &[Listed]) -> CloudResult<Option<(BucketManifest, Vec<u8>)>> {
+pub(crate) async fn read_manifest(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    listed: &[Listed],
+) -> CloudResult<Option<(BucketManifest, Vec<u8>)>> {
     if !listed.iter().any(|l| l.key == MANIFEST_KEY) {
         return Ok(None);
     }
     let what = format!("s3://{bucket}/{MANIFEST_KEY}");
-    let out = match s3.get_object().bucket(bucket).key(MANIFEST_KEY).send().await {
+    let out = match s3
+        .get_object()
+        .bucket(bucket)
+        .key(MANIFEST_KEY)
+        .send()
+        .await
+    {
         Ok(o) => o,
         Err(e) => {
             let f = Failure::from_sdk(&e);
@@ -80,7 +93,10 @@ pub(crate) async fn read_manifest(s3: &aws_sdk_s3::Client, bucket: &str, listed:
         .body
         .collect()
         .await
-        .map_err(|e| CloudError::Transient { operation: "GetObject".into(), message: format!("{what}: {e}") })?
+        .map_err(|e| CloudError::Transient {
+            operation: "GetObject".into(),
+            message: format!("{what}: {e}"),
+        })?
         .into_bytes()
         .to_vec();
     match BucketManifest::from_json(&bytes) {
@@ -92,21 +108,45 @@ pub(crate) async fn read_manifest(s3: &aws_sdk_s3::Client, bucket: &str, listed:
     }
 }
 
-pub(crate) async fn bucket(s3: &aws_sdk_s3::Client, bucket: Option<&str>) -> CloudResult<Option<ObservedBucket>> {
-    let Some(bucket) = bucket else { return Ok(None) };
-    let Some(listed) = listing(s3, bucket).await? else { return Ok(None) };
+pub(crate) async fn bucket(
+    s3: &aws_sdk_s3::Client,
+    bucket: Option<&str>,
+) -> CloudResult<Option<ObservedBucket>> {
+    let Some(bucket) = bucket else {
+        return Ok(None);
+    };
+    let Some(listed) = listing(s3, bucket).await? else {
+        return Ok(None);
+    };
     let manifest = read_manifest(s3, bucket, &listed).await?;
     let mut objects = std::collections::BTreeMap::new();
     let mut unknown = Vec::new();
     for l in listed {
         if l.key == MANIFEST_KEY {
-            let sha256 = manifest.as_ref().map(|(_, bytes)| hex::encode(Sha256::digest(bytes)));
-            objects.insert(l.key, ObservedObject { size: l.size, sha256 });
+            let sha256 = manifest
+                .as_ref()
+                .map(|(_, bytes)| hex::encode(Sha256::digest(bytes)));
+            objects.insert(
+                l.key,
+                ObservedObject {
+                    size: l.size,
+                    sha256,
+                },
+            );
             continue;
         }
-        match manifest.as_ref().and_then(|(m, _)| m.trusted_sha256(&l.key, l.size, l.etag.as_deref())) {
+        match manifest
+            .as_ref()
+            .and_then(|(m, _)| m.trusted_sha256(&l.key, l.size, l.etag.as_deref()))
+        {
             Some(sha) => {
-                objects.insert(l.key, ObservedObject { size: l.size, sha256: Some(sha.to_string()) });
+                objects.insert(
+                    l.key,
+                    ObservedObject {
+                        size: l.size,
+                        sha256: Some(sha.to_string()),
+                    },
+                );
             }
             None => unknown.push(l),
         }
@@ -114,16 +154,29 @@ pub(crate) async fn bucket(s3: &aws_sdk_s3::Client, bucket: Option<&str>) -> Clo
     let headed: Vec<(String, ObservedObject)> = stream::iter(unknown)
         .map(|l| async move {
             let sha256 = object_sha256(s3, bucket, &l.key).await?;
-            Ok::<_, CloudError>((l.key, ObservedObject { size: l.size, sha256 }))
+            Ok::<_, CloudError>((
+                l.key,
+                ObservedObject {
+                    size: l.size,
+                    sha256,
+                },
+            ))
         })
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
     objects.extend(headed);
-    Ok(Some(ObservedBucket { bucket: bucket.to_string(), objects }))
+    Ok(Some(ObservedBucket {
+        bucket: bucket.to_string(),
+        objects,
+    }))
 }
 
-pub(crate) async fn object_sha256(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> CloudResult<Option<String>> {
+pub(crate) async fn object_sha256(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> CloudResult<Option<String>> {
     let head = s3
         .head_object()
         .bucket(bucket)
@@ -161,6 +214,9 @@ mod tests {
             full_object_hex(empty).as_deref(),
             Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         );
-        assert_eq!(full_object_hex("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=-2"), None);
+        assert_eq!(
+            full_object_hex("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=-2"),
+            None
+        );
     }
 }

@@ -23,12 +23,19 @@ use vibes_core::cloud::{CloudError, CloudResult};
 use vibes_core::observed::ObservedParameter;
 use vibes_core::tags::{Tags, ADDRESS, PROJECT};
 
-pub(crate) async fn parameters(ssm: &aws_sdk_ssm::Client, project: &str) -> CloudResult<BTreeMap<String, ObservedParameter>> {
-    let (found, tagged_ours) = tokio::try_join!(by_path(ssm, project), tagged_with_project(ssm, project))?;
+pub(crate) async fn parameters(
+    ssm: &aws_sdk_ssm::Client,
+    project: &str,
+) -> CloudResult<BTreeMap<String, ObservedParameter>> {
+    let (found, tagged_ours) =
+        tokio::try_join!(by_path(ssm, project), tagged_with_project(ssm, project))?;
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for mut p in found {
-        let derived = tagged_ours.contains(&p.name).then(|| address_of_path(project, &p.name)).flatten();
+        let derived = tagged_ours
+            .contains(&p.name)
+            .then(|| address_of_path(project, &p.name))
+            .flatten();
         match derived {
             Some(address) => {
                 p.tags.insert(PROJECT.into(), project.into());
@@ -48,7 +55,11 @@ pub(crate) async fn parameters(ssm: &aws_sdk_ssm::Client, project: &str) -> Clou
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
-    Ok(known.into_iter().chain(read).map(|p| (p.name.clone(), p)).collect())
+    Ok(known
+        .into_iter()
+        .chain(read)
+        .map(|p| (p.name.clone(), p))
+        .collect())
 }
 
 /// Every parameter under `/<project>/` with its value (plain ones) and version, untagged.
@@ -64,14 +75,19 @@ async fn by_path(ssm: &aws_sdk_ssm::Client, project: &str) -> CloudResult<Vec<Ob
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| cloud_err("GetParametersByPath", &format!("/{project}/"), e))?;
+        let page =
+            page.map_err(|e| cloud_err("GetParametersByPath", &format!("/{project}/"), e))?;
         for p in page.parameters() {
             let Some(name) = p.name() else { continue };
             let secure = matches!(p.r#type(), Some(ParameterType::SecureString));
             found.push(ObservedParameter {
                 name: name.to_string(),
                 secure,
-                value: if secure { None } else { p.value().map(str::to_string) },
+                value: if secure {
+                    None
+                } else {
+                    p.value().map(str::to_string)
+                },
                 tags: Tags::new(),
                 version: p.version(),
             });
@@ -81,7 +97,10 @@ async fn by_path(ssm: &aws_sdk_ssm::Client, project: &str) -> CloudResult<Vec<Ob
 }
 
 /// Names of the parameters under `/<project>/` tagged `vibes:project=<project>`.
-async fn tagged_with_project(ssm: &aws_sdk_ssm::Client, project: &str) -> CloudResult<BTreeSet<String>> {
+async fn tagged_with_project(
+    ssm: &aws_sdk_ssm::Client,
+    project: &str,
+) -> CloudResult<BTreeSet<String>> {
     let filter = |key: String, option: Option<&str>, value: String| {
         ParameterStringFilter::builder()
             .key(key)
@@ -93,14 +112,29 @@ async fn tagged_with_project(ssm: &aws_sdk_ssm::Client, project: &str) -> CloudR
     let mut pages = ssm
         .describe_parameters()
         .parameter_filters(filter(format!("tag:{PROJECT}"), None, project.to_string())?)
-        .parameter_filters(filter("Path".into(), Some("Recursive"), format!("/{project}"))?)
+        .parameter_filters(filter(
+            "Path".into(),
+            Some("Recursive"),
+            format!("/{project}"),
+        )?)
         .max_results(50)
         .into_paginator()
         .send();
     let mut names = BTreeSet::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| cloud_err("DescribeParameters", &format!("/{project}/ tagged {PROJECT}={project}"), e))?;
-        names.extend(page.parameters().iter().filter_map(|p| p.name()).map(str::to_string));
+        let page = page.map_err(|e| {
+            cloud_err(
+                "DescribeParameters",
+                &format!("/{project}/ tagged {PROJECT}={project}"),
+                e,
+            )
+        })?;
+        names.extend(
+            page.parameters()
+                .iter()
+                .filter_map(|p| p.name())
+                .map(str::to_string),
+        );
     }
     Ok(names)
 }
@@ -110,7 +144,10 @@ async fn tagged_with_project(ssm: &aws_sdk_ssm::Client, project: &str) -> CloudR
 /// for a path vibes does not name (its tags are then read).
 fn address_of_path(project: &str, name: &str) -> Option<Option<Address>> {
     let rest = name.strip_prefix(&format!("/{project}/"))?;
-    let one = |prefix: &str| rest.strip_prefix(prefix).filter(|n| !n.is_empty() && !n.contains('/'));
+    let one = |prefix: &str| {
+        rest.strip_prefix(prefix)
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+    };
     if rest == "sources" {
         Some(Some(Address::sources()))
     } else if rest == "lock" {
@@ -134,7 +171,11 @@ pub(crate) async fn parameter_tags(ssm: &aws_sdk_ssm::Client, name: &str) -> Clo
         .send()
         .await
         .map_err(|e| cloud_err("ListTagsForResource", name, e))?;
-    Ok(out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+    Ok(out
+        .tag_list()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect())
 }
 
 #[cfg(test)]

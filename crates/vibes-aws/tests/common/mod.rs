@@ -28,7 +28,11 @@ fn dummy_credentials() {
 /// The adapter connected to `moto` the way `vibes --endpoint-url … --region …` connects.
 pub async fn cloud(moto: &Moto) -> AwsCloud {
     dummy_credentials();
-    let opts = ConnectOptions { region: Some(moto::REGION.into()), endpoint_url: Some(moto.endpoint()), profile: None };
+    let opts = ConnectOptions {
+        region: Some(moto::REGION.into()),
+        endpoint_url: Some(moto.endpoint()),
+        profile: None,
+    };
     connect(&opts).await.expect("connect to moto")
 }
 
@@ -43,5 +47,9 @@ pub async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
 }
 
 pub fn tags(project: &str, address: &str) -> Tags {
-    ownership(project, &address.parse::<Address>().expect("address"), "fp0001")
+    ownership(
+        project,
+        &address.parse::<Address>().expect("address"),
+        "fp0001",
+    )
 }

@@ -14,7 +14,12 @@ impl Progress for Lines {
     }
     fn track(&self, e: &TrackEvent<'_>) {
         match e.outcome {
-            Outcome::Failed(message) => eprintln!("FAILED {}/{} ({}): {message}", e.profile, e.output.display(), e.source.display()),
+            Outcome::Failed(message) => eprintln!(
+                "FAILED {}/{} ({}): {message}",
+                e.profile,
+                e.output.display(),
+                e.source.display()
+            ),
             other => println!("{other:?} {}/{}", e.profile, e.output.display()),
         }
     }
@@ -27,7 +32,12 @@ fn main() -> ExitCode {
         eprintln!("{usage}");
         return ExitCode::from(2);
     };
-    let mut opts = BuildOptions { sources: sources.into(), out: out.into(), profiles: Vec::new(), jobs: 0 };
+    let mut opts = BuildOptions {
+        sources: sources.into(),
+        out: out.into(),
+        profiles: Vec::new(),
+        jobs: 0,
+    };
     while let Some(arg) = args.next() {
         if arg == "--jobs" {
             match args.next().and_then(|n| n.parse().ok()) {
@@ -54,7 +64,11 @@ fn main() -> ExitCode {
     match build(&opts, &Lines) {
         Ok(summary) => {
             println!("{summary}");
-            if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            if summary.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -15,15 +15,26 @@ pub use tags::Tags;
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("{path}:{line}: {message}", path = .path.display())]
-    Malformed { path: PathBuf, line: usize, message: String },
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{path}: {source}", path = .path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: symlink leads outside the sources tree (to {target})", path = .path.display(), target = .target.display())]
     Escape { path: PathBuf, target: PathBuf },
     #[error("{path}: symlink loop (this directory is already being read)", path = .path.display())]
     Loop { path: PathBuf },
     #[error("{first} and {second} would both compile to `{base}`", first = .first.display(), second = .second.display())]
-    SameBase { first: PathBuf, second: PathBuf, base: String },
+    SameBase {
+        first: PathBuf,
+        second: PathBuf,
+        base: String,
+    },
 }
 
 /// The audio formats vibes reads.
@@ -48,9 +59,20 @@ impl InputFormat {
 }
 
 pub(crate) fn read_text(path: &Path) -> Result<String, SourceError> {
-    let bytes = std::fs::read(path).map_err(|source| SourceError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     String::from_utf8(bytes).map_err(|e| {
-        let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-        SourceError::Malformed { path: path.to_path_buf(), line, message: "not valid UTF-8".into() }
+        let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        SourceError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            message: "not valid UTF-8".into(),
+        }
     })
 }

@@ -18,7 +18,11 @@ use super::SourceError;
 pub enum Setting {
     Encode(bool),
     Playlist(bool),
-    Picture { kind: u8, format: String, dir: String },
+    Picture {
+        kind: u8,
+        format: String,
+        dir: String,
+    },
     NoPictures,
 }
 
@@ -48,7 +52,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { encode: true, playlist: false, pictures: BTreeMap::new() }
+        Options {
+            encode: true,
+            playlist: false,
+            pictures: BTreeMap::new(),
+        }
     }
 }
 
@@ -62,7 +70,11 @@ impl OptionFile {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let malformed = |message: String| SourceError::Malformed { path: path.to_path_buf(), line: i + 1, message };
+            let malformed = |message: String| SourceError::Malformed {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message,
+            };
             let (key, op) = if let Some((k, v)) = line.split_once('=') {
                 (k.trim(), Op::Value(v.trim()))
             } else if let Some(k) = line.strip_suffix('+') {
@@ -70,7 +82,9 @@ impl OptionFile {
             } else if let Some(k) = line.strip_suffix('-') {
                 (k.trim(), Op::Off)
             } else {
-                return Err(malformed(format!("expected `key+`, `key-` or `key=value`, found `{line}`")));
+                return Err(malformed(format!(
+                    "expected `key+`, `key-` or `key=value`, found `{line}`"
+                )));
             };
             let setting = match (key, op) {
                 ("encode", Op::On) => Setting::Encode(true),
@@ -79,15 +93,25 @@ impl OptionFile {
                 ("playlist", Op::Off) => Setting::Playlist(false),
                 ("apic", Op::Off) => Setting::NoPictures,
                 ("apic", Op::Value(v)) => parse_apic(v).map_err(malformed)?,
-                ("apic", Op::On) => return Err(malformed("apic takes a value: apic=TYPE:FORMAT:DIR, e.g. apic=3:jpeg:..".into())),
-                ("encode" | "playlist", Op::Value(_)) => return Err(malformed(format!("{key} is switched with `{key}+` or `{key}-`"))),
+                ("apic", Op::On) => {
+                    return Err(malformed(
+                        "apic takes a value: apic=TYPE:FORMAT:DIR, e.g. apic=3:jpeg:..".into(),
+                    ))
+                }
+                ("encode" | "playlist", Op::Value(_)) => {
+                    return Err(malformed(format!(
+                        "{key} is switched with `{key}+` or `{key}-`"
+                    )))
+                }
                 (other, _) => {
                     let hint = KNOWN
                         .iter()
                         .find(|k| strsim_close(k, other))
                         .map(|k| format!(" (did you mean `{k}`?)"))
                         .unwrap_or_default();
-                    return Err(malformed(format!("unknown option `{other}`{hint}: vibes knows encode, playlist and apic")));
+                    return Err(malformed(format!(
+                        "unknown option `{other}`{hint}: vibes knows encode, playlist and apic"
+                    )));
                 }
             };
             settings.push((i + 1, setting));
@@ -108,7 +132,8 @@ enum Op<'a> {
 }
 
 fn parse_apic(value: &str) -> Result<Setting, String> {
-    let usage = || format!("expected apic=TYPE:FORMAT:DIR (e.g. apic=3:jpeg:..), found `apic={value}`");
+    let usage =
+        || format!("expected apic=TYPE:FORMAT:DIR (e.g. apic=3:jpeg:..), found `apic={value}`");
     let mut parts = value.splitn(3, ':');
     let (Some(kind), Some(format), Some(dir)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(usage());
@@ -118,12 +143,18 @@ fn parse_apic(value: &str) -> Result<Setting, String> {
         return Err(format!("picture type {kind} is out of range: ID3 picture types are 0 to 20 (3 is the front cover)"));
     }
     if mime_of(format).is_none() {
-        return Err(format!("picture format `{format}` is not one of jpeg, jpg, png"));
+        return Err(format!(
+            "picture format `{format}` is not one of jpeg, jpg, png"
+        ));
     }
     if dir.is_empty() {
         return Err(usage());
     }
-    Ok(Setting::Picture { kind, format: format.to_string(), dir: dir.to_string() })
+    Ok(Setting::Picture {
+        kind,
+        format: format.to_string(),
+        dir: dir.to_string(),
+    })
 }
 
 fn mime_of(format: &str) -> Option<&'static str> {
@@ -136,7 +167,8 @@ fn mime_of(format: &str) -> Option<&'static str> {
 
 /// Close enough to be a typo of a known option: one edit apart, or a prefix.
 fn strsim_close(known: &str, got: &str) -> bool {
-    got.len() >= 3 && (known.starts_with(got) || got.starts_with(known) || edit_distance(known, got) <= 2)
+    got.len() >= 3
+        && (known.starts_with(got) || got.starts_with(known) || edit_distance(known, got) <= 2)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -157,27 +189,50 @@ fn edit_distance(a: &str, b: &str) -> usize {
 impl Options {
     /// Lays `file` (found in directory `dir`) over these options. `root` is the canonical
     /// sources root: pictures must resolve inside it.
-    pub fn merge(&mut self, file: &OptionFile, file_path: &Path, dir: &Path, root: &Path) -> Result<(), SourceError> {
+    pub fn merge(
+        &mut self,
+        file: &OptionFile,
+        file_path: &Path,
+        dir: &Path,
+        root: &Path,
+    ) -> Result<(), SourceError> {
         for (line, setting) in &file.settings {
             match setting {
                 Setting::Encode(on) => self.encode = *on,
                 Setting::Playlist(on) => self.playlist = *on,
                 Setting::NoPictures => self.pictures.clear(),
-                Setting::Picture { kind, format, dir: rel } => {
-                    let err = |message: String| SourceError::Malformed { path: file_path.to_path_buf(), line: *line, message };
+                Setting::Picture {
+                    kind,
+                    format,
+                    dir: rel,
+                } => {
+                    let err = |message: String| SourceError::Malformed {
+                        path: file_path.to_path_buf(),
+                        line: *line,
+                        message,
+                    };
                     let name = format!("picture-{kind:02}.{format}");
                     let wanted = dir.join(rel).join(&name);
-                    let path = wanted
-                        .canonicalize()
-                        .map_err(|e| err(format!("picture {} cannot be read: {e}", wanted.display())))?;
+                    let path = wanted.canonicalize().map_err(|e| {
+                        err(format!("picture {} cannot be read: {e}", wanted.display()))
+                    })?;
                     if !path.starts_with(root) {
-                        return Err(err(format!("picture directory `{rel}` leads outside the sources tree")));
+                        return Err(err(format!(
+                            "picture directory `{rel}` leads outside the sources tree"
+                        )));
                     }
                     if !path.is_file() {
                         return Err(err(format!("picture {} is not a file", wanted.display())));
                     }
                     let mime = mime_of(format).expect("checked when parsed");
-                    self.pictures.insert(*kind, Picture { kind: *kind, mime, path });
+                    self.pictures.insert(
+                        *kind,
+                        Picture {
+                            kind: *kind,
+                            mime,
+                            path,
+                        },
+                    );
                 }
             }
         }
@@ -202,7 +257,11 @@ mod tests {
             vec![
                 Setting::Encode(false),
                 Setting::Playlist(true),
-                Setting::Picture { kind: 3, format: "jpeg".into(), dir: "..".into() },
+                Setting::Picture {
+                    kind: 3,
+                    format: "jpeg".into(),
+                    dir: "..".into()
+                },
                 Setting::NoPictures,
             ]
         );
@@ -212,11 +271,26 @@ mod tests {
     fn errors_name_file_line_and_suggest() {
         let e = parse("playlist+\nencdoe-\n").unwrap_err().to_string();
         assert_eq!(e, "vibes.txt:2: unknown option `encdoe` (did you mean `encode`?): vibes knows encode, playlist and apic");
-        assert!(parse("apic=3:gif:.").unwrap_err().to_string().contains("`gif` is not one of"));
-        assert!(parse("apic=33:jpeg:.").unwrap_err().to_string().contains("0 to 20"));
-        assert!(parse("apic=front").unwrap_err().to_string().starts_with("vibes.txt:1: expected apic=TYPE:FORMAT:DIR"));
-        assert!(parse("encode=yes").unwrap_err().to_string().contains("`encode+` or `encode-`"));
-        assert!(parse("loud").unwrap_err().to_string().contains("expected `key+`"));
+        assert!(parse("apic=3:gif:.")
+            .unwrap_err()
+            .to_string()
+            .contains("`gif` is not one of"));
+        assert!(parse("apic=33:jpeg:.")
+            .unwrap_err()
+            .to_string()
+            .contains("0 to 20"));
+        assert!(parse("apic=front")
+            .unwrap_err()
+            .to_string()
+            .starts_with("vibes.txt:1: expected apic=TYPE:FORMAT:DIR"));
+        assert!(parse("encode=yes")
+            .unwrap_err()
+            .to_string()
+            .contains("`encode+` or `encode-`"));
+        assert!(parse("loud")
+            .unwrap_err()
+            .to_string()
+            .contains("expected `key+`"));
     }
 
     #[test]
@@ -230,13 +304,36 @@ mod tests {
         let album = root.join("artist/album");
 
         let mut o = Options::default();
-        o.merge(&parse("apic=3:jpeg:..").unwrap(), &album.join("vibes.txt"), &album, &root).unwrap();
+        o.merge(
+            &parse("apic=3:jpeg:..").unwrap(),
+            &album.join("vibes.txt"),
+            &album,
+            &root,
+        )
+        .unwrap();
         assert_eq!(o.pictures[&3].path, root.join("artist/picture-03.jpeg"));
         assert_eq!(o.pictures[&3].mime, "image/jpeg");
 
-        let e = o.merge(&parse("apic=3:jpeg:../../..").unwrap(), &album.join("vibes.txt"), &album, &root).unwrap_err();
-        assert!(e.to_string().contains("leads outside the sources tree"), "{e}");
-        let e = o.merge(&parse("\napic=4:png:.").unwrap(), &album.join("vibes.txt"), &album, &root).unwrap_err();
+        let e = o
+            .merge(
+                &parse("apic=3:jpeg:../../..").unwrap(),
+                &album.join("vibes.txt"),
+                &album,
+                &root,
+            )
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("leads outside the sources tree"),
+            "{e}"
+        );
+        let e = o
+            .merge(
+                &parse("\napic=4:png:.").unwrap(),
+                &album.join("vibes.txt"),
+                &album,
+                &root,
+            )
+            .unwrap_err();
         assert!(e.to_string().contains(":2: picture"), "{e}");
     }
 }

@@ -47,10 +47,17 @@ pub struct SourceTree {
 
 /// Reads the tree under `root`.
 pub fn scan(root: &Path) -> Result<SourceTree, SourceError> {
-    let io = |source| SourceError::Io { path: root.to_path_buf(), source };
+    let io = |source| SourceError::Io {
+        path: root.to_path_buf(),
+        source,
+    };
     let root = root.canonicalize().map_err(io)?;
     let mut tree = SourceTree::default();
-    let mut walker = Walker { root: &root, tree: &mut tree, open: Vec::new() };
+    let mut walker = Walker {
+        root: &root,
+        tree: &mut tree,
+        open: Vec::new(),
+    };
     walker.visit(&root, Path::new(""), &Tags::default(), &Options::default())?;
     Ok(tree)
 }
@@ -69,14 +76,34 @@ enum Entry {
 
 impl Walker<'_> {
     /// Returns the indices of the tracks found at and beneath `dir`.
-    fn visit(&mut self, dir: &Path, rel: &Path, inherited: &Tags, inherited_opts: &Options) -> Result<Vec<usize>, SourceError> {
-        let canonical = dir.canonicalize().map_err(|source| SourceError::Io { path: dir.to_path_buf(), source })?;
+    fn visit(
+        &mut self,
+        dir: &Path,
+        rel: &Path,
+        inherited: &Tags,
+        inherited_opts: &Options,
+    ) -> Result<Vec<usize>, SourceError> {
+        let canonical = dir.canonicalize().map_err(|source| SourceError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         if self.open.contains(&canonical) {
-            return Err(SourceError::Loop { path: dir.to_path_buf() });
+            return Err(SourceError::Loop {
+                path: dir.to_path_buf(),
+            });
         }
         self.open.push(canonical);
         let entries = self.entries(dir)?;
-        let files: Vec<&str> = entries.iter().filter_map(|e| if let Entry::File(n) = e { Some(n.as_str()) } else { None }).collect();
+        let files: Vec<&str> = entries
+            .iter()
+            .filter_map(|e| {
+                if let Entry::File(n) = e {
+                    Some(n.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
 
         let mut tags = inherited.clone();
         if files.contains(&"tags.vc") {
@@ -92,10 +119,20 @@ impl Walker<'_> {
         let mut bases: HashMap<String, PathBuf> = HashMap::new();
         for name in &files {
             let path = dir.join(name);
-            let Some(format) = InputFormat::from_path(&path) else { continue };
-            let base = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name).to_string();
+            let Some(format) = InputFormat::from_path(&path) else {
+                continue;
+            };
+            let base = Path::new(name)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or(name)
+                .to_string();
             if let Some(first) = bases.insert(base.clone(), path.clone()) {
-                return Err(SourceError::SameBase { first, second: path, base });
+                return Err(SourceError::SameBase {
+                    first,
+                    second: path,
+                    base,
+                });
             }
             let mut track_tags = tags.clone();
             if let Some(n) = track_number(&base) {
@@ -132,7 +169,10 @@ impl Walker<'_> {
             }
         }
         if opts.playlist && !found.is_empty() {
-            self.tree.playlists.push(Playlist { dir: rel.to_path_buf(), tracks: found.clone() });
+            self.tree.playlists.push(Playlist {
+                dir: rel.to_path_buf(),
+                tracks: found.clone(),
+            });
         }
         self.open.pop();
         Ok(found)
@@ -209,12 +249,24 @@ mod tests {
         fs::create_dir_all(r.join("ccr/bayou/1")).unwrap();
         fs::write(r.join("tags.vc"), "GENRE=Rock\n").unwrap();
         fs::write(r.join("ccr/tags.vc"), "ARTIST=CCR\nALBUMARTIST=CCR\n").unwrap();
-        fs::write(r.join("ccr/bayou/tags.vc"), "ALBUM=Bayou Country\nDATE=1969\n").unwrap();
+        fs::write(
+            r.join("ccr/bayou/tags.vc"),
+            "ALBUM=Bayou Country\nDATE=1969\n",
+        )
+        .unwrap();
         fs::write(r.join("ccr/bayou/vibes.txt"), "playlist+\napic=3:jpeg:.\n").unwrap();
         fs::write(r.join("ccr/bayou/picture-03.jpeg"), b"\xff\xd8\xff\xd9").unwrap();
-        fs::write(r.join("ccr/bayou/1/tags.vc"), "DISCNUMBER=1\nGENRE=Swamp Rock\n").unwrap();
+        fs::write(
+            r.join("ccr/bayou/1/tags.vc"),
+            "DISCNUMBER=1\nGENRE=Swamp Rock\n",
+        )
+        .unwrap();
         fs::write(r.join("ccr/bayou/1/01-born.wav"), b"").unwrap();
-        fs::write(r.join("ccr/bayou/1/01-born.tags.vc"), "TITLE=Born on the Bayou\n").unwrap();
+        fs::write(
+            r.join("ccr/bayou/1/01-born.tags.vc"),
+            "TITLE=Born on the Bayou\n",
+        )
+        .unwrap();
         fs::write(r.join("ccr/bayou/1/02-bootleg.aiff"), b"").unwrap();
         fs::write(r.join("ccr/bayou/1/02-bootleg.vibes.txt"), "encode-\n").unwrap();
         fs::write(r.join("ccr/bayou/1/notes.txt"), "not audio").unwrap();
@@ -242,7 +294,10 @@ mod tests {
         assert_eq!(t.pictures.len(), 1);
         assert!(t.pictures[0].path.ends_with("ccr/bayou/picture-03.jpeg"));
         let dirs: Vec<_> = tree.playlists.iter().map(|p| p.dir.clone()).collect();
-        assert_eq!(dirs, [PathBuf::from("ccr/bayou/1"), PathBuf::from("ccr/bayou")]);
+        assert_eq!(
+            dirs,
+            [PathBuf::from("ccr/bayou/1"), PathBuf::from("ccr/bayou")]
+        );
     }
 
     #[test]
@@ -253,7 +308,10 @@ mod tests {
         fs::write(tmp.path().join("secret.wav"), b"").unwrap();
         std::os::unix::fs::symlink(tmp.path().join("secret.wav"), src.join("a/1-x.wav")).unwrap();
         let err = scan(&src).unwrap_err().to_string();
-        assert!(err.contains("symlink leads outside the sources tree"), "{err}");
+        assert!(
+            err.contains("symlink leads outside the sources tree"),
+            "{err}"
+        );
 
         fs::remove_file(src.join("a/1-x.wav")).unwrap();
         std::os::unix::fs::symlink(&src, src.join("a/loop")).unwrap();
@@ -265,6 +323,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("1-a.wav"), b"").unwrap();
         fs::write(tmp.path().join("1-a.flac"), b"").unwrap();
-        assert!(scan(tmp.path()).unwrap_err().to_string().contains("would both compile to `1-a`"));
+        assert!(scan(tmp.path())
+            .unwrap_err()
+            .to_string()
+            .contains("would both compile to `1-a`"));
     }
 }

@@ -28,7 +28,11 @@ impl TagFile {
             if line.trim().is_empty() {
                 continue;
             }
-            let malformed = |message: String| SourceError::Malformed { path: path.to_path_buf(), line: i + 1, message };
+            let malformed = |message: String| SourceError::Malformed {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message,
+            };
             let Some((key, value)) = line.split_once('=') else {
                 return Err(malformed(format!("expected KEY=value, found `{line}`")));
             };
@@ -37,7 +41,10 @@ impl TagFile {
             }
             // Vorbis comment field names: printable ASCII 0x20..=0x7D without `=`.
             if let Some(c) = key.chars().find(|c| !(' '..='}').contains(c)) {
-                return Err(malformed(format!("tag name `{key}` holds `{}`: names are plain ASCII", c.escape_default())));
+                return Err(malformed(format!(
+                    "tag name `{key}` holds `{}`: names are plain ASCII",
+                    c.escape_default()
+                )));
             }
             entries.push((key.to_ascii_uppercase(), value.to_string()));
         }
@@ -85,7 +92,9 @@ impl Tags {
 
     /// Every `(KEY, value)` pair, keys sorted, values in file order.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v.as_str())))
+        self.0
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v.as_str())))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -124,13 +133,19 @@ mod tests {
     #[test]
     fn values_keep_equals_signs_and_spaces() {
         let tags = file("TITLE= a = b \n");
-        assert_eq!(tags.entries, vec![("TITLE".to_string(), " a = b ".to_string())]);
+        assert_eq!(
+            tags.entries,
+            vec![("TITLE".to_string(), " a = b ".to_string())]
+        );
     }
 
     #[test]
     fn malformed_lines_name_file_and_line() {
         let err = TagFile::parse(Path::new("x/tags.vc"), "ARTIST=A\n\njust words\n").unwrap_err();
-        assert_eq!(err.to_string(), "x/tags.vc:3: expected KEY=value, found `just words`");
+        assert_eq!(
+            err.to_string(),
+            "x/tags.vc:3: expected KEY=value, found `just words`"
+        );
         let err = TagFile::parse(Path::new("t.vc"), "=v\n").unwrap_err();
         assert!(err.to_string().starts_with("t.vc:1: empty tag name"));
     }

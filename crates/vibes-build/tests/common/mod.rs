@@ -18,13 +18,17 @@ pub const OPUS: &str = "CONFIG_ENCODER=opusenc\nCONFIG_OPUSENC_FLAGS=--quiet --b
 pub fn tiny_jpeg() -> Vec<u8> {
     let mut j = vec![0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43, 0x00];
     j.extend([1u8; 64]);
-    j.extend([0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11, 0x00]);
+    j.extend([
+        0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11, 0x00,
+    ]);
     for class in [0x00, 0x10] {
         j.extend([0xFF, 0xC4, 0x00, 0x14, class, 0x01]);
         j.extend([0u8; 15]);
         j.push(0x00);
     }
-    j.extend([0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x3F, 0xFF, 0xD9]);
+    j.extend([
+        0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x3F, 0xFF, 0xD9,
+    ]);
     j
 }
 
@@ -89,7 +93,12 @@ pub fn write_aiff(path: &Path, seconds: f32, freq: f32) {
 pub fn write_flac(path: &Path, seconds: f32, freq: f32) {
     let wav = path.with_extension("tmp.wav");
     write_wav(&wav, seconds, freq);
-    let ok = std::process::Command::new("flac").args(["-s", "-f", "-T", "LEAK=from the source file", "-o"]).arg(path).arg(&wav).status().unwrap();
+    let ok = std::process::Command::new("flac")
+        .args(["-s", "-f", "-T", "LEAK=from the source file", "-o"])
+        .arg(path)
+        .arg(&wav)
+        .status()
+        .unwrap();
     assert!(ok.success());
     std::fs::remove_file(wav).unwrap();
 }
@@ -103,28 +112,80 @@ pub fn write(path: &Path, bytes: impl AsRef<[u8]>) {
 /// the Kinks with a FLAC input.
 pub fn collection(root: &Path) {
     write(&root.join("tags.vc"), "GENRE=Rock\n");
-    write(&root.join("ccr/tags.vc"), "ARTIST=Creedence Clearwater Revival\nALBUMARTIST=Creedence Clearwater Revival\n");
-    write(&root.join("ccr/bayou_country/tags.vc"), "ALBUM=Bayou Country\nDATE=1969\n");
-    write(&root.join("ccr/bayou_country/vibes.txt"), "apic=3:jpeg:.\nplaylist+\n");
+    write(
+        &root.join("ccr/tags.vc"),
+        "ARTIST=Creedence Clearwater Revival\nALBUMARTIST=Creedence Clearwater Revival\n",
+    );
+    write(
+        &root.join("ccr/bayou_country/tags.vc"),
+        "ALBUM=Bayou Country\nDATE=1969\n",
+    );
+    write(
+        &root.join("ccr/bayou_country/vibes.txt"),
+        "apic=3:jpeg:.\nplaylist+\n",
+    );
     write(&root.join("ccr/bayou_country/picture-03.jpeg"), tiny_jpeg());
-    write(&root.join("ccr/bayou_country/1/tags.vc"), "DISCNUMBER=1\nGENRE=Swamp Rock\n");
-    write_wav(&root.join("ccr/bayou_country/1/01-born_on_the_bayou.wav"), 0.4, 440.0);
-    write(&root.join("ccr/bayou_country/1/01-born_on_the_bayou.tags.vc"), "TITLE=Born on the Bayou\n");
-    write_aiff(&root.join("ccr/bayou_country/1/02-bootleg.aiff"), 0.4, 550.0);
-    write(&root.join("ccr/bayou_country/1/02-bootleg.tags.vc"), "TITLE=Bootleg\nCOMMENT=live take\n");
+    write(
+        &root.join("ccr/bayou_country/1/tags.vc"),
+        "DISCNUMBER=1\nGENRE=Swamp Rock\n",
+    );
+    write_wav(
+        &root.join("ccr/bayou_country/1/01-born_on_the_bayou.wav"),
+        0.4,
+        440.0,
+    );
+    write(
+        &root.join("ccr/bayou_country/1/01-born_on_the_bayou.tags.vc"),
+        "TITLE=Born on the Bayou\n",
+    );
+    write_aiff(
+        &root.join("ccr/bayou_country/1/02-bootleg.aiff"),
+        0.4,
+        550.0,
+    );
+    write(
+        &root.join("ccr/bayou_country/1/02-bootleg.tags.vc"),
+        "TITLE=Bootleg\nCOMMENT=live take\n",
+    );
     write_wav(&root.join("ccr/bayou_country/1/03-outtake.wav"), 0.2, 660.0);
-    write(&root.join("ccr/bayou_country/1/03-outtake.vibes.txt"), "encode-\n");
-    write(&root.join("kinks/village_green/tags.vc"), "ARTIST=The Kinks\nALBUM=The Village Green Preservation Society\nDATE=1968\n");
-    write_flac(&root.join("kinks/village_green/01-village_green.flac"), 0.4, 330.0);
-    write(&root.join("kinks/village_green/01-village_green.tags.vc"), "TITLE=Village Green\n");
+    write(
+        &root.join("ccr/bayou_country/1/03-outtake.vibes.txt"),
+        "encode-\n",
+    );
+    write(
+        &root.join("kinks/village_green/tags.vc"),
+        "ARTIST=The Kinks\nALBUM=The Village Green Preservation Society\nDATE=1968\n",
+    );
+    write_flac(
+        &root.join("kinks/village_green/01-village_green.flac"),
+        0.4,
+        330.0,
+    );
+    write(
+        &root.join("kinks/village_green/01-village_green.tags.vc"),
+        "TITLE=Village Green\n",
+    );
 }
 
 pub fn all_profiles() -> Vec<(String, String)> {
-    [("archive", FLAC), ("phone", MP3), ("ogg", OGG), ("laptop", OPUS)].iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()
+    [
+        ("archive", FLAC),
+        ("phone", MP3),
+        ("ogg", OGG),
+        ("laptop", OPUS),
+    ]
+    .iter()
+    .map(|(n, t)| (n.to_string(), t.to_string()))
+    .collect()
 }
 
 pub fn options(sources: &Path, out: &Path, profiles: Vec<(String, String)>) -> BuildOptions {
-    BuildOptions { sources: sources.to_path_buf(), out: out.to_path_buf(), profiles, jobs: 0 }
+    BuildOptions {
+        sources: sources.to_path_buf(),
+        out: out.to_path_buf(),
+        profiles,
+        jobs: 0,
+    }
 }
 
 /// Records every event, to check which outputs a build touched.
@@ -136,14 +197,24 @@ pub struct Recorder {
 impl Progress for Recorder {
     fn start(&self, _outputs: usize, _work: usize) {}
     fn track(&self, e: &TrackEvent<'_>) {
-        self.events.lock().unwrap().push((e.profile.to_string(), e.output.to_path_buf(), format!("{:?}", e.outcome)));
+        self.events.lock().unwrap().push((
+            e.profile.to_string(),
+            e.output.to_path_buf(),
+            format!("{:?}", e.outcome),
+        ));
     }
 }
 
 impl Recorder {
     /// `profile/output` of every event, sorted.
     pub fn touched(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.events.lock().unwrap().iter().map(|(p, o, _)| format!("{p}/{}", o.display())).collect();
+        let mut v: Vec<String> = self
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(p, o, _)| format!("{p}/{}", o.display()))
+            .collect();
         v.sort();
         v
     }

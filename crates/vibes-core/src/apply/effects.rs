@@ -7,7 +7,9 @@ use super::outputs::{Outputs, Unresolved};
 use super::reporter::Reporter;
 use super::retry::Retrier;
 use crate::address::Address;
-use crate::cloud::{Cloud, CloudError, CloudResult, ImageBuildRequest, InstanceRequest, StackRequest, StackUpdate};
+use crate::cloud::{
+    Cloud, CloudError, CloudResult, ImageBuildRequest, InstanceRequest, StackRequest, StackUpdate,
+};
 use crate::model::Value;
 use crate::observed::ObservedObject;
 use crate::plan::outputs::{IMAGE_ID, SNAPSHOT_ID, VOLUME_ID};
@@ -37,27 +39,56 @@ pub const DATA_DEVICE: &str = "/dev/sdf";
 #[derive(Debug, thiserror::Error)]
 pub enum EffectError {
     #[error("{effect}: {source}")]
-    Cloud { effect: &'static str, source: CloudError },
+    Cloud {
+        effect: &'static str,
+        source: CloudError,
+    },
     #[error(transparent)]
     Unresolved(#[from] Unresolved),
     #[error("stack {stack} ended {status}{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
-    StackFailed { stack: String, status: String, reason: Option<String> },
+    StackFailed {
+        stack: String,
+        status: String,
+        reason: Option<String>,
+    },
     #[error("stack {stack} already exists, made by something other than this plan; run vibes plan again")]
     StackExists { stack: String },
     #[error("cannot read {}: {message}", path.display())]
     File { path: PathBuf, message: String },
     #[error("{} changed since the plan was made (its SHA-256 is {actual}, the plan has {expected}); run vibes plan again", path.display())]
-    Changed { path: PathBuf, expected: String, actual: String },
+    Changed {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error("image build {build_id} of image.{image} ended {status}: see the CodeBuild log")]
-    ImageBuildFailed { image: String, build_id: String, status: String },
+    ImageBuildFailed {
+        image: String,
+        build_id: String,
+        status: String,
+    },
     #[error("image build {build_id} of image.{image} succeeded but no image carries vibes:address={address} and vibes:fingerprint={fingerprint}: the recipe must tag the AMI it makes")]
-    NoImage { image: String, build_id: String, address: String, fingerprint: String },
+    NoImage {
+        image: String,
+        build_id: String,
+        address: String,
+        fingerprint: String,
+    },
     #[error("image.{image} is built from vibes' own source, and this vibes carries no source to build the worker image from")]
     NoEngineSource { image: String },
     #[error("image.{image}: the plan was made by another vibes (its source archive has SHA-256 {expected}, this vibes carries {actual}); run vibes plan again")]
-    EngineSourceChanged { image: String, expected: String, actual: String },
+    EngineSourceChanged {
+        image: String,
+        expected: String,
+        actual: String,
+    },
     #[error("{failed} of {total} uploads to {bucket} failed; the first: {first}")]
-    Uploads { bucket: String, failed: usize, total: usize, first: String },
+    Uploads {
+        bucket: String,
+        failed: usize,
+        total: usize,
+        first: String,
+    },
     #[error("compile: {0}")]
     Compile(String),
 }
@@ -79,7 +110,10 @@ impl Context {
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = CloudResult<T>>,
     {
-        self.retrier.run(op).await.map_err(|source| EffectError::Cloud { effect, source })
+        self.retrier
+            .run(op)
+            .await
+            .map_err(|source| EffectError::Cloud { effect, source })
     }
 
     /// Like [`Context::call`], with "not found" counted as done (deletes).
@@ -116,25 +150,66 @@ pub async fn run_action(cx: &Context, index: usize, action: &Action) -> Result<(
     Ok(())
 }
 
-async fn run_effect(cx: &Context, index: usize, address: &Address, effect: &Effect) -> Result<(), EffectError> {
+async fn run_effect(
+    cx: &Context,
+    index: usize,
+    address: &Address,
+    effect: &Effect,
+) -> Result<(), EffectError> {
     let cloud = cx.cloud.as_ref();
     let name = effect.name();
     match effect {
-        Effect::CreateKeyPair { key_name, private_key_parameter, tags } => {
-            let private = cx.call(name, |_| cloud.create_key_pair(key_name, tags)).await?;
+        Effect::CreateKeyPair {
+            key_name,
+            private_key_parameter,
+            tags,
+        } => {
+            let private = cx
+                .call(name, |_| cloud.create_key_pair(key_name, tags))
+                .await?;
             // Overwrite: a private key left without its key pair belongs to no key any more.
-            cx.call("store private key", |_| cloud.put_secure_parameter(private_key_parameter, &private, tags, true)).await
+            cx.call("store private key", |_| {
+                cloud.put_secure_parameter(private_key_parameter, &private, tags, true)
+            })
+            .await
         }
-        Effect::ImportKeyPair { key_name, public_key, tags } => cx.call(name, |_| cloud.import_key_pair(key_name, public_key, tags)).await,
-        Effect::DeleteKeyPair { key_name } => cx.call_gone(name, |_| cloud.delete_key_pair(key_name)).await,
-        Effect::TagKeyPair { key_name, tags } => cx.call(name, |_| cloud.tag_key_pair(key_name, tags)).await,
-        Effect::PutParameter { name: param, value, tags } => {
+        Effect::ImportKeyPair {
+            key_name,
+            public_key,
+            tags,
+        } => {
+            cx.call(name, |_| cloud.import_key_pair(key_name, public_key, tags))
+                .await
+        }
+        Effect::DeleteKeyPair { key_name } => {
+            cx.call_gone(name, |_| cloud.delete_key_pair(key_name))
+                .await
+        }
+        Effect::TagKeyPair { key_name, tags } => {
+            cx.call(name, |_| cloud.tag_key_pair(key_name, tags)).await
+        }
+        Effect::PutParameter {
+            name: param,
+            value,
+            tags,
+        } => {
             let value = cx.resolve(value)?;
-            cx.call(name, |_| cloud.put_parameter(param, &value, tags)).await
+            cx.call(name, |_| cloud.put_parameter(param, &value, tags))
+                .await
         }
-        Effect::DeleteParameter { name: param } => cx.call_gone(name, |_| cloud.delete_parameter(param)).await,
-        Effect::TagParameter { name: param, tags } => cx.call(name, |_| cloud.tag_parameter(param, tags)).await,
-        Effect::CreateStack { stack_name, template_body, parameters, tags, token } => {
+        Effect::DeleteParameter { name: param } => {
+            cx.call_gone(name, |_| cloud.delete_parameter(param)).await
+        }
+        Effect::TagParameter { name: param, tags } => {
+            cx.call(name, |_| cloud.tag_parameter(param, tags)).await
+        }
+        Effect::CreateStack {
+            stack_name,
+            template_body,
+            parameters,
+            tags,
+            token,
+        } => {
             let req = stack_request(cx, stack_name, template_body, parameters, tags, token)?;
             let created = cx
                 .retrier
@@ -151,45 +226,121 @@ async fn run_effect(cx: &Context, index: usize, address: &Address, effect: &Effe
                 .await;
             match created {
                 Ok(()) => {}
-                Err(CloudError::AlreadyExists { .. }) => return Err(EffectError::StackExists { stack: stack_name.clone() }),
-                Err(source) => return Err(EffectError::Cloud { effect: name, source }),
+                Err(CloudError::AlreadyExists { .. }) => {
+                    return Err(EffectError::StackExists {
+                        stack: stack_name.clone(),
+                    })
+                }
+                Err(source) => {
+                    return Err(EffectError::Cloud {
+                        effect: name,
+                        source,
+                    })
+                }
             }
-            cx.reporter.action_progress(index, &format!("waiting for stack {stack_name}"));
+            cx.reporter
+                .action_progress(index, &format!("waiting for stack {stack_name}"));
             wait_stack_success(cx, address, stack_name).await
         }
-        Effect::UpdateStack { stack_name, template_body, parameters, tags, token } => {
+        Effect::UpdateStack {
+            stack_name,
+            template_body,
+            parameters,
+            tags,
+            token,
+        } => {
             let req = stack_request(cx, stack_name, template_body, parameters, tags, token)?;
             let update = cx.call(name, |_| cloud.update_stack(&req)).await?;
             if update == StackUpdate::Started {
-                cx.reporter.action_progress(index, &format!("waiting for stack {stack_name}"));
+                cx.reporter
+                    .action_progress(index, &format!("waiting for stack {stack_name}"));
                 wait_stack_success(cx, address, stack_name).await
             } else {
                 // Nothing to do; the wait returns at once with the current outputs.
-                let state = cx.call("read stack", |_| cloud.wait_stack(stack_name, cx.options.timeouts.stack)).await?;
+                let state = cx
+                    .call("read stack", |_| {
+                        cloud.wait_stack(stack_name, cx.options.timeouts.stack)
+                    })
+                    .await?;
                 cx.outputs.set_all(address, state.outputs);
                 Ok(())
             }
         }
         Effect::DeleteStack { stack_name, token } => {
-            cx.call_gone(name, |_| cloud.delete_stack(stack_name, token)).await?;
-            cx.reporter.action_progress(index, &format!("waiting for stack {stack_name} to go"));
-            match cx.retrier.run(|_| cloud.wait_stack(stack_name, cx.options.timeouts.stack)).await {
+            cx.call_gone(name, |_| cloud.delete_stack(stack_name, token))
+                .await?;
+            cx.reporter
+                .action_progress(index, &format!("waiting for stack {stack_name} to go"));
+            match cx
+                .retrier
+                .run(|_| cloud.wait_stack(stack_name, cx.options.timeouts.stack))
+                .await
+            {
                 Err(CloudError::NotFound { .. }) => {}
                 Ok(state) if state.status == "DELETE_COMPLETE" => {}
-                Ok(state) => return Err(EffectError::StackFailed { stack: stack_name.clone(), status: state.status, reason: state.reason }),
-                Err(source) => return Err(EffectError::Cloud { effect: name, source }),
+                Ok(state) => {
+                    return Err(EffectError::StackFailed {
+                        stack: stack_name.clone(),
+                        status: state.status,
+                        reason: state.reason,
+                    })
+                }
+                Err(source) => {
+                    return Err(EffectError::Cloud {
+                        effect: name,
+                        source,
+                    })
+                }
             }
             cx.outputs.clear(address);
             Ok(())
         }
-        Effect::BuildImage { image, recipe, files, recipe_hash, parameter, artifacts_bucket, codebuild_project, tags } => {
-            build_image(cx, index, image, recipe, files, recipe_hash, parameter, artifacts_bucket, codebuild_project, tags).await
+        Effect::BuildImage {
+            image,
+            recipe,
+            files,
+            recipe_hash,
+            parameter,
+            artifacts_bucket,
+            codebuild_project,
+            tags,
+        } => {
+            build_image(
+                cx,
+                index,
+                image,
+                recipe,
+                files,
+                recipe_hash,
+                parameter,
+                artifacts_bucket,
+                codebuild_project,
+                tags,
+            )
+            .await
         }
-        Effect::DeregisterImage { image_id } => cx.call_gone(name, |_| cloud.deregister_image(image_id)).await,
-        Effect::SyncSources { bucket, root, upload, delete, revision } => sync_sources(cx, index, bucket, root, upload, delete, revision).await,
-        Effect::CreateVolume { name: volume, size_gib, availability_zone, tags, token } => {
+        Effect::DeregisterImage { image_id } => {
+            cx.call_gone(name, |_| cloud.deregister_image(image_id))
+                .await
+        }
+        Effect::SyncSources {
+            bucket,
+            root,
+            upload,
+            delete,
+            revision,
+        } => sync_sources(cx, index, bucket, root, upload, delete, revision).await,
+        Effect::CreateVolume {
+            name: volume,
+            size_gib,
+            availability_zone,
+            tags,
+            token,
+        } => {
             let az = cx.resolve(availability_zone)?;
-            let id = cx.call(name, |_| cloud.create_volume(*size_gib, &az, tags, token)).await?;
+            let id = cx
+                .call(name, |_| cloud.create_volume(*size_gib, &az, tags, token))
+                .await?;
             cx.outputs.set(&Address::volume(volume), VOLUME_ID, &id);
             Ok(())
         }
@@ -213,19 +364,38 @@ async fn run_effect(cx: &Context, index: usize, address: &Address, effect: &Effe
                 client_token: token.clone(),
                 volumes: BTreeMap::from([(DATA_DEVICE.to_string(), cx.resolve(builds_volume)?)]),
             };
-            let timeout = cx.options.timeouts.compile.unwrap_or(Duration::from_secs(u64::from(*timeout_minutes) * 60));
+            let timeout = cx
+                .options
+                .timeouts
+                .compile
+                .unwrap_or(Duration::from_secs(u64::from(*timeout_minutes) * 60));
             run_compile(cx, index, req, built_from, timeout, snapshot_tags).await
         }
-        Effect::DeleteSnapshot { snapshot_id } => cx.call_gone(name, |_| cloud.delete_snapshot(snapshot_id)).await,
-        Effect::LaunchServer { launch_template, image, instance_type, snapshot, tags, token } => {
+        Effect::DeleteSnapshot { snapshot_id } => {
+            cx.call_gone(name, |_| cloud.delete_snapshot(snapshot_id))
+                .await
+        }
+        Effect::LaunchServer {
+            launch_template,
+            image,
+            instance_type,
+            snapshot,
+            tags,
+            token,
+        } => {
             let snapshot = cx.resolve(snapshot)?;
             let mut tags = tags.clone();
             // What the server serves, for the next plan to compare with the newest snapshot.
-            tags.entry(SERVES_TAG.to_string()).or_insert_with(|| snapshot.clone());
+            tags.entry(SERVES_TAG.to_string())
+                .or_insert_with(|| snapshot.clone());
             // The launch is this spec serving this snapshot: when the snapshot is known only now
             // (the compile just made it), a token from the plan alone would be the same for every
             // compile, and EC2 would hand back the server an earlier run launched.
-            let client_token = idempotency_token(&cx.options.project, address, &tags::short_hash(&[token.as_bytes(), snapshot.as_bytes()]));
+            let client_token = idempotency_token(
+                &cx.options.project,
+                address,
+                &tags::short_hash(&[token.as_bytes(), snapshot.as_bytes()]),
+            );
             let req = InstanceRequest {
                 launch_template: cx.resolve(launch_template)?,
                 image_id: cx.resolve(image)?,
@@ -235,11 +405,18 @@ async fn run_effect(cx: &Context, index: usize, address: &Address, effect: &Effe
                 volumes: BTreeMap::from([(DATA_DEVICE.to_string(), snapshot)]),
             };
             let id = cx.call(name, |_| cloud.run_instance(&req)).await?;
-            cx.reporter.action_progress(index, &format!("waiting for {id} to run"));
-            cx.call("wait for server", |_| cloud.wait_instance(&id, &["running"], cx.options.timeouts.instance)).await?;
+            cx.reporter
+                .action_progress(index, &format!("waiting for {id} to run"));
+            cx.call("wait for server", |_| {
+                cloud.wait_instance(&id, &["running"], cx.options.timeouts.instance)
+            })
+            .await?;
             Ok(())
         }
-        Effect::TerminateInstance { instance_id } => cx.call_gone(name, |_| cloud.terminate_instance(instance_id)).await,
+        Effect::TerminateInstance { instance_id } => {
+            cx.call_gone(name, |_| cloud.terminate_instance(instance_id))
+                .await
+        }
     }
 }
 
@@ -264,11 +441,23 @@ fn stack_request(
 }
 
 /// Waits for a stack to settle; success records its outputs, anything else fails.
-async fn wait_stack_success(cx: &Context, address: &Address, stack_name: &str) -> Result<(), EffectError> {
+async fn wait_stack_success(
+    cx: &Context,
+    address: &Address,
+    stack_name: &str,
+) -> Result<(), EffectError> {
     let cloud = cx.cloud.as_ref();
-    let state = cx.call("wait for stack", |_| cloud.wait_stack(stack_name, cx.options.timeouts.stack)).await?;
+    let state = cx
+        .call("wait for stack", |_| {
+            cloud.wait_stack(stack_name, cx.options.timeouts.stack)
+        })
+        .await?;
     if !state.succeeded() {
-        return Err(EffectError::StackFailed { stack: stack_name.to_string(), status: state.status, reason: state.reason });
+        return Err(EffectError::StackFailed {
+            stack: stack_name.to_string(),
+            status: state.status,
+            reason: state.reason,
+        });
     }
     cx.outputs.set_all(address, state.outputs);
     Ok(())
@@ -297,8 +486,14 @@ async fn hash_file(path: PathBuf) -> Result<(String, u64), EffectError> {
     .await;
     match res {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(EffectError::File { path, message: e.to_string() }),
-        Err(e) => Err(EffectError::File { path, message: e.to_string() }),
+        Ok(Err(e)) => Err(EffectError::File {
+            path,
+            message: e.to_string(),
+        }),
+        Err(e) => Err(EffectError::File {
+            path,
+            message: e.to_string(),
+        }),
     }
 }
 
@@ -306,7 +501,11 @@ fn check_hash(path: &Path, expected: &str, actual: &str) -> Result<(), EffectErr
     if expected.eq_ignore_ascii_case(actual) {
         Ok(())
     } else {
-        Err(EffectError::Changed { path: path.to_path_buf(), expected: expected.to_string(), actual: actual.to_string() })
+        Err(EffectError::Changed {
+            path: path.to_path_buf(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        })
     }
 }
 
@@ -338,16 +537,33 @@ impl SourceArchive {
 /// The archive's size and hash, not its bytes: options are printed in debug logs.
 impl std::fmt::Debug for SourceArchive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SourceArchive").field("len", &self.bytes.len()).field("sha256", &self.sha256).finish()
+        f.debug_struct("SourceArchive")
+            .field("len", &self.bytes.len())
+            .field("sha256", &self.sha256)
+            .finish()
     }
 }
 
 /// The body of one recipe file: read from under the config's directory and checked against the
 /// hash the plan was made with — except the worker's source archive, which is vibes' own source,
 /// carried in the binary rather than on disk.
-async fn recipe_file(cx: &Context, image: &str, recipe: &str, rel: &str, expected: &str) -> Result<Vec<u8>, EffectError> {
-    if image == crate::config::WORKER_IMAGE && rel == crate::config::source_archive_path(Path::new(recipe)) {
-        let source = cx.options.engine_source.as_ref().ok_or_else(|| EffectError::NoEngineSource { image: image.to_string() })?;
+async fn recipe_file(
+    cx: &Context,
+    image: &str,
+    recipe: &str,
+    rel: &str,
+    expected: &str,
+) -> Result<Vec<u8>, EffectError> {
+    if image == crate::config::WORKER_IMAGE
+        && rel == crate::config::source_archive_path(Path::new(recipe))
+    {
+        let source =
+            cx.options
+                .engine_source
+                .as_ref()
+                .ok_or_else(|| EffectError::NoEngineSource {
+                    image: image.to_string(),
+                })?;
         if !expected.eq_ignore_ascii_case(source.sha256()) {
             return Err(EffectError::EngineSourceChanged {
                 image: image.to_string(),
@@ -358,7 +574,12 @@ async fn recipe_file(cx: &Context, image: &str, recipe: &str, rel: &str, expecte
         return Ok(source.bytes().to_vec());
     }
     let path = cx.path(rel);
-    let body = tokio::fs::read(&path).await.map_err(|e| EffectError::File { path: path.clone(), message: e.to_string() })?;
+    let body = tokio::fs::read(&path)
+        .await
+        .map_err(|e| EffectError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
     check_hash(&path, expected, &hex::encode(Sha256::digest(&body)))?;
     Ok(body)
 }
@@ -383,7 +604,10 @@ async fn build_image(
     for (rel, expected) in files {
         let body = recipe_file(cx, image, recipe, rel, expected).await?;
         let key = format!("{prefix}{rel}");
-        cx.call("upload recipe", |_| cloud.put_object(&bucket, &key, body.clone())).await?;
+        cx.call("upload recipe", |_| {
+            cloud.put_object(&bucket, &key, body.clone())
+        })
+        .await?;
     }
     let address = Address::image(image);
     let req = ImageBuildRequest {
@@ -394,11 +618,22 @@ async fn build_image(
         tags: tags.clone(),
         token: idempotency_token(&cx.options.project, &address, recipe_hash),
     };
-    let build_id = cx.call("build image", |_| cloud.start_image_build(&req)).await?;
-    cx.reporter.action_progress(index, &format!("image build {build_id} running"));
-    let outcome = cx.call("wait for image build", |_| cloud.wait_image_build(&build_id, cx.options.timeouts.image_build)).await?;
+    let build_id = cx
+        .call("build image", |_| cloud.start_image_build(&req))
+        .await?;
+    cx.reporter
+        .action_progress(index, &format!("image build {build_id} running"));
+    let outcome = cx
+        .call("wait for image build", |_| {
+            cloud.wait_image_build(&build_id, cx.options.timeouts.image_build)
+        })
+        .await?;
     if outcome.status != "SUCCEEDED" {
-        return Err(EffectError::ImageBuildFailed { image: image.to_string(), build_id, status: outcome.status });
+        return Err(EffectError::ImageBuildFailed {
+            image: image.to_string(),
+            build_id,
+            status: outcome.status,
+        });
     }
     let mut wanted = Tags::new();
     for key in [tags::PROJECT, tags::ADDRESS, tags::FINGERPRINT] {
@@ -416,7 +651,10 @@ async fn build_image(
         });
     };
     cx.outputs.set(&address, IMAGE_ID, &ami.image_id);
-    cx.call("record image id", |_| cloud.put_parameter(parameter, &ami.image_id, tags)).await
+    cx.call("record image id", |_| {
+        cloud.put_parameter(parameter, &ami.image_id, tags)
+    })
+    .await
 }
 
 // ------------------------------------------------------------------ sources
@@ -449,8 +687,17 @@ async fn sync_sources(
                 let path = root.join(rel);
                 let (actual, size) = hash_file(path.clone()).await?;
                 check_hash(&path, expected, &actual)?;
-                cx.call("upload", |_| cloud.put_object_from_file(bucket, rel, &path, expected)).await?;
-                Ok::<_, EffectError>((rel, ObservedObject { size, sha256: Some(expected.clone()) }))
+                cx.call("upload", |_| {
+                    cloud.put_object_from_file(bucket, rel, &path, expected)
+                })
+                .await?;
+                Ok::<_, EffectError>((
+                    rel,
+                    ObservedObject {
+                        size,
+                        sha256: Some(expected.clone()),
+                    },
+                ))
             }) as Upload<'_>
         })
         .collect();
@@ -465,25 +712,45 @@ async fn sync_sources(
             Err(e) => errors.push(e),
         }
         if done % every == 0 || done == total {
-            cx.reporter.action_progress(index, &format!("{done}/{total} files, {}", human_bytes(bytes)));
+            cx.reporter.action_progress(
+                index,
+                &format!("{done}/{total} files, {}", human_bytes(bytes)),
+            );
         }
     }
     drop(uploads);
     if let Some(first) = errors.first() {
-        return Err(EffectError::Uploads { bucket, failed: errors.len(), total, first: first.to_string() });
+        return Err(EffectError::Uploads {
+            bucket,
+            failed: errors.len(),
+            total,
+            first: first.to_string(),
+        });
     }
     for (n, batch) in delete.chunks(DELETE_BATCH).enumerate() {
-        cx.call("delete objects", |_| cloud.delete_objects(&bucket, batch)).await?;
-        cx.reporter.action_progress(index, &format!("deleted {}/{} objects", (n * DELETE_BATCH + batch.len()), delete.len()));
+        cx.call("delete objects", |_| cloud.delete_objects(&bucket, batch))
+            .await?;
+        cx.reporter.action_progress(
+            index,
+            &format!(
+                "deleted {}/{} objects",
+                (n * DELETE_BATCH + batch.len()),
+                delete.len()
+            ),
+        );
     }
     // Last, once the bucket holds the tree: a manifest written before a failed upload would
     // vouch for content that is not there.
-    cx.call("write bucket manifest", |_| cloud.write_bucket_manifest(&bucket, revision, &uploaded)).await?;
+    cx.call("write bucket manifest", |_| {
+        cloud.write_bucket_manifest(&bucket, revision, &uploaded)
+    })
+    .await?;
     Ok(())
 }
 
 /// One file's upload: its key, size and SHA-256 once done.
-type Upload<'a> = Pin<Box<dyn Future<Output = Result<(&'a String, ObservedObject), EffectError>> + Send + 'a>>;
+type Upload<'a> =
+    Pin<Box<dyn Future<Output = Result<(&'a String, ObservedObject), EffectError>> + Send + 'a>>;
 
 // ------------------------------------------------------------------ compile
 
@@ -514,7 +781,8 @@ impl WorkerGuard {
         self.armed = false;
         let cloud = self.cloud.as_ref();
         let id = self.instance_id.as_str();
-        cx.call_gone("terminate worker", |_| cloud.terminate_instance(id)).await
+        cx.call_gone("terminate worker", |_| cloud.terminate_instance(id))
+            .await
     }
 }
 
@@ -547,12 +815,32 @@ async fn run_compile(
     let cloud = cx.cloud.as_ref();
     let status_parameter = compile_status_parameter(&cx.options.project);
     // A status left by an earlier run must not be taken for this run's.
-    cx.call_gone("clear compile status", |_| cloud.delete_parameter(&status_parameter)).await?;
+    cx.call_gone("clear compile status", |_| {
+        cloud.delete_parameter(&status_parameter)
+    })
+    .await?;
     let id = launch_worker(cx, req.clone()).await?;
-    let guard = WorkerGuard { cloud: cx.cloud.clone(), instance_id: id.clone(), armed: true };
-    cx.reporter.action_progress(index, &format!("worker {id} compiling (up to {})", human_duration(timeout)));
+    let guard = WorkerGuard {
+        cloud: cx.cloud.clone(),
+        instance_id: id.clone(),
+        armed: true,
+    };
+    cx.reporter.action_progress(
+        index,
+        &format!("worker {id} compiling (up to {})", human_duration(timeout)),
+    );
     let volume = &req.volumes[DATA_DEVICE];
-    let result = compile_on(cx, index, &id, volume, &status_parameter, built_from, timeout, snapshot_tags).await;
+    let result = compile_on(
+        cx,
+        index,
+        &id,
+        volume,
+        &status_parameter,
+        built_from,
+        timeout,
+        snapshot_tags,
+    )
+    .await;
     let terminated = guard.terminate(cx).await;
     match (result, terminated) {
         (Ok(snapshot), Ok(())) => {
@@ -561,10 +849,14 @@ async fn run_compile(
         }
         (Ok(snapshot), Err(t)) => {
             cx.outputs.set(&Address::compile(), SNAPSHOT_ID, &snapshot);
-            Err(EffectError::Compile(format!("snapshot {snapshot} was made, but worker {id} could not be terminated: {t}")))
+            Err(EffectError::Compile(format!(
+                "snapshot {snapshot} was made, but worker {id} could not be terminated: {t}"
+            )))
         }
         (Err(e), Ok(())) => Err(e),
-        (Err(e), Err(t)) => Err(EffectError::Compile(format!("{e}; and worker {id} could not be terminated: {t}"))),
+        (Err(e), Err(t)) => Err(EffectError::Compile(format!(
+            "{e}; and worker {id} could not be terminated: {t}"
+        ))),
     }
 }
 
@@ -573,19 +865,34 @@ async fn run_compile(
 /// EC2 would hand back the terminated worker of that earlier attempt. Such an instance is
 /// recognised by its state and the launch is made again under a token for the next attempt.
 async fn launch_worker(cx: &Context, mut req: InstanceRequest) -> Result<String, EffectError> {
-    const ANY_STATE: [&str; 6] = ["pending", "running", "stopping", "stopped", "shutting-down", "terminated"];
+    const ANY_STATE: [&str; 6] = [
+        "pending",
+        "running",
+        "stopping",
+        "stopped",
+        "shutting-down",
+        "terminated",
+    ];
     let base = req.client_token.clone();
     let cloud = cx.cloud.as_ref();
     for attempt in 1..=5 {
-        let id = cx.call("launch worker", |_| cloud.run_instance(&req)).await?;
-        let seen = cx.call("describe worker", |_| cloud.wait_instance(&id, &ANY_STATE, cx.options.timeouts.instance)).await?;
+        let id = cx
+            .call("launch worker", |_| cloud.run_instance(&req))
+            .await?;
+        let seen = cx
+            .call("describe worker", |_| {
+                cloud.wait_instance(&id, &ANY_STATE, cx.options.timeouts.instance)
+            })
+            .await?;
         if !matches!(seen.state.as_str(), "shutting-down" | "terminated") {
             return Ok(id);
         }
         tracing::info!(instance = %id, attempt, "the launch token belongs to a finished worker; launching under a new one");
         req.client_token = format!("{base}-{}", attempt + 1);
     }
-    Err(EffectError::Compile("every launch token tried returned a terminated worker".into()))
+    Err(EffectError::Compile(
+        "every launch token tried returned a terminated worker".into(),
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -600,7 +907,9 @@ async fn compile_on(
     snapshot_tags: &Tags,
 ) -> Result<String, EffectError> {
     let cloud = cx.cloud.as_ref();
-    let wait = cx.retrier.run(|_| cloud.wait_instance(id, &["stopped", "terminated"], timeout));
+    let wait = cx
+        .retrier
+        .run(|_| cloud.wait_instance(id, &["stopped", "terminated"], timeout));
     let waited = tokio::select! {
         w = wait => w,
         _ = cx.cancel.cancelled() => {
@@ -617,12 +926,19 @@ async fn compile_on(
         }
         Err(source) => return Err(EffectError::Cloud { effect: "wait for worker", source }),
     }
-    let raw = cx.call("read compile status", |_| cloud.get_parameter(status_parameter)).await?;
+    let raw = cx
+        .call("read compile status", |_| {
+            cloud.get_parameter(status_parameter)
+        })
+        .await?;
     let Some(raw) = raw else {
-        return Err(EffectError::Compile(format!("worker {id} stopped without writing {status_parameter}: see its console output")));
+        return Err(EffectError::Compile(format!(
+            "worker {id} stopped without writing {status_parameter}: see its console output"
+        )));
     };
-    let status: CompileStatus = serde_json::from_str(&raw)
-        .map_err(|e| EffectError::Compile(format!("{status_parameter} is not a compile status ({e})")))?;
+    let status: CompileStatus = serde_json::from_str(&raw).map_err(|e| {
+        EffectError::Compile(format!("{status_parameter} is not a compile status ({e})"))
+    })?;
     if status.built_from != built_from {
         return Err(EffectError::Compile(format!(
             "{status_parameter} reports a compile of {}, not of {built_from}: another compile ran meanwhile",
@@ -630,12 +946,27 @@ async fn compile_on(
         )));
     }
     if status.status != "succeeded" {
-        let detail = if status.message.is_empty() { String::new() } else { format!(": {}", status.message) };
-        return Err(EffectError::Compile(format!("the compile on {id} {}{detail}", status.status)));
+        let detail = if status.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", status.message)
+        };
+        return Err(EffectError::Compile(format!(
+            "the compile on {id} {}{detail}",
+            status.status
+        )));
     }
-    let snapshot = cx.call("snapshot builds", |_| cloud.create_snapshot(volume, snapshot_tags)).await?;
-    cx.reporter.action_progress(index, &format!("waiting for snapshot {snapshot}"));
-    cx.call("wait for snapshot", |_| cloud.wait_snapshot(&snapshot, cx.options.timeouts.snapshot)).await?;
+    let snapshot = cx
+        .call("snapshot builds", |_| {
+            cloud.create_snapshot(volume, snapshot_tags)
+        })
+        .await?;
+    cx.reporter
+        .action_progress(index, &format!("waiting for snapshot {snapshot}"));
+    cx.call("wait for snapshot", |_| {
+        cloud.wait_snapshot(&snapshot, cx.options.timeouts.snapshot)
+    })
+    .await?;
     Ok(snapshot)
 }
 

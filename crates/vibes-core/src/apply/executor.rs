@@ -79,11 +79,17 @@ impl ApplyOptions {
 pub enum Outcome {
     Done,
     /// The error, as a sentence. Never holds a secret.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// Not run because something it depends on failed or was blocked; the reason names it.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
     /// The plan declined this action; the reason says why.
-    Blocked { reason: String },
+    Blocked {
+        reason: String,
+    },
     /// Not run because the apply was interrupted first.
     NotStarted,
 }
@@ -115,7 +121,11 @@ impl ApplyReport {
     /// True when every action that could run ran and succeeded (blocked actions aside) and
     /// nothing was interrupted.
     pub fn succeeded(&self) -> bool {
-        !self.interrupted && self.outcomes.iter().all(|o| matches!(o, Outcome::Done | Outcome::Blocked { .. }))
+        !self.interrupted
+            && self
+                .outcomes
+                .iter()
+                .all(|o| matches!(o, Outcome::Done | Outcome::Blocked { .. }))
     }
 
     /// `(index, error)` of every failed action.
@@ -165,7 +175,9 @@ pub async fn apply(
     // Blocked actions never run; anything that (against the planner's rules) waits on one is skipped.
     for (i, a) in plan.actions.iter().enumerate() {
         if a.op == Op::Blocked {
-            let o = Outcome::Blocked { reason: a.reason.clone() };
+            let o = Outcome::Blocked {
+                reason: a.reason.clone(),
+            };
             reporter.action_finished(i, a, &o);
             outcomes[i] = Some(o);
         }
@@ -185,7 +197,9 @@ pub async fn apply(
     loop {
         // Start what is ready, as permits allow, unless interrupted.
         while !cancel.is_cancelled() {
-            let Some(i) = queue.ready.pop_first() else { break };
+            let Some(i) = queue.ready.pop_first() else {
+                break;
+            };
             let permit = tokio::select! {
                 p = semaphore.clone().acquire_owned() => p.expect("the semaphore is never closed"),
                 Some(res) = running.join_next_with_id(), if !running.is_empty() => {
@@ -206,7 +220,9 @@ pub async fn apply(
                 cx.reporter.action_started(i, &action);
                 let outcome = match effects::run_action(&cx, i, &action).await {
                     Ok(()) => Outcome::Done,
-                    Err(e) => Outcome::Failed { error: e.to_string() },
+                    Err(e) => Outcome::Failed {
+                        error: e.to_string(),
+                    },
                 };
                 cx.reporter.action_finished(i, &action, &outcome);
                 (i, outcome)
@@ -235,7 +251,10 @@ pub async fn apply(
             })
         })
         .collect();
-    ApplyReport { outcomes, interrupted }
+    ApplyReport {
+        outcomes,
+        interrupted,
+    }
 }
 
 /// Dependency bookkeeping: what each action waits on, and what is ready to start.
@@ -257,11 +276,17 @@ impl Queue {
                 dependents[from].push(to);
             }
         }
-        Queue { waiting_on, dependents, ready: BTreeSet::new() }
+        Queue {
+            waiting_on,
+            dependents,
+            ready: BTreeSet::new(),
+        }
     }
 
     fn seed_ready(&mut self, outcomes: &[Option<Outcome>]) {
-        self.ready = (0..self.waiting_on.len()).filter(|&i| self.waiting_on[i] == 0 && outcomes[i].is_none()).collect();
+        self.ready = (0..self.waiting_on.len())
+            .filter(|&i| self.waiting_on[i] == 0 && outcomes[i].is_none())
+            .collect();
     }
 
     fn done(&mut self, i: usize, outcomes: &[Option<Outcome>]) {
@@ -289,7 +314,9 @@ fn finish(
         }
         Err(e) => {
             let i = task_index.remove(&e.id()).expect("every task is indexed");
-            let outcome = Outcome::Failed { error: format!("{} stopped unexpectedly: {e}", plan.actions[i].address) };
+            let outcome = Outcome::Failed {
+                error: format!("{} stopped unexpectedly: {e}", plan.actions[i].address),
+            };
             reporter.action_finished(i, &plan.actions[i], &outcome);
             (i, outcome)
         }
@@ -305,13 +332,22 @@ fn finish(
 }
 
 /// Marks every transitive dependent of `i` that has no outcome yet as skipped, naming `i`.
-fn skip_dependents(plan: &Plan, queue: &Queue, i: usize, reason: &str, outcomes: &mut [Option<Outcome>], reporter: &dyn Reporter) {
+fn skip_dependents(
+    plan: &Plan,
+    queue: &Queue,
+    i: usize,
+    reason: &str,
+    outcomes: &mut [Option<Outcome>],
+    reporter: &dyn Reporter,
+) {
     let mut stack: Vec<usize> = queue.dependents[i].clone();
     while let Some(d) = stack.pop() {
         if outcomes[d].is_some() {
             continue;
         }
-        let o = Outcome::Skipped { reason: reason.to_string() };
+        let o = Outcome::Skipped {
+            reason: reason.to_string(),
+        };
         reporter.action_finished(d, &plan.actions[d], &o);
         outcomes[d] = Some(o);
         stack.extend(queue.dependents[d].iter().copied());

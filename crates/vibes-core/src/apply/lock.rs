@@ -4,9 +4,9 @@
 
 use crate::cloud::{Cloud, CloudError};
 use crate::tags::{self, Tags};
+pub use crate::units::human_age;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-pub use crate::units::human_age;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The lock's content.
@@ -25,11 +25,21 @@ pub struct LockInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("another vibes {command} holds the lock (id {id}, held by {holder} for {}, since {}); wait for it, or run `vibes unlock {id}` if it crashed", human_age(*.age), rfc3339(*.since))]
-    Held { id: String, holder: String, since: u64, age: Duration, command: String },
+    Held {
+        id: String,
+        holder: String,
+        since: u64,
+        age: Duration,
+        command: String,
+    },
     #[error("the lock of project {project} is not held")]
     NotHeld { project: String },
     #[error("the lock is held under id {actual} (by {holder}), not {given}: nothing was unlocked")]
-    WrongId { given: String, actual: String, holder: String },
+    WrongId {
+        given: String,
+        actual: String,
+        holder: String,
+    },
     #[error("the lock parameter {parameter} holds something vibes did not write ({message}); delete it by hand if no apply runs")]
     Unreadable { parameter: String, message: String },
     #[error("the lock: {0}")]
@@ -50,7 +60,11 @@ pub fn lock_parameter(project: &str) -> String {
 }
 
 /// Takes the lock for `command`, or says who holds it.
-pub async fn acquire(cloud: &dyn Cloud, project: &str, command: &str) -> Result<LockGuard, LockError> {
+pub async fn acquire(
+    cloud: &dyn Cloud,
+    project: &str,
+    command: &str,
+) -> Result<LockGuard, LockError> {
     let parameter = lock_parameter(project);
     let now = unix_now();
     let info = LockInfo {
@@ -63,10 +77,20 @@ pub async fn acquire(cloud: &dyn Cloud, project: &str, command: &str) -> Result<
     let value = serde_json::to_string(&info).expect("lock info serializes");
     let mut tags = Tags::new();
     tags.insert(tags::PROJECT.into(), project.into());
-    match cloud.create_parameter_exclusive(&parameter, &value, &tags).await {
-        Ok(()) => Ok(LockGuard { project: project.to_string(), info }),
+    match cloud
+        .create_parameter_exclusive(&parameter, &value, &tags)
+        .await
+    {
+        Ok(()) => Ok(LockGuard {
+            project: project.to_string(),
+            info,
+        }),
         Err(CloudError::AlreadyExists { .. }) => {
-            let held = read(cloud, project).await?.ok_or_else(|| LockError::NotHeld { project: project.to_string() })?;
+            let held = read(cloud, project)
+                .await?
+                .ok_or_else(|| LockError::NotHeld {
+                    project: project.to_string(),
+                })?;
             Err(LockError::Held {
                 age: Duration::from_secs(unix_now().saturating_sub(held.since)),
                 id: held.id,
@@ -81,7 +105,9 @@ pub async fn acquire(cloud: &dyn Cloud, project: &str, command: &str) -> Result<
 
 /// Gives the lock back. Refuses (and deletes nothing) when someone broke it and took it since.
 pub async fn release(cloud: &dyn Cloud, guard: LockGuard) -> Result<(), LockError> {
-    break_lock(cloud, &guard.project, &guard.info.id).await.map(|_| ())
+    break_lock(cloud, &guard.project, &guard.info.id)
+        .await
+        .map(|_| ())
 }
 
 /// Who holds the lock now, if anyone.
@@ -91,16 +117,27 @@ pub async fn read(cloud: &dyn Cloud, project: &str) -> Result<Option<LockInfo>, 
         None => Ok(None),
         Some(raw) => serde_json::from_str(&raw)
             .map(Some)
-            .map_err(|e| LockError::Unreadable { parameter, message: e.to_string() }),
+            .map_err(|e| LockError::Unreadable {
+                parameter,
+                message: e.to_string(),
+            }),
     }
 }
 
 /// Breaks the lock held under `id` (`vibes unlock ID`); refuses when the id does not match, so
 /// that a lock taken since by a live run is not broken by mistake. Returns what was broken.
 pub async fn break_lock(cloud: &dyn Cloud, project: &str, id: &str) -> Result<LockInfo, LockError> {
-    let held = read(cloud, project).await?.ok_or_else(|| LockError::NotHeld { project: project.to_string() })?;
+    let held = read(cloud, project)
+        .await?
+        .ok_or_else(|| LockError::NotHeld {
+            project: project.to_string(),
+        })?;
     if held.id != id {
-        return Err(LockError::WrongId { given: id.to_string(), actual: held.id, holder: held.holder });
+        return Err(LockError::WrongId {
+            given: id.to_string(),
+            actual: held.id,
+            holder: held.holder,
+        });
     }
     match cloud.delete_parameter(&lock_parameter(project)).await {
         Ok(()) | Err(CloudError::NotFound { .. }) => Ok(held),
@@ -109,17 +146,32 @@ pub async fn break_lock(cloud: &dyn Cloud, project: &str, id: &str) -> Result<Lo
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn new_id(now: u64) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let pid = std::process::id();
-    tags::short_hash(&[&now.to_le_bytes(), &nanos.to_le_bytes(), &pid.to_le_bytes(), holder().as_bytes()])[..12].to_string()
+    tags::short_hash(&[
+        &now.to_le_bytes(),
+        &nanos.to_le_bytes(),
+        &pid.to_le_bytes(),
+        holder().as_bytes(),
+    ])[..12]
+        .to_string()
 }
 
 fn holder() -> String {
-    let user = ["USER", "USERNAME", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_else(|| "unknown".into());
+    let user = ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .unwrap_or_else(|| "unknown".into());
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
@@ -143,12 +195,25 @@ pub fn rfc3339(unix: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 impl fmt::Display for LockInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (vibes {}, pid {}) since {}, id {}", self.holder, self.command, self.pid, rfc3339(self.since), self.id)
+        write!(
+            f,
+            "{} (vibes {}, pid {}) since {}, id {}",
+            self.holder,
+            self.command,
+            self.pid,
+            rfc3339(self.since),
+            self.id
+        )
     }
 }
 

@@ -15,8 +15,8 @@ pub mod outputs;
 pub mod reporter;
 pub mod retry;
 
-pub use executor::{apply, ApplyOptions, ApplyReport, Outcome, Timeouts};
 pub use effects::SourceArchive;
+pub use executor::{apply, ApplyOptions, ApplyReport, Outcome, Timeouts};
 pub use lock::{acquire, break_lock, release, LockError, LockGuard, LockInfo};
 pub use outputs::Outputs;
 pub use reporter::{NullReporter, RecordingReporter, Reporter, ReporterEvent};

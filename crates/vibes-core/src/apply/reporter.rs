@@ -30,9 +30,22 @@ impl Reporter for NullReporter {
 /// One thing a [`RecordingReporter`] saw, with when it saw it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReporterEvent {
-    Started { index: usize, address: Address, at: Instant },
-    Progress { index: usize, message: String, at: Instant },
-    Finished { index: usize, address: Address, outcome: Outcome, at: Instant },
+    Started {
+        index: usize,
+        address: Address,
+        at: Instant,
+    },
+    Progress {
+        index: usize,
+        message: String,
+        at: Instant,
+    },
+    Finished {
+        index: usize,
+        address: Address,
+        outcome: Outcome,
+        at: Instant,
+    },
 }
 
 /// Keeps every event in order, for tests of ordering and progress.
@@ -71,7 +84,9 @@ impl RecordingReporter {
         self.events()
             .into_iter()
             .filter_map(|e| match e {
-                ReporterEvent::Progress { index: i, message, .. } if i == index => Some(message),
+                ReporterEvent::Progress {
+                    index: i, message, ..
+                } if i == index => Some(message),
                 _ => None,
             })
             .collect()
@@ -95,12 +110,25 @@ impl RecordingReporter {
 
 impl Reporter for RecordingReporter {
     fn action_started(&self, index: usize, action: &Action) {
-        self.push(ReporterEvent::Started { index, address: action.address.clone(), at: Instant::now() });
+        self.push(ReporterEvent::Started {
+            index,
+            address: action.address.clone(),
+            at: Instant::now(),
+        });
     }
     fn action_progress(&self, index: usize, message: &str) {
-        self.push(ReporterEvent::Progress { index, message: message.to_string(), at: Instant::now() });
+        self.push(ReporterEvent::Progress {
+            index,
+            message: message.to_string(),
+            at: Instant::now(),
+        });
     }
     fn action_finished(&self, index: usize, action: &Action, outcome: &Outcome) {
-        self.push(ReporterEvent::Finished { index, address: action.address.clone(), outcome: outcome.clone(), at: Instant::now() });
+        self.push(ReporterEvent::Finished {
+            index,
+            address: action.address.clone(),
+            outcome: outcome.clone(),
+            at: Instant::now(),
+        });
     }
 }

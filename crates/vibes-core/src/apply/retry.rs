@@ -20,7 +20,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(20), jitter_seed: None }
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(20),
+            jitter_seed: None,
+        }
     }
 }
 
@@ -45,7 +50,10 @@ impl Retrier {
             Some(seed) => fastrand::Rng::with_seed(seed),
             None => fastrand::Rng::new(),
         };
-        Retrier { policy, rng: Mutex::new(rng) }
+        Retrier {
+            policy,
+            rng: Mutex::new(rng),
+        }
     }
 
     /// "Equal jitter": half the backoff, plus a random part of the other half, so that many
@@ -54,7 +62,11 @@ impl Retrier {
         let d = self.policy.backoff(attempt);
         let half = d / 2;
         let nanos = half.as_nanos().min(u64::MAX as u128) as u64;
-        let extra = if nanos == 0 { 0 } else { self.rng.lock().expect("rng lock").u64(0..=nanos) };
+        let extra = if nanos == 0 {
+            0
+        } else {
+            self.rng.lock().expect("rng lock").u64(0..=nanos)
+        };
         half + Duration::from_nanos(extra)
     }
 
@@ -83,9 +95,10 @@ impl Retrier {
 
 fn gave_up(e: CloudError, attempts: u32) -> CloudError {
     match e {
-        CloudError::Transient { operation, message } => {
-            CloudError::Transient { operation, message: format!("{message} (gave up after {attempts} attempts)") }
-        }
+        CloudError::Transient { operation, message } => CloudError::Transient {
+            operation,
+            message: format!("{message} (gave up after {attempts} attempts)"),
+        },
         other => other,
     }
 }
@@ -106,7 +119,12 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let p = RetryPolicy { max_attempts: 9, base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(700), jitter_seed: None };
+        let p = RetryPolicy {
+            max_attempts: 9,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(700),
+            jitter_seed: None,
+        };
         let got: Vec<_> = (1..=5).map(|a| p.backoff(a).as_millis()).collect();
         assert_eq!(got, vec![100, 200, 400, 700, 700]);
     }
@@ -117,7 +135,10 @@ mod tests {
         let r = quick(5)
             .run(|_| async {
                 if calls.fetch_add(1, Ordering::SeqCst) < 3 {
-                    Err(CloudError::Transient { operation: "op".into(), message: "Throttling".into() })
+                    Err(CloudError::Transient {
+                        operation: "op".into(),
+                        message: "Throttling".into(),
+                    })
                 } else {
                     Ok(42)
                 }
@@ -146,10 +167,16 @@ mod tests {
         let r: CloudResult<()> = quick(3)
             .run(|_| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(CloudError::Transient { operation: "op".into(), message: "Throttling".into() })
+                Err(CloudError::Transient {
+                    operation: "op".into(),
+                    message: "Throttling".into(),
+                })
             })
             .await;
         assert_eq!(calls.load(Ordering::SeqCst), 3);
-        assert!(r.unwrap_err().to_string().contains("gave up after 3 attempts"));
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .contains("gave up after 3 attempts"));
     }
 }

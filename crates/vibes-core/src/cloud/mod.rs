@@ -25,7 +25,11 @@ pub enum CloudError {
     NotFound { operation: String, what: String },
     /// A wait ran out of time.
     #[error("{operation}: gave up after {seconds} s waiting for {what}")]
-    Timeout { operation: String, what: String, seconds: u64 },
+    Timeout {
+        operation: String,
+        what: String,
+        seconds: u64,
+    },
     /// Credentials, region or endpoint are missing or wrong.
     #[error("{0}")]
     Config(String),
@@ -39,7 +43,10 @@ impl CloudError {
         matches!(self, CloudError::Transient { .. })
     }
     pub fn permanent(operation: impl Into<String>, message: impl Into<String>) -> Self {
-        CloudError::Permanent { operation: operation.into(), message: message.into() }
+        CloudError::Permanent {
+            operation: operation.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -75,7 +82,10 @@ pub struct StackState {
 
 impl StackState {
     pub fn succeeded(&self) -> bool {
-        matches!(self.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "DELETE_COMPLETE" | "IMPORT_COMPLETE")
+        matches!(
+            self.status.as_str(),
+            "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "DELETE_COMPLETE" | "IMPORT_COMPLETE"
+        )
     }
 }
 
@@ -129,7 +139,12 @@ pub trait Cloud: Send + Sync {
     // EC2 key pairs
     /// Generate a key pair; returns its private key.
     async fn create_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<Secret>;
-    async fn import_key_pair(&self, key_name: &str, public_key: &str, tags: &Tags) -> CloudResult<()>;
+    async fn import_key_pair(
+        &self,
+        key_name: &str,
+        public_key: &str,
+        tags: &Tags,
+    ) -> CloudResult<()>;
     async fn delete_key_pair(&self, key_name: &str) -> CloudResult<()>;
     async fn tag_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<()>;
 
@@ -137,10 +152,21 @@ pub trait Cloud: Send + Sync {
     /// Put a String parameter, overwriting. Tags apply when the parameter is new.
     async fn put_parameter(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()>;
     /// Put a SecureString parameter. Tags apply when the parameter is new.
-    async fn put_secure_parameter(&self, name: &str, value: &Secret, tags: &Tags, overwrite: bool) -> CloudResult<()>;
+    async fn put_secure_parameter(
+        &self,
+        name: &str,
+        value: &Secret,
+        tags: &Tags,
+        overwrite: bool,
+    ) -> CloudResult<()>;
     /// Create a String parameter only if it does not exist (the apply lock):
     /// [`CloudError::AlreadyExists`] otherwise.
-    async fn create_parameter_exclusive(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()>;
+    async fn create_parameter_exclusive(
+        &self,
+        name: &str,
+        value: &str,
+        tags: &Tags,
+    ) -> CloudResult<()>;
     async fn get_parameter(&self, name: &str) -> CloudResult<Option<String>>;
     async fn delete_parameter(&self, name: &str) -> CloudResult<()>;
     async fn tag_parameter(&self, name: &str, tags: &Tags) -> CloudResult<()>;
@@ -153,7 +179,13 @@ pub trait Cloud: Send + Sync {
     async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState>;
 
     // S3
-    async fn put_object_from_file(&self, bucket: &str, key: &str, file: &Path, sha256_hex: &str) -> CloudResult<()>;
+    async fn put_object_from_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &Path,
+        sha256_hex: &str,
+    ) -> CloudResult<()>;
     async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()>;
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()>;
     /// Record the bucket's manifest after a sync ([`crate::bucket_manifest`]): `uploaded` are
@@ -161,20 +193,35 @@ pub trait Cloud: Send + Sync {
     /// bucket, with each object's ETag, so later reads need no per-object call. The default
     /// writes nothing: a cloud whose `list_bucket` is cheap anyway needs no manifest, and one
     /// without ETags could write only entries that are never trusted.
-    async fn write_bucket_manifest(&self, bucket: &str, revision: &str, uploaded: &crate::bucket_manifest::Uploaded) -> CloudResult<()> {
+    async fn write_bucket_manifest(
+        &self,
+        bucket: &str,
+        revision: &str,
+        uploaded: &crate::bucket_manifest::Uploaded,
+    ) -> CloudResult<()> {
         let _ = (bucket, revision, uploaded);
         Ok(())
     }
 
     // Images
     async fn start_image_build(&self, req: &ImageBuildRequest) -> CloudResult<String>;
-    async fn wait_image_build(&self, build_id: &str, timeout: Duration) -> CloudResult<BuildOutcome>;
+    async fn wait_image_build(
+        &self,
+        build_id: &str,
+        timeout: Duration,
+    ) -> CloudResult<BuildOutcome>;
     /// The newest available image carrying all of `tags`.
     async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>>;
     async fn deregister_image(&self, image_id: &str) -> CloudResult<()>;
 
     // EBS
-    async fn create_volume(&self, size_gib: u32, availability_zone: &str, tags: &Tags, token: &str) -> CloudResult<String>;
+    async fn create_volume(
+        &self,
+        size_gib: u32,
+        availability_zone: &str,
+        tags: &Tags,
+        token: &str,
+    ) -> CloudResult<String>;
     async fn create_snapshot(&self, volume_id: &str, tags: &Tags) -> CloudResult<String>;
     async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()>;
     async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()>;
@@ -182,6 +229,11 @@ pub trait Cloud: Send + Sync {
     // Instances
     async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String>;
     /// Wait until the instance is in one of `states` (e.g. `stopped`), or `timeout`.
-    async fn wait_instance(&self, instance_id: &str, states: &[&str], timeout: Duration) -> CloudResult<ObservedInstance>;
+    async fn wait_instance(
+        &self,
+        instance_id: &str,
+        states: &[&str],
+        timeout: Duration,
+    ) -> CloudResult<ObservedInstance>;
     async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()>;
 }

@@ -16,7 +16,10 @@ pub struct Source {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        Source { name: name.into(), text: Arc::new(text.into()) }
+        Source {
+            name: name.into(),
+            text: Arc::new(text.into()),
+        }
     }
     pub fn name(&self) -> &str {
         &self.name
@@ -124,7 +127,13 @@ pub struct Fault {
 
 impl Fault {
     /// A fault at `span` in `source`.
-    pub fn at(kind: FaultKind, source: &Source, span: Range<usize>, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub fn at(
+        kind: FaultKind,
+        source: &Source,
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
         Fault {
             kind,
             message: message.into(),
@@ -137,7 +146,14 @@ impl Fault {
 
     /// A fault about no place in a file (the config file itself cannot be read).
     pub fn detached(kind: FaultKind, message: impl Into<String>) -> Self {
-        Fault { kind, message: message.into(), source: None, labels: Vec::new(), help: None, named: None }
+        Fault {
+            kind,
+            message: message.into(),
+            source: None,
+            labels: Vec::new(),
+            help: None,
+            named: None,
+        }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -181,7 +197,11 @@ impl Fault {
         let source = self.source.as_ref()?;
         let (span, _) = self.labels.first()?;
         let (line, column) = source.line_column(span.start);
-        Some(Location { file: source.name.clone(), line, column })
+        Some(Location {
+            file: source.name.clone(),
+            line,
+            column,
+        })
     }
     /// The text under the primary label.
     pub fn snippet(&self) -> Option<&str> {
@@ -219,7 +239,9 @@ impl Diagnostic for Fault {
         Some(Box::new(self.kind.code()))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         self.named.as_ref().map(|n| n as &dyn SourceCode)
@@ -228,15 +250,17 @@ impl Diagnostic for Fault {
         if self.named.is_none() || self.labels.is_empty() {
             return None;
         }
-        Some(Box::new(self.labels.iter().enumerate().map(|(i, (span, label))| {
-            let label = (!label.is_empty()).then(|| label.clone());
-            let span = (span.start, span.end - span.start);
-            if i == 0 {
-                LabeledSpan::new_primary_with_span(label, span)
-            } else {
-                LabeledSpan::new_with_span(label, span)
-            }
-        })))
+        Some(Box::new(self.labels.iter().enumerate().map(
+            |(i, (span, label))| {
+                let label = (!label.is_empty()).then(|| label.clone());
+                let span = (span.start, span.end - span.start);
+                if i == 0 {
+                    LabeledSpan::new_primary_with_span(label, span)
+                } else {
+                    LabeledSpan::new_with_span(label, span)
+                }
+            },
+        )))
     }
 }
 
@@ -253,7 +277,13 @@ impl ConfigError {
     pub(crate) fn new(file: impl Into<String>, mut faults: Vec<Fault>) -> Self {
         let file = file.into();
         faults.sort_by(|a, b| {
-            let key = |f: &Fault| (f.file().is_some_and(|n| n != file), f.file().map(str::to_owned), f.start());
+            let key = |f: &Fault| {
+                (
+                    f.file().is_some_and(|n| n != file),
+                    f.file().map(str::to_owned),
+                    f.start(),
+                )
+            };
             key(a).cmp(&key(b))
         });
         let mut unique: Vec<Fault> = Vec::with_capacity(faults.len());
@@ -262,7 +292,10 @@ impl ConfigError {
                 unique.push(f);
             }
         }
-        ConfigError { file, faults: unique }
+        ConfigError {
+            file,
+            faults: unique,
+        }
     }
 
     pub fn faults(&self) -> &[Fault] {
@@ -292,7 +325,10 @@ impl Diagnostic for ConfigError {
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         match self.faults.as_slice() {
-            [only] if only.kind == FaultKind::NoConfig => only.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>),
+            [only] if only.kind == FaultKind::NoConfig => only
+                .help
+                .as_ref()
+                .map(|h| Box::new(h) as Box<dyn fmt::Display>),
             _ => None,
         }
     }
@@ -335,7 +371,14 @@ mod tests {
         let src = Source::new("vibes.toml", "[project]\nname = \"é x\"\n");
         // The `x` after a two-byte `é`: column 11 in characters, 12 in bytes.
         let f = Fault::at(FaultKind::InvalidName, &src, 21..22, "bad", "here");
-        assert_eq!(f.location().unwrap(), Location { file: "vibes.toml".into(), line: 2, column: 11 });
+        assert_eq!(
+            f.location().unwrap(),
+            Location {
+                file: "vibes.toml".into(),
+                line: 2,
+                column: 11
+            }
+        );
         assert_eq!(f.location().unwrap().to_string(), "vibes.toml:2:11");
     }
 

@@ -32,7 +32,10 @@ pub enum PathFault {
 impl PathFault {
     /// Faults about where a path points, as opposed to what is (not) there.
     pub fn escapes(&self) -> bool {
-        matches!(self, PathFault::Absolute(_) | PathFault::ParentDir(_) | PathFault::Outside { .. })
+        matches!(
+            self,
+            PathFault::Absolute(_) | PathFault::ParentDir(_) | PathFault::Outside { .. }
+        )
     }
 }
 
@@ -46,7 +49,9 @@ pub struct ConfigDir {
 
 impl ConfigDir {
     pub fn new(dir: &Path) -> Self {
-        ConfigDir { dir: dir.to_path_buf() }
+        ConfigDir {
+            dir: dir.to_path_buf(),
+        }
     }
 
     /// `rel` joined to the config's directory, as shown to people and stored in the model.
@@ -55,7 +60,11 @@ impl ConfigDir {
     }
 
     fn canonical_dir(&self) -> io::Result<PathBuf> {
-        let dir = if self.dir.as_os_str().is_empty() { Path::new(".") } else { &self.dir };
+        let dir = if self.dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &self.dir
+        };
         dir.canonicalize()
     }
 
@@ -76,12 +85,22 @@ impl ConfigDir {
         let shown = joined.display().to_string();
         let target = match joined.canonicalize() {
             Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(PathFault::Missing { path: shown }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(PathFault::Missing { path: shown })
+            }
             Err(error) => return Err(PathFault::Unreadable { path: shown, error }),
         };
-        let base = self.canonical_dir().map_err(|error| PathFault::Unreadable { path: self.dir.display().to_string(), error })?;
+        let base = self
+            .canonical_dir()
+            .map_err(|error| PathFault::Unreadable {
+                path: self.dir.display().to_string(),
+                error,
+            })?;
         if !target.starts_with(&base) {
-            return Err(PathFault::Outside { path: rel.to_string(), target: target.display().to_string() });
+            return Err(PathFault::Outside {
+                path: rel.to_string(),
+                target: target.display().to_string(),
+            });
         }
         Ok(joined)
     }
@@ -89,7 +108,9 @@ impl ConfigDir {
     pub fn file(&self, rel: &str) -> Result<PathBuf, PathFault> {
         let path = self.resolve(rel)?;
         if !path.is_file() {
-            return Err(PathFault::NotAFile { path: path.display().to_string() });
+            return Err(PathFault::NotAFile {
+                path: path.display().to_string(),
+            });
         }
         Ok(path)
     }
@@ -97,7 +118,9 @@ impl ConfigDir {
     pub fn dir(&self, rel: &str) -> Result<PathBuf, PathFault> {
         let path = self.resolve(rel)?;
         if !path.is_dir() {
-            return Err(PathFault::NotADir { path: path.display().to_string() });
+            return Err(PathFault::NotADir {
+                path: path.display().to_string(),
+            });
         }
         Ok(path)
     }
@@ -124,12 +147,17 @@ impl ConfigDir {
     }
 
     fn walk(&self, dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), PathFault> {
-        let unreadable = |error| PathFault::Unreadable { path: dir.display().to_string(), error };
+        let unreadable = |error| PathFault::Unreadable {
+            path: dir.display().to_string(),
+            error,
+        };
         for entry in fs::read_dir(dir).map_err(unreadable)? {
             let entry = entry.map_err(unreadable)?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else {
-                return Err(PathFault::NotText { path: entry.path().display().to_string() });
+                return Err(PathFault::NotText {
+                    path: entry.path().display().to_string(),
+                });
             };
             let child_rel = format!("{rel}/{name}");
             // Re-resolve every entry: a symlink inside the tree may point outside it.
@@ -146,7 +174,10 @@ impl ConfigDir {
     /// Hex SHA-256 of a file inside the config's directory.
     pub fn sha256(&self, rel: &str) -> Result<String, PathFault> {
         let path = self.file(rel)?;
-        let bytes = fs::read(&path).map_err(|error| PathFault::Unreadable { path: path.display().to_string(), error })?;
+        let bytes = fs::read(&path).map_err(|error| PathFault::Unreadable {
+            path: path.display().to_string(),
+            error,
+        })?;
         Ok(hex::encode(Sha256::digest(&bytes)))
     }
 }
@@ -163,8 +194,13 @@ fn normalise(rel: &str) -> String {
 pub fn read_text(path: &Path) -> Result<String, PathFault> {
     let shown = path.display().to_string();
     let bytes = fs::read(path).map_err(|error| match error.kind() {
-        io::ErrorKind::NotFound => PathFault::Missing { path: shown.clone() },
-        _ => PathFault::Unreadable { path: shown.clone(), error },
+        io::ErrorKind::NotFound => PathFault::Missing {
+            path: shown.clone(),
+        },
+        _ => PathFault::Unreadable {
+            path: shown.clone(),
+            error,
+        },
     })?;
     String::from_utf8(bytes).map_err(|_| PathFault::NotText { path: shown })
 }
@@ -183,7 +219,13 @@ pub fn public_key_path(dir: &ConfigDir, written: &str, home: Option<&Path>) -> P
 }
 
 /// Key types EC2 imports, as they open an OpenSSH public key line.
-const PUBLIC_KEY_TYPES: [&str; 5] = ["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"];
+const PUBLIC_KEY_TYPES: [&str; 5] = [
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+];
 
 /// Checks that `text` is one OpenSSH public key and returns it as one line. The reason given
 /// on failure never quotes the text: a private key pasted by mistake must not reach a terminal.
@@ -191,12 +233,20 @@ pub fn openssh_public_key(text: &str) -> Result<String, String> {
     if text.contains("PRIVATE KEY") {
         return Err("this is a private key; give the public half (the .pub file)".into());
     }
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'));
-    let Some(line) = line else { return Err("the file is empty".into()) };
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'));
+    let Some(line) = line else {
+        return Err("the file is empty".into());
+    };
     let mut parts = line.split_whitespace();
     let kind = parts.next().unwrap_or_default();
     if !PUBLIC_KEY_TYPES.contains(&kind) {
-        return Err(format!("expected an OpenSSH public key starting with one of {}", PUBLIC_KEY_TYPES.join(", ")));
+        return Err(format!(
+            "expected an OpenSSH public key starting with one of {}",
+            PUBLIC_KEY_TYPES.join(", ")
+        ));
     }
     let body = parts.next().unwrap_or_default();
     let base64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
@@ -225,9 +275,18 @@ mod tests {
     fn public_keys_may_live_in_the_home_directory() {
         let dir = ConfigDir::new(Path::new("conf"));
         let home = Path::new("/home/me");
-        assert_eq!(public_key_path(&dir, "~/.ssh/id.pub", Some(home)), Path::new("/home/me/.ssh/id.pub"));
-        assert_eq!(public_key_path(&dir, "keys/id.pub", Some(home)), Path::new("conf/keys/id.pub"));
-        assert_eq!(public_key_path(&dir, "/etc/ssh/id.pub", Some(home)), Path::new("/etc/ssh/id.pub"));
+        assert_eq!(
+            public_key_path(&dir, "~/.ssh/id.pub", Some(home)),
+            Path::new("/home/me/.ssh/id.pub")
+        );
+        assert_eq!(
+            public_key_path(&dir, "keys/id.pub", Some(home)),
+            Path::new("conf/keys/id.pub")
+        );
+        assert_eq!(
+            public_key_path(&dir, "/etc/ssh/id.pub", Some(home)),
+            Path::new("/etc/ssh/id.pub")
+        );
     }
 
     #[test]

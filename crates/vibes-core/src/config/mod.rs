@@ -16,10 +16,12 @@ mod refs;
 mod resolve;
 
 pub use error::{ConfigError, Fault, FaultKind, Location};
-pub use resolve::{add_engine_source, recipe_hash, source_archive_path, SOURCE_ARCHIVE, WORKER_IMAGE};
 pub use resolve::{
-    DEFAULT_BUILDS_VOLUME_GIB, DEFAULT_COMPILE_INSTANCE, DEFAULT_IMAGE_KEEP, DEFAULT_MAIN_TEMPLATE, DEFAULT_SERVER_INSTANCE,
-    DEFAULT_SNAPSHOT_KEEP, DEFAULT_TIMEOUT_MINUTES, DEFAULT_VPC_TEMPLATE,
+    add_engine_source, recipe_hash, source_archive_path, SOURCE_ARCHIVE, WORKER_IMAGE,
+};
+pub use resolve::{
+    DEFAULT_BUILDS_VOLUME_GIB, DEFAULT_COMPILE_INSTANCE, DEFAULT_IMAGE_KEEP, DEFAULT_MAIN_TEMPLATE,
+    DEFAULT_SERVER_INSTANCE, DEFAULT_SNAPSHOT_KEEP, DEFAULT_TIMEOUT_MINUTES, DEFAULT_VPC_TEMPLATE,
 };
 
 use crate::model::Desired;
@@ -36,12 +38,21 @@ pub fn load(path: &Path) -> Result<Desired, ConfigError> {
             io::ErrorKind::NotFound => "the file does not exist".to_string(),
             _ => e.to_string(),
         };
-        let fault = Fault::detached(FaultKind::NoConfig, format!("no vibes.toml at {name}: {why}"))
-            .with_help("run vibes where vibes.toml is, or pass --config PATH");
+        let fault = Fault::detached(
+            FaultKind::NoConfig,
+            format!("no vibes.toml at {name}: {why}"),
+        )
+        .with_help("run vibes where vibes.toml is, or pass --config PATH");
         ConfigError::new(&name, vec![fault])
     })?;
     let text = String::from_utf8(text).map_err(|_| {
-        ConfigError::new(&name, vec![Fault::detached(FaultKind::NoConfig, format!("{name} is not UTF-8 text"))])
+        ConfigError::new(
+            &name,
+            vec![Fault::detached(
+                FaultKind::NoConfig,
+                format!("{name} is not UTF-8 text"),
+            )],
+        )
     })?;
     let base_dir = path.parent().unwrap_or(Path::new(""));
     load_str(&text, &name, base_dir)
@@ -51,8 +62,9 @@ pub fn load(path: &Path) -> Result<Desired, ConfigError> {
 pub fn load_str(text: &str, name: &str, base_dir: &Path) -> Result<Desired, ConfigError> {
     let source = Source::new(name, text);
     let mut faults = Faults::default();
-    let desired = read::read(&source, &mut faults)
-        .map(|raw| resolve::Resolver::new(&source, files::ConfigDir::new(base_dir), &mut faults).resolve(raw));
+    let desired = read::read(&source, &mut faults).map(|raw| {
+        resolve::Resolver::new(&source, files::ConfigDir::new(base_dir), &mut faults).resolve(raw)
+    });
     match desired {
         Some(d) if faults.is_empty() => Ok(d),
         _ => Err(ConfigError::new(name, faults.into_vec())),

@@ -32,7 +32,9 @@ impl NameRule {
     /// Why `name` breaks the rule, or `None` when it follows it.
     pub fn violation(&self, name: &str) -> Option<String> {
         let mut chars = name.chars();
-        let Some(first) = chars.next() else { return Some("it is empty".into()) };
+        let Some(first) = chars.next() else {
+            return Some("it is empty".into());
+        };
         if !(self.first)(first) {
             return Some(format!("it starts with `{first}`"));
         }
@@ -41,7 +43,10 @@ impl NameRule {
         }
         let len = name.chars().count();
         if len > self.max_len {
-            return Some(format!("it is {len} characters long, at most {} are allowed", self.max_len));
+            return Some(format!(
+                "it is {len} characters long, at most {} are allowed",
+                self.max_len
+            ));
         }
         None
     }
@@ -52,7 +57,12 @@ pub fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     let word_lower = word.to_ascii_lowercase();
     known
         .iter()
-        .map(|k| (strsim::damerau_levenshtein(&word_lower, &k.to_ascii_lowercase()), *k))
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&word_lower, &k.to_ascii_lowercase()),
+                *k,
+            )
+        })
         .filter(|(d, k)| *d <= (k.chars().count() / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
@@ -68,7 +78,10 @@ mod tests {
         assert_eq!(PROJECT.violation("my-music2"), None);
         assert_eq!(PROJECT.violation("Vibes").unwrap(), "it starts with `V`");
         assert_eq!(PROJECT.violation("vi_bes").unwrap(), "it contains `_`");
-        assert!(PROJECT.violation(&"a".repeat(33)).unwrap().contains("33 characters"));
+        assert!(PROJECT
+            .violation(&"a".repeat(33))
+            .unwrap()
+            .contains("33 characters"));
         assert!(PROJECT.violation("").is_some());
     }
 
@@ -82,7 +95,10 @@ mod tests {
     #[test]
     fn suggests_the_closest_known_word() {
         assert_eq!(suggest("sourcse", &["sources", "server"]), Some("sources"));
-        assert_eq!(suggest("instance-type", &["instance_type", "running"]), Some("instance_type"));
+        assert_eq!(
+            suggest("instance-type", &["instance_type", "running"]),
+            Some("instance_type")
+        );
         assert_eq!(suggest("colour", &["sources", "server"]), None);
     }
 }

@@ -10,7 +10,18 @@ use super::raw::*;
 use toml::Spanned;
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
-const SECTIONS: &[&str] = &["project", "network", "stacks", "sources", "keys", "images", "profiles", "compile", "snapshots", "server"];
+const SECTIONS: &[&str] = &[
+    "project",
+    "network",
+    "stacks",
+    "sources",
+    "keys",
+    "images",
+    "profiles",
+    "compile",
+    "snapshots",
+    "server",
+];
 
 /// Reads the document, reporting every structural fault. `None` only when the text is not TOML.
 pub(crate) fn read(src: &Source, faults: &mut Faults) -> Option<RawConfig> {
@@ -19,7 +30,13 @@ pub(crate) fn read(src: &Source, faults: &mut Faults) -> Option<RawConfig> {
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim().replace('\n', ": ");
-            faults.push(Fault::at(FaultKind::Syntax, src, span, format!("invalid TOML: {message}"), "here"));
+            faults.push(Fault::at(
+                FaultKind::Syntax,
+                src,
+                span,
+                format!("invalid TOML: {message}"),
+                "here",
+            ));
             return None;
         }
     };
@@ -52,8 +69,15 @@ fn entries(table: &dyn TableLike) -> Vec<Entry<'_>> {
     table
         .iter()
         .map(|(key, item)| {
-            let key_span = table.get_key_value(key).and_then(|(k, _)| k.span()).unwrap_or(0..0);
-            Entry { key, key_span, item }
+            let key_span = table
+                .get_key_value(key)
+                .and_then(|(k, _)| k.span())
+                .unwrap_or(0..0);
+            Entry {
+                key,
+                key_span,
+                item,
+            }
         })
         .collect()
 }
@@ -90,8 +114,14 @@ impl Reader<'_> {
         let root = entries(doc);
         if !root.iter().any(|e| e.key == "project") {
             self.faults.push(
-                Fault::at(FaultKind::MissingKey, self.src, 0..0, "missing [project] section", "expected [project] with a name")
-                    .with_help("start the file with:\n[project]\nname = \"vibes\""),
+                Fault::at(
+                    FaultKind::MissingKey,
+                    self.src,
+                    0..0,
+                    "missing [project] section",
+                    "expected [project] with a name",
+                )
+                .with_help("start the file with:\n[project]\nname = \"vibes\""),
             );
         }
         for e in &root {
@@ -114,7 +144,10 @@ impl Reader<'_> {
 
     fn project(&mut self, e: &Entry) -> Option<RawProject> {
         let t = self.table(e, "[project]")?;
-        let mut p = RawProject { name: None, region: None };
+        let mut p = RawProject {
+            name: None,
+            region: None,
+        };
         self.require(e, &t, "[project]", "name", "name = \"vibes\"");
         for f in &t {
             match f.key {
@@ -128,7 +161,14 @@ impl Reader<'_> {
 
     fn network(&mut self, e: &Entry) -> Option<RawNetwork> {
         let t = self.table(e, "[network]")?;
-        let mut n = RawNetwork { span: e.key_span.clone(), create: None, template: None, vpc_id: None, subnet_id: None, availability_zone: None };
+        let mut n = RawNetwork {
+            span: e.key_span.clone(),
+            create: None,
+            template: None,
+            vpc_id: None,
+            subnet_id: None,
+            availability_zone: None,
+        };
         for f in &t {
             match f.key {
                 "create" => n.create = self.bool(f),
@@ -136,14 +176,29 @@ impl Reader<'_> {
                 "vpc_id" => n.vpc_id = self.string(f),
                 "subnet_id" => n.subnet_id = self.string(f),
                 "availability_zone" => n.availability_zone = self.string(f),
-                _ => self.unknown(f, "[network]", &["create", "template", "vpc_id", "subnet_id", "availability_zone"]),
+                _ => self.unknown(
+                    f,
+                    "[network]",
+                    &[
+                        "create",
+                        "template",
+                        "vpc_id",
+                        "subnet_id",
+                        "availability_zone",
+                    ],
+                ),
             }
         }
         Some(n)
     }
 
     fn stack(&mut self, name: Spanned<String>, t: &[Entry]) -> RawStack {
-        let mut s = RawStack { name, template: None, parameters: Vec::new(), depends_on: Vec::new() };
+        let mut s = RawStack {
+            name,
+            template: None,
+            parameters: Vec::new(),
+            depends_on: Vec::new(),
+        };
         for f in t {
             match f.key {
                 "template" => s.template = self.string(f),
@@ -157,7 +212,11 @@ impl Reader<'_> {
                     }
                 }
                 "depends_on" => s.depends_on = self.strings(f),
-                _ => self.unknown(f, &format!("[stacks.{}]", s.name.get_ref()), &["template", "parameters", "depends_on"]),
+                _ => self.unknown(
+                    f,
+                    &format!("[stacks.{}]", s.name.get_ref()),
+                    &["template", "parameters", "depends_on"],
+                ),
             }
         }
         s
@@ -165,7 +224,11 @@ impl Reader<'_> {
 
     fn sources(&mut self, e: &Entry) -> Option<RawSources> {
         let t = self.table(e, "[sources]")?;
-        let mut s = RawSources { span: e.key_span.clone(), path: None, delete: None };
+        let mut s = RawSources {
+            span: e.key_span.clone(),
+            path: None,
+            delete: None,
+        };
         self.require(e, &t, "[sources]", "path", "path = \"music\"");
         for f in &t {
             match f.key {
@@ -178,7 +241,10 @@ impl Reader<'_> {
     }
 
     fn key(&mut self, name: Spanned<String>, t: &[Entry]) -> RawKey {
-        let mut k = RawKey { name, public_key: None };
+        let mut k = RawKey {
+            name,
+            public_key: None,
+        };
         for f in t {
             match f.key {
                 "public_key" => k.public_key = self.string(f),
@@ -190,9 +256,19 @@ impl Reader<'_> {
 
     fn image(&mut self, name: Spanned<String>, t: &[Entry]) -> RawImage {
         let section = format!("[images.{}]", name.get_ref());
-        let mut i = RawImage { name, recipe: None, files: Vec::new(), keep: None };
+        let mut i = RawImage {
+            name,
+            recipe: None,
+            files: Vec::new(),
+            keep: None,
+        };
         if !t.iter().any(|f| f.key == "recipe") {
-            self.missing(i.name.span(), &section, "recipe", "recipe = \"packer/worker.pkr.hcl\"");
+            self.missing(
+                i.name.span(),
+                &section,
+                "recipe",
+                "recipe = \"packer/worker.pkr.hcl\"",
+            );
         }
         for f in t {
             match f.key {
@@ -207,7 +283,13 @@ impl Reader<'_> {
 
     fn profile(&mut self, name: Spanned<String>, t: &[Entry]) -> RawProfile {
         let section = format!("[profiles.{}]", name.get_ref());
-        let mut p = RawProfile { name, config: None, encoder: None, flags: None, settings: Vec::new() };
+        let mut p = RawProfile {
+            name,
+            config: None,
+            encoder: None,
+            flags: None,
+            settings: Vec::new(),
+        };
         for f in t {
             match f.key {
                 "config" => p.config = self.string(f),
@@ -218,7 +300,11 @@ impl Reader<'_> {
                         p.settings.push((f.key(), v));
                     }
                 }
-                _ => self.unknown(f, &section, &["config", "encoder", "flags", "CONFIG_PLAYLIST"]),
+                _ => self.unknown(
+                    f,
+                    &section,
+                    &["config", "encoder", "flags", "CONFIG_PLAYLIST"],
+                ),
             }
         }
         p
@@ -226,13 +312,22 @@ impl Reader<'_> {
 
     fn compile(&mut self, e: &Entry) -> Option<RawCompile> {
         let t = self.table(e, "[compile]")?;
-        let mut c = RawCompile { span: e.key_span.clone(), instance_type: None, builds_volume_gib: None, timeout_minutes: None };
+        let mut c = RawCompile {
+            span: e.key_span.clone(),
+            instance_type: None,
+            builds_volume_gib: None,
+            timeout_minutes: None,
+        };
         for f in &t {
             match f.key {
                 "instance_type" => c.instance_type = self.string(f),
                 "builds_volume_gib" => c.builds_volume_gib = self.integer(f),
                 "timeout_minutes" => c.timeout_minutes = self.integer(f),
-                _ => self.unknown(f, "[compile]", &["instance_type", "builds_volume_gib", "timeout_minutes"]),
+                _ => self.unknown(
+                    f,
+                    "[compile]",
+                    &["instance_type", "builds_volume_gib", "timeout_minutes"],
+                ),
             }
         }
         Some(c)
@@ -252,7 +347,11 @@ impl Reader<'_> {
 
     fn server(&mut self, e: &Entry) -> Option<RawServer> {
         let t = self.table(e, "[server]")?;
-        let mut s = RawServer { span: e.key_span.clone(), running: None, instance_type: None };
+        let mut s = RawServer {
+            span: e.key_span.clone(),
+            running: None,
+            instance_type: None,
+        };
         for f in &t {
             match f.key {
                 "running" => s.running = self.bool(f),
@@ -264,8 +363,14 @@ impl Reader<'_> {
     }
 
     /// `[kind.NAME]` sections: a table of tables, one per name.
-    fn named<T>(&mut self, e: &Entry, mut each: impl FnMut(&mut Self, Spanned<String>, &[Entry]) -> T) -> Vec<T> {
-        let Some(t) = self.table(e, &format!("[{}]", e.key)) else { return Vec::new() };
+    fn named<T>(
+        &mut self,
+        e: &Entry,
+        mut each: impl FnMut(&mut Self, Spanned<String>, &[Entry]) -> T,
+    ) -> Vec<T> {
+        let Some(t) = self.table(e, &format!("[{}]", e.key)) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for named in &t {
             let what = format!("[{}.{}]", e.key, named.key);
@@ -300,7 +405,11 @@ impl Reader<'_> {
         match e.item.as_bool() {
             Some(b) => Some(e.spanned(b)),
             None => {
-                self.wrong_type(e, &format!("`{}` must be true or false", e.key), "a boolean");
+                self.wrong_type(
+                    e,
+                    &format!("`{}` must be true or false", e.key),
+                    "a boolean",
+                );
                 None
             }
         }
@@ -310,7 +419,11 @@ impl Reader<'_> {
         match e.item.as_integer() {
             Some(i) => Some(e.spanned(i)),
             None => {
-                self.wrong_type(e, &format!("`{}` must be a whole number", e.key), "an integer");
+                self.wrong_type(
+                    e,
+                    &format!("`{}` must be a whole number", e.key),
+                    "an integer",
+                );
                 None
             }
         }
@@ -318,7 +431,11 @@ impl Reader<'_> {
 
     fn strings(&mut self, e: &Entry) -> Vec<Spanned<String>> {
         let Some(array) = e.item.as_array() else {
-            self.wrong_type(e, &format!("`{}` must be an array of strings", e.key), "an array of strings");
+            self.wrong_type(
+                e,
+                &format!("`{}` must be an array of strings", e.key),
+                "an array of strings",
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -356,8 +473,21 @@ impl Reader<'_> {
             (None, true) => format!("vibes.toml has the sections {}", known.join(", ")),
             (None, false) => format!("{section} takes: {}", known.join(", ")),
         };
-        let message = if root { format!("unknown section [{}]", e.key) } else { format!("unknown key `{}` in {section}", e.key) };
-        self.faults.push(Fault::at(FaultKind::UnknownKey, self.src, e.key_span.clone(), message, "not a vibes setting").with_help(help));
+        let message = if root {
+            format!("unknown section [{}]", e.key)
+        } else {
+            format!("unknown key `{}` in {section}", e.key)
+        };
+        self.faults.push(
+            Fault::at(
+                FaultKind::UnknownKey,
+                self.src,
+                e.key_span.clone(),
+                message,
+                "not a vibes setting",
+            )
+            .with_help(help),
+        );
     }
 
     fn require(&mut self, section: &Entry, body: &[Entry], name: &str, key: &str, example: &str) {
@@ -368,8 +498,14 @@ impl Reader<'_> {
 
     fn missing(&mut self, span: Span, section: &str, key: &str, example: &str) {
         self.faults.push(
-            Fault::at(FaultKind::MissingKey, self.src, span, format!("{section} needs `{key}`"), format!("`{key}` is missing here"))
-                .with_help(format!("add {example}")),
+            Fault::at(
+                FaultKind::MissingKey,
+                self.src,
+                span,
+                format!("{section} needs `{key}`"),
+                format!("`{key}` is missing here"),
+            )
+            .with_help(format!("add {example}")),
         );
     }
 }

@@ -25,15 +25,22 @@ pub fn parse(value: &str) -> Result<Option<Reference>, String> {
         return Err("expected three parts: stack, the stack's name and the output's name".into());
     };
     if *kind != "stack" {
-        return Err(format!("only stack outputs can be referenced, not `{kind}`"));
+        return Err(format!(
+            "only stack outputs can be referenced, not `{kind}`"
+        ));
     }
     if let Some(why) = names::STACK.violation(stack) {
         return Err(format!("`{stack}` is not a stack name: {why}"));
     }
     if output.is_empty() || !output.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(format!("`{output}` is not an output name (letters and digits)"));
+        return Err(format!(
+            "`{output}` is not an output name (letters and digits)"
+        ));
     }
-    Ok(Some(Reference { stack: stack.to_string(), output: output.to_string() }))
+    Ok(Some(Reference {
+        stack: stack.to_string(),
+        output: output.to_string(),
+    }))
 }
 
 #[cfg(test)]
@@ -43,15 +50,27 @@ mod tests {
     #[test]
     fn plain_values_and_references() {
         assert_eq!(parse("t4g.small"), Ok(None));
-        assert_eq!(parse("${stack.vpc.VpcId}"), Ok(Some(Reference { stack: "vpc".into(), output: "VpcId".into() })));
+        assert_eq!(
+            parse("${stack.vpc.VpcId}"),
+            Ok(Some(Reference {
+                stack: "vpc".into(),
+                output: "VpcId".into()
+            }))
+        );
     }
 
     #[test]
     fn half_references_are_refused() {
-        assert!(parse("id-${stack.vpc.VpcId}").unwrap_err().contains("whole value"));
+        assert!(parse("id-${stack.vpc.VpcId}")
+            .unwrap_err()
+            .contains("whole value"));
         assert!(parse("${stack.vpc}").unwrap_err().contains("three parts"));
-        assert!(parse("${key.vpc.VpcId}").unwrap_err().contains("only stack outputs"));
-        assert!(parse("${stack.vpc.Vpc-Id}").unwrap_err().contains("output name"));
+        assert!(parse("${key.vpc.VpcId}")
+            .unwrap_err()
+            .contains("only stack outputs"));
+        assert!(parse("${stack.vpc.Vpc-Id}")
+            .unwrap_err()
+            .contains("output name"));
         assert!(parse("${stack.vpc.VpcId").is_err());
     }
 }

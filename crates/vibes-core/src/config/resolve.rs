@@ -37,17 +37,31 @@ enum Network {
     Absent,
     /// [network] is there but faulty (already reported).
     Broken,
-    Create { span: Span },
+    Create {
+        span: Span,
+    },
     Reuse(ExistingNetwork),
 }
 
 impl<'a> Resolver<'a> {
     pub fn new(src: &'a Source, dir: ConfigDir, faults: &'a mut Faults) -> Self {
-        Resolver { src, dir, faults, taken: BTreeMap::new() }
+        Resolver {
+            src,
+            dir,
+            faults,
+            taken: BTreeMap::new(),
+        }
     }
 
-    pub fn fault(&mut self, kind: FaultKind, span: Span, message: impl Into<String>, label: impl Into<String>) -> &mut Fault {
-        self.faults.push_mut(Fault::at(kind, self.src, span, message, label))
+    pub fn fault(
+        &mut self,
+        kind: FaultKind,
+        span: Span,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> &mut Fault {
+        self.faults
+            .push_mut(Fault::at(kind, self.src, span, message, label))
     }
 
     pub fn resolve(mut self, raw: RawConfig) -> Desired {
@@ -57,9 +71,20 @@ impl<'a> Resolver<'a> {
 
         let network = self.network(raw.network.as_ref(), &mut desired);
         desired.keys = self.keys(&raw.keys, &desired.project);
-        desired.profiles = raw.profiles.iter().filter_map(|p| self.profile(p, &desired.project)).collect();
-        desired.images = raw.images.iter().filter_map(|i| self.image(i, &desired.project)).collect();
-        desired.sources = raw.sources.as_ref().map(|s| self.sources(s, &desired.project));
+        desired.profiles = raw
+            .profiles
+            .iter()
+            .filter_map(|p| self.profile(p, &desired.project))
+            .collect();
+        desired.images = raw
+            .images
+            .iter()
+            .filter_map(|i| self.image(i, &desired.project))
+            .collect();
+        desired.sources = raw
+            .sources
+            .as_ref()
+            .map(|s| self.sources(s, &desired.project));
         desired.compile = raw.compile.as_ref().map(|c| self.compile(c));
         desired.snapshots = raw.snapshots.as_ref().map(|s| self.snapshots(s));
         desired.server = raw.server.as_ref().map(|s| self.server(s));
@@ -80,8 +105,13 @@ impl<'a> Resolver<'a> {
         };
         let region = raw.and_then(|p| p.region.as_ref()).map(|r| {
             if !looks_like_region(r.get_ref()) {
-                self.fault(FaultKind::InvalidValue, r.span(), format!("`{}` is not an AWS region", r.get_ref()), "expected a region such as us-east-1")
-                    .set_help("regions look like us-east-1, eu-west-1, ap-southeast-2");
+                self.fault(
+                    FaultKind::InvalidValue,
+                    r.span(),
+                    format!("`{}` is not an AWS region", r.get_ref()),
+                    "expected a region such as us-east-1",
+                )
+                .set_help("regions look like us-east-1, eu-west-1, ap-southeast-2");
             }
             r.get_ref().clone()
         });
@@ -92,7 +122,12 @@ impl<'a> Resolver<'a> {
         match rule.violation(name.get_ref()) {
             None => true,
             Some(why) => {
-                self.fault(FaultKind::InvalidName, name.span(), format!("`{}` is not a valid {what} name: {why}", name.get_ref()), format!("must match {}", rule.pattern));
+                self.fault(
+                    FaultKind::InvalidName,
+                    name.span(),
+                    format!("`{}` is not a valid {what} name: {why}", name.get_ref()),
+                    format!("must match {}", rule.pattern),
+                );
                 false
             }
         }
@@ -103,8 +138,13 @@ impl<'a> Resolver<'a> {
         match self.taken.get(&(namespace, name.clone())) {
             Some((first_span, first_what)) => {
                 let (first_span, first_what) = (first_span.clone(), first_what.clone());
-                self.fault(FaultKind::Duplicate, span, format!("{what} and {first_what} would both be the {namespace} `{name}`"), "second use")
-                    .add_label(first_span, "first use");
+                self.fault(
+                    FaultKind::Duplicate,
+                    span,
+                    format!("{what} and {first_what} would both be the {namespace} `{name}`"),
+                    "second use",
+                )
+                .add_label(first_span, "first use");
             }
             None => {
                 self.taken.insert((namespace, name), (span, what));
@@ -122,7 +162,9 @@ impl<'a> Resolver<'a> {
     fn path_fault_labelled(&mut self, span: Span, what: &str, e: &PathFault, label: Option<&str>) {
         let kind = match e {
             e if e.escapes() => FaultKind::OutsideConfigDir,
-            PathFault::Missing { .. } | PathFault::NotAFile { .. } | PathFault::NotADir { .. } => FaultKind::MissingFile,
+            PathFault::Missing { .. } | PathFault::NotAFile { .. } | PathFault::NotADir { .. } => {
+                FaultKind::MissingFile
+            }
             _ => FaultKind::InvalidValue,
         };
         let label = label.unwrap_or(match kind {
@@ -139,20 +181,37 @@ impl<'a> Resolver<'a> {
         let Some(n) = raw else { return Network::Absent };
         let create = n.create.as_ref().filter(|c| *c.get_ref());
         if let (Some(create), Some(vpc)) = (create, n.vpc_id.as_ref()) {
-            self.fault(FaultKind::Conflict, vpc.span(), "[network] cannot both create a VPC and reuse one", "reuses this VPC")
-                .add_label(create.span(), "creates a VPC");
+            self.fault(
+                FaultKind::Conflict,
+                vpc.span(),
+                "[network] cannot both create a VPC and reuse one",
+                "reuses this VPC",
+            )
+            .add_label(create.span(), "creates a VPC");
             return Network::Broken;
         }
         if let Some(create) = create {
             if let Some(subnet) = &n.subnet_id {
-                self.fault(FaultKind::Conflict, subnet.span(), "[network] cannot both create a VPC and reuse a subnet", "reuses this subnet")
-                    .add_label(create.span(), "creates a VPC");
+                self.fault(
+                    FaultKind::Conflict,
+                    subnet.span(),
+                    "[network] cannot both create a VPC and reuse a subnet",
+                    "reuses this subnet",
+                )
+                .add_label(create.span(), "creates a VPC");
                 return Network::Broken;
             }
-            return Network::Create { span: create.span() };
+            return Network::Create {
+                span: create.span(),
+            };
         }
         if let Some(template) = &n.template {
-            self.fault(FaultKind::Conflict, template.span(), "[network] template is only used with create = true", "no VPC is created");
+            self.fault(
+                FaultKind::Conflict,
+                template.span(),
+                "[network] template is only used with create = true",
+                "no VPC is created",
+            );
         }
         match (&n.vpc_id, &n.subnet_id) {
             (Some(vpc), Some(subnet)) => {
@@ -175,30 +234,58 @@ impl<'a> Resolver<'a> {
                 Network::Reuse(existing)
             }
             (Some(_), None) | (None, Some(_)) => {
-                let missing = if n.vpc_id.is_none() { "vpc_id" } else { "subnet_id" };
-                self.fault(FaultKind::MissingKey, n.span.clone(), format!("[network] needs `{missing}` to reuse a network"), format!("`{missing}` is missing here"))
-                    .set_help("give both vpc_id and subnet_id, or create = true to make a VPC");
+                let missing = if n.vpc_id.is_none() {
+                    "vpc_id"
+                } else {
+                    "subnet_id"
+                };
+                self.fault(
+                    FaultKind::MissingKey,
+                    n.span.clone(),
+                    format!("[network] needs `{missing}` to reuse a network"),
+                    format!("`{missing}` is missing here"),
+                )
+                .set_help("give both vpc_id and subnet_id, or create = true to make a VPC");
                 Network::Broken
             }
             (None, None) => {
-                self.fault(FaultKind::MissingKey, n.span.clone(), "[network] says neither what to create nor what to reuse", "empty network")
-                    .set_help("add create = true to make a VPC, or vpc_id and subnet_id of one to reuse");
+                self.fault(
+                    FaultKind::MissingKey,
+                    n.span.clone(),
+                    "[network] says neither what to create nor what to reuse",
+                    "empty network",
+                )
+                .set_help(
+                    "add create = true to make a VPC, or vpc_id and subnet_id of one to reuse",
+                );
                 Network::Broken
             }
         }
     }
 
     fn check_id(&mut self, id: &Spanned<String>, prefix: &str, what: &str) -> bool {
-        let ok = id.get_ref().strip_prefix(prefix).is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit()));
+        let ok = id.get_ref().strip_prefix(prefix).is_some_and(|hex| {
+            (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
         if !ok {
-            self.fault(FaultKind::InvalidValue, id.span(), format!("`{}` is not a {what} id", id.get_ref()), format!("expected {prefix} followed by 8 or 17 hex digits"));
+            self.fault(
+                FaultKind::InvalidValue,
+                id.span(),
+                format!("`{}` is not a {what} id", id.get_ref()),
+                format!("expected {prefix} followed by 8 or 17 hex digits"),
+            );
         }
         ok
     }
 
     // ---- stacks --------------------------------------------------------------------------
 
-    fn stacks(&mut self, raw: &RawConfig, network: &Network, desired: &Desired) -> BTreeMap<String, StackSpec> {
+    fn stacks(
+        &mut self,
+        raw: &RawConfig,
+        network: &Network,
+        desired: &Desired,
+    ) -> BTreeMap<String, StackSpec> {
         let project = &desired.project;
         let mut out = BTreeMap::new();
 
@@ -206,11 +293,21 @@ impl<'a> Resolver<'a> {
         let mut known: BTreeSet<String> = BTreeSet::new();
         if let Network::Create { span } = network {
             known.insert("vpc".into());
-            self.claim("CloudFormation stack", project.aws_name("vpc"), span.clone(), "[network] create = true".into());
+            self.claim(
+                "CloudFormation stack",
+                project.aws_name("vpc"),
+                span.clone(),
+                "[network] create = true".into(),
+            );
         }
         for s in &raw.stacks {
             if self.check_name(&s.name, &names::STACK, "stack") {
-                self.claim("CloudFormation stack", project.aws_name(s.name.get_ref()), s.name.span(), format!("[stacks.{}]", s.name.get_ref()));
+                self.claim(
+                    "CloudFormation stack",
+                    project.aws_name(s.name.get_ref()),
+                    s.name.span(),
+                    format!("[stacks.{}]", s.name.get_ref()),
+                );
             }
             known.insert(s.name.get_ref().clone());
         }
@@ -230,19 +327,51 @@ impl<'a> Resolver<'a> {
             let template = raw.network.as_ref().and_then(|n| n.template.as_ref());
             let (path, at, default_for) = match template {
                 Some(t) => (t.get_ref().clone(), t.span(), None),
-                None => (DEFAULT_VPC_TEMPLATE.to_string(), span.clone(), Some("creates")),
+                None => (
+                    DEFAULT_VPC_TEMPLATE.to_string(),
+                    span.clone(),
+                    Some("creates"),
+                ),
             };
             if let Some(body) = self.template(&path, at, "stack vpc", default_for) {
-                let parameters = BTreeMap::from([("Project".to_string(), Value::literal(&project.name))]);
-                out.insert("vpc".into(), StackSpec { stack_name: project.aws_name("vpc"), template_path: path.into(), template_body: body, parameters, depends_on: Vec::new() });
+                let parameters =
+                    BTreeMap::from([("Project".to_string(), Value::literal(&project.name))]);
+                out.insert(
+                    "vpc".into(),
+                    StackSpec {
+                        stack_name: project.aws_name("vpc"),
+                        template_path: path.into(),
+                        template_body: body,
+                        parameters,
+                        depends_on: Vec::new(),
+                    },
+                );
             }
         }
 
         let main_defaults = |desired: &Desired| main_parameters(desired, network);
         if let (Some((_, span)), false) = (&implier, explicit_main) {
-            if let Some(body) = self.template(DEFAULT_MAIN_TEMPLATE, span.clone(), "stack main", Some("implies")) {
-                let depends_on = if matches!(network, Network::Create { .. }) { vec![Address::stack("vpc")] } else { Vec::new() };
-                out.insert("main".into(), StackSpec { stack_name: project.aws_name("main"), template_path: DEFAULT_MAIN_TEMPLATE.into(), template_body: body, parameters: main_defaults(desired), depends_on });
+            if let Some(body) = self.template(
+                DEFAULT_MAIN_TEMPLATE,
+                span.clone(),
+                "stack main",
+                Some("implies"),
+            ) {
+                let depends_on = if matches!(network, Network::Create { .. }) {
+                    vec![Address::stack("vpc")]
+                } else {
+                    Vec::new()
+                };
+                out.insert(
+                    "main".into(),
+                    StackSpec {
+                        stack_name: project.aws_name("main"),
+                        template_path: DEFAULT_MAIN_TEMPLATE.into(),
+                        template_body: body,
+                        parameters: main_defaults(desired),
+                        depends_on,
+                    },
+                );
             }
         }
 
@@ -251,22 +380,42 @@ impl<'a> Resolver<'a> {
             let is_main = name == "main";
             let (path, at, default_for) = match (&s.template, is_main) {
                 (Some(t), _) => (t.get_ref().clone(), t.span(), None),
-                (None, true) => (DEFAULT_MAIN_TEMPLATE.to_string(), s.name.span(), Some("defines")),
+                (None, true) => (
+                    DEFAULT_MAIN_TEMPLATE.to_string(),
+                    s.name.span(),
+                    Some("defines"),
+                ),
                 (None, false) => {
-                    self.fault(FaultKind::MissingKey, s.name.span(), format!("[stacks.{name}] needs `template`"), "`template` is missing here")
-                        .set_help("add template = \"cfn/NAME.yaml\", relative to the config file");
+                    self.fault(
+                        FaultKind::MissingKey,
+                        s.name.span(),
+                        format!("[stacks.{name}] needs `template`"),
+                        "`template` is missing here",
+                    )
+                    .set_help("add template = \"cfn/NAME.yaml\", relative to the config file");
                     continue;
                 }
             };
             let body = self.template(&path, at, &format!("stack {name}"), default_for);
-            let mut parameters = if is_main { main_defaults(desired) } else { BTreeMap::new() };
+            let mut parameters = if is_main {
+                main_defaults(desired)
+            } else {
+                BTreeMap::new()
+            };
             let mut depends_on: BTreeSet<Address> = BTreeSet::new();
             if is_main && matches!(network, Network::Create { .. }) {
                 depends_on.insert(Address::stack("vpc"));
             }
             for (key, value) in &s.parameters {
-                if !key.get_ref().chars().all(|c| c.is_ascii_alphanumeric()) || key.get_ref().is_empty() {
-                    self.fault(FaultKind::InvalidName, key.span(), format!("`{}` is not a CloudFormation parameter name", key.get_ref()), "parameter names are letters and digits");
+                if !key.get_ref().chars().all(|c| c.is_ascii_alphanumeric())
+                    || key.get_ref().is_empty()
+                {
+                    self.fault(
+                        FaultKind::InvalidName,
+                        key.span(),
+                        format!("`{}` is not a CloudFormation parameter name", key.get_ref()),
+                        "parameter names are letters and digits",
+                    );
                     continue;
                 }
                 match refs::parse(value.get_ref()) {
@@ -276,7 +425,13 @@ impl<'a> Resolver<'a> {
                     Ok(Some(Reference { stack, output })) => {
                         if self.check_stack_ref(&stack, name, &known, value.span()) {
                             depends_on.insert(Address::stack(&stack));
-                            parameters.insert(key.get_ref().clone(), Value::Output { address: Address::stack(&stack), output });
+                            parameters.insert(
+                                key.get_ref().clone(),
+                                Value::Output {
+                                    address: Address::stack(&stack),
+                                    output,
+                                },
+                            );
                         }
                     }
                     Err(why) => {
@@ -293,26 +448,45 @@ impl<'a> Resolver<'a> {
                         }
                     }
                     _ => {
-                        self.fault(FaultKind::BadReference, dep.span(), format!("`{}` is not a stack address", dep.get_ref()), "expected stack.NAME");
+                        self.fault(
+                            FaultKind::BadReference,
+                            dep.span(),
+                            format!("`{}` is not a stack address", dep.get_ref()),
+                            "expected stack.NAME",
+                        );
                     }
                 }
             }
             if let Some(body) = body {
-                out.insert(name.clone(), StackSpec {
-                    stack_name: project.aws_name(name),
-                    template_path: path.into(),
-                    template_body: body,
-                    parameters,
-                    depends_on: depends_on.into_iter().collect(),
-                });
+                out.insert(
+                    name.clone(),
+                    StackSpec {
+                        stack_name: project.aws_name(name),
+                        template_path: path.into(),
+                        template_body: body,
+                        parameters,
+                        depends_on: depends_on.into_iter().collect(),
+                    },
+                );
             }
         }
         out
     }
 
-    fn check_stack_ref(&mut self, target: &str, from: &str, known: &BTreeSet<String>, span: Span) -> bool {
+    fn check_stack_ref(
+        &mut self,
+        target: &str,
+        from: &str,
+        known: &BTreeSet<String>,
+        span: Span,
+    ) -> bool {
         if target == from {
-            self.fault(FaultKind::BadReference, span, format!("stack {from} refers to itself"), "a stack cannot depend on itself");
+            self.fault(
+                FaultKind::BadReference,
+                span,
+                format!("stack {from} refers to itself"),
+                "a stack cannot depend on itself",
+            );
             return false;
         }
         if !known.contains(target) {
@@ -322,7 +496,13 @@ impl<'a> Resolver<'a> {
                 None if candidates.is_empty() => "the config defines no stacks".to_string(),
                 None => format!("stacks in this config: {}", candidates.join(", ")),
             };
-            self.fault(FaultKind::BadReference, span, format!("no stack `{target}` in this config"), "unknown stack").set_help(&help);
+            self.fault(
+                FaultKind::BadReference,
+                span,
+                format!("no stack `{target}` in this config"),
+                "unknown stack",
+            )
+            .set_help(&help);
             return false;
         }
         true
@@ -330,12 +510,23 @@ impl<'a> Resolver<'a> {
 
     /// A stack's template text. `default_for` names what asks for a default template, which
     /// the fault is reported at.
-    fn template(&mut self, path: &str, span: Span, what: &str, default_for: Option<&str>) -> Option<String> {
+    fn template(
+        &mut self,
+        path: &str,
+        span: Span,
+        what: &str,
+        default_for: Option<&str>,
+    ) -> Option<String> {
         match self.dir.read_text(path) {
             Ok((_, text)) => Some(text),
             Err(e) => {
                 let label = default_for.map(|by| format!("{by} {what}, from {path}"));
-                self.path_fault_labelled(span, &format!("template of {what}"), &e, label.as_deref());
+                self.path_fault_labelled(
+                    span,
+                    &format!("template of {what}"),
+                    &e,
+                    label.as_deref(),
+                );
                 None
             }
         }
@@ -351,9 +542,21 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             let private_key_path = project.ssm_path(&format!("ec2/keys/{name}"));
-            self.claim("SSM parameter", private_key_path.clone(), k.name.span(), format!("key {name}"));
+            self.claim(
+                "SSM parameter",
+                private_key_path.clone(),
+                k.name.span(),
+                format!("key {name}"),
+            );
             let public_key = k.public_key.as_ref().and_then(|p| self.public_key(p));
-            out.insert(name.clone(), KeySpec { key_name: project.aws_name(name), private_key_path, public_key });
+            out.insert(
+                name.clone(),
+                KeySpec {
+                    key_name: project.aws_name(name),
+                    private_key_path,
+                    public_key,
+                },
+            );
         }
         out
     }
@@ -371,7 +574,12 @@ impl<'a> Resolver<'a> {
         match files::openssh_public_key(&text) {
             Ok(key) => Some(key),
             Err(why) => {
-                self.fault(FaultKind::InvalidValue, written.span(), format!("{} is not an OpenSSH public key: {why}", path.display()), "not a public key");
+                self.fault(
+                    FaultKind::InvalidValue,
+                    written.span(),
+                    format!("{} is not an OpenSSH public key: {why}", path.display()),
+                    "not a public key",
+                );
                 None
             }
         }
@@ -382,11 +590,20 @@ impl<'a> Resolver<'a> {
     fn image(&mut self, raw: &RawImage, project: &Project) -> Option<(String, ImageSpec)> {
         let name = raw.name.get_ref();
         let valid = self.check_name(&raw.name, &names::RESOURCE, "image");
-        let keep = self.count(raw.keep.as_ref(), 1, i64::from(u32::MAX), DEFAULT_IMAGE_KEEP, "keep");
+        let keep = self.count(
+            raw.keep.as_ref(),
+            1,
+            i64::from(u32::MAX),
+            DEFAULT_IMAGE_KEEP,
+            "keep",
+        );
         let recipe = raw.recipe.as_ref()?;
         let mut files = BTreeMap::new();
         let mut complete = true;
-        let mut add = |r: &mut Self, written: &Spanned<String>, what: &str| match r.dir.files_under(written.get_ref()) {
+        let mut add = |r: &mut Self, written: &Spanned<String>, what: &str| match r
+            .dir
+            .files_under(written.get_ref())
+        {
             Ok(paths) => {
                 for p in paths {
                     match r.dir.sha256(&p) {
@@ -418,8 +635,22 @@ impl<'a> Resolver<'a> {
         }
         let recipe_hash = recipe_hash(&files);
         let parameter = project.ssm_path(&format!("ami/{name}"));
-        self.claim("SSM parameter", parameter.clone(), raw.name.span(), format!("image {name}"));
-        Some((name.clone(), ImageSpec { recipe: recipe.get_ref().into(), files, recipe_hash, parameter, keep }))
+        self.claim(
+            "SSM parameter",
+            parameter.clone(),
+            raw.name.span(),
+            format!("image {name}"),
+        );
+        Some((
+            name.clone(),
+            ImageSpec {
+                recipe: recipe.get_ref().into(),
+                files,
+                recipe_hash,
+                parameter,
+                keep,
+            },
+        ))
     }
 
     // ---- sources, compile, snapshots, server ---------------------------------------------
@@ -436,20 +667,50 @@ impl<'a> Resolver<'a> {
             None => self.dir.join(""),
         };
         let parameter = project.ssm_path("sources");
-        self.claim("SSM parameter", parameter.clone(), raw.span.clone(), "[sources]".into());
-        SourcesSpec { path, delete: raw.delete.as_ref().is_some_and(|d| *d.get_ref()), parameter, manifest: None }
+        self.claim(
+            "SSM parameter",
+            parameter.clone(),
+            raw.span.clone(),
+            "[sources]".into(),
+        );
+        SourcesSpec {
+            path,
+            delete: raw.delete.as_ref().is_some_and(|d| *d.get_ref()),
+            parameter,
+            manifest: None,
+        }
     }
 
     fn compile(&mut self, raw: &RawCompile) -> CompileSpec {
         CompileSpec {
             instance_type: self.instance_type(raw.instance_type.as_ref(), DEFAULT_COMPILE_INSTANCE),
-            builds_volume_gib: self.count(raw.builds_volume_gib.as_ref(), 1, MAX_VOLUME_GIB, DEFAULT_BUILDS_VOLUME_GIB, "builds_volume_gib"),
-            timeout_minutes: self.count(raw.timeout_minutes.as_ref(), 1, 7 * 24 * 60, DEFAULT_TIMEOUT_MINUTES, "timeout_minutes"),
+            builds_volume_gib: self.count(
+                raw.builds_volume_gib.as_ref(),
+                1,
+                MAX_VOLUME_GIB,
+                DEFAULT_BUILDS_VOLUME_GIB,
+                "builds_volume_gib",
+            ),
+            timeout_minutes: self.count(
+                raw.timeout_minutes.as_ref(),
+                1,
+                7 * 24 * 60,
+                DEFAULT_TIMEOUT_MINUTES,
+                "timeout_minutes",
+            ),
         }
     }
 
     fn snapshots(&mut self, raw: &RawSnapshots) -> SnapshotsSpec {
-        SnapshotsSpec { keep: self.count(raw.keep.as_ref(), 1, i64::from(u32::MAX), DEFAULT_SNAPSHOT_KEEP, "keep") }
+        SnapshotsSpec {
+            keep: self.count(
+                raw.keep.as_ref(),
+                1,
+                i64::from(u32::MAX),
+                DEFAULT_SNAPSHOT_KEEP,
+                "keep",
+            ),
+        }
     }
 
     fn server(&mut self, raw: &RawServer) -> ServerSpec {
@@ -460,29 +721,60 @@ impl<'a> Resolver<'a> {
     }
 
     fn instance_type(&mut self, raw: Option<&Spanned<String>>, default: &str) -> String {
-        let Some(t) = raw else { return default.to_string() };
+        let Some(t) = raw else {
+            return default.to_string();
+        };
         let ok = t.get_ref().split_once('.').is_some_and(|(family, size)| {
-            family.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            family
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase())
+                && family
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !size.is_empty()
-                && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && size
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         });
         if !ok {
-            self.fault(FaultKind::InvalidValue, t.span(), format!("`{}` is not an EC2 instance type", t.get_ref()), format!("expected FAMILY.SIZE, such as {default}"));
+            self.fault(
+                FaultKind::InvalidValue,
+                t.span(),
+                format!("`{}` is not an EC2 instance type", t.get_ref()),
+                format!("expected FAMILY.SIZE, such as {default}"),
+            );
         }
         t.get_ref().clone()
     }
 
     /// A count with bounds; `keep = 0` and friends are reported at the value.
-    fn count(&mut self, raw: Option<&Spanned<i64>>, min: i64, max: i64, default: u32, key: &str) -> u32 {
+    fn count(
+        &mut self,
+        raw: Option<&Spanned<i64>>,
+        min: i64,
+        max: i64,
+        default: u32,
+        key: &str,
+    ) -> u32 {
         let Some(v) = raw else { return default };
         let n = *v.get_ref();
         if n < min {
-            self.fault(FaultKind::TooSmall, v.span(), format!("`{key}` must be at least {min}"), format!("{n} is less than {min}"));
+            self.fault(
+                FaultKind::TooSmall,
+                v.span(),
+                format!("`{key}` must be at least {min}"),
+                format!("{n} is less than {min}"),
+            );
             return default;
         }
         if n > max {
-            self.fault(FaultKind::InvalidValue, v.span(), format!("`{key}` must be at most {max}"), format!("{n} is more than {max}"));
+            self.fault(
+                FaultKind::InvalidValue,
+                v.span(),
+                format!("`{key}` must be at most {max}"),
+                format!("{n} is more than {max}"),
+            );
             return default;
         }
         n as u32
@@ -498,7 +790,10 @@ pub const SOURCE_ARCHIVE: &str = "vibes-src.tar.gz";
 /// An image's identity: the hash of its files' paths and SHA-256s. Any change to any file — or a
 /// file added or removed — makes a new identity, and so a new image.
 pub fn recipe_hash(files: &BTreeMap<String, String>) -> String {
-    let pairs: Vec<&[u8]> = files.iter().flat_map(|(p, sha)| [p.as_bytes(), sha.as_bytes()]).collect();
+    let pairs: Vec<&[u8]> = files
+        .iter()
+        .flat_map(|(p, sha)| [p.as_bytes(), sha.as_bytes()])
+        .collect();
     crate::tags::short_hash(&pairs)
 }
 
@@ -528,7 +823,10 @@ pub fn add_engine_source(desired: &mut Desired, source_sha256: &str) -> bool {
     let Some(worker) = desired.images.get_mut(WORKER_IMAGE) else {
         return false;
     };
-    worker.files.insert(source_archive_path(&worker.recipe), source_sha256.to_ascii_lowercase());
+    worker.files.insert(
+        source_archive_path(&worker.recipe),
+        source_sha256.to_ascii_lowercase(),
+    );
     worker.recipe_hash = recipe_hash(&worker.files);
     true
 }
@@ -557,15 +855,42 @@ fn main_parameters(desired: &Desired, network: &Network) -> BTreeMap<String, Val
     p.insert("Project".to_string(), Value::literal(&desired.project.name));
     match network {
         Network::Create { .. } => {
-            p.insert("VpcId".into(), Value::Output { address: Address::stack("vpc"), output: "VpcId".into() });
-            p.insert("SubnetId".into(), Value::Output { address: Address::stack("vpc"), output: "PublicSubnetId".into() });
-            p.insert("WorkerSubnetId".into(), Value::Output { address: Address::stack("vpc"), output: "WorkerSubnetId".into() });
-            p.insert("AvailabilityZone".into(), Value::Output { address: Address::stack("vpc"), output: "AvailabilityZone".into() });
+            p.insert(
+                "VpcId".into(),
+                Value::Output {
+                    address: Address::stack("vpc"),
+                    output: "VpcId".into(),
+                },
+            );
+            p.insert(
+                "SubnetId".into(),
+                Value::Output {
+                    address: Address::stack("vpc"),
+                    output: "PublicSubnetId".into(),
+                },
+            );
+            p.insert(
+                "WorkerSubnetId".into(),
+                Value::Output {
+                    address: Address::stack("vpc"),
+                    output: "WorkerSubnetId".into(),
+                },
+            );
+            p.insert(
+                "AvailabilityZone".into(),
+                Value::Output {
+                    address: Address::stack("vpc"),
+                    output: "AvailabilityZone".into(),
+                },
+            );
         }
         Network::Reuse(n) => {
             p.insert("VpcId".into(), Value::literal(&n.vpc_id));
             p.insert("SubnetId".into(), Value::literal(&n.subnet_id));
-            p.insert("AvailabilityZone".into(), Value::literal(&n.availability_zone));
+            p.insert(
+                "AvailabilityZone".into(),
+                Value::literal(&n.availability_zone),
+            );
         }
         Network::Absent | Network::Broken => {}
     }
@@ -580,8 +905,14 @@ fn main_parameters(desired: &Desired, network: &Network) -> BTreeMap<String, Val
 fn looks_like_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
         && parts[0].chars().all(|c| c.is_ascii_lowercase())
 }
 

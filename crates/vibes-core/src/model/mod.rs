@@ -179,7 +179,10 @@ impl Desired {
     /// A desired state with only a project: the start of every hand-built one in tests.
     pub fn empty(project: &str) -> Self {
         Desired {
-            project: Project { name: project.into(), region: None },
+            project: Project {
+                name: project.into(),
+                region: None,
+            },
             stacks: BTreeMap::new(),
             keys: BTreeMap::new(),
             profiles: BTreeMap::new(),

@@ -59,10 +59,16 @@ pub struct Attribute {
 
 impl Attribute {
     pub fn new(name: &str, value: impl Into<String>) -> Self {
-        Attribute { name: name.into(), value: Some(value.into()) }
+        Attribute {
+            name: name.into(),
+            value: Some(value.into()),
+        }
     }
     pub fn sensitive(name: &str) -> Self {
-        Attribute { name: name.into(), value: None }
+        Attribute {
+            name: name.into(),
+            value: None,
+        }
     }
 }
 
@@ -90,21 +96,58 @@ pub struct Action {
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
     /// Generate a key pair in EC2; its private key goes straight into an SSM SecureString.
-    CreateKeyPair { key_name: String, private_key_parameter: String, tags: Tags },
+    CreateKeyPair {
+        key_name: String,
+        private_key_parameter: String,
+        tags: Tags,
+    },
     /// Import an OpenSSH public key as a key pair.
-    ImportKeyPair { key_name: String, public_key: String, tags: Tags },
-    DeleteKeyPair { key_name: String },
-    TagKeyPair { key_name: String, tags: Tags },
+    ImportKeyPair {
+        key_name: String,
+        public_key: String,
+        tags: Tags,
+    },
+    DeleteKeyPair {
+        key_name: String,
+    },
+    TagKeyPair {
+        key_name: String,
+        tags: Tags,
+    },
 
     /// Put a plain String parameter (overwrite on).
-    PutParameter { name: String, value: Value, tags: Tags },
-    DeleteParameter { name: String },
-    TagParameter { name: String, tags: Tags },
+    PutParameter {
+        name: String,
+        value: Value,
+        tags: Tags,
+    },
+    DeleteParameter {
+        name: String,
+    },
+    TagParameter {
+        name: String,
+        tags: Tags,
+    },
 
-    CreateStack { stack_name: String, template_body: String, parameters: BTreeMap<String, Value>, tags: Tags, token: String },
+    CreateStack {
+        stack_name: String,
+        template_body: String,
+        parameters: BTreeMap<String, Value>,
+        tags: Tags,
+        token: String,
+    },
     /// Update in place (also how an untagged stack is adopted: tags go with the update).
-    UpdateStack { stack_name: String, template_body: String, parameters: BTreeMap<String, Value>, tags: Tags, token: String },
-    DeleteStack { stack_name: String, token: String },
+    UpdateStack {
+        stack_name: String,
+        template_body: String,
+        parameters: BTreeMap<String, Value>,
+        tags: Tags,
+        token: String,
+    },
+    DeleteStack {
+        stack_name: String,
+        token: String,
+    },
 
     /// Upload the recipe files keyed by content hash, start the CodeBuild project that runs
     /// Packer, wait, find the new AMI by tag and record its id in `parameter`.
@@ -119,7 +162,9 @@ pub enum Effect {
         codebuild_project: Value,
         tags: Tags,
     },
-    DeregisterImage { image_id: String },
+    DeregisterImage {
+        image_id: String,
+    },
 
     /// Upload and delete objects so that the bucket holds the local tree.
     SyncSources {
@@ -131,7 +176,13 @@ pub enum Effect {
         revision: String,
     },
 
-    CreateVolume { name: String, size_gib: u32, availability_zone: Value, tags: Tags, token: String },
+    CreateVolume {
+        name: String,
+        size_gib: u32,
+        availability_zone: Value,
+        tags: Tags,
+        token: String,
+    },
 
     /// Launch a worker from its launch template, wait for the compile to finish, snapshot the
     /// builds volume tagged with what it was built from, and terminate the worker (also on failure).
@@ -149,11 +200,22 @@ pub enum Effect {
         instance_tags: Tags,
         token: String,
     },
-    DeleteSnapshot { snapshot_id: String },
+    DeleteSnapshot {
+        snapshot_id: String,
+    },
 
     /// Launch the rsync server from the newest builds snapshot.
-    LaunchServer { launch_template: Value, image: Value, instance_type: String, snapshot: Value, tags: Tags, token: String },
-    TerminateInstance { instance_id: String },
+    LaunchServer {
+        launch_template: Value,
+        image: Value,
+        instance_type: String,
+        snapshot: Value,
+        tags: Tags,
+        token: String,
+    },
+    TerminateInstance {
+        instance_id: String,
+    },
 }
 
 impl Effect {

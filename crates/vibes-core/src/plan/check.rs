@@ -30,7 +30,11 @@ pub(super) fn assemble(
     actions.sort_by(|a, b| a.address.cmp(&b.address));
     for w in actions.windows(2) {
         if w[0].address == w[1].address {
-            return Err(PlanError::DuplicateAddress(w[0].address.clone(), w[0].op.as_str(), w[1].op.as_str()));
+            return Err(PlanError::DuplicateAddress(
+                w[0].address.clone(),
+                w[0].op.as_str(),
+                w[1].op.as_str(),
+            ));
         }
     }
     let mut g: DiGraph<usize, ()> = DiGraph::new();
@@ -57,7 +61,12 @@ pub(super) fn assemble(
     }
     if let Err(cycle) = petgraph::algo::toposort(&g, None) {
         let start = g[cycle.node_id()];
-        return Err(PlanError::Cycle(find_cycle(&edges, start).into_iter().map(|i| actions[i].address.clone()).collect()));
+        return Err(PlanError::Cycle(
+            find_cycle(&edges, start)
+                .into_iter()
+                .map(|i| actions[i].address.clone())
+                .collect(),
+        ));
     }
     // Kahn's algorithm, always taking the smallest ready address: the same inputs give the same
     // plan, byte for byte, and kinds come in their natural order where the graph allows.
@@ -66,7 +75,8 @@ pub(super) fn assemble(
     for &(_, to) in &edges {
         indegree[to] += 1;
     }
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..n).filter(|&i| indegree[i] == 0).map(Reverse).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&i| indegree[i] == 0).map(Reverse).collect();
     let mut order = Vec::with_capacity(n);
     while let Some(Reverse(i)) = ready.pop() {
         order.push(i);
@@ -84,15 +94,32 @@ pub(super) fn assemble(
         position[i] = pos;
     }
     let mut slots: Vec<Option<Action>> = actions.into_iter().map(Some).collect();
-    let actions = order.iter().map(|&i| slots[i].take().expect("each once")).collect();
-    let mut edges: Vec<(usize, usize)> = edges.into_iter().map(|(a, b)| (position[a], position[b])).collect();
+    let actions = order
+        .iter()
+        .map(|&i| slots[i].take().expect("each once"))
+        .collect();
+    let mut edges: Vec<(usize, usize)> = edges
+        .into_iter()
+        .map(|(a, b)| (position[a], position[b]))
+        .collect();
     edges.sort();
-    Ok(Plan { project: project.to_string(), actions, edges, notes })
+    Ok(Plan {
+        project: project.to_string(),
+        actions,
+        edges,
+        notes,
+    })
 }
 
 /// A cycle through `start`, for the error message.
 fn find_cycle(edges: &BTreeSet<(usize, usize)>, start: usize) -> Vec<usize> {
-    fn dfs(edges: &BTreeSet<(usize, usize)>, at: usize, start: usize, path: &mut Vec<usize>, seen: &mut BTreeSet<usize>) -> bool {
+    fn dfs(
+        edges: &BTreeSet<(usize, usize)>,
+        at: usize,
+        start: usize,
+        path: &mut Vec<usize>,
+        seen: &mut BTreeSet<usize>,
+    ) -> bool {
         for &(a, b) in edges {
             if a != at {
                 continue;
@@ -136,13 +163,25 @@ mod tests {
 
     #[test]
     fn two_actions_on_one_address_are_rejected() {
-        let e = assemble("p", vec![act("key.a", Op::Create), act("key.a", Op::Delete)], vec![], |_, _| false).unwrap_err();
+        let e = assemble(
+            "p",
+            vec![act("key.a", Op::Create), act("key.a", Op::Delete)],
+            vec![],
+            |_, _| false,
+        )
+        .unwrap_err();
         assert!(matches!(e, PlanError::DuplicateAddress(..)));
     }
 
     #[test]
     fn cycles_are_rejected_and_named() {
-        let e = assemble("p", vec![act("stack.a", Op::Create), act("stack.b", Op::Create)], vec![], |_, _| true).unwrap_err();
+        let e = assemble(
+            "p",
+            vec![act("stack.a", Op::Create), act("stack.b", Op::Create)],
+            vec![],
+            |_, _| true,
+        )
+        .unwrap_err();
         match e {
             PlanError::Cycle(path) => {
                 assert_eq!(path.first(), path.last());
@@ -156,10 +195,22 @@ mod tests {
     fn deletes_run_in_reverse_dependency_order() {
         // server depends on stack.main; creating: main first. Deleting: server first.
         let dep = |a: &Address, b: &Address| a.kind == Kind::Server && b.kind == Kind::Stack;
-        let p = assemble("p", vec![act("stack.main", Op::Create), act("server", Op::Create)], vec![], dep).unwrap();
+        let p = assemble(
+            "p",
+            vec![act("stack.main", Op::Create), act("server", Op::Create)],
+            vec![],
+            dep,
+        )
+        .unwrap();
         assert_eq!(p.actions[0].address.to_string(), "stack.main");
         assert_eq!(p.edges, vec![(0, 1)]);
-        let p = assemble("p", vec![act("stack.main", Op::Delete), act("server", Op::Delete)], vec![], dep).unwrap();
+        let p = assemble(
+            "p",
+            vec![act("stack.main", Op::Delete), act("server", Op::Delete)],
+            vec![],
+            dep,
+        )
+        .unwrap();
         assert_eq!(p.actions[0].address.to_string(), "server");
         assert_eq!(p.edges, vec![(0, 1)]);
     }

@@ -34,12 +34,18 @@ impl Plan {
 
     /// Indices of the actions that must finish before `i` starts.
     pub fn dependencies(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        self.edges.iter().filter(move |(_, b)| *b == i).map(|(a, _)| *a)
+        self.edges
+            .iter()
+            .filter(move |(_, b)| *b == i)
+            .map(|(a, _)| *a)
     }
 
     /// Indices of the actions that wait on `i`.
     pub fn dependents(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        self.edges.iter().filter(move |(a, _)| *a == i).map(|(_, b)| *b)
+        self.edges
+            .iter()
+            .filter(move |(a, _)| *a == i)
+            .map(|(_, b)| *b)
     }
 
     pub fn find(&self, address: &Address) -> Option<&Action> {

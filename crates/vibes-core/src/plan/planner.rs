@@ -39,7 +39,11 @@ pub mod outputs {
     pub const IMAGE_ID: &str = "ImageId";
 }
 
-pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Result<Plan, PlanError> {
+pub fn plan(
+    desired: &Desired,
+    observed: &Observed,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
     let empty;
     let desired = if options.destroy {
         empty = Desired::empty(&desired.project.name);
@@ -47,7 +51,12 @@ pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Re
     } else {
         desired
     };
-    let cx = Cx { d: desired, o: observed, opt: options, project: &desired.project.name };
+    let cx = Cx {
+        d: desired,
+        o: observed,
+        opt: options,
+        project: &desired.project.name,
+    };
     let mut actions = Vec::new();
     actions.extend(cx.plan_stacks());
     actions.extend(cx.plan_keys());
@@ -56,7 +65,11 @@ pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Re
     actions.extend(cx.plan_sources());
     actions.extend(cx.plan_volumes());
     let compile = cx.plan_compile();
-    let compile_runs = compile.as_ref().is_some_and(|a| a.effects.iter().any(|e| matches!(e, Effect::RunCompile { .. })));
+    let compile_runs = compile.as_ref().is_some_and(|a| {
+        a.effects
+            .iter()
+            .any(|e| matches!(e, Effect::RunCompile { .. }))
+    });
     actions.extend(compile);
     actions.extend(cx.plan_snapshots(compile_runs));
     actions.extend(cx.plan_server(compile_runs));
@@ -65,14 +78,18 @@ pub fn plan(desired: &Desired, observed: &Observed, options: &PlanOptions) -> Re
         let (kept, idle) = cx.restrict_to_targets(actions);
         actions = kept;
         for t in idle {
-            notes.push(format!("--target {t}: the config does not name it and the account holds nothing of it"));
+            notes.push(format!(
+                "--target {t}: the config does not name it and the account holds nothing of it"
+            ));
         }
         notes.push(format!(
             "--target limits this plan to {} and what they depend on: the result is partial, and a full plan may show more",
             options.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         ));
     }
-    assemble(&desired.project.name, actions, notes, |a, b| cx.relates(a, b))
+    assemble(&desired.project.name, actions, notes, |a, b| {
+        cx.relates(a, b)
+    })
 }
 
 struct Cx<'a> {
@@ -130,22 +147,31 @@ impl<'a> Cx<'a> {
     }
 
     fn main_output(&self, output: &str) -> Value {
-        Value::Output { address: Address::stack("main"), output: output.into() }
+        Value::Output {
+            address: Address::stack("main"),
+            output: output.into(),
+        }
     }
 
     /// The value of a stack output as observed now, if the stack exists and has it.
     fn observed_output(&self, stack: &str, output: &str) -> Option<&'a str> {
         let spec = self.d.stacks.get(stack);
-        let name = spec.map(|s| s.stack_name.clone()).unwrap_or_else(|| self.d.project.aws_name(stack));
-        self.o.stacks.get(&name).and_then(|s| s.outputs.get(output)).map(String::as_str)
+        let name = spec
+            .map(|s| s.stack_name.clone())
+            .unwrap_or_else(|| self.d.project.aws_name(stack));
+        self.o
+            .stacks
+            .get(&name)
+            .and_then(|s| s.outputs.get(output))
+            .map(String::as_str)
     }
 
     fn resolve_now(&self, v: &Value) -> Option<String> {
         match v {
             Value::Literal { value } => Some(value.clone()),
-            Value::Output { address, output } if address.kind == Kind::Stack => {
-                self.observed_output(address.name(), output).map(str::to_string)
-            }
+            Value::Output { address, output } if address.kind == Kind::Stack => self
+                .observed_output(address.name(), output)
+                .map(str::to_string),
             Value::Output { .. } => None,
         }
     }
@@ -154,7 +180,9 @@ impl<'a> Cx<'a> {
     fn describe_value(&self, v: &Value) -> String {
         match (self.resolve_now(v), v) {
             (Some(now), _) => now,
-            (None, Value::Output { address, output }) => format!("output {output} of {address} (known after apply)"),
+            (None, Value::Output { address, output }) => {
+                format!("output {output} of {address} (known after apply)")
+            }
             (None, Value::Literal { value }) => value.clone(),
         }
     }
@@ -173,9 +201,16 @@ impl<'a> Cx<'a> {
                 None => {
                     let mut a = action(address.clone(), Op::Create, "not found");
                     for (k, v) in &spec.parameters {
-                        a.attributes.push(Attribute::new(&format!("parameter {k}"), self.describe_value(v)));
+                        a.attributes.push(Attribute::new(
+                            &format!("parameter {k}"),
+                            self.describe_value(v),
+                        ));
                     }
-                    a.changes.push(TextChange { label: "template".into(), before: None, after: Some(spec.template_body.clone()) });
+                    a.changes.push(TextChange {
+                        label: "template".into(),
+                        before: None,
+                        after: Some(spec.template_body.clone()),
+                    });
                     a.effects.push(Effect::CreateStack {
                         stack_name: spec.stack_name.clone(),
                         template_body: spec.template_body.clone(),
@@ -188,21 +223,42 @@ impl<'a> Cx<'a> {
                 Some(s) if s.status.ends_with("_IN_PROGRESS") => action(
                     address.clone(),
                     Op::Blocked,
-                    format!("stack {} is {}; run vibes again when it has finished", s.stack_name, s.status),
+                    format!(
+                        "stack {} is {}; run vibes again when it has finished",
+                        s.stack_name, s.status
+                    ),
                 ),
                 Some(s) if owner_of(&s.tags).is_some_and(|p| p != self.project) => action(
                     address.clone(),
                     Op::Blocked,
-                    format!("stack {} belongs to project {}", s.stack_name, owner_of(&s.tags).unwrap_or_default()),
+                    format!(
+                        "stack {} belongs to project {}",
+                        s.stack_name,
+                        owner_of(&s.tags).unwrap_or_default()
+                    ),
                 ),
-                Some(s) if s.status == "ROLLBACK_COMPLETE" || s.status == "DELETE_FAILED" || s.status.ends_with("_FAILED") && s.status.starts_with("CREATE") => {
+                Some(s)
+                    if s.status == "ROLLBACK_COMPLETE"
+                        || s.status == "DELETE_FAILED"
+                        || s.status.ends_with("_FAILED") && s.status.starts_with("CREATE") =>
+                {
                     let mut a = action(
                         address.clone(),
                         Op::Replace,
-                        format!("stack {} is {} after a failed create: it is deleted and created again", s.stack_name, s.status),
+                        format!(
+                            "stack {} is {} after a failed create: it is deleted and created again",
+                            s.stack_name, s.status
+                        ),
                     );
-                    a.changes.push(TextChange { label: "template".into(), before: Some(s.template_body.clone()), after: Some(spec.template_body.clone()) });
-                    a.effects.push(Effect::DeleteStack { stack_name: spec.stack_name.clone(), token: format!("{token}-del") });
+                    a.changes.push(TextChange {
+                        label: "template".into(),
+                        before: Some(s.template_body.clone()),
+                        after: Some(spec.template_body.clone()),
+                    });
+                    a.effects.push(Effect::DeleteStack {
+                        stack_name: spec.stack_name.clone(),
+                        token: format!("{token}-del"),
+                    });
                     a.effects.push(Effect::CreateStack {
                         stack_name: spec.stack_name.clone(),
                         template_body: spec.template_body.clone(),
@@ -213,7 +269,8 @@ impl<'a> Cx<'a> {
                     a
                 }
                 Some(s) => {
-                    let template_differs = s.template_body.trim_end() != spec.template_body.trim_end();
+                    let template_differs =
+                        s.template_body.trim_end() != spec.template_body.trim_end();
                     let mut param_diffs = Vec::new();
                     for (k, v) in &spec.parameters {
                         let now = self.resolve_now(v);
@@ -241,7 +298,10 @@ impl<'a> Cx<'a> {
                         what.push("template changed".to_string());
                     }
                     if !param_diffs.is_empty() {
-                        what.push(format!("{} changed", plural(param_diffs.len(), "parameter", "parameters")));
+                        what.push(format!(
+                            "{} changed",
+                            plural(param_diffs.len(), "parameter", "parameters")
+                        ));
                     }
                     if !what.is_empty() {
                         if reason.is_empty() {
@@ -252,12 +312,20 @@ impl<'a> Cx<'a> {
                     }
                     let mut a = action(address.clone(), op, reason);
                     if template_differs {
-                        a.changes.push(TextChange { label: "template".into(), before: Some(s.template_body.clone()), after: Some(spec.template_body.clone()) });
+                        a.changes.push(TextChange {
+                            label: "template".into(),
+                            before: Some(s.template_body.clone()),
+                            after: Some(spec.template_body.clone()),
+                        });
                     }
                     for (k, was, now) in param_diffs {
                         a.attributes.push(Attribute::new(
                             &format!("parameter {k}"),
-                            format!("{} -> {}", was.as_deref().unwrap_or("(none)"), now.as_deref().unwrap_or("(known after apply)")),
+                            format!(
+                                "{} -> {}",
+                                was.as_deref().unwrap_or("(none)"),
+                                now.as_deref().unwrap_or("(known after apply)")
+                            ),
                         ));
                     }
                     a.effects.push(Effect::UpdateStack {
@@ -270,25 +338,44 @@ impl<'a> Cx<'a> {
                     a
                 }
             };
-            a.attributes.insert(0, Attribute::new("stack_name", &spec.stack_name));
+            a.attributes
+                .insert(0, Attribute::new("stack_name", &spec.stack_name));
             if a.op != Op::Blocked {
-                a.attributes.insert(1, Attribute::new("template", spec.template_path.display().to_string()));
+                a.attributes.insert(
+                    1,
+                    Attribute::new("template", spec.template_path.display().to_string()),
+                );
             }
-            a.relies_on.insert(format!("stack:{}", spec.stack_name), seen(seen_stack));
+            a.relies_on
+                .insert(format!("stack:{}", spec.stack_name), seen(seen_stack));
             out.push(a);
         }
         // Stacks of ours that the config no longer names.
         for s in self.o.stacks.values() {
-            let Some(address) = address_of(&s.tags).filter(|a| a.kind == Kind::Stack && self.ours(&s.tags)) else { continue };
-            if self.d.stacks.contains_key(address.name()) || s.status.starts_with("DELETE_COMPLETE") {
+            let Some(address) =
+                address_of(&s.tags).filter(|a| a.kind == Kind::Stack && self.ours(&s.tags))
+            else {
+                continue;
+            };
+            if self.d.stacks.contains_key(address.name()) || s.status.starts_with("DELETE_COMPLETE")
+            {
                 continue;
             }
             let mut a = action(address.clone(), Op::Delete, "no longer in the config");
-            a.attributes.push(Attribute::new("stack_name", &s.stack_name));
-            a.changes.push(TextChange { label: "template".into(), before: Some(s.template_body.clone()), after: None });
+            a.attributes
+                .push(Attribute::new("stack_name", &s.stack_name));
+            a.changes.push(TextChange {
+                label: "template".into(),
+                before: Some(s.template_body.clone()),
+                after: None,
+            });
             let token = idempotency_token(self.project, &address, "delete");
-            a.effects.push(Effect::DeleteStack { stack_name: s.stack_name.clone(), token });
-            a.relies_on.insert(format!("stack:{}", s.stack_name), seen(Some(s)));
+            a.effects.push(Effect::DeleteStack {
+                stack_name: s.stack_name.clone(),
+                token,
+            });
+            a.relies_on
+                .insert(format!("stack:{}", s.stack_name), seen(Some(s)));
             out.push(a);
         }
         out
@@ -308,7 +395,11 @@ impl<'a> Cx<'a> {
             let pair = self.o.key_pairs.get(&spec.key_name);
             let private = self.o.parameters.get(&spec.private_key_path);
             let create_effect = || match &spec.public_key {
-                Some(pk) => Effect::ImportKeyPair { key_name: spec.key_name.clone(), public_key: pk.trim().to_string(), tags: tags.clone() },
+                Some(pk) => Effect::ImportKeyPair {
+                    key_name: spec.key_name.clone(),
+                    public_key: pk.trim().to_string(),
+                    tags: tags.clone(),
+                },
                 None => Effect::CreateKeyPair {
                     key_name: spec.key_name.clone(),
                     private_key_parameter: spec.private_key_path.clone(),
@@ -329,7 +420,11 @@ impl<'a> Cx<'a> {
                 Some(p) if owner_of(&p.tags).is_some_and(|o| o != self.project) => action(
                     address.clone(),
                     Op::Blocked,
-                    format!("key pair {} belongs to project {}", p.key_name, owner_of(&p.tags).unwrap_or_default()),
+                    format!(
+                        "key pair {} belongs to project {}",
+                        p.key_name,
+                        owner_of(&p.tags).unwrap_or_default()
+                    ),
                 ),
                 Some(p) => {
                     let tagged = self.ours(&p.tags);
@@ -337,59 +432,111 @@ impl<'a> Cx<'a> {
                     let fp_differs = tagged && p.tags.get(tags::FINGERPRINT) != Some(&fp);
                     if missing_private || fp_differs {
                         let reason = if missing_private {
-                            format!("its private key is not in SSM at {}: a new key pair is made", spec.private_key_path)
+                            format!(
+                                "its private key is not in SSM at {}: a new key pair is made",
+                                spec.private_key_path
+                            )
                         } else if generated {
-                            "the config now asks for a generated key instead of an imported one".to_string()
+                            "the config now asks for a generated key instead of an imported one"
+                                .to_string()
                         } else {
                             "the public key to import changed".to_string()
                         };
                         let mut a = action(address.clone(), Op::Replace, reason);
-                        a.effects.push(Effect::DeleteKeyPair { key_name: spec.key_name.clone() });
+                        a.effects.push(Effect::DeleteKeyPair {
+                            key_name: spec.key_name.clone(),
+                        });
                         a.effects.push(create_effect());
                         a
                     } else if !tagged {
                         let mut a = action(address.clone(), Op::Adopt, format!("key pair {} exists without vibes tags: it is tagged, not recreated", p.key_name));
-                        a.effects.push(Effect::TagKeyPair { key_name: spec.key_name.clone(), tags: tags.clone() });
+                        a.effects.push(Effect::TagKeyPair {
+                            key_name: spec.key_name.clone(),
+                            tags: tags.clone(),
+                        });
                         if let Some(pp) = private.filter(|pp| !self.ours(&pp.tags)) {
-                            a.effects.push(Effect::TagParameter { name: pp.name.clone(), tags: tags.clone() });
+                            a.effects.push(Effect::TagParameter {
+                                name: pp.name.clone(),
+                                tags: tags.clone(),
+                            });
                         }
                         a
-                    } else if let Some(pp) = private.filter(|pp| generated && !self.ours(&pp.tags)) {
-                        let mut a = action(address.clone(), Op::Adopt, format!("its private key {} has no vibes tags: it is tagged", pp.name));
-                        a.effects.push(Effect::TagParameter { name: pp.name.clone(), tags: tags.clone() });
+                    } else if let Some(pp) = private.filter(|pp| generated && !self.ours(&pp.tags))
+                    {
+                        let mut a = action(
+                            address.clone(),
+                            Op::Adopt,
+                            format!(
+                                "its private key {} has no vibes tags: it is tagged",
+                                pp.name
+                            ),
+                        );
+                        a.effects.push(Effect::TagParameter {
+                            name: pp.name.clone(),
+                            tags: tags.clone(),
+                        });
                         a
                     } else {
                         continue;
                     }
                 }
             };
-            a.attributes.insert(0, Attribute::new("key_name", &spec.key_name));
+            a.attributes
+                .insert(0, Attribute::new("key_name", &spec.key_name));
             if a.op != Op::Blocked {
                 if generated {
-                    a.attributes.push(Attribute::new("private_key", format!("SSM SecureString {}", spec.private_key_path)));
+                    a.attributes.push(Attribute::new(
+                        "private_key",
+                        format!("SSM SecureString {}", spec.private_key_path),
+                    ));
                     a.attributes.push(Attribute::sensitive("private_key_value"));
                 } else {
-                    a.attributes.push(Attribute::new("public_key", "imported from the config"));
+                    a.attributes
+                        .push(Attribute::new("public_key", "imported from the config"));
                 }
             }
-            a.relies_on.insert(format!("key_pair:{}", spec.key_name), seen(pair));
-            a.relies_on.insert(format!("parameter:{}", spec.private_key_path), seen(private));
+            a.relies_on
+                .insert(format!("key_pair:{}", spec.key_name), seen(pair));
+            a.relies_on.insert(
+                format!("parameter:{}", spec.private_key_path),
+                seen(private),
+            );
             out.push(a);
         }
         for p in self.o.key_pairs.values() {
-            let Some(address) = address_of(&p.tags).filter(|a| a.kind == Kind::Key && self.ours(&p.tags)) else { continue };
+            let Some(address) =
+                address_of(&p.tags).filter(|a| a.kind == Kind::Key && self.ours(&p.tags))
+            else {
+                continue;
+            };
             if self.d.keys.contains_key(address.name()) {
                 continue;
             }
             let mut a = action(address.clone(), Op::Delete, "no longer in the config");
             a.attributes.push(Attribute::new("key_name", &p.key_name));
-            a.effects.push(Effect::DeleteKeyPair { key_name: p.key_name.clone() });
-            let param = self.d.project.ssm_path(&format!("ec2/keys/{}", address.name()));
-            if let Some(pp) = self.o.parameters.get(&param).filter(|pp| self.ours(&pp.tags)) {
-                a.effects.push(Effect::DeleteParameter { name: pp.name.clone() });
-                a.attributes.push(Attribute::new("private_key", format!("SSM SecureString {param} is deleted")));
+            a.effects.push(Effect::DeleteKeyPair {
+                key_name: p.key_name.clone(),
+            });
+            let param = self
+                .d
+                .project
+                .ssm_path(&format!("ec2/keys/{}", address.name()));
+            if let Some(pp) = self
+                .o
+                .parameters
+                .get(&param)
+                .filter(|pp| self.ours(&pp.tags))
+            {
+                a.effects.push(Effect::DeleteParameter {
+                    name: pp.name.clone(),
+                });
+                a.attributes.push(Attribute::new(
+                    "private_key",
+                    format!("SSM SecureString {param} is deleted"),
+                ));
             }
-            a.relies_on.insert(format!("key_pair:{}", p.key_name), seen(Some(p)));
+            a.relies_on
+                .insert(format!("key_pair:{}", p.key_name), seen(Some(p)));
             out.push(a);
         }
         out
@@ -404,7 +551,11 @@ impl<'a> Cx<'a> {
             let fp = fingerprint_of(&spec.text);
             let tags = self.tags(&address, &fp);
             let seen_p = self.o.parameters.get(&spec.parameter);
-            let put = Effect::PutParameter { name: spec.parameter.clone(), value: Value::literal(&spec.text), tags: tags.clone() };
+            let put = Effect::PutParameter {
+                name: spec.parameter.clone(),
+                value: Value::literal(&spec.text),
+                tags: tags.clone(),
+            };
             let mut a = match seen_p {
                 None => {
                     let mut a = action(address.clone(), Op::Create, "not found");
@@ -444,23 +595,37 @@ impl<'a> Cx<'a> {
                     a
                 }
             };
-            a.attributes.insert(0, Attribute::new("parameter", &spec.parameter));
+            a.attributes
+                .insert(0, Attribute::new("parameter", &spec.parameter));
             if a.op != Op::Blocked {
-                a.attributes.insert(1, Attribute::new("encoder", &spec.encoder));
+                a.attributes
+                    .insert(1, Attribute::new("encoder", &spec.encoder));
             }
-            a.relies_on.insert(format!("parameter:{}", spec.parameter), seen(seen_p));
+            a.relies_on
+                .insert(format!("parameter:{}", spec.parameter), seen(seen_p));
             out.push(a);
         }
         for p in self.o.parameters.values() {
-            let Some(address) = address_of(&p.tags).filter(|a| a.kind == Kind::Profile && self.ours(&p.tags)) else { continue };
+            let Some(address) =
+                address_of(&p.tags).filter(|a| a.kind == Kind::Profile && self.ours(&p.tags))
+            else {
+                continue;
+            };
             if self.d.profiles.contains_key(address.name()) {
                 continue;
             }
             let mut a = action(address, Op::Delete, "no longer in the config");
             a.attributes.push(Attribute::new("parameter", &p.name));
-            a.changes.push(TextChange { label: "value".into(), before: p.value.clone(), after: None });
-            a.effects.push(Effect::DeleteParameter { name: p.name.clone() });
-            a.relies_on.insert(format!("parameter:{}", p.name), seen(Some(p)));
+            a.changes.push(TextChange {
+                label: "value".into(),
+                before: p.value.clone(),
+                after: None,
+            });
+            a.effects.push(Effect::DeleteParameter {
+                name: p.name.clone(),
+            });
+            a.relies_on
+                .insert(format!("parameter:{}", p.name), seen(Some(p)));
             out.push(a);
         }
         out
@@ -481,13 +646,15 @@ impl<'a> Cx<'a> {
     fn image_value(&self, name: &str) -> Option<Value> {
         let spec = self.d.images.get(name)?;
         let address = Address::image(name);
-        let current = self
-            .images_of(&address)
-            .into_iter()
-            .find(|i| i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available");
+        let current = self.images_of(&address).into_iter().find(|i| {
+            i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available"
+        });
         Some(match current {
             Some(i) => Value::literal(&i.image_id),
-            None => Value::Output { address, output: outputs::IMAGE_ID.into() },
+            None => Value::Output {
+                address,
+                output: outputs::IMAGE_ID.into(),
+            },
         })
     }
 
@@ -497,50 +664,79 @@ impl<'a> Cx<'a> {
             let address = Address::image(name);
             let tags = self.tags(&address, &spec.recipe_hash);
             let existing = self.images_of(&address);
-            let current = existing
-                .iter()
-                .find(|i| i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available");
+            let current = existing.iter().find(|i| {
+                i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available"
+            });
             let pointer = self.o.parameters.get(&spec.parameter);
             let keep = spec.keep.max(1) as usize;
             let mut a = match current {
                 Some(cur) => {
                     // Built already: keep the pointer right and prune old images.
-                    let mut prune: Vec<&ObservedImage> = existing.iter().filter(|i| i.image_id != cur.image_id).copied().collect();
+                    let mut prune: Vec<&ObservedImage> = existing
+                        .iter()
+                        .filter(|i| i.image_id != cur.image_id)
+                        .copied()
+                        .collect();
                     prune = prune.into_iter().skip(keep - 1).collect();
-                    let pointer_ok = pointer.is_some_and(|p| p.value.as_deref() == Some(cur.image_id.as_str()) && self.ours(&p.tags));
+                    let pointer_ok = pointer.is_some_and(|p| {
+                        p.value.as_deref() == Some(cur.image_id.as_str()) && self.ours(&p.tags)
+                    });
                     if pointer_ok && prune.is_empty() {
                         continue;
                     }
                     let mut why = Vec::new();
                     let mut a = action(address.clone(), Op::Update, "");
                     if !pointer_ok {
-                        why.push(format!("{} does not point at the current image {}", spec.parameter, cur.image_id));
-                        a.changes.push(TextChange { label: "value".into(), before: pointer.and_then(|p| p.value.clone()), after: Some(cur.image_id.clone()) });
-                        a.effects.push(Effect::PutParameter { name: spec.parameter.clone(), value: Value::literal(&cur.image_id), tags: tags.clone() });
+                        why.push(format!(
+                            "{} does not point at the current image {}",
+                            spec.parameter, cur.image_id
+                        ));
+                        a.changes.push(TextChange {
+                            label: "value".into(),
+                            before: pointer.and_then(|p| p.value.clone()),
+                            after: Some(cur.image_id.clone()),
+                        });
+                        a.effects.push(Effect::PutParameter {
+                            name: spec.parameter.clone(),
+                            value: Value::literal(&cur.image_id),
+                            tags: tags.clone(),
+                        });
                     }
                     if !prune.is_empty() {
-                        why.push(format!("{} beyond the newest {keep}", plural(prune.len(), "old image", "old images")));
+                        why.push(format!(
+                            "{} beyond the newest {keep}",
+                            plural(prune.len(), "old image", "old images")
+                        ));
                         for i in &prune {
-                            a.attributes.push(Attribute::new("deregister", format!("{} ({})", i.image_id, i.created)));
-                            a.effects.push(Effect::DeregisterImage { image_id: i.image_id.clone() });
+                            a.attributes.push(Attribute::new(
+                                "deregister",
+                                format!("{} ({})", i.image_id, i.created),
+                            ));
+                            a.effects.push(Effect::DeregisterImage {
+                                image_id: i.image_id.clone(),
+                            });
                         }
                     }
                     a.reason = why.join("; ");
                     a
                 }
                 None => {
-                    let (op, reason) = match existing.first() {
-                        Some(prev) => (
-                            Op::Replace,
-                            format!(
+                    let (op, reason) =
+                        match existing.first() {
+                            Some(prev) => (
+                                Op::Replace,
+                                format!(
                                 "recipe changed: image {} was built from {}, the recipe is now {}",
                                 prev.image_id,
                                 prev.tags.get(tags::FINGERPRINT).map(String::as_str).unwrap_or("?"),
                                 spec.recipe_hash
                             ),
-                        ),
-                        None => (Op::Create, "no image built from this recipe yet".to_string()),
-                    };
+                            ),
+                            None => (
+                                Op::Create,
+                                "no image built from this recipe yet".to_string(),
+                            ),
+                        };
                     let mut a = action(address.clone(), op, reason);
                     a.effects.push(Effect::BuildImage {
                         image: name.clone(),
@@ -554,22 +750,35 @@ impl<'a> Cx<'a> {
                     });
                     // After the build the new image is the newest: keep `keep - 1` of the old ones.
                     for i in existing.iter().skip(keep - 1) {
-                        a.attributes.push(Attribute::new("deregister", format!("{} ({}) after the build", i.image_id, i.created)));
-                        a.effects.push(Effect::DeregisterImage { image_id: i.image_id.clone() });
+                        a.attributes.push(Attribute::new(
+                            "deregister",
+                            format!("{} ({}) after the build", i.image_id, i.created),
+                        ));
+                        a.effects.push(Effect::DeregisterImage {
+                            image_id: i.image_id.clone(),
+                        });
                     }
                     a
                 }
             };
-            a.attributes.insert(0, Attribute::new("recipe", spec.recipe.display().to_string()));
-            a.attributes.insert(1, Attribute::new("recipe_hash", &spec.recipe_hash));
-            a.relies_on.insert(format!("images:{address}"), seen(Some(&existing)));
-            a.relies_on.insert(format!("parameter:{}", spec.parameter), seen(pointer));
+            a.attributes.insert(
+                0,
+                Attribute::new("recipe", spec.recipe.display().to_string()),
+            );
+            a.attributes
+                .insert(1, Attribute::new("recipe_hash", &spec.recipe_hash));
+            a.relies_on
+                .insert(format!("images:{address}"), seen(Some(&existing)));
+            a.relies_on
+                .insert(format!("parameter:{}", spec.parameter), seen(pointer));
             out.push(a);
         }
         // Images of recipes the config no longer names.
         let mut gone: BTreeMap<Address, Vec<&ObservedImage>> = BTreeMap::new();
         for i in self.o.images.values() {
-            if let Some(address) = address_of(&i.tags).filter(|a| a.kind == Kind::Image && self.ours(&i.tags)) {
+            if let Some(address) =
+                address_of(&i.tags).filter(|a| a.kind == Kind::Image && self.ours(&i.tags))
+            {
                 if !self.d.images.contains_key(address.name()) && i.state != "deregistered" {
                     gone.entry(address).or_default().push(i);
                 }
@@ -577,15 +786,25 @@ impl<'a> Cx<'a> {
         }
         for (address, images) in gone {
             let mut a = action(address.clone(), Op::Delete, "no longer in the config");
-            for i in newest_first(images.clone(), |i| (i.created.as_str(), i.image_id.as_str())) {
-                a.attributes.push(Attribute::new("deregister", format!("{} ({})", i.image_id, i.created)));
-                a.effects.push(Effect::DeregisterImage { image_id: i.image_id.clone() });
+            for i in newest_first(images.clone(), |i| {
+                (i.created.as_str(), i.image_id.as_str())
+            }) {
+                a.attributes.push(Attribute::new(
+                    "deregister",
+                    format!("{} ({})", i.image_id, i.created),
+                ));
+                a.effects.push(Effect::DeregisterImage {
+                    image_id: i.image_id.clone(),
+                });
             }
             let param = self.d.project.ssm_path(&format!("ami/{}", address.name()));
             if let Some(p) = self.o.parameters.get(&param).filter(|p| self.ours(&p.tags)) {
-                a.effects.push(Effect::DeleteParameter { name: p.name.clone() });
+                a.effects.push(Effect::DeleteParameter {
+                    name: p.name.clone(),
+                });
             }
-            a.relies_on.insert(format!("images:{address}"), seen(Some(&images)));
+            a.relies_on
+                .insert(format!("images:{address}"), seen(Some(&images)));
             out.push(a);
         }
         out
@@ -599,13 +818,17 @@ impl<'a> Cx<'a> {
             // Without [sources], the bucket's content is data: it is left alone.
             return Vec::new();
         };
-        let Some(manifest) = &spec.manifest else { return Vec::new() };
+        let Some(manifest) = &spec.manifest else {
+            return Vec::new();
+        };
         let bucket = self.o.sources_bucket.as_ref();
         let mut upload = BTreeMap::new();
         let mut upload_bytes = 0;
         for (path, f) in &manifest.files {
             let remote = bucket.and_then(|b| b.objects.get(path));
-            let same = remote.is_some_and(|r| r.size == f.size && r.sha256.as_deref() == Some(f.sha256.as_str()));
+            let same = remote.is_some_and(|r| {
+                r.size == f.size && r.sha256.as_deref() == Some(f.sha256.as_str())
+            });
             if !same {
                 upload.insert(path.clone(), f.sha256.clone());
                 upload_bytes += f.size;
@@ -616,23 +839,35 @@ impl<'a> Cx<'a> {
                 b.objects
                     .keys()
                     // The bucket's manifest is vibes' bookkeeping, not a stray object.
-                    .filter(|k| !manifest.files.contains_key(*k) && !crate::bucket_manifest::is_bookkeeping(k))
+                    .filter(|k| {
+                        !manifest.files.contains_key(*k)
+                            && !crate::bucket_manifest::is_bookkeeping(k)
+                    })
                     .cloned()
                     .collect()
             })
             .unwrap_or_default();
-        let delete = if spec.delete || self.opt.include_data { extra.clone() } else { Vec::new() };
+        let delete = if spec.delete || self.opt.include_data {
+            extra.clone()
+        } else {
+            Vec::new()
+        };
         let bucket_value = self.main_output(outputs::SOURCES_BUCKET);
         let bucket_now = self.resolve_now(&bucket_value);
         let pointer = self.o.parameters.get(&spec.parameter);
-        let pointer_ok = bucket_now.is_some() && pointer.is_some_and(|p| p.value == bucket_now && self.ours(&p.tags));
+        let pointer_ok = bucket_now.is_some()
+            && pointer.is_some_and(|p| p.value == bucket_now && self.ours(&p.tags));
         if upload.is_empty() && delete.is_empty() && pointer_ok && extra.is_empty() {
             return Vec::new();
         }
         let revision = manifest.revision();
         let mut parts = Vec::new();
         if !upload.is_empty() {
-            parts.push(format!("{} to upload, {}", plural(upload.len(), "file", "files"), human_bytes(upload_bytes)));
+            parts.push(format!(
+                "{} to upload, {}",
+                plural(upload.len(), "file", "files"),
+                human_bytes(upload_bytes)
+            ));
         }
         if !delete.is_empty() {
             parts.push(format!("{} to delete", delete.len()));
@@ -647,7 +882,10 @@ impl<'a> Cx<'a> {
                     spec.path.display()
                 ),
             );
-            a.attributes.push(Attribute::new("kept", extra.iter().take(5).cloned().collect::<Vec<_>>().join(", ")));
+            a.attributes.push(Attribute::new(
+                "kept",
+                extra.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            ));
             a
         } else {
             if !pointer_ok {
@@ -658,7 +896,10 @@ impl<'a> Cx<'a> {
             }
             if !delete.is_empty() || extra.is_empty() {
             } else {
-                parts.push(format!("{} kept ([sources] delete = false)", plural(extra.len(), "extra object", "extra objects")));
+                parts.push(format!(
+                    "{} kept ([sources] delete = false)",
+                    plural(extra.len(), "extra object", "extra objects")
+                ));
             }
             let mut a = action(address.clone(), Op::Run, parts.join("; "));
             if !upload.is_empty() || !delete.is_empty() {
@@ -672,15 +913,32 @@ impl<'a> Cx<'a> {
             }
             if !pointer_ok {
                 let tags = self.tags(&address, &revision);
-                a.effects.push(Effect::PutParameter { name: spec.parameter.clone(), value: bucket_value, tags });
+                a.effects.push(Effect::PutParameter {
+                    name: spec.parameter.clone(),
+                    value: bucket_value,
+                    tags,
+                });
             }
             a
         };
-        a.attributes.insert(0, Attribute::new("path", spec.path.display().to_string()));
-        a.attributes.insert(1, Attribute::new("revision", &revision));
-        a.attributes.insert(2, Attribute::new("files", format!("{} ({})", manifest.files.len(), human_bytes(manifest.total_bytes()))));
+        a.attributes
+            .insert(0, Attribute::new("path", spec.path.display().to_string()));
+        a.attributes
+            .insert(1, Attribute::new("revision", &revision));
+        a.attributes.insert(
+            2,
+            Attribute::new(
+                "files",
+                format!(
+                    "{} ({})",
+                    manifest.files.len(),
+                    human_bytes(manifest.total_bytes())
+                ),
+            ),
+        );
         a.relies_on.insert("bucket:sources".into(), seen(bucket));
-        a.relies_on.insert(format!("parameter:{}", spec.parameter), seen(pointer));
+        a.relies_on
+            .insert(format!("parameter:{}", spec.parameter), seen(pointer));
         vec![a]
     }
 
@@ -718,12 +976,20 @@ impl<'a> Cx<'a> {
                     ),
                     Some(_) => return out,
                 };
-                a.attributes.insert(0, Attribute::new("size", format!("{} GiB", c.builds_volume_gib)));
-                a.relies_on.insert(format!("volumes:{address}"), seen(Some(&seen_v)));
+                a.attributes.insert(
+                    0,
+                    Attribute::new("size", format!("{} GiB", c.builds_volume_gib)),
+                );
+                a.relies_on
+                    .insert(format!("volumes:{address}"), seen(Some(&seen_v)));
                 out.push(a);
             }
             None if !seen_v.is_empty() => {
-                let ids = seen_v.iter().map(|v| v.volume_id.clone()).collect::<Vec<_>>().join(", ");
+                let ids = seen_v
+                    .iter()
+                    .map(|v| v.volume_id.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let a = if self.opt.include_data {
                     // Deleting volumes is not an effect vibes has: the builds live on in snapshots.
                     action(address.clone(), Op::Blocked, format!("volume {ids} is no longer in the config; delete it with ec2 delete-volume once its snapshot is taken"))
@@ -743,9 +1009,15 @@ impl<'a> Cx<'a> {
     fn built_from(&self) -> Option<(String, Tags)> {
         let manifest = self.d.sources.as_ref()?.manifest.as_ref()?;
         let revision = manifest.revision();
-        let profiles: BTreeMap<&String, &String> = self.d.profiles.iter().map(|(k, v)| (k, &v.text)).collect();
+        let profiles: BTreeMap<&String, &String> =
+            self.d.profiles.iter().map(|(k, v)| (k, &v.text)).collect();
         let profiles_hash = fingerprint_of(&profiles);
-        let worker = self.d.images.get("worker").map(|i| i.recipe_hash.clone()).unwrap_or_default();
+        let worker = self
+            .d
+            .images
+            .get("worker")
+            .map(|i| i.recipe_hash.clone())
+            .unwrap_or_default();
         let built_from = fingerprint_of(&(&revision, &profiles_hash, ENGINE_VERSION, &worker));
         let mut t = Tags::new();
         t.insert(tags::BUILT_FROM.into(), built_from.clone());
@@ -757,28 +1029,42 @@ impl<'a> Cx<'a> {
     }
 
     fn builds_snapshots(&self) -> Vec<&'a ObservedSnapshot> {
-        let v: Vec<_> = Observed::tagged(self.o.snapshots.values(), &Address::snapshot("builds").to_string())
-            .into_iter()
-            .filter(|s| self.ours(&s.tags) && s.state != "error")
-            .collect();
+        let v: Vec<_> = Observed::tagged(
+            self.o.snapshots.values(),
+            &Address::snapshot("builds").to_string(),
+        )
+        .into_iter()
+        .filter(|s| self.ours(&s.tags) && s.state != "error")
+        .collect();
         newest_first(v, |s| (s.started.as_str(), s.snapshot_id.as_str()))
     }
 
     fn workers(&self) -> Vec<&'a ObservedInstance> {
         Observed::tagged(self.o.instances.values(), &Address::compile().to_string())
             .into_iter()
-            .filter(|i| self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down"))
+            .filter(|i| {
+                self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down")
+            })
             .collect()
     }
 
     fn plan_compile(&self) -> Option<Action> {
         let address = Address::compile();
         let leftovers = self.workers();
-        let terminate: Vec<Effect> = leftovers.iter().map(|i| Effect::TerminateInstance { instance_id: i.instance_id.clone() }).collect();
+        let terminate: Vec<Effect> = leftovers
+            .iter()
+            .map(|i| Effect::TerminateInstance {
+                instance_id: i.instance_id.clone(),
+            })
+            .collect();
         let leftover_note = || {
             format!(
                 "worker {} left over from an interrupted compile is terminated",
-                leftovers.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>().join(", ")
+                leftovers
+                    .iter()
+                    .map(|i| i.instance_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         let mut a = match &self.d.compile {
@@ -792,9 +1078,16 @@ impl<'a> Cx<'a> {
             }
             Some(c) => {
                 let Some((built_from, snapshot_tags)) = self.built_from() else {
-                    return Some(action(address, Op::Blocked, "the sources tree has not been read (run plan, not validate)"));
+                    return Some(action(
+                        address,
+                        Op::Blocked,
+                        "the sources tree has not been read (run plan, not validate)",
+                    ));
                 };
-                let newest = self.builds_snapshots().into_iter().find(|s| s.state == "completed");
+                let newest = self
+                    .builds_snapshots()
+                    .into_iter()
+                    .find(|s| s.state == "completed");
                 let why = match newest {
                     Some(s) if s.tags.get(tags::BUILT_FROM) == Some(&built_from) => None,
                     Some(s) => {
@@ -812,9 +1105,15 @@ impl<'a> Cx<'a> {
                             }
                         }
                         if parts.is_empty() {
-                            parts.push("the newest builds snapshot was made from something else".into());
+                            parts.push(
+                                "the newest builds snapshot was made from something else".into(),
+                            );
                         }
-                        Some(format!("{} since snapshot {}", parts.join(", "), s.snapshot_id))
+                        Some(format!(
+                            "{} since snapshot {}",
+                            parts.join(", "),
+                            s.snapshot_id
+                        ))
                     }
                     None => Some("no builds snapshot yet".to_string()),
                 };
@@ -826,18 +1125,30 @@ impl<'a> Cx<'a> {
                         a
                     }
                     Some(why) => {
-                        let reason = if leftovers.is_empty() { why } else { format!("{why}; {}", leftover_note()) };
+                        let reason = if leftovers.is_empty() {
+                            why
+                        } else {
+                            format!("{why}; {}", leftover_note())
+                        };
                         let mut a = action(address.clone(), Op::Run, reason);
                         a.effects = terminate;
-                        let volume = match Observed::tagged(self.o.volumes.values(), "volume.builds").into_iter().find(|v| self.ours(&v.tags)) {
-                            Some(v) => Value::literal(&v.volume_id),
-                            None => Value::Output { address: Address::volume("builds"), output: outputs::VOLUME_ID.into() },
-                        };
+                        let volume =
+                            match Observed::tagged(self.o.volumes.values(), "volume.builds")
+                                .into_iter()
+                                .find(|v| self.ours(&v.tags))
+                            {
+                                Some(v) => Value::literal(&v.volume_id),
+                                None => Value::Output {
+                                    address: Address::volume("builds"),
+                                    output: outputs::VOLUME_ID.into(),
+                                },
+                            };
                         let mut instance_tags = self.tags(&address, &built_from);
                         instance_tags.insert("Name".into(), self.d.project.aws_name("worker"));
                         let mut st = self.tags(&Address::snapshot("builds"), &built_from);
                         st.extend(snapshot_tags.clone());
-                        a.attributes.push(Attribute::new("instance_type", &c.instance_type));
+                        a.attributes
+                            .push(Attribute::new("instance_type", &c.instance_type));
                         a.attributes.push(Attribute::new("built_from", &built_from));
                         let Some(image) = self.image_value("worker") else {
                             return Some(action(
@@ -852,7 +1163,10 @@ impl<'a> Cx<'a> {
                             instance_type: c.instance_type.clone(),
                             builds_volume: volume,
                             built_from: built_from.clone(),
-                            sources_revision: snapshot_tags.get(tags::SOURCES_REVISION).cloned().unwrap_or_default(),
+                            sources_revision: snapshot_tags
+                                .get(tags::SOURCES_REVISION)
+                                .cloned()
+                                .unwrap_or_default(),
                             timeout_minutes: c.timeout_minutes,
                             snapshot_tags: st,
                             instance_tags,
@@ -863,8 +1177,12 @@ impl<'a> Cx<'a> {
                 }
             }
         };
-        a.relies_on.insert("instances:compile".into(), seen(Some(&leftovers)));
-        a.relies_on.insert("snapshots:snapshot.builds".into(), seen(Some(&self.builds_snapshots())));
+        a.relies_on
+            .insert("instances:compile".into(), seen(Some(&leftovers)));
+        a.relies_on.insert(
+            "snapshots:snapshot.builds".into(),
+            seen(Some(&self.builds_snapshots())),
+        );
         Some(a)
     }
 
@@ -883,7 +1201,10 @@ impl<'a> Cx<'a> {
                 let room = if compile_runs { keep - 1 } else { keep };
                 // Never the newest completed one, whatever `keep` says: the retention action
                 // runs only after a successful compile, and a failed compile makes no snapshot.
-                let newest_good = snaps.iter().find(|s| s.state == "completed").map(|s| s.snapshot_id.clone());
+                let newest_good = snaps
+                    .iter()
+                    .find(|s| s.state == "completed")
+                    .map(|s| s.snapshot_id.clone());
                 let excess: Vec<_> = snaps
                     .iter()
                     .skip(room)
@@ -897,13 +1218,22 @@ impl<'a> Cx<'a> {
                     Op::Run,
                     format!(
                         "retention keeps the newest {keep}{}: {} to delete",
-                        if compile_runs { " including the one the compile makes" } else { "" },
+                        if compile_runs {
+                            " including the one the compile makes"
+                        } else {
+                            ""
+                        },
                         plural(excess.len(), "snapshot", "snapshots")
                     ),
                 );
                 for s in excess {
-                    a.attributes.push(Attribute::new("delete", format!("{} ({})", s.snapshot_id, s.started)));
-                    a.effects.push(Effect::DeleteSnapshot { snapshot_id: s.snapshot_id.clone() });
+                    a.attributes.push(Attribute::new(
+                        "delete",
+                        format!("{} ({})", s.snapshot_id, s.started),
+                    ));
+                    a.effects.push(Effect::DeleteSnapshot {
+                        snapshot_id: s.snapshot_id.clone(),
+                    });
                 }
                 a
             }
@@ -911,11 +1241,18 @@ impl<'a> Cx<'a> {
             _ => {
                 let ids: Vec<_> = snaps.iter().map(|s| s.snapshot_id.clone()).collect();
                 if self.opt.include_data {
-                    let mut a = action(address.clone(), Op::Delete, "no longer in the config, and --include-data allows deleting data");
+                    let mut a = action(
+                        address.clone(),
+                        Op::Delete,
+                        "no longer in the config, and --include-data allows deleting data",
+                    );
                     for id in &ids {
-                        a.effects.push(Effect::DeleteSnapshot { snapshot_id: id.clone() });
+                        a.effects.push(Effect::DeleteSnapshot {
+                            snapshot_id: id.clone(),
+                        });
                     }
-                    a.attributes.push(Attribute::new("snapshots", ids.join(", ")));
+                    a.attributes
+                        .push(Attribute::new("snapshots", ids.join(", ")));
                     a
                 } else {
                     let mut a = action(
@@ -926,12 +1263,14 @@ impl<'a> Cx<'a> {
                             plural(ids.len(), "snapshot holds", "snapshots hold")
                         ),
                     );
-                    a.attributes.push(Attribute::new("snapshots", ids.join(", ")));
+                    a.attributes
+                        .push(Attribute::new("snapshots", ids.join(", ")));
                     a
                 }
             }
         };
-        a.relies_on.insert("snapshots:snapshot.builds".into(), seen(Some(&snaps)));
+        a.relies_on
+            .insert("snapshots:snapshot.builds".into(), seen(Some(&snaps)));
         vec![a]
     }
 
@@ -941,12 +1280,16 @@ impl<'a> Cx<'a> {
         let address = Address::server();
         let servers: Vec<_> = Observed::tagged(self.o.instances.values(), "server")
             .into_iter()
-            .filter(|i| self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down"))
+            .filter(|i| {
+                self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down")
+            })
             .collect();
         let want = self.d.server.as_ref().filter(|s| s.running);
         let terminate = |a: &mut Action| {
             for i in &servers {
-                a.effects.push(Effect::TerminateInstance { instance_id: i.instance_id.clone() });
+                a.effects.push(Effect::TerminateInstance {
+                    instance_id: i.instance_id.clone(),
+                });
             }
         };
         let mut a = match want {
@@ -955,22 +1298,41 @@ impl<'a> Cx<'a> {
                 let mut a = action(
                     address.clone(),
                     Op::Delete,
-                    if self.d.server.is_some() { "[server] running = false" } else { "no longer in the config" },
+                    if self.d.server.is_some() {
+                        "[server] running = false"
+                    } else {
+                        "no longer in the config"
+                    },
                 );
                 terminate(&mut a);
                 a
             }
             Some(spec) => {
-                let newest = self.builds_snapshots().into_iter().find(|s| s.state == "completed").map(|s| s.snapshot_id.clone());
+                let newest = self
+                    .builds_snapshots()
+                    .into_iter()
+                    .find(|s| s.state == "completed")
+                    .map(|s| s.snapshot_id.clone());
                 let snapshot = if compile_runs {
-                    Value::Output { address: Address::compile(), output: outputs::SNAPSHOT_ID.into() }
+                    Value::Output {
+                        address: Address::compile(),
+                        output: outputs::SNAPSHOT_ID.into(),
+                    }
                 } else {
                     match &newest {
                         Some(id) => Value::literal(id),
-                        None => return vec![action(address, Op::Blocked, "there is no builds snapshot to serve yet: add [compile] to build one")],
+                        None => {
+                            return vec![action(
+                            address,
+                            Op::Blocked,
+                            "there is no builds snapshot to serve yet: add [compile] to build one",
+                        )]
+                        }
                     }
                 };
-                let serving = servers.first().and_then(|i| i.tags.get("vibes:snapshot").cloned());
+                let serving = servers
+                    .first()
+                    .and_then(|i| i.tags.get("vibes:snapshot").cloned());
                 // The fingerprint tag covers what the instance is (its type); what it serves is
                 // compared through its `vibes:snapshot` tag, since a snapshot the compile makes
                 // is only known after apply. The idempotency token names both, the snapshot by
@@ -978,16 +1340,27 @@ impl<'a> Cx<'a> {
                 let fp = fingerprint_of(&spec.instance_type);
                 let serves_key = match &snapshot {
                     Value::Literal { value } => value.clone(),
-                    _ => format!("compile:{}", self.built_from().map(|(b, _)| b).unwrap_or_default()),
+                    _ => format!(
+                        "compile:{}",
+                        self.built_from().map(|(b, _)| b).unwrap_or_default()
+                    ),
                 };
-                let token = idempotency_token(self.project, &address, &fingerprint_of(&(&serves_key, &spec.instance_type)));
+                let token = idempotency_token(
+                    self.project,
+                    &address,
+                    &fingerprint_of(&(&serves_key, &spec.instance_type)),
+                );
                 let mut tags = self.tags(&address, &fp);
                 tags.insert("Name".into(), self.d.project.aws_name("server"));
                 if let Value::Literal { value } = &snapshot {
                     tags.insert("vibes:snapshot".into(), value.clone());
                 }
                 let Some(image) = self.image_value("server") else {
-                    return vec![action(address, Op::Blocked, "[server] needs [images.server]: the server image carries the rsync daemon")];
+                    return vec![action(
+                        address,
+                        Op::Blocked,
+                        "[server] needs [images.server]: the server image carries the rsync daemon",
+                    )];
                 };
                 let launch = Effect::LaunchServer {
                     launch_template: self.main_output(outputs::SERVER_LAUNCH_TEMPLATE),
@@ -997,14 +1370,27 @@ impl<'a> Cx<'a> {
                     tags,
                     token,
                 };
-                let same_type = servers.first().is_some_and(|i| i.tags.get(tags::FINGERPRINT) == Some(&fp));
+                let same_type = servers
+                    .first()
+                    .is_some_and(|i| i.tags.get(tags::FINGERPRINT) == Some(&fp));
                 let mut a = match servers.first() {
                     None => {
-                        let mut a = action(address.clone(), Op::Create, "[server] running = true and no server runs");
+                        let mut a = action(
+                            address.clone(),
+                            Op::Create,
+                            "[server] running = true and no server runs",
+                        );
                         a.effects.push(launch);
                         a
                     }
-                    Some(_) if !compile_runs && serving == newest && same_type && servers.len() == 1 => return Vec::new(),
+                    Some(_)
+                        if !compile_runs
+                            && serving == newest
+                            && same_type
+                            && servers.len() == 1 =>
+                    {
+                        return Vec::new()
+                    }
                     Some(i) => {
                         let reason = if compile_runs {
                             "the compile makes a new builds snapshot: the server is replaced to serve it".to_string()
@@ -1025,7 +1411,8 @@ impl<'a> Cx<'a> {
                     }
                 };
                 // What the new server will be: its type and the snapshot it serves.
-                a.attributes.push(Attribute::new("instance_type", &spec.instance_type));
+                a.attributes
+                    .push(Attribute::new("instance_type", &spec.instance_type));
                 let serves = match &snapshot {
                     Value::Literal { value } => value.clone(),
                     _ => "the builds snapshot the compile makes".to_string(),
@@ -1035,12 +1422,24 @@ impl<'a> Cx<'a> {
             }
         };
         // The running server(s) this action terminates; on a replace, set apart from the new one.
-        let label = if a.op == Op::Replace { "replaces" } else { "instance" };
+        let label = if a.op == Op::Replace {
+            "replaces"
+        } else {
+            "instance"
+        };
         for i in &servers {
-            let addr = i.public_ip.as_deref().or(i.private_ip.as_deref()).unwrap_or("(no address yet)");
-            a.attributes.push(Attribute::new(label, format!("{} rsync://{addr}/", i.instance_id)));
+            let addr = i
+                .public_ip
+                .as_deref()
+                .or(i.private_ip.as_deref())
+                .unwrap_or("(no address yet)");
+            a.attributes.push(Attribute::new(
+                label,
+                format!("{} rsync://{addr}/", i.instance_id),
+            ));
         }
-        a.relies_on.insert("instances:server".into(), seen(Some(&servers)));
+        a.relies_on
+            .insert("instances:server".into(), seen(Some(&servers)));
         vec![a]
     }
 
@@ -1052,7 +1451,11 @@ impl<'a> Cx<'a> {
         let named = |x: &Address, n: &str| x.name.as_deref() == Some(n);
         match (a.kind, b.kind) {
             (Stack, Stack) => {
-                let declared = self.d.stacks.get(a.name()).is_some_and(|s| s.depends_on.contains(b));
+                let declared = self
+                    .d
+                    .stacks
+                    .get(a.name())
+                    .is_some_and(|s| s.depends_on.contains(b));
                 declared || (named(a, "main") && named(b, "vpc"))
             }
             (Image, Stack) => named(b, "main"),
@@ -1083,7 +1486,9 @@ impl<'a> Cx<'a> {
             Kind::Sources => d.sources.is_some(),
             Kind::Volume => d.compile.is_some() && a.name() == "builds",
             Kind::Compile => d.compile.is_some(),
-            Kind::Snapshot => (d.compile.is_some() || d.snapshots.is_some()) && a.name() == "builds",
+            Kind::Snapshot => {
+                (d.compile.is_some() || d.snapshots.is_some()) && a.name() == "builds"
+            }
             Kind::Server => d.server.is_some(),
         }
     }
@@ -1109,6 +1514,12 @@ impl<'a> Cx<'a> {
                 break;
             }
         }
-        (actions.into_iter().filter(|a| keep.contains(&a.address)).collect(), idle)
+        (
+            actions
+                .into_iter()
+                .filter(|a| keep.contains(&a.address))
+                .collect(),
+            idle,
+        )
     }
 }

@@ -36,7 +36,12 @@ pub fn human(plan: &Plan, style: &Style) -> String {
     out.push_str("Symbols:\n");
     let counts = plan.counts();
     for op in OPS.into_iter().filter(|op| counts.contains_key(op)) {
-        let _ = writeln!(out, "  {} {}", paint.op(op, &format!("{:>3}", symbol(op))), meaning(op));
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            paint.op(op, &format!("{:>3}", symbol(op))),
+            meaning(op)
+        );
     }
     for (i, a) in plan.actions.iter().enumerate() {
         out.push('\n');
@@ -69,7 +74,12 @@ fn action(out: &mut String, plan: &Plan, i: usize, a: &Action, paint: Painter) {
         a.op.as_str(),
         a.reason
     );
-    let width = a.attributes.iter().map(|at| at.name.chars().count()).max().unwrap_or(0);
+    let width = a
+        .attributes
+        .iter()
+        .map(|at| at.name.chars().count())
+        .max()
+        .unwrap_or(0);
     for at in &a.attributes {
         let value = match &at.value {
             Some(v) => v.replace('\n', &format!("\n{BODY}{:width$}   ", "")),
@@ -89,7 +99,10 @@ fn action(out: &mut String, plan: &Plan, i: usize, a: &Action, paint: Painter) {
     let mut waits: Vec<usize> = plan.dependencies(i).collect();
     waits.sort_unstable();
     if !waits.is_empty() {
-        let names: Vec<String> = waits.iter().map(|&j| plan.actions[j].address.to_string()).collect();
+        let names: Vec<String> = waits
+            .iter()
+            .map(|&j| plan.actions[j].address.to_string())
+            .collect();
         let _ = writeln!(out, "{BODY}after: {}", names.join(", "));
     }
 }
@@ -176,7 +189,12 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn one(action: Action) -> Plan {
-        Plan { project: "vibes".into(), actions: vec![action], edges: vec![], notes: vec![] }
+        Plan {
+            project: "vibes".into(),
+            actions: vec![action],
+            edges: vec![],
+            notes: vec![],
+        }
     }
 
     fn key_create() -> Action {
@@ -184,7 +202,10 @@ mod tests {
             address: Address::key("builds"),
             op: Op::Create,
             reason: "not found".into(),
-            attributes: vec![Attribute::new("key_name", "vibes-builds"), Attribute::sensitive("private_key_value")],
+            attributes: vec![
+                Attribute::new("key_name", "vibes-builds"),
+                Attribute::sensitive("private_key_value"),
+            ],
             changes: vec![],
             effects: vec![],
             relies_on: BTreeMap::new(),
@@ -193,16 +214,33 @@ mod tests {
 
     #[test]
     fn the_empty_plan_says_there_is_nothing_to_do() {
-        let plan = Plan { project: "vibes".into(), actions: vec![], edges: vec![], notes: vec![] };
-        assert_eq!(human(&plan, &Style::default()), "No changes. The account matches the config.\n");
+        let plan = Plan {
+            project: "vibes".into(),
+            actions: vec![],
+            edges: vec![],
+            notes: vec![],
+        };
+        assert_eq!(
+            human(&plan, &Style::default()),
+            "No changes. The account matches the config.\n"
+        );
     }
 
     #[test]
     fn sensitive_attributes_show_as_sensitive_and_names_align() {
         let text = human(&one(key_create()), &Style::default());
-        assert!(text.contains("  + key.builds (create: not found)\n"), "{text}");
-        assert!(text.contains("      key_name          = vibes-builds\n"), "{text}");
-        assert!(text.contains("      private_key_value = (sensitive)\n"), "{text}");
+        assert!(
+            text.contains("  + key.builds (create: not found)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("      key_name          = vibes-builds\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("      private_key_value = (sensitive)\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -220,10 +258,21 @@ mod tests {
     fn a_long_new_text_is_summarised_and_a_short_one_shown() {
         let mut a = key_create();
         let long: String = (0..300).map(|i| format!("line {i}\n")).collect();
-        a.changes.push(TextChange { label: "template".into(), before: None, after: Some(long) });
-        a.changes.push(TextChange { label: "value".into(), before: None, after: Some("short\n".into()) });
+        a.changes.push(TextChange {
+            label: "template".into(),
+            before: None,
+            after: Some(long),
+        });
+        a.changes.push(TextChange {
+            label: "value".into(),
+            before: None,
+            after: Some("short\n".into()),
+        });
         let text = human(&one(a), &Style::default());
-        assert!(text.contains("      template: new, 300 lines (not shown)\n"), "{text}");
+        assert!(
+            text.contains("      template: new, 300 lines (not shown)\n"),
+            "{text}"
+        );
         assert!(!text.contains("line 299"), "{text}");
         assert!(text.contains("      +short\n"), "{text}");
     }

@@ -74,11 +74,18 @@ impl JsonPlan {
                     address: a.address.to_string(),
                     op: a.op.as_str(),
                     reason: a.reason.clone(),
-                    depends_on: deps.into_iter().map(|j| plan.actions[j].address.to_string()).collect(),
+                    depends_on: deps
+                        .into_iter()
+                        .map(|j| plan.actions[j].address.to_string())
+                        .collect(),
                     attributes: a
                         .attributes
                         .iter()
-                        .map(|at| JsonAttribute { name: at.name.clone(), value: at.value.clone(), sensitive: at.value.is_none() })
+                        .map(|at| JsonAttribute {
+                            name: at.name.clone(),
+                            value: at.value.clone(),
+                            sensitive: at.value.is_none(),
+                        })
                         .collect(),
                     changes: a
                         .changes
@@ -120,7 +127,8 @@ pub fn json(plan: &Plan) -> serde_json::Value {
 
 /// Pretty-printed, without a trailing newline (print it with `println!`).
 pub fn json_string(plan: &Plan) -> String {
-    serde_json::to_string_pretty(&JsonPlan::from_plan(plan)).expect("the JSON plan has string keys only")
+    serde_json::to_string_pretty(&JsonPlan::from_plan(plan))
+        .expect("the JSON plan has string keys only")
 }
 
 #[cfg(test)]
@@ -148,12 +156,20 @@ mod tests {
             }],
             relies_on: BTreeMap::new(),
         };
-        let plan = Plan { project: "vibes".into(), actions: vec![a], edges: vec![], notes: vec![] };
+        let plan = Plan {
+            project: "vibes".into(),
+            actions: vec![a],
+            edges: vec![],
+            notes: vec![],
+        };
         let s = json_string(&plan);
         assert!(!s.contains("very-long-template-body"), "{s}");
         assert!(!s.contains("effect"), "{s}");
         let v = json(&plan);
-        assert_eq!(v["actions"][0]["attributes"][0], serde_json::json!({"name": "private_key_value", "value": null, "sensitive": true}));
+        assert_eq!(
+            v["actions"][0]["attributes"][0],
+            serde_json::json!({"name": "private_key_value", "value": null, "sensitive": true})
+        );
         assert_eq!(v["summary"]["create"], 1);
         assert_eq!(v["summary"]["changes_present"], true);
         assert_eq!(v["format_version"], PLAN_FORMAT_VERSION);

@@ -38,4 +38,12 @@ pub fn meaning(op: Op) -> &'static str {
 }
 
 /// Every op in the order the legend and the closing count list them.
-pub const OPS: [Op; 7] = [Op::Create, Op::Update, Op::Replace, Op::Delete, Op::Run, Op::Adopt, Op::Blocked];
+pub const OPS: [Op; 7] = [
+    Op::Create,
+    Op::Update,
+    Op::Replace,
+    Op::Delete,
+    Op::Run,
+    Op::Adopt,
+    Op::Blocked,
+];

@@ -36,8 +36,18 @@ pub fn manifest(root: &Path) -> Manifest {
                 walk(root, &p, m);
             } else {
                 let body = std::fs::read(&p).unwrap();
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-                m.files.insert(rel, FileEntry { size: body.len() as u64, sha256: sha(&body) });
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                m.files.insert(
+                    rel,
+                    FileEntry {
+                        size: body.len() as u64,
+                        sha256: sha(&body),
+                    },
+                );
             }
         }
     }
@@ -49,13 +59,24 @@ pub fn manifest(root: &Path) -> Manifest {
 fn image(dir: &Path, name: &str) -> ImageSpec {
     let recipe = format!("packer/{name}.pkr.hcl");
     let script = format!("packer/{name}.sh");
-    write(dir, &recipe, &format!("source \"amazon-ebs\" \"{name}\" {{}}\n"));
-    write(dir, &script, &format!("#!/bin/sh\necho provisioning {name}\n"));
+    write(
+        dir,
+        &recipe,
+        &format!("source \"amazon-ebs\" \"{name}\" {{}}\n"),
+    );
+    write(
+        dir,
+        &script,
+        &format!("#!/bin/sh\necho provisioning {name}\n"),
+    );
     let mut files = BTreeMap::new();
     for rel in [&recipe, &script] {
         files.insert(rel.clone(), sha(&std::fs::read(dir.join(rel)).unwrap()));
     }
-    let parts: Vec<Vec<u8>> = files.iter().flat_map(|(k, v)| [k.as_bytes().to_vec(), v.as_bytes().to_vec()]).collect();
+    let parts: Vec<Vec<u8>> = files
+        .iter()
+        .flat_map(|(k, v)| [k.as_bytes().to_vec(), v.as_bytes().to_vec()])
+        .collect();
     let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
     ImageSpec {
         recipe: recipe.into(),
@@ -77,24 +98,35 @@ fn stack(name: &str, parameters: BTreeMap<String, Value>, depends_on: Vec<Addres
 }
 
 fn out(stack: &str, output: &str) -> Value {
-    Value::Output { address: Address::stack(stack), output: output.into() }
+    Value::Output {
+        address: Address::stack(stack),
+        output: output.into(),
+    }
 }
 
 /// Everything vibes manages: two stacks, three keys, two profiles, two images, sources over a
 /// tree of files, the compile, snapshot retention and a server. Files are written under `dir`.
 pub fn full_desired(dir: &Path) -> Desired {
     let mut d = Desired::empty(PROJECT);
-    d.stacks.insert("vpc".into(), stack("vpc", BTreeMap::new(), vec![]));
+    d.stacks
+        .insert("vpc".into(), stack("vpc", BTreeMap::new(), vec![]));
     let params = BTreeMap::from([
         ("VpcId".to_string(), out("vpc", "VpcId")),
         ("SubnetId".to_string(), out("vpc", "PrivateSubnetId")),
         ("Project".to_string(), Value::literal(PROJECT)),
     ]);
-    d.stacks.insert("main".into(), stack("main", params, vec![Address::stack("vpc")]));
+    d.stacks.insert(
+        "main".into(),
+        stack("main", params, vec![Address::stack("vpc")]),
+    );
     for name in ["worker", "builds"] {
         d.keys.insert(
             name.into(),
-            KeySpec { key_name: format!("{PROJECT}-{name}"), private_key_path: format!("/{PROJECT}/ec2/keys/{name}"), public_key: None },
+            KeySpec {
+                key_name: format!("{PROJECT}-{name}"),
+                private_key_path: format!("/{PROJECT}/ec2/keys/{name}"),
+                public_key: None,
+            },
         );
     }
     d.keys.insert(
@@ -106,10 +138,25 @@ pub fn full_desired(dir: &Path) -> Desired {
         },
     );
     for (name, encoder, text) in [
-        ("phone", "lame", "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\n"),
-        ("archive", "flac", "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s --best\n"),
+        (
+            "phone",
+            "lame",
+            "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\n",
+        ),
+        (
+            "archive",
+            "flac",
+            "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s --best\n",
+        ),
     ] {
-        d.profiles.insert(name.into(), ProfileSpec { parameter: format!("/{PROJECT}/profiles/{name}"), text: text.into(), encoder: encoder.into() });
+        d.profiles.insert(
+            name.into(),
+            ProfileSpec {
+                parameter: format!("/{PROJECT}/profiles/{name}"),
+                text: text.into(),
+                encoder: encoder.into(),
+            },
+        );
     }
     for name in ["worker", "server"] {
         d.images.insert(name.into(), image(dir, name));
@@ -121,9 +168,16 @@ pub fn full_desired(dir: &Path) -> Desired {
         parameter: format!("/{PROJECT}/sources"),
         manifest: Some(manifest(&dir.join("music"))),
     });
-    d.compile = Some(CompileSpec { instance_type: "c6i.large".into(), builds_volume_gib: 50, timeout_minutes: 60 });
+    d.compile = Some(CompileSpec {
+        instance_type: "c6i.large".into(),
+        builds_volume_gib: 50,
+        timeout_minutes: 60,
+    });
     d.snapshots = Some(SnapshotsSpec { keep: 2 });
-    d.server = Some(ServerSpec { running: true, instance_type: "t3.small".into() });
+    d.server = Some(ServerSpec {
+        running: true,
+        instance_type: "t3.small".into(),
+    });
     d
 }
 
@@ -131,23 +185,44 @@ pub fn full_desired(dir: &Path) -> Desired {
 pub fn write_sources(dir: &Path, count: usize) {
     for a in 0..count {
         let album = format!("music/artist/album_{a}");
-        write(dir, &format!("{album}/tags.vc"), &format!("ARTIST=Artist\nALBUM=Album {a}\n"));
-        write(dir, &format!("{album}/1/1-intro.flac"), &format!("fLaC album {a} track 1"));
+        write(
+            dir,
+            &format!("{album}/tags.vc"),
+            &format!("ARTIST=Artist\nALBUM=Album {a}\n"),
+        );
+        write(
+            dir,
+            &format!("{album}/1/1-intro.flac"),
+            &format!("fLaC album {a} track 1"),
+        );
         write(dir, &format!("{album}/1/1-intro.tags.vc"), "TITLE=Intro\n");
-        write(dir, &format!("{album}/1/2-song.wav"), &"RIFF".repeat(100 + a));
+        write(
+            dir,
+            &format!("{album}/1/2-song.wav"),
+            &"RIFF".repeat(100 + a),
+        );
     }
 }
 
 pub fn options(dir: &Path) -> ApplyOptions {
     let mut o = ApplyOptions::new(PROJECT, dir);
-    o.retry = RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(2), max_delay: Duration::from_millis(20), jitter_seed: Some(1) };
+    o.retry = RetryPolicy {
+        max_attempts: 6,
+        base_delay: Duration::from_millis(2),
+        max_delay: Duration::from_millis(20),
+        jitter_seed: Some(1),
+    };
     o
 }
 
 pub async fn observe(cloud: &FakeCloud) -> Observed {
     // The sources bucket is named by the main stack: observe, then list it.
     let o = cloud.observe(PROJECT, None).await.unwrap();
-    let bucket = o.stacks.get(&format!("{PROJECT}-main")).and_then(|s| s.outputs.get(outputs::SOURCES_BUCKET)).cloned();
+    let bucket = o
+        .stacks
+        .get(&format!("{PROJECT}-main"))
+        .and_then(|s| s.outputs.get(outputs::SOURCES_BUCKET))
+        .cloned();
     match bucket {
         Some(b) => cloud.observe(PROJECT, Some(&b)).await.unwrap(),
         None => o,
@@ -159,17 +234,39 @@ pub async fn plan(d: &Desired, cloud: &FakeCloud) -> (Plan, Observed) {
     (vibes_core::plan(d, &o, &PlanOptions::default()).unwrap(), o)
 }
 
-pub async fn run(plan: &Plan, observed: &Observed, cloud: &Arc<FakeCloud>, options: &ApplyOptions) -> (ApplyReport, Arc<RecordingReporter>) {
+pub async fn run(
+    plan: &Plan,
+    observed: &Observed,
+    cloud: &Arc<FakeCloud>,
+    options: &ApplyOptions,
+) -> (ApplyReport, Arc<RecordingReporter>) {
     let reporter = Arc::new(RecordingReporter::new());
-    let report = apply::apply(plan, cloud.clone(), observed, options, reporter.clone(), CancellationToken::new()).await;
+    let report = apply::apply(
+        plan,
+        cloud.clone(),
+        observed,
+        options,
+        reporter.clone(),
+        CancellationToken::new(),
+    )
+    .await;
     (report, reporter)
 }
 
 /// A readable summary of a plan, for assertion messages.
 pub fn summary(plan: &Plan) -> String {
-    plan.actions.iter().map(|a| format!("{} {}: {}", a.op.as_str(), a.address, a.reason)).collect::<Vec<_>>().join("\n")
+    plan.actions
+        .iter()
+        .map(|a| format!("{} {}: {}", a.op.as_str(), a.address, a.reason))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn failures(plan: &Plan, report: &ApplyReport) -> String {
-    report.failures().iter().map(|(i, e)| format!("{}: {e}", plan.actions[*i].address)).collect::<Vec<_>>().join("\n")
+    report
+        .failures()
+        .iter()
+        .map(|(i, e)| format!("{}: {e}", plan.actions[*i].address))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

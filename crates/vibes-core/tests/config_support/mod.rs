@@ -10,8 +10,10 @@ pub struct ConfigDir {
 }
 
 pub const VPC_TEMPLATE: &str = "AWSTemplateFormatVersion: '2010-09-09'\nResources: {}\n";
-pub const MAIN_TEMPLATE: &str = "AWSTemplateFormatVersion: '2010-09-09'\nDescription: main\nResources: {}\n";
-pub const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2yK3e0vNn0b1Qm9bN2gWkqk0aQ2bX2Xo8xO8a0a0a0 me@laptop\n";
+pub const MAIN_TEMPLATE: &str =
+    "AWSTemplateFormatVersion: '2010-09-09'\nDescription: main\nResources: {}\n";
+pub const PUBLIC_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2yK3e0vNn0b1Qm9bN2gWkqk0aQ2bX2Xo8xO8a0a0a0 me@laptop\n";
 
 impl ConfigDir {
     /// A directory with the two stack templates vibes defaults to.
@@ -23,7 +25,9 @@ impl ConfigDir {
     }
 
     pub fn bare() -> Self {
-        ConfigDir { dir: tempfile::tempdir().expect("temp dir") }
+        ConfigDir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -59,7 +63,12 @@ impl ConfigDir {
 
 /// The only fault of an error, checked to be of `kind`.
 pub fn only(e: &ConfigError, kind: FaultKind) -> &Fault {
-    assert_eq!(e.faults().len(), 1, "expected one fault, got:\n{}", render(e));
+    assert_eq!(
+        e.faults().len(),
+        1,
+        "expected one fault, got:\n{}",
+        render(e)
+    );
     let f = &e.faults()[0];
     assert_eq!(f.kind(), kind, "unexpected fault:\n{}", render(e));
     f

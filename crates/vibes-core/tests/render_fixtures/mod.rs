@@ -12,12 +12,12 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use vibes_core::address::Address;
 use vibes_core::model::{
-    CompileSpec, Desired, FileEntry, ImageSpec, KeySpec, Manifest, ProfileSpec, ServerSpec, SnapshotsSpec, SourcesSpec,
-    StackSpec, Value, ENGINE_VERSION,
+    CompileSpec, Desired, FileEntry, ImageSpec, KeySpec, Manifest, ProfileSpec, ServerSpec,
+    SnapshotsSpec, SourcesSpec, StackSpec, Value, ENGINE_VERSION,
 };
 use vibes_core::observed::{
-    ObservedBucket, ObservedImage, ObservedInstance, ObservedKeyPair, ObservedObject, ObservedParameter, ObservedSnapshot,
-    ObservedStack, ObservedVolume,
+    ObservedBucket, ObservedImage, ObservedInstance, ObservedKeyPair, ObservedObject,
+    ObservedParameter, ObservedSnapshot, ObservedStack, ObservedVolume,
 };
 use vibes_core::plan::outputs;
 use vibes_core::tags::{self, fingerprint_of, ownership, Tags};
@@ -34,7 +34,8 @@ pub const NEWEST_SNAPSHOT: &str = "snap-0c0ffee0c0ffee002";
 pub const OLDER_SNAPSHOT: &str = "snap-0c0ffee0c0ffee001";
 pub const SERVER_INSTANCE: &str = "i-0a5e4d3c2b1a09876";
 
-pub const PHONE_PROFILE: &str = "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\nCONFIG_PLAYLISTS=y\n";
+pub const PHONE_PROFILE: &str =
+    "CONFIG_ENCODER=lame\nCONFIG_LAME_FLAGS=--quiet -V 6\nCONFIG_PLAYLISTS=y\n";
 pub const ARCHIVE_PROFILE: &str = "CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s --best\n";
 
 const VPC_TEMPLATE: &str = "\
@@ -96,12 +97,34 @@ fn sha256(content: &str) -> String {
 pub fn manifest() -> Manifest {
     let mut files = BTreeMap::new();
     for (path, content, size) in [
-        ("ccr/bayou_country/tags.vc", "ARTIST=Creedence Clearwater Revival\nALBUM=Bayou Country\nDATE=1969\n", 70),
-        ("ccr/bayou_country/1/1-born_on_the_bayou.flac", "flac stream 1", 31_457_280),
-        ("ccr/bayou_country/1/1-born_on_the_bayou.tags.vc", "TITLE=Born on the Bayou\n", 24),
-        ("ccr/bayou_country/1/2-bootleg.flac", "flac stream 2", 17_825_792),
+        (
+            "ccr/bayou_country/tags.vc",
+            "ARTIST=Creedence Clearwater Revival\nALBUM=Bayou Country\nDATE=1969\n",
+            70,
+        ),
+        (
+            "ccr/bayou_country/1/1-born_on_the_bayou.flac",
+            "flac stream 1",
+            31_457_280,
+        ),
+        (
+            "ccr/bayou_country/1/1-born_on_the_bayou.tags.vc",
+            "TITLE=Born on the Bayou\n",
+            24,
+        ),
+        (
+            "ccr/bayou_country/1/2-bootleg.flac",
+            "flac stream 2",
+            17_825_792,
+        ),
     ] {
-        files.insert(path.to_string(), FileEntry { size, sha256: sha256(content) });
+        files.insert(
+            path.to_string(),
+            FileEntry {
+                size,
+                sha256: sha256(content),
+            },
+        );
     }
     Manifest { files }
 }
@@ -119,21 +142,31 @@ pub fn desired() -> Desired {
             depends_on: vec![],
         },
     );
-    let vpc_output = |output: &str| Value::Output { address: Address::stack("vpc"), output: output.into() };
+    let vpc_output = |output: &str| Value::Output {
+        address: Address::stack("vpc"),
+        output: output.into(),
+    };
     d.stacks.insert(
         "main".into(),
         StackSpec {
             stack_name: "vibes-main".into(),
             template_path: "cfn/main.yaml".into(),
             template_body: main_template(),
-            parameters: BTreeMap::from([("VpcId".into(), vpc_output("VpcId")), ("SubnetId".into(), vpc_output("SubnetId"))]),
+            parameters: BTreeMap::from([
+                ("VpcId".into(), vpc_output("VpcId")),
+                ("SubnetId".into(), vpc_output("SubnetId")),
+            ]),
             depends_on: vec![Address::stack("vpc")],
         },
     );
     for name in ["builds", "worker"] {
         d.keys.insert(
             name.into(),
-            KeySpec { key_name: format!("vibes-{name}"), private_key_path: format!("/vibes/ec2/keys/{name}"), public_key: None },
+            KeySpec {
+                key_name: format!("vibes-{name}"),
+                private_key_path: format!("/vibes/ec2/keys/{name}"),
+                public_key: None,
+            },
         );
     }
     d.keys.insert(
@@ -144,15 +177,28 @@ pub fn desired() -> Desired {
             public_key: Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFake me@laptop\n".into()),
         },
     );
-    for (name, text, encoder) in [("phone", PHONE_PROFILE, "lame"), ("archive", ARCHIVE_PROFILE, "flac")] {
+    for (name, text, encoder) in [
+        ("phone", PHONE_PROFILE, "lame"),
+        ("archive", ARCHIVE_PROFILE, "flac"),
+    ] {
         d.profiles.insert(
             name.into(),
-            ProfileSpec { parameter: format!("/vibes/profiles/{name}"), text: text.into(), encoder: encoder.into() },
+            ProfileSpec {
+                parameter: format!("/vibes/profiles/{name}"),
+                text: text.into(),
+                encoder: encoder.into(),
+            },
         );
     }
     let files = BTreeMap::from([
-        ("packer/worker.pkr.hcl".to_string(), sha256("source \"amazon-ebs\" \"worker\" {}")),
-        ("packer/worker/provision.sh".to_string(), sha256("apt-get install -y flac lame vorbis-tools opus-tools")),
+        (
+            "packer/worker.pkr.hcl".to_string(),
+            sha256("source \"amazon-ebs\" \"worker\" {}"),
+        ),
+        (
+            "packer/worker/provision.sh".to_string(),
+            sha256("apt-get install -y flac lame vorbis-tools opus-tools"),
+        ),
     ]);
     d.images.insert(
         "worker".into(),
@@ -164,7 +210,10 @@ pub fn desired() -> Desired {
             keep: 2,
         },
     );
-    let files = BTreeMap::from([("packer/server.pkr.hcl".to_string(), sha256("source \"amazon-ebs\" \"server\" {}"))]);
+    let files = BTreeMap::from([(
+        "packer/server.pkr.hcl".to_string(),
+        sha256("source \"amazon-ebs\" \"server\" {}"),
+    )]);
     d.images.insert(
         "server".into(),
         ImageSpec {
@@ -175,10 +224,22 @@ pub fn desired() -> Desired {
             keep: 2,
         },
     );
-    d.sources = Some(SourcesSpec { path: "music".into(), delete: false, parameter: "/vibes/sources".into(), manifest: Some(manifest()) });
-    d.compile = Some(CompileSpec { instance_type: "c6i.2xlarge".into(), builds_volume_gib: 200, timeout_minutes: 240 });
+    d.sources = Some(SourcesSpec {
+        path: "music".into(),
+        delete: false,
+        parameter: "/vibes/sources".into(),
+        manifest: Some(manifest()),
+    });
+    d.compile = Some(CompileSpec {
+        instance_type: "c6i.2xlarge".into(),
+        builds_volume_gib: 200,
+        timeout_minutes: 240,
+    });
     d.snapshots = Some(SnapshotsSpec { keep: 2 });
-    d.server = Some(ServerSpec { running: true, instance_type: "t3.small".into() });
+    d.server = Some(ServerSpec {
+        running: true,
+        instance_type: "t3.small".into(),
+    });
     d
 }
 
@@ -189,10 +250,20 @@ fn owned(address: &Address, fingerprint: &str) -> Tags {
 /// What a builds snapshot made from this desired state is tagged with, as the planner computes it:
 /// the `vibes:built-from` hash over sources revision, profiles, engine and worker recipe.
 pub fn built_from(d: &Desired) -> (String, Tags) {
-    let revision = d.sources.as_ref().and_then(|s| s.manifest.as_ref()).expect("a scanned tree").revision();
-    let profiles: BTreeMap<&String, &String> = d.profiles.iter().map(|(k, v)| (k, &v.text)).collect();
+    let revision = d
+        .sources
+        .as_ref()
+        .and_then(|s| s.manifest.as_ref())
+        .expect("a scanned tree")
+        .revision();
+    let profiles: BTreeMap<&String, &String> =
+        d.profiles.iter().map(|(k, v)| (k, &v.text)).collect();
     let profiles_hash = fingerprint_of(&profiles);
-    let worker = d.images.get("worker").map(|i| i.recipe_hash.clone()).unwrap_or_default();
+    let worker = d
+        .images
+        .get("worker")
+        .map(|i| i.recipe_hash.clone())
+        .unwrap_or_default();
     let built_from = fingerprint_of(&(&revision, &profiles_hash, ENGINE_VERSION, &worker));
     let mut t = Tags::new();
     t.insert(tags::BUILT_FROM.into(), built_from.clone());
@@ -204,7 +275,13 @@ pub fn built_from(d: &Desired) -> (String, Tags) {
 }
 
 pub fn parameter(name: &str, value: Option<&str>, secure: bool, tags: Tags) -> ObservedParameter {
-    ObservedParameter { name: name.into(), secure, value: value.map(Into::into), tags, version: 1 }
+    ObservedParameter {
+        name: name.into(),
+        secure,
+        value: value.map(Into::into),
+        tags,
+        version: 1,
+    }
 }
 
 /// The account as `vibes apply` of `d` leaves it.
@@ -213,15 +290,36 @@ pub fn in_place(d: &Desired) -> Observed {
 
     let vpc_outputs = BTreeMap::from([
         ("VpcId".to_string(), "vpc-0a1b2c3d4e5f60718".to_string()),
-        ("SubnetId".to_string(), "subnet-0f9e8d7c6b5a40312".to_string()),
+        (
+            "SubnetId".to_string(),
+            "subnet-0f9e8d7c6b5a40312".to_string(),
+        ),
     ]);
     let main_outputs = BTreeMap::from([
-        (outputs::SOURCES_BUCKET.to_string(), SOURCES_BUCKET.to_string()),
-        (outputs::ARTIFACTS_BUCKET.to_string(), "vibes-main-artifactsbucket-9o8i7u6y5t4r".to_string()),
-        (outputs::IMAGE_BUILD_PROJECT.to_string(), "vibes-image-build".to_string()),
-        (outputs::WORKER_LAUNCH_TEMPLATE.to_string(), "lt-0aaaabbbbccccdddd".to_string()),
-        (outputs::SERVER_LAUNCH_TEMPLATE.to_string(), "lt-0eeeeffff00001111".to_string()),
-        (outputs::AVAILABILITY_ZONE.to_string(), "eu-west-1a".to_string()),
+        (
+            outputs::SOURCES_BUCKET.to_string(),
+            SOURCES_BUCKET.to_string(),
+        ),
+        (
+            outputs::ARTIFACTS_BUCKET.to_string(),
+            "vibes-main-artifactsbucket-9o8i7u6y5t4r".to_string(),
+        ),
+        (
+            outputs::IMAGE_BUILD_PROJECT.to_string(),
+            "vibes-image-build".to_string(),
+        ),
+        (
+            outputs::WORKER_LAUNCH_TEMPLATE.to_string(),
+            "lt-0aaaabbbbccccdddd".to_string(),
+        ),
+        (
+            outputs::SERVER_LAUNCH_TEMPLATE.to_string(),
+            "lt-0eeeeffff00001111".to_string(),
+        ),
+        (
+            outputs::AVAILABILITY_ZONE.to_string(),
+            "eu-west-1a".to_string(),
+        ),
     ]);
     for (name, spec) in &d.stacks {
         let address = Address::stack(name);
@@ -240,12 +338,22 @@ pub fn in_place(d: &Desired) -> Observed {
             spec.stack_name.clone(),
             ObservedStack {
                 stack_name: spec.stack_name.clone(),
-                stack_id: format!("arn:aws:cloudformation:eu-west-1:123456789012:stack/{}/0000-{name}", spec.stack_name),
+                stack_id: format!(
+                    "arn:aws:cloudformation:eu-west-1:123456789012:stack/{}/0000-{name}",
+                    spec.stack_name
+                ),
                 status: "CREATE_COMPLETE".into(),
                 template_body: spec.template_body.clone(),
                 parameters,
-                outputs: if name == "vpc" { vpc_outputs.clone() } else { main_outputs.clone() },
-                tags: owned(&address, &fingerprint_of(&(&spec.template_body, &spec.parameters))),
+                outputs: if name == "vpc" {
+                    vpc_outputs.clone()
+                } else {
+                    main_outputs.clone()
+                },
+                tags: owned(
+                    &address,
+                    &fingerprint_of(&(&spec.template_body, &spec.parameters)),
+                ),
             },
         );
     }
@@ -258,21 +366,35 @@ pub fn in_place(d: &Desired) -> Observed {
         };
         o.key_pairs.insert(
             spec.key_name.clone(),
-            ObservedKeyPair { key_name: spec.key_name.clone(), key_pair_id: format!("key-0{name}"), tags: owned(&address, &fp) },
+            ObservedKeyPair {
+                key_name: spec.key_name.clone(),
+                key_pair_id: format!("key-0{name}"),
+                tags: owned(&address, &fp),
+            },
         );
         if spec.public_key.is_none() {
-            o.parameters.insert(spec.private_key_path.clone(), parameter(&spec.private_key_path, None, true, owned(&address, &fp)));
+            o.parameters.insert(
+                spec.private_key_path.clone(),
+                parameter(&spec.private_key_path, None, true, owned(&address, &fp)),
+            );
         }
     }
 
     for (name, spec) in &d.profiles {
         let tags = owned(&Address::profile(name), &fingerprint_of(&spec.text));
-        o.parameters.insert(spec.parameter.clone(), parameter(&spec.parameter, Some(&spec.text), false, tags));
+        o.parameters.insert(
+            spec.parameter.clone(),
+            parameter(&spec.parameter, Some(&spec.text), false, tags),
+        );
     }
 
     for (name, spec) in &d.images {
         let tags = owned(&Address::image(name), &spec.recipe_hash);
-        let id = if name == "worker" { WORKER_IMAGE } else { SERVER_IMAGE };
+        let id = if name == "worker" {
+            WORKER_IMAGE
+        } else {
+            SERVER_IMAGE
+        };
         o.images.insert(
             id.into(),
             ObservedImage {
@@ -283,7 +405,10 @@ pub fn in_place(d: &Desired) -> Observed {
                 tags: tags.clone(),
             },
         );
-        o.parameters.insert(spec.parameter.clone(), parameter(&spec.parameter, Some(id), false, tags));
+        o.parameters.insert(
+            spec.parameter.clone(),
+            parameter(&spec.parameter, Some(id), false, tags),
+        );
     }
 
     if let Some(sources) = &d.sources {
@@ -293,11 +418,22 @@ pub fn in_place(d: &Desired) -> Observed {
             objects: manifest
                 .files
                 .iter()
-                .map(|(k, f)| (k.clone(), ObservedObject { size: f.size, sha256: Some(f.sha256.clone()) }))
+                .map(|(k, f)| {
+                    (
+                        k.clone(),
+                        ObservedObject {
+                            size: f.size,
+                            sha256: Some(f.sha256.clone()),
+                        },
+                    )
+                })
                 .collect(),
         });
         let tags = owned(&Address::sources(), &manifest.revision());
-        o.parameters.insert(sources.parameter.clone(), parameter(&sources.parameter, Some(SOURCES_BUCKET), false, tags));
+        o.parameters.insert(
+            sources.parameter.clone(),
+            parameter(&sources.parameter, Some(SOURCES_BUCKET), false, tags),
+        );
     }
 
     if let Some(c) = &d.compile {
@@ -324,12 +460,19 @@ pub fn in_place(d: &Desired) -> Observed {
     older_tags.insert(tags::SOURCES_REVISION.into(), "5ca1ab1e5ca1ab1e".into());
     let mut older = owned(&snapshot_address, "0ld0ld0ld0ld0ld0");
     older.extend(older_tags);
-    for (id, started, tags) in
-        [(OLDER_SNAPSHOT, "2024-05-02T08:00:00.000Z", older), (NEWEST_SNAPSHOT, "2024-05-09T08:00:00.000Z", newest)]
-    {
+    for (id, started, tags) in [
+        (OLDER_SNAPSHOT, "2024-05-02T08:00:00.000Z", older),
+        (NEWEST_SNAPSHOT, "2024-05-09T08:00:00.000Z", newest),
+    ] {
         o.snapshots.insert(
             id.into(),
-            ObservedSnapshot { snapshot_id: id.into(), volume_id: BUILDS_VOLUME.into(), state: "completed".into(), started: started.into(), tags },
+            ObservedSnapshot {
+                snapshot_id: id.into(),
+                volume_id: BUILDS_VOLUME.into(),
+                state: "completed".into(),
+                started: started.into(),
+                tags,
+            },
         );
     }
 

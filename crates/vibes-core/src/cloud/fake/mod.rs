@@ -12,10 +12,13 @@ mod world;
 
 pub use world::{CompileBehaviour, ImageBuildBehaviour};
 
-use super::{BuildOutcome, Cloud, CloudError, CloudResult, ImageBuildRequest, InstanceRequest, StackRequest, StackState, StackUpdate};
+use super::{
+    BuildOutcome, Cloud, CloudError, CloudResult, ImageBuildRequest, InstanceRequest, StackRequest,
+    StackState, StackUpdate,
+};
 use crate::observed::{
-    Observed, ObservedBucket, ObservedImage, ObservedInstance, ObservedKeyPair, ObservedObject, ObservedParameter, ObservedSnapshot,
-    ObservedStack, ObservedVolume,
+    Observed, ObservedBucket, ObservedImage, ObservedInstance, ObservedKeyPair, ObservedObject,
+    ObservedParameter, ObservedSnapshot, ObservedStack, ObservedVolume,
 };
 use crate::secret::Secret;
 use crate::tags::{self, Tags};
@@ -103,7 +106,13 @@ struct Span<'a> {
 impl Drop for Span<'_> {
     fn drop(&mut self) {
         self.fake.in_flight.fetch_sub(1, Ordering::SeqCst);
-        let call = Call { op: self.op, target: std::mem::take(&mut self.target), start: self.start, end: Instant::now(), ok: self.ok };
+        let call = Call {
+            op: self.op,
+            target: std::mem::take(&mut self.target),
+            start: self.start,
+            end: Instant::now(),
+            ok: self.ok,
+        };
         self.fake.log.lock().expect("log lock").push(call);
     }
 }
@@ -137,11 +146,19 @@ impl FakeCloud {
     }
     /// Every call of `op` fails.
     pub fn fail_always(&self, op: &str, kind: FaultKind) {
-        self.knobs().faults.push(Fault { op: op.into(), when: When::Always, kind });
+        self.knobs().faults.push(Fault {
+            op: op.into(),
+            when: When::Always,
+            kind,
+        });
     }
     /// The `n`-th call of `op` (from 1) fails.
     pub fn fail_nth(&self, op: &str, n: u64, kind: FaultKind) {
-        self.knobs().faults.push(Fault { op: op.into(), when: When::Nth(n), kind });
+        self.knobs().faults.push(Fault {
+            op: op.into(),
+            when: When::Nth(n),
+            kind,
+        });
     }
     /// Each call fails with throttling with probability `rate`, from a seeded generator.
     pub fn fail_rate(&self, rate: f64, seed: u64) {
@@ -160,11 +177,15 @@ impl FakeCloud {
     }
     /// Creates and updates of `stack_name` roll back with `reason`.
     pub fn fail_stack(&self, stack_name: &str, reason: &str) {
-        self.knobs().stack_failures.insert(stack_name.into(), reason.into());
+        self.knobs()
+            .stack_failures
+            .insert(stack_name.into(), reason.into());
     }
     /// The outputs `stack_name` gets when it settles (instead of the defaults).
     pub fn set_stack_outputs(&self, stack_name: &str, outputs: BTreeMap<String, String>) {
-        self.knobs().stack_outputs.insert(stack_name.into(), outputs);
+        self.knobs()
+            .stack_outputs
+            .insert(stack_name.into(), outputs);
     }
     /// A bucket made outside vibes.
     pub fn add_bucket(&self, bucket: &str) {
@@ -193,11 +214,18 @@ impl FakeCloud {
     }
     /// An instance as it is now, terminated ones included.
     pub fn instance(&self, instance_id: &str) -> Option<ObservedInstance> {
-        self.world().instances.get(instance_id).map(|i| i.observed.clone())
+        self.world()
+            .instances
+            .get(instance_id)
+            .map(|i| i.observed.clone())
     }
     /// Every instance ever launched, terminated ones included.
     pub fn instances(&self) -> Vec<ObservedInstance> {
-        self.world().instances.values().map(|i| i.observed.clone()).collect()
+        self.world()
+            .instances
+            .values()
+            .map(|i| i.observed.clone())
+            .collect()
     }
     /// A parameter's value, SecureStrings included (as `get-parameter --with-decryption`).
     pub fn parameter(&self, name: &str) -> Option<String> {
@@ -205,10 +233,18 @@ impl FakeCloud {
     }
     /// The volumes or snapshots an instance was launched with: device → id.
     pub fn attached(&self, instance_id: &str) -> BTreeMap<String, String> {
-        self.world().instances.get(instance_id).map(|i| i.volumes.clone()).unwrap_or_default()
+        self.world()
+            .instances
+            .get(instance_id)
+            .map(|i| i.volumes.clone())
+            .unwrap_or_default()
     }
     pub fn object(&self, bucket: &str, key: &str) -> Option<ObservedObject> {
-        self.world().buckets.get(bucket).and_then(|b| b.get(key)).cloned()
+        self.world()
+            .buckets
+            .get(bucket)
+            .and_then(|b| b.get(key))
+            .cloned()
     }
 
     // ------------------------------------------------------------ plumbing
@@ -232,7 +268,13 @@ impl FakeCloud {
     async fn enter(&self, op: &'static str, target: &str) -> CloudResult<Span<'_>> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        let mut span = Span { fake: self, op, target: target.to_string(), start: Instant::now(), ok: false };
+        let mut span = Span {
+            fake: self,
+            op,
+            target: target.to_string(),
+            start: Instant::now(),
+            ok: false,
+        };
         let fault = {
             let mut k = self.knobs();
             let n = {
@@ -243,7 +285,11 @@ impl FakeCloud {
             let mut fault = k
                 .faults
                 .iter()
-                .find(|f| f.op == op && matches!(f.when, When::Always | When::Nth(_)) && !matches!(f.when, When::Nth(m) if m != n))
+                .find(|f| {
+                    f.op == op
+                        && matches!(f.when, When::Always | When::Nth(_))
+                        && !matches!(f.when, When::Nth(m) if m != n)
+                })
                 .map(|f| f.kind);
             if fault.is_none() {
                 if let Some((rate, rng)) = k.rate.as_mut() {
@@ -259,10 +305,13 @@ impl FakeCloud {
             tokio::time::sleep(latency).await;
         }
         match fault {
-            Some(FaultKind::Transient) => {
-                Err(CloudError::Transient { operation: op.into(), message: "Throttling: Rate exceeded (injected)".into() })
+            Some(FaultKind::Transient) => Err(CloudError::Transient {
+                operation: op.into(),
+                message: "Throttling: Rate exceeded (injected)".into(),
+            }),
+            Some(FaultKind::Permanent) => {
+                Err(CloudError::permanent(op, "InternalFailure (injected)"))
             }
-            Some(FaultKind::Permanent) => Err(CloudError::permanent(op, "InternalFailure (injected)")),
             None => {
                 span.ok = true;
                 Ok(span)
@@ -289,16 +338,25 @@ impl FakeCloud {
             };
             let now = Instant::now();
             if now >= deadline {
-                return Err(CloudError::Timeout { operation: op.into(), what, seconds: timeout.as_secs() });
+                return Err(CloudError::Timeout {
+                    operation: op.into(),
+                    what,
+                    seconds: timeout.as_secs(),
+                });
             }
-            let until = next.map_or(deadline, |t| t.min(deadline)).max(now + Duration::from_millis(1));
+            let until = next
+                .map_or(deadline, |t| t.min(deadline))
+                .max(now + Duration::from_millis(1));
             tokio::time::sleep_until(until).await;
         }
     }
 }
 
 fn not_found(op: &str, what: impl Into<String>) -> CloudError {
-    CloudError::NotFound { operation: op.into(), what: what.into() }
+    CloudError::NotFound {
+        operation: op.into(),
+        what: what.into(),
+    }
 }
 
 fn has_tags(have: &Tags, want: &Tags) -> bool {
@@ -317,7 +375,8 @@ impl Cloud for FakeCloud {
         let prefix = format!("{project}-");
         let mut o = Observed::default();
         for (name, st) in &w.stacks {
-            let ours = owned_by(&st.tags, project) || (!st.tags.contains_key(tags::PROJECT) && name.starts_with(&prefix));
+            let ours = owned_by(&st.tags, project)
+                || (!st.tags.contains_key(tags::PROJECT) && name.starts_with(&prefix));
             if !ours || st.status == "DELETE_COMPLETE" {
                 continue;
             }
@@ -337,7 +396,14 @@ impl Cloud for FakeCloud {
         for (name, k) in &w.key_pairs {
             let untagged_seed = !k.tags.contains_key(tags::PROJECT) && name.starts_with(&prefix);
             if owned_by(&k.tags, project) || untagged_seed {
-                o.key_pairs.insert(name.clone(), ObservedKeyPair { key_name: name.clone(), key_pair_id: k.id.clone(), tags: k.tags.clone() });
+                o.key_pairs.insert(
+                    name.clone(),
+                    ObservedKeyPair {
+                        key_name: name.clone(),
+                        key_pair_id: k.id.clone(),
+                        tags: k.tags.clone(),
+                    },
+                );
             }
         }
         let path = format!("/{project}/");
@@ -353,23 +419,51 @@ impl Cloud for FakeCloud {
                 },
             );
         }
-        o.images = w.images.iter().filter(|(_, i)| owned_by(&i.tags, project)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        o.volumes = w.volumes.iter().filter(|(_, v)| owned_by(&v.tags, project)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        o.snapshots =
-            w.snapshots.iter().filter(|(_, (s, _))| owned_by(&s.tags, project)).map(|(k, (s, _))| (k.clone(), s.clone())).collect();
+        o.images = w
+            .images
+            .iter()
+            .filter(|(_, i)| owned_by(&i.tags, project))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        o.volumes = w
+            .volumes
+            .iter()
+            .filter(|(_, v)| owned_by(&v.tags, project))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        o.snapshots = w
+            .snapshots
+            .iter()
+            .filter(|(_, (s, _))| owned_by(&s.tags, project))
+            .map(|(k, (s, _))| (k.clone(), s.clone()))
+            .collect();
         o.instances = w
             .instances
             .iter()
-            .filter(|(_, i)| owned_by(&i.observed.tags, project) && i.observed.state != "terminated")
+            .filter(|(_, i)| {
+                owned_by(&i.observed.tags, project) && i.observed.state != "terminated"
+            })
             .map(|(k, i)| (k.clone(), i.observed.clone()))
             .collect();
-        o.sources_bucket = sources_bucket.and_then(|b| w.buckets.get(b).map(|objects| ObservedBucket { bucket: b.into(), objects: objects.clone() }));
+        o.sources_bucket = sources_bucket.and_then(|b| {
+            w.buckets.get(b).map(|objects| ObservedBucket {
+                bucket: b.into(),
+                objects: objects.clone(),
+            })
+        });
         Ok(o)
     }
 
     async fn list_bucket(&self, bucket: &str) -> CloudResult<Option<ObservedBucket>> {
         let _s = self.enter("list_bucket", bucket).await?;
-        Ok(self.world().buckets.get(bucket).map(|objects| ObservedBucket { bucket: bucket.into(), objects: objects.clone() }))
+        Ok(self
+            .world()
+            .buckets
+            .get(bucket)
+            .map(|objects| ObservedBucket {
+                bucket: bucket.into(),
+                objects: objects.clone(),
+            }))
     }
 
     // ---------------------------------------------------------------- key pairs
@@ -378,25 +472,53 @@ impl Cloud for FakeCloud {
         let _s = self.enter("create_key_pair", key_name).await?;
         let mut w = self.world();
         if w.key_pairs.contains_key(key_name) {
-            return Err(CloudError::AlreadyExists { operation: "create_key_pair".into(), what: format!("key pair {key_name}") });
+            return Err(CloudError::AlreadyExists {
+                operation: "create_key_pair".into(),
+                what: format!("key pair {key_name}"),
+            });
         }
         let id = w.id("key");
-        let private = Secret::new(format!("-----BEGIN OPENSSH PRIVATE KEY-----\nfake {id}\n-----END OPENSSH PRIVATE KEY-----\n"));
-        w.key_pairs.insert(key_name.into(), KeyPair { id, tags: tags.clone() });
+        let private = Secret::new(format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nfake {id}\n-----END OPENSSH PRIVATE KEY-----\n"
+        ));
+        w.key_pairs.insert(
+            key_name.into(),
+            KeyPair {
+                id,
+                tags: tags.clone(),
+            },
+        );
         Ok(private)
     }
 
-    async fn import_key_pair(&self, key_name: &str, public_key: &str, tags: &Tags) -> CloudResult<()> {
+    async fn import_key_pair(
+        &self,
+        key_name: &str,
+        public_key: &str,
+        tags: &Tags,
+    ) -> CloudResult<()> {
         let _s = self.enter("import_key_pair", key_name).await?;
         if !public_key.starts_with("ssh-") && !public_key.starts_with("ecdsa-") {
-            return Err(CloudError::permanent("import_key_pair", "InvalidKey.Format: not an OpenSSH public key"));
+            return Err(CloudError::permanent(
+                "import_key_pair",
+                "InvalidKey.Format: not an OpenSSH public key",
+            ));
         }
         let mut w = self.world();
         if w.key_pairs.contains_key(key_name) {
-            return Err(CloudError::AlreadyExists { operation: "import_key_pair".into(), what: format!("key pair {key_name}") });
+            return Err(CloudError::AlreadyExists {
+                operation: "import_key_pair".into(),
+                what: format!("key pair {key_name}"),
+            });
         }
         let id = w.id("key");
-        w.key_pairs.insert(key_name.into(), KeyPair { id, tags: tags.clone() });
+        w.key_pairs.insert(
+            key_name.into(),
+            KeyPair {
+                id,
+                tags: tags.clone(),
+            },
+        );
         Ok(())
     }
 
@@ -410,7 +532,10 @@ impl Cloud for FakeCloud {
     async fn tag_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<()> {
         let _s = self.enter("tag_key_pair", key_name).await?;
         let mut w = self.world();
-        let k = w.key_pairs.get_mut(key_name).ok_or_else(|| not_found("tag_key_pair", format!("key pair {key_name}")))?;
+        let k = w
+            .key_pairs
+            .get_mut(key_name)
+            .ok_or_else(|| not_found("tag_key_pair", format!("key pair {key_name}")))?;
         k.tags.extend(tags.clone());
         Ok(())
     }
@@ -423,21 +548,38 @@ impl Cloud for FakeCloud {
         Ok(())
     }
 
-    async fn put_secure_parameter(&self, name: &str, value: &Secret, tags: &Tags, overwrite: bool) -> CloudResult<()> {
+    async fn put_secure_parameter(
+        &self,
+        name: &str,
+        value: &Secret,
+        tags: &Tags,
+        overwrite: bool,
+    ) -> CloudResult<()> {
         let _s = self.enter("put_secure_parameter", name).await?;
         let mut w = self.world();
         if !overwrite && w.parameters.contains_key(name) {
-            return Err(CloudError::AlreadyExists { operation: "put_secure_parameter".into(), what: format!("parameter {name}") });
+            return Err(CloudError::AlreadyExists {
+                operation: "put_secure_parameter".into(),
+                what: format!("parameter {name}"),
+            });
         }
         w.put_param(name, value.expose().into(), true, tags);
         Ok(())
     }
 
-    async fn create_parameter_exclusive(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()> {
+    async fn create_parameter_exclusive(
+        &self,
+        name: &str,
+        value: &str,
+        tags: &Tags,
+    ) -> CloudResult<()> {
         let _s = self.enter("create_parameter_exclusive", name).await?;
         let mut w = self.world();
         if w.parameters.contains_key(name) {
-            return Err(CloudError::AlreadyExists { operation: "create_parameter_exclusive".into(), what: format!("parameter {name}") });
+            return Err(CloudError::AlreadyExists {
+                operation: "create_parameter_exclusive".into(),
+                what: format!("parameter {name}"),
+            });
         }
         w.put_param(name, value.into(), false, tags);
         Ok(())
@@ -459,7 +601,10 @@ impl Cloud for FakeCloud {
     async fn tag_parameter(&self, name: &str, tags: &Tags) -> CloudResult<()> {
         let _s = self.enter("tag_parameter", name).await?;
         let mut w = self.world();
-        let p = w.parameters.get_mut(name).ok_or_else(|| not_found("tag_parameter", format!("parameter {name}")))?;
+        let p = w
+            .parameters
+            .get_mut(name)
+            .ok_or_else(|| not_found("tag_parameter", format!("parameter {name}")))?;
         p.tags.extend(tags.clone());
         Ok(())
     }
@@ -477,16 +622,31 @@ impl Cloud for FakeCloud {
             )
         };
         let mut w = self.world();
-        if let Some(existing) = w.stacks.get(&req.stack_name).filter(|s| s.status != "DELETE_COMPLETE") {
+        if let Some(existing) = w
+            .stacks
+            .get(&req.stack_name)
+            .filter(|s| s.status != "DELETE_COMPLETE")
+        {
             // CloudFormation takes a repeated request with the same token for the same request.
             if existing.token == req.token {
                 return Ok(());
             }
-            return Err(CloudError::AlreadyExists { operation: "create_stack".into(), what: format!("stack {}", req.stack_name) });
+            return Err(CloudError::AlreadyExists {
+                operation: "create_stack".into(),
+                what: format!("stack {}", req.stack_name),
+            });
         }
         let outputs = w.stack_outputs(&req.stack_name, set_outputs.as_ref());
-        let id = format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{}/{}", req.stack_name, w.id("stack"));
-        let final_status = if failure.is_some() { "ROLLBACK_COMPLETE" } else { "CREATE_COMPLETE" };
+        let id = format!(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/{}/{}",
+            req.stack_name,
+            w.id("stack")
+        );
+        let final_status = if failure.is_some() {
+            "ROLLBACK_COMPLETE"
+        } else {
+            "CREATE_COMPLETE"
+        };
         w.stacks.insert(
             req.stack_name.clone(),
             Stack {
@@ -515,17 +675,41 @@ impl Cloud for FakeCloud {
             )
         };
         let mut w = self.world();
-        let Some(s) = w.stacks.get(&req.stack_name).filter(|s| s.status != "DELETE_COMPLETE").cloned() else {
-            return Err(not_found("update_stack", format!("stack {}", req.stack_name)));
+        let Some(s) = w
+            .stacks
+            .get(&req.stack_name)
+            .filter(|s| s.status != "DELETE_COMPLETE")
+            .cloned()
+        else {
+            return Err(not_found(
+                "update_stack",
+                format!("stack {}", req.stack_name),
+            ));
         };
         if s.status.ends_with("_IN_PROGRESS") {
-            return Err(CloudError::permanent("update_stack", format!("stack {} is in {} state and can not be updated", req.stack_name, s.status)));
+            return Err(CloudError::permanent(
+                "update_stack",
+                format!(
+                    "stack {} is in {} state and can not be updated",
+                    req.stack_name, s.status
+                ),
+            ));
         }
         if s.template == req.template_body && s.parameters == req.parameters && s.tags == req.tags {
             return Ok(StackUpdate::NoChanges);
         }
-        let outputs = w.stack_outputs(&req.stack_name, set_outputs.as_ref().or(Some(&s.outputs)).filter(|o| !o.is_empty()));
-        let final_status = if failure.is_some() { "UPDATE_ROLLBACK_COMPLETE" } else { "UPDATE_COMPLETE" };
+        let outputs = w.stack_outputs(
+            &req.stack_name,
+            set_outputs
+                .as_ref()
+                .or(Some(&s.outputs))
+                .filter(|o| !o.is_empty()),
+        );
+        let final_status = if failure.is_some() {
+            "UPDATE_ROLLBACK_COMPLETE"
+        } else {
+            "UPDATE_COMPLETE"
+        };
         let st = w.stacks.get_mut(&req.stack_name).expect("checked");
         if failure.is_none() {
             st.template = req.template_body.clone();
@@ -543,9 +727,17 @@ impl Cloud for FakeCloud {
         let latency = self.latency("stack");
         let mut w = self.world();
         // CloudFormation answers success for a stack that does not exist.
-        if let Some(s) = w.stacks.get_mut(stack_name).filter(|s| s.status != "DELETE_COMPLETE") {
+        if let Some(s) = w
+            .stacks
+            .get_mut(stack_name)
+            .filter(|s| s.status != "DELETE_COMPLETE")
+        {
             s.status = "DELETE_IN_PROGRESS".into();
-            s.settles = Some((Instant::now() + latency, "DELETE_COMPLETE".into(), BTreeMap::new()));
+            s.settles = Some((
+                Instant::now() + latency,
+                "DELETE_COMPLETE".into(),
+                BTreeMap::new(),
+            ));
         }
         Ok(())
     }
@@ -553,46 +745,91 @@ impl Cloud for FakeCloud {
     async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState> {
         let _s = self.enter("wait_stack", stack_name).await?;
         self.wait_for("wait_stack", format!("stack {stack_name}"), timeout, |w| {
-            let s = w.stacks.get(stack_name).ok_or_else(|| not_found("wait_stack", format!("stack {stack_name}")))?;
+            let s = w
+                .stacks
+                .get(stack_name)
+                .ok_or_else(|| not_found("wait_stack", format!("stack {stack_name}")))?;
             if s.status.ends_with("_IN_PROGRESS") {
                 return Ok(None);
             }
-            Ok(Some(StackState { status: s.status.clone(), outputs: s.outputs.clone(), reason: s.reason.clone() }))
+            Ok(Some(StackState {
+                status: s.status.clone(),
+                outputs: s.outputs.clone(),
+                reason: s.reason.clone(),
+            }))
         })
         .await
     }
 
     // ---------------------------------------------------------------- S3
 
-    async fn put_object_from_file(&self, bucket: &str, key: &str, file: &Path, sha256_hex: &str) -> CloudResult<()> {
+    async fn put_object_from_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &Path,
+        sha256_hex: &str,
+    ) -> CloudResult<()> {
         let _s = self.enter("put_object_from_file", key).await?;
-        let body = tokio::fs::read(file).await.map_err(|e| CloudError::permanent("put_object_from_file", format!("{}: {e}", file.display())))?;
+        let body = tokio::fs::read(file).await.map_err(|e| {
+            CloudError::permanent("put_object_from_file", format!("{}: {e}", file.display()))
+        })?;
         let sha = hex::encode(Sha256::digest(&body));
         if !sha.eq_ignore_ascii_case(sha256_hex) {
-            return Err(CloudError::permanent("put_object_from_file", format!("BadDigest: {key}: the SHA-256 sent does not match the content")));
+            return Err(CloudError::permanent(
+                "put_object_from_file",
+                format!("BadDigest: {key}: the SHA-256 sent does not match the content"),
+            ));
         }
         let mut w = self.world();
-        let b = w.buckets.get_mut(bucket).ok_or_else(|| not_found("put_object_from_file", format!("bucket {bucket}")))?;
-        b.insert(key.into(), ObservedObject { size: body.len() as u64, sha256: Some(sha) });
+        let b = w
+            .buckets
+            .get_mut(bucket)
+            .ok_or_else(|| not_found("put_object_from_file", format!("bucket {bucket}")))?;
+        b.insert(
+            key.into(),
+            ObservedObject {
+                size: body.len() as u64,
+                sha256: Some(sha),
+            },
+        );
         Ok(())
     }
 
     async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()> {
         let _s = self.enter("put_object", key).await?;
         let mut w = self.world();
-        let b = w.buckets.get_mut(bucket).ok_or_else(|| not_found("put_object", format!("bucket {bucket}")))?;
+        let b = w
+            .buckets
+            .get_mut(bucket)
+            .ok_or_else(|| not_found("put_object", format!("bucket {bucket}")))?;
         // Sent without a checksum: S3 keeps none to list.
-        b.insert(key.into(), ObservedObject { size: body.len() as u64, sha256: None });
+        b.insert(
+            key.into(),
+            ObservedObject {
+                size: body.len() as u64,
+                sha256: None,
+            },
+        );
         Ok(())
     }
 
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
         let _s = self.enter("delete_objects", bucket).await?;
         if keys.len() > 1000 {
-            return Err(CloudError::permanent("delete_objects", format!("MalformedXML: {} keys in one request, at most 1000", keys.len())));
+            return Err(CloudError::permanent(
+                "delete_objects",
+                format!(
+                    "MalformedXML: {} keys in one request, at most 1000",
+                    keys.len()
+                ),
+            ));
         }
         let mut w = self.world();
-        let b = w.buckets.get_mut(bucket).ok_or_else(|| not_found("delete_objects", format!("bucket {bucket}")))?;
+        let b = w
+            .buckets
+            .get_mut(bucket)
+            .ok_or_else(|| not_found("delete_objects", format!("bucket {bucket}")))?;
         for k in keys {
             b.remove(k);
         }
@@ -602,35 +839,67 @@ impl Cloud for FakeCloud {
     // ---------------------------------------------------------------- images
 
     async fn start_image_build(&self, req: &ImageBuildRequest) -> CloudResult<String> {
-        let _s = self.enter("start_image_build", &req.codebuild_project).await?;
+        let _s = self
+            .enter("start_image_build", &req.codebuild_project)
+            .await?;
         let (latency, behaviour) = {
             let k = self.knobs();
-            (k.latency.get("image_build").copied().unwrap_or_default(), k.image_build.clone())
+            (
+                k.latency.get("image_build").copied().unwrap_or_default(),
+                k.image_build.clone(),
+            )
         };
         let mut w = self.world();
         if let Some(id) = w.build_tokens.get(&req.token) {
             return Ok(id.clone());
         }
         if req.codebuild_project.is_empty() {
-            return Err(CloudError::permanent("start_image_build", "InvalidInputException: no project name"));
+            return Err(CloudError::permanent(
+                "start_image_build",
+                "InvalidInputException: no project name",
+            ));
         }
         let recipe_key = format!("{}{}", req.recipe_prefix, req.recipe);
-        let recipe_present = w.buckets.get(&req.artifacts_bucket).is_some_and(|b| b.contains_key(&recipe_key));
+        let recipe_present = w
+            .buckets
+            .get(&req.artifacts_bucket)
+            .is_some_and(|b| b.contains_key(&recipe_key));
         let id = format!("{}:{}", req.codebuild_project, w.id("build"));
         w.build_tokens.insert(req.token.clone(), id.clone());
         w.builds.insert(
             id.clone(),
-            Build { req: req.clone(), done_at: Instant::now() + latency, behaviour, recipe_present, status: None },
+            Build {
+                req: req.clone(),
+                done_at: Instant::now() + latency,
+                behaviour,
+                recipe_present,
+                status: None,
+            },
         );
         Ok(id)
     }
 
-    async fn wait_image_build(&self, build_id: &str, timeout: Duration) -> CloudResult<BuildOutcome> {
+    async fn wait_image_build(
+        &self,
+        build_id: &str,
+        timeout: Duration,
+    ) -> CloudResult<BuildOutcome> {
         let _s = self.enter("wait_image_build", build_id).await?;
-        self.wait_for("wait_image_build", format!("build {build_id}"), timeout, |w| {
-            let b = w.builds.get(build_id).ok_or_else(|| not_found("wait_image_build", format!("build {build_id}")))?;
-            Ok(b.status.clone().map(|status| BuildOutcome { build_id: build_id.into(), status }))
-        })
+        self.wait_for(
+            "wait_image_build",
+            format!("build {build_id}"),
+            timeout,
+            |w| {
+                let b = w
+                    .builds
+                    .get(build_id)
+                    .ok_or_else(|| not_found("wait_image_build", format!("build {build_id}")))?;
+                Ok(b.status.clone().map(|status| BuildOutcome {
+                    build_id: build_id.into(),
+                    status,
+                }))
+            },
+        )
         .await
     }
 
@@ -655,18 +924,35 @@ impl Cloud for FakeCloud {
 
     // ---------------------------------------------------------------- EBS
 
-    async fn create_volume(&self, size_gib: u32, availability_zone: &str, tags: &Tags, token: &str) -> CloudResult<String> {
+    async fn create_volume(
+        &self,
+        size_gib: u32,
+        availability_zone: &str,
+        tags: &Tags,
+        token: &str,
+    ) -> CloudResult<String> {
         let _s = self.enter("create_volume", token).await?;
         let mut w = self.world();
         if let Some(id) = w.volume_tokens.get(token) {
             return Ok(id.clone());
         }
         if availability_zone.is_empty() {
-            return Err(CloudError::permanent("create_volume", "InvalidParameterValue: no availability zone"));
+            return Err(CloudError::permanent(
+                "create_volume",
+                "InvalidParameterValue: no availability zone",
+            ));
         }
         let id = w.id("vol");
         w.volume_tokens.insert(token.into(), id.clone());
-        w.volumes.insert(id.clone(), ObservedVolume { volume_id: id.clone(), size_gib, state: "available".into(), tags: tags.clone() });
+        w.volumes.insert(
+            id.clone(),
+            ObservedVolume {
+                volume_id: id.clone(),
+                size_gib,
+                state: "available".into(),
+                tags: tags.clone(),
+            },
+        );
         Ok(id)
     }
 
@@ -679,17 +965,32 @@ impl Cloud for FakeCloud {
         }
         let id = w.id("snap");
         let started = w.stamp();
-        let snap = ObservedSnapshot { snapshot_id: id.clone(), volume_id: volume_id.into(), state: "pending".into(), started, tags: tags.clone() };
-        w.snapshots.insert(id.clone(), (snap, Instant::now() + latency));
+        let snap = ObservedSnapshot {
+            snapshot_id: id.clone(),
+            volume_id: volume_id.into(),
+            state: "pending".into(),
+            started,
+            tags: tags.clone(),
+        };
+        w.snapshots
+            .insert(id.clone(), (snap, Instant::now() + latency));
         Ok(id)
     }
 
     async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()> {
         let _s = self.enter("wait_snapshot", snapshot_id).await?;
-        self.wait_for("wait_snapshot", format!("snapshot {snapshot_id}"), timeout, |w| {
-            let (s, _) = w.snapshots.get(snapshot_id).ok_or_else(|| not_found("wait_snapshot", format!("snapshot {snapshot_id}")))?;
-            Ok((s.state == "completed").then_some(()))
-        })
+        self.wait_for(
+            "wait_snapshot",
+            format!("snapshot {snapshot_id}"),
+            timeout,
+            |w| {
+                let (s, _) = w
+                    .snapshots
+                    .get(snapshot_id)
+                    .ok_or_else(|| not_found("wait_snapshot", format!("snapshot {snapshot_id}")))?;
+                Ok((s.state == "completed").then_some(()))
+            },
+        )
         .await
     }
 
@@ -697,7 +998,10 @@ impl Cloud for FakeCloud {
         let _s = self.enter("delete_snapshot", snapshot_id).await?;
         match self.world().snapshots.remove(snapshot_id) {
             Some(_) => Ok(()),
-            None => Err(not_found("delete_snapshot", format!("snapshot {snapshot_id}"))),
+            None => Err(not_found(
+                "delete_snapshot",
+                format!("snapshot {snapshot_id}"),
+            )),
         }
     }
 
@@ -718,58 +1022,97 @@ impl Cloud for FakeCloud {
             return Ok(id.clone());
         }
         if req.launch_template.is_empty() {
-            return Err(CloudError::permanent("run_instance", "InvalidLaunchTemplateName: empty"));
+            return Err(CloudError::permanent(
+                "run_instance",
+                "InvalidLaunchTemplateName: empty",
+            ));
         }
         for (device, source) in &req.volumes {
             let exists = if source.starts_with("snap-") {
-                w.snapshots.get(source).is_some_and(|(s, _)| s.state == "completed")
+                w.snapshots
+                    .get(source)
+                    .is_some_and(|(s, _)| s.state == "completed")
             } else {
                 w.volumes.contains_key(source)
             };
             if !exists {
-                return Err(CloudError::permanent("run_instance", format!("{source} (for {device}) does not exist or is not ready")));
+                return Err(CloudError::permanent(
+                    "run_instance",
+                    format!("{source} (for {device}) does not exist or is not ready"),
+                ));
             }
         }
         let id = w.id("i");
         let n = w.ids_issued("i");
         let running_at = Instant::now() + start;
-        let worker = (req.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile")).then(|| Worker {
-            project: req.tags.get(tags::PROJECT).cloned().unwrap_or_default(),
-            built_from: req.tags.get(tags::FINGERPRINT).cloned().unwrap_or_default(),
-            done_at: (behaviour != CompileBehaviour::NeverFinish).then_some(running_at + run),
-            behaviour,
-        });
+        let worker =
+            (req.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile")).then(|| Worker {
+                project: req.tags.get(tags::PROJECT).cloned().unwrap_or_default(),
+                built_from: req.tags.get(tags::FINGERPRINT).cloned().unwrap_or_default(),
+                done_at: (behaviour != CompileBehaviour::NeverFinish).then_some(running_at + run),
+                behaviour,
+            });
         let observed = ObservedInstance {
             instance_id: id.clone(),
             state: "pending".into(),
-            public_ip: worker.is_none().then(|| format!("203.0.113.{}", n % 250 + 1)),
+            public_ip: worker
+                .is_none()
+                .then(|| format!("203.0.113.{}", n % 250 + 1)),
             private_ip: Some(format!("10.0.1.{}", n % 250 + 1)),
             tags: req.tags.clone(),
         };
-        w.instance_tokens.insert(req.client_token.clone(), id.clone());
-        w.instances.insert(id.clone(), Instance { observed, running_at, worker, volumes: req.volumes.clone() });
+        w.instance_tokens
+            .insert(req.client_token.clone(), id.clone());
+        w.instances.insert(
+            id.clone(),
+            Instance {
+                observed,
+                running_at,
+                worker,
+                volumes: req.volumes.clone(),
+            },
+        );
         Ok(id)
     }
 
-    async fn wait_instance(&self, instance_id: &str, states: &[&str], timeout: Duration) -> CloudResult<ObservedInstance> {
+    async fn wait_instance(
+        &self,
+        instance_id: &str,
+        states: &[&str],
+        timeout: Duration,
+    ) -> CloudResult<ObservedInstance> {
         let _s = self.enter("wait_instance", instance_id).await?;
-        self.wait_for("wait_instance", format!("{instance_id} to be {}", states.join(" or ")), timeout, |w| {
-            let i = w.instances.get(instance_id).ok_or_else(|| not_found("wait_instance", format!("instance {instance_id}")))?;
-            if states.contains(&i.observed.state.as_str()) {
-                return Ok(Some(i.observed.clone()));
-            }
-            if i.observed.state == "terminated" {
-                return Err(CloudError::permanent("wait_instance", format!("{instance_id} was terminated")));
-            }
-            Ok(None)
-        })
+        self.wait_for(
+            "wait_instance",
+            format!("{instance_id} to be {}", states.join(" or ")),
+            timeout,
+            |w| {
+                let i = w
+                    .instances
+                    .get(instance_id)
+                    .ok_or_else(|| not_found("wait_instance", format!("instance {instance_id}")))?;
+                if states.contains(&i.observed.state.as_str()) {
+                    return Ok(Some(i.observed.clone()));
+                }
+                if i.observed.state == "terminated" {
+                    return Err(CloudError::permanent(
+                        "wait_instance",
+                        format!("{instance_id} was terminated"),
+                    ));
+                }
+                Ok(None)
+            },
+        )
         .await
     }
 
     async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()> {
         let _s = self.enter("terminate_instance", instance_id).await?;
         let mut w = self.world();
-        let i = w.instances.get_mut(instance_id).ok_or_else(|| not_found("terminate_instance", format!("instance {instance_id}")))?;
+        let i = w
+            .instances
+            .get_mut(instance_id)
+            .ok_or_else(|| not_found("terminate_instance", format!("instance {instance_id}")))?;
         i.observed.state = "terminated".into();
         i.worker = None;
         Ok(())

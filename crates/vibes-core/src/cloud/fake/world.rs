@@ -3,7 +3,9 @@
 //! first brings the world up to "now" ([`World::advance`]), so the fake needs no background task.
 
 use crate::cloud::ImageBuildRequest;
-use crate::observed::{ObservedImage, ObservedInstance, ObservedObject, ObservedSnapshot, ObservedVolume};
+use crate::observed::{
+    ObservedImage, ObservedInstance, ObservedObject, ObservedSnapshot, ObservedVolume,
+};
 use crate::plan::outputs;
 use crate::tags::{self, Tags};
 use std::collections::BTreeMap;
@@ -128,15 +130,25 @@ impl World {
 
     /// The outputs a stack gets when it settles: those set by the test, else the defaults of
     /// `<project>-main` and `<project>-vpc`.
-    pub fn stack_outputs(&mut self, stack_name: &str, set: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
+    pub fn stack_outputs(
+        &mut self,
+        stack_name: &str,
+        set: Option<&BTreeMap<String, String>>,
+    ) -> BTreeMap<String, String> {
         if let Some(set) = set {
             return set.clone();
         }
         let mut o = BTreeMap::new();
         if let Some(project) = stack_name.strip_suffix("-main") {
             o.insert(outputs::SOURCES_BUCKET.into(), format!("{project}-sources"));
-            o.insert(outputs::ARTIFACTS_BUCKET.into(), format!("{project}-artifacts"));
-            o.insert(outputs::IMAGE_BUILD_PROJECT.into(), format!("{project}-image-build"));
+            o.insert(
+                outputs::ARTIFACTS_BUCKET.into(),
+                format!("{project}-artifacts"),
+            );
+            o.insert(
+                outputs::IMAGE_BUILD_PROJECT.into(),
+                format!("{project}-image-build"),
+            );
             o.insert(outputs::WORKER_LAUNCH_TEMPLATE.into(), self.id("lt"));
             o.insert(outputs::SERVER_LAUNCH_TEMPLATE.into(), self.id("lt"));
             o.insert(outputs::AVAILABILITY_ZONE.into(), "us-east-1a".into());
@@ -151,12 +163,27 @@ impl World {
 
     /// The earliest moment something is due to change, to sleep until in a wait.
     pub fn next_event(&self) -> Option<Instant> {
-        let stacks = self.stacks.values().filter_map(|s| s.settles.as_ref().map(|(t, ..)| *t));
-        let builds = self.builds.values().filter(|b| b.status.is_none()).map(|b| b.done_at);
-        let snaps = self.snapshots.values().filter(|(s, _)| s.state == "pending").map(|(_, t)| *t);
+        let stacks = self
+            .stacks
+            .values()
+            .filter_map(|s| s.settles.as_ref().map(|(t, ..)| *t));
+        let builds = self
+            .builds
+            .values()
+            .filter(|b| b.status.is_none())
+            .map(|b| b.done_at);
+        let snaps = self
+            .snapshots
+            .values()
+            .filter(|(s, _)| s.state == "pending")
+            .map(|(_, t)| *t);
         let instances = self.instances.values().flat_map(|i| {
             let start = (i.observed.state == "pending").then_some(i.running_at);
-            let done = i.worker.as_ref().filter(|_| i.observed.state == "running").and_then(|w| w.done_at);
+            let done = i
+                .worker
+                .as_ref()
+                .filter(|_| i.observed.state == "running")
+                .and_then(|w| w.done_at);
             start.into_iter().chain(done)
         });
         stacks.chain(builds).chain(snaps).chain(instances).min()
@@ -166,7 +193,10 @@ impl World {
     pub fn advance(&mut self, now: Instant) {
         let names: Vec<String> = self.stacks.keys().cloned().collect();
         for name in names {
-            let due = self.stacks[&name].settles.as_ref().is_some_and(|(t, ..)| *t <= now);
+            let due = self.stacks[&name]
+                .settles
+                .as_ref()
+                .is_some_and(|(t, ..)| *t <= now);
             if !due {
                 continue;
             }
@@ -185,7 +215,12 @@ impl World {
             }
         }
 
-        let due: Vec<String> = self.builds.iter().filter(|(_, b)| b.status.is_none() && b.done_at <= now).map(|(k, _)| k.clone()).collect();
+        let due: Vec<String> = self
+            .builds
+            .iter()
+            .filter(|(_, b)| b.status.is_none() && b.done_at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
         for id in due {
             let b = self.builds[&id].clone();
             let status = match (&b.behaviour, b.recipe_present) {
@@ -197,12 +232,27 @@ impl World {
                 let created = self.stamp();
                 let name = format!(
                     "{}-{}",
-                    b.req.tags.get(tags::ADDRESS).map(String::as_str).unwrap_or("image").replace('.', "-"),
-                    b.req.tags.get(tags::FINGERPRINT).map(String::as_str).unwrap_or("x")
+                    b.req
+                        .tags
+                        .get(tags::ADDRESS)
+                        .map(String::as_str)
+                        .unwrap_or("image")
+                        .replace('.', "-"),
+                    b.req
+                        .tags
+                        .get(tags::FINGERPRINT)
+                        .map(String::as_str)
+                        .unwrap_or("x")
                 );
                 self.images.insert(
                     image_id.clone(),
-                    ObservedImage { image_id, name, state: "available".into(), created, tags: b.req.tags.clone() },
+                    ObservedImage {
+                        image_id,
+                        name,
+                        state: "available".into(),
+                        created,
+                        tags: b.req.tags.clone(),
+                    },
                 );
             }
             self.builds.get_mut(&id).expect("listed").status = Some(status.into());
@@ -248,7 +298,15 @@ impl World {
                 p.version += 1;
             }
             None => {
-                self.parameters.insert(name.into(), Param { value, secure, tags: tags.clone(), version: 1 });
+                self.parameters.insert(
+                    name.into(),
+                    Param {
+                        value,
+                        secure,
+                        tags: tags.clone(),
+                        version: 1,
+                    },
+                );
             }
         }
     }
