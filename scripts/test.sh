@@ -9,6 +9,9 @@ bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 # Dummy credentials: the tests talk only to the emulator on 127.0.0.1.
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+# Formatting is checked first: it costs a second and fails fastest.
+cargo fmt --all --check
+(cd fuzz && cargo fmt --all --check)
 if [[ -x .ci/lint-assets.sh ]]; then
   bash .ci/lint-assets.sh
 fi

@@ -73,7 +73,7 @@ fn runtime() -> miette::Result<tokio::runtime::Runtime> {
 
 /// `vibes build --profile NAME`: the named profiles' texts from vibes.toml.
 fn profiles_from_config(cli: &Cli, names: &[String]) -> miette::Result<Vec<(String, String)>> {
-    let (desired, _) = session::load_desired(&cli.config, false)?;
+    let (desired, _) = session::load_desired(&cli.config)?;
     names
         .iter()
         .map(|n| match desired.profiles.get(n) {

@@ -16,8 +16,8 @@ pub struct Session {
     pub cloud: Arc<dyn Cloud>,
 }
 
-/// Load and validate the config, and with `with_sources`, read the sources tree it names.
-pub fn load_desired(config: &Path, with_sources: bool) -> Result<(Desired, PathBuf)> {
+/// Load and validate the config. The sources tree it names is read by [`Session::observe`].
+pub fn load_desired(config: &Path) -> Result<(Desired, PathBuf)> {
     let mut desired = vibes_core::config::load(config)?;
     // The worker image builds this vibes from its own source: that source is part of its identity.
     crate::source_archive::add_to(&mut desired);
@@ -26,11 +26,6 @@ pub fn load_desired(config: &Path, with_sources: bool) -> Result<(Desired, PathB
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    if with_sources {
-        if let Some(sources) = desired.sources.as_mut() {
-            sources.manifest = Some(scan_sources(&sources.path, &base_dir)?);
-        }
-    }
     Ok((desired, base_dir))
 }
 
@@ -53,7 +48,7 @@ fn bucket_hint_file(base_dir: &Path) -> PathBuf {
 impl Session {
     /// Load the config and connect. The sources tree is read by [`Session::observe`].
     pub async fn open(cli: &Cli) -> Result<Session> {
-        let (desired, base_dir) = load_desired(&cli.config, false)?;
+        let (desired, base_dir) = load_desired(&cli.config)?;
         let opts = vibes_aws::ConnectOptions {
             region: cli
                 .region

@@ -110,11 +110,15 @@ fn config(text: &str) {
 }
 
 fn profile(text: &str) {
-    // Writing is canonical: a written profile parses, and from then on a write and a read change
-    // nothing. (The first write may trim what the first read kept, e.g. a value's trailing tabs.)
+    // Writing is canonical: a written profile parses back to the same values, and a write and a
+    // read of it change nothing.
     if let Ok(p) = vibes_core::profile::ProfileConfig::parse(text) {
         let written = vibes_core::profile::ProfileConfig::parse(&p.to_text())
             .expect("a written profile parses");
+        assert_eq!(
+            written.values, p.values,
+            "writing a profile keeps every value"
+        );
         let again = vibes_core::profile::ProfileConfig::parse(&written.to_text())
             .expect("a rewritten profile parses");
         assert_eq!(

@@ -80,7 +80,7 @@ pub fn rsync_args(ip: &str, profile: &str, dest: &Path, dry_run: bool) -> Vec<Os
 }
 
 pub async fn run(cli: &Cli, args: &FetchArgs) -> Result<i32> {
-    let (desired, _) = crate::session::load_desired(&cli.config, false)?;
+    let (desired, _) = crate::session::load_desired(&cli.config)?;
     if !desired.profiles.contains_key(&args.profile) {
         let known = desired
             .profiles

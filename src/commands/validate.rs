@@ -4,7 +4,7 @@ use crate::cli::Cli;
 use miette::Result;
 
 pub fn run(cli: &Cli) -> Result<i32> {
-    let (d, _) = crate::session::load_desired(&cli.config, false)?;
+    let (d, _) = crate::session::load_desired(&cli.config)?;
     if !cli.quiet {
         let n =
             |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });

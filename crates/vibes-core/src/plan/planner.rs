@@ -279,11 +279,7 @@ impl<'a> Cx<'a> {
                             param_diffs.push((k.clone(), was.cloned(), now));
                         }
                     }
-                    for k in s.parameters.keys() {
-                        if !spec.parameters.contains_key(k) {
-                            // A parameter the template defaults: not ours to compare.
-                        }
-                    }
+                    // Parameters the config does not set are the template's defaults: not compared.
                     let untagged = !self.ours(&s.tags);
                     if !template_differs && param_diffs.is_empty() && !untagged {
                         continue;
@@ -894,8 +890,7 @@ impl<'a> Cx<'a> {
             if bucket.is_none() {
                 parts.push("the bucket is new".into());
             }
-            if !delete.is_empty() || extra.is_empty() {
-            } else {
+            if delete.is_empty() && !extra.is_empty() {
                 parts.push(format!(
                     "{} kept ([sources] delete = false)",
                     plural(extra.len(), "extra object", "extra objects")
