@@ -16,6 +16,8 @@
 #   RSYNCD_UID/GID      user and group the daemon serves files as (default nobody/nogroup when root; unset
 #                       otherwise, since only root can switch user)
 #   RSYNCD_HOSTS_ALLOW  an rsync `hosts allow` list (default: unset; the security group limits who connects)
+#   RSYNCD_ADDRESS      the address the daemon listens on (default: every address)
+#   RSYNCD_PORT         the port it listens on (default 873)
 #   RSYNCD_LOCK_FILE    the lock file `max connections` counts in (default: rsync's own under /run when root,
 #                       one in $TMPDIR otherwise, since only root may write /run)
 set -euo pipefail
@@ -61,6 +63,8 @@ EOF
 [[ -n $uid ]] && echo "uid = $uid"
 [[ -n $gid ]] && echo "gid = $gid"
 [[ -n ${RSYNCD_HOSTS_ALLOW:-} ]] && echo "hosts allow = $RSYNCD_HOSTS_ALLOW"
+[[ -n ${RSYNCD_ADDRESS:-} ]] && echo "address = $RSYNCD_ADDRESS"
+[[ -n ${RSYNCD_PORT:-} ]] && echo "port = $RSYNCD_PORT"
 
 modules=0
 declare -A seen=()

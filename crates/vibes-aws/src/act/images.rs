@@ -8,7 +8,9 @@ use crate::AwsCloud;
 use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType, StatusType};
 use aws_sdk_ec2::types::Filter;
 use std::time::Duration;
-use vibes_core::cloud::{BuildOutcome, CloudError, CloudResult, ImageBuildRequest};
+use vibes_core::cloud::{
+    image_build_env, BuildOutcome, CloudError, CloudResult, ImageBuildRequest,
+};
 use vibes_core::observed::ObservedImage;
 use vibes_core::tags::Tags;
 
@@ -22,10 +24,9 @@ fn env(name: &str, value: impl Into<String>) -> CloudResult<EnvironmentVariable>
 }
 
 impl AwsCloud {
-    /// Starts the build with the recipe's location and the tags as environment:
-    /// `VIBES_RECIPE_BUCKET`, `VIBES_RECIPE_PREFIX`, `VIBES_RECIPE` and `VIBES_TAGS` (a JSON
-    /// object), which the buildspec hands to Packer. The idempotency token makes a retried start
-    /// return the same build.
+    /// Starts the build with the recipe's location and the tags as environment
+    /// ([`image_build_env`]: the names the buildspec reads), which the buildspec hands to
+    /// Packer. The idempotency token makes a retried start return the same build.
     pub(crate) async fn start_image_build_impl(
         &self,
         req: &ImageBuildRequest,
@@ -33,10 +34,10 @@ impl AwsCloud {
         let tags = serde_json::to_string(&req.tags)
             .map_err(|e| CloudError::permanent("StartBuild", e.to_string()))?;
         let vars = vec![
-            env("VIBES_RECIPE_BUCKET", &req.artifacts_bucket)?,
-            env("VIBES_RECIPE_PREFIX", &req.recipe_prefix)?,
-            env("VIBES_RECIPE", &req.recipe)?,
-            env("VIBES_TAGS", tags)?,
+            env(image_build_env::RECIPE_BUCKET, &req.artifacts_bucket)?,
+            env(image_build_env::RECIPE_PREFIX, &req.recipe_prefix)?,
+            env(image_build_env::RECIPE, &req.recipe)?,
+            env(image_build_env::TAGS, tags)?,
         ];
         let out = self
             .codebuild

@@ -89,6 +89,21 @@ impl StackState {
     }
 }
 
+/// The environment variables an image build is started with. The buildspec of `cfn/main.yaml`
+/// (ImageBuildProject) reads exactly these names; the local cloud runs that buildspec, so a
+/// name changed on one side only fails the image build tests as it would fail on AWS.
+pub mod image_build_env {
+    /// The bucket the recipe files were uploaded to.
+    pub const RECIPE_BUCKET: &str = "VIBES_RECIPE_BUCKET";
+    /// Their key prefix, ending in `/`.
+    pub const RECIPE_PREFIX: &str = "VIBES_RECIPE_PREFIX";
+    /// The recipe's path under the prefix; Packer runs in its directory.
+    pub const RECIPE: &str = "VIBES_RECIPE";
+    /// A JSON object: the tags the image must carry, for vibes to find it by.
+    pub const TAGS: &str = "VIBES_TAGS";
+    pub const ALL: [&str; 4] = [RECIPE_BUCKET, RECIPE_PREFIX, RECIPE, TAGS];
+}
+
 /// A CodeBuild build of a Packer recipe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageBuildRequest {

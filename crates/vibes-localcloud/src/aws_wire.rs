@@ -1,0 +1,159 @@
+//! Reading AWS requests and responses as they pass: the Query protocol's form parameters,
+//! the service a request is signed for, and the few XML values the runner needs.
+
+use std::collections::BTreeMap;
+
+/// Which AWS service a request is for, from its SigV4 credential scope
+/// (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`).
+pub fn service_of(authorization: Option<&str>) -> Option<String> {
+    let auth = authorization?;
+    let cred = auth.split("Credential=").nth(1)?;
+    let scope = cred.split([',', ' ']).next()?;
+    scope.split('/').nth(3).map(str::to_string)
+}
+
+/// The form parameters of a Query-protocol request (EC2, CloudFormation).
+pub fn form(body: &[u8]) -> BTreeMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// Values of a numbered list parameter: `InstanceId.1`, `InstanceId.2`, …
+pub fn list(params: &BTreeMap<String, String>, prefix: &str) -> Vec<String> {
+    (1..)
+        .map_while(|n| params.get(&format!("{prefix}.{n}")).cloned())
+        .collect()
+}
+
+/// Every text value of `<tag>…</tag>`, in order.
+pub fn values(xml: &str, tag: &str) -> Vec<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let Some(j) = after.find(&close) else { break };
+        out.push(unescape(&after[..j]));
+        rest = &after[j + close.len()..];
+    }
+    out
+}
+
+pub fn first(xml: &str, tag: &str) -> Option<String> {
+    values(xml, tag).into_iter().next()
+}
+
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// In a DescribeSnapshots answer, shows each snapshot for which `pending` says so as
+/// `pending` (moto reports every snapshot `completed` at once).
+pub fn mark_snapshots_pending(xml: &str, pending: impl Fn(&str) -> bool) -> String {
+    let open = "<snapshotId>";
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(i) = rest.find(open) {
+        let (head, tail) = rest.split_at(i + open.len());
+        out.push_str(head);
+        let id_end = tail.find('<').unwrap_or(tail.len());
+        let id = &tail[..id_end];
+        // This snapshot's item ends where the next one's id begins.
+        let item_end = tail[id_end..].find(open).map_or(tail.len(), |n| id_end + n);
+        let mut item = tail[..item_end].to_string();
+        if pending(id) {
+            item = item
+                .replacen("<status>completed</status>", "<status>pending</status>", 1)
+                .replacen("<progress>100%</progress>", "<progress>50%</progress>", 1);
+        }
+        out.push_str(&item);
+        rest = &tail[item_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Adds `outputs` to the stack named `stack` in a DescribeStacks answer.
+pub fn add_stack_outputs(xml: &str, stack: &str, outputs: &[(String, String)]) -> String {
+    if outputs.is_empty() {
+        return xml.to_string();
+    }
+    let marker = format!("<StackName>{}</StackName>", escape(stack));
+    let Some(at) = xml.find(&marker) else {
+        return xml.to_string();
+    };
+    let members: String = outputs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<member><OutputKey>{}</OutputKey><OutputValue>{}</OutputValue></member>",
+                escape(k),
+                escape(v)
+            )
+        })
+        .collect();
+    // The stack's own part of the answer runs to the next stack's name.
+    let end = xml[at + marker.len()..]
+        .find("<StackName>")
+        .map_or(xml.len(), |n| at + marker.len() + n);
+    let part = &xml[at..end];
+    let patched = if let Some(o) = part.find("<Outputs>") {
+        let o = o + "<Outputs>".len();
+        format!("{}{members}{}", &part[..o], &part[o..])
+    } else if let Some(o) = part.find("<Outputs/>") {
+        format!(
+            "{}<Outputs>{members}</Outputs>{}",
+            &part[..o],
+            &part[o + "<Outputs/>".len()..]
+        )
+    } else {
+        format!(
+            "{marker}<Outputs>{members}</Outputs>{}",
+            &part[marker.len()..]
+        )
+    };
+    format!("{}{patched}{}", &xml[..at], &xml[end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_comes_from_the_credential_scope() {
+        let auth = "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/codebuild/aws4_request, SignedHeaders=host, Signature=ab";
+        assert_eq!(service_of(Some(auth)).as_deref(), Some("codebuild"));
+        assert_eq!(service_of(None), None);
+    }
+
+    #[test]
+    fn only_pending_snapshots_change() {
+        let xml = "<snapshotSet><item><snapshotId>snap-1</snapshotId><status>completed</status><tagSet><item><key>a</key></item></tagSet></item><item><snapshotId>snap-2</snapshotId><status>completed</status></item></snapshotSet>";
+        let out = mark_snapshots_pending(xml, |id| id == "snap-2");
+        assert_eq!(
+            values(&out, "status"),
+            vec!["completed".to_string(), "pending".to_string()]
+        );
+    }
+
+    #[test]
+    fn outputs_join_the_named_stack_only() {
+        let xml = "<Stacks><member><StackName>a</StackName><Outputs><member><OutputKey>X</OutputKey><OutputValue>1</OutputValue></member></Outputs></member><member><StackName>b</StackName><StackStatus>CREATE_COMPLETE</StackStatus></member></Stacks>";
+        let out = add_stack_outputs(xml, "b", &[("P".into(), "v&w".into())]);
+        assert_eq!(values(&out, "OutputKey"), vec!["X", "P"]);
+        assert_eq!(values(&out, "OutputValue"), vec!["1", "v&w"]);
+        let a = add_stack_outputs(xml, "a", &[("P".into(), "2".into())]);
+        assert_eq!(values(&a, "OutputKey"), vec!["P", "X"]);
+    }
+}

@@ -1,0 +1,251 @@
+//! The endpoint: every request is passed on to moto unchanged; CodeBuild is answered here; and
+//! what EC2 and CloudFormation answer is acted on ([`after`]) and, where moto is kinder than AWS,
+//! corrected on the way back.
+
+use crate::aws_wire;
+use crate::codebuild;
+use crate::instances::{self, LaunchTemplateRef};
+use crate::stacks;
+use crate::world::World;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{header, Request, Response, StatusCode};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+type Body = Full<Bytes>;
+
+pub async fn serve(listener: tokio::net::TcpListener, world: Arc<World>) -> Result<(), String> {
+    let client: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new()).build_http();
+    loop {
+        let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
+        let (world, client) = (world.clone(), client.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(world.clone(), client.clone(), req));
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection");
+            }
+        });
+    }
+}
+
+fn answer(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Full::new(body.into()))
+        .expect("a valid response")
+}
+
+async fn handle(
+    world: Arc<World>,
+    client: Client<HttpConnector, Body>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return Ok(answer(
+                400,
+                "text/plain",
+                format!("reading the request: {e}"),
+            ))
+        }
+    };
+    let service = aws_wire::service_of(
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
+    if service.as_deref() == Some("codebuild") {
+        return Ok(codebuild_answer(&world, &parts.headers, &body));
+    }
+    let query = matches!(service.as_deref(), Some("ec2") | Some("cloudformation"));
+    let params = if query {
+        aws_wire::form(&body)
+    } else {
+        BTreeMap::new()
+    };
+    let uri = format!(
+        "{}{}",
+        world.settings.moto,
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let mut forward = Request::builder().method(parts.method.clone()).uri(&uri);
+    for (k, v) in &parts.headers {
+        if k != header::HOST && k != header::TRANSFER_ENCODING && k != header::CONTENT_LENGTH {
+            forward = forward.header(k, v);
+        }
+    }
+    let forward = match forward.body(Full::new(body)) {
+        Ok(f) => f,
+        Err(e) => return Ok(answer(500, "text/plain", format!("request to moto: {e}"))),
+    };
+    let response = match client.request(forward).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(answer(
+                502,
+                "text/plain",
+                format!("moto did not answer: {e}"),
+            ))
+        }
+    };
+    let (mut rparts, rbody) = response.into_parts();
+    let rbody = match rbody.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return Ok(answer(
+                502,
+                "text/plain",
+                format!("reading moto's answer: {e}"),
+            ))
+        }
+    };
+    let mut out = rbody.clone();
+    if query && rparts.status == StatusCode::OK {
+        let action = params.get("Action").cloned().unwrap_or_default();
+        let text = String::from_utf8_lossy(&rbody).into_owned();
+        if let Some(patched) = after(
+            &world,
+            service.as_deref().unwrap_or(""),
+            &action,
+            &params,
+            &text,
+        )
+        .await
+        {
+            out = Bytes::from(patched);
+            rparts.headers.remove(header::CONTENT_LENGTH);
+        }
+    }
+    rparts.headers.remove(header::TRANSFER_ENCODING);
+    Ok(Response::from_parts(rparts, Full::new(out)))
+}
+
+fn codebuild_answer(world: &Arc<World>, headers: &hyper::HeaderMap, body: &[u8]) -> Response<Body> {
+    const JSON: &str = "application/x-amz-json-1.1";
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let op = target.rsplit('.').next().unwrap_or_default();
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let result = match op {
+        "StartBuild" => codebuild::start_build(world, &request),
+        "BatchGetBuilds" => codebuild::batch_get_builds(world, &request),
+        "StopBuild" => codebuild::stop_build(world, &request),
+        other => Err(codebuild::Fault {
+            status: 400,
+            body: serde_json::json!({"__type": "InvalidInputException", "message": format!("{other} is not played by the local cloud")}).to_string(),
+        }),
+    };
+    match result {
+        Ok(v) => answer(200, JSON, v.to_string()),
+        Err(f) => answer(f.status, JSON, f.body),
+    }
+}
+
+/// Acts on a successful EC2 or CloudFormation call; returns the answer to send instead of
+/// moto's when it needs correcting.
+async fn after(
+    world: &Arc<World>,
+    service: &str,
+    action: &str,
+    params: &BTreeMap<String, String>,
+    answer: &str,
+) -> Option<String> {
+    match (service, action) {
+        ("ec2", "RunInstances") => {
+            let template = LaunchTemplateRef {
+                id: params.get("LaunchTemplate.LaunchTemplateId").cloned(),
+                name: params.get("LaunchTemplate.LaunchTemplateName").cloned(),
+                version: params.get("LaunchTemplate.Version").cloned(),
+            };
+            for id in aws_wire::values(answer, "instanceId") {
+                tokio::spawn(instances::boot(world.clone(), id, template.clone()));
+            }
+            None
+        }
+        ("ec2", "StopInstances") | ("ec2", "TerminateInstances") => {
+            let terminated = action == "TerminateInstances";
+            for id in aws_wire::list(params, "InstanceId") {
+                world.instances.end(&world.settings.state, &id, terminated);
+            }
+            None
+        }
+        ("ec2", "CreateVolume") => {
+            if let Some(volume) = aws_wire::first(answer, "volumeId") {
+                let from = params.get("SnapshotId").map(String::as_str);
+                // Before the answer goes back: the volume holds its snapshot's content as soon
+                // as anyone can see it.
+                if let Err(e) = world.disks.create_volume(&volume, from).await {
+                    tracing::error!(%volume, error = %e, "volume content");
+                }
+            }
+            None
+        }
+        ("ec2", "DeleteVolume") => {
+            if let Some(v) = params.get("VolumeId") {
+                world.disks.delete_volume(v);
+            }
+            None
+        }
+        ("ec2", "CreateSnapshot") => {
+            if let (Some(snapshot), Some(volume)) = (
+                aws_wire::first(answer, "snapshotId"),
+                params.get("VolumeId"),
+            ) {
+                world.disks.start_snapshot(&snapshot, volume);
+                return Some(aws_wire::mark_snapshots_pending(answer, |_| true));
+            }
+            None
+        }
+        ("ec2", "DeleteSnapshot") => {
+            if let Some(s) = params.get("SnapshotId") {
+                world.disks.delete_snapshot(s);
+            }
+            None
+        }
+        ("ec2", "DescribeSnapshots") => Some(aws_wire::mark_snapshots_pending(answer, |id| {
+            world.disks.is_pending(id)
+        })),
+        ("cloudformation", "CreateStack") | ("cloudformation", "UpdateStack") => {
+            let (Some(stack), Some(body)) = (params.get("StackName"), params.get("TemplateBody"))
+            else {
+                return None;
+            };
+            let given = stacks::request_parameters(params);
+            if let Err(e) = stacks::complete(world, stack, body, &given).await {
+                tracing::error!(%stack, error = %e, "could not complete what moto's CloudFormation skipped");
+            }
+            None
+        }
+        ("cloudformation", "DeleteStack") => {
+            if let Some(stack) = params.get("StackName") {
+                world.stacks.forget(stack);
+                world.builds.forget_stack(stack);
+            }
+            None
+        }
+        ("cloudformation", "DescribeStacks") => {
+            let mut xml = answer.to_string();
+            for (stack, outputs) in world.stacks.outputs_to_add() {
+                xml = aws_wire::add_stack_outputs(&xml, &stack, &outputs);
+            }
+            Some(xml)
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The local cloud: the whole vibes platform on this machine, on 127.0.0.1 only. It starts moto (the
+# AWS API emulator) and vibes-localcloud in front of it, which runs what moto does not: each CodeBuild
+# build runs the buildspec of cfn/main.yaml (with a Packer stand-in that validates the recipe and
+# registers the image), each instance boots the platform's worker or server script as a process, and
+# EBS volumes and snapshots are directories. State (pids, logs, volumes) lives in .localcloud/.
+#
+#   scripts/localcloud.sh start       # prints `export AWS_ENDPOINT_URL=…` and dummy credentials: eval it
+#   scripts/localcloud.sh stop
+#   scripts/localcloud.sh status
+#   scripts/localcloud.sh rsync-url   # rsync://127.0.0.1:PORT/ of the running server
+#
+# Environment: VIBES_BIN (the vibes a worker compiles with; default: target/debug/vibes, built if
+# missing), LOCALCLOUD_STATE (default .localcloud in the repository).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+state="${LOCALCLOUD_STATE:-$root/.localcloud}"
+venv="$root/.venv"
+
+running() {
+  [[ -f $state/$1.pid ]] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+print_env() {
+  cat <<ENV
+export AWS_ENDPOINT_URL=$(cat "$state/endpoint")
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+ENV
+}
+
+wait_for() { # what, seconds, test command...
+  local what=$1 tries=$(($2 * 5)); shift 2
+  for ((i = 0; i < tries; i++)); do
+    "$@" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "localcloud.sh: $what did not come up; see $state/*.log" >&2
+  return 1
+}
+
+stop() {
+  for p in runner moto; do
+    if running "$p"; then
+      kill "$(cat "$state/$p.pid")" 2>/dev/null || true
+    fi
+    rm -f "$state/$p.pid"
+  done
+  # Instances are process groups of their own: end those the runner left.
+  if [[ -d $state/instances ]]; then
+    pkill -f "$state/instances/" 2>/dev/null || true
+  fi
+  pkill -f "rsync --daemon --no-detach --config $state/" 2>/dev/null || true
+}
+
+case "${1:-}" in
+  start)
+    if running runner && running moto; then print_env; exit 0; fi
+    stop
+    [[ -x $venv/bin/moto_server && -x $venv/bin/aws ]] || bash "$root/scripts/setup.sh" >&2
+    runner="${LOCALCLOUD_BIN:-$root/target/debug/vibes-localcloud}"
+    vibes="${VIBES_BIN:-$root/target/debug/vibes}"
+    if [[ ! -x $runner || ! -x $vibes ]]; then
+      (cd "$root" && cargo build --locked --quiet --bin vibes --bin vibes-localcloud) >&2
+    fi
+    rm -rf "$state"
+    mkdir -p "$state"
+    port=$(free_port)
+    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
+    echo $! >"$state/moto.pid"
+    wait_for "moto on port $port" 60 curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/"
+    # The runner's builds and instances call the aws CLI of the venv.
+    PATH="$venv/bin:$PATH" "$runner" --moto "http://127.0.0.1:$port" --state "$state" \
+      --vibes "$vibes" --platform "$root/platform" >"$state/runner.log" 2>&1 &
+    echo $! >"$state/runner.pid"
+    wait_for "vibes-localcloud" 30 test -s "$state/endpoint"
+    print_env
+    ;;
+  stop)
+    stop
+    echo "localcloud.sh: stopped" >&2
+    ;;
+  status)
+    if running runner && running moto; then
+      echo "running at $(cat "$state/endpoint") (moto pid $(cat "$state/moto.pid"), runner pid $(cat "$state/runner.pid"))"
+      [[ -s $state/rsync-url ]] && echo "server: $(cat "$state/rsync-url")"
+      exit 0
+    fi
+    echo "not running"
+    exit 1
+    ;;
+  rsync-url)
+    if [[ -s $state/rsync-url ]]; then
+      cat "$state/rsync-url"
+      echo
+    else
+      echo "localcloud.sh: no server is serving (is [server] running = true applied?)" >&2
+      exit 1
+    fi
+    ;;
+  *)
+    echo "usage: $0 start|stop|status|rsync-url" >&2
+    exit 2
+    ;;
+esac
