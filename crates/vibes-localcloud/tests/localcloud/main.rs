@@ -1,0 +1,6 @@
+//! The whole platform on one machine: the local cloud (moto plus the runner) driven by the real
+//! `vibes` binary, with the project's own buildspec, boot scripts, encoders and rsync.
+
+mod image_build;
+mod platform;
+mod support;

@@ -1,0 +1,205 @@
+//! From an empty account to music on disk, and the compile cycle after it: the real vibes
+//! binary against the local cloud, the worker's and server's own boot scripts, real encoders,
+//! a real rsync daemon, and tags read back with lofty.
+
+use crate::support::{image, project, read_tags, tree, write, write_wav, LocalCloud, Tags};
+use std::path::Path;
+
+const PROJECT: &str = "e2e";
+
+/// Two artists, three tracks: (path of the WAVE, the tags the tree gives it).
+fn collection(music: &Path) -> Vec<(&'static str, Tags)> {
+    write(&music.join("nina/tags.vc"), "ARTIST=Nina Simone\n");
+    write(
+        &music.join("nina/pastel_blues/tags.vc"),
+        "ALBUM=Pastel Blues\nDATE=1965\n",
+    );
+    write(
+        &music.join("nina/pastel_blues/1-be_my_husband.tags.vc"),
+        "TITLE=Be My Husband\n",
+    );
+    write(
+        &music.join("nina/pastel_blues/2-nobodys_fault.tags.vc"),
+        "TITLE=Nobody's Fault but Mine\n",
+    );
+    write(&music.join("sigur/tags.vc"), "ARTIST=Sigur Rós\n");
+    write(
+        &music.join("sigur/takk/tags.vc"),
+        "ALBUM=Takk…\nDATE=2005\n",
+    );
+    write(
+        &music.join("sigur/takk/3-hoppipolla.tags.vc"),
+        "TITLE=Hoppípolla\n",
+    );
+    write_wav(
+        &music.join("nina/pastel_blues/1-be_my_husband.wav"),
+        0.6,
+        220.0,
+    );
+    write_wav(
+        &music.join("nina/pastel_blues/2-nobodys_fault.wav"),
+        0.6,
+        330.0,
+    );
+    write_wav(&music.join("sigur/takk/3-hoppipolla.wav"), 0.6, 440.0);
+    let t = |artist: &str, album: &str, title: &str, track, date: &str| Tags {
+        artist: artist.into(),
+        album: album.into(),
+        title: title.into(),
+        track,
+        date: date.into(),
+    };
+    vec![
+        (
+            "nina/pastel_blues/1-be_my_husband",
+            t("Nina Simone", "Pastel Blues", "Be My Husband", 1, "1965"),
+        ),
+        (
+            "nina/pastel_blues/2-nobodys_fault",
+            t(
+                "Nina Simone",
+                "Pastel Blues",
+                "Nobody's Fault but Mine",
+                2,
+                "1965",
+            ),
+        ),
+        (
+            "sigur/takk/3-hoppipolla",
+            t("Sigur Rós", "Takk…", "Hoppípolla", 3, "2005"),
+        ),
+    ]
+}
+
+fn config() -> String {
+    format!(
+        "[network]\ncreate = true\n\n[sources]\npath = \"music\"\n\n[keys.builds]\n[keys.worker]\n[keys.server]\n\n\
+         [profiles.phone]\nencoder = \"lame\"\nflags = \"--quiet -V 6\"\n\n\
+         [profiles.archive]\nencoder = \"flac\"\nflags = \"-s -5\"\n\n\
+         {}\n{}\n\
+         [compile]\ninstance_type = \"c7a.large\"\nbuilds_volume_gib = 10\ntimeout_minutes = 10\n\n\
+         [snapshots]\nkeep = 1\n\n[server]\nrunning = true\n",
+        image("worker"),
+        image("server")
+    )
+}
+
+fn fetch(cloud: &LocalCloud, dir: &Path, profile: &str, dest: &Path) {
+    let url = cloud.rsync_url();
+    cloud
+        .vibes(
+            dir,
+            &["fetch", profile, dest.to_str().unwrap(), "--server", &url],
+        )
+        .expect(0, cloud);
+}
+
+#[test]
+fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
+    let cloud = LocalCloud::start();
+    let dir = project(PROJECT, &config());
+    let music = dir.path().join("music");
+    let tracks = collection(&music);
+
+    // Empty account → apply: stacks, keys, profiles, images, sync, compile, snapshot, server.
+    cloud
+        .vibes(dir.path(), &["apply", "--auto-approve"])
+        .expect(0, &cloud);
+    let phone = dir.path().join("fetched/phone");
+    let archive = dir.path().join("fetched/archive");
+    fetch(&cloud, dir.path(), "phone", &phone);
+    fetch(&cloud, dir.path(), "archive", &archive);
+    for (track, tags) in &tracks {
+        assert_eq!(
+            &read_tags(&phone.join(format!("{track}.mp3"))),
+            tags,
+            "{track}.mp3"
+        );
+        assert_eq!(
+            &read_tags(&archive.join(format!("{track}.flac"))),
+            tags,
+            "{track}.flac"
+        );
+    }
+    assert!(
+        tree(&phone).keys().all(|f| !f.contains(".vibes")),
+        "bookkeeping reached the fetched profile: {:?}",
+        tree(&phone).keys()
+    );
+    cloud
+        .vibes(dir.path(), &["plan", "--detailed-exitcode"])
+        .expect(0, &cloud);
+    let first_snapshots = cloud.snapshots(PROJECT);
+    assert_eq!(first_snapshots.len(), 1, "{first_snapshots:?}");
+
+    // One edited tags file: one file to sync and a compile; only that output changes.
+    write(
+        &music.join("sigur/takk/3-hoppipolla.tags.vc"),
+        "TITLE=Hoppípolla (live)\n",
+    );
+    let plan = cloud
+        .vibes(dir.path(), &["plan", "--detailed-exitcode"])
+        .expect(2, &cloud);
+    assert!(plan.stdout.contains("1 file to upload"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("> compile"), "{}", plan.stdout);
+    let before = tree(&phone);
+    cloud
+        .vibes(dir.path(), &["apply", "--auto-approve"])
+        .expect(0, &cloud);
+    fetch(&cloud, dir.path(), "phone", &phone);
+    assert_eq!(
+        read_tags(&phone.join("sigur/takk/3-hoppipolla.mp3")).title,
+        "Hoppípolla (live)"
+    );
+    let after = tree(&phone);
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|(f, sha)| before.get(*f) != Some(sha))
+        .map(|(f, _)| f)
+        .collect();
+    assert_eq!(
+        changed,
+        ["sigur/takk/3-hoppipolla.mp3"],
+        "only the edited track changes"
+    );
+    // [snapshots] keep = 1 holds: the new snapshot replaced the first.
+    let second_snapshots = cloud.snapshots(PROJECT);
+    assert_eq!(second_snapshots.len(), 1, "keep = 1: {second_snapshots:?}");
+    assert_ne!(second_snapshots, first_snapshots);
+    cloud
+        .vibes(dir.path(), &["plan", "--detailed-exitcode"])
+        .expect(0, &cloud);
+
+    // A corrupt WAVE: the compile fails naming the track and the encoder's complaint, the worker
+    // is gone, no snapshot is taken, and the server still serves the previous builds.
+    write(
+        &music.join("nina/pastel_blues/2-nobodys_fault.wav"),
+        b"RIFF\x04\0\0\0WAVEjunk",
+    );
+    let failed = cloud
+        .vibes(dir.path(), &["apply", "--auto-approve"])
+        .expect(1, &cloud);
+    let out = failed.all();
+    assert!(
+        out.contains("2-nobodys_fault.wav"),
+        "the track is named:\n{out}"
+    );
+    assert!(out.contains("compile"), "{out}");
+    let workers = cloud.instances(PROJECT, "compile");
+    assert!(
+        workers.iter().all(|(_, state)| state == "terminated"),
+        "no worker is left: {workers:?}"
+    );
+    assert_eq!(
+        cloud.snapshots(PROJECT),
+        second_snapshots,
+        "no snapshot of a failed compile"
+    );
+    let again = dir.path().join("fetched/phone-again");
+    fetch(&cloud, dir.path(), "phone", &again);
+    assert_eq!(
+        tree(&again),
+        after,
+        "the server still serves the previous builds"
+    );
+}
