@@ -1,6 +1,8 @@
 //! The `vibes` command line. Each command is a thin wrapper over an operation of vibes-core;
 //! errors are printed once, by miette, with their spans into the file at fault.
 
+#[macro_use]
+mod out;
 mod cli;
 mod commands;
 mod reporter;
@@ -19,7 +21,7 @@ fn main() -> ExitCode {
     let code = match run(&cli) {
         Ok(code) => code,
         Err(report) => {
-            eprintln!("{report:?}");
+            errln!("{report:?}");
             commands::exit::ERROR
         }
     };

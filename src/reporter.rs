@@ -1,6 +1,7 @@
 //! The CLI's side of progress: a spinner per action in flight with its elapsed time on a
 //! terminal; plain timestamped lines otherwise (CI logs). The core only calls the trait.
 
+use crate::out::{errln, outln};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,16 +34,6 @@ impl TerminalReporter {
         }
     }
 
-    /// A line that is not about one action (e.g. an interrupt).
-    pub fn note(&self, message: &str) {
-        match &self.bars {
-            Some((multi, _)) => {
-                let _ = multi.println(message);
-            }
-            None => eprintln!("{} {message}", timestamp()),
-        }
-    }
-
     pub fn finish(&self) {
         if let Some((multi, bars)) = &self.bars {
             for (_, bar) in bars.lock().unwrap().drain() {
@@ -61,6 +52,16 @@ impl TerminalReporter {
 }
 
 impl Reporter for TerminalReporter {
+    /// A line that is not about one action (e.g. an interrupt).
+    fn note(&self, message: &str) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(message);
+            }
+            None => crate::out::errln(format_args!("{} {message}", timestamp())),
+        }
+    }
+
     fn action_started(&self, index: usize, action: &Action) {
         self.started.lock().unwrap().insert(index, Instant::now());
         let what = format!(
@@ -173,19 +174,31 @@ pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool) -> i32 {
     }
     let failed = counts[1] > 0;
     if failed || report.interrupted {
-        eprintln!();
+        errln(format_args!(""));
         for (a, o) in plan.actions.iter().zip(&report.outcomes) {
             match o {
-                Outcome::Failed { error } => eprintln!("error: {}: {error}", a.address),
-                Outcome::Skipped { reason } => eprintln!("skipped: {}: {reason}", a.address),
-                Outcome::NotStarted => eprintln!("not started: {} (interrupted)", a.address),
+                Outcome::Failed { error } => errln(format_args!("error: {}: {error}", a.address)),
+                Outcome::Skipped { reason } => {
+                    errln(format_args!("skipped: {}: {reason}", a.address))
+                }
+                Outcome::NotStarted => errln(format_args!(
+                    "not started: {} ({})",
+                    a.address,
+                    if report.outage.is_some() {
+                        "the cloud stopped answering"
+                    } else {
+                        "interrupted"
+                    }
+                )),
                 _ => {}
             }
         }
     }
     let line = format!(
         "Apply {}: {} done, {} failed, {} skipped, {} blocked, {} not started.",
-        if report.interrupted {
+        if report.outage.is_some() {
+            "stopped (the cloud stopped answering; run vibes apply again once it answers)"
+        } else if report.interrupted {
             "interrupted"
         } else if failed {
             "failed"
@@ -199,14 +212,14 @@ pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool) -> i32 {
         counts[4]
     );
     if failed || report.interrupted {
-        eprintln!("{line}");
+        errln(format_args!("{line}"));
         1
     } else {
         // The result is shown even with -q: it is what -q keeps.
         if quiet {
-            println!("{line}");
+            outln(format_args!("{line}"));
         } else {
-            println!("\n{line}");
+            outln(format_args!("\n{line}"));
         }
         0
     }

@@ -7,11 +7,11 @@ use crate::cli::{Cli, Selection};
 use crate::reporter::TerminalReporter;
 use crate::session::{plan_options, Session};
 use miette::{miette, Result};
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use vibes_core::apply::{self, ApplyOptions};
+use vibes_core::apply::{self, ApplyOptions, Reporter};
 use vibes_core::plan::PlanOptions;
 use vibes_core::saved::{moved_since, SavedPlan};
 
@@ -47,18 +47,87 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
             return Ok(nothing_to_do(cli, &plan));
         }
     }
+    // From here to the end, Ctrl-C and SIGTERM are vibes' to handle: whatever they interrupt,
+    // the lock taken next is released.
+    let mut interrupts = Interrupts::install()?;
     // Then the lock, before looking again: what is observed and planned under it cannot be changed by
     // another vibes before it is applied.
     let command = if req.destroy { "destroy" } else { "apply" };
-    let lock = apply::lock::acquire(session.cloud.as_ref(), &project, command)
+    let lock = apply::acquire_with_lease(session.cloud.as_ref(), &project, command, lease())
         .await
         .map_err(|e| miette!("{e}"))?;
-    let result = run_locked(cli, &req, &mut session, saved, options).await;
-    let released = apply::lock::release(session.cloud.as_ref(), lock).await;
-    if let Err(e) = released {
-        eprintln!("warning: could not release the apply lock: {e}");
+    if let Some((previous, why)) = &lock.took_over {
+        errln!(
+            "Took over the lock of project {project} left by {} (vibes {}, id {}, since {}): {why}.",
+            previous.holder,
+            previous.command,
+            previous.id,
+            apply::lock::rfc3339(previous.since)
+        );
+    }
+    let renewal = apply::keep_renewed(session.cloud.clone(), &lock);
+    let result = run_locked(cli, &req, &mut session, saved, options, &mut interrupts).await;
+    renewal.abort();
+    let lapse = lease();
+    match tokio::time::timeout(
+        RELEASE_TIMEOUT,
+        apply::release(session.cloud.as_ref(), lock),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => errln!(
+            "warning: could not release the apply lock ({e}); the next apply takes it over once its lease lapses ({})",
+            apply::lock::human_age(lapse)
+        ),
+        Err(_) => errln!(
+            "warning: the cloud did not answer the lock's release within {} s; the next apply takes it over once its lease lapses ({})",
+            RELEASE_TIMEOUT.as_secs(),
+            apply::lock::human_age(lapse)
+        ),
     }
     result
+}
+
+/// How long releasing the lock may take before vibes leaves anyway (the lease frees it then).
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The lock's lease: `VIBES_LOCK_LEASE_SECONDS` (for tests and very slow links), else the default.
+fn lease() -> Duration {
+    std::env::var("VIBES_LOCK_LEASE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(apply::lock::DEFAULT_LEASE)
+}
+
+/// Exit code of a run ended by a signal (as shells report SIGINT).
+const INTERRUPTED: i32 = 130;
+
+/// SIGINT and SIGTERM, taken from their default (ending the process at once) for as long as the
+/// lock may be held.
+struct Interrupts {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn install() -> Result<Interrupts> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let handle = |kind, name| signal(kind).map_err(|e| miette!("cannot handle {name}: {e}"));
+        Ok(Interrupts {
+            int: handle(SignalKind::interrupt(), "SIGINT")?,
+            term: handle(SignalKind::terminate(), "SIGTERM")?,
+        })
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "Ctrl-C",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
 }
 
 async fn run_locked(
@@ -67,8 +136,15 @@ async fn run_locked(
     session: &mut Session,
     saved: Option<(&PathBuf, SavedPlan)>,
     options: PlanOptions,
+    interrupts: &mut Interrupts,
 ) -> Result<i32> {
-    let observed = session.observe().await?;
+    let observed = tokio::select! {
+        o = session.observe() => o?,
+        signal = interrupts.next() => {
+            errln!("Interrupted ({signal}) before anything was changed.");
+            return Ok(INTERRUPTED);
+        }
+    };
     let style = crate::style::plan_style();
 
     let (plan, saved) = match saved {
@@ -106,31 +182,52 @@ async fn run_locked(
         return Ok(nothing_to_do(cli, &plan));
     }
     if !cli.quiet || asks {
-        print!("{}", vibes_core::render::human(&plan, &style));
+        out!("{}", vibes_core::render::human(&plan, &style));
     }
     // A saved plan was reviewed when it was made; a fresh one is confirmed now.
     if !req.auto_approve && !saved {
-        confirm(req.destroy)?;
+        tokio::select! {
+            answer = confirm(req.destroy) => answer?,
+            signal = interrupts.next() => {
+                errln!("\nInterrupted ({signal}) at the prompt: nothing was changed.");
+                return Ok(INTERRUPTED);
+            }
+        }
     }
 
     let cancel = CancellationToken::new();
     let reporter = Arc::new(TerminalReporter::new(&plan, cli.quiet, cli.verbose));
-    spawn_interrupt_handler(cancel.clone(), reporter.clone());
     let mut options = ApplyOptions::new(
         session.desired.project.name.clone(),
         session.base_dir.clone(),
     );
     options.parallelism = req.parallelism as usize;
     options.engine_source = Some(crate::source_archive::engine_source());
-    let report = apply::apply(
+    let applying = apply::apply(
         &plan,
         session.cloud.clone(),
         &observed,
         &options,
         reporter.clone(),
-        cancel,
-    )
-    .await;
+        cancel.clone(),
+    );
+    tokio::pin!(applying);
+    // First signal: start nothing new and wait for what is in flight. Second: leave now; the
+    // lock is still released, and the next plan finds what was left half done.
+    let report = loop {
+        tokio::select! {
+            report = &mut applying => break report,
+            signal = interrupts.next() => {
+                if cancel.is_cancelled() {
+                    reporter.note(&format!("Interrupted twice ({signal}): leaving now; run `vibes plan` to see what is left"));
+                    reporter.finish();
+                    return Ok(INTERRUPTED);
+                }
+                reporter.note(&format!("Interrupted ({signal}): starting nothing new, waiting for the actions in flight (again to leave now)"));
+                cancel.cancel();
+            }
+        }
+    };
     reporter.finish();
     Ok(crate::reporter::print_report(&plan, &report, cli.quiet))
 }
@@ -146,7 +243,7 @@ fn has_work(plan: &vibes_core::Plan) -> bool {
 fn nothing_to_do(cli: &Cli, plan: &vibes_core::Plan) -> i32 {
     if cli.quiet {
         let blocked = plan.actions.len();
-        println!(
+        outln!(
             "Nothing to apply{}.",
             if blocked > 0 {
                 format!(" ({blocked} blocked: run `vibes plan` for why)")
@@ -155,7 +252,7 @@ fn nothing_to_do(cli: &Cli, plan: &vibes_core::Plan) -> i32 {
             }
         );
     } else {
-        print!(
+        out!(
             "{}",
             vibes_core::render::human(plan, &crate::style::plan_style())
         );
@@ -163,7 +260,9 @@ fn nothing_to_do(cli: &Cli, plan: &vibes_core::Plan) -> i32 {
     exit::OK
 }
 
-fn confirm(destroy: bool) -> Result<()> {
+/// Asks for "yes" on the terminal. The answer is read on a thread of its own, so that a signal
+/// at the prompt is handled (and the lock released) while the read is still waiting.
+async fn confirm(destroy: bool) -> Result<()> {
     if !crate::style::stdin_is_terminal() {
         return Err(miette!(
             help = "review the plan, then run again with --auto-approve (or save it with `vibes plan --out FILE` and `vibes apply FILE`)",
@@ -171,7 +270,7 @@ fn confirm(destroy: bool) -> Result<()> {
             if destroy { "destroy" } else { "apply" }
         ));
     }
-    print!(
+    out!(
         "\nDo you want to {}? Only 'yes' will be accepted: ",
         if destroy {
             "destroy these resources"
@@ -179,28 +278,16 @@ fn confirm(destroy: bool) -> Result<()> {
             "perform these actions"
         }
     );
-    std::io::stdout().flush().ok();
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).ok();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        let _ = tx.send(answer);
+    });
+    let answer = rx.await.unwrap_or_default();
     if answer.trim() == "yes" {
         Ok(())
     } else {
         Err(miette!("cancelled: nothing was changed"))
     }
-}
-
-/// First Ctrl-C: start nothing new and wait for what is in flight. Second: leave at once
-/// (the next plan finds and cleans up anything left half-done).
-fn spawn_interrupt_handler(cancel: CancellationToken, reporter: Arc<TerminalReporter>) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            reporter.note("Interrupted: starting nothing new, waiting for the actions in flight (Ctrl-C again to leave now)");
-            cancel.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                reporter
-                    .note("Interrupted twice: leaving now; run `vibes plan` to see what is left");
-                std::process::exit(130);
-            }
-        }
-    });
 }

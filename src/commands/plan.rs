@@ -14,9 +14,9 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
     let plan = vibes_core::plan::plan(&session.desired, &observed, &options)
         .map_err(|e| miette::miette!("{e}"))?;
     if args.json {
-        println!("{}", vibes_core::render::json_string(&plan));
+        outln!("{}", vibes_core::render::json_string(&plan));
     } else {
-        print!(
+        out!(
             "{}",
             vibes_core::render::human(&plan, &crate::style::plan_style())
         );
@@ -27,7 +27,7 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
             .into_diagnostic()
             .wrap_err_with(|| format!("saving the plan to {}", out.display()))?;
         if !cli.quiet && !args.json {
-            println!(
+            outln!(
                 "\nSaved the plan to {}. Apply exactly this plan with: vibes apply {}",
                 out.display(),
                 out.display()

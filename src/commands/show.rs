@@ -7,9 +7,9 @@ use vibes_core::saved::SavedPlan;
 pub fn run(args: &ShowArgs) -> Result<i32> {
     let saved = SavedPlan::load(&args.plan_file).map_err(|e| miette::miette!("{e}"))?;
     if args.json {
-        println!("{}", vibes_core::render::json_string(&saved.plan));
+        outln!("{}", vibes_core::render::json_string(&saved.plan));
     } else {
-        print!(
+        out!(
             "{}",
             vibes_core::render::human(&saved.plan, &crate::style::plan_style())
         );

@@ -13,9 +13,10 @@ pub async fn run(cli: &Cli, args: &UnlockArgs) -> Result<i32> {
     .await
     .map_err(|e| miette!("{e}"))?;
     if !cli.quiet {
-        eprintln!(
+        errln!(
             "Broke lock {} of project {}.",
-            args.lock_id, session.desired.project.name
+            args.lock_id,
+            session.desired.project.name
         );
     }
     Ok(super::exit::OK)

@@ -23,7 +23,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         if d.server.is_some() {
             parts.push("server".into());
         }
-        println!(
+        outln!(
             "{} is valid: project {}, {}.",
             cli.config.display(),
             d.project.name,

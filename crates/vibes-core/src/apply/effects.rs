@@ -93,6 +93,19 @@ pub enum EffectError {
     Compile(String),
 }
 
+impl EffectError {
+    /// Whether the cloud itself failed to answer: a transient error that outlasted every retry.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            EffectError::Cloud {
+                source: CloudError::Transient { .. },
+                ..
+            }
+        )
+    }
+}
+
 /// What every effect of one apply shares.
 pub struct Context {
     pub cloud: Arc<dyn Cloud>,

@@ -115,6 +115,10 @@ pub struct ApplyReport {
     pub outcomes: Vec<Outcome>,
     /// True when cancellation stopped the apply before every action had its chance.
     pub interrupted: bool,
+    /// Why the apply stopped starting actions by itself: the cloud stopped answering (an
+    /// action failed with a transient error after all its retries). `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outage: Option<String>,
 }
 
 impl ApplyReport {
@@ -169,6 +173,10 @@ pub async fn apply(
         cancel: cancel.clone(),
     });
 
+    // Stops starting actions: the caller's cancellation, or an outage seen here. Effects keep
+    // the caller's token, so an outage does not cut short what is in flight.
+    let stop = cancel.child_token();
+    let outage: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let mut queue = Queue::new(plan);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
 
@@ -196,7 +204,7 @@ pub async fn apply(
 
     loop {
         // Start what is ready, as permits allow, unless interrupted.
-        while !cancel.is_cancelled() {
+        while !stop.is_cancelled() {
             let Some(i) = queue.ready.pop_first() else {
                 break;
             };
@@ -208,21 +216,36 @@ pub async fn apply(
                     finish(plan, &mut queue, &mut outcomes, &mut task_index, res, reporter.as_ref());
                     continue;
                 }
-                _ = cancel.cancelled() => {
+                _ = stop.cancelled() => {
                     queue.ready.insert(i);
                     break;
                 }
             };
             let action = plan.actions[i].clone();
             let cx = cx.clone();
+            let (stop, outage) = (stop.clone(), outage.clone());
             let handle = running.spawn(async move {
                 let _permit = permit;
                 cx.reporter.action_started(i, &action);
                 let outcome = match effects::run_action(&cx, i, &action).await {
                     Ok(()) => Outcome::Done,
-                    Err(e) => Outcome::Failed {
-                        error: e.to_string(),
-                    },
+                    Err(e) => {
+                        // Transient after every retry: the cloud is not answering. Every other
+                        // action would spend its own retries learning the same; start no more.
+                        if e.is_outage() {
+                            let mut first = outage.lock().expect("outage lock");
+                            if first.is_none() {
+                                *first = Some(e.to_string());
+                                cx.reporter.note(&format!(
+                                    "The cloud stopped answering ({e}): starting nothing new; the actions in flight get their retries"
+                                ));
+                            }
+                            stop.cancel();
+                        }
+                        Outcome::Failed {
+                            error: e.to_string(),
+                        }
+                    }
                 };
                 cx.reporter.action_finished(i, &action, &outcome);
                 (i, outcome)
@@ -236,7 +259,7 @@ pub async fn apply(
             Some(res) = running.join_next_with_id() => {
                 finish(plan, &mut queue, &mut outcomes, &mut task_index, res, reporter.as_ref());
             }
-            _ = cancel.cancelled(), if !cancel.is_cancelled() => {}
+            _ = stop.cancelled(), if !stop.is_cancelled() => {}
         }
     }
 
@@ -251,9 +274,11 @@ pub async fn apply(
             })
         })
         .collect();
+    let outage = outage.lock().expect("outage lock").take();
     ApplyReport {
         outcomes,
         interrupted,
+        outage,
     }
 }
 

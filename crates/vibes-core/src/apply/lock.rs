@@ -1,13 +1,21 @@
 //! One apply at a time per project: the parameter `/<project>/lock`, created only if absent.
-//! It says who holds it and since when, so a lock left by a crashed run can be recognised
-//! (by its age and holder) and broken on purpose with `vibes unlock ID`.
+//! It says who holds it (`user@host`, pid), since when, and until when its lease runs: the
+//! holder renews the lease while it works ([`keep_renewed`]), so a lock whose holder died is
+//! recognised — its process is gone from this host, or its lease lapsed — and taken over by
+//! the next apply, which says so. No hand `vibes unlock` after a crash; it remains for a lock
+//! someone wants broken on purpose.
 
 use crate::cloud::{Cloud, CloudError};
 use crate::tags::{self, Tags};
 pub use crate::units::human_age;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long a lock stays valid without renewal. Renewed every third of it, so two missed
+/// renewals in a row (a slow network) do not lose it.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(90);
 
 /// The lock's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +28,46 @@ pub struct LockInfo {
     pub since: u64,
     /// What the holder runs: `apply`, `destroy`, …
     pub command: String,
+    /// Unix seconds of the last renewal. 0 in a lock written before leases: such a lock never
+    /// lapses by itself.
+    #[serde(default)]
+    pub renewed: u64,
+    /// Seconds the lock stays valid after `renewed`; 0: no lease.
+    #[serde(default)]
+    pub lease: u64,
+}
+
+impl LockInfo {
+    /// The host part of `holder`.
+    pub fn host(&self) -> &str {
+        self.holder.rsplit_once('@').map_or("", |(_, h)| h)
+    }
+
+    /// Why this lock's holder can no longer be holding it, if it cannot: its lease lapsed, or
+    /// its process is gone from this very host.
+    pub fn abandoned(&self, now: u64, this_host: &str) -> Option<String> {
+        if self.lease > 0 && now > self.renewed.saturating_add(self.lease) {
+            let ago = now - self.renewed.saturating_add(self.lease);
+            return Some(format!(
+                "its lease lapsed {} ago",
+                human_age(Duration::from_secs(ago))
+            ));
+        }
+        if self.host() == this_host && !process_alive(self.pid) {
+            return Some(format!("its process {} on {this_host} is gone", self.pid));
+        }
+        None
+    }
+}
+
+/// Whether a process of this host runs under `pid`. Where that cannot be told (no /proc),
+/// it is taken to run: only the lease then frees the lock.
+fn process_alive(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    pid == std::process::id() || proc.join(pid.to_string()).exists()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +100,8 @@ pub enum LockError {
 pub struct LockGuard {
     pub project: String,
     pub info: LockInfo,
+    /// The abandoned lock this one replaced, and why it was taken over.
+    pub took_over: Option<(LockInfo, String)>,
 }
 
 /// The lock parameter of a project.
@@ -59,48 +109,146 @@ pub fn lock_parameter(project: &str) -> String {
     format!("/{project}/lock")
 }
 
-/// Takes the lock for `command`, or says who holds it.
+/// Takes the lock for `command` with the default lease, or says who holds it.
 pub async fn acquire(
     cloud: &dyn Cloud,
     project: &str,
     command: &str,
 ) -> Result<LockGuard, LockError> {
-    let parameter = lock_parameter(project);
-    let now = unix_now();
-    let info = LockInfo {
-        id: new_id(now),
-        holder: holder(),
-        pid: std::process::id(),
-        since: now,
-        command: command.to_string(),
+    acquire_with_lease(cloud, project, command, DEFAULT_LEASE).await
+}
+
+/// Takes the lock, taking over one whose holder is gone (see [`LockInfo::abandoned`]).
+pub async fn acquire_with_lease(
+    cloud: &dyn Cloud,
+    project: &str,
+    command: &str,
+    lease: Duration,
+) -> Result<LockGuard, LockError> {
+    acquire_as(cloud, project, LockInfo::new(command, lease)).await
+}
+
+impl LockInfo {
+    /// A new lock of this process, for `command`, with a fresh id.
+    pub fn new(command: &str, lease: Duration) -> LockInfo {
+        let now = unix_now();
+        LockInfo {
+            id: new_id(now),
+            holder: holder(),
+            pid: std::process::id(),
+            since: now,
+            command: command.to_string(),
+            renewed: now,
+            lease: lease.as_secs().max(1),
+        }
+    }
+}
+
+/// Takes the lock as `info` says. A lock already holding `info.id` is ours: the SDK retried a
+/// PutParameter whose answer was lost, and the retry found what the first attempt wrote.
+pub async fn acquire_as(
+    cloud: &dyn Cloud,
+    project: &str,
+    info: LockInfo,
+) -> Result<LockGuard, LockError> {
+    let guard = |took_over| LockGuard {
+        project: project.to_string(),
+        info: info.clone(),
+        took_over,
     };
-    let value = serde_json::to_string(&info).expect("lock info serializes");
+    // Twice at most: once as it is, once after taking over an abandoned lock.
+    let mut took_over = None;
+    for _ in 0..2 {
+        match create(cloud, project, &info).await {
+            Ok(()) => return Ok(guard(took_over)),
+            Err(CloudError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let Some(held) = read(cloud, project).await? else {
+            // Released between the two calls: try again.
+            continue;
+        };
+        // Our own write, retried by the SDK after its answer was lost: we hold it.
+        if held.id == info.id {
+            return Ok(guard(took_over));
+        }
+        match held.abandoned(unix_now(), info.host()) {
+            Some(why) if took_over.is_none() => {
+                match break_lock(cloud, project, &held.id).await {
+                    Ok(_) | Err(LockError::NotHeld { .. }) => {}
+                    // Taken over by someone else meanwhile: theirs now.
+                    Err(LockError::WrongId { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+                took_over = Some((held, why));
+            }
+            _ => {
+                return Err(LockError::Held {
+                    age: Duration::from_secs(unix_now().saturating_sub(held.since)),
+                    id: held.id,
+                    holder: held.holder,
+                    since: held.since,
+                    command: held.command,
+                })
+            }
+        }
+    }
+    let held = read(cloud, project)
+        .await?
+        .ok_or_else(|| LockError::NotHeld {
+            project: project.to_string(),
+        })?;
+    Err(LockError::Held {
+        age: Duration::from_secs(unix_now().saturating_sub(held.since)),
+        id: held.id,
+        holder: held.holder,
+        since: held.since,
+        command: held.command,
+    })
+}
+
+async fn create(cloud: &dyn Cloud, project: &str, info: &LockInfo) -> Result<(), CloudError> {
+    let value = serde_json::to_string(info).expect("lock info serializes");
     let mut tags = Tags::new();
     tags.insert(tags::PROJECT.into(), project.into());
-    match cloud
-        .create_parameter_exclusive(&parameter, &value, &tags)
+    cloud
+        .create_parameter_exclusive(&lock_parameter(project), &value, &tags)
         .await
-    {
-        Ok(()) => Ok(LockGuard {
-            project: project.to_string(),
-            info,
-        }),
-        Err(CloudError::AlreadyExists { .. }) => {
-            let held = read(cloud, project)
-                .await?
-                .ok_or_else(|| LockError::NotHeld {
-                    project: project.to_string(),
-                })?;
-            Err(LockError::Held {
-                age: Duration::from_secs(unix_now().saturating_sub(held.since)),
-                id: held.id,
-                holder: held.holder,
-                since: held.since,
-                command: held.command,
-            })
+}
+
+/// Renews the lease every third of it until the returned task is aborted (when the holder is
+/// done). A lock found taken over (the holder was too slow to renew) is not written over: the
+/// task logs it and stops.
+pub fn keep_renewed(cloud: Arc<dyn Cloud>, guard: &LockGuard) -> tokio::task::JoinHandle<()> {
+    let project = guard.project.clone();
+    let mut info = guard.info.clone();
+    let every = Duration::from_secs((info.lease / 3).max(1));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match read(cloud.as_ref(), &project).await {
+                Ok(Some(held)) if held.id == info.id => {}
+                Ok(_) => {
+                    tracing::error!(id = %info.id, "the apply lock was taken over or broken: no longer renewing it");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the apply lock to renew it");
+                    continue;
+                }
+            }
+            info.renewed = unix_now();
+            let value = serde_json::to_string(&info).expect("lock info serializes");
+            let mut tags = Tags::new();
+            tags.insert(tags::PROJECT.into(), project.clone());
+            if let Err(e) = cloud
+                .put_parameter(&lock_parameter(&project), &value, &tags)
+                .await
+            {
+                tracing::warn!(error = %e, "could not renew the apply lock");
+            }
         }
-        Err(e) => Err(e.into()),
-    }
+    })
 }
 
 /// Gives the lock back. Refuses (and deletes nothing) when someone broke it and took it since.
@@ -145,7 +293,7 @@ pub async fn break_lock(cloud: &dyn Cloud, project: &str, id: &str) -> Result<Lo
     }
 }
 
-fn unix_now() -> u64 {
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -167,7 +315,8 @@ fn new_id(now: u64) -> String {
         .to_string()
 }
 
-fn holder() -> String {
+/// `user@host` of this process.
+pub fn holder() -> String {
     let user = ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok())

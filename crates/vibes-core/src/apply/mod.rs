@@ -17,7 +17,9 @@ pub mod retry;
 
 pub use effects::SourceArchive;
 pub use executor::{apply, ApplyOptions, ApplyReport, Outcome, Timeouts};
-pub use lock::{acquire, break_lock, release, LockError, LockGuard, LockInfo};
+pub use lock::{
+    acquire, acquire_with_lease, break_lock, keep_renewed, release, LockError, LockGuard, LockInfo,
+};
 pub use outputs::Outputs;
 pub use reporter::{NullReporter, RecordingReporter, Reporter, ReporterEvent};
 pub use retry::RetryPolicy;

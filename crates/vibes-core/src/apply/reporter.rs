@@ -15,6 +15,10 @@ pub trait Reporter: Send + Sync {
     fn action_progress(&self, index: usize, message: &str);
     /// Every action gets exactly one of these, whether it ran or not (blocked, skipped, not started).
     fn action_finished(&self, index: usize, action: &Action, outcome: &Outcome);
+    /// A line about the apply as a whole (an interrupt, an outage).
+    fn note(&self, message: &str) {
+        let _ = message;
+    }
 }
 
 /// Reports nothing.
