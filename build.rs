@@ -3,8 +3,10 @@
 //! the vibes binary it runs from exactly the source of the vibes that planned it.
 //!
 //! The archive holds what `cargo build --locked --bin vibes` needs and nothing else: the manifests,
-//! the lock file, this script and the `src` trees of the root package and of every crate under
-//! `crates/` (no tests, benches, fuzz targets, build output or virtualenvs). It is deterministic —
+//! the lock file, this script, the `src` trees of the root package and of every crate under
+//! `crates/`, and the platform directories that `vibes-platform` carries into the binary
+//! (`cfn/`, `packer/`, `platform/`; symlinks stored as the files they point to). No tests,
+//! benches, fuzz targets, build output or virtualenvs. It is deterministic —
 //! entries sorted, mtime 0, owner 0:0, mode 0644 or 0755, gzip without a timestamp or a name — so
 //! the same source always gives the same bytes, and the worker image's identity (which includes
 //! the archive's SHA-256) changes only when the source does.
@@ -13,6 +15,9 @@ use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+// PLATFORM_DIRS: the directories vibes-platform embeds, named once, there.
+include!("crates/vibes-platform/src/dirs.rs");
 
 /// The archive's file name in OUT_DIR, and the name the worker recipe reads it by.
 pub const ARCHIVE_NAME: &str = "vibes-src.tar.gz";
@@ -56,6 +61,7 @@ fn watched_paths(root: &Path) -> io::Result<Vec<PathBuf>> {
         root.join("build.rs"),
         root.join("src"),
     ];
+    paths.extend(PLATFORM_DIRS.iter().map(|dir| root.join(dir)));
     for krate in member_crates(root)? {
         paths.extend([
             krate.join("Cargo.toml"),
@@ -83,6 +89,12 @@ fn source_files(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
         let src = dir.join("src");
         if src.is_dir() {
             walk(root, &src, &mut files)?;
+        }
+    }
+    for dir in PLATFORM_DIRS {
+        let dir = root.join(dir);
+        if dir.is_dir() {
+            walk(root, &dir, &mut files)?;
         }
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));

@@ -82,6 +82,7 @@ const APPLY_EXAMPLES: &str = "Examples:
                                        # only the server and what it depends on";
 
 const BUILD_EXAMPLES: &str = "Examples:
+  vibes build --sources music --out builds                    # every profile of vibes.toml
   vibes build --sources music --out builds --profile phone
   vibes build --sources music --out builds --profile phone --profile laptop -j 2
   vibes build --sources music --out builds --profile-file profiles/archive.config";
@@ -144,19 +145,31 @@ pub struct DestroyArgs {
 }
 
 const FETCH_EXAMPLES: &str = "Examples:
-  vibes fetch phone /media/phone       # the phone profile into /media/phone, as the server has it
+  vibes fetch phone /media/phone       # the phone profile into /media/phone; nothing there is deleted
+  vibes fetch phone /media/phone --delete
+                                       # the same, as the server has it: other files there go
   vibes fetch archive ~/archive --dry-run
-                                       # list what would change, change nothing";
+                                       # list what would change, change nothing
+  vibes fetch phone ~/phone --server localhost:8873
+                                       # through a tunnel (ssh -L 8873:SERVER:873 ...): no AWS call";
 
 #[derive(Args, Debug)]
 pub struct FetchArgs {
     /// The profile to fetch (a [profiles.NAME] of vibes.toml).
     pub profile: String,
-    /// The local directory to fill; files the profile no longer holds are deleted from it.
+    /// The local directory to fill. Files already there are kept unless --delete is given.
     pub dest: PathBuf,
     /// Show what rsync would transfer and delete, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also delete the files in DEST that the profile does not hold (once every file has arrived).
+    #[arg(long)]
+    pub delete: bool,
+    /// Reach the rsync server here instead of looking it up in AWS: a tunnel, a bastion, a local
+    /// emulator. rsync://HOST:PORT/, HOST:PORT, HOST, or [IPV6]:PORT. AWS is then not asked at all,
+    /// and vibes.toml, when there is one, only checks the profile's name.
+    #[arg(long, value_name = "URL|HOST[:PORT]")]
+    pub server: Option<crate::commands::fetch::RsyncServer>,
 }
 
 #[derive(Args, Debug)]

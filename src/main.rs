@@ -35,7 +35,7 @@ fn run(cli: &Cli) -> miette::Result<i32> {
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),
         Command::Build(args) => {
-            commands::build::run(args, |names| profiles_from_config(cli, names))
+            commands::build::run(args, |asked| profiles_from_config(cli, asked))
         }
         Command::Plan(args) => runtime()?.block_on(commands::plan::run(cli, args)),
         Command::Apply(args) => runtime()?.block_on(commands::apply::run(
@@ -73,9 +73,38 @@ fn runtime() -> miette::Result<tokio::runtime::Runtime> {
         .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
 }
 
-/// `vibes build --profile NAME`: the named profiles' texts from vibes.toml.
-fn profiles_from_config(cli: &Cli, names: &[String]) -> miette::Result<Vec<(String, String)>> {
-    let (desired, _) = session::load_desired(&cli.config)?;
+/// `vibes build [--profile NAME]…`: the texts of the named profiles of vibes.toml, or of all.
+fn profiles_from_config(
+    cli: &Cli,
+    asked: commands::build::ConfigProfiles<'_>,
+) -> miette::Result<Vec<(String, String)>> {
+    use commands::build::ConfigProfiles;
+    let names: &[String] = match asked {
+        ConfigProfiles::None => return Ok(Vec::new()),
+        ConfigProfiles::Named(names) => names,
+        ConfigProfiles::All => &[],
+    };
+    let (desired, _) = session::load_desired(&cli.config).map_err(|e| match asked {
+        ConfigProfiles::All => {
+            e.wrap_err("vibes build without --profile builds every profile of vibes.toml")
+        }
+        _ => e,
+    })?;
+    if asked == ConfigProfiles::All {
+        if desired.profiles.is_empty() {
+            return Err(miette::miette!(
+                help =
+                    "add a [profiles.NAME] section, or give a tup.config with --profile-file FILE",
+                "{} names no profiles to build",
+                cli.config.display()
+            ));
+        }
+        return Ok(desired
+            .profiles
+            .iter()
+            .map(|(name, p)| (name.clone(), p.text.clone()))
+            .collect());
+    }
     names
         .iter()
         .map(|n| match desired.profiles.get(n) {

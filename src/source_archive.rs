@@ -75,11 +75,14 @@ mod tests {
         }
         for name in &names {
             let in_src = name.starts_with("src/") || name.split('/').nth(2) == Some("src");
+            let platform = build_script::PLATFORM_DIRS
+                .iter()
+                .any(|dir| name.starts_with(&format!("{dir}/")));
             let manifest = matches!(*name, "Cargo.toml" | "Cargo.lock" | "build.rs")
                 || name.ends_with("/Cargo.toml")
                 || name.ends_with("/build.rs");
             assert!(
-                in_src || manifest,
+                in_src || manifest || platform,
                 "{name} should not be in the source archive"
             );
             assert!(
@@ -95,6 +98,25 @@ mod tests {
         for (name, mode, mtime, uid, gid, _) in &entries {
             assert!(*mode == 0o644 || *mode == 0o755, "{name} has mode {mode:o}");
             assert_eq!((*mtime, *uid, *gid), (0, 0, 0), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_archive_carries_the_platform_the_binary_embeds() {
+        // The worker builds vibes from this archive, and vibes-platform embeds these files at
+        // build time: one missing here would fail the worker image's build.
+        let entries: std::collections::BTreeMap<String, Vec<u8>> = entries(VIBES_SOURCE)
+            .into_iter()
+            .map(|e| (e.0, e.5))
+            .collect();
+        assert!(!vibes_platform::FILES.is_empty());
+        for f in vibes_platform::FILES {
+            assert_eq!(
+                entries.get(f.path).map(Vec::as_slice),
+                Some(f.body),
+                "{} is not in the source archive as embedded",
+                f.path
+            );
         }
     }
 
@@ -132,6 +154,9 @@ mod tests {
         write(root, "tests/cli.rs", "#[test] fn t() {}\n");
         write(root, "fuzz/Cargo.toml", "[package]\nname = \"fuzz\"\n");
         write(root, "target/debug/vibes", "binary");
+        write(root, "cfn/vpc.yaml", "Resources: {}\n");
+        write(root, "platform/server/serve.sh", "#!/bin/sh\n");
+        write(root, "docs/notes.md", "not source\n");
         write(root, ".venv/bin/python", "python");
         dir
     }
@@ -159,8 +184,10 @@ mod tests {
                 "Cargo.lock",
                 "Cargo.toml",
                 "build.rs",
+                "cfn/vpc.yaml",
                 "crates/a/Cargo.toml",
                 "crates/a/src/lib.rs",
+                "platform/server/serve.sh",
                 "src/cli/mod.rs",
                 "src/main.rs"
             ]
@@ -214,6 +241,7 @@ mod tests {
             vibes_core::model::ImageSpec {
                 recipe: "packer/worker.pkr.hcl".into(),
                 files: [("packer/worker.pkr.hcl".to_string(), "ab".repeat(32))].into(),
+                built_in: Default::default(),
                 recipe_hash: String::new(),
                 parameter: "/tunes/ami/worker".into(),
                 keep: 1,

@@ -22,7 +22,8 @@ struct Project {
 }
 
 impl Project {
-    /// A config directory with the platform's templates, a small sources tree and `body` as vibes.toml.
+    /// A config directory with copies of the platform's templates (for tests that make one their
+    /// own; the built-in ones are used unless named), a small sources tree and `body` as vibes.toml.
     fn new(name: &str, body: &str) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -462,11 +463,15 @@ fn a_changed_template_shows_as_a_diff_and_updates_the_stack() {
     let first = p.vibes(&moto, &["apply", "--auto-approve"]);
     assert_eq!(code(&first), 0, "{}", text(&first));
 
-    // A new output in the platform template: an in-place update of stack.main only.
+    // A template of the config's own instead of the built-in one: a copy of it with a new
+    // output. An in-place update of stack.main only.
     let main = p.path().join("cfn/main.yaml");
     let mut template = std::fs::read_to_string(&main).unwrap();
     template.push_str("  TemplateRevision:\n    Description: Which revision of the platform template made this stack.\n    Value: \"2\"\n");
     std::fs::write(&main, template).unwrap();
+    p.write(&format!(
+        "{PLATFORM}\n[stacks.main]\ntemplate = \"cfn/main.yaml\"\n"
+    ));
 
     let plan = p.vibes(&moto, &["plan", "--detailed-exitcode"]);
     assert_eq!(code(&plan), 2, "{}", text(&plan));

@@ -19,11 +19,9 @@ fn write(dir: &Path, rel: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-/// A config directory with the templates and files the good config names.
+/// A config directory with the files the good config names; the stack templates are built in.
 fn project_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "cfn/vpc.yaml", "Resources: {}\n");
-    write(dir.path(), "cfn/main.yaml", "Resources: {}\n");
     write(
         dir.path(),
         "music/ccr/tags.vc",
@@ -151,4 +149,40 @@ fn the_documented_vibes_toml_validates() {
         .assert()
         .code(0)
         .stdout("vibes.toml is valid: project vibes, 2 stacks, 3 key pairs, 4 profiles, 0 images, sources.\n");
+}
+
+#[test]
+fn the_full_example_validates_where_it_stands() {
+    vibes()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--config", "examples/full.toml", "validate"])
+        .assert()
+        .code(0)
+        .stdout("examples/full.toml is valid: project music, 2 stacks, 3 key pairs, 4 profiles, 3 images, sources, compile, server.\n")
+        .stderr("");
+}
+
+#[test]
+fn an_image_without_a_built_in_recipe_is_pointed_at() {
+    let dir = project_dir();
+    write(
+        dir.path(),
+        "vibes.toml",
+        &format!("{GOOD}\n[images.builder]\nkeep = 2\n"),
+    );
+    let out = vibes()
+        .current_dir(dir.path())
+        .args(["--config", "vibes.toml", "validate"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("vibes.toml:19:9"), "{stderr}");
+    assert!(
+        stderr.contains("[images.builder] needs `recipe`: vibes has no built-in builder image"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("use one of the built-in images: server, volmgr, worker"),
+        "{stderr}"
+    );
 }

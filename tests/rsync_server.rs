@@ -5,69 +5,22 @@
 //! As root the daemon runs as production does (chroot into the module, files served as nobody); as another
 //! user the generator turns chroot off and munges symlinks instead, and the same expectations hold.
 
+#[path = "support/rsync_daemon.rs"]
+mod rsync_daemon;
+
+use rsync_daemon::{Daemon, GENERATOR};
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-const GENERATOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/platform/server/rsyncd-gen.sh");
 const SECRET: &str = "a file next to the builds volume that no client may read\n";
 
-/// The rsync daemon, stopped when dropped.
-struct Daemon {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    fn url(&self, rest: &str) -> String {
-        format!("rsync://127.0.0.1:{}/{rest}", self.port)
-    }
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// True once this daemon listens; false if it exited first (e.g. the port was taken).
-    fn wait_listening(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return false;
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                // Listening, and still ours: a daemon that lost the port exits at once.
-                std::thread::sleep(Duration::from_millis(50));
-                return self.child.try_wait().ok().flatten().is_none();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-}
-
-/// A builds tree with two profiles, `phone` and `build-archive`, and the config generated for it.
+/// A builds tree with two profiles, `phone` and `build-archive`, and the daemon serving it.
 struct Server {
     root: tempfile::TempDir,
     daemon: Daemon,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn write(path: &Path, content: &str) {
@@ -103,54 +56,9 @@ impl Server {
         symlink("../../secret.txt", builds.join("phone/secret.txt")).unwrap();
         symlink("../../../secret.txt", builds.join("phone/ccr/secret.txt")).unwrap();
 
-        let conf = root.path().join("rsyncd.conf");
-        let out = Command::new("bash")
-            .arg(GENERATOR)
-            .arg(&builds)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "generator failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        fs::write(&conf, &out.stdout).unwrap();
-
-        let log = root.path().join("rsyncd.log");
-        // Tests start daemons in parallel: pick a port and see our own daemon listen on it under
-        // one lock, so that two daemons never race for the same free port (the loser would exit
-        // and its probe would reach the winner's daemon, which goes away with the other test).
-        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
-        let mut attempts = 0;
-        let daemon = loop {
-            attempts += 1;
-            let port = free_port();
-            let child = Command::new("rsync")
-                .args(["--daemon", "--no-detach", "--address", "127.0.0.1"])
-                .arg("--config")
-                .arg(&conf)
-                .arg("--port")
-                .arg(port.to_string())
-                .arg("--log-file")
-                .arg(&log)
-                .stdin(Stdio::null())
-                .spawn()
-                .expect("rsync is installed (scripts/setup.sh)");
-            let mut daemon = Daemon {
-                child,
-                port,
-                log: log.clone(),
-            };
-            if daemon.wait_listening(Duration::from_secs(10)) {
-                break daemon;
-            }
-            assert!(
-                attempts < 3,
-                "rsync daemon did not listen on {port}: {}",
-                daemon.log()
-            );
-        };
+        // vibes' bookkeeping at the root of the builds volume: never a module.
+        write(&builds.join(".vibes/build/phone.json"), "{}\n");
+        let daemon = Daemon::serve(&builds, root.path());
         Server { root, daemon }
     }
 
@@ -243,7 +151,11 @@ fn the_module_list_names_every_profile() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(modules, vec!["archive", "phone"], "{listing}");
+    assert_eq!(
+        modules,
+        vec!["archive", "phone"],
+        "every profile, and not vibes' .vibes bookkeeping: {listing}"
+    );
 }
 
 #[test]

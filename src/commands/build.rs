@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use miette::{miette, IntoDiagnostic, WrapErr};
 use vibes_build::{BuildOptions, Outcome, Progress, TrackEvent};
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Default)]
 pub struct BuildArgs {
     /// The sources tree (artist/album/disc directories with tags.vc and vibes.txt).
     #[arg(long, value_name = "DIR")]
@@ -15,7 +15,8 @@ pub struct BuildArgs {
     /// Where outputs go: one directory per profile.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// A profile from vibes.toml to build (repeatable).
+    /// A profile from vibes.toml to build (repeatable). Without --profile and --profile-file,
+    /// every profile of vibes.toml is built.
     #[arg(long = "profile", value_name = "NAME")]
     pub profiles: Vec<String>,
     /// A tup.config profile file to build, named after its file stem (repeatable).
@@ -26,15 +27,36 @@ pub struct BuildArgs {
     pub jobs: Option<usize>,
 }
 
-/// Runs the build; 0 when every track compiled, 1 when some failed.
+/// Which profiles of vibes.toml a build takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigProfiles<'a> {
+    /// None: only --profile-file files are built.
+    None,
+    /// These, by name (--profile).
+    Named(&'a [String]),
+    /// Every profile (neither --profile nor --profile-file given).
+    All,
+}
+
+impl BuildArgs {
+    pub fn config_profiles(&self) -> ConfigProfiles<'_> {
+        match (self.profiles.is_empty(), self.profile_files.is_empty()) {
+            (false, _) => ConfigProfiles::Named(&self.profiles),
+            (true, true) => ConfigProfiles::All,
+            (true, false) => ConfigProfiles::None,
+        }
+    }
+}
+
+/// Runs the build; 0 when every track compiled, 1 when some failed. `profiles_from_config` gives
+/// (name, tup.config text) of the profiles of vibes.toml asked for.
 pub fn run(
     args: &BuildArgs,
-    profiles_from_config: impl Fn(&[String]) -> miette::Result<Vec<(String, String)>>,
+    profiles_from_config: impl Fn(ConfigProfiles<'_>) -> miette::Result<Vec<(String, String)>>,
 ) -> miette::Result<i32> {
-    let mut profiles = if args.profiles.is_empty() {
-        Vec::new()
-    } else {
-        profiles_from_config(&args.profiles)?
+    let mut profiles = match args.config_profiles() {
+        ConfigProfiles::None => Vec::new(),
+        asked => profiles_from_config(asked)?,
     };
     for file in &args.profile_files {
         let name = file
@@ -48,7 +70,7 @@ pub fn run(
         profiles.push((name, text));
     }
     if profiles.is_empty() {
-        return Err(miette!(help = "name a profile of vibes.toml with --profile NAME, or give a tup.config with --profile-file FILE", "no profile to build"));
+        return Err(miette!(help = "add a [profiles.NAME] section to vibes.toml, or give a tup.config with --profile-file FILE", "no profile to build"));
     }
     let opts = BuildOptions {
         sources: args.sources.clone(),
@@ -134,5 +156,27 @@ impl Progress for CliProgress {
             }
             None => eprintln!("{line}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_profile_named_every_profile_of_the_config_is_built() {
+        let mut args = BuildArgs::default();
+        assert_eq!(args.config_profiles(), ConfigProfiles::All);
+        args.profile_files = vec!["archive.config".into()];
+        assert_eq!(
+            args.config_profiles(),
+            ConfigProfiles::None,
+            "a profile file alone needs no vibes.toml"
+        );
+        args.profiles = vec!["phone".into()];
+        assert_eq!(
+            args.config_profiles(),
+            ConfigProfiles::Named(&["phone".to_string()])
+        );
     }
 }

@@ -1,6 +1,11 @@
 //! `vibes fetch PROFILE DEST`: copy one compiled profile from the running server to a local
 //! directory, with rsync (the server's image runs an rsync daemon with one module per profile
-//! over the builds snapshot).
+//! over the builds snapshot). The server is found in AWS, or named with `--server` (a tunnel, a
+//! bastion, a local emulator), and then AWS is not asked at all.
+
+mod server;
+
+pub use server::RsyncServer;
 
 use crate::cli::{Cli, FetchArgs};
 use miette::{miette, Result};
@@ -8,6 +13,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use vibes_core::observed::{Observed, ObservedInstance};
 use vibes_core::tags::{ADDRESS, PROJECT};
+use vibes_core::Desired;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FetchError {
@@ -51,25 +57,35 @@ pub fn server_address<'a>(
     Ok((server, ip))
 }
 
-/// rsync's arguments: the profile's module into DEST, deleting what the profile no longer
-/// holds only once every file has arrived (`--delete-after`), with one overall progress line.
-/// `dry_run`: rsync lists what it would do and changes nothing.
-pub fn rsync_args(ip: &str, profile: &str, dest: &Path, dry_run: bool) -> Vec<OsString> {
-    let mut args: Vec<OsString> = ["-a", "--delete-after", "--info=progress2"]
-        .iter()
-        .map(OsString::from)
-        .collect();
-    if dry_run {
+/// How a fetch treats DEST.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchMode {
+    /// List what would change, change nothing.
+    pub dry_run: bool,
+    /// Delete local files the profile does not hold. Off unless asked: DEST may be a music
+    /// directory that holds more than this profile.
+    pub delete: bool,
+}
+
+/// rsync's arguments: the profile's module into DEST, with one overall progress line. With
+/// `delete`, what the profile no longer holds goes too, only once every file has arrived
+/// (`--delete-after`).
+pub fn rsync_args(
+    server: &RsyncServer,
+    profile: &str,
+    dest: &Path,
+    mode: FetchMode,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["-a".into()];
+    if mode.delete {
+        args.push("--delete-after".into());
+    }
+    args.push("--info=progress2".into());
+    if mode.dry_run {
         args.push("--dry-run".into());
         args.push("--itemize-changes".into());
     }
-    // IPv6 literals go in brackets in an rsync:// URL.
-    let host = if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_string()
-    };
-    args.push(format!("rsync://{host}/{profile}/").into());
+    args.push(server.module_url(profile).into());
     // The trailing slash: the module's content goes into DEST, not into DEST/PROFILE.
     let mut d = dest.as_os_str().to_os_string();
     if !d.to_string_lossy().ends_with('/') {
@@ -79,23 +95,72 @@ pub fn rsync_args(ip: &str, profile: &str, dest: &Path, dry_run: bool) -> Vec<Os
     args
 }
 
-pub async fn run(cli: &Cli, args: &FetchArgs) -> Result<i32> {
-    let (desired, _) = crate::session::load_desired(&cli.config)?;
-    if !desired.profiles.contains_key(&args.profile) {
-        let known = desired
-            .profiles
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(miette!(
-            "{}",
-            FetchError::UnknownProfile {
-                profile: args.profile.clone(),
-                known
-            }
-        ));
+/// Refuses a profile the config does not name, listing the ones it does.
+fn check_profile(desired: &Desired, profile: &str) -> Result<(), FetchError> {
+    if desired.profiles.contains_key(profile) {
+        return Ok(());
     }
+    let known = desired
+        .profiles
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(FetchError::UnknownProfile {
+        profile: profile.to_string(),
+        known,
+    })
+}
+
+pub async fn run(cli: &Cli, args: &FetchArgs) -> Result<i32> {
+    let (server, name) = match &args.server {
+        // Named: no AWS. The profile is checked against vibes.toml when there is one; without
+        // it (fetching on a machine that only has a tunnel), the server's module list decides.
+        Some(server) => {
+            if cli.config.exists() {
+                let (desired, _) = crate::session::load_desired(&cli.config)?;
+                check_profile(&desired, &args.profile).map_err(|e| miette!("{e}"))?;
+            }
+            (server.clone(), server.to_string())
+        }
+        None => {
+            let (desired, _) = crate::session::load_desired(&cli.config)?;
+            check_profile(&desired, &args.profile).map_err(|e| miette!("{e}"))?;
+            let (instance, ip) = find_server(cli, &desired).await?;
+            (RsyncServer::at_ip(&ip), format!("server {instance} ({ip})"))
+        }
+    };
+    let mode = FetchMode {
+        dry_run: args.dry_run,
+        delete: args.delete,
+    };
+    let rsync_args = rsync_args(&server, &args.profile, &args.dest, mode);
+    if !cli.quiet {
+        eprintln!(
+            "Fetching profile {} from {name} into {}",
+            args.profile,
+            args.dest.display()
+        );
+    }
+    tracing::debug!("rsync {:?}", rsync_args);
+    // rsync as a process of its own, no shell: the profile name and DEST are never interpreted.
+    let status = tokio::process::Command::new("rsync")
+        .args(&rsync_args)
+        .status()
+        .await
+        .map_err(|e| miette!("cannot run rsync: {e} (install rsync)"))?;
+    match status.code() {
+        Some(0) => Ok(super::exit::OK),
+        Some(code) => Err(miette!(
+            help = "rsync's message above says why; check the profile is built and the server is reachable",
+            "rsync exited with status {code}"
+        )),
+        None => Err(miette!("rsync was stopped by a signal")),
+    }
+}
+
+/// The running server instance of the project, as AWS has it: its id and IP address.
+async fn find_server(cli: &Cli, desired: &Desired) -> Result<(String, String)> {
     let opts = vibes_aws::ConnectOptions {
         region: cli
             .region
@@ -112,27 +177,7 @@ pub async fn run(cli: &Cli, args: &FetchArgs) -> Result<i32> {
         .await
         .map_err(|e| miette!("reading AWS: {e}"))?;
     let (server, ip) = server_address(&observed, project).map_err(|e| miette!("{e}"))?;
-    let rsync_args = rsync_args(&ip, &args.profile, &args.dest, args.dry_run);
-    if !cli.quiet {
-        eprintln!(
-            "Fetching profile {} from server {} ({ip}) into {}",
-            args.profile,
-            server.instance_id,
-            args.dest.display()
-        );
-    }
-    tracing::debug!("rsync {:?}", rsync_args);
-    // rsync as a process of its own, no shell: the profile name and DEST are never interpreted.
-    let status = tokio::process::Command::new("rsync")
-        .args(&rsync_args)
-        .status()
-        .await
-        .map_err(|e| miette!("cannot run rsync: {e} (install rsync)"))?;
-    match status.code() {
-        Some(0) => Ok(super::exit::OK),
-        Some(code) => Err(miette!("rsync exited with status {code}")),
-        None => Err(miette!("rsync was stopped by a signal")),
-    }
+    Ok((server.instance_id.clone(), ip))
 }
 
 #[cfg(test)]
@@ -170,19 +215,33 @@ mod tests {
     }
 
     #[test]
-    fn rsync_copies_the_profile_module_into_dest() {
-        let args = rsync_args("203.0.113.7", "phone", Path::new("/media/phone"), false);
+    fn rsync_copies_the_profile_module_into_dest_deleting_only_when_asked() {
+        let server = RsyncServer::at_ip("203.0.113.7");
+        let args = rsync_args(
+            &server,
+            "phone",
+            Path::new("/media/phone"),
+            FetchMode::default(),
+        );
         assert_eq!(
             args,
             [
                 "-a",
-                "--delete-after",
                 "--info=progress2",
                 "rsync://203.0.113.7/phone/",
                 "/media/phone/"
             ]
         );
-        let dry = rsync_args("10.0.1.5", "archive", Path::new("out/"), true);
+        let server: RsyncServer = "127.0.0.1:8873".parse().unwrap();
+        let dry = rsync_args(
+            &server,
+            "archive",
+            Path::new("out/"),
+            FetchMode {
+                dry_run: true,
+                delete: true,
+            },
+        );
         assert_eq!(
             dry,
             [
@@ -191,13 +250,9 @@ mod tests {
                 "--info=progress2",
                 "--dry-run",
                 "--itemize-changes",
-                "rsync://10.0.1.5/archive/",
+                "rsync://127.0.0.1:8873/archive/",
                 "out/"
             ]
-        );
-        assert_eq!(
-            rsync_args("2001:db8::1", "p", Path::new("d"), false)[3],
-            "rsync://[2001:db8::1]/p/"
         );
     }
 

@@ -10,11 +10,11 @@ use sha2::{Digest, Sha256};
 
 use crate::encode::{self, Job};
 use crate::hashcache::HashCache;
-use crate::manifest::{Manifest, OutputRecord};
+use crate::manifest::{Manifest, OutputRecord, StoredManifest};
 use crate::picture::LoadedPicture;
 use crate::profile::{Encoder, Profile, ProfileSetupError};
 use crate::source::{self, SourceError, SourceTree, Track};
-use crate::{atomic, playlist, pool};
+use crate::{atomic, bookkeeping, playlist, pool};
 
 /// Bumped when the way outputs are made changes, so that every output is made again.
 const RECIPE: &str = "vibes-build/1";
@@ -169,6 +169,8 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
     } else {
         opts.jobs
     };
+    // Temporary files of records a killed build was writing.
+    atomic::clean_temps(&out.join(bookkeeping::DIR)).map_err(io_err(&out))?;
     let cache = HashCache::load(&out);
 
     // Content hashes of every input and picture, read in parallel (cached by size and mtime).
@@ -213,7 +215,8 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
         let dir = out.join(&profile.name);
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         atomic::clean_temps(&dir).map_err(io_err(&dir))?;
-        let mut manifest = Manifest::load(&dir);
+        let mut stored = StoredManifest::load(&out, &profile.name);
+        let manifest = &mut stored.manifest;
         let mut wanted = HashSet::new();
         for (ti, track) in tree.tracks.iter().enumerate() {
             summary.tracks += 1;
@@ -260,7 +263,7 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
             manifest.outputs.remove(&key);
             summary.removed += 1;
         }
-        manifests.push(Mutex::new((manifest, Instant::now())));
+        manifests.push(Mutex::new((stored, Instant::now())));
     }
 
     progress.start(summary.tracks, items.len() + early_failures.len());
@@ -291,11 +294,12 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
                     .unwrap_or_else(|p| p.into_inner());
                 guard
                     .0
+                    .manifest
                     .outputs
                     .insert(slash(&item.output), item.record.clone());
                 // Saved now and then, so that a killed build keeps most of its work.
                 if guard.1.elapsed() > Duration::from_secs(2) {
-                    let _ = guard.0.save(&dir);
+                    let _ = guard.0.save();
                     guard.1 = Instant::now();
                 }
                 if item.work == Work::Encode {
@@ -309,6 +313,7 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .0
+                    .manifest
                     .outputs
                     .remove(&slash(&item.output));
                 Outcome::Failed(message)
@@ -338,17 +343,20 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
 
     for (profile, manifest) in profiles.iter().zip(manifests) {
         let dir = out.join(&profile.name);
-        let (mut manifest, _) = manifest.into_inner().unwrap_or_else(|p| p.into_inner());
-        let (written, removed) = write_playlists(profile, &tree, &dir, &mut manifest)?;
+        let (mut stored, _) = manifest.into_inner().unwrap_or_else(|p| p.into_inner());
+        let (written, removed) = write_playlists(profile, &tree, &dir, &mut stored.manifest)?;
         summary.playlists_written += written;
         summary.removed += removed;
-        manifest.save(&dir).map_err(io_err(&dir))?;
+        let record = bookkeeping::manifest_path(&out, &profile.name);
+        stored.save().map_err(io_err(&record))?;
     }
     let keep: HashSet<String> = files
         .iter()
         .map(|f| f.to_string_lossy().into_owned())
         .collect();
-    cache.save(&out, &keep).map_err(io_err(&out))?;
+    cache
+        .save(&keep)
+        .map_err(io_err(&bookkeeping::hashes_path(&out)))?;
 
     summary.elapsed = started.elapsed();
     Ok(summary)

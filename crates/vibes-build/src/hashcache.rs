@@ -1,5 +1,5 @@
 //! Content hashes of source files, remembered by path, size and modification time so that a
-//! rebuild of an unchanged collection reads no audio. Stored in `<out>/.vibes-hashes.json`.
+//! rebuild of an unchanged collection reads no audio. Stored in `<out>/.vibes/hashes.json`.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -9,7 +9,7 @@ use std::time::UNIX_EPOCH;
 
 use sha2::{Digest, Sha256};
 
-pub const FILE_NAME: &str = ".vibes-hashes.json";
+use crate::bookkeeping::{self, Record};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Entry {
@@ -18,32 +18,37 @@ struct Entry {
     sha256: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HashCache {
     entries: Mutex<BTreeMap<String, Entry>>,
+    record: Mutex<Record>,
 }
 
 impl HashCache {
     pub fn load(out: &Path) -> Self {
-        let entries = std::fs::read(out.join(FILE_NAME))
-            .ok()
+        let (record, bytes) = Record::open(
+            bookkeeping::hashes_path(out),
+            bookkeeping::legacy_hashes_path(out),
+        );
+        let entries = bytes
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         HashCache {
             entries: Mutex::new(entries),
+            record: Mutex::new(record),
         }
     }
 
-    /// Keeps only the entries for `paths` (so removed sources are forgotten) and saves.
-    pub fn save(
-        &self,
-        out: &Path,
-        keep: &std::collections::HashSet<String>,
-    ) -> std::io::Result<()> {
+    /// Keeps only the entries for `paths` (so removed sources are forgotten) and saves them if
+    /// they changed.
+    pub fn save(&self, keep: &std::collections::HashSet<String>) -> std::io::Result<bool> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.retain(|k, _| keep.contains(k));
         let bytes = serde_json::to_vec(&*entries).map_err(std::io::Error::other)?;
-        crate::atomic::write(&out.join(FILE_NAME), &bytes)
+        self.record
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .save(bytes)
     }
 
     /// The SHA-256 of the file at `path`, from the cache when its size and mtime are unchanged.
@@ -100,16 +105,15 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let f = tmp.path().join("a.wav");
         std::fs::write(&f, b"one").unwrap();
-        let cache = HashCache::default();
+        let cache = HashCache::load(tmp.path());
         let first = cache.hash(&f).unwrap();
         assert_eq!(cache.hash(&f).unwrap(), first);
         std::fs::write(&f, b"two!").unwrap();
         assert_ne!(cache.hash(&f).unwrap(), first);
         let keep = [f.to_string_lossy().into_owned()].into_iter().collect();
-        cache.save(tmp.path(), &keep).unwrap();
-        assert_eq!(
-            HashCache::load(tmp.path()).hash(&f).unwrap(),
-            cache.hash(&f).unwrap()
-        );
+        assert!(cache.save(&keep).unwrap());
+        let again = HashCache::load(tmp.path());
+        assert_eq!(again.hash(&f).unwrap(), cache.hash(&f).unwrap());
+        assert!(!again.save(&keep).unwrap(), "nothing new: nothing written");
     }
 }

@@ -4,11 +4,15 @@
 //!
 //! ```text
 //! <out>/<profile>/<same relative dir>/<base>.<ext>     one output per track and profile
-//! <out>/<profile>/.vibes-build.json                    what each output was built from
-//! <out>/.vibes-hashes.json                             source hashes by path, size and mtime
+//! <out>/.vibes/build/<profile>.json                    what each output was built from
+//! <out>/.vibes/hashes.json                             source hashes by path, size and mtime
 //! ```
+//!
+//! A profile directory holds music and playlists only: it is what the rsync server publishes.
+//! A build with nothing to do writes nothing.
 
 mod atomic;
+mod bookkeeping;
 mod build;
 mod encode;
 mod hashcache;
@@ -20,8 +24,8 @@ mod pool;
 pub mod profile;
 pub mod source;
 
+pub use bookkeeping::DIR as BOOKKEEPING_DIR;
 pub use build::{
     build, BuildError, BuildOptions, BuildSummary, Failure, Outcome, Progress, TrackEvent,
 };
-pub use manifest::FILE_NAME as MANIFEST_FILE;
 pub use pool::cores;

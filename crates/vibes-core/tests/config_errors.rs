@@ -161,9 +161,11 @@ fn a_missing_referenced_file_is_reported_at_its_path() {
 }
 
 #[test]
-fn a_missing_default_template_is_reported_at_what_asks_for_it() {
+fn a_missing_template_is_reported_at_the_setting_that_names_it() {
     let dir = ConfigDir::bare();
-    let e = dir.err(&format!("{PROJECT}[network]\ncreate = true\n"));
+    let e = dir.err(&format!(
+        "{PROJECT}[network]\ncreate = true\ntemplate = \"cfn/vpc.yaml\"\n"
+    ));
     let f = only(&e, FaultKind::MissingFile);
     assert!(
         f.message().starts_with("template of stack vpc: "),
@@ -171,19 +173,51 @@ fn a_missing_default_template_is_reported_at_what_asks_for_it() {
         f.message()
     );
     assert!(f.message().ends_with("cfn/vpc.yaml does not exist"));
-    assert_eq!(at(f), "vibes.toml:4:10");
-    assert_eq!(
-        f.label_texts().next(),
-        Some("creates stack vpc, from cfn/vpc.yaml")
-    );
+    assert_eq!(at(f), "vibes.toml:5:12");
+}
 
-    dir.write("cfn/vpc.yaml", "Resources: {}\n");
-    let e = dir.err(&format!("{PROJECT}[network]\ncreate = true\n[compile]\n"));
-    let f = only(&e, FaultKind::MissingFile);
-    assert_eq!(at(f), "vibes.toml:5:2");
-    assert_eq!(
-        f.label_texts().next(),
-        Some("implies stack main, from cfn/main.yaml")
+#[test]
+fn an_image_without_a_built_in_recipe_needs_one() {
+    let e = ConfigDir::bare().err(&format!(
+        "{PROJECT}[network]\ncreate = true\n[images.builder]\nkeep = 2\n"
+    ));
+    let f = only(&e, FaultKind::MissingKey);
+    assert_eq!(at(f), "vibes.toml:5:9", "at the section's name");
+    assert!(
+        f.message()
+            .contains("[images.builder] needs `recipe`: vibes has no built-in builder image"),
+        "{}",
+        f.message()
+    );
+    let help = f.help_text().unwrap_or_default();
+    assert!(
+        help.contains("recipe = \"packer/builder.pkr.hcl\"")
+            && help.contains("server, volmgr, worker"),
+        "{help}"
+    );
+}
+
+#[test]
+fn files_without_a_recipe_of_ones_own_are_refused() {
+    let dir = ConfigDir::bare();
+    dir.write("extra/a.sh", "echo\n");
+    let e = dir.err(&format!(
+        "{PROJECT}[network]\ncreate = true\n[images.worker]\nfiles = [\"extra\"]\n"
+    ));
+    let f = only(&e, FaultKind::Conflict);
+    assert_eq!(at(f), "vibes.toml:6:10");
+    assert!(
+        f.message()
+            .contains("[images.worker] has `files` but no `recipe`"),
+        "{}",
+        f.message()
+    );
+    assert!(
+        f.help_text()
+            .unwrap_or_default()
+            .contains("the built-in worker recipe brings its own files"),
+        "{:?}",
+        f.help_text()
     );
 }
 

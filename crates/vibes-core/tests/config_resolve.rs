@@ -7,7 +7,7 @@ use config_support::*;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use vibes_core::config::{self, DEFAULT_COMPILE_INSTANCE};
+use vibes_core::config::{self, builtin, DEFAULT_COMPILE_INSTANCE};
 use vibes_core::model::*;
 use vibes_core::Address;
 
@@ -104,7 +104,12 @@ fn a_full_config_resolves_to_the_desired_state() {
     let vpc = &d.stacks["vpc"];
     assert_eq!(vpc.stack_name, "music-vpc");
     assert_eq!(vpc.template_path, PathBuf::from("cfn/vpc.yaml"));
-    assert_eq!(vpc.template_body, VPC_TEMPLATE);
+    assert!(vpc.template_built_in);
+    assert_eq!(
+        vpc.template_body,
+        builtin::template(builtin::VPC_TEMPLATE),
+        "no template named: the built-in one, not the file at the same path"
+    );
     assert_eq!(
         vpc.parameters,
         BTreeMap::from([("Project".into(), Value::literal("music"))])
@@ -113,7 +118,11 @@ fn a_full_config_resolves_to_the_desired_state() {
 
     let main = &d.stacks["main"];
     assert_eq!(main.stack_name, "music-main");
-    assert_eq!(main.template_body, MAIN_TEMPLATE);
+    assert_eq!(
+        main.template_body,
+        builtin::template(builtin::MAIN_TEMPLATE)
+    );
+    assert!(main.template_built_in);
     assert_eq!(
         main.parameters,
         BTreeMap::from([
@@ -167,6 +176,7 @@ fn a_full_config_resolves_to_the_desired_state() {
 
     let worker = &d.images["worker"];
     assert_eq!(worker.recipe, PathBuf::from("packer/worker.pkr.hcl"));
+    let plugins = builtin::file("packer/plugins.pkr.hcl.txt").unwrap();
     assert_eq!(
         worker.files,
         BTreeMap::from([
@@ -179,10 +189,22 @@ fn a_full_config_resolves_to_the_desired_state() {
                 sha("#!/bin/sh\napt-get install -y flac lame\n")
             ),
             (
+                "packer/plugins.pkr.hcl.txt".to_string(),
+                builtin::sha256(plugins)
+            ),
+            (
                 "packer/worker.pkr.hcl".to_string(),
                 sha("source \"amazon-ebs\" \"worker\" {}\n")
             ),
         ])
+    );
+    assert_eq!(
+        worker.built_in,
+        BTreeMap::from([(
+            "packer/plugins.pkr.hcl.txt".to_string(),
+            "packer/plugins.pkr.hcl.txt".to_string()
+        )]),
+        "the recipe brings no plugin requirements: the built-in ones go beside it"
     );
     assert_eq!(worker.recipe_hash.len(), 16);
     assert_eq!(worker.parameter, "/music/ami/worker");
@@ -284,6 +306,7 @@ fn explicit_main_parameters_override_and_extend_the_implied_ones() {
     ));
     let main = &d.stacks["main"];
     assert_eq!(main.template_path, PathBuf::from("cfn/main.yaml"));
+    assert!(main.template_built_in, "[stacks.main] without template");
     assert_eq!(
         main.parameters["SubnetId"],
         output("vpc", "PrivateSubnetId")
@@ -302,6 +325,136 @@ fn a_network_alone_makes_only_the_vpc_stack() {
         "{PROJECT}[network]\ncreate = true\ntemplate = \"cfn/vpc.yaml\"\n"
     ));
     assert_eq!(d.stacks.keys().collect::<Vec<_>>(), ["vpc"]);
+}
+
+#[test]
+fn stacks_without_a_template_use_the_built_in_ones_anywhere() {
+    // No cfn/ beside the config: a vibes.toml in a music directory of its own.
+    let dir = ConfigDir::bare();
+    dir.write("music/a.flac", "x");
+    let d = dir.ok(&format!(
+        "{PROJECT}[network]\ncreate = true\n[sources]\npath = \"music\"\n"
+    ));
+    for (name, path) in [
+        ("vpc", builtin::VPC_TEMPLATE),
+        ("main", builtin::MAIN_TEMPLATE),
+    ] {
+        let stack = &d.stacks[name];
+        assert!(stack.template_built_in, "{name}");
+        assert_eq!(stack.template_path, Path::new(path));
+        assert_eq!(
+            stack.template_body.as_bytes(),
+            vibes_platform::file(path).unwrap().body
+        );
+        assert_eq!(stack.template_shown(), format!("(built in) {path}"));
+    }
+}
+
+#[test]
+fn a_template_of_ones_own_overrides_the_built_in_one() {
+    let dir = ConfigDir::new();
+    let d = dir.ok(&format!(
+        "{PROJECT}[network]\ncreate = true\ntemplate = \"cfn/vpc.yaml\"\n[stacks.main]\ntemplate = \"cfn/main.yaml\"\n"
+    ));
+    for (name, body) in [("vpc", VPC_TEMPLATE), ("main", MAIN_TEMPLATE)] {
+        let stack = &d.stacks[name];
+        assert!(!stack.template_built_in, "{name}");
+        assert_eq!(stack.template_body, body, "{name}");
+        assert_eq!(stack.template_shown(), format!("cfn/{name}.yaml"));
+    }
+}
+
+#[test]
+fn images_without_a_recipe_are_built_from_the_built_in_recipes() {
+    let dir = ConfigDir::bare();
+    let d = dir.ok(&format!(
+        "{PROJECT}[network]\ncreate = true\n[images.worker]\n[images.server]\n[images.volmgr]\nkeep = 4\n"
+    ));
+    for name in builtin::IMAGES {
+        let image = &d.images[name];
+        let recipe = format!("packer/{name}.pkr.hcl");
+        assert_eq!(image.recipe, Path::new(&recipe));
+        assert_eq!(image.files, builtin::recipe(name).unwrap().files, "{name}");
+        assert!(image.files.contains_key("packer/plugins.pkr.hcl.txt"));
+        assert!(image
+            .files
+            .contains_key(&format!("packer/files/{name}/install.sh")));
+        assert_eq!(
+            image.built_in.keys().collect::<Vec<_>>(),
+            image.files.keys().collect::<Vec<_>>(),
+            "every file of {name} comes from the binary"
+        );
+        assert_eq!(image.recipe_hash, config::recipe_hash(&image.files));
+        assert_eq!(image.recipe_shown(), format!("(built in) {recipe}"));
+    }
+    assert_eq!(d.images["volmgr"].keep, 4);
+}
+
+#[test]
+fn an_image_is_its_files_wherever_they_come_from() {
+    // The built-in worker recipe and a checkout's copy of it, named in the config, are one image.
+    let dir = ConfigDir::bare();
+    let built_in = builtin::recipe("worker").unwrap();
+    for path in built_in.files.keys() {
+        let body = builtin::file(path).unwrap();
+        let target = dir.path().join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, body).unwrap();
+    }
+    let own = dir.ok(&format!(
+        "{PROJECT}[network]\ncreate = true\n[images.worker]\nrecipe = \"packer/worker.pkr.hcl\"\nfiles = [\"packer/files/worker\"]\n"
+    ));
+    let built = dir.ok(&format!(
+        "{PROJECT}[network]\ncreate = true\n[images.worker]\n"
+    ));
+    assert!(
+        own.images["worker"].built_in.is_empty(),
+        "all read from the config's directory"
+    );
+    assert_eq!(own.images["worker"].files, built.images["worker"].files);
+    assert_eq!(
+        own.images["worker"].recipe_hash,
+        built.images["worker"].recipe_hash
+    );
+    assert_eq!(own.images["worker"].recipe_shown(), "packer/worker.pkr.hcl");
+}
+
+#[test]
+fn a_recipe_of_ones_own_takes_the_plugins_beside_it_else_the_built_in_ones() {
+    let dir = ConfigDir::bare();
+    dir.write("images/builder.pkr.hcl", "build {}\n");
+    let config = format!(
+        "{PROJECT}[network]\ncreate = true\n[images.builder]\nrecipe = \"images/builder.pkr.hcl\"\n"
+    );
+    let first = dir.ok(&config).images["builder"].clone();
+    let built_in = builtin::file("packer/plugins.pkr.hcl.txt").unwrap();
+    assert_eq!(
+        first.files.get("images/plugins.pkr.hcl.txt"),
+        Some(&builtin::sha256(built_in)),
+        "beside the recipe, where the image build looks for it"
+    );
+    assert_eq!(
+        first.built_in,
+        BTreeMap::from([(
+            "images/plugins.pkr.hcl.txt".to_string(),
+            "packer/plugins.pkr.hcl.txt".to_string()
+        )])
+    );
+
+    dir.write(
+        "images/plugins.pkr.hcl.txt",
+        "packer { required_plugins {} }\n",
+    );
+    let own = dir.ok(&config).images["builder"].clone();
+    assert_eq!(
+        own.files.get("images/plugins.pkr.hcl.txt"),
+        Some(&sha("packer { required_plugins {} }\n"))
+    );
+    assert!(own.built_in.is_empty());
+    assert_ne!(
+        own.recipe_hash, first.recipe_hash,
+        "other plugins, another image"
+    );
 }
 
 #[test]
@@ -349,21 +502,21 @@ fn the_documented_vibes_toml_is_valid() {
 }
 
 #[test]
-fn the_full_example_is_valid_at_the_repository_root() {
-    let text = std::fs::read_to_string(repo_root().join("examples/full.toml")).unwrap();
-    let d = config::load_str(&text, "full.toml", repo_root())
+fn the_full_example_is_valid_where_it_stands() {
+    let d = config::load(&repo_root().join("examples/full.toml"))
         .unwrap_or_else(|e| panic!("{}", render(&e)));
     assert_eq!(
         d.images.keys().collect::<Vec<_>>(),
         ["server", "volmgr", "worker"]
     );
-    assert!(d.images["worker"]
-        .files
-        .contains_key("packer/worker.pkr.hcl"));
-    assert!(d.images["worker"]
-        .files
-        .keys()
-        .any(|f| f.starts_with("packer/files/worker/")));
+    for (name, image) in &d.images {
+        assert_eq!(image.files, builtin::recipe(name).unwrap().files, "{name}");
+    }
+    assert_eq!(
+        d.sources.as_ref().unwrap().path,
+        repo_root().join("examples/music")
+    );
+    assert!(d.stacks.values().all(|s| s.template_built_in));
     assert_eq!(d.images["worker"].keep, 3);
     assert_eq!(
         d.stacks["main"].parameters["RsyncCidr"],

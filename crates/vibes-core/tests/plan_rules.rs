@@ -32,6 +32,7 @@ fn full() -> Desired {
     let stack = |name: &str, params: &[(&str, Value)], deps: Vec<Address>| StackSpec {
         stack_name: format!("vibes-{name}"),
         template_path: PathBuf::from(format!("cfn/{name}.yaml")),
+        template_built_in: false,
         template_body: format!("Description: {name}\n"),
         parameters: params
             .iter()
@@ -84,6 +85,7 @@ fn full() -> Desired {
             ImageSpec {
                 recipe: format!("packer/{image}.pkr.hcl").into(),
                 files: BTreeMap::new(),
+                built_in: BTreeMap::new(),
                 recipe_hash: hash.into(),
                 parameter: format!("/vibes/ami/{image}"),
                 keep: 2,

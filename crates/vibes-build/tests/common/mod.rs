@@ -220,18 +220,19 @@ impl Recorder {
     }
 }
 
-/// Every file under `dir` (relative, sorted), bookkeeping files left out.
+/// Every file under `dir` (relative, sorted), the bookkeeping directory at the output root left
+/// out.
 pub fn files(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
+            if dir == base && p.file_name().unwrap() == vibes_build::BOOKKEEPING_DIR {
+                continue;
+            }
             if p.is_dir() {
                 walk(base, &p, out);
             } else {
-                let name = p.file_name().unwrap().to_string_lossy();
-                if !name.starts_with(".vibes-build") && !name.starts_with(".vibes-hashes") {
-                    out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
-                }
+                out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
             }
         }
     }

@@ -74,6 +74,15 @@ pub enum EffectError {
         address: String,
         fingerprint: String,
     },
+    #[error("image.{image}: the plan has {path} from vibes' built-in platform, and this vibes carries none; run vibes plan again")]
+    BuiltInMissing { image: String, path: String },
+    #[error("image.{image}: the plan was made by another vibes (its built-in {path} has SHA-256 {expected}, this vibes carries {actual}); run vibes plan again")]
+    BuiltInChanged {
+        image: String,
+        path: String,
+        expected: String,
+        actual: String,
+    },
     #[error("image.{image} is built from vibes' own source, and this vibes carries no source to build the worker image from")]
     NoEngineSource { image: String },
     #[error("image.{image}: the plan was made by another vibes (its source archive has SHA-256 {expected}, this vibes carries {actual}); run vibes plan again")]
@@ -312,19 +321,24 @@ async fn run_effect(
             image,
             recipe,
             files,
+            built_in,
             recipe_hash,
             parameter,
             artifacts_bucket,
             codebuild_project,
             tags,
         } => {
-            build_image(
-                cx,
-                index,
+            let recipe = Recipe {
                 image,
                 recipe,
                 files,
+                built_in,
                 recipe_hash,
+            };
+            build_image(
+                cx,
+                index,
+                &recipe,
                 parameter,
                 artifacts_bucket,
                 codebuild_project,
@@ -557,18 +571,47 @@ impl std::fmt::Debug for SourceArchive {
     }
 }
 
-/// The body of one recipe file: read from under the config's directory and checked against the
-/// hash the plan was made with — except the worker's source archive, which is vibes' own source,
-/// carried in the binary rather than on disk.
+/// What an image is built from, as the plan has it.
+struct Recipe<'a> {
+    image: &'a str,
+    recipe: &'a str,
+    /// Upload path → SHA-256.
+    files: &'a BTreeMap<String, String>,
+    /// Upload path → path in the built-in platform, for the files carried in the binary.
+    built_in: &'a BTreeMap<String, String>,
+    recipe_hash: &'a str,
+}
+
+/// The body of one recipe file, checked against the hash the plan was made with: read from
+/// under the config's directory, or — for the built-in platform's files and the worker's source
+/// archive, which is vibes' own source — taken from the binary.
 async fn recipe_file(
     cx: &Context,
-    image: &str,
-    recipe: &str,
+    recipe: &Recipe<'_>,
     rel: &str,
     expected: &str,
 ) -> Result<Vec<u8>, EffectError> {
+    let image = recipe.image;
+    if let Some(platform_path) = recipe.built_in.get(rel) {
+        let body = crate::config::builtin::file(platform_path).ok_or_else(|| {
+            EffectError::BuiltInMissing {
+                image: image.to_string(),
+                path: platform_path.clone(),
+            }
+        })?;
+        let actual = hex::encode(Sha256::digest(body));
+        if !expected.eq_ignore_ascii_case(&actual) {
+            return Err(EffectError::BuiltInChanged {
+                image: image.to_string(),
+                path: platform_path.clone(),
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+        return Ok(body.to_vec());
+    }
     if image == crate::config::WORKER_IMAGE
-        && rel == crate::config::source_archive_path(Path::new(recipe))
+        && rel == crate::config::source_archive_path(Path::new(recipe.recipe))
     {
         let source =
             cx.options
@@ -597,14 +640,10 @@ async fn recipe_file(
     Ok(body)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn build_image(
     cx: &Context,
     index: usize,
-    image: &str,
-    recipe: &str,
-    files: &BTreeMap<String, String>,
-    recipe_hash: &str,
+    recipe: &Recipe<'_>,
     parameter: &str,
     artifacts_bucket: &Value,
     codebuild_project: &Value,
@@ -613,9 +652,10 @@ async fn build_image(
     let cloud = cx.cloud.as_ref();
     let bucket = cx.resolve(artifacts_bucket)?;
     let project = cx.resolve(codebuild_project)?;
+    let (image, recipe_hash) = (recipe.image, recipe.recipe_hash);
     let prefix = format!("recipes/{image}/{recipe_hash}/");
-    for (rel, expected) in files {
-        let body = recipe_file(cx, image, recipe, rel, expected).await?;
+    for (rel, expected) in recipe.files {
+        let body = recipe_file(cx, recipe, rel, expected).await?;
         let key = format!("{prefix}{rel}");
         cx.call("upload recipe", |_| {
             cloud.put_object(&bucket, &key, body.clone())
@@ -627,7 +667,7 @@ async fn build_image(
         codebuild_project: project,
         artifacts_bucket: bucket,
         recipe_prefix: prefix,
-        recipe: recipe.to_string(),
+        recipe: recipe.recipe.to_string(),
         tags: tags.clone(),
         token: idempotency_token(&cx.options.project, &address, recipe_hash),
     };

@@ -2,12 +2,15 @@
 //!
 //! Three passes, each collecting every fault it finds so that one run reports them all:
 //! [`read`] checks the TOML (syntax, known keys, value types) into spanned raw values,
-//! [`resolve`] checks names, reads and hashes the files the config names and builds the stacks,
+//! [`resolve`] checks names, reads and hashes the files the config names and builds the stacks
+//! (with [`images`] for the images, and the [`builtin`] platform for what the config leaves out),
 //! and [`profiles`] turns each profile into the text the compile engine reads. Faults are
 //! miette diagnostics pointing into the config, or into the profile file they are about.
 
+pub mod builtin;
 mod error;
 mod files;
+mod images;
 mod names;
 mod profiles;
 mod raw;
@@ -16,12 +19,12 @@ mod refs;
 mod resolve;
 
 pub use error::{ConfigError, Fault, FaultKind, Location};
-pub use resolve::{
+pub use images::{
     add_engine_source, recipe_hash, source_archive_path, SOURCE_ARCHIVE, WORKER_IMAGE,
 };
 pub use resolve::{
-    DEFAULT_BUILDS_VOLUME_GIB, DEFAULT_COMPILE_INSTANCE, DEFAULT_IMAGE_KEEP, DEFAULT_MAIN_TEMPLATE,
-    DEFAULT_SERVER_INSTANCE, DEFAULT_SNAPSHOT_KEEP, DEFAULT_TIMEOUT_MINUTES, DEFAULT_VPC_TEMPLATE,
+    DEFAULT_BUILDS_VOLUME_GIB, DEFAULT_COMPILE_INSTANCE, DEFAULT_IMAGE_KEEP,
+    DEFAULT_SERVER_INSTANCE, DEFAULT_SNAPSHOT_KEEP, DEFAULT_TIMEOUT_MINUTES,
 };
 
 use crate::model::Desired;

@@ -4,6 +4,7 @@
 //! serde stops at the first fault and vibes reports all of them in one run. Every key and value
 //! in the document carries its span, which lands in the raw types as `toml::Spanned`.
 
+use super::builtin;
 use super::error::{Fault, FaultKind, Faults, Source};
 use super::names::suggest;
 use super::raw::*;
@@ -262,12 +263,20 @@ impl Reader<'_> {
             files: Vec::new(),
             keep: None,
         };
-        if !t.iter().any(|f| f.key == "recipe") {
-            self.missing(
-                i.name.span(),
-                &section,
-                "recipe",
-                "recipe = \"packer/worker.pkr.hcl\"",
+        let name = i.name.get_ref();
+        if !t.iter().any(|f| f.key == "recipe") && !builtin::IMAGES.contains(&name.as_str()) {
+            self.faults.push(
+                Fault::at(
+                    FaultKind::MissingKey,
+                    self.src,
+                    i.name.span(),
+                    format!("{section} needs `recipe`: vibes has no built-in {name} image"),
+                    "`recipe` is missing here",
+                )
+                .with_help(format!(
+                    "add recipe = \"packer/{name}.pkr.hcl\" (a Packer file relative to the config), or use one of the built-in images: {}",
+                    builtin::IMAGES.join(", ")
+                )),
             );
         }
         for f in t {

@@ -1,6 +1,7 @@
 //! [`RawConfig`] → [`Desired`]: names, defaults, files read and hashed, stacks and their
 //! references, every fault collected on the way.
 
+use super::builtin;
 use super::error::{Fault, FaultKind, Faults, Source};
 use super::files::{self, ConfigDir, PathFault};
 use super::names::{self, NameRule};
@@ -9,11 +10,8 @@ use super::refs::{self, Reference};
 use crate::address::{Address, Kind};
 use crate::model::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use toml::Spanned;
 
-pub const DEFAULT_VPC_TEMPLATE: &str = "cfn/vpc.yaml";
-pub const DEFAULT_MAIN_TEMPLATE: &str = "cfn/main.yaml";
 pub const DEFAULT_COMPILE_INSTANCE: &str = "c7a.xlarge";
 pub const DEFAULT_BUILDS_VOLUME_GIB: u32 = 100;
 pub const DEFAULT_TIMEOUT_MINUTES: u32 = 240;
@@ -29,6 +27,39 @@ pub(crate) struct Resolver<'a> {
     pub faults: &'a mut Faults,
     /// AWS-side names already taken, by namespace: the second use of one is a duplicate.
     taken: BTreeMap<(&'static str, String), (Span, String)>,
+}
+
+/// A stack's template: a file under the config's directory, or one of the built-in platform.
+struct Template {
+    path: String,
+    body: String,
+    built_in: bool,
+}
+
+impl Template {
+    fn built_in(path: &str) -> Self {
+        Template {
+            path: path.to_string(),
+            body: builtin::template(path).to_string(),
+            built_in: true,
+        }
+    }
+
+    fn stack(
+        self,
+        stack_name: String,
+        parameters: BTreeMap<String, Value>,
+        depends_on: Vec<Address>,
+    ) -> StackSpec {
+        StackSpec {
+            stack_name,
+            template_path: self.path.into(),
+            template_built_in: self.built_in,
+            template_body: self.body,
+            parameters,
+            depends_on,
+        }
+    }
 }
 
 /// How the config provides a network for the main stack.
@@ -154,12 +185,6 @@ impl<'a> Resolver<'a> {
 
     /// Reports a path fault at `span`: missing files and escaping paths have their own kinds.
     pub fn path_fault(&mut self, span: Span, what: &str, e: &PathFault) {
-        self.path_fault_labelled(span, what, e, None);
-    }
-
-    /// As [`Self::path_fault`], with a label for when the span is not the path itself (a
-    /// default template is reported at the setting that asks for it).
-    fn path_fault_labelled(&mut self, span: Span, what: &str, e: &PathFault, label: Option<&str>) {
         let kind = match e {
             e if e.escapes() => FaultKind::OutsideConfigDir,
             PathFault::Missing { .. } | PathFault::NotAFile { .. } | PathFault::NotADir { .. } => {
@@ -167,11 +192,11 @@ impl<'a> Resolver<'a> {
             }
             _ => FaultKind::InvalidValue,
         };
-        let label = label.unwrap_or(match kind {
+        let label = match kind {
             FaultKind::OutsideConfigDir => "paths must stay inside the config's directory",
             FaultKind::MissingFile => "not found",
             _ => "cannot use this",
-        });
+        };
         self.fault(kind, span, format!("{what}: {e}"), label);
     }
 
@@ -323,68 +348,44 @@ impl<'a> Resolver<'a> {
             }
         }
 
-        if let Network::Create { span } = network {
-            let template = raw.network.as_ref().and_then(|n| n.template.as_ref());
-            let (path, at, default_for) = match template {
-                Some(t) => (t.get_ref().clone(), t.span(), None),
-                None => (
-                    DEFAULT_VPC_TEMPLATE.to_string(),
-                    span.clone(),
-                    Some("creates"),
-                ),
+        if let Network::Create { .. } = network {
+            let template = match raw.network.as_ref().and_then(|n| n.template.as_ref()) {
+                Some(written) => self.template_file(written, "stack vpc"),
+                None => Some(Template::built_in(builtin::VPC_TEMPLATE)),
             };
-            if let Some(body) = self.template(&path, at, "stack vpc", default_for) {
+            if let Some(template) = template {
                 let parameters =
                     BTreeMap::from([("Project".to_string(), Value::literal(&project.name))]);
                 out.insert(
                     "vpc".into(),
-                    StackSpec {
-                        stack_name: project.aws_name("vpc"),
-                        template_path: path.into(),
-                        template_body: body,
-                        parameters,
-                        depends_on: Vec::new(),
-                    },
+                    template.stack(project.aws_name("vpc"), parameters, Vec::new()),
                 );
             }
         }
 
         let main_defaults = |desired: &Desired| main_parameters(desired, network);
-        if let (Some((_, span)), false) = (&implier, explicit_main) {
-            if let Some(body) = self.template(
-                DEFAULT_MAIN_TEMPLATE,
-                span.clone(),
-                "stack main",
-                Some("implies"),
-            ) {
-                let depends_on = if matches!(network, Network::Create { .. }) {
-                    vec![Address::stack("vpc")]
-                } else {
-                    Vec::new()
-                };
-                out.insert(
-                    "main".into(),
-                    StackSpec {
-                        stack_name: project.aws_name("main"),
-                        template_path: DEFAULT_MAIN_TEMPLATE.into(),
-                        template_body: body,
-                        parameters: main_defaults(desired),
-                        depends_on,
-                    },
-                );
-            }
+        if let (Some(_), false) = (&implier, explicit_main) {
+            let depends_on = if matches!(network, Network::Create { .. }) {
+                vec![Address::stack("vpc")]
+            } else {
+                Vec::new()
+            };
+            out.insert(
+                "main".into(),
+                Template::built_in(builtin::MAIN_TEMPLATE).stack(
+                    project.aws_name("main"),
+                    main_defaults(desired),
+                    depends_on,
+                ),
+            );
         }
 
         for s in &raw.stacks {
             let name = s.name.get_ref();
             let is_main = name == "main";
-            let (path, at, default_for) = match (&s.template, is_main) {
-                (Some(t), _) => (t.get_ref().clone(), t.span(), None),
-                (None, true) => (
-                    DEFAULT_MAIN_TEMPLATE.to_string(),
-                    s.name.span(),
-                    Some("defines"),
-                ),
+            let template = match (&s.template, is_main) {
+                (Some(written), _) => self.template_file(written, &format!("stack {name}")),
+                (None, true) => Some(Template::built_in(builtin::MAIN_TEMPLATE)),
                 (None, false) => {
                     self.fault(
                         FaultKind::MissingKey,
@@ -396,7 +397,6 @@ impl<'a> Resolver<'a> {
                     continue;
                 }
             };
-            let body = self.template(&path, at, &format!("stack {name}"), default_for);
             let mut parameters = if is_main {
                 main_defaults(desired)
             } else {
@@ -457,16 +457,14 @@ impl<'a> Resolver<'a> {
                     }
                 }
             }
-            if let Some(body) = body {
+            if let Some(template) = template {
                 out.insert(
                     name.clone(),
-                    StackSpec {
-                        stack_name: project.aws_name(name),
-                        template_path: path.into(),
-                        template_body: body,
+                    template.stack(
+                        project.aws_name(name),
                         parameters,
-                        depends_on: depends_on.into_iter().collect(),
-                    },
+                        depends_on.into_iter().collect(),
+                    ),
                 );
             }
         }
@@ -508,25 +506,16 @@ impl<'a> Resolver<'a> {
         true
     }
 
-    /// A stack's template text. `default_for` names what asks for a default template, which
-    /// the fault is reported at.
-    fn template(
-        &mut self,
-        path: &str,
-        span: Span,
-        what: &str,
-        default_for: Option<&str>,
-    ) -> Option<String> {
-        match self.dir.read_text(path) {
-            Ok((_, text)) => Some(text),
+    /// The template file the config names for a stack, faults reported at the setting.
+    fn template_file(&mut self, written: &Spanned<String>, what: &str) -> Option<Template> {
+        match self.dir.read_text(written.get_ref()) {
+            Ok((_, body)) => Some(Template {
+                path: written.get_ref().clone(),
+                body,
+                built_in: false,
+            }),
             Err(e) => {
-                let label = default_for.map(|by| format!("{by} {what}, from {path}"));
-                self.path_fault_labelled(
-                    span,
-                    &format!("template of {what}"),
-                    &e,
-                    label.as_deref(),
-                );
+                self.path_fault(written.span(), &format!("template of {what}"), &e);
                 None
             }
         }
@@ -583,74 +572,6 @@ impl<'a> Resolver<'a> {
                 None
             }
         }
-    }
-
-    // ---- images --------------------------------------------------------------------------
-
-    fn image(&mut self, raw: &RawImage, project: &Project) -> Option<(String, ImageSpec)> {
-        let name = raw.name.get_ref();
-        let valid = self.check_name(&raw.name, &names::RESOURCE, "image");
-        let keep = self.count(
-            raw.keep.as_ref(),
-            1,
-            i64::from(u32::MAX),
-            DEFAULT_IMAGE_KEEP,
-            "keep",
-        );
-        let recipe = raw.recipe.as_ref()?;
-        let mut files = BTreeMap::new();
-        let mut complete = true;
-        let mut add = |r: &mut Self, written: &Spanned<String>, what: &str| match r
-            .dir
-            .files_under(written.get_ref())
-        {
-            Ok(paths) => {
-                for p in paths {
-                    match r.dir.sha256(&p) {
-                        Ok(sha) => {
-                            files.insert(p, sha);
-                        }
-                        Err(e) => {
-                            r.path_fault(written.span(), what, &e);
-                            complete = false;
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                r.path_fault(written.span(), what, &e);
-                complete = false;
-            }
-        };
-        if let Err(e) = self.dir.file(recipe.get_ref()) {
-            self.path_fault(recipe.span(), &format!("recipe of image {name}"), &e);
-            return None;
-        }
-        add(self, recipe, &format!("recipe of image {name}"));
-        for f in &raw.files {
-            add(self, f, &format!("files of image {name}"));
-        }
-        if !valid || !complete {
-            return None;
-        }
-        let recipe_hash = recipe_hash(&files);
-        let parameter = project.ssm_path(&format!("ami/{name}"));
-        self.claim(
-            "SSM parameter",
-            parameter.clone(),
-            raw.name.span(),
-            format!("image {name}"),
-        );
-        Some((
-            name.clone(),
-            ImageSpec {
-                recipe: recipe.get_ref().into(),
-                files,
-                recipe_hash,
-                parameter,
-                keep,
-            },
-        ))
     }
 
     // ---- sources, compile, snapshots, server ---------------------------------------------
@@ -749,7 +670,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// A count with bounds; `keep = 0` and friends are reported at the value.
-    fn count(
+    pub(super) fn count(
         &mut self,
         raw: Option<&Spanned<i64>>,
         min: i64,
@@ -782,55 +703,6 @@ impl<'a> Resolver<'a> {
 }
 
 /// The first section that needs the main stack (the buckets, roles and launch templates).
-/// The image whose recipe builds the vibes binary itself, from the source archive vibes carries.
-pub const WORKER_IMAGE: &str = "worker";
-/// The name of vibes' source archive, next to the worker recipe: the name the recipe reads it by.
-pub const SOURCE_ARCHIVE: &str = "vibes-src.tar.gz";
-
-/// An image's identity: the hash of its files' paths and SHA-256s. Any change to any file — or a
-/// file added or removed — makes a new identity, and so a new image.
-pub fn recipe_hash(files: &BTreeMap<String, String>) -> String {
-    let pairs: Vec<&[u8]> = files
-        .iter()
-        .flat_map(|(p, sha)| [p.as_bytes(), sha.as_bytes()])
-        .collect();
-    crate::tags::short_hash(&pairs)
-}
-
-/// Where the source archive sits among an image's files: in the recipe's directory, which is where
-/// the image build runs Packer. Paths are relative to the config, `/`-separated, like every other
-/// entry of [`ImageSpec::files`].
-pub fn source_archive_path(recipe: &Path) -> String {
-    let dir: Vec<String> = recipe
-        .parent()
-        .into_iter()
-        .flat_map(Path::components)
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    match dir.is_empty() {
-        true => SOURCE_ARCHIVE.to_string(),
-        false => format!("{}/{SOURCE_ARCHIVE}", dir.join("/")),
-    }
-}
-
-/// Makes vibes' own source part of the worker image: the archive (by its SHA-256) joins the
-/// worker's files, and the worker's identity is recomputed, so a vibes built from other source
-/// rebuilds the worker image — and the compile, which is made on it, runs again. Returns whether
-/// the config has a worker image. The apply uploads the archive itself, from the bytes whose
-/// hash this is, since it is not a file under the config.
-pub fn add_engine_source(desired: &mut Desired, source_sha256: &str) -> bool {
-    let Some(worker) = desired.images.get_mut(WORKER_IMAGE) else {
-        return false;
-    };
-    worker.files.insert(
-        source_archive_path(&worker.recipe),
-        source_sha256.to_ascii_lowercase(),
-    );
-    worker.recipe_hash = recipe_hash(&worker.files);
-    true
-}
-
 fn main_implied_by(raw: &RawConfig) -> Option<(&'static str, Span)> {
     let mut found: Vec<(&'static str, Span)> = Vec::new();
     if let Some(s) = &raw.sources {

@@ -69,13 +69,32 @@ impl Value {
 pub struct StackSpec {
     /// CloudFormation stack name: `<project>-<name>`.
     pub stack_name: String,
-    /// The template path as written in the config (relative to the config file).
+    /// The template path as written in the config (relative to the config file), or the path of
+    /// the built-in template in vibes' platform.
     pub template_path: PathBuf,
+    /// Whether the template is vibes' built-in one (the config names none), carried in the binary.
+    pub template_built_in: bool,
     /// The template's text.
     pub template_body: String,
     pub parameters: BTreeMap<String, Value>,
     /// Stacks whose outputs this one's parameters use, and any declared `depends_on`.
     pub depends_on: Vec<Address>,
+}
+
+impl StackSpec {
+    /// The template as a plan shows it.
+    pub fn template_shown(&self) -> String {
+        shown_path(&self.template_path, self.template_built_in)
+    }
+}
+
+/// A platform file's path as a plan shows it: a built-in file is marked as such, so that nobody
+/// looks for it on disk.
+pub fn shown_path(path: &std::path::Path, built_in: bool) -> String {
+    match built_in {
+        true => format!("(built in) {}", path.display()),
+        false => path.display().to_string(),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -100,16 +119,30 @@ pub struct ProfileSpec {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ImageSpec {
-    /// The Packer recipe, relative to the config file.
+    /// The Packer recipe, relative to the config file (or, built in, to vibes' platform).
     pub recipe: PathBuf,
     /// Every file of the recipe (the recipe and its provisioning files), relative path → SHA-256.
+    /// The path is also where the file is uploaded for the image build, under the recipe prefix.
     pub files: BTreeMap<String, String>,
+    /// The files of `files` whose body is vibes' built-in platform, carried in the binary, rather
+    /// than a file under the config's directory: path in `files` → path in the platform. All of
+    /// them for a built-in recipe; the plugin requirements beside a recipe of one's own that
+    /// brings none.
+    pub built_in: BTreeMap<String, String>,
     /// The image's identity: the hash of its recipe files. A new hash means a new image.
     pub recipe_hash: String,
     /// `/<project>/ami/<name>`: where the current image id is kept.
     pub parameter: String,
     /// How many images of this recipe to keep (the newest first). At least 1.
     pub keep: u32,
+}
+
+impl ImageSpec {
+    /// The recipe as a plan shows it.
+    pub fn recipe_shown(&self) -> String {
+        let recipe = self.recipe.to_string_lossy();
+        shown_path(&self.recipe, self.built_in.contains_key(recipe.as_ref()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

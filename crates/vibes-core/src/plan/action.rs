@@ -156,6 +156,10 @@ pub enum Effect {
         recipe: String,
         /// Relative path → SHA-256; the files are read from disk at apply time and checked.
         files: BTreeMap<String, String>,
+        /// The files of `files` carried in the binary (vibes' built-in platform) rather than read
+        /// from disk: path in `files` → path in the platform. Also checked against `files`.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        built_in: BTreeMap<String, String>,
         recipe_hash: String,
         parameter: String,
         artifacts_bucket: Value,

@@ -337,10 +337,8 @@ impl<'a> Cx<'a> {
             a.attributes
                 .insert(0, Attribute::new("stack_name", &spec.stack_name));
             if a.op != Op::Blocked {
-                a.attributes.insert(
-                    1,
-                    Attribute::new("template", spec.template_path.display().to_string()),
-                );
+                a.attributes
+                    .insert(1, Attribute::new("template", spec.template_shown()));
             }
             a.relies_on
                 .insert(format!("stack:{}", spec.stack_name), seen(seen_stack));
@@ -738,6 +736,7 @@ impl<'a> Cx<'a> {
                         image: name.clone(),
                         recipe: spec.recipe.display().to_string(),
                         files: spec.files.clone(),
+                        built_in: spec.built_in.clone(),
                         recipe_hash: spec.recipe_hash.clone(),
                         parameter: spec.parameter.clone(),
                         artifacts_bucket: self.main_output(outputs::ARTIFACTS_BUCKET),
@@ -757,10 +756,8 @@ impl<'a> Cx<'a> {
                     a
                 }
             };
-            a.attributes.insert(
-                0,
-                Attribute::new("recipe", spec.recipe.display().to_string()),
-            );
+            a.attributes
+                .insert(0, Attribute::new("recipe", spec.recipe_shown()));
             a.attributes
                 .insert(1, Attribute::new("recipe_hash", &spec.recipe_hash));
             a.relies_on

@@ -81,6 +81,7 @@ fn image(dir: &Path, name: &str) -> ImageSpec {
     ImageSpec {
         recipe: recipe.into(),
         files,
+        built_in: BTreeMap::new(),
         recipe_hash: vibes_core::tags::short_hash(&refs),
         parameter: format!("/{PROJECT}/ami/{name}"),
         keep: 2,
@@ -91,6 +92,7 @@ fn stack(name: &str, parameters: BTreeMap<String, Value>, depends_on: Vec<Addres
     StackSpec {
         stack_name: format!("{PROJECT}-{name}"),
         template_path: format!("cfn/{name}.yaml").into(),
+        template_built_in: false,
         template_body: format!("AWSTemplateFormatVersion: '2010-09-09'\nDescription: {name}\n"),
         parameters,
         depends_on,

@@ -16,7 +16,8 @@ pub const PUBLIC_KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG2yK3e0vNn0b1Qm9bN2gWkqk0aQ2bX2Xo8xO8a0a0a0 me@laptop\n";
 
 impl ConfigDir {
-    /// A directory with the two stack templates vibes defaults to.
+    /// A directory with stack templates of its own at the paths of the built-in ones: they are
+    /// used only where the config names them.
     pub fn new() -> Self {
         let d = Self::bare();
         d.write("cfn/vpc.yaml", VPC_TEMPLATE);

@@ -137,6 +137,7 @@ pub fn desired() -> Desired {
         StackSpec {
             stack_name: "vibes-vpc".into(),
             template_path: "cfn/vpc.yaml".into(),
+            template_built_in: false,
             template_body: VPC_TEMPLATE.into(),
             parameters: BTreeMap::new(),
             depends_on: vec![],
@@ -151,6 +152,7 @@ pub fn desired() -> Desired {
         StackSpec {
             stack_name: "vibes-main".into(),
             template_path: "cfn/main.yaml".into(),
+            template_built_in: false,
             template_body: main_template(),
             parameters: BTreeMap::from([
                 ("VpcId".into(), vpc_output("VpcId")),
@@ -206,6 +208,7 @@ pub fn desired() -> Desired {
             recipe: "packer/worker.pkr.hcl".into(),
             recipe_hash: fingerprint_of(&files),
             files,
+            built_in: BTreeMap::new(),
             parameter: "/vibes/ami/worker".into(),
             keep: 2,
         },
@@ -220,6 +223,7 @@ pub fn desired() -> Desired {
             recipe: "packer/server.pkr.hcl".into(),
             recipe_hash: fingerprint_of(&files),
             files,
+            built_in: BTreeMap::new(),
             parameter: "/vibes/ami/server".into(),
             keep: 2,
         },

@@ -2,7 +2,7 @@
 //! given it, with the variables vibes starts the build with: a name that differs between the
 //! adapter and the template fails here as it would on AWS.
 
-use crate::support::{image, project, write, LocalCloud};
+use crate::support::{copy_recipes, own_recipe, project, write, LocalCloud};
 
 #[test]
 fn an_image_build_runs_the_templates_buildspec_and_registers_the_image() {
@@ -58,6 +58,7 @@ fn a_recipe_packer_rejects_fails_its_build_and_no_image_appears() {
         &dir.path().join("broken/server.pkr.hcl"),
         "source \"amazon-ebs\" \"server\" {\n  region = \n}\n",
     );
+    copy_recipes(dir.path());
     std::fs::copy(
         dir.path().join("packer/plugins.pkr.hcl.txt"),
         dir.path().join("broken/plugins.pkr.hcl.txt"),

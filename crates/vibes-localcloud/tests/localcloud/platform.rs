@@ -2,7 +2,7 @@
 //! binary against the local cloud, the worker's and server's own boot scripts, real encoders,
 //! a real rsync daemon, and tags read back with lofty.
 
-use crate::support::{image, project, read_tags, tree, write, write_wav, LocalCloud, Tags};
+use crate::support::{project, read_tags, tree, write, write_wav, LocalCloud, Tags};
 use std::path::Path;
 
 const PROJECT: &str = "e2e";
@@ -72,16 +72,15 @@ fn collection(music: &Path) -> Vec<(&'static str, Tags)> {
 }
 
 fn config() -> String {
-    format!(
+    concat!(
         "[network]\ncreate = true\n\n[sources]\npath = \"music\"\n\n[keys.builds]\n[keys.worker]\n[keys.server]\n\n\
          [profiles.phone]\nencoder = \"lame\"\nflags = \"--quiet -V 6\"\n\n\
          [profiles.archive]\nencoder = \"flac\"\nflags = \"-s -5\"\n\n\
-         {}\n{}\n\
+         [images.worker]\n[images.server]\n\n\
          [compile]\ninstance_type = \"c7a.large\"\nbuilds_volume_gib = 10\ntimeout_minutes = 10\n\n\
-         [snapshots]\nkeep = 1\n\n[server]\nrunning = true\n",
-        image("worker"),
-        image("server")
+         [snapshots]\nkeep = 1\n\n[server]\nrunning = true\n"
     )
+    .to_string()
 }
 
 fn fetch(cloud: &LocalCloud, dir: &Path, profile: &str, dest: &Path) {

@@ -325,21 +325,12 @@ pub fn tree(dir: &Path) -> BTreeMap<String, String> {
 }
 
 /// A project directory outside the repository: `vibes.toml` with `[project] name = NAME` and
-/// `body`, and the repository's Packer recipes copied beside it for configs that name them.
+/// `body`. Nothing else: the platform (templates, recipes) is the one built into vibes.
 pub fn project(name: &str, body: &str) -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix("vibes-project-")
         .tempdir()
         .expect("project dir");
-    // Dereferenced: the recipes' files link to the platform scripts.
-    let status = Command::new("cp")
-        .arg("-rL")
-        .arg(repo_root().join("packer"))
-        .arg(repo_root().join("cfn"))
-        .arg(dir.path())
-        .status()
-        .expect("cp packer cfn");
-    assert!(status.success());
     write(
         &dir.path().join("vibes.toml"),
         format!("[project]\nname = \"{name}\"\nregion = \"us-east-1\"\n\n{body}"),
@@ -347,9 +338,19 @@ pub fn project(name: &str, body: &str) -> tempfile::TempDir {
     dir
 }
 
-/// The recipe lines of an image from the copied recipes.
-pub fn image(name: &str) -> String {
-    format!(
-        "[images.{name}]\nrecipe = \"packer/{name}.pkr.hcl\"\nfiles = [\"packer/files/{name}\", \"packer/plugins.pkr.hcl.txt\"]\n"
-    )
+/// Copies the repository's Packer recipes into `dir`, for a config that names its own.
+pub fn copy_recipes(dir: &Path) {
+    // Dereferenced: the recipes' files link to the platform scripts.
+    let status = Command::new("cp")
+        .arg("-rL")
+        .arg(repo_root().join("packer"))
+        .arg(dir)
+        .status()
+        .expect("cp packer");
+    assert!(status.success());
+}
+
+/// An image from the copied recipes (see [`copy_recipes`]).
+pub fn own_recipe(name: &str) -> String {
+    format!("[images.{name}]\nrecipe = \"packer/{name}.pkr.hcl\"\nfiles = [\"packer/files/{name}\"]\n")
 }
