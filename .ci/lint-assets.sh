@@ -136,7 +136,8 @@ commands = " ".join(c for phase in spec["phases"].values() for c in phase["comma
 for needed in ("RECIPE_PREFIX", "RECIPE", "VIBES_TAGS", "plugins.pkr.hcl.txt", "packer init", "packer build"):
     assert needed in commands, f"the buildspec does not use {needed}"
 names = {v["Name"] for v in project["Environment"]["EnvironmentVariables"]}
-assert {"RECIPE_PREFIX", "RECIPE", "VIBES_TAGS", "ARTIFACTS_BUCKET"} <= names, names
+# vibes_core::cloud::image_build_env: the names vibes starts a build with.
+assert {"VIBES_RECIPE_BUCKET", "VIBES_RECIPE_PREFIX", "VIBES_RECIPE", "VIBES_TAGS"} <= names, names
 PY
 
 for placement in private public; do
