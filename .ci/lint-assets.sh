@@ -3,10 +3,12 @@
 #   1. cfn-lint on every CloudFormation template (cfn/*.yaml)
 #   2. packer validate on every recipe (packer/*.pkr.hcl)
 #   3. shellcheck on every shell script of the platform, the recipes and CI
-#   4. the vpc stack, then the main stack with the vpc stack's outputs, created on a moto server on a free
+#   4. parliament on every IAM policy of the templates (no finding allowed but the skips it names)
+#   5. the vpc stack, then the main stack with the vpc stack's outputs, created on a moto server on a free
 #      loopback port: both must reach CREATE_COMPLETE (moto leaves a failed stack *_IN_PROGRESS, so every
 #      wait has a deadline).
-# Needs what scripts/setup.sh installs (shellcheck, packer, and .venv with cfn-lint, moto and the aws CLI).
+# Needs what scripts/setup.sh installs (shellcheck, packer, and .venv with cfn-lint, parliament, moto and the
+# aws CLI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -136,7 +138,125 @@ commands = " ".join(c for phase in spec["phases"].values() for c in phase["comma
 for needed in ("RECIPE_PREFIX", "RECIPE", "VIBES_TAGS", "plugins.pkr.hcl.txt", "packer init", "packer build"):
     assert needed in commands, f"the buildspec does not use {needed}"
 names = {v["Name"] for v in project["Environment"]["EnvironmentVariables"]}
-assert {"RECIPE_PREFIX", "RECIPE", "VIBES_TAGS", "ARTIFACTS_BUCKET"} <= names, names
+# vibes_core::cloud::image_build_env: the names vibes starts a build with.
+assert {"VIBES_RECIPE_BUCKET", "VIBES_RECIPE_PREFIX", "VIBES_RECIPE", "VIBES_TAGS"} <= names, names
+PY
+
+echo "== IAM policies (parliament)"
+# parliament (duo-labs, PyPI) checks each IAM policy against AWS's list of actions, resources and
+# condition keys: unknown actions or condition keys, resources of the wrong kind for an action, Resource
+# "*" where the action takes resource-level permissions, and (community auditors) privilege escalation,
+# credentials exposure and permissions management. It reads policy JSON, not CloudFormation: every
+# identity policy of cfn/*.yaml is analysed with its intrinsics resolved to placeholder values, as its CLI
+# does with files. (In-process rather than through the CLI, because the CLI drops the ignore_locations
+# of a --config file in 1.6.4: only the skips below, each at one statement, are taken.)
+# checkov was weighed too: it pins boto3==1.35.49 and networkx<2.7, which would downgrade what moto and
+# cfn-lint run on in the same .venv, and all its IAM checks pass the region-wide image build role this
+# replaced, so it would not have caught that.
+if "$venv/bin/python" - cfn/*.yaml <<'PY'; then echo "ok   IAM policies of cfn/*.yaml"; else fail "parliament on the IAM policies of cfn/*.yaml"; fi
+import json, os, re, sys
+from pathlib import Path
+import yaml
+import parliament
+from parliament import analyze_policy_string, enhance_finding, override_config
+from parliament.cli import is_finding_filtered
+
+# The findings skipped, each only at the named statement, with the reason. parliament's RESOURCE_MISMATCH
+# wants every required resource type of an action in each statement that grants it; IAM authorizes each
+# resource of a request against all statements, and a tag condition can only hold for the resources that
+# carry tags. So the creates are split as AWS documents for RunInstances
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ExamplePolicies_EC2.html#iam-example-runinstances):
+# the created resources with aws:RequestTag, the ones only used (image, subnet, VPC, the build instance)
+# apart.
+SKIP = {("RESOURCE_MISMATCH", sid) for sid in (
+    "PackerLaunchTagged", "PackerLaunchUses", "PackerCreateGroupInVpc",
+    "PackerCreateImageTagged", "PackerCreateImageFromOwnInstance")}
+
+class Loader(yaml.SafeLoader):
+    pass
+Loader.add_multi_constructor("!", lambda l, tag, node: {"!" + tag: (
+    l.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else
+    l.construct_sequence(node, deep=True) if isinstance(node, yaml.SequenceNode) else
+    l.construct_mapping(node, deep=True))})
+
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+          "AWS::StackName": "vibes-main", "Project": "vibes"}
+# The ARN of each kind of resource a policy may name with !GetAtt X.Arn or ${X.Arn}.
+ARNS = {"AWS::S3::Bucket": "arn:aws:s3:::{n}", "AWS::IAM::Role": "arn:aws:iam::123456789012:role/{n}",
+        "AWS::SNS::Topic": "arn:aws:sns:us-east-1:123456789012:{n}",
+        "AWS::SQS::Queue": "arn:aws:sqs:us-east-1:123456789012:{n}"}
+
+def resolve(x, res):
+    def ref(n):
+        return PSEUDO.get(n, n.lower())
+    def att(n):
+        name, attr = n.split(".", 1)
+        kind = res[name]["Type"]
+        if attr != "Arn" or kind not in ARNS:
+            sys.exit(f"lint-assets: no placeholder for {kind} {name}.{attr}: add one to ARNS")
+        return ARNS[kind].format(n=name.lower())
+    if isinstance(x, dict) and len(x) == 1:
+        (k, v), = x.items()
+        if k in ("!Ref", "Ref"):
+            return ref(v)
+        if k in ("!GetAtt", "Fn::GetAtt"):
+            return att(v if isinstance(v, str) else ".".join(v))
+        if k in ("!Sub", "Fn::Sub"):
+            text, names = (v, {}) if isinstance(v, str) else (v[0], resolve(v[1], res))
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: names.get(m.group(1)) or
+                          (att(m.group(1)) if "." in m.group(1) else ref(m.group(1))), text)
+        if k in ("!Join", "Fn::Join"):
+            return v[0].join(resolve(v[1], res))
+        if k.startswith("!") or k.startswith("Fn::"):
+            sys.exit(f"lint-assets: {k} in a policy document: teach the IAM lint to resolve it")
+    if isinstance(x, dict):
+        return {k: resolve(v, res) for k, v in x.items()}
+    if isinstance(x, list):
+        return [resolve(v, res) for v in x]
+    return x
+
+# As `parliament --include-community-auditors` sets itself up.
+override_config(Path(parliament.__file__).parent / "community_auditors" / "config_override.yaml")
+IDENTITY = {"AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::Policy",
+            "AWS::IAM::ManagedPolicy"}
+policies, sids, found, skipped = 0, set(), [], []
+for t in sys.argv[1:]:
+    res = yaml.load(open(t), Loader=Loader).get("Resources", {})
+    for name, r in res.items():
+        if r["Type"] not in IDENTITY:
+            continue
+        props = r.get("Properties", {})
+        docs = [(p["PolicyName"], p["PolicyDocument"]) for p in props.get("Policies", [])]
+        if "PolicyDocument" in props:
+            docs.append(("policy", props["PolicyDocument"]))
+        for pname, doc in docs:
+            doc = resolve(doc, res)
+            stmts = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+            # One statement a line: a finding's line says which statement it is about.
+            text = '{"Version": "%s", "Statement": [\n%s\n]}\n' % (
+                doc.get("Version", "2012-10-17"), ",\n".join(json.dumps(s) for s in stmts))
+            where = f"{t} {name}/{pname}"
+            policies += 1
+            for f in analyze_policy_string(text, where, include_community_auditors=True).findings:
+                f = enhance_finding(f)
+                if is_finding_filtered(f, "INFO"):
+                    continue
+                line = f.location.get("line")
+                sid = stmts[line - 2].get("Sid") if isinstance(line, int) and 2 <= line < len(stmts) + 2 else None
+                sids.add(sid)
+                entry = f"{where} {sid or '(policy)'}: {f.issue} ({f.severity}) {f.title}: {f.detail}"
+                (skipped if (f.issue, sid) in SKIP else found).append(entry)
+            sids.update(s.get("Sid") for s in stmts)
+for e in skipped:
+    print(f"skip {e}")
+for e in found:
+    print(e)
+if policies == 0:
+    sys.exit("lint-assets: no IAM policy found in " + " ".join(sys.argv[1:]))
+if {sid for _, sid in SKIP} - sids:
+    sys.exit(f"lint-assets: skips for statements no template has any more: {sorted({s for _, s in SKIP} - sids)}")
+print(f"{policies} policies, {len(found)} findings, {len(skipped)} skipped")
+sys.exit(1 if found else 0)
 PY
 
 for placement in private public; do

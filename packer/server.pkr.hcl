@@ -5,13 +5,13 @@
 
 variable "project" {
   type        = string
-  description = "vibes project name: prefixes the image name and tags the temporary build instance."
+  description = "vibes project name: prefixes the image name; every resource the build makes is tagged with it."
   default     = "vibes"
 }
 
 variable "tags" {
   type        = map(string)
-  description = "Tags of the image and its snapshot (JSON map, from VIBES_TAGS)."
+  description = "Tags of the image and its snapshot, given at creation (JSON map, from VIBES_TAGS)."
   default     = {}
 }
 
@@ -48,7 +48,6 @@ locals {
 source "amazon-ebs" "server" {
   region                      = var.region
   ami_name                    = "${var.project}-server-${local.stamp}"
-  ami_description             = "vibes server image (${var.project})"
   instance_type               = local.instance_type
   subnet_id                   = var.subnet_id
   associate_public_ip_address = true
@@ -72,13 +71,21 @@ source "amazon-ebs" "server" {
     throughput            = 125
     delete_on_termination = true
   }
-  # The build role may stop and terminate only instances tagged with the project.
-  run_tags = {
+  # Every tag is given at creation: the build role (cfn/main.yaml ImageBuildRole) tags nothing after the
+  # fact, and creates nothing without vibes:project. run_tags go on the instance, its network interface,
+  # the temporary key pair and security group, and, at CreateImage, on the image and its snapshot: so
+  # the image carries `tags` (VIBES_TAGS) from the start. run_volume_tags go on the build's volume.
+  # https://developer.hashicorp.com/packer/integrations/hashicorp/amazon/latest/components/builder/ebs#run_tags
+  # Hence no `tags`/`snapshot_tags` (Packer adds those with CreateTags once the image exists) and no
+  # `ami_description` (Packer sets it with ModifyImageAttribute, which the role does not grant).
+  run_tags = merge(var.tags, {
+    "vibes:project" = var.project
+    Name            = "${var.project}-server"
+  })
+  run_volume_tags = {
     "vibes:project" = var.project
     Name            = "${var.project}-server-image-build"
   }
-  tags          = merge(var.tags, { Name = "${var.project}-server" })
-  snapshot_tags = var.tags
 }
 
 build {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what vibes' main job and tests need on a fresh Debian machine, and nothing by hand:
 #   - Debian packages: the encoders (flac, lame, vorbis-tools, opus-tools), rsync, shellcheck, packer
-#   - a project venv in .venv with moto[server] (the local AWS emulator), cfn-lint and the aws CLI
+#   - a project venv in .venv with moto[server] (the local AWS emulator), cfn-lint, parliament (the IAM
+#     policy linter of .ci/lint-assets.sh) and the aws CLI
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +21,10 @@ if ((${#missing[@]})); then
 fi
 
 VENV=.venv
-if [[ ! -x $VENV/bin/moto_server || ! -x $VENV/bin/cfn-lint || ! -x $VENV/bin/aws ]]; then
-  echo "setup: creating $VENV with moto[server], cfn-lint and awscli"
+if [[ ! -x $VENV/bin/moto_server || ! -x $VENV/bin/cfn-lint || ! -x $VENV/bin/aws || ! -x $VENV/bin/parliament ]]; then
+  echo "setup: creating $VENV with moto[server], cfn-lint, parliament and awscli"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5.1,<6' 'cfn-lint>=1,<2' 'awscli>=1.33,<2'
+  "$VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5.1,<6' 'cfn-lint>=1,<2' \
+    'parliament>=1.6,<2' 'awscli>=1.33,<2'
 fi
 echo "setup: ready"
