@@ -82,7 +82,7 @@ pub fn run(
     let summary = vibes_build::build(&opts, &progress).map_err(|e| miette!("{e}"))?;
     progress.finish();
     for f in &summary.failed {
-        eprintln!(
+        errln!(
             "failed: {} → {}/{}\n{}",
             f.source.display(),
             f.profile,
@@ -90,7 +90,7 @@ pub fn run(
             indent(&f.message)
         );
     }
-    println!("{summary}");
+    outln!("{summary}");
     Ok(if summary.failed.is_empty() { 0 } else { 1 })
 }
 
@@ -125,7 +125,7 @@ impl CliProgress {
 impl Progress for CliProgress {
     fn start(&self, outputs: usize, work: usize) {
         if !self.terminal {
-            eprintln!("{outputs} tracks, {work} to build");
+            errln!("{outputs} tracks, {work} to build");
             return;
         }
         let bar = ProgressBar::with_draw_target(Some(work as u64), ProgressDrawTarget::stderr());
@@ -154,7 +154,7 @@ impl Progress for CliProgress {
                 bar.set_message(line);
                 bar.inc(1);
             }
-            None => eprintln!("{line}"),
+            None => errln!("{line}"),
         }
     }
 }

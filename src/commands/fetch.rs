@@ -136,11 +136,21 @@ pub async fn run(cli: &Cli, args: &FetchArgs) -> Result<i32> {
     };
     let rsync_args = rsync_args(&server, &args.profile, &args.dest, mode);
     if !cli.quiet {
-        eprintln!(
+        errln!(
             "Fetching profile {} from {name} into {}",
             args.profile,
             args.dest.display()
         );
+    }
+    // rsync makes DEST itself but not its parents: `vibes fetch phone ~/Music/new/phone` works.
+    if !args.dry_run {
+        std::fs::create_dir_all(&args.dest).map_err(|e| {
+            miette!(
+                help = "choose a DEST you can write to",
+                "cannot create {}: {e}",
+                args.dest.display()
+            )
+        })?;
     }
     tracing::debug!("rsync {:?}", rsync_args);
     // rsync as a process of its own, no shell: the profile name and DEST are never interpreted.

@@ -1,7 +1,7 @@
 //! The Packer stand-in a local build finds first on its PATH: `packer build` runs the real
 //! `packer validate` on the recipe with the same variables, then registers an image in the
 //! emulator carrying exactly the tags the recipe's `tags` variable gives it (plus the `Name`
-//! the recipes add), as the real build's amazon-ebs builder would. No instance is provisioned:
+//! the recipes add), as the real build's amazon-ebs builder would (with `run_tags`). No instance is provisioned:
 //! there is no EC2 to provision in.
 
 use std::collections::BTreeMap;
@@ -133,8 +133,9 @@ async fn register(
         .image_id()
         .ok_or("RegisterImage returned no id")?
         .to_string();
-    // The recipes' `tags = merge(var.tags, { Name = "<project>-<image>" })`. Tagged after
-    // registering: the emulator drops TagSpecifications on RegisterImage.
+    // What the recipes' `run_tags` give the image at CreateImage: `var.tags`, and a Name of
+    // `<project>-<image>`. Tagged after registering: the emulator drops TagSpecifications on
+    // RegisterImage.
     tags.insert("Name".into(), format!("{project}-{image}"));
     let mut req = ec2.create_tags().resources(&ami);
     for (k, v) in tags {

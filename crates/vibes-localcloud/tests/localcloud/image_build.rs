@@ -7,10 +7,12 @@ use crate::support::{copy_recipes, own_recipe, project, write, LocalCloud};
 #[test]
 fn an_image_build_runs_the_templates_buildspec_and_registers_the_image() {
     let cloud = LocalCloud::start();
+    // The recipe given as files of the project's own, beside its config.
     let dir = project(
         "ib",
-        &format!("[network]\ncreate = true\n\n{}", image("server")),
+        &format!("[network]\ncreate = true\n\n{}", own_recipe("server")),
     );
+    copy_recipes(dir.path());
     cloud
         .vibes(dir.path(), &["apply", "--auto-approve"])
         .expect(0, &cloud);

@@ -352,5 +352,7 @@ pub fn copy_recipes(dir: &Path) {
 
 /// An image from the copied recipes (see [`copy_recipes`]).
 pub fn own_recipe(name: &str) -> String {
-    format!("[images.{name}]\nrecipe = \"packer/{name}.pkr.hcl\"\nfiles = [\"packer/files/{name}\"]\n")
+    format!(
+        "[images.{name}]\nrecipe = \"packer/{name}.pkr.hcl\"\nfiles = [\"packer/files/{name}\"]\n"
+    )
 }
