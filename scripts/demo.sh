@@ -19,7 +19,7 @@ root=$PWD
 dest=${1:-$root/demo-music}
 bash scripts/setup.sh
 echo "== building vibes and the local cloud"
-cargo build --locked --quiet --bin vibes --bin vibes-localcloud
+cargo build --locked --quiet -p vibes -p vibes-localcloud
 export PATH="$root/.venv/bin:$PATH"
 export LOCALCLOUD_STATE="${LOCALCLOUD_STATE:-$root/.localcloud}"
 trap 'bash scripts/localcloud.sh stop' EXIT

@@ -68,7 +68,7 @@ case "${1:-}" in
     runner="${LOCALCLOUD_BIN:-$root/target/debug/vibes-localcloud}"
     vibes="${VIBES_BIN:-$root/target/debug/vibes}"
     if [[ ! -x $runner || ! -x $vibes ]]; then
-      (cd "$root" && cargo build --locked --quiet --bin vibes --bin vibes-localcloud) >&2
+      (cd "$root" && cargo build --locked --quiet -p vibes -p vibes-localcloud) >&2
     fi
     rm -rf "$state"
     mkdir -p "$state"
@@ -97,13 +97,18 @@ case "${1:-}" in
     exit 1
     ;;
   rsync-url)
-    if [[ -s $state/rsync-url ]]; then
-      cat "$state/rsync-url"
-      echo
-    else
-      echo "localcloud.sh: no server is serving (is [server] running = true applied?)" >&2
-      exit 1
-    fi
+    # A server launched a moment ago is `running` before its rsync daemon answers, as on EC2: wait.
+    for _ in $(seq 1 150); do
+      if [[ -s $state/rsync-url ]]; then
+        cat "$state/rsync-url"
+        echo
+        exit 0
+      fi
+      running runner || break
+      sleep 0.2
+    done
+    echo "localcloud.sh: no server is serving (is [server] running = true applied?)" >&2
+    exit 1
     ;;
   *)
     echo "usage: $0 start|stop|status|rsync-url" >&2
