@@ -140,7 +140,9 @@ pub struct InstanceRequest {
 }
 
 /// What vibes does to AWS. Every create carries its tags at creation; every method is one
-/// logical operation and may be retried when it fails with [`CloudError::Transient`].
+/// logical operation and may be retried when it fails with [`CloudError::Transient`]. Deleting
+/// something already gone succeeds (a rerun after a crash converges); reading something missing
+/// answers `None` where the method returns an `Option`, and [`CloudError::NotFound`] otherwise.
 #[async_trait]
 pub trait Cloud: Send + Sync {
     /// One read of everything the project owns (by tag, and by the seed's names).
@@ -183,7 +185,10 @@ pub trait Cloud: Send + Sync {
         value: &str,
         tags: &Tags,
     ) -> CloudResult<()>;
+    /// A String parameter's value; `None` when the parameter does not exist. A SecureString is
+    /// never read as plain text: an error.
     async fn get_parameter(&self, name: &str) -> CloudResult<Option<String>>;
+    /// A parameter already gone is not an error.
     async fn delete_parameter(&self, name: &str) -> CloudResult<()>;
     async fn tag_parameter(&self, name: &str, tags: &Tags) -> CloudResult<()>;
 
@@ -191,7 +196,8 @@ pub trait Cloud: Send + Sync {
     async fn create_stack(&self, req: &StackRequest) -> CloudResult<()>;
     async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate>;
     async fn delete_stack(&self, stack_name: &str, token: &str) -> CloudResult<()>;
-    /// Wait until the stack is no longer `*_IN_PROGRESS`, or `timeout`.
+    /// Wait until the stack is no longer `*_IN_PROGRESS`, or `timeout`. A stack that does not
+    /// exist (any more) reads as `DELETE_COMPLETE`: that is where a delete ends.
     async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState>;
 
     // S3
@@ -228,6 +234,7 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<BuildOutcome>;
     /// The newest available image carrying all of `tags`.
     async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>>;
+    /// An image already gone is not an error.
     async fn deregister_image(&self, image_id: &str) -> CloudResult<()>;
 
     // EBS
@@ -240,6 +247,7 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<String>;
     async fn create_snapshot(&self, volume_id: &str, tags: &Tags) -> CloudResult<String>;
     async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()>;
+    /// A snapshot already gone is not an error.
     async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()>;
 
     // Instances

@@ -203,6 +203,23 @@ impl FakeCloud {
     pub fn set_read_lag(&self, lag: Duration) {
         self.knobs().read_lag = lag;
     }
+    /// An image registered outside vibes (as Packer registers one), carrying `tags`.
+    pub fn add_image(&self, name: &str, tags: Tags) -> String {
+        let mut w = self.world();
+        let image_id = w.id("ami");
+        let created = w.stamp();
+        w.images.insert(
+            image_id.clone(),
+            ObservedImage {
+                image_id: image_id.clone(),
+                name: name.into(),
+                state: "available".into(),
+                created,
+                tags,
+            },
+        );
+        image_id
+    }
     /// A bucket made outside vibes.
     pub fn add_bucket(&self, bucket: &str) {
         self.world().buckets.entry(bucket.into()).or_default();
@@ -596,15 +613,21 @@ impl Cloud for FakeCloud {
 
     async fn get_parameter(&self, name: &str) -> CloudResult<Option<String>> {
         let _s = self.enter("get_parameter", name).await?;
-        Ok(self.world().parameters.get(name).map(|p| p.value.clone()))
+        match self.world().parameters.get(name) {
+            // As the adapter: a secret has no business in a plain `String`.
+            Some(p) if p.secure => Err(CloudError::permanent(
+                "get_parameter",
+                format!("{name} is a SecureString; its value is not read as plain text"),
+            )),
+            p => Ok(p.map(|p| p.value.clone())),
+        }
     }
 
     async fn delete_parameter(&self, name: &str) -> CloudResult<()> {
         let _s = self.enter("delete_parameter", name).await?;
-        match self.world().parameters.remove(name) {
-            Some(_) => Ok(()),
-            None => Err(not_found("delete_parameter", format!("parameter {name}"))),
-        }
+        // Already gone is not an error (the trait's promise, as SSM's answer is mapped).
+        self.world().parameters.remove(name);
+        Ok(())
     }
 
     async fn tag_parameter(&self, name: &str, tags: &Tags) -> CloudResult<()> {
@@ -754,10 +777,18 @@ impl Cloud for FakeCloud {
     async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState> {
         let _s = self.enter("wait_stack", stack_name).await?;
         self.wait_for("wait_stack", format!("stack {stack_name}"), timeout, |w| {
-            let s = w
+            // DescribeStacks by name does not know a deleted stack: it reads as deleted.
+            let Some(s) = w
                 .stacks
                 .get(stack_name)
-                .ok_or_else(|| not_found("wait_stack", format!("stack {stack_name}")))?;
+                .filter(|s| s.status != "DELETE_COMPLETE")
+            else {
+                return Ok(Some(StackState {
+                    status: "DELETE_COMPLETE".into(),
+                    outputs: BTreeMap::new(),
+                    reason: None,
+                }));
+            };
             if s.status.ends_with("_IN_PROGRESS") {
                 return Ok(None);
             }
@@ -812,12 +843,12 @@ impl Cloud for FakeCloud {
             .buckets
             .get_mut(bucket)
             .ok_or_else(|| not_found("put_object", format!("bucket {bucket}")))?;
-        // Sent without a checksum: S3 keeps none to list.
+        // The adapter sends every body with its SHA-256, which a listing then shows.
         b.insert(
             key.into(),
             ObservedObject {
                 size: body.len() as u64,
-                sha256: None,
+                sha256: Some(hex::encode(Sha256::digest(&body))),
             },
         );
         Ok(())
@@ -925,10 +956,9 @@ impl Cloud for FakeCloud {
 
     async fn deregister_image(&self, image_id: &str) -> CloudResult<()> {
         let _s = self.enter("deregister_image", image_id).await?;
-        match self.world().images.remove(image_id) {
-            Some(_) => Ok(()),
-            None => Err(not_found("deregister_image", format!("image {image_id}"))),
-        }
+        // Already gone is not an error.
+        self.world().images.remove(image_id);
+        Ok(())
     }
 
     // ---------------------------------------------------------------- EBS
@@ -1013,13 +1043,9 @@ impl Cloud for FakeCloud {
 
     async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()> {
         let _s = self.enter("delete_snapshot", snapshot_id).await?;
-        match self.world().snapshots.remove(snapshot_id) {
-            Some(_) => Ok(()),
-            None => Err(not_found(
-                "delete_snapshot",
-                format!("snapshot {snapshot_id}"),
-            )),
-        }
+        // Already gone is not an error.
+        self.world().snapshots.remove(snapshot_id);
+        Ok(())
     }
 
     // ---------------------------------------------------------------- instances
