@@ -149,6 +149,10 @@ impl Failure {
         let message = scrub(&self.message, secrets);
         let operation = operation.to_string();
         let what = what.to_string();
+        // A client token used before with other parameters: the caller renews its token.
+        if code == "IdempotentParameterMismatch" {
+            return CloudError::IdempotentParameterMismatch { operation, message };
+        }
         if ALREADY_EXISTS_CODES.contains(&code) || (code == "EntityAlreadyExists") {
             return CloudError::AlreadyExists { operation, what };
         }
@@ -313,6 +317,19 @@ mod tests {
         assert!(matches!(
             stack.into_cloud("op", "x", &[]),
             CloudError::NotFound { .. }
+        ));
+    }
+
+    #[test]
+    fn a_token_used_with_other_parameters_is_told_apart() {
+        let e = failure(
+            "IdempotentParameterMismatch",
+            "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).",
+            400,
+        );
+        assert!(matches!(
+            e.into_cloud("RunInstances", "lt-1", &[]),
+            CloudError::IdempotentParameterMismatch { .. }
         ));
     }
 

@@ -1,5 +1,5 @@
 //! EBS, instances, images and CodeBuild against a moto server: everything is tagged at
-//! creation and seen by observe; volumes for builds attach after launch, snapshots for the
+//! creation and seen by observe; the builds volume is attached after launch, snapshots for the
 //! server map at launch.
 
 mod common;
@@ -81,7 +81,7 @@ async fn volumes_snapshots_and_instances_are_tagged_and_observed() {
         })
         .await
         .unwrap();
-    // The worker: the builds volume attached once running, by template id.
+    // The worker, by template id; its builds volume is attached once it runs.
     let worker = aws
         .run_instance(&InstanceRequest {
             launch_template: template_id,
@@ -89,8 +89,11 @@ async fn volumes_snapshots_and_instances_are_tagged_and_observed() {
             instance_type: "t3.micro".into(),
             tags: tags("ebs", "compile"),
             client_token: "ebs-compile-fp0001".into(),
-            volumes: [("/dev/sdg".to_string(), volume.clone())].into(),
+            volumes: Default::default(),
         })
+        .await
+        .unwrap();
+    aws.attach_volume(&worker, &volume, "/dev/sdg", WAIT)
         .await
         .unwrap();
 

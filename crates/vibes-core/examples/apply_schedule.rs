@@ -57,6 +57,7 @@ const API_CALLS: &[&str] = &[
     "wait_snapshot",
     "delete_snapshot",
     "run_instance",
+    "attach_volume",
     "wait_instance",
     "terminate_instance",
 ];

@@ -44,7 +44,12 @@ pub fn fingerprint_of<T: serde::Serialize>(spec: &T) -> String {
 /// token and so never duplicates a create. Fits every API's limits (ClientToken ≤ 64 ASCII,
 /// ClientRequestToken `[a-zA-Z0-9-]{1,128}`).
 pub fn idempotency_token(project: &str, address: &Address, fingerprint: &str) -> String {
-    let clean: String = format!("{project}-{address}")
+    format!("{}-{fingerprint}", token_name(project, address, 40))
+}
+
+/// `<project>-<address>` as a token may hold it: letters, digits and `-`, at most `max` long.
+pub fn token_name(project: &str, address: &Address, max: usize) -> String {
+    format!("{project}-{address}")
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
@@ -53,7 +58,6 @@ pub fn idempotency_token(project: &str, address: &Address, fingerprint: &str) ->
                 '-'
             }
         })
-        .take(40)
-        .collect();
-    format!("{clean}-{fingerprint}")
+        .take(max)
+        .collect()
 }

@@ -1,12 +1,17 @@
 //! Instances from the stack's launch templates.
 //!
-//! Volumes in [`InstanceRequest::volumes`] are handled by what they name:
-//! - a snapshot (`snap-…`, the server's builds) becomes a BlockDeviceMapping at launch: a fresh
-//!   volume from the snapshot, deleted with the instance;
-//! - a volume (`vol-…`, the worker's builds volume, which must outlive the instance) is
-//!   attached once the instance runs (a launch cannot attach an existing volume). The launch
-//!   template's subnet must be in the volume's availability zone; the worker waits for the
-//!   device to appear before compiling.
+//! A launch is one RunInstances and nothing more: it returns as soon as EC2 answers, so that
+//! the caller holds the instance (and can terminate it) before anything else happens. EC2
+//! answers a repeated client token with the instance it first launched, whatever its state
+//! (for at least 24 hours after it terminated); such an answer is told apart at once
+//! ([`CloudError::InstanceEnded`]) so the caller launches again under a new token instead of
+//! waiting on an instance that is gone.
+//!
+//! Snapshots in [`InstanceRequest::volumes`] (the server's builds) become BlockDeviceMappings:
+//! a fresh volume each, deleted with the instance. An existing volume (the worker's builds
+//! volume, which must outlive the instance) cannot be given to RunInstances: it is attached
+//! with [`AwsCloud::attach_volume_impl`] once the instance runs. The launch template's subnet
+//! must be in the volume's availability zone; the worker waits for the device to appear.
 
 use super::keys::tag_spec;
 use super::poll::poll;
@@ -14,15 +19,14 @@ use crate::error::{cloud_err, Failure};
 use crate::observe::instance_of;
 use crate::AwsCloud;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, InstanceType, LaunchTemplateSpecification, ResourceType,
-    VolumeType,
+    BlockDeviceMapping, EbsBlockDevice, Instance, InstanceStateName, InstanceType,
+    LaunchTemplateSpecification, ResourceType, VolumeState, VolumeType,
 };
 use std::time::Duration;
+use tokio::time::Instant;
+use vibes_core::apply::launch::VISIBILITY_GRACE;
 use vibes_core::cloud::{CloudError, CloudResult, InstanceRequest};
 use vibes_core::observed::ObservedInstance;
-
-/// How long a launched instance may take to reach `running` before its volume is attached.
-const RUNNING_TIMEOUT: Duration = Duration::from_secs(600);
 
 fn launch_template(name_or_id: &str) -> LaunchTemplateSpecification {
     let b = LaunchTemplateSpecification::builder().version("$Default");
@@ -33,31 +37,37 @@ fn launch_template(name_or_id: &str) -> LaunchTemplateSpecification {
     }
 }
 
+/// The state of an instance RunInstances answered with, when it has already ended: the
+/// answer to a token an earlier launch spent.
+fn ended_state(instance: &Instance) -> Option<&'static str> {
+    match instance.state().and_then(|s| s.name()) {
+        Some(InstanceStateName::ShuttingDown) => Some("shutting-down"),
+        Some(InstanceStateName::Terminated) => Some("terminated"),
+        _ => None,
+    }
+}
+
 impl AwsCloud {
     pub(crate) async fn run_instance_impl(&self, req: &InstanceRequest) -> CloudResult<String> {
         let mut mappings = Vec::new();
-        let mut attach = Vec::new();
         for (device, id) in &req.volumes {
-            if id.starts_with("snap-") {
-                let ebs = EbsBlockDevice::builder()
-                    .snapshot_id(id)
-                    .volume_type(VolumeType::Gp3)
-                    .delete_on_termination(true)
-                    .build();
-                mappings.push(
-                    BlockDeviceMapping::builder()
-                        .device_name(device)
-                        .ebs(ebs)
-                        .build(),
-                );
-            } else if id.starts_with("vol-") {
-                attach.push((device.clone(), id.clone()));
-            } else {
+            if !id.starts_with("snap-") {
                 return Err(CloudError::permanent(
                     "RunInstances",
-                    format!("{device}: `{id}` is neither a snap- nor a vol- id"),
+                    format!("{device}: `{id}` is not a snapshot id; an existing volume is attached after launch"),
                 ));
             }
+            let ebs = EbsBlockDevice::builder()
+                .snapshot_id(id)
+                .volume_type(VolumeType::Gp3)
+                .delete_on_termination(true)
+                .build();
+            mappings.push(
+                BlockDeviceMapping::builder()
+                    .device_name(device)
+                    .ebs(ebs)
+                    .build(),
+            );
         }
         let out = self
             .ec2
@@ -75,9 +85,8 @@ impl AwsCloud {
             .send()
             .await
             .map_err(|e| cloud_err("RunInstances", &req.launch_template, e))?;
-        let id = out
-            .instances()
-            .first()
+        let instance = out.instances().first();
+        let id = instance
             .and_then(|i| i.instance_id())
             .ok_or_else(|| {
                 CloudError::permanent(
@@ -86,24 +95,64 @@ impl AwsCloud {
                 )
             })?
             .to_string();
-        if !attach.is_empty() {
-            self.wait_instance_impl(&id, &["running"], RUNNING_TIMEOUT)
-                .await?;
-            for (device, volume) in attach {
-                self.attach_once(&id, &volume, &device).await?;
-            }
+        // Before anything else: an ended instance is an earlier launch's, not this one's.
+        if let Some(state) = instance.and_then(ended_state) {
+            return Err(CloudError::InstanceEnded {
+                operation: "RunInstances".into(),
+                instance_id: id,
+                state: state.into(),
+            });
         }
         Ok(id)
     }
 
-    /// Attach unless already attached to this instance (a rerun with the same client token
-    /// gets the same instance back, volume and all).
-    async fn attach_once(
+    /// Waits for the instance to run (through the moment after its launch when EC2's reads do
+    /// not know it yet) and for the volume to be free (a terminated worker may still hold it),
+    /// then attaches it. Already attached to this instance is done.
+    pub(crate) async fn attach_volume_impl(
         &self,
         instance_id: &str,
         volume_id: &str,
         device: &str,
+        timeout: Duration,
     ) -> CloudResult<()> {
+        let started = Instant::now();
+        let grace = VISIBILITY_GRACE.min(timeout);
+        poll(
+            "AttachVolume",
+            &format!("instance {instance_id} to run"),
+            timeout,
+            || async {
+                match self
+                    .wait_instance_impl(instance_id, &["running", "stopped"], Duration::ZERO)
+                    .await
+                {
+                    Ok(_) => Ok(Some(())),
+                    Err(CloudError::Timeout { .. }) => Ok(None),
+                    Err(CloudError::NotFound { .. }) if started.elapsed() < grace => Ok(None),
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await?;
+        let left = timeout.saturating_sub(started.elapsed());
+        poll(
+            "AttachVolume",
+            &format!("volume {volume_id} to be free for {instance_id}"),
+            left,
+            || self.attach_if_free(instance_id, volume_id, device),
+        )
+        .await
+    }
+
+    /// One look at the volume: attached here is done; available is attached now; attached
+    /// elsewhere is waited for.
+    async fn attach_if_free(
+        &self,
+        instance_id: &str,
+        volume_id: &str,
+        device: &str,
+    ) -> CloudResult<Option<()>> {
         let described = self
             .ec2
             .describe_volumes()
@@ -111,13 +160,21 @@ impl AwsCloud {
             .send()
             .await
             .map_err(|e| cloud_err("DescribeVolumes", volume_id, e))?;
-        let attached_here = described
-            .volumes()
+        let Some(volume) = described.volumes().first() else {
+            return Err(CloudError::NotFound {
+                operation: "DescribeVolumes".into(),
+                what: volume_id.into(),
+            });
+        };
+        if volume
+            .attachments()
             .iter()
-            .flat_map(|v| v.attachments())
-            .any(|a| a.instance_id() == Some(instance_id));
-        if attached_here {
-            return Ok(());
+            .any(|a| a.instance_id() == Some(instance_id))
+        {
+            return Ok(Some(()));
+        }
+        if volume.state() != Some(&VolumeState::Available) {
+            return Ok(None);
         }
         self.ec2
             .attach_volume()
@@ -127,7 +184,7 @@ impl AwsCloud {
             .send()
             .await
             .map_err(|e| cloud_err("AttachVolume", &format!("{volume_id} to {instance_id}"), e))?;
-        Ok(())
+        Ok(Some(()))
     }
 
     /// Until the instance is in one of `states`; an instance that terminates on the way
@@ -177,7 +234,8 @@ impl AwsCloud {
         .await
     }
 
-    /// An instance already gone is not an error.
+    /// An instance already gone is not an error. (EC2 also says "not found" of an instance
+    /// launched a moment ago; the core terminates only instances a read has shown.)
     pub(crate) async fn terminate_instance_impl(&self, instance_id: &str) -> CloudResult<()> {
         match self
             .ec2
@@ -194,5 +252,39 @@ impl AwsCloud {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::types::InstanceState;
+
+    fn answered(state: InstanceStateName) -> Instance {
+        Instance::builder()
+            .instance_id("i-0123456789abcdef0")
+            .state(InstanceState::builder().name(state).build())
+            .build()
+    }
+
+    #[test]
+    fn an_answer_with_an_ended_instance_is_told_apart() {
+        assert_eq!(
+            ended_state(&answered(InstanceStateName::Terminated)),
+            Some("terminated")
+        );
+        assert_eq!(
+            ended_state(&answered(InstanceStateName::ShuttingDown)),
+            Some("shutting-down")
+        );
+        for live in [
+            InstanceStateName::Pending,
+            InstanceStateName::Running,
+            InstanceStateName::Stopping,
+            InstanceStateName::Stopped,
+        ] {
+            assert_eq!(ended_state(&answered(live)), None);
+        }
+        assert_eq!(ended_state(&Instance::builder().build()), None);
     }
 }

@@ -170,6 +170,16 @@ impl Cloud for AwsCloud {
     async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String> {
         self.run_instance_impl(req).await
     }
+    async fn attach_volume(
+        &self,
+        instance_id: &str,
+        volume_id: &str,
+        device: &str,
+        timeout: Duration,
+    ) -> CloudResult<()> {
+        self.attach_volume_impl(instance_id, volume_id, device, timeout)
+            .await
+    }
     async fn wait_instance(
         &self,
         instance_id: &str,

@@ -2,7 +2,9 @@
 //! first error fails the action. Every cloud call goes through the retrier, so a transient
 //! error (throttling, 5xx) is retried with backoff and a permanent one fails at once.
 
+use super::compile::{run_compile, CompileRun};
 use super::executor::ApplyOptions;
+use super::launch::{launch, wait_launched};
 use super::outputs::{Outputs, Unresolved};
 use super::reporter::Reporter;
 use super::retry::Retrier;
@@ -12,10 +14,10 @@ use crate::cloud::{
 };
 use crate::model::Value;
 use crate::observed::ObservedObject;
-use crate::plan::outputs::{IMAGE_ID, SNAPSHOT_ID, VOLUME_ID};
+use crate::plan::outputs::{IMAGE_ID, VOLUME_ID};
 use crate::plan::{Action, Effect};
 use crate::tags::{self, idempotency_token, Tags};
-use crate::units::{human_bytes, human_duration};
+use crate::units::human_bytes;
 use futures_util::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -33,6 +35,8 @@ pub const UPLOAD_CONCURRENCY: usize = 16;
 pub const DELETE_BATCH: usize = 1000;
 /// The device the builds volume (worker) or builds snapshot (server) is attached as.
 pub const DATA_DEVICE: &str = "/dev/sdf";
+
+pub use super::compile::compile_status_parameter;
 
 /// Why an action failed. Messages name the resource and, where there is one, the way out.
 /// None of them holds a secret: secrets are only ever handed to the cloud, never formatted.
@@ -100,6 +104,8 @@ pub enum EffectError {
     },
     #[error("compile: {0}")]
     Compile(String),
+    #[error("{address}: each of {attempts} launch tokens tried was answered with an instance of an earlier launch, or refused")]
+    Launch { address: Address, attempts: u32 },
 }
 
 impl EffectError {
@@ -123,11 +129,17 @@ pub struct Context {
     pub retrier: Retrier,
     pub reporter: Arc<dyn Reporter>,
     pub cancel: CancellationToken,
+    /// This apply's run id ([`ApplyOptions::run_id`], or a fresh one).
+    pub run_id: String,
 }
 
 impl Context {
     /// One cloud operation under the retry policy, its error labelled with the effect.
-    async fn call<T, F, Fut>(&self, effect: &'static str, op: F) -> Result<T, EffectError>
+    pub(super) async fn call<T, F, Fut>(
+        &self,
+        effect: &'static str,
+        op: F,
+    ) -> Result<T, EffectError>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = CloudResult<T>>,
@@ -139,7 +151,11 @@ impl Context {
     }
 
     /// Like [`Context::call`], with "not found" counted as done (deletes).
-    async fn call_gone<F, Fut>(&self, effect: &'static str, op: F) -> Result<(), EffectError>
+    pub(super) async fn call_gone<F, Fut>(
+        &self,
+        effect: &'static str,
+        op: F,
+    ) -> Result<(), EffectError>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = CloudResult<()>>,
@@ -383,20 +399,30 @@ async fn run_effect(
             instance_tags,
             token,
         } => {
-            let req = InstanceRequest {
+            let launch = InstanceRequest {
                 launch_template: cx.resolve(launch_template)?,
                 image_id: cx.resolve(image)?,
                 instance_type: instance_type.clone(),
                 tags: instance_tags.clone(),
-                client_token: token.clone(),
-                volumes: BTreeMap::from([(DATA_DEVICE.to_string(), cx.resolve(builds_volume)?)]),
+                // Set per launch attempt.
+                client_token: String::new(),
+                // The builds volume outlives the worker: attached after the launch.
+                volumes: BTreeMap::new(),
             };
             let timeout = cx
                 .options
                 .timeouts
                 .compile
                 .unwrap_or(Duration::from_secs(u64::from(*timeout_minutes) * 60));
-            run_compile(cx, index, req, built_from, timeout, snapshot_tags).await
+            let run = CompileRun {
+                launch,
+                builds_volume: cx.resolve(builds_volume)?,
+                plan_token: token,
+                built_from,
+                timeout,
+                snapshot_tags,
+            };
+            run_compile(cx, index, run).await
         }
         Effect::DeleteSnapshot { snapshot_id } => {
             cx.call_gone(name, |_| cloud.delete_snapshot(snapshot_id))
@@ -415,28 +441,26 @@ async fn run_effect(
             // What the server serves, for the next plan to compare with the newest snapshot.
             tags.entry(SERVES_TAG.to_string())
                 .or_insert_with(|| snapshot.clone());
-            // The launch is this spec serving this snapshot: when the snapshot is known only now
-            // (the compile just made it), a token from the plan alone would be the same for every
-            // compile, and EC2 would hand back the server an earlier run launched.
-            let client_token = idempotency_token(
-                &cx.options.project,
-                address,
-                &tags::short_hash(&[token.as_bytes(), snapshot.as_bytes()]),
-            );
             let req = InstanceRequest {
                 launch_template: cx.resolve(launch_template)?,
                 image_id: cx.resolve(image)?,
                 instance_type: instance_type.clone(),
                 tags,
-                client_token,
+                // Set per launch attempt: each launch of the server is a new one, also over a
+                // snapshot an earlier (since terminated) server served.
+                client_token: String::new(),
                 volumes: BTreeMap::from([(DATA_DEVICE.to_string(), snapshot)]),
             };
-            let id = cx.call(name, |_| cloud.run_instance(&req)).await?;
+            let id = launch(cx, name, address, &[token], req).await?;
             cx.reporter
                 .action_progress(index, &format!("waiting for {id} to run"));
-            cx.call("wait for server", |_| {
-                cloud.wait_instance(&id, &["running"], cx.options.timeouts.instance)
-            })
+            wait_launched(
+                cx,
+                "wait for server",
+                &id,
+                &["running"],
+                cx.options.timeouts.instance,
+            )
             .await?;
             Ok(())
         }
@@ -805,227 +829,10 @@ async fn sync_sources(
 type Upload<'a> =
     Pin<Box<dyn Future<Output = Result<(&'a String, ObservedObject), EffectError>> + Send + 'a>>;
 
-// ------------------------------------------------------------------ compile
-
-/// The worker's report, written to `/<project>/compile/status` before it stops itself.
-#[derive(Debug, serde::Deserialize)]
-struct CompileStatus {
-    built_from: String,
-    status: String,
-    #[serde(default)]
-    message: String,
-}
-
-/// The SSM parameter a worker writes its [`CompileStatus`] to.
-pub fn compile_status_parameter(project: &str) -> String {
-    format!("/{project}/compile/status")
-}
-
-/// Terminates a worker when dropped unless [`WorkerGuard::terminate`] ran: an apply task
-/// that is dropped mid-compile does not leave a worker running.
-struct WorkerGuard {
-    cloud: Arc<dyn Cloud>,
-    instance_id: String,
-    armed: bool,
-}
-
-impl WorkerGuard {
-    async fn terminate(mut self, cx: &Context) -> Result<(), EffectError> {
-        self.armed = false;
-        let cloud = self.cloud.as_ref();
-        let id = self.instance_id.as_str();
-        cx.call_gone("terminate worker", |_| cloud.terminate_instance(id))
-            .await
-    }
-}
-
-impl Drop for WorkerGuard {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let cloud = self.cloud.clone();
-            let id = std::mem::take(&mut self.instance_id);
-            tracing::warn!(instance = %id, "compile stopped early: terminating its worker");
-            rt.spawn(async move {
-                if let Err(e) = cloud.terminate_instance(&id).await {
-                    tracing::error!(instance = %id, error = %e, "could not terminate the worker");
-                }
-            });
-        }
-    }
-}
-
-async fn run_compile(
-    cx: &Context,
-    index: usize,
-    req: InstanceRequest,
-    built_from: &str,
-    timeout: Duration,
-    snapshot_tags: &Tags,
-) -> Result<(), EffectError> {
-    let cloud = cx.cloud.as_ref();
-    let status_parameter = compile_status_parameter(&cx.options.project);
-    // A status left by an earlier run must not be taken for this run's.
-    cx.call_gone("clear compile status", |_| {
-        cloud.delete_parameter(&status_parameter)
-    })
-    .await?;
-    let id = launch_worker(cx, req.clone()).await?;
-    let guard = WorkerGuard {
-        cloud: cx.cloud.clone(),
-        instance_id: id.clone(),
-        armed: true,
-    };
-    cx.reporter.action_progress(
-        index,
-        &format!("worker {id} compiling (up to {})", human_duration(timeout)),
-    );
-    let volume = &req.volumes[DATA_DEVICE];
-    let result = compile_on(
-        cx,
-        index,
-        &id,
-        volume,
-        &status_parameter,
-        built_from,
-        timeout,
-        snapshot_tags,
-    )
-    .await;
-    let terminated = guard.terminate(cx).await;
-    match (result, terminated) {
-        (Ok(snapshot), Ok(())) => {
-            cx.outputs.set(&Address::compile(), SNAPSHOT_ID, &snapshot);
-            Ok(())
-        }
-        (Ok(snapshot), Err(t)) => {
-            cx.outputs.set(&Address::compile(), SNAPSHOT_ID, &snapshot);
-            Err(EffectError::Compile(format!(
-                "snapshot {snapshot} was made, but worker {id} could not be terminated: {t}"
-            )))
-        }
-        (Err(e), Ok(())) => Err(e),
-        (Err(e), Err(t)) => Err(EffectError::Compile(format!(
-            "{e}; and worker {id} could not be terminated: {t}"
-        ))),
-    }
-}
-
-/// Launch the worker. The ClientToken makes a retried launch return the same instance; but
-/// after a failed or interrupted compile, a rerun with the same inputs has the same token and
-/// EC2 would hand back the terminated worker of that earlier attempt. Such an instance is
-/// recognised by its state and the launch is made again under a token for the next attempt.
-async fn launch_worker(cx: &Context, mut req: InstanceRequest) -> Result<String, EffectError> {
-    const ANY_STATE: [&str; 6] = [
-        "pending",
-        "running",
-        "stopping",
-        "stopped",
-        "shutting-down",
-        "terminated",
-    ];
-    let base = req.client_token.clone();
-    let cloud = cx.cloud.as_ref();
-    for attempt in 1..=5 {
-        let id = cx
-            .call("launch worker", |_| cloud.run_instance(&req))
-            .await?;
-        let seen = cx
-            .call("describe worker", |_| {
-                cloud.wait_instance(&id, &ANY_STATE, cx.options.timeouts.instance)
-            })
-            .await?;
-        if !matches!(seen.state.as_str(), "shutting-down" | "terminated") {
-            return Ok(id);
-        }
-        tracing::info!(instance = %id, attempt, "the launch token belongs to a finished worker; launching under a new one");
-        req.client_token = format!("{base}-{}", attempt + 1);
-    }
-    Err(EffectError::Compile(
-        "every launch token tried returned a terminated worker".into(),
-    ))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn compile_on(
-    cx: &Context,
-    index: usize,
-    id: &str,
-    volume: &str,
-    status_parameter: &str,
-    built_from: &str,
-    timeout: Duration,
-    snapshot_tags: &Tags,
-) -> Result<String, EffectError> {
-    let cloud = cx.cloud.as_ref();
-    let wait = cx
-        .retrier
-        .run(|_| cloud.wait_instance(id, &["stopped", "terminated"], timeout));
-    let waited = tokio::select! {
-        w = wait => w,
-        _ = cx.cancel.cancelled() => {
-            return Err(EffectError::Compile(format!("interrupted; worker {id} is terminated, run vibes apply again to compile")));
-        }
-    };
-    match waited {
-        Ok(_) => {}
-        Err(CloudError::Timeout { .. }) => {
-            return Err(EffectError::Compile(format!(
-                "worker {id} did not finish within {}; it is terminated (raise [compile] timeout_minutes if the collection needs longer)",
-                human_duration(timeout)
-            )))
-        }
-        Err(source) => return Err(EffectError::Cloud { effect: "wait for worker", source }),
-    }
-    let raw = cx
-        .call("read compile status", |_| {
-            cloud.get_parameter(status_parameter)
-        })
-        .await?;
-    let Some(raw) = raw else {
-        return Err(EffectError::Compile(format!(
-            "worker {id} stopped without writing {status_parameter}: see its console output"
-        )));
-    };
-    let status: CompileStatus = serde_json::from_str(&raw).map_err(|e| {
-        EffectError::Compile(format!("{status_parameter} is not a compile status ({e})"))
-    })?;
-    if status.built_from != built_from {
-        return Err(EffectError::Compile(format!(
-            "{status_parameter} reports a compile of {}, not of {built_from}: another compile ran meanwhile",
-            status.built_from
-        )));
-    }
-    if status.status != "succeeded" {
-        let detail = if status.message.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", status.message)
-        };
-        return Err(EffectError::Compile(format!(
-            "the compile on {id} {}{detail}",
-            status.status
-        )));
-    }
-    let snapshot = cx
-        .call("snapshot builds", |_| {
-            cloud.create_snapshot(volume, snapshot_tags)
-        })
-        .await?;
-    cx.reporter
-        .action_progress(index, &format!("waiting for snapshot {snapshot}"));
-    cx.call("wait for snapshot", |_| {
-        cloud.wait_snapshot(&snapshot, cx.options.timeouts.snapshot)
-    })
-    .await?;
-    Ok(snapshot)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::human_duration;
 
     #[test]
     fn sizes_read_like_people_write_them() {

@@ -58,6 +58,10 @@ pub struct ApplyOptions {
     /// vibes' own source, which the worker image builds the vibes binary from. `None` where vibes
     /// is used as a library: a worker image that names the archive then fails to build.
     pub engine_source: Option<effects::SourceArchive>,
+    /// The apply's run id: the part of every launch token that makes a launch of a later apply
+    /// a new one ([`super::launch`]). `None` (the default) draws a fresh one for each apply;
+    /// tests set one to replay an apply's tokens.
+    pub run_id: Option<String>,
 }
 
 impl ApplyOptions {
@@ -69,6 +73,7 @@ impl ApplyOptions {
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default(),
             engine_source: None,
+            run_id: None,
         }
     }
 }
@@ -171,6 +176,10 @@ pub async fn apply(
         retrier: Retrier::new(options.retry.clone()),
         reporter: reporter.clone(),
         cancel: cancel.clone(),
+        run_id: options
+            .run_id
+            .clone()
+            .unwrap_or_else(super::launch::new_run_id),
     });
 
     // Stops starting actions: the caller's cancellation, or an outage seen here. Effects keep

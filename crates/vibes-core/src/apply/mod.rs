@@ -3,13 +3,17 @@
 //!
 //! - [`executor`]: the queue (`apply`), its options and its report.
 //! - [`effects`]: what each [`Effect`](crate::plan::Effect) does against the cloud.
+//! - [`launch`]: launch tokens, waits through EC2's read lag, the worker's guard.
+//! - [`compile`]: a compile run on a worker.
 //! - [`outputs`]: values known only after apply (stack outputs, volume and snapshot ids).
 //! - [`retry`]: backoff for transient cloud errors.
 //! - [`lock`]: one apply at a time per project.
 //! - [`reporter`]: progress, which only the CLI shows.
 
+mod compile;
 pub mod effects;
 pub mod executor;
+pub mod launch;
 pub mod lock;
 pub mod outputs;
 pub mod reporter;

@@ -30,6 +30,19 @@ pub enum CloudError {
         what: String,
         seconds: u64,
     },
+    /// RunInstances answered with an instance that is already `shutting-down` or `terminated`:
+    /// the client token belongs to an earlier launch, which EC2 keeps answering with for at
+    /// least 24 hours after its instance terminated. The caller launches again under a new token.
+    #[error("{operation}: the client token belongs to instance {instance_id}, which is {state}")]
+    InstanceEnded {
+        operation: String,
+        instance_id: String,
+        state: String,
+    },
+    /// The client token was used before with other parameters (EC2's
+    /// `IdempotentParameterMismatch`): the caller launches again under a new token.
+    #[error("{operation}: IdempotentParameterMismatch: {message}")]
+    IdempotentParameterMismatch { operation: String, message: String },
     /// Credentials, region or endpoint are missing or wrong.
     #[error("{0}")]
     Config(String),
@@ -124,7 +137,7 @@ pub struct BuildOutcome {
     pub status: String,
 }
 
-/// A worker or server instance to launch.
+/// A worker or server instance to launch: the parameters of one RunInstances.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceRequest {
     pub launch_template: String,
@@ -132,14 +145,19 @@ pub struct InstanceRequest {
     pub image_id: String,
     pub instance_type: String,
     pub tags: Tags,
-    /// ClientToken: a retried launch with the same token returns the same instance.
+    /// ClientToken: a repeated launch with the same token and parameters returns the same
+    /// instance, whatever state it is in by then (see [`CloudError::InstanceEnded`]).
     pub client_token: String,
-    /// Volumes to attach at launch: device name → volume id (builds) or snapshot id (server).
+    /// Snapshots to map at launch: device name → snapshot id (the server's builds), each a
+    /// fresh volume deleted with the instance. An existing volume (the worker's builds volume)
+    /// cannot be given at launch: it is attached afterwards with [`Cloud::attach_volume`].
     pub volumes: BTreeMap<String, String>,
 }
 
 /// What vibes does to AWS. Every create carries its tags at creation; every method is one
-/// logical operation and may be retried when it fails with [`CloudError::Transient`].
+/// logical operation and may be retried when it fails with [`CloudError::Transient`]. Deleting
+/// something already gone succeeds (a rerun after a crash converges); reading something missing
+/// answers `None` where the method returns an `Option`, and [`CloudError::NotFound`] otherwise.
 #[async_trait]
 pub trait Cloud: Send + Sync {
     /// One read of everything the project owns (by tag, and by the seed's names).
@@ -182,7 +200,10 @@ pub trait Cloud: Send + Sync {
         value: &str,
         tags: &Tags,
     ) -> CloudResult<()>;
+    /// A String parameter's value; `None` when the parameter does not exist. A SecureString is
+    /// never read as plain text: an error.
     async fn get_parameter(&self, name: &str) -> CloudResult<Option<String>>;
+    /// A parameter already gone is not an error.
     async fn delete_parameter(&self, name: &str) -> CloudResult<()>;
     async fn tag_parameter(&self, name: &str, tags: &Tags) -> CloudResult<()>;
 
@@ -190,7 +211,8 @@ pub trait Cloud: Send + Sync {
     async fn create_stack(&self, req: &StackRequest) -> CloudResult<()>;
     async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate>;
     async fn delete_stack(&self, stack_name: &str, token: &str) -> CloudResult<()>;
-    /// Wait until the stack is no longer `*_IN_PROGRESS`, or `timeout`.
+    /// Wait until the stack is no longer `*_IN_PROGRESS`, or `timeout`. A stack that does not
+    /// exist (any more) reads as `DELETE_COMPLETE`: that is where a delete ends.
     async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState>;
 
     // S3
@@ -227,6 +249,7 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<BuildOutcome>;
     /// The newest available image carrying all of `tags`.
     async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>>;
+    /// An image already gone is not an error.
     async fn deregister_image(&self, image_id: &str) -> CloudResult<()>;
 
     // EBS
@@ -239,16 +262,37 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<String>;
     async fn create_snapshot(&self, volume_id: &str, tags: &Tags) -> CloudResult<String>;
     async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()>;
+    /// A snapshot already gone is not an error.
     async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()>;
 
     // Instances
+    /// One RunInstances: returns the instance id as soon as EC2 answers, without waiting for
+    /// it to run. [`CloudError::InstanceEnded`] when the instance EC2 answers with is already
+    /// `shutting-down` or `terminated` (the token was spent by an earlier launch), and
+    /// [`CloudError::IdempotentParameterMismatch`] when the token was used with other
+    /// parameters: in both cases the caller launches again under a new token.
     async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String>;
-    /// Wait until the instance is in one of `states` (e.g. `stopped`), or `timeout`.
+    /// Attach an existing volume as `device` once the instance runs, waiting up to `timeout`
+    /// for that (and for the volume to be free, when a terminated instance still holds it),
+    /// and through the moment after a launch when EC2's reads do not know the instance yet.
+    /// Already attached to this instance is not an error.
+    async fn attach_volume(
+        &self,
+        instance_id: &str,
+        volume_id: &str,
+        device: &str,
+        timeout: Duration,
+    ) -> CloudResult<()>;
+    /// Wait until the instance is in one of `states` (e.g. `stopped`), or `timeout`. Right after
+    /// a launch EC2 may answer [`CloudError::NotFound`] for a short while (its reads are
+    /// eventually consistent): a caller that just launched the instance waits through that.
     async fn wait_instance(
         &self,
         instance_id: &str,
         states: &[&str],
         timeout: Duration,
     ) -> CloudResult<ObservedInstance>;
+    /// An instance that does not exist is not an error. EC2 says so too of an instance launched
+    /// a moment ago, which then goes on running: terminate only an instance a read has shown.
     async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()>;
 }

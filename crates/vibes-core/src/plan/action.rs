@@ -202,6 +202,8 @@ pub enum Effect {
         timeout_minutes: u32,
         snapshot_tags: Tags,
         instance_tags: Tags,
+        /// What the launch is for (address and what it builds from). Not the ClientToken
+        /// itself: apply makes one per launch attempt from it ([`crate::apply::launch`]).
         token: String,
     },
     DeleteSnapshot {
@@ -215,6 +217,7 @@ pub enum Effect {
         instance_type: String,
         snapshot: Value,
         tags: Tags,
+        /// What the launch is for; apply makes each attempt's ClientToken from it.
         token: String,
     },
     TerminateInstance {

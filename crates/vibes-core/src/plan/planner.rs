@@ -1162,6 +1162,9 @@ impl<'a> Cx<'a> {
                             timeout_minutes: c.timeout_minutes,
                             snapshot_tags: st,
                             instance_tags,
+                            // What the launch is for; apply makes each attempt's ClientToken
+                            // from it (apply::launch): a rerun must never get the worker of a
+                            // failed or interrupted compile back.
                             token: idempotency_token(self.project, &address, &built_from),
                         });
                         a
@@ -1327,8 +1330,11 @@ impl<'a> Cx<'a> {
                     .and_then(|i| i.tags.get("vibes:snapshot").cloned());
                 // The fingerprint tag covers what the instance is (its type); what it serves is
                 // compared through its `vibes:snapshot` tag, since a snapshot the compile makes
-                // is only known after apply. The idempotency token names both, the snapshot by
-                // the id or by what the compile builds from, so each new launch gets its own.
+                // is only known after apply. The token names both (the snapshot by its id or by
+                // what the compile builds from): it is what the launch is for, and apply makes
+                // each attempt's ClientToken from it, the launch parameters and the run
+                // (apply::launch), since the same server over the same snapshot may be launched
+                // again after an earlier one was terminated.
                 let fp = fingerprint_of(&spec.instance_type);
                 let serves_key = match &snapshot {
                     Value::Literal { value } => value.clone(),

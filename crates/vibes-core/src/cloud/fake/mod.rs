@@ -6,8 +6,15 @@
 //! Operation names (for latencies and faults) are the [`Cloud`] method names (`create_stack`,
 //! `put_object_from_file`, `wait_instance`, …). These name the time things take in the cloud
 //! itself, after the call that starts them: `stack` (to settle), `image_build`, `snapshot`,
-//! `instance_start` and `compile_run` (a worker's compile).
+//! `instance_start` and `compile_run` (a worker's compile, from when its builds volume is
+//! attached).
+//!
+//! Where moto does not show what AWS does, the fake follows AWS: client tokens ([`tokens`]) and
+//! reads that lag a launch ([`lag`], off unless [`FakeCloud::set_read_lag`] sets it).
 
+mod instances;
+mod lag;
+mod tokens;
 mod world;
 
 pub use world::{CompileBehaviour, ImageBuildBehaviour};
@@ -30,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
-use world::{Build, Instance, KeyPair, Stack, Worker, World};
+use world::{Build, KeyPair, Stack, World};
 
 /// What an injected fault returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +84,8 @@ struct Knobs {
     image_build: ImageBuildBehaviour,
     stack_failures: BTreeMap<String, String>,
     stack_outputs: BTreeMap<String, BTreeMap<String, String>>,
+    /// How long a launched instance stays unknown to reads.
+    read_lag: Duration,
 }
 
 pub struct FakeCloud {
@@ -130,6 +139,7 @@ impl FakeCloud {
                 image_build: ImageBuildBehaviour::Succeed,
                 stack_failures: BTreeMap::new(),
                 stack_outputs: BTreeMap::new(),
+                read_lag: Duration::ZERO,
             }),
             log: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
@@ -186,6 +196,29 @@ impl FakeCloud {
         self.knobs()
             .stack_outputs
             .insert(stack_name.into(), outputs);
+    }
+    /// For `lag` after each launch, reads do not know the instance: `wait_instance` answers
+    /// NotFound, `observe` leaves it out, and `terminate_instance` leaves it running (see
+    /// [`lag`]), as EC2's eventually consistent reads do.
+    pub fn set_read_lag(&self, lag: Duration) {
+        self.knobs().read_lag = lag;
+    }
+    /// An image registered outside vibes (as Packer registers one), carrying `tags`.
+    pub fn add_image(&self, name: &str, tags: Tags) -> String {
+        let mut w = self.world();
+        let image_id = w.id("ami");
+        let created = w.stamp();
+        w.images.insert(
+            image_id.clone(),
+            ObservedImage {
+                image_id: image_id.clone(),
+                name: name.into(),
+                state: "available".into(),
+                created,
+                tags,
+            },
+        );
+        image_id
     }
     /// A bucket made outside vibes.
     pub fn add_bucket(&self, bucket: &str) {
@@ -334,7 +367,7 @@ impl FakeCloud {
                 if let Some(v) = check(&mut w)? {
                     return Ok(v);
                 }
-                w.next_event()
+                w.next_event(Instant::now())
             };
             let now = Instant::now();
             if now >= deadline {
@@ -437,14 +470,7 @@ impl Cloud for FakeCloud {
             .filter(|(_, (s, _))| owned_by(&s.tags, project))
             .map(|(k, (s, _))| (k.clone(), s.clone()))
             .collect();
-        o.instances = w
-            .instances
-            .iter()
-            .filter(|(_, i)| {
-                owned_by(&i.observed.tags, project) && i.observed.state != "terminated"
-            })
-            .map(|(k, i)| (k.clone(), i.observed.clone()))
-            .collect();
+        o.instances = Self::observed_instances(&w, project);
         o.sources_bucket = sources_bucket.and_then(|b| {
             w.buckets.get(b).map(|objects| ObservedBucket {
                 bucket: b.into(),
@@ -587,15 +613,21 @@ impl Cloud for FakeCloud {
 
     async fn get_parameter(&self, name: &str) -> CloudResult<Option<String>> {
         let _s = self.enter("get_parameter", name).await?;
-        Ok(self.world().parameters.get(name).map(|p| p.value.clone()))
+        match self.world().parameters.get(name) {
+            // As the adapter: a secret has no business in a plain `String`.
+            Some(p) if p.secure => Err(CloudError::permanent(
+                "get_parameter",
+                format!("{name} is a SecureString; its value is not read as plain text"),
+            )),
+            p => Ok(p.map(|p| p.value.clone())),
+        }
     }
 
     async fn delete_parameter(&self, name: &str) -> CloudResult<()> {
         let _s = self.enter("delete_parameter", name).await?;
-        match self.world().parameters.remove(name) {
-            Some(_) => Ok(()),
-            None => Err(not_found("delete_parameter", format!("parameter {name}"))),
-        }
+        // Already gone is not an error (the trait's promise, as SSM's answer is mapped).
+        self.world().parameters.remove(name);
+        Ok(())
     }
 
     async fn tag_parameter(&self, name: &str, tags: &Tags) -> CloudResult<()> {
@@ -745,10 +777,18 @@ impl Cloud for FakeCloud {
     async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState> {
         let _s = self.enter("wait_stack", stack_name).await?;
         self.wait_for("wait_stack", format!("stack {stack_name}"), timeout, |w| {
-            let s = w
+            // DescribeStacks by name does not know a deleted stack: it reads as deleted.
+            let Some(s) = w
                 .stacks
                 .get(stack_name)
-                .ok_or_else(|| not_found("wait_stack", format!("stack {stack_name}")))?;
+                .filter(|s| s.status != "DELETE_COMPLETE")
+            else {
+                return Ok(Some(StackState {
+                    status: "DELETE_COMPLETE".into(),
+                    outputs: BTreeMap::new(),
+                    reason: None,
+                }));
+            };
             if s.status.ends_with("_IN_PROGRESS") {
                 return Ok(None);
             }
@@ -803,12 +843,12 @@ impl Cloud for FakeCloud {
             .buckets
             .get_mut(bucket)
             .ok_or_else(|| not_found("put_object", format!("bucket {bucket}")))?;
-        // Sent without a checksum: S3 keeps none to list.
+        // The adapter sends every body with its SHA-256, which a listing then shows.
         b.insert(
             key.into(),
             ObservedObject {
                 size: body.len() as u64,
-                sha256: None,
+                sha256: Some(hex::encode(Sha256::digest(&body))),
             },
         );
         Ok(())
@@ -916,10 +956,9 @@ impl Cloud for FakeCloud {
 
     async fn deregister_image(&self, image_id: &str) -> CloudResult<()> {
         let _s = self.enter("deregister_image", image_id).await?;
-        match self.world().images.remove(image_id) {
-            Some(_) => Ok(()),
-            None => Err(not_found("deregister_image", format!("image {image_id}"))),
-        }
+        // Already gone is not an error.
+        self.world().images.remove(image_id);
+        Ok(())
     }
 
     // ---------------------------------------------------------------- EBS
@@ -932,9 +971,17 @@ impl Cloud for FakeCloud {
         token: &str,
     ) -> CloudResult<String> {
         let _s = self.enter("create_volume", token).await?;
+        let parameters = tokens::parameters_hash(&(size_gib, availability_zone, tags));
         let mut w = self.world();
-        if let Some(id) = w.volume_tokens.get(token) {
-            return Ok(id.clone());
+        match w.volume_tokens.claim(token, &parameters) {
+            tokens::Claim::New => {}
+            tokens::Claim::Repeat(id) => return Ok(id),
+            tokens::Claim::Mismatch => {
+                return Err(CloudError::IdempotentParameterMismatch {
+                    operation: "create_volume".into(),
+                    message: format!("client token {token} was used with other parameters"),
+                })
+            }
         }
         if availability_zone.is_empty() {
             return Err(CloudError::permanent(
@@ -943,7 +990,7 @@ impl Cloud for FakeCloud {
             ));
         }
         let id = w.id("vol");
-        w.volume_tokens.insert(token.into(), id.clone());
+        w.volume_tokens.record(token, &parameters, &id);
         w.volumes.insert(
             id.clone(),
             ObservedVolume {
@@ -996,83 +1043,26 @@ impl Cloud for FakeCloud {
 
     async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()> {
         let _s = self.enter("delete_snapshot", snapshot_id).await?;
-        match self.world().snapshots.remove(snapshot_id) {
-            Some(_) => Ok(()),
-            None => Err(not_found(
-                "delete_snapshot",
-                format!("snapshot {snapshot_id}"),
-            )),
-        }
+        // Already gone is not an error.
+        self.world().snapshots.remove(snapshot_id);
+        Ok(())
     }
 
     // ---------------------------------------------------------------- instances
 
     async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String> {
-        let _s = self.enter("run_instance", &req.client_token).await?;
-        let (start, run, behaviour) = {
-            let k = self.knobs();
-            (
-                k.latency.get("instance_start").copied().unwrap_or_default(),
-                k.latency.get("compile_run").copied().unwrap_or_default(),
-                k.compile.clone(),
-            )
-        };
-        let mut w = self.world();
-        if let Some(id) = w.instance_tokens.get(&req.client_token) {
-            return Ok(id.clone());
-        }
-        if req.launch_template.is_empty() {
-            return Err(CloudError::permanent(
-                "run_instance",
-                "InvalidLaunchTemplateName: empty",
-            ));
-        }
-        for (device, source) in &req.volumes {
-            let exists = if source.starts_with("snap-") {
-                w.snapshots
-                    .get(source)
-                    .is_some_and(|(s, _)| s.state == "completed")
-            } else {
-                w.volumes.contains_key(source)
-            };
-            if !exists {
-                return Err(CloudError::permanent(
-                    "run_instance",
-                    format!("{source} (for {device}) does not exist or is not ready"),
-                ));
-            }
-        }
-        let id = w.id("i");
-        let n = w.ids_issued("i");
-        let running_at = Instant::now() + start;
-        let worker =
-            (req.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile")).then(|| Worker {
-                project: req.tags.get(tags::PROJECT).cloned().unwrap_or_default(),
-                built_from: req.tags.get(tags::FINGERPRINT).cloned().unwrap_or_default(),
-                done_at: (behaviour != CompileBehaviour::NeverFinish).then_some(running_at + run),
-                behaviour,
-            });
-        let observed = ObservedInstance {
-            instance_id: id.clone(),
-            state: "pending".into(),
-            public_ip: worker
-                .is_none()
-                .then(|| format!("203.0.113.{}", n % 250 + 1)),
-            private_ip: Some(format!("10.0.1.{}", n % 250 + 1)),
-            tags: req.tags.clone(),
-        };
-        w.instance_tokens
-            .insert(req.client_token.clone(), id.clone());
-        w.instances.insert(
-            id.clone(),
-            Instance {
-                observed,
-                running_at,
-                worker,
-                volumes: req.volumes.clone(),
-            },
-        );
-        Ok(id)
+        self.run_instance_impl(req).await
+    }
+
+    async fn attach_volume(
+        &self,
+        instance_id: &str,
+        volume_id: &str,
+        device: &str,
+        timeout: Duration,
+    ) -> CloudResult<()> {
+        self.attach_volume_impl(instance_id, volume_id, device, timeout)
+            .await
     }
 
     async fn wait_instance(
@@ -1081,40 +1071,10 @@ impl Cloud for FakeCloud {
         states: &[&str],
         timeout: Duration,
     ) -> CloudResult<ObservedInstance> {
-        let _s = self.enter("wait_instance", instance_id).await?;
-        self.wait_for(
-            "wait_instance",
-            format!("{instance_id} to be {}", states.join(" or ")),
-            timeout,
-            |w| {
-                let i = w
-                    .instances
-                    .get(instance_id)
-                    .ok_or_else(|| not_found("wait_instance", format!("instance {instance_id}")))?;
-                if states.contains(&i.observed.state.as_str()) {
-                    return Ok(Some(i.observed.clone()));
-                }
-                if i.observed.state == "terminated" {
-                    return Err(CloudError::permanent(
-                        "wait_instance",
-                        format!("{instance_id} was terminated"),
-                    ));
-                }
-                Ok(None)
-            },
-        )
-        .await
+        self.wait_instance_impl(instance_id, states, timeout).await
     }
 
     async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()> {
-        let _s = self.enter("terminate_instance", instance_id).await?;
-        let mut w = self.world();
-        let i = w
-            .instances
-            .get_mut(instance_id)
-            .ok_or_else(|| not_found("terminate_instance", format!("instance {instance_id}")))?;
-        i.observed.state = "terminated".into();
-        i.worker = None;
-        Ok(())
+        self.terminate_instance_impl(instance_id).await
     }
 }

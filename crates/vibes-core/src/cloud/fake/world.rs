@@ -2,6 +2,8 @@
 //! snapshots complete, instances start and workers stop. Nothing moves by itself: every call
 //! first brings the world up to "now" ([`World::advance`]), so the fake needs no background task.
 
+use super::lag::Visibility;
+use super::tokens::ClientTokens;
 use crate::cloud::ImageBuildRequest;
 use crate::observed::{
     ObservedImage, ObservedInstance, ObservedObject, ObservedSnapshot, ObservedVolume,
@@ -9,6 +11,7 @@ use crate::observed::{
 use crate::plan::outputs;
 use crate::tags::{self, Tags};
 use std::collections::BTreeMap;
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// What a worker instance does once it runs.
@@ -75,8 +78,21 @@ pub(super) struct Build {
 pub(super) struct Worker {
     pub project: String,
     pub built_from: String,
+    /// How long its compile takes once it has its builds volume.
+    pub run: Duration,
+    /// When the compile ends: unknown until the builds volume is attached (the worker's boot
+    /// script waits for the device), and never for [`CompileBehaviour::NeverFinish`].
     pub done_at: Option<Instant>,
     pub behaviour: CompileBehaviour,
+}
+
+impl Worker {
+    /// The builds volume is attached at `now`: the compile starts once the instance runs.
+    pub fn start(&mut self, running_at: Instant, now: Instant) {
+        if self.done_at.is_none() && self.behaviour != CompileBehaviour::NeverFinish {
+            self.done_at = Some(running_at.max(now) + self.run);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +100,7 @@ pub(super) struct Instance {
     pub observed: ObservedInstance,
     pub running_at: Instant,
     pub worker: Option<Worker>,
+    /// Device → snapshot mapped at launch, or volume attached after it.
     pub volumes: BTreeMap<String, String>,
 }
 
@@ -100,10 +117,12 @@ pub(super) struct World {
     pub build_tokens: BTreeMap<String, String>,
     pub images: BTreeMap<String, ObservedImage>,
     pub volumes: BTreeMap<String, ObservedVolume>,
-    pub volume_tokens: BTreeMap<String, String>,
+    pub volume_tokens: ClientTokens,
     pub snapshots: BTreeMap<String, (ObservedSnapshot, Instant)>,
     pub instances: BTreeMap<String, Instance>,
-    pub instance_tokens: BTreeMap<String, String>,
+    pub instance_tokens: ClientTokens,
+    /// Instances that reads do not know yet.
+    pub visibility: Visibility,
 }
 
 /// 2024-01-01T00:00:00Z: the fake's clock starts here and moves a second per creation.
@@ -161,8 +180,8 @@ impl World {
         o
     }
 
-    /// The earliest moment something is due to change, to sleep until in a wait.
-    pub fn next_event(&self) -> Option<Instant> {
+    /// The earliest moment after `now` something is due to change, to sleep until in a wait.
+    pub fn next_event(&self, now: Instant) -> Option<Instant> {
         let stacks = self
             .stacks
             .values()
@@ -186,7 +205,13 @@ impl World {
                 .and_then(|w| w.done_at);
             start.into_iter().chain(done)
         });
-        stacks.chain(builds).chain(snaps).chain(instances).min()
+        let reveal = self.visibility.next_reveal(now);
+        stacks
+            .chain(builds)
+            .chain(snaps)
+            .chain(instances)
+            .chain(reveal)
+            .min()
     }
 
     /// Everything due by `now` happens.

@@ -1,0 +1,189 @@
+//! A compile run: launch a worker (guarded from the moment RunInstances answers), attach the
+//! builds volume, wait for the worker to report and stop, snapshot the builds volume, and
+//! terminate the worker — on success, failure, timeout and interruption alike.
+
+use super::effects::{Context, EffectError, DATA_DEVICE};
+use super::launch::WorkerGuard;
+use crate::address::Address;
+use crate::cloud::{CloudError, InstanceRequest};
+use crate::plan::outputs::SNAPSHOT_ID;
+use crate::tags::Tags;
+use crate::units::human_duration;
+use std::time::Duration;
+
+/// The worker's report, written to `/<project>/compile/status` before it stops itself.
+#[derive(Debug, serde::Deserialize)]
+struct CompileStatus {
+    built_from: String,
+    status: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// The SSM parameter a worker writes its [`CompileStatus`] to.
+pub fn compile_status_parameter(project: &str) -> String {
+    format!("/{project}/compile/status")
+}
+
+/// One compile, as the plan's `RunCompile` effect describes it.
+pub(super) struct CompileRun<'a> {
+    /// The worker's launch; the builds volume is attached after it.
+    pub launch: InstanceRequest,
+    pub builds_volume: String,
+    /// The plan's token for the compile: what the launch is for.
+    pub plan_token: &'a str,
+    pub built_from: &'a str,
+    pub timeout: Duration,
+    pub snapshot_tags: &'a Tags,
+}
+
+pub(super) async fn run_compile(
+    cx: &Context,
+    index: usize,
+    run: CompileRun<'_>,
+) -> Result<(), EffectError> {
+    let cloud = cx.cloud.as_ref();
+    let status_parameter = compile_status_parameter(&cx.options.project);
+    // A status left by an earlier run must not be taken for this run's.
+    cx.call_gone("clear compile status", |_| {
+        cloud.delete_parameter(&status_parameter)
+    })
+    .await?;
+    let identity = [run.plan_token, run.builds_volume.as_str()];
+    let mut guard =
+        WorkerGuard::launch(cx, &Address::compile(), &identity, run.launch.clone()).await?;
+    let id = guard.id().to_string();
+    let result = attach_and_compile(cx, index, &mut guard, &run, &status_parameter).await;
+    let terminated = guard.terminate(cx).await;
+    match (result, terminated) {
+        (Ok(snapshot), Ok(())) => {
+            cx.outputs.set(&Address::compile(), SNAPSHOT_ID, &snapshot);
+            Ok(())
+        }
+        (Ok(snapshot), Err(t)) => {
+            cx.outputs.set(&Address::compile(), SNAPSHOT_ID, &snapshot);
+            Err(EffectError::Compile(format!(
+                "snapshot {snapshot} was made, but worker {id} could not be terminated: {t}"
+            )))
+        }
+        (Err(e), Ok(())) => Err(e),
+        (Err(e), Err(t)) => Err(EffectError::Compile(format!(
+            "{e}; and worker {id} could not be terminated: {t}"
+        ))),
+    }
+}
+
+fn interrupted(id: &str) -> EffectError {
+    EffectError::Compile(format!(
+        "interrupted; worker {id} is terminated, run vibes apply again to compile"
+    ))
+}
+
+/// Everything between the launch and the terminate; returns the snapshot made.
+async fn attach_and_compile(
+    cx: &Context,
+    index: usize,
+    guard: &mut WorkerGuard,
+    run: &CompileRun<'_>,
+    status_parameter: &str,
+) -> Result<String, EffectError> {
+    let cloud = cx.cloud.as_ref();
+    let id = guard.id().to_string();
+    cx.reporter.action_progress(
+        index,
+        &format!("worker {id} launched; attaching {}", run.builds_volume),
+    );
+    // The attach waits for the worker to run (and through EC2 not knowing it yet).
+    let attach = cx.call("attach builds volume", |_| {
+        cloud.attach_volume(
+            &id,
+            &run.builds_volume,
+            DATA_DEVICE,
+            cx.options.timeouts.instance,
+        )
+    });
+    tokio::select! {
+        attached = attach => attached?,
+        _ = cx.cancel.cancelled() => return Err(interrupted(&id)),
+    }
+    guard.seen();
+    cx.reporter.action_progress(
+        index,
+        &format!(
+            "worker {id} compiling (up to {})",
+            human_duration(run.timeout)
+        ),
+    );
+    compile_on(cx, index, &id, run, status_parameter).await
+}
+
+async fn compile_on(
+    cx: &Context,
+    index: usize,
+    id: &str,
+    run: &CompileRun<'_>,
+    status_parameter: &str,
+) -> Result<String, EffectError> {
+    let cloud = cx.cloud.as_ref();
+    let timeout = run.timeout;
+    let wait = cx
+        .retrier
+        .run(|_| cloud.wait_instance(id, &["stopped", "terminated"], timeout));
+    let waited = tokio::select! {
+        w = wait => w,
+        _ = cx.cancel.cancelled() => return Err(interrupted(id)),
+    };
+    match waited {
+        Ok(_) => {}
+        Err(CloudError::Timeout { .. }) => {
+            return Err(EffectError::Compile(format!(
+                "worker {id} did not finish within {}; it is terminated (raise [compile] timeout_minutes if the collection needs longer)",
+                human_duration(timeout)
+            )))
+        }
+        Err(source) => return Err(EffectError::Cloud { effect: "wait for worker", source }),
+    }
+    let raw = cx
+        .call("read compile status", |_| {
+            cloud.get_parameter(status_parameter)
+        })
+        .await?;
+    let Some(raw) = raw else {
+        return Err(EffectError::Compile(format!(
+            "worker {id} stopped without writing {status_parameter}: see its console output"
+        )));
+    };
+    let status: CompileStatus = serde_json::from_str(&raw).map_err(|e| {
+        EffectError::Compile(format!("{status_parameter} is not a compile status ({e})"))
+    })?;
+    if status.built_from != run.built_from {
+        return Err(EffectError::Compile(format!(
+            "{status_parameter} reports a compile of {}, not of {}: another compile ran meanwhile",
+            status.built_from, run.built_from
+        )));
+    }
+    if status.status != "succeeded" {
+        let detail = if status.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", status.message)
+        };
+        return Err(EffectError::Compile(format!(
+            "the compile on {id} {}{detail}",
+            status.status
+        )));
+    }
+    let volume = &run.builds_volume;
+    let snapshot = cx
+        .call("snapshot builds", |_| {
+            cloud.create_snapshot(volume, run.snapshot_tags)
+        })
+        .await?;
+    cx.reporter
+        .action_progress(index, &format!("waiting for snapshot {snapshot}"));
+    cx.call("wait for snapshot", |_| {
+        cloud.wait_snapshot(&snapshot, cx.options.timeouts.snapshot)
+    })
+    .await?;
+    Ok(snapshot)
+}
