@@ -142,7 +142,8 @@ pub struct InstanceRequest {
 /// logical operation and may be retried when it fails with [`CloudError::Transient`].
 #[async_trait]
 pub trait Cloud: Send + Sync {
-    /// One read of everything the project owns (by tag, and by the seed's names).
+    /// One read of everything the project owns (by tag), and of whatever holds the project's
+    /// names whoever tagged it: the planner decides whose each one is.
     /// `sources_bucket`: the bucket whose objects to list, when known.
     async fn observe(&self, project: &str, sources_bucket: Option<&str>) -> CloudResult<Observed>;
 
