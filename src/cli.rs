@@ -71,7 +71,8 @@ const PLAN_EXAMPLES: &str = "Examples:
   vibes plan --json | jq .summary      # the same, for machines
   vibes plan --out plan.json --detailed-exitcode
                                        # save it for review; exit 2 when there are changes
-  vibes plan --target profile.phone    # only profile.phone and what it depends on";
+  vibes plan --target profile.phone    # only profile.phone and what it depends on
+  vibes plan --replace key.server      # a new key pair instead of the one made by hand";
 
 const APPLY_EXAMPLES: &str = "Examples:
   vibes apply                          # plan, confirm, apply
@@ -95,6 +96,11 @@ pub struct Selection {
     /// Allow deleting data (snapshots, volumes, bucket objects) that the config no longer names.
     #[arg(long)]
     pub include_data: bool,
+    /// Replace what vibes would otherwise only adopt or decline (repeatable): key.NAME makes a new
+    /// key pair (also over one made by hand), stack.NAME and profile.NAME apply vibes.toml to
+    /// one made by hand that differs. Never another project's.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
 }
 
 #[derive(Args, Debug)]

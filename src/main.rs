@@ -55,8 +55,8 @@ fn run(cli: &Cli) -> miette::Result<i32> {
                 auto_approve: args.auto_approve,
                 parallelism: args.parallelism,
                 selection: cli::Selection {
-                    targets: Vec::new(),
                     include_data: args.include_data,
+                    ..Default::default()
                 },
                 destroy: true,
             },

@@ -135,9 +135,21 @@ pub fn plan_options(selection: &Selection, destroy: bool) -> Result<PlanOptions>
                 .map_err(|e| miette!("--target {t}: {e}"))
         })
         .collect::<Result<Vec<_>>>()?;
+    let replace = selection
+        .replace
+        .iter()
+        .map(|t| {
+            let a = t
+                .parse::<Address>()
+                .map_err(|e| miette!("--replace {t}: {e}"))?;
+            vibes_core::plan::replaceable(&a).map_err(|e| miette!("--replace {t}: {e}"))?;
+            Ok(a)
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(PlanOptions {
         include_data: selection.include_data,
         targets,
         destroy,
+        replace,
     })
 }

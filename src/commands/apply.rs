@@ -30,10 +30,14 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
         None => None,
     };
     let options = plan_options(&req.selection, req.destroy)?;
-    if saved.is_some() && (!req.selection.targets.is_empty() || req.selection.include_data) {
+    if saved.is_some()
+        && (!req.selection.targets.is_empty()
+            || req.selection.include_data
+            || !req.selection.replace.is_empty())
+    {
         return Err(miette!(
             help = "make the plan with those options instead: vibes plan --target ADDR --out FILE",
-            "a saved plan runs as it was made: --target and --include-data cannot change it"
+            "a saved plan runs as it was made: --target, --include-data and --replace cannot change it"
         ));
     }
     let mut session = Session::open(cli).await?;

@@ -109,11 +109,23 @@ async fn imported_and_hand_made_keys_are_seen_and_adopted() {
         .send()
         .await
         .unwrap();
+    // Another project's key under this project's name is seen too: the plan must not take
+    // it for "not found".
+    aws.import_key_pair("adopt-builds", ED25519_PUB, &tags("other", "key.builds"))
+        .await
+        .unwrap();
 
     let seen = aws.observe("adopt", None).await.unwrap();
     assert_eq!(
         seen.key_pairs.keys().collect::<Vec<_>>(),
-        ["adopt-server", "adopt-worker"]
+        ["adopt-builds", "adopt-server", "adopt-worker"]
+    );
+    assert_eq!(
+        seen.key_pairs["adopt-builds"]
+            .tags
+            .get(PROJECT)
+            .map(String::as_str),
+        Some("other")
     );
     assert!(seen.key_pairs["adopt-worker"].tags.is_empty());
     assert_eq!(

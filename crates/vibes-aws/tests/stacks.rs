@@ -133,10 +133,28 @@ async fn untagged_stacks_with_the_seed_name_are_seen_and_others_are_not() {
     foreign.stack_name = "someone-else".into();
     foreign.tags.clear();
     aws.create_stack(&foreign).await.unwrap();
+    // Another project's stack under this project's name: seen, so the plan shows it blocked
+    // with its owner instead of creating over it; its template is not read.
+    let mut theirs = request(VPC_V1, "seed-3");
+    theirs.stack_name = "seed-vpc".into();
+    theirs.tags = tags("other", "stack.vpc");
+    aws.create_stack(&theirs).await.unwrap();
 
     let seen = aws.observe("seed", None).await.unwrap();
-    assert_eq!(seen.stacks.keys().collect::<Vec<_>>(), ["seed-main"]);
+    assert_eq!(
+        seen.stacks.keys().collect::<Vec<_>>(),
+        ["seed-main", "seed-vpc"]
+    );
     assert!(seen.stacks["seed-main"].tags.is_empty());
+    assert!(!seen.stacks["seed-main"].template_body.is_empty());
+    assert_eq!(
+        seen.stacks["seed-vpc"]
+            .tags
+            .get(PROJECT)
+            .map(String::as_str),
+        Some("other")
+    );
+    assert!(seen.stacks["seed-vpc"].template_body.is_empty());
 }
 
 /// moto reports a failing resource as the CreateStack error and then leaves the stack

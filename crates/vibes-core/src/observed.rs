@@ -1,8 +1,10 @@
 //! What live AWS holds, as one read (possibly stale by the time it is used).
 //!
-//! Each collection holds what carries the project's `vibes:project` tag, plus what has the seed's
-//! names without tags (key pairs `<project>-<name>`, parameters under `/<project>/`), so that an
-//! account built by hand is recognised and adopted rather than duplicated.
+//! Each collection holds what carries the project's `vibes:project` tag, plus whatever holds the
+//! project's names (key pairs and stacks `<project>-<name>`, parameters under `/<project>/`)
+//! whoever tagged it: an account built by hand is adopted rather than duplicated, and another
+//! project's resource under these names is seen, and left alone, rather than created over.
+//! Whose each one is, is decided by the planner (`plan::ownership`).
 
 use crate::tags::Tags;
 use serde::{Deserialize, Serialize};

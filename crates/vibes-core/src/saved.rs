@@ -21,6 +21,9 @@ pub struct SavedPlan {
     pub include_data: bool,
     pub destroy: bool,
     pub targets: Vec<String>,
+    /// `--replace` addresses. Absent from plans saved before it existed.
+    #[serde(default)]
+    pub replace: Vec<String>,
     pub plan: Plan,
 }
 
@@ -54,6 +57,7 @@ impl SavedPlan {
             include_data: options.include_data,
             destroy: options.destroy,
             targets: options.targets.iter().map(ToString::to_string).collect(),
+            replace: options.replace.iter().map(ToString::to_string).collect(),
             plan,
         }
     }
@@ -65,6 +69,7 @@ impl SavedPlan {
             destroy: self.destroy,
             // Checked when the plan was loaded.
             targets: self.targets.iter().filter_map(|t| t.parse().ok()).collect(),
+            replace: self.replace.iter().filter_map(|t| t.parse().ok()).collect(),
         }
     }
 
@@ -101,6 +106,17 @@ impl SavedPlan {
             return Err(SavedPlanError::Malformed {
                 path: path.into(),
                 message: format!("target {bad:?} is not an address"),
+            });
+        }
+        if let Some(bad) = saved.replace.iter().find(|t| {
+            t.parse::<crate::Address>()
+                .map_err(|e| e.to_string())
+                .and_then(|a| crate::plan::replaceable(&a))
+                .is_err()
+        }) {
+            return Err(SavedPlanError::Malformed {
+                path: path.into(),
+                message: format!("--replace {bad:?} is not an address vibes replaces on request"),
             });
         }
         // The edges must index actions: a hand-edited file could say otherwise.

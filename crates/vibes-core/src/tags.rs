@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 pub const PROJECT: &str = "vibes:project";
 pub const ADDRESS: &str = "vibes:address";
 pub const FINGERPRINT: &str = "vibes:fingerprint";
+/// The fingerprint of a resource vibes adopted as it found it (a key pair made by hand): not
+/// made from a spec, so kept as it is until replaced on request (`--replace ADDR`).
+pub const ADOPTED: &str = "adopted";
 /// On builds snapshots: the compile fingerprint the snapshot was built from.
 pub const BUILT_FROM: &str = "vibes:built-from";
 /// On snapshots and volumes: the sources revision they hold.

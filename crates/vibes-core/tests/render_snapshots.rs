@@ -130,7 +130,12 @@ fn a_hand_built_account_is_adopted_not_duplicated() {
             .replace("CONFIG_PLAYLISTS=y\n", ""),
     );
     let p = planned(&d, &o);
-    assert_eq!(p.counts().get(&plan::Op::Adopt), Some(&2));
+    // The key pair is adopted by tagging; the profile's text differs from the config, so
+    // adopting it would overwrite it: declined, with the diff and the way on (--replace).
+    assert_eq!(p.counts().get(&plan::Op::Adopt), Some(&1));
+    let phone = p.find(&Address::profile("phone")).unwrap();
+    assert_eq!(phone.op, plan::Op::Blocked);
+    assert!(phone.effects.is_empty());
     assert!(!o.key_pairs["vibes-builds"].tags.contains_key(tags::PROJECT));
     assert_renders("adopt", &p, &d);
 }

@@ -1,7 +1,8 @@
 //! CloudFormation reads: the region's stacks (one paginated call), kept when tagged with the
-//! project or named `<project>-…`, and the template of each kept stack.
+//! project or named `<project>-…`, and the template of each kept stack but another project's
+//! (the planner only needs to know whose it is).
 
-use super::{owned, READ_CONCURRENCY};
+use super::{foreign, in_view, READ_CONCURRENCY};
 use crate::error::cloud_err;
 use aws_sdk_cloudformation::types::{Stack, StackStatus, TemplateStage};
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -23,14 +24,16 @@ pub(crate) async fn stacks(
                 continue;
             }
             let stack = stack_of(s);
-            if owned(project, &stack.stack_name, &stack.tags) {
+            if in_view(project, &stack.stack_name, &stack.tags) {
                 kept.push(stack);
             }
         }
     }
     let with_templates: Vec<ObservedStack> = stream::iter(kept)
         .map(|mut s| async move {
-            s.template_body = template(cfn, &s.stack_id, &s.stack_name).await?;
+            if !foreign(project, &s.tags) {
+                s.template_body = template(cfn, &s.stack_id, &s.stack_name).await?;
+            }
             Ok::<_, CloudError>(s)
         })
         .buffer_unordered(READ_CONCURRENCY)

@@ -1,8 +1,8 @@
 //! EC2 reads: key pairs, images, volumes, snapshots, instances. All but key pairs are
-//! filtered on the project tag by EC2 itself; key pairs are few, so all are read and the
-//! untagged seed-named ones kept too.
+//! filtered on the project tag by EC2 itself; key pairs are few, so all are read and those
+//! under the project's names kept too, whoever tagged them (see [`super::in_view`]).
 
-use super::{owned, project_filter};
+use super::{in_view, project_filter};
 use crate::error::cloud_err;
 use aws_sdk_ec2::types::{Filter, Tag};
 use std::collections::BTreeMap;
@@ -38,7 +38,7 @@ pub(crate) async fn key_pairs(
         .filter_map(|k| {
             let name = k.key_name()?.to_string();
             let tags = tags_of(k.tags());
-            owned(project, &name, &tags).then(|| {
+            in_view(project, &name, &tags).then(|| {
                 let pair = ObservedKeyPair {
                     key_name: name.clone(),
                     key_pair_id: k.key_pair_id().unwrap_or_default().into(),

@@ -1,13 +1,15 @@
 //! One read of everything a project owns, all services at once.
 //!
 //! AWS calls per observe, with `k` key pairs etc. never mattering except where said:
-//! - EC2: describe-key-pairs 1, describe-images 1, describe-volumes/-snapshots/-instances 1 each
+//! - EC2: describe-key-pairs 1 (all: key pairs are few, and another project's under our names
+//!   must be seen), describe-images 1, describe-volumes/-snapshots/-instances 1 each
 //!   per page of 1000 (tag-filtered on the server);
 //! - SSM: get-parameters-by-path 1 per 10 parameters and describe-parameters (filtered on the
 //!   project tag) 1 per 50, side by side; list-tags-for-resource only for parameters not
 //!   tagged for the project or at a path vibes does not name (see [`ssm`]);
 //! - CloudFormation: describe-stacks 1 per 100 stacks in the region, plus get-template 1 per
-//!   stack the project owns;
+//!   stack tagged for the project or named `<project>-…` without another project's tag (an
+//!   untagged one is adopted only when its template is vibes');
 //! - S3 (when the sources bucket is known): list-objects-v2 1 per 1000 objects, get-object 1
 //!   for vibes' manifest, plus head-object 1 per object the manifest does not vouch for (see
 //!   [`s3`]).
@@ -73,13 +75,18 @@ pub(crate) async fn list_bucket(
     list_bucket_opt(s3, Some(bucket)).await
 }
 
-/// Whether a resource belongs to `project`: by its tag, or, untagged, by the seed's naming
-/// (`<project>-…`) so that a hand-built account is adopted rather than duplicated.
-pub(crate) fn owned(project: &str, name: &str, tags: &Tags) -> bool {
-    match tags.get(PROJECT) {
-        Some(p) => p == project,
-        None => name.starts_with(&format!("{project}-")),
-    }
+/// Whether the planner must see a resource: tagged for `project`, or under the project's names
+/// (`<project>-…`) whoever tagged it. Whose it is, is the planner's question
+/// (`plan::ownership`): an untagged one is adopted, another project's is left alone and shown
+/// blocked, rather than mistaken for "not found" and created over.
+pub(crate) fn in_view(project: &str, name: &str, tags: &Tags) -> bool {
+    tags.get(PROJECT).map(String::as_str) == Some(project)
+        || name.starts_with(&format!("{project}-"))
+}
+
+/// Whether a resource in view carries another project's tag: its details are not read.
+pub(crate) fn foreign(project: &str, tags: &Tags) -> bool {
+    tags.get(PROJECT).is_some_and(|p| p != project)
 }
 
 /// The server-side filter on the project tag, for EC2 describe calls.
@@ -95,16 +102,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ownership_is_by_tag_first_then_by_seed_name() {
+    fn what_is_seen_is_what_is_tagged_for_the_project_or_named_like_it() {
         let mut tagged = Tags::new();
         tagged.insert(PROJECT.into(), "vibes".into());
-        assert!(owned("vibes", "anything", &tagged));
+        assert!(in_view("vibes", "anything", &tagged));
         assert!(
-            !owned("other", "other-builds", &tagged),
-            "a tag naming another project wins over the name"
+            in_view("other", "other-builds", &tagged),
+            "another project's tag under our name is seen, to be shown blocked"
         );
-        assert!(owned("vibes", "vibes-builds", &Tags::new()));
-        assert!(!owned("vibes", "vibesx-builds", &Tags::new()));
-        assert!(!owned("vibes", "builds", &Tags::new()));
+        assert!(foreign("other", &tagged));
+        assert!(!foreign("vibes", &tagged) && !foreign("vibes", &Tags::new()));
+        assert!(in_view("vibes", "vibes-builds", &Tags::new()));
+        assert!(!in_view("vibes", "vibesx-builds", &Tags::new()));
+        assert!(!in_view("vibes", "builds", &Tags::new()));
     }
 }

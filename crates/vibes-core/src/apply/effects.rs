@@ -57,6 +57,8 @@ pub enum EffectError {
     },
     #[error("stack {stack} already exists, made by something other than this plan; run vibes plan again")]
     StackExists { stack: String },
+    #[error("a SecureString appeared at {parameter} after the plan was made; vibes never overwrites a secret it did not write, so it is kept and key pair {key_name} was deleted again: run vibes plan again to see whose it is")]
+    SecretInTheWay { parameter: String, key_name: String },
     #[error("cannot read {}: {message}", path.display())]
     File { path: PathBuf, message: String },
     #[error("{} changed since the plan was made (its SHA-256 is {actual}, the plan has {expected}); run vibes plan again", path.display())]
@@ -201,15 +203,44 @@ async fn run_effect(
             key_name,
             private_key_parameter,
             tags,
+            overwrite,
         } => {
             let private = cx
                 .call(name, |_| cloud.create_key_pair(key_name, tags))
                 .await?;
-            // Overwrite: a private key left without its key pair belongs to no key any more.
-            cx.call("store private key", |_| {
-                cloud.put_secure_parameter(private_key_parameter, &private, tags, true)
-            })
-            .await
+            let stored = cx
+                .retrier
+                .run(|attempt| {
+                    let private = &private;
+                    async move {
+                        match cloud
+                            .put_secure_parameter(private_key_parameter, private, tags, *overwrite)
+                            .await
+                        {
+                            // An earlier attempt of ours got through before its answer was lost.
+                            Err(CloudError::AlreadyExists { .. }) if attempt > 1 => Ok(()),
+                            other => other,
+                        }
+                    }
+                })
+                .await;
+            match stored {
+                Ok(()) => Ok(()),
+                // A secret turned up at the path after the plan was made: it is kept, and the
+                // key pair just made goes again, since nobody could ever hold its private key.
+                Err(CloudError::AlreadyExists { .. }) => {
+                    cx.call_gone("delete key pair", |_| cloud.delete_key_pair(key_name))
+                        .await?;
+                    Err(EffectError::SecretInTheWay {
+                        parameter: private_key_parameter.clone(),
+                        key_name: key_name.clone(),
+                    })
+                }
+                Err(source) => Err(EffectError::Cloud {
+                    effect: "store private key",
+                    source,
+                }),
+            }
         }
         Effect::ImportKeyPair {
             key_name,

@@ -160,7 +160,8 @@ pub struct InstanceRequest {
 /// answers `None` where the method returns an `Option`, and [`CloudError::NotFound`] otherwise.
 #[async_trait]
 pub trait Cloud: Send + Sync {
-    /// One read of everything the project owns (by tag, and by the seed's names).
+    /// One read of everything the project owns (by tag), and of whatever holds the project's
+    /// names whoever tagged it: the planner decides whose each one is.
     /// `sources_bucket`: the bucket whose objects to list, when known.
     async fn observe(&self, project: &str, sources_bucket: Option<&str>) -> CloudResult<Observed>;
 

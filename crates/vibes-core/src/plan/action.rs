@@ -100,6 +100,11 @@ pub enum Effect {
         key_name: String,
         private_key_parameter: String,
         tags: Tags,
+        /// Whether the SecureString may be overwritten: only when the plan saw there a private
+        /// key vibes wrote, or `--replace` asked for it. Otherwise a secret that turned up
+        /// after the plan is kept and the new key pair deleted again.
+        #[serde(default)]
+        overwrite: bool,
     },
     /// Import an OpenSSH public key as a key pair.
     ImportKeyPair {

@@ -2,10 +2,14 @@
 
 mod action;
 mod check;
+mod keys;
+mod ownership;
 mod planner;
+mod stacks;
 
 pub use action::{Action, Attribute, Effect, Op, TextChange};
 pub use check::PlanError;
+pub use ownership::replaceable;
 pub use planner::{outputs, plan, PlanOptions};
 
 use crate::address::Address;

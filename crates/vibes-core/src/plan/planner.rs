@@ -1,15 +1,20 @@
 //! The planner: one pure function from (desired, observed) to a plan. Each `plan_*` function
-//! looks at one kind and returns its actions; `relates` says which addresses wait on which;
-//! `check::assemble` turns the lot into a checked DAG.
+//! looks at one kind and returns its actions (stacks and keys in their own modules, whose is
+//! what in `ownership`); `relates` says which addresses wait on which; `check::assemble` turns
+//! the lot into a checked DAG.
 
 use super::action::{Action, Attribute, Effect, Op, TextChange};
 use super::check::{assemble, PlanError};
+use super::ownership::{self as owner, leftover, standing, Leftover, Standing, Thing};
 use super::Plan;
 use crate::address::{Address, Kind};
 use crate::model::{Desired, Value, ENGINE_VERSION};
-use crate::observed::{Observed, ObservedImage, ObservedInstance, ObservedSnapshot};
+use crate::observed::{
+    Observed, ObservedImage, ObservedInstance, ObservedParameter, ObservedSnapshot,
+};
 use crate::tags::{self, fingerprint_of, idempotency_token, ownership, Tags};
 use crate::units::human_bytes;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How a plan is made, beyond desired and observed.
@@ -21,6 +26,10 @@ pub struct PlanOptions {
     pub targets: Vec<Address>,
     /// Plan the removal of everything the project owns (`vibes destroy`).
     pub destroy: bool,
+    /// Replace these even where vibes would otherwise only adopt (tag) or decline: a key pair
+    /// made by hand, a stack or profile made by hand that differs from the config. Never
+    /// another project's resource. See [`super::replaceable`].
+    pub replace: Vec<Address>,
 }
 
 /// Outputs of `stack.main` that later actions use.
@@ -56,6 +65,8 @@ pub fn plan(
         o: observed,
         opt: options,
         project: &desired.project.name,
+        notes: RefCell::new(Vec::new()),
+        replace_used: RefCell::new(BTreeSet::new()),
     };
     let mut actions = Vec::new();
     actions.extend(cx.plan_stacks());
@@ -73,7 +84,8 @@ pub fn plan(
     actions.extend(compile);
     actions.extend(cx.plan_snapshots(compile_runs));
     actions.extend(cx.plan_server(compile_runs));
-    let mut notes = Vec::new();
+    let mut notes = cx.notes.take();
+    notes.extend(cx.replace_unused());
     if !options.targets.is_empty() {
         let (kept, idle) = cx.restrict_to_targets(actions);
         actions = kept;
@@ -92,14 +104,18 @@ pub fn plan(
     })
 }
 
-struct Cx<'a> {
-    d: &'a Desired,
-    o: &'a Observed,
+pub(super) struct Cx<'a> {
+    pub(super) d: &'a Desired,
+    pub(super) o: &'a Observed,
     opt: &'a PlanOptions,
-    project: &'a str,
+    pub(super) project: &'a str,
+    /// What the planner noticed that needs no action, for the plan's notes.
+    notes: RefCell<Vec<String>>,
+    /// The `--replace` addresses that changed an action.
+    replace_used: RefCell<BTreeSet<Address>>,
 }
 
-fn action(address: Address, op: Op, reason: impl Into<String>) -> Action {
+pub(super) fn action(address: Address, op: Op, reason: impl Into<String>) -> Action {
     Action {
         address,
         op,
@@ -127,7 +143,7 @@ fn address_of(tags: &Tags) -> Option<Address> {
     tags.get(tags::ADDRESS).and_then(|a| a.parse().ok())
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -138,12 +154,47 @@ fn newest_first<T, F: Fn(&T) -> (&str, &str)>(mut v: Vec<T>, key: F) -> Vec<T> {
 }
 
 impl<'a> Cx<'a> {
-    fn tags(&self, address: &Address, fingerprint: &str) -> Tags {
+    pub(super) fn tags(&self, address: &Address, fingerprint: &str) -> Tags {
         ownership(self.project, address, fingerprint)
     }
 
-    fn ours(&self, tags: &Tags) -> bool {
+    pub(super) fn ours(&self, tags: &Tags) -> bool {
         owner_of(tags) == Some(self.project)
+    }
+
+    pub(super) fn note(&self, note: String) {
+        self.notes.borrow_mut().push(note);
+    }
+
+    /// Whether `--replace` names this address; asked only where the answer changes the action,
+    /// so that a `--replace` that changed nothing can be reported.
+    pub(super) fn replace_requested(&self, address: &Address) -> bool {
+        let asked = self.opt.replace.contains(address);
+        if asked {
+            self.replace_used.borrow_mut().insert(address.clone());
+        }
+        asked
+    }
+
+    pub(super) fn replace_asked(&self, address: &Address) -> bool {
+        self.opt.replace.contains(address)
+    }
+
+    /// Notes for each `--replace` that changed nothing, so that a typo or a needless opt-in shows.
+    fn replace_unused(&self) -> Vec<String> {
+        let used = self.replace_used.borrow();
+        self.opt
+            .replace
+            .iter()
+            .filter(|a| !used.contains(*a))
+            .map(|a| {
+                if self.is_desired(a) {
+                    format!("--replace {a}: nothing of it needed the opt-in (it is missing, vibes' own, or adopted without change): nothing is replaced")
+                } else {
+                    format!("--replace {a}: the config does not name it: nothing is replaced")
+                }
+            })
+            .collect()
     }
 
     fn main_output(&self, output: &str) -> Value {
@@ -166,7 +217,7 @@ impl<'a> Cx<'a> {
             .map(String::as_str)
     }
 
-    fn resolve_now(&self, v: &Value) -> Option<String> {
+    pub(super) fn resolve_now(&self, v: &Value) -> Option<String> {
         match v {
             Value::Literal { value } => Some(value.clone()),
             Value::Output { address, output } if address.kind == Kind::Stack => self
@@ -177,7 +228,7 @@ impl<'a> Cx<'a> {
     }
 
     /// A value as a plan shows it: known now, or the output it waits for.
-    fn describe_value(&self, v: &Value) -> String {
+    pub(super) fn describe_value(&self, v: &Value) -> String {
         match (self.resolve_now(v), v) {
             (Some(now), _) => now,
             (None, Value::Output { address, output }) => {
@@ -185,355 +236,6 @@ impl<'a> Cx<'a> {
             }
             (None, Value::Literal { value }) => value.clone(),
         }
-    }
-
-    // ---------------------------------------------------------------- stacks
-
-    fn plan_stacks(&self) -> Vec<Action> {
-        let mut out = Vec::new();
-        for (name, spec) in &self.d.stacks {
-            let address = Address::stack(name);
-            let fp = fingerprint_of(&(&spec.template_body, &spec.parameters));
-            let tags = self.tags(&address, &fp);
-            let token = idempotency_token(self.project, &address, &fp);
-            let seen_stack = self.o.stacks.get(&spec.stack_name);
-            let mut a = match seen_stack {
-                None => {
-                    let mut a = action(address.clone(), Op::Create, "not found");
-                    for (k, v) in &spec.parameters {
-                        a.attributes.push(Attribute::new(
-                            &format!("parameter {k}"),
-                            self.describe_value(v),
-                        ));
-                    }
-                    a.changes.push(TextChange {
-                        label: "template".into(),
-                        before: None,
-                        after: Some(spec.template_body.clone()),
-                    });
-                    a.effects.push(Effect::CreateStack {
-                        stack_name: spec.stack_name.clone(),
-                        template_body: spec.template_body.clone(),
-                        parameters: spec.parameters.clone(),
-                        tags,
-                        token,
-                    });
-                    a
-                }
-                Some(s) if s.status.ends_with("_IN_PROGRESS") => action(
-                    address.clone(),
-                    Op::Blocked,
-                    format!(
-                        "stack {} is {}; run vibes again when it has finished",
-                        s.stack_name, s.status
-                    ),
-                ),
-                Some(s) if owner_of(&s.tags).is_some_and(|p| p != self.project) => action(
-                    address.clone(),
-                    Op::Blocked,
-                    format!(
-                        "stack {} belongs to project {}",
-                        s.stack_name,
-                        owner_of(&s.tags).unwrap_or_default()
-                    ),
-                ),
-                Some(s)
-                    if s.status == "ROLLBACK_COMPLETE"
-                        || s.status == "DELETE_FAILED"
-                        || s.status.ends_with("_FAILED") && s.status.starts_with("CREATE") =>
-                {
-                    let mut a = action(
-                        address.clone(),
-                        Op::Replace,
-                        format!(
-                            "stack {} is {} after a failed create: it is deleted and created again",
-                            s.stack_name, s.status
-                        ),
-                    );
-                    a.changes.push(TextChange {
-                        label: "template".into(),
-                        before: Some(s.template_body.clone()),
-                        after: Some(spec.template_body.clone()),
-                    });
-                    a.effects.push(Effect::DeleteStack {
-                        stack_name: spec.stack_name.clone(),
-                        token: format!("{token}-del"),
-                    });
-                    a.effects.push(Effect::CreateStack {
-                        stack_name: spec.stack_name.clone(),
-                        template_body: spec.template_body.clone(),
-                        parameters: spec.parameters.clone(),
-                        tags,
-                        token,
-                    });
-                    a
-                }
-                Some(s) => {
-                    let template_differs =
-                        s.template_body.trim_end() != spec.template_body.trim_end();
-                    let mut param_diffs = Vec::new();
-                    for (k, v) in &spec.parameters {
-                        let now = self.resolve_now(v);
-                        let was = s.parameters.get(k);
-                        if now.as_ref() != was {
-                            param_diffs.push((k.clone(), was.cloned(), now));
-                        }
-                    }
-                    // Parameters the config does not set are the template's defaults: not compared.
-                    let untagged = !self.ours(&s.tags);
-                    if !template_differs && param_diffs.is_empty() && !untagged {
-                        continue;
-                    }
-                    let (op, mut reason) = if untagged {
-                        (Op::Adopt, format!("stack {} exists without vibes tags: it is adopted (tagged through an update)", s.stack_name))
-                    } else {
-                        (Op::Update, String::new())
-                    };
-                    let mut what = Vec::new();
-                    if template_differs {
-                        what.push("template changed".to_string());
-                    }
-                    if !param_diffs.is_empty() {
-                        what.push(format!(
-                            "{} changed",
-                            plural(param_diffs.len(), "parameter", "parameters")
-                        ));
-                    }
-                    if !what.is_empty() {
-                        if reason.is_empty() {
-                            reason = what.join(", ");
-                        } else {
-                            reason = format!("{reason}; {}", what.join(", "));
-                        }
-                    }
-                    let mut a = action(address.clone(), op, reason);
-                    if template_differs {
-                        a.changes.push(TextChange {
-                            label: "template".into(),
-                            before: Some(s.template_body.clone()),
-                            after: Some(spec.template_body.clone()),
-                        });
-                    }
-                    for (k, was, now) in param_diffs {
-                        a.attributes.push(Attribute::new(
-                            &format!("parameter {k}"),
-                            format!(
-                                "{} -> {}",
-                                was.as_deref().unwrap_or("(none)"),
-                                now.as_deref().unwrap_or("(known after apply)")
-                            ),
-                        ));
-                    }
-                    a.effects.push(Effect::UpdateStack {
-                        stack_name: spec.stack_name.clone(),
-                        template_body: spec.template_body.clone(),
-                        parameters: spec.parameters.clone(),
-                        tags,
-                        token,
-                    });
-                    a
-                }
-            };
-            a.attributes
-                .insert(0, Attribute::new("stack_name", &spec.stack_name));
-            if a.op != Op::Blocked {
-                a.attributes
-                    .insert(1, Attribute::new("template", spec.template_shown()));
-            }
-            a.relies_on
-                .insert(format!("stack:{}", spec.stack_name), seen(seen_stack));
-            out.push(a);
-        }
-        // Stacks of ours that the config no longer names.
-        for s in self.o.stacks.values() {
-            let Some(address) =
-                address_of(&s.tags).filter(|a| a.kind == Kind::Stack && self.ours(&s.tags))
-            else {
-                continue;
-            };
-            if self.d.stacks.contains_key(address.name()) || s.status.starts_with("DELETE_COMPLETE")
-            {
-                continue;
-            }
-            let mut a = action(address.clone(), Op::Delete, "no longer in the config");
-            a.attributes
-                .push(Attribute::new("stack_name", &s.stack_name));
-            a.changes.push(TextChange {
-                label: "template".into(),
-                before: Some(s.template_body.clone()),
-                after: None,
-            });
-            let token = idempotency_token(self.project, &address, "delete");
-            a.effects.push(Effect::DeleteStack {
-                stack_name: s.stack_name.clone(),
-                token,
-            });
-            a.relies_on
-                .insert(format!("stack:{}", s.stack_name), seen(Some(s)));
-            out.push(a);
-        }
-        out
-    }
-
-    // ---------------------------------------------------------------- keys
-
-    fn plan_keys(&self) -> Vec<Action> {
-        let mut out = Vec::new();
-        for (name, spec) in &self.d.keys {
-            let address = Address::key(name);
-            let fp = match &spec.public_key {
-                Some(pk) => fingerprint_of(&("import", pk.trim())),
-                None => fingerprint_of(&("generate",)),
-            };
-            let tags = self.tags(&address, &fp);
-            let pair = self.o.key_pairs.get(&spec.key_name);
-            let private = self.o.parameters.get(&spec.private_key_path);
-            let create_effect = || match &spec.public_key {
-                Some(pk) => Effect::ImportKeyPair {
-                    key_name: spec.key_name.clone(),
-                    public_key: pk.trim().to_string(),
-                    tags: tags.clone(),
-                },
-                None => Effect::CreateKeyPair {
-                    key_name: spec.key_name.clone(),
-                    private_key_parameter: spec.private_key_path.clone(),
-                    tags: tags.clone(),
-                },
-            };
-            let generated = spec.public_key.is_none();
-            let mut a = match pair {
-                None => {
-                    let mut a = action(address.clone(), Op::Create, "not found");
-                    if generated && private.is_some() {
-                        // A private key left behind without its key pair: replaced by the new one.
-                        a.reason = "not found (a private key left in SSM without its key pair is overwritten)".into();
-                    }
-                    a.effects.push(create_effect());
-                    a
-                }
-                Some(p) if owner_of(&p.tags).is_some_and(|o| o != self.project) => action(
-                    address.clone(),
-                    Op::Blocked,
-                    format!(
-                        "key pair {} belongs to project {}",
-                        p.key_name,
-                        owner_of(&p.tags).unwrap_or_default()
-                    ),
-                ),
-                Some(p) => {
-                    let tagged = self.ours(&p.tags);
-                    let missing_private = generated && private.is_none();
-                    let fp_differs = tagged && p.tags.get(tags::FINGERPRINT) != Some(&fp);
-                    if missing_private || fp_differs {
-                        let reason = if missing_private {
-                            format!(
-                                "its private key is not in SSM at {}: a new key pair is made",
-                                spec.private_key_path
-                            )
-                        } else if generated {
-                            "the config now asks for a generated key instead of an imported one"
-                                .to_string()
-                        } else {
-                            "the public key to import changed".to_string()
-                        };
-                        let mut a = action(address.clone(), Op::Replace, reason);
-                        a.effects.push(Effect::DeleteKeyPair {
-                            key_name: spec.key_name.clone(),
-                        });
-                        a.effects.push(create_effect());
-                        a
-                    } else if !tagged {
-                        let mut a = action(address.clone(), Op::Adopt, format!("key pair {} exists without vibes tags: it is tagged, not recreated", p.key_name));
-                        a.effects.push(Effect::TagKeyPair {
-                            key_name: spec.key_name.clone(),
-                            tags: tags.clone(),
-                        });
-                        if let Some(pp) = private.filter(|pp| !self.ours(&pp.tags)) {
-                            a.effects.push(Effect::TagParameter {
-                                name: pp.name.clone(),
-                                tags: tags.clone(),
-                            });
-                        }
-                        a
-                    } else if let Some(pp) = private.filter(|pp| generated && !self.ours(&pp.tags))
-                    {
-                        let mut a = action(
-                            address.clone(),
-                            Op::Adopt,
-                            format!(
-                                "its private key {} has no vibes tags: it is tagged",
-                                pp.name
-                            ),
-                        );
-                        a.effects.push(Effect::TagParameter {
-                            name: pp.name.clone(),
-                            tags: tags.clone(),
-                        });
-                        a
-                    } else {
-                        continue;
-                    }
-                }
-            };
-            a.attributes
-                .insert(0, Attribute::new("key_name", &spec.key_name));
-            if a.op != Op::Blocked {
-                if generated {
-                    a.attributes.push(Attribute::new(
-                        "private_key",
-                        format!("SSM SecureString {}", spec.private_key_path),
-                    ));
-                    a.attributes.push(Attribute::sensitive("private_key_value"));
-                } else {
-                    a.attributes
-                        .push(Attribute::new("public_key", "imported from the config"));
-                }
-            }
-            a.relies_on
-                .insert(format!("key_pair:{}", spec.key_name), seen(pair));
-            a.relies_on.insert(
-                format!("parameter:{}", spec.private_key_path),
-                seen(private),
-            );
-            out.push(a);
-        }
-        for p in self.o.key_pairs.values() {
-            let Some(address) =
-                address_of(&p.tags).filter(|a| a.kind == Kind::Key && self.ours(&p.tags))
-            else {
-                continue;
-            };
-            if self.d.keys.contains_key(address.name()) {
-                continue;
-            }
-            let mut a = action(address.clone(), Op::Delete, "no longer in the config");
-            a.attributes.push(Attribute::new("key_name", &p.key_name));
-            a.effects.push(Effect::DeleteKeyPair {
-                key_name: p.key_name.clone(),
-            });
-            let param = self
-                .d
-                .project
-                .ssm_path(&format!("ec2/keys/{}", address.name()));
-            if let Some(pp) = self
-                .o
-                .parameters
-                .get(&param)
-                .filter(|pp| self.ours(&pp.tags))
-            {
-                a.effects.push(Effect::DeleteParameter {
-                    name: pp.name.clone(),
-                });
-                a.attributes.push(Attribute::new(
-                    "private_key",
-                    format!("SSM SecureString {param} is deleted"),
-                ));
-            }
-            a.relies_on
-                .insert(format!("key_pair:{}", p.key_name), seen(Some(p)));
-            out.push(a);
-        }
-        out
     }
 
     // ---------------------------------------------------------------- profiles
@@ -545,47 +247,65 @@ impl<'a> Cx<'a> {
             let fp = fingerprint_of(&spec.text);
             let tags = self.tags(&address, &fp);
             let seen_p = self.o.parameters.get(&spec.parameter);
+            let thing = Thing {
+                what: "parameter",
+                name: &spec.parameter,
+            };
+            let same = seen_p.is_some_and(|p| p.value.as_deref() == Some(spec.text.as_str()));
             let put = Effect::PutParameter {
                 name: spec.parameter.clone(),
                 value: Value::literal(&spec.text),
                 tags: tags.clone(),
             };
-            let mut a = match seen_p {
-                None => {
+            let text_change = || TextChange {
+                label: "value".into(),
+                before: seen_p.and_then(|p| p.value.clone()),
+                after: Some(spec.text.clone()),
+            };
+            let st = standing(self.project, &address, seen_p.map(|p| &p.tags), || same);
+            let mut a = match st {
+                Standing::Missing => {
                     let mut a = action(address.clone(), Op::Create, "not found");
-                    a.changes.push(TextChange { label: "value".into(), before: None, after: Some(spec.text.clone()) });
+                    a.changes.push(text_change());
                     a.effects.push(put);
                     a
                 }
-                Some(p) if owner_of(&p.tags).is_some_and(|o| o != self.project) => {
-                    action(address.clone(), Op::Blocked, format!("parameter {} belongs to project {}", p.name, owner_of(&p.tags).unwrap_or_default()))
+                Standing::Foreign { owner } => {
+                    action(address.clone(), Op::Blocked, owner::foreign(thing, owner))
                 }
-                Some(p) if p.secure => action(
+                Standing::Misaddressed { tagged } => action(
                     address.clone(),
                     Op::Blocked,
-                    format!("parameter {} is a SecureString; profiles are plain String parameters: delete it or rename the profile", p.name),
+                    owner::misaddressed(thing, tagged, &address),
                 ),
-                Some(p) => {
-                    let same = p.value.as_deref() == Some(spec.text.as_str());
-                    let tagged = self.ours(&p.tags);
-                    if same && tagged {
-                        continue;
-                    }
-                    let mut a = if tagged {
-                        action(address.clone(), Op::Update, "profile text changed")
-                    } else if same {
-                        action(address.clone(), Op::Adopt, format!("parameter {} exists without vibes tags: it is tagged", p.name))
-                    } else {
-                        action(address.clone(), Op::Adopt, format!("parameter {} exists without vibes tags: it is tagged, and its text is replaced", p.name))
-                    };
-                    if !same {
-                        a.changes.push(TextChange { label: "value".into(), before: p.value.clone(), after: Some(spec.text.clone()) });
+                _ if seen_p.is_some_and(|p| p.secure) => action(
+                    address.clone(),
+                    Op::Blocked,
+                    format!("parameter {} is a SecureString; profiles are plain String parameters: delete it or rename the profile", spec.parameter),
+                ),
+                Standing::InSync => continue,
+                Standing::Drifted => {
+                    let mut a = action(address.clone(), Op::Update, "profile text changed");
+                    a.changes.push(text_change());
+                    a.effects.push(put);
+                    a
+                }
+                Standing::Untagged { same: true } => {
+                    let mut a = action(address.clone(), Op::Adopt, format!("parameter {} exists without vibes tags: it is tagged", spec.parameter));
+                    // PutParameter cannot change tags of an existing parameter: tag separately.
+                    a.effects.push(Effect::TagParameter { name: spec.parameter.clone(), tags });
+                    a
+                }
+                Standing::Untagged { same: false } => {
+                    let mut a = if self.replace_requested(&address) {
+                        let mut a = action(address.clone(), Op::Adopt, format!("parameter {} exists without vibes tags; --replace {address}: it is tagged and its text is replaced", spec.parameter));
                         a.effects.push(put);
-                    }
-                    if !tagged {
-                        // PutParameter cannot change tags of an existing parameter: tag separately.
                         a.effects.push(Effect::TagParameter { name: spec.parameter.clone(), tags });
-                    }
+                        a
+                    } else {
+                        action(address.clone(), Op::Blocked, owner::differs(thing, "its text", &address))
+                    };
+                    a.changes.push(text_change());
                     a
                 }
             };
@@ -600,10 +320,19 @@ impl<'a> Cx<'a> {
             out.push(a);
         }
         for p in self.o.parameters.values() {
-            let Some(address) =
-                address_of(&p.tags).filter(|a| a.kind == Kind::Profile && self.ours(&p.tags))
-            else {
-                continue;
+            let thing = Thing {
+                what: "parameter",
+                name: &p.name,
+            };
+            let address = match leftover(self.project, Kind::Profile, thing, &p.tags, |a| {
+                self.d.project.ssm_path(&format!("profiles/{}", a.name()))
+            }) {
+                Leftover::NotOurs => continue,
+                Leftover::Misnamed { note, .. } => {
+                    self.note(note);
+                    continue;
+                }
+                Leftover::Ours(address) => address,
             };
             if self.d.profiles.contains_key(address.name()) {
                 continue;
@@ -623,6 +352,21 @@ impl<'a> Cx<'a> {
             out.push(a);
         }
         out
+    }
+
+    /// A parameter vibes writes as bookkeeping (an image's id, the sources bucket's name) is
+    /// another project's: the reason to block the action that would overwrite it.
+    fn pointer_blocked(&self, address: &Address, p: Option<&ObservedParameter>) -> Option<String> {
+        let p = p?;
+        let thing = Thing {
+            what: "parameter",
+            name: &p.name,
+        };
+        match standing(self.project, address, Some(&p.tags), || true) {
+            Standing::Foreign { owner } => Some(owner::foreign(thing, owner)),
+            Standing::Misaddressed { tagged } => Some(owner::misaddressed(thing, tagged, address)),
+            _ => None,
+        }
     }
 
     // ---------------------------------------------------------------- images
@@ -663,7 +407,12 @@ impl<'a> Cx<'a> {
             });
             let pointer = self.o.parameters.get(&spec.parameter);
             let keep = spec.keep.max(1) as usize;
+            let blocked = self.pointer_blocked(&address, pointer);
             let mut a = match current {
+                // Every path below writes the pointer when it is not vibes' own.
+                _ if blocked.is_some() => {
+                    action(address.clone(), Op::Blocked, blocked.unwrap_or_default())
+                }
                 Some(cur) => {
                     // Built already: keep the pointer right and prune old images.
                     let mut prune: Vec<&ObservedImage> = existing
@@ -848,6 +597,12 @@ impl<'a> Cx<'a> {
         let bucket_value = self.main_output(outputs::SOURCES_BUCKET);
         let bucket_now = self.resolve_now(&bucket_value);
         let pointer = self.o.parameters.get(&spec.parameter);
+        if let Some(why) = self.pointer_blocked(&address, pointer) {
+            let mut a = action(address, Op::Blocked, why);
+            a.relies_on
+                .insert(format!("parameter:{}", spec.parameter), seen(pointer));
+            return vec![a];
+        }
         let pointer_ok = bucket_now.is_some()
             && pointer.is_some_and(|p| p.value == bucket_now && self.ours(&p.tags));
         if upload.is_empty() && delete.is_empty() && pointer_ok && extra.is_empty() {

@@ -224,7 +224,7 @@ impl FakeCloud {
     pub fn add_bucket(&self, bucket: &str) {
         self.world().buckets.entry(bucket.into()).or_default();
     }
-    /// A key pair made by hand, without tags (to be adopted).
+    /// A key pair made outside vibes: by hand without tags (to be adopted), or with `tags`.
     pub fn add_key_pair(&self, key_name: &str, tags: Tags) {
         let mut w = self.world();
         let id = w.id("key");
@@ -407,10 +407,11 @@ impl Cloud for FakeCloud {
         let w = self.world();
         let prefix = format!("{project}-");
         let mut o = Observed::default();
+        // As the AWS observe: tagged for the project, or under its names whoever tagged them
+        // (so that the planner sees what holds a name it would use).
         for (name, st) in &w.stacks {
-            let ours = owned_by(&st.tags, project)
-                || (!st.tags.contains_key(tags::PROJECT) && name.starts_with(&prefix));
-            if !ours || st.status == "DELETE_COMPLETE" {
+            let in_view = owned_by(&st.tags, project) || name.starts_with(&prefix);
+            if !in_view || st.status == "DELETE_COMPLETE" {
                 continue;
             }
             o.stacks.insert(
@@ -427,8 +428,7 @@ impl Cloud for FakeCloud {
             );
         }
         for (name, k) in &w.key_pairs {
-            let untagged_seed = !k.tags.contains_key(tags::PROJECT) && name.starts_with(&prefix);
-            if owned_by(&k.tags, project) || untagged_seed {
+            if owned_by(&k.tags, project) || name.starts_with(&prefix) {
                 o.key_pairs.insert(
                     name.clone(),
                     ObservedKeyPair {

@@ -1,0 +1,346 @@
+//! CloudFormation stacks.
+//!
+//! A stack made by hand under vibes' name is adopted only when applying vibes' template would
+//! change nothing but its tags: its live template (GetTemplate) and parameters are those vibes
+//! would give it. Otherwise vibes would be updating someone else's resources, so the stack is
+//! blocked, with the difference shown, until the config matches it or `--replace stack.NAME`.
+
+use super::action::{Action, Attribute, Effect, Op, TextChange};
+use super::ownership::{self, leftover, standing, Leftover, Standing, Thing};
+use super::planner::{action, plural, seen, Cx};
+use crate::address::{Address, Kind};
+use crate::model::{StackSpec, Value};
+use crate::observed::ObservedStack;
+use crate::tags::{fingerprint_of, idempotency_token};
+use std::collections::BTreeMap;
+
+/// How CloudFormation shows the value of a NoEcho parameter: it cannot be compared.
+const MASKED: &str = "****";
+
+/// How a live stack differs from what vibes would apply to it.
+struct StackDiff {
+    template: bool,
+    /// Parameter → (live, desired as known now; `None` when known only after apply).
+    parameters: Vec<(String, Option<String>, Option<String>)>,
+    /// Parameters the config leaves unset whose live value cannot be read back (NoEcho).
+    masked: Vec<String>,
+}
+
+impl StackDiff {
+    fn is_empty(&self) -> bool {
+        !self.template && self.parameters.is_empty() && self.masked.is_empty()
+    }
+
+    fn describe(&self) -> String {
+        let mut what = Vec::new();
+        if self.template {
+            what.push("template changed".to_string());
+        }
+        if !self.parameters.is_empty() {
+            what.push(format!(
+                "{} changed",
+                plural(self.parameters.len(), "parameter", "parameters")
+            ));
+        }
+        if !self.masked.is_empty() {
+            what.push(format!(
+                "NoEcho {} {} cannot be compared",
+                if self.masked.len() == 1 {
+                    "parameter"
+                } else {
+                    "parameters"
+                },
+                self.masked.join(", ")
+            ));
+        }
+        what.join(", ")
+    }
+}
+
+impl Cx<'_> {
+    pub(super) fn plan_stacks(&self) -> Vec<Action> {
+        let mut out: Vec<Action> = self
+            .d
+            .stacks
+            .iter()
+            .filter_map(|(name, spec)| self.plan_stack(name, spec))
+            .collect();
+        out.extend(self.stacks_no_longer_named());
+        out
+    }
+
+    fn stack_diff(&self, s: &ObservedStack, spec: &StackSpec) -> StackDiff {
+        let mut parameters = Vec::new();
+        for (k, v) in &spec.parameters {
+            let now = self.resolve_now(v);
+            let was = s.parameters.get(k);
+            if now.as_ref() != was {
+                parameters.push((k.clone(), was.cloned(), now));
+            }
+        }
+        let masked = s
+            .parameters
+            .iter()
+            .filter(|(k, v)| !spec.parameters.contains_key(*k) && v.as_str() == MASKED)
+            .map(|(k, _)| k.clone())
+            .collect();
+        StackDiff {
+            template: s.template_body.trim_end() != spec.template_body.trim_end(),
+            parameters,
+            masked,
+        }
+    }
+
+    fn plan_stack(&self, name: &str, spec: &StackSpec) -> Option<Action> {
+        let address = Address::stack(name);
+        let fp = fingerprint_of(&(&spec.template_body, &spec.parameters));
+        let tags = self.tags(&address, &fp);
+        let token = idempotency_token(self.project, &address, &fp);
+        let seen_stack = self.o.stacks.get(&spec.stack_name);
+        let thing = Thing {
+            what: "stack",
+            name: &spec.stack_name,
+        };
+        let diff = seen_stack.map(|s| self.stack_diff(s, spec));
+        let st = standing(self.project, &address, seen_stack.map(|s| &s.tags), || {
+            diff.as_ref().is_some_and(|d| {
+                // Unset parameters keep their live values only in an adoption; for a stack of
+                // ours they fall back to the template's defaults, as they always have.
+                !d.template && d.parameters.is_empty()
+            })
+        });
+        let create = || Effect::CreateStack {
+            stack_name: spec.stack_name.clone(),
+            template_body: spec.template_body.clone(),
+            parameters: spec.parameters.clone(),
+            tags: tags.clone(),
+            token: token.clone(),
+        };
+        let update =
+            |template_body: &str, parameters: BTreeMap<String, Value>| Effect::UpdateStack {
+                stack_name: spec.stack_name.clone(),
+                template_body: template_body.to_string(),
+                parameters,
+                tags: tags.clone(),
+                token: token.clone(),
+            };
+        let template_change = |s: &ObservedStack, after: bool| TextChange {
+            label: "template".into(),
+            before: Some(s.template_body.clone()),
+            after: after.then(|| spec.template_body.clone()),
+        };
+        let mut a = match (seen_stack, st) {
+            (None, _) | (_, Standing::Missing) => {
+                let mut a = action(address.clone(), Op::Create, "not found");
+                for (k, v) in &spec.parameters {
+                    a.attributes.push(Attribute::new(
+                        &format!("parameter {k}"),
+                        self.describe_value(v),
+                    ));
+                }
+                a.changes.push(TextChange {
+                    label: "template".into(),
+                    before: None,
+                    after: Some(spec.template_body.clone()),
+                });
+                a.effects.push(create());
+                a
+            }
+            (Some(_), Standing::Foreign { owner }) => action(
+                address.clone(),
+                Op::Blocked,
+                ownership::foreign(thing, owner),
+            ),
+            (Some(_), Standing::Misaddressed { tagged }) => action(
+                address.clone(),
+                Op::Blocked,
+                ownership::misaddressed(thing, tagged, &address),
+            ),
+            (Some(s), _) if s.status.ends_with("_IN_PROGRESS") => action(
+                address.clone(),
+                Op::Blocked,
+                format!(
+                    "stack {} is {}; run vibes again when it has finished",
+                    s.stack_name, s.status
+                ),
+            ),
+            (Some(s), st) if failed_create(&s.status) => {
+                let untagged = matches!(st, Standing::Untagged { .. });
+                if untagged && !self.replace_requested(&address) {
+                    action(
+                        address.clone(),
+                        Op::Blocked,
+                        format!(
+                            "stack {name} exists without vibes tags and is {status}: vibes does not delete a stack it did not make; \
+                             delete it (aws cloudformation delete-stack --stack-name {name}) or pass --replace {address}",
+                            name = s.stack_name,
+                            status = s.status
+                        ),
+                    )
+                } else {
+                    let mut a = action(
+                        address.clone(),
+                        Op::Replace,
+                        format!(
+                            "stack {} is {} after a failed create: it is deleted and created again",
+                            s.stack_name, s.status
+                        ),
+                    );
+                    a.changes.push(template_change(s, true));
+                    a.effects.push(Effect::DeleteStack {
+                        stack_name: spec.stack_name.clone(),
+                        token: format!("{token}-del"),
+                    });
+                    a.effects.push(create());
+                    a
+                }
+            }
+            (Some(s), Standing::Untagged { .. }) => {
+                let diff = diff.expect("a stack was seen");
+                if diff.is_empty() {
+                    // The live template and parameters, exactly: the update carries only tags.
+                    let mut parameters = spec.parameters.clone();
+                    for (k, v) in &s.parameters {
+                        parameters
+                            .entry(k.clone())
+                            .or_insert_with(|| Value::literal(v));
+                    }
+                    let mut a = action(
+                        address.clone(),
+                        Op::Adopt,
+                        format!(
+                            "stack {} exists without vibes tags and matches vibes.toml: it is tagged through an update that changes nothing else",
+                            s.stack_name
+                        ),
+                    );
+                    a.effects.push(update(&s.template_body, parameters));
+                    a
+                } else {
+                    let replace = self.replace_requested(&address);
+                    let mut a = if replace {
+                        action(
+                            address.clone(),
+                            Op::Adopt,
+                            format!(
+                                "stack {} exists without vibes tags; --replace {address}: it is tagged and vibes' template and parameters are applied to it ({})",
+                                s.stack_name,
+                                diff.describe()
+                            ),
+                        )
+                    } else {
+                        action(
+                            address.clone(),
+                            Op::Blocked,
+                            ownership::differs(thing, &diff.describe(), &address),
+                        )
+                    };
+                    self.show_diff(&mut a, s, &diff);
+                    if replace {
+                        a.effects
+                            .push(update(&spec.template_body, spec.parameters.clone()));
+                    }
+                    a
+                }
+            }
+            (Some(_), Standing::InSync) => return None,
+            (Some(s), Standing::Drifted) => {
+                // Unset parameters of a stack of ours take the template's defaults: not compared.
+                let diff = StackDiff {
+                    masked: Vec::new(),
+                    ..diff.expect("a stack was seen")
+                };
+                let mut a = action(address.clone(), Op::Update, diff.describe());
+                self.show_diff(&mut a, s, &diff);
+                a.effects
+                    .push(update(&spec.template_body, spec.parameters.clone()));
+                a
+            }
+        };
+        a.attributes
+            .insert(0, Attribute::new("stack_name", &spec.stack_name));
+        if a.op != Op::Blocked || !a.changes.is_empty() {
+            a.attributes.insert(
+                1,
+                Attribute::new("template", spec.template_path.display().to_string()),
+            );
+        }
+        a.relies_on
+            .insert(format!("stack:{}", spec.stack_name), seen(seen_stack));
+        Some(a)
+    }
+
+    /// The template diff and the changed parameters, under an update or a refused adoption.
+    fn show_diff(&self, a: &mut Action, s: &ObservedStack, diff: &StackDiff) {
+        if diff.template {
+            a.changes.push(TextChange {
+                label: "template".into(),
+                before: Some(s.template_body.clone()),
+                after: self
+                    .d
+                    .stacks
+                    .values()
+                    .find(|d| d.stack_name == s.stack_name)
+                    .map(|d| d.template_body.clone()),
+            });
+        }
+        for (k, was, now) in &diff.parameters {
+            a.attributes.push(Attribute::new(
+                &format!("parameter {k}"),
+                format!(
+                    "{} -> {}",
+                    was.as_deref().unwrap_or("(none)"),
+                    now.as_deref().unwrap_or("(known after apply)")
+                ),
+            ));
+        }
+    }
+
+    /// Stacks of this project that the config no longer names, under vibes' name for them.
+    fn stacks_no_longer_named(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for s in self.o.stacks.values() {
+            let thing = Thing {
+                what: "stack",
+                name: &s.stack_name,
+            };
+            let address = match leftover(self.project, Kind::Stack, thing, &s.tags, |a| {
+                self.d.project.aws_name(a.name())
+            }) {
+                Leftover::NotOurs => continue,
+                Leftover::Misnamed { note, .. } => {
+                    self.note(note);
+                    continue;
+                }
+                Leftover::Ours(address) => address,
+            };
+            if self.d.stacks.contains_key(address.name()) || s.status.starts_with("DELETE_COMPLETE")
+            {
+                continue;
+            }
+            let mut a = action(address.clone(), Op::Delete, "no longer in the config");
+            a.attributes
+                .push(Attribute::new("stack_name", &s.stack_name));
+            a.changes.push(TextChange {
+                label: "template".into(),
+                before: Some(s.template_body.clone()),
+                after: None,
+            });
+            let token = idempotency_token(self.project, &address, "delete");
+            a.effects.push(Effect::DeleteStack {
+                stack_name: s.stack_name.clone(),
+                token,
+            });
+            a.relies_on
+                .insert(format!("stack:{}", s.stack_name), seen(Some(s)));
+            out.push(a);
+        }
+        out
+    }
+}
+
+/// A stack that never came up: nothing of it can be updated, only deleted and made again.
+fn failed_create(status: &str) -> bool {
+    status == "ROLLBACK_COMPLETE"
+        || status == "DELETE_FAILED"
+        || status.ends_with("_FAILED") && status.starts_with("CREATE")
+}
