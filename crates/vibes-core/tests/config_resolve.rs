@@ -496,9 +496,10 @@ fn the_documented_vibes_toml_is_valid() {
     );
     let encoders: Vec<_> = d.profiles.values().map(|p| p.encoder.as_str()).collect();
     assert_eq!(encoders, ["flac", "oggenc", "opusenc", "lame"]);
-    assert!(
-        d.images.is_empty() && d.compile.is_none() && d.snapshots.is_none() && d.server.is_none()
-    );
+    // The main job runs the whole chain: built-in images, a compile, snapshots and a server.
+    assert_eq!(d.images.keys().collect::<Vec<_>>(), ["server", "worker"]);
+    assert!(d.stacks.values().all(|s| s.template_built_in));
+    assert!(d.compile.is_some() && d.snapshots.is_some() && d.server.is_some());
 }
 
 #[test]

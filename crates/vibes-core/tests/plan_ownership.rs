@@ -278,6 +278,7 @@ fn one_stack(template: &str, params: &[(&str, &str)]) -> Desired {
         StackSpec {
             stack_name: "vibes-vpc".into(),
             template_path: PathBuf::from("cfn/vpc.yaml"),
+            template_built_in: false,
             template_body: template.into(),
             parameters: params
                 .iter()
@@ -452,6 +453,7 @@ fn an_image_pointer_of_another_project_is_not_overwritten() {
             recipe_hash: "r1".into(),
             parameter: "/vibes/ami/worker".into(),
             keep: 2,
+            built_in: BTreeMap::new(),
         },
     );
     let mut o = Observed::default();

@@ -230,6 +230,11 @@ pub async fn apply(
                     break;
                 }
             };
+            // A slot freed by an action that just stopped the apply: the stop wins.
+            if stop.is_cancelled() {
+                queue.ready.insert(i);
+                break;
+            }
             let action = plan.actions[i].clone();
             let cx = cx.clone();
             let (stop, outage) = (stop.clone(), outage.clone());
