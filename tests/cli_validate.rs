@@ -148,7 +148,7 @@ fn the_documented_vibes_toml_validates() {
         .args(["--config", "vibes.toml", "validate"])
         .assert()
         .code(0)
-        .stdout("vibes.toml is valid: project vibes, 2 stacks, 3 key pairs, 4 profiles, 0 images, sources.\n");
+        .stdout("vibes.toml is valid: project vibes, 2 stacks, 3 key pairs, 4 profiles, 2 images, sources, compile, server.\n");
 }
 
 #[test]
