@@ -84,7 +84,7 @@ fn a_build_holds_a_few_covers_not_every_cover_of_the_tree() {
     assert!(
         grown < all_covers / 2,
         "the build's peak grew by {} MiB: the tree's covers are {} MiB, a build at 2 jobs should \
-         hold about a tenth of that",
+         hold a few covers, not most of them",
         grown >> 20,
         all_covers >> 20
     );
