@@ -54,15 +54,17 @@ fn albums(root: &Path) {
 
 #[test]
 fn a_build_holds_a_few_covers_not_every_cover_of_the_tree() {
-    if !Path::new("/proc/self/clear_refs").exists() {
-        eprintln!("skipped: no /proc/self/clear_refs to reset the peak resident memory");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
     albums(&src);
-    // Start the peak from here: what follows is the build alone.
-    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    // Start the peak from here: what follows is the build alone. Linux only (4.0 and later);
+    // elsewhere bench/memory.sh is the check.
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        eprintln!(
+            "skipped: cannot reset the peak resident memory through /proc/self/clear_refs: {e}"
+        );
+        return;
+    }
     let (before, _) = rss_and_peak();
 
     let mut opts = options(&src, &out, vec![("archive".into(), FLAC.into())]);
