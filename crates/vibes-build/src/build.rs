@@ -12,6 +12,7 @@ use crate::encode::{self, Job};
 use crate::hashcache::HashCache;
 use crate::manifest::{Manifest, OutputRecord, StoredManifest};
 use crate::picture::LoadedPicture;
+use crate::picture_cache::PictureCache;
 use crate::profile::{Encoder, Profile, ProfileSetupError};
 use crate::source::{self, SourceError, SourceTree, Track};
 use crate::{atomic, bookkeeping, playlist, pool};
@@ -175,14 +176,12 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
 
     // Content hashes of every input and picture, read in parallel (cached by size and mtime).
     let mut files: Vec<PathBuf> = tree.tracks.iter().map(|t| t.path.clone()).collect();
-    let picture_paths: Vec<PathBuf> = tree
+    let picture_paths: HashSet<PathBuf> = tree
         .tracks
         .iter()
         .flat_map(|t| t.pictures.iter().map(|p| p.path.clone()))
-        .collect::<HashSet<_>>()
-        .into_iter()
         .collect();
-    files.extend(picture_paths.iter().cloned());
+    files.extend(picture_paths);
     let hashes: HashMap<PathBuf, Result<String, String>> = files
         .iter()
         .cloned()
@@ -192,17 +191,9 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
                 .map_err(|e| format!("cannot read {}: {e}", f.display()))
         }))
         .collect();
-    let pictures: HashMap<PathBuf, LoadedPicture> = picture_paths
-        .iter()
-        .filter_map(|p| {
-            let picture = tree
-                .tracks
-                .iter()
-                .flat_map(|t| &t.pictures)
-                .find(|x| &x.path == p)?;
-            LoadedPicture::load(picture).ok().map(|l| (p.clone(), l))
-        })
-        .collect();
+    // Pictures are read when a track is written, not here: a collection's covers can be more
+    // than the machine's memory.
+    let pictures = PictureCache::for_jobs(jobs);
 
     let mut summary = BuildSummary {
         skipped: tree.skipped,
@@ -451,7 +442,7 @@ fn run_item(
     track: &Track,
     item: &Item,
     dir: &Path,
-    pictures: &HashMap<PathBuf, LoadedPicture>,
+    pictures: &PictureCache,
 ) -> Result<(), String> {
     let final_path = dir.join(&item.output);
     if let Some(parent) = final_path.parent() {
@@ -463,9 +454,8 @@ fn run_item(
         .iter()
         .map(|p| {
             pictures
-                .get(&p.path)
-                .cloned()
-                .ok_or_else(|| format!("cannot read picture {}", p.path.display()))
+                .get(p)
+                .map_err(|e| format!("cannot read picture {}: {e}", p.path.display()))
         })
         .collect::<Result<_, _>>()?;
     let job = Job {

@@ -86,7 +86,7 @@ pub fn tag_for(tags: &Tags, pictures: &[LoadedPicture]) -> id3::Tag {
             mime_type: p.mime.to_string(),
             picture_type: picture_type(p.kind),
             description: String::new(),
-            data: p.data.clone(),
+            data: p.data.to_vec(),
         });
     }
     tag

@@ -19,6 +19,7 @@ mod hashcache;
 mod id3tags;
 mod manifest;
 mod picture;
+mod picture_cache;
 mod playlist;
 mod pool;
 pub mod profile;

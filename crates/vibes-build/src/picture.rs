@@ -1,5 +1,7 @@
-//! Cover art: reading a picture file once, and the FLAC picture block that Ogg Vorbis carries
+//! Cover art: reading a picture file, and the FLAC picture block that Ogg Vorbis carries
 //! base64-encoded in a `METADATA_BLOCK_PICTURE` comment.
+
+use std::sync::Arc;
 
 use base64::Engine as _;
 
@@ -12,7 +14,8 @@ pub struct LoadedPicture {
     pub mime: &'static str,
     /// The file in the sources tree: flac and opusenc read pictures by path.
     pub path: std::path::PathBuf,
-    pub data: Vec<u8>,
+    /// Shared: the tracks of an album embed the same cover, read once (see `picture_cache`).
+    pub data: Arc<[u8]>,
 }
 
 impl LoadedPicture {
@@ -21,7 +24,7 @@ impl LoadedPicture {
             kind: p.kind,
             mime: p.mime,
             path: p.path.clone(),
-            data: std::fs::read(&p.path)?,
+            data: std::fs::read(&p.path)?.into(),
         })
     }
 
@@ -109,7 +112,7 @@ mod tests {
             kind: 3,
             mime: "image/png",
             path: "p.png".into(),
-            data: vec![1, 2, 3],
+            data: vec![1, 2, 3].into(),
         };
         let block = base64::engine::general_purpose::STANDARD
             .decode(p.vorbis_comment_value())
