@@ -207,3 +207,50 @@ fn a_closed_stdout_is_not_a_panic_and_releases_the_lock() {
         .unwrap();
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
 }
+
+#[test]
+fn an_endpoint_gone_mid_apply_stops_it_within_a_minute() {
+    let mut moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profiles: String = (0..1000)
+        .map(|i| format!("[profiles.p{i:04}]\nencoder = \"flac\"\n\n"))
+        .collect();
+    std::fs::write(
+        dir.path().join("vibes.toml"),
+        format!("[project]\nname = \"gone\"\nregion = \"us-east-1\"\n\n{profiles}"),
+    )
+    .unwrap();
+    let mut child = vibes(&moto, dir.path())
+        .args(["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    let mut done = 0;
+    while done < 20 && stderr.read_line(&mut line).unwrap() > 0 {
+        done += usize::from(line.contains(" done in "));
+        seen.push_str(&std::mem::take(&mut line));
+    }
+    assert_eq!(done, 20, "{seen}");
+    // The endpoint goes away with about 980 actions still to do.
+    moto.kill();
+    let gone = Instant::now();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let took = gone.elapsed();
+    let all = format!("{seen}{rest}");
+    assert_eq!(status.code(), Some(1), "{all}");
+    assert!(
+        took < Duration::from_secs(60),
+        "took {took:?} to stop:\n{rest}"
+    );
+    assert!(rest.contains("The cloud stopped answering"), "{rest}");
+    assert!(rest.contains("not started"), "{rest}");
+    // With the endpoint gone the lock cannot be deleted: vibes says it will lapse.
+    assert!(rest.contains("lease lapses"), "{rest}");
+    eprintln!("endpoint gone: vibes stopped {took:?} later");
+}

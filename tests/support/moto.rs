@@ -135,6 +135,12 @@ impl Moto {
         serde_json::from_slice(&out.stdout).expect("aws CLI prints JSON")
     }
 
+    /// Kill the server now, as an endpoint that goes away mid-apply.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Forget everything the server holds (moto's reset API).
     pub fn reset(&self) {
         http_request(self.port, "POST", "/moto-api/reset").expect("reset moto");

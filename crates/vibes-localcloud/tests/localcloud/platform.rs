@@ -183,6 +183,11 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
         out.contains("2-nobodys_fault.wav"),
         "the track is named:\n{out}"
     );
+    // flac's own words for a WAVE cut short (lame takes such a file without complaint).
+    assert!(
+        out.contains("unexpected EOF"),
+        "the encoder's message:\n{out}"
+    );
     assert!(out.contains("compile"), "{out}");
     let workers = cloud.instances(PROJECT, "compile");
     assert!(
