@@ -259,10 +259,8 @@ impl Cx<'_> {
         a.attributes
             .insert(0, Attribute::new("stack_name", &spec.stack_name));
         if a.op != Op::Blocked || !a.changes.is_empty() {
-            a.attributes.insert(
-                1,
-                Attribute::new("template", spec.template_path.display().to_string()),
-            );
+            a.attributes
+                .insert(1, Attribute::new("template", spec.template_shown()));
         }
         a.relies_on
             .insert(format!("stack:{}", spec.stack_name), seen(seen_stack));
