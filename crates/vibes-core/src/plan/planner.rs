@@ -1022,10 +1022,25 @@ impl<'a> Cx<'a> {
                     .iter()
                     .find(|s| s.state == "completed")
                     .map(|s| s.snapshot_id.clone());
+                // Nor the one a server of the project serves (its `vibes:snapshot` tag): the
+                // server may outlive this apply (a replacement that fails, `--target`), and its
+                // snapshot is then the only copy of what it serves. It goes on a later plan,
+                // once no server names it.
+                let served: BTreeSet<String> =
+                    Observed::tagged(self.o.instances.values(), &Address::server().to_string())
+                        .into_iter()
+                        .filter(|i| {
+                            self.ours(&i.tags)
+                                && i.state != "terminated"
+                                && i.state != "shutting-down"
+                        })
+                        .filter_map(|i| i.tags.get("vibes:snapshot").cloned())
+                        .collect();
                 let excess: Vec<_> = snaps
                     .iter()
                     .skip(room)
                     .filter(|s| compile_runs || Some(&s.snapshot_id) != newest_good.as_ref())
+                    .filter(|s| !served.contains(&s.snapshot_id))
                     .collect();
                 if excess.is_empty() {
                     return Vec::new();
