@@ -39,22 +39,23 @@ fn desired(local: Manifest) -> Desired {
 
 /// A bucket holding `a/0.flac` … `a/{n-1}.flac`, each as the local tree would have it.
 fn observed(n: usize) -> Observed {
-    let mut o = Observed::default();
-    o.sources_bucket = Some(ObservedBucket {
-        bucket: "vibes-sources".into(),
-        objects: (0..n)
-            .map(|i| {
-                (
-                    format!("a/{i}.flac"),
-                    ObservedObject {
-                        size: 2,
-                        sha256: Some(format!("{:0>64}", "aa")),
-                    },
-                )
-            })
-            .collect::<BTreeMap<_, _>>(),
-    });
-    o
+    Observed {
+        sources_bucket: Some(ObservedBucket {
+            bucket: "vibes-sources".into(),
+            objects: (0..n)
+                .map(|i| {
+                    (
+                        format!("a/{i}.flac"),
+                        ObservedObject {
+                            size: 2,
+                            sha256: Some(format!("{:0>64}", "aa")),
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+        }),
+        ..Default::default()
+    }
 }
 
 fn local(range: std::ops::Range<usize>) -> Manifest {
