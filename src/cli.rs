@@ -101,6 +101,10 @@ pub struct Selection {
     /// one made by hand that differs. Never another project's.
     #[arg(long = "replace", value_name = "ADDR")]
     pub replace: Vec<String>,
+    /// Let the sources sync delete objects when the local tree is empty or when it would delete
+    /// more than half of the bucket (both blocked otherwise, as the sign of a missing disk).
+    #[arg(long)]
+    pub allow_mass_delete: bool,
 }
 
 #[derive(Args, Debug)]

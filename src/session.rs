@@ -148,6 +148,7 @@ pub fn plan_options(selection: &Selection, destroy: bool) -> Result<PlanOptions>
         .collect::<Result<Vec<_>>>()?;
     Ok(PlanOptions {
         include_data: selection.include_data,
+        allow_mass_delete: selection.allow_mass_delete,
         targets,
         destroy,
         replace,

@@ -209,4 +209,35 @@ fn the_bucket_holds_exactly_the_tree_and_follows_its_changes() {
     assert_eq!(remote, hashes(&c.music()));
     let clean = c.vibes(&moto, &["plan", "--detailed-exitcode"]);
     assert_eq!(code(&clean), 0, "{}", text(&clean));
+
+    // An empty tree (an unmounted disk) empties nothing without --allow-mass-delete.
+    let before = bucket_hashes(&moto, &bucket);
+    for entry in std::fs::read_dir(c.music()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let blocked = c.vibes(&moto, &["plan"]);
+    assert!(text(&blocked).contains("is empty"), "{}", text(&blocked));
+    assert!(
+        text(&blocked).contains("--allow-mass-delete"),
+        "{}",
+        text(&blocked)
+    );
+    let _ = c.vibes(&moto, &["apply", "--auto-approve"]);
+    assert_eq!(bucket_hashes(&moto, &bucket), before, "nothing deleted");
+    let allowed = c.vibes(&moto, &["plan", "--allow-mass-delete"]);
+    assert!(
+        text(&allowed).contains("objects from the sources bucket."),
+        "{}",
+        text(&allowed)
+    );
+    let apply = c.vibes(&moto, &["apply", "--auto-approve", "--allow-mass-delete"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let mut remote = bucket_hashes(&moto, &bucket);
+    remote.remove(MANIFEST_KEY);
+    assert!(remote.is_empty(), "{remote:?}");
 }

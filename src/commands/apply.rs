@@ -33,11 +33,12 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     if saved.is_some()
         && (!req.selection.targets.is_empty()
             || req.selection.include_data
+            || req.selection.allow_mass_delete
             || !req.selection.replace.is_empty())
     {
         return Err(miette!(
             help = "make the plan with those options instead: vibes plan --target ADDR --out FILE",
-            "a saved plan runs as it was made: --target, --include-data and --replace cannot change it"
+            "a saved plan runs as it was made: --target, --include-data, --allow-mass-delete and --replace cannot change it"
         ));
     }
     let mut session = Session::open(cli).await?;

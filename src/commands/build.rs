@@ -25,6 +25,10 @@ pub struct BuildArgs {
     /// Encoders run at once [default: one per core].
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+    /// Build a sources tree without any track even though it removes every output already
+    /// built (refused otherwise: an empty tree is most often a disk that is not mounted).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// Which profiles of vibes.toml a build takes.
@@ -77,6 +81,7 @@ pub fn run(
         out: args.out.clone(),
         profiles,
         jobs: args.jobs.unwrap_or(0),
+        allow_empty: args.allow_empty,
     };
     let progress = CliProgress::new();
     let summary = vibes_build::build(&opts, &progress).map_err(|e| miette!("{e}"))?;

@@ -28,6 +28,10 @@ pub struct BuildOptions {
     pub profiles: Vec<(String, String)>,
     /// Encoders run at once; 0 means one per core.
     pub jobs: usize,
+    /// Build even when the sources tree has no track while the output holds outputs, which
+    /// removes them all. Without it such a build is refused: an empty tree is far more often
+    /// a disk that is not mounted (or a sync that went wrong) than a collection emptied on purpose.
+    pub allow_empty: bool,
 }
 
 /// What happened to one output.
@@ -125,6 +129,12 @@ pub enum BuildError {
     },
     #[error("the output directory {out} lies inside the sources tree {sources}", out = .out.display(), sources = .sources.display())]
     OutInsideSources { out: PathBuf, sources: PathBuf },
+    #[error("the sources tree {sources} has no track, and building it would remove all {outputs} outputs under {out}; check that the sources are there (a disk not mounted?), or pass --allow-empty to remove them", sources = .sources.display(), out = .out.display())]
+    EmptySources {
+        sources: PathBuf,
+        out: PathBuf,
+        outputs: usize,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
@@ -164,6 +174,20 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
             out,
             sources: sources_root,
         });
+    }
+    if tree.tracks.is_empty() && !opts.allow_empty {
+        // Before anything is written or removed: an empty tree would remove every output.
+        let outputs: usize = profiles
+            .iter()
+            .map(|p| StoredManifest::load(&out, &p.name).manifest.outputs.len())
+            .sum();
+        if outputs > 0 {
+            return Err(BuildError::EmptySources {
+                sources: sources_root,
+                out,
+                outputs,
+            });
+        }
     }
     let jobs = if opts.jobs == 0 {
         pool::cores()

@@ -24,6 +24,9 @@ pub struct SavedPlan {
     /// `--replace` addresses. Absent from plans saved before it existed.
     #[serde(default)]
     pub replace: Vec<String>,
+    /// `--allow-mass-delete`. Absent from plans saved before it existed.
+    #[serde(default)]
+    pub allow_mass_delete: bool,
     pub plan: Plan,
 }
 
@@ -58,6 +61,7 @@ impl SavedPlan {
             destroy: options.destroy,
             targets: options.targets.iter().map(ToString::to_string).collect(),
             replace: options.replace.iter().map(ToString::to_string).collect(),
+            allow_mass_delete: options.allow_mass_delete,
             plan,
         }
     }
@@ -70,6 +74,7 @@ impl SavedPlan {
             // Checked when the plan was loaded.
             targets: self.targets.iter().filter_map(|t| t.parse().ok()).collect(),
             replace: self.replace.iter().filter_map(|t| t.parse().ok()).collect(),
+            allow_mass_delete: self.allow_mass_delete,
         }
     }
 
@@ -391,6 +396,22 @@ mod tests {
         let mut other = saved.clone();
         other.project = "q".into();
         assert_eq!(moved_since(&saved, &other)[0].address, "project");
+    }
+
+    #[test]
+    fn allow_mass_delete_is_kept_in_a_saved_plan_and_absent_means_off() {
+        let options = crate::plan::PlanOptions {
+            allow_mass_delete: true,
+            ..Default::default()
+        };
+        let saved = SavedPlan::new(plan(vec![phone("v1")], vec![]), &options);
+        let back = SavedPlan::from_json(&saved.to_json(), "plan.json").unwrap();
+        assert!(back.options().allow_mass_delete);
+        // A plan saved before the flag existed does not allow it.
+        let old = saved.to_json().replace("\"allow_mass_delete\": true,", "");
+        assert_ne!(old, saved.to_json());
+        let back = SavedPlan::from_json(&old, "plan.json").unwrap();
+        assert!(!back.options().allow_mass_delete);
     }
 
     #[test]

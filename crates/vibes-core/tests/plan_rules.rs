@@ -410,6 +410,52 @@ fn retention_keeps_the_newest_and_counts_the_coming_snapshot() {
 }
 
 #[test]
+fn retention_never_deletes_the_snapshot_a_server_serves() {
+    let d = full();
+    let t = built_from_tags(&d);
+    let mut o = Observed::default();
+    for (i, day) in ["01", "02", "03"].iter().enumerate() {
+        let mut tags = t.clone();
+        // Built from something else: a compile is coming, room for one of today's.
+        tags.insert(tags::BUILT_FROM.into(), format!("old{i}"));
+        o.snapshots.insert(
+            format!("snap-{i}"),
+            snapshot(
+                &format!("snap-{i}"),
+                &format!("2026-01-{day}T00:00:00Z"),
+                tags,
+            ),
+        );
+    }
+    let mut server_tags = ours("server", "x");
+    server_tags.insert("vibes:snapshot".into(), "snap-0".into());
+    o.instances.insert(
+        "i-s".into(),
+        ObservedInstance {
+            instance_id: "i-s".into(),
+            state: "running".into(),
+            public_ip: None,
+            private_ip: None,
+            tags: server_tags,
+        },
+    );
+    let p = run(&d, &o);
+    let r = p.find(&Address::snapshot("builds")).unwrap();
+    assert_eq!(
+        r.effects,
+        vec![Effect::DeleteSnapshot {
+            snapshot_id: "snap-1".into()
+        }],
+        "snap-0 is served: kept; snap-2 is the newest good one"
+    );
+    // Once no server names it, it goes.
+    o.instances.get_mut("i-s").unwrap().state = "terminated".into();
+    let p = run(&d, &o);
+    let r = p.find(&Address::snapshot("builds")).unwrap();
+    assert_eq!(r.effects.len(), 2);
+}
+
+#[test]
 fn leftover_workers_are_terminated() {
     let d = full();
     let mut o = Observed::default();

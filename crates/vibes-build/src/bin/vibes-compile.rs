@@ -1,4 +1,4 @@
-//! `vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N]`: the compile engine on its own,
+//! `vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N] [--allow-empty]`: the compile engine on its own,
 //! printing a line per output. It is what a worker runs, and what the interruption test and
 //! bench/compile.sh drive.
 
@@ -27,7 +27,7 @@ impl Progress for Lines {
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N]";
+    let usage = "usage: vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N] [--allow-empty]";
     let (Some(sources), Some(out)) = (args.next(), args.next()) else {
         eprintln!("{usage}");
         return ExitCode::from(2);
@@ -37,8 +37,13 @@ fn main() -> ExitCode {
         out: out.into(),
         profiles: Vec::new(),
         jobs: 0,
+        allow_empty: false,
     };
     while let Some(arg) = args.next() {
+        if arg == "--allow-empty" {
+            opts.allow_empty = true;
+            continue;
+        }
         if arg == "--jobs" {
             match args.next().and_then(|n| n.parse().ok()) {
                 Some(n) => opts.jobs = n,

@@ -185,6 +185,7 @@ pub fn options(sources: &Path, out: &Path, profiles: Vec<(String, String)>) -> B
         out: out.to_path_buf(),
         profiles,
         jobs: 0,
+        allow_empty: false,
     }
 }
 

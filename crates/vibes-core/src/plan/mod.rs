@@ -10,7 +10,7 @@ mod stacks;
 pub use action::{Action, Attribute, Effect, Op, TextChange};
 pub use check::PlanError;
 pub use ownership::replaceable;
-pub use planner::{outputs, plan, PlanOptions};
+pub use planner::{outputs, plan, PlanOptions, MASS_DELETE_SHARE_PERCENT};
 
 use crate::address::Address;
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,19 @@ impl Plan {
 
     pub fn find(&self, address: &Address) -> Option<&Action> {
         self.actions.iter().find(|a| &a.address == address)
+    }
+
+    /// Bucket objects the plan's sources syncs delete. A sync is one `run` action however many
+    /// objects it deletes, so the op counts alone would hide a sync that empties the bucket.
+    pub fn objects_to_delete(&self) -> usize {
+        self.actions
+            .iter()
+            .flat_map(|a| &a.effects)
+            .map(|e| match e {
+                Effect::SyncSources { delete, .. } => delete.len(),
+                _ => 0,
+            })
+            .sum()
     }
 
     /// Counts per op, for the closing line.

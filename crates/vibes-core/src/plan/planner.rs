@@ -30,7 +30,15 @@ pub struct PlanOptions {
     /// made by hand, a stack or profile made by hand that differs from the config. Never
     /// another project's resource. See [`super::replaceable`].
     pub replace: Vec<Address>,
+    /// Let a sources sync delete objects even when the local tree is empty or the sync would
+    /// delete more than [`MASS_DELETE_SHARE_PERCENT`] of the bucket (`--allow-mass-delete`).
+    pub allow_mass_delete: bool,
 }
+
+/// A sources sync that would delete more than this share (in percent) of the bucket's objects
+/// is blocked without `--allow-mass-delete`: a tree that lost most of its files (a half-copied
+/// or wrongly mounted disk) must not empty the bucket, and the compile after it the builds.
+pub const MASS_DELETE_SHARE_PERCENT: usize = 50;
 
 /// Outputs of `stack.main` that later actions use.
 pub mod outputs {
@@ -594,6 +602,22 @@ impl<'a> Cx<'a> {
         } else {
             Vec::new()
         };
+        if let Some(why) = self.mass_delete_blocked(spec, manifest, bucket, &delete) {
+            let mut a = action(address, Op::Blocked, why);
+            a.attributes
+                .push(Attribute::new("path", spec.path.display().to_string()));
+            a.attributes.push(Attribute::new(
+                "would delete",
+                delete
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+            a.relies_on.insert("bucket:sources".into(), seen(bucket));
+            return vec![a];
+        }
         let bucket_value = self.main_output(outputs::SOURCES_BUCKET);
         let bucket_now = self.resolve_now(&bucket_value);
         let pointer = self.o.parameters.get(&spec.parameter);
@@ -687,6 +711,49 @@ impl<'a> Cx<'a> {
         a.relies_on
             .insert(format!("parameter:{}", spec.parameter), seen(pointer));
         vec![a]
+    }
+
+    /// Why a sync's deletions must wait for `--allow-mass-delete`, if they must: an empty local
+    /// tree (most often a disk that is not mounted) would delete every object, and the compile
+    /// after it every output; so would a tree that lost most of its files.
+    fn mass_delete_blocked(
+        &self,
+        spec: &crate::model::SourcesSpec,
+        manifest: &crate::model::Manifest,
+        bucket: Option<&crate::observed::ObservedBucket>,
+        delete: &[String],
+    ) -> Option<String> {
+        if delete.is_empty() || self.opt.allow_mass_delete {
+            return None;
+        }
+        let held = bucket
+            .map(|b| {
+                b.objects
+                    .keys()
+                    .filter(|k| !crate::bucket_manifest::is_bookkeeping(k))
+                    .count()
+            })
+            .unwrap_or(0)
+            .max(delete.len());
+        if manifest.files.is_empty() {
+            return Some(format!(
+                "{} is empty and the sources bucket holds {}: the sync would delete every one of them (is the disk mounted?); check the path, or pass --allow-mass-delete to delete them",
+                spec.path.display(),
+                plural(held, "object", "objects"),
+            ));
+        }
+        if delete.len() * 100 > held * MASS_DELETE_SHARE_PERCENT {
+            return Some(format!(
+                "the sync would delete {} of the {} in the sources bucket ({}%, more than the {}% a sync may delete), and {} holds {}; check the path, or pass --allow-mass-delete to delete them",
+                delete.len(),
+                plural(held, "object", "objects"),
+                delete.len() * 100 / held,
+                MASS_DELETE_SHARE_PERCENT,
+                spec.path.display(),
+                plural(manifest.files.len(), "file", "files"),
+            ));
+        }
+        None
     }
 
     // ---------------------------------------------------------------- volumes
@@ -955,10 +1022,25 @@ impl<'a> Cx<'a> {
                     .iter()
                     .find(|s| s.state == "completed")
                     .map(|s| s.snapshot_id.clone());
+                // Nor the one a server of the project serves (its `vibes:snapshot` tag): the
+                // server may outlive this apply (a replacement that fails, `--target`), and its
+                // snapshot is then the only copy of what it serves. It goes on a later plan,
+                // once no server names it.
+                let served: BTreeSet<String> =
+                    Observed::tagged(self.o.instances.values(), &Address::server().to_string())
+                        .into_iter()
+                        .filter(|i| {
+                            self.ours(&i.tags)
+                                && i.state != "terminated"
+                                && i.state != "shutting-down"
+                        })
+                        .filter_map(|i| i.tags.get("vibes:snapshot").cloned())
+                        .collect();
                 let excess: Vec<_> = snaps
                     .iter()
                     .skip(room)
                     .filter(|s| compile_runs || Some(&s.snapshot_id) != newest_good.as_ref())
+                    .filter(|s| !served.contains(&s.snapshot_id))
                     .collect();
                 if excess.is_empty() {
                     return Vec::new();

@@ -62,6 +62,17 @@ pub fn human(plan: &Plan, style: &Style) -> String {
         n(Op::Adopt),
         n(Op::Blocked),
     );
+    // A sync counts as one run whatever it deletes: say how many objects go, so that the
+    // closing line never reads "0 to delete" over a sync that deletes thousands.
+    let objects = plan.objects_to_delete();
+    if objects > 0 {
+        let _ = writeln!(
+            out,
+            "{} {} from the sources bucket.",
+            paint.bold("Deletes"),
+            count(objects, "object", "objects")
+        );
+    }
     out
 }
 

@@ -56,6 +56,9 @@ pub struct JsonSummary {
     pub run: usize,
     pub adopt: usize,
     pub blocked: usize,
+    /// Objects the sources sync deletes from the bucket (a sync is one `run` action, however
+    /// many objects it deletes; `delete` counts actions).
+    pub objects_to_delete: usize,
     /// True when the plan has any action, blocked ones included (the config and the account
     /// differ): what `--detailed-exitcode` reports as 2.
     pub changes_present: bool,
@@ -115,6 +118,7 @@ impl JsonPlan {
                 run: n(Op::Run),
                 adopt: n(Op::Adopt),
                 blocked: n(Op::Blocked),
+                objects_to_delete: plan.objects_to_delete(),
                 changes_present: !plan.is_empty(),
             },
         }
