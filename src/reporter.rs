@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 use vibes_core::apply::{ApplyReport, Outcome, Reporter};
 use vibes_core::plan::{Action, Plan};
+use vibes_core::render::printable;
 
 pub struct TerminalReporter {
     quiet: bool,
@@ -132,10 +133,12 @@ impl Reporter for TerminalReporter {
             .unwrap_or_default();
         let message = match outcome {
             Outcome::Done => format!("{}: {} done{took}", action.address, action.op.as_str()),
+            // An error can quote what came from outside (an object key, a file name): escaped.
             Outcome::Failed { error } => format!(
-                "{}: {} FAILED{took}: {error}",
+                "{}: {} FAILED{took}: {}",
                 action.address,
-                action.op.as_str()
+                action.op.as_str(),
+                printable(error)
             ),
             Outcome::Skipped { reason } => format!("{}: skipped: {reason}", action.address),
             other => format!("{}: {}", action.address, outcome_word(other)),
@@ -160,7 +163,8 @@ fn outcome_word(o: &Outcome) -> &'static str {
 }
 
 /// The closing report: every error, every skipped action with its reason. Returns the exit code.
-pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool) -> i32 {
+/// `destroy` names the run for what it was: "Destroy complete", not "Apply complete".
+pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool, destroy: bool) -> i32 {
     let mut counts = [0usize; 5];
     for o in &report.outcomes {
         let i = match o {
@@ -177,7 +181,9 @@ pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool) -> i32 {
         errln(format_args!(""));
         for (a, o) in plan.actions.iter().zip(&report.outcomes) {
             match o {
-                Outcome::Failed { error } => errln(format_args!("error: {}: {error}", a.address)),
+                Outcome::Failed { error } => {
+                    errln(format_args!("error: {}: {}", a.address, printable(error)))
+                }
                 Outcome::Skipped { reason } => {
                     errln(format_args!("skipped: {}: {reason}", a.address))
                 }
@@ -195,7 +201,8 @@ pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool) -> i32 {
         }
     }
     let line = format!(
-        "Apply {}: {} done, {} failed, {} skipped, {} blocked, {} not started.",
+        "{} {}: {} done, {} failed, {} skipped, {} blocked, {} not started.",
+        if destroy { "Destroy" } else { "Apply" },
         if report.outage.is_some() {
             "stopped (the cloud stopped answering; run vibes apply again once it answers)"
         } else if report.interrupted {

@@ -73,7 +73,8 @@ impl Session {
     pub async fn observe(&mut self) -> Result<Observed> {
         let project = self.desired.project.name.clone();
         let scan = self.desired.sources.as_ref().map(|s| {
-            let (path, base_dir) = (s.path.clone(), self.base_dir.clone());
+            // The model's path is relative to the config's directory, not to the working one.
+            let (path, base_dir) = (self.base_dir.join(&s.path), self.base_dir.clone());
             tokio::task::spawn_blocking(move || scan_sources(&path, &base_dir))
         });
         let hint = self

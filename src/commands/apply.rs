@@ -26,7 +26,7 @@ pub struct Request<'a> {
 pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     // What the caller got wrong (a bad plan file, a bad --target) is said before contacting AWS.
     let saved = match req.plan_file {
-        Some(path) => Some((path, SavedPlan::load(path).map_err(|e| miette!("{e}"))?)),
+        Some(path) => Some((path, super::load_saved(path)?)),
         None => None,
     };
     let options = plan_options(&req.selection, req.destroy)?;
@@ -49,7 +49,7 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
         let plan = vibes_core::plan::plan(&session.desired, &observed, &options)
             .map_err(|e| miette!("{e}"))?;
         if !has_work(&plan) {
-            return Ok(nothing_to_do(cli, &plan));
+            return Ok(nothing_to_do(cli, &plan, req.destroy));
         }
     }
     // From here to the end, Ctrl-C and SIGTERM are vibes' to handle: whatever they interrupt,
@@ -184,7 +184,7 @@ async fn run_locked(
     // -q keeps the plan only where it is needed: when asking for confirmation.
     let asks = !req.auto_approve && !saved;
     if !has_work(&plan) {
-        return Ok(nothing_to_do(cli, &plan));
+        return Ok(nothing_to_do(cli, &plan, req.destroy));
     }
     if !cli.quiet || asks {
         out!("{}", vibes_core::render::human(&plan, &style));
@@ -234,7 +234,12 @@ async fn run_locked(
         }
     };
     reporter.finish();
-    Ok(crate::reporter::print_report(&plan, &report, cli.quiet))
+    Ok(crate::reporter::print_report(
+        &plan,
+        &report,
+        cli.quiet,
+        req.destroy,
+    ))
 }
 
 /// Does the plan do anything? Blocked actions do nothing.
@@ -245,8 +250,14 @@ fn has_work(plan: &vibes_core::Plan) -> bool {
 }
 
 /// A plan with nothing to do: shown as it is (with -q, only its result), exit 0.
-fn nothing_to_do(cli: &Cli, plan: &vibes_core::Plan) -> i32 {
-    if cli.quiet {
+fn nothing_to_do(cli: &Cli, plan: &vibes_core::Plan, destroy: bool) -> i32 {
+    if destroy && plan.is_empty() {
+        // "The account matches the config" would be false: the config still names everything.
+        outln!(
+            "Destroy complete: project {} has nothing left to destroy.",
+            plan.project
+        );
+    } else if cli.quiet {
         let blocked = plan.actions.len();
         outln!(
             "Nothing to apply{}.",

@@ -68,9 +68,12 @@ pub fn run(
             .and_then(|s| s.to_str())
             .map(|s| s.trim_end_matches(".tup").to_string())
             .ok_or_else(|| miette!("{}: cannot name a profile after this file", file.display()))?;
-        let text = std::fs::read_to_string(file)
+        let limit = vibes_core::bounded::PROFILE_FILE_LIMIT;
+        let bytes = vibes_core::bounded::read(file, limit)
             .into_diagnostic()
             .wrap_err_with(|| format!("reading profile file {}", file.display()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| miette!("profile file {} is not UTF-8 text", file.display()))?;
         profiles.push((name, text));
     }
     if profiles.is_empty() {

@@ -17,3 +17,13 @@ pub mod exit {
     /// `plan --detailed-exitcode` with changes present.
     pub const CHANGES: i32 = 2;
 }
+
+/// A saved plan for `show` and `apply`, with what to do when the file is not one.
+pub fn load_saved(path: &std::path::Path) -> miette::Result<vibes_core::saved::SavedPlan> {
+    vibes_core::saved::SavedPlan::load(path).map_err(|e| {
+        miette::miette!(
+            help = "a saved plan is the file `vibes plan --out FILE` writes: make it again",
+            "{e}"
+        )
+    })
+}

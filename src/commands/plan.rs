@@ -3,12 +3,18 @@
 use super::exit;
 use crate::cli::{Cli, PlanArgs};
 use crate::session::{plan_options, Session};
-use miette::{IntoDiagnostic, Result, WrapErr};
+use miette::Result;
 use vibes_core::saved::SavedPlan;
 
 pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
     // A bad --target is the caller's mistake: say so before contacting AWS.
     let options = plan_options(&args.selection, false)?;
+    // A plan is never written over the config or a file that is not a plan: checked before
+    // reading AWS, so that a mistyped --out costs nothing.
+    let saving = |e: vibes_core::saved::SaveError| miette::miette!(help = e.help(), "{e}");
+    if let Some(out) = &args.out {
+        vibes_core::saved::check_destination(out, &cli.config).map_err(saving)?;
+    }
     let mut session = Session::open(cli).await?;
     let observed = session.observe().await?;
     let plan = vibes_core::plan::plan(&session.desired, &observed, &options)
@@ -23,9 +29,8 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
     }
     if let Some(out) = &args.out {
         SavedPlan::new(plan.clone(), &options)
-            .save(out)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("saving the plan to {}", out.display()))?;
+            .save(out, &cli.config)
+            .map_err(saving)?;
         if !cli.quiet && !args.json {
             outln!(
                 "\nSaved the plan to {}. Apply exactly this plan with: vibes apply {}",

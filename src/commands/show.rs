@@ -2,10 +2,9 @@
 
 use crate::cli::ShowArgs;
 use miette::Result;
-use vibes_core::saved::SavedPlan;
 
 pub fn run(args: &ShowArgs) -> Result<i32> {
-    let saved = SavedPlan::load(&args.plan_file).map_err(|e| miette::miette!("{e}"))?;
+    let saved = super::load_saved(&args.plan_file)?;
     if args.json {
         outln!("{}", vibes_core::render::json_string(&saved.plan));
     } else {

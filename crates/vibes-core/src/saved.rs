@@ -45,12 +45,16 @@ pub enum SavedPlanError {
         found: u32,
         expected: u32,
     },
-    #[error("{path} is larger than a plan can be ({size} bytes)")]
-    TooLarge { path: String, size: u64 },
+    #[error("{path} is larger than a plan can be ({}{}): it is not a vibes plan", size.map(|s| format!("{s} bytes; ")).unwrap_or_default(), limit_shown())]
+    TooLarge { path: String, size: Option<u64> },
 }
 
 /// Plans are small; a file over this is not one.
-const MAX_PLAN_BYTES: u64 = 64 << 20;
+const MAX_PLAN_BYTES: u64 = crate::bounded::PLAN_LIMIT;
+
+fn limit_shown() -> String {
+    format!("the limit is {}", crate::units::human_bytes(MAX_PLAN_BYTES))
+}
 
 impl SavedPlan {
     pub fn new(plan: Plan, options: &crate::plan::PlanOptions) -> Self {
@@ -149,20 +153,157 @@ impl SavedPlan {
         if meta.len() > MAX_PLAN_BYTES {
             return Err(SavedPlanError::TooLarge {
                 path: p,
-                size: meta.len(),
+                size: Some(meta.len()),
             });
         }
-        let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Io {
+        // The size in the metadata says nothing of a device or a FIFO: the read is bounded too.
+        let bytes = crate::bounded::read(path, MAX_PLAN_BYTES).map_err(|e| match e {
+            crate::bounded::BoundedError::TooLarge { .. } => SavedPlanError::TooLarge {
+                path: p.clone(),
+                size: None,
+            },
+            crate::bounded::BoundedError::Io(source) => SavedPlanError::Io {
+                path: p.clone(),
+                source,
+            },
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| SavedPlanError::Malformed {
             path: p.clone(),
-            source,
+            message: "it is not UTF-8 text".into(),
         })?;
         Self::from_json(&text, &p)
     }
 
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, self.to_json())?;
-        std::fs::rename(tmp, path)
+    /// Writes the plan to `path`, readable by its owner only (a plan names the account's
+    /// resources), checked with [`check_destination`] first. The plan is written to a new file
+    /// beside `path`, created exclusively with mode 0600, and renamed over it: nobody reads a
+    /// half-written plan, and no file that already exists (a link planted under the temporary
+    /// name) is written through.
+    pub fn save(&self, path: &Path, config: &Path) -> Result<(), SaveError> {
+        check_destination(path, config)?;
+        let shown = path.display().to_string();
+        let io = |source| SaveError::Io {
+            path: shown.clone(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| SaveError::NotAFile {
+                path: shown.clone(),
+            })?
+            .to_string_lossy();
+        let (mut file, tmp) = exclusive_temp(dir, &name).map_err(io)?;
+        let written = std::io::Write::write_all(&mut file, self.to_json().as_bytes())
+            .and_then(|()| file.sync_all());
+        drop(file);
+        if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
+        Ok(())
+    }
+}
+
+/// A new file in `dir`, made with O_CREAT|O_EXCL and mode 0600: never an existing file or a link.
+fn exclusive_temp(dir: &Path, name: &str) -> std::io::Result<(std::fs::File, std::path::PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let pid = std::process::id();
+    let mut last = None;
+    for attempt in 0..16u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tmp = dir.join(format!(".{name}.{pid}.{nanos:x}{attempt}.tmp"));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((f, tmp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.expect("16 attempts"))
+}
+
+/// Why `plan --out FILE` does not write FILE.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("{path} is a symbolic link; vibes does not write a plan through a link")]
+    Symlink { path: String },
+    #[error("{path} is the config; vibes does not write a plan over it")]
+    IsConfig { path: String },
+    #[error("{path} exists and is not a vibes plan ({why}); vibes does not overwrite it")]
+    NotAPlan { path: String, why: String },
+    #[error("{path} is not a plain file")]
+    NotAFile { path: String },
+    #[error("cannot write the plan to {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl SaveError {
+    /// How to go on.
+    pub fn help(&self) -> &'static str {
+        match self {
+            SaveError::Symlink { .. } => "name the plan file itself with --out, not a link to it",
+            SaveError::IsConfig { .. } => {
+                "save the plan under another name: vibes plan --out vibes.plan"
+            }
+            SaveError::NotAPlan { .. } | SaveError::NotAFile { .. } => {
+                "choose another name for --out, or remove the file yourself if it is not needed"
+            }
+            SaveError::Io { .. } => "check that the directory exists and is writable",
+        }
+    }
+}
+
+/// Whether `plan --out path` may write `path`: not a symlink, not the config, and, when it
+/// exists, a file that is a vibes plan already (of any format version). Checked before reading
+/// AWS, so that a mistyped `--out` costs nothing, and again when saving.
+pub fn check_destination(path: &Path, config: &Path) -> Result<(), SaveError> {
+    let shown = path.display().to_string();
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(SaveError::Io {
+                path: shown,
+                source,
+            })
+        }
+    };
+    if meta.file_type().is_symlink() {
+        return Err(SaveError::Symlink { path: shown });
+    }
+    if !meta.is_file() {
+        return Err(SaveError::NotAFile { path: shown });
+    }
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(path, config) {
+        return Err(SaveError::IsConfig { path: shown });
+    }
+    match SavedPlan::load(path) {
+        Ok(_) | Err(SavedPlanError::Version { .. }) => Ok(()),
+        Err(e) => Err(SaveError::NotAPlan {
+            path: shown,
+            why: match e {
+                SavedPlanError::Malformed { message, .. } => message,
+                other => other.to_string(),
+            },
+        }),
     }
 }
 

@@ -117,7 +117,7 @@ fn project_names_follow_the_aws_naming_rule() {
     );
     assert_eq!(
         f.label_texts().next(),
-        Some("must match ^[a-z][a-z0-9-]{0,31}$")
+        Some("must match ^[a-z][a-z0-9-]{0,30}$")
     );
     assert_eq!(at(f), "vibes.toml:2:8");
 }

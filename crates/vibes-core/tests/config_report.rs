@@ -20,7 +20,7 @@ fn the_report_shows_every_fault_with_its_place_label_and_help() {
      1 │ [project]
      2 │ name = "Vibes"
        ·        ───┬───
-       ·           ╰── must match ^[a-z][a-z0-9-]{0,31}$
+       ·           ╰── must match ^[a-z][a-z0-9-]{0,30}$
      3 │ [network]
        ╰────
 

@@ -59,9 +59,9 @@ pub enum EffectError {
     StackExists { stack: String },
     #[error("a SecureString appeared at {parameter} after the plan was made; vibes never overwrites a secret it did not write, so it is kept and key pair {key_name} was deleted again: run vibes plan again to see whose it is")]
     SecretInTheWay { parameter: String, key_name: String },
-    #[error("cannot read {}: {message}", path.display())]
+    #[error("cannot read {}: {message}", crate::render::printable(&path.display().to_string()))]
     File { path: PathBuf, message: String },
-    #[error("{} changed since the plan was made (its SHA-256 is {actual}, the plan has {expected}); run vibes plan again", path.display())]
+    #[error("{} changed since the plan was made (its SHA-256 is {actual}, the plan has {expected}); run vibes plan again", crate::render::printable(&path.display().to_string()))]
     Changed {
         path: PathBuf,
         expected: String,
@@ -172,6 +172,9 @@ impl Context {
         Ok(self.outputs.resolve(v)?)
     }
 
+    /// A path of the plan on disk. The plan's paths are relative to the config's directory
+    /// (never to the working directory, which may differ between plan and apply): joined here,
+    /// and only here.
     fn path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -864,6 +867,24 @@ type Upload<'a> =
 mod tests {
     use super::*;
     use crate::units::human_duration;
+
+    #[test]
+    fn file_names_in_sync_errors_are_escaped() {
+        let path = PathBuf::from("music/\u{1b}[2J\nx.wav");
+        let read = EffectError::File {
+            path: path.clone(),
+            message: "gone".into(),
+        };
+        let changed = EffectError::Changed {
+            path,
+            expected: "a".into(),
+            actual: "b".into(),
+        };
+        for e in [read.to_string(), changed.to_string()] {
+            assert!(!e.contains(['\u{1b}', '\n']), "{e:?}");
+            assert!(e.contains(r"music/\u{1b}[2J\nx.wav"), "{e}");
+        }
+    }
 
     #[test]
     fn sizes_read_like_people_write_them() {

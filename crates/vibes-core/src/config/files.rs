@@ -25,6 +25,8 @@ pub enum PathFault {
     Unreadable { path: String, error: io::Error },
     #[error("{path} is not UTF-8 text")]
     NotText { path: String },
+    #[error("{path} is larger than {} (vibes reads no more of it)", crate::units::human_bytes(*limit))]
+    TooLarge { path: String, limit: u64 },
     #[error("the path is empty")]
     Empty,
 }
@@ -126,9 +128,10 @@ impl ConfigDir {
     }
 
     /// The text of a file inside the config's directory.
-    pub fn read_text(&self, rel: &str) -> Result<(PathBuf, String), PathFault> {
+    /// Refused when over `limit` bytes.
+    pub fn read_text(&self, rel: &str, limit: u64) -> Result<(PathBuf, String), PathFault> {
         let path = self.file(rel)?;
-        let text = read_text(&path)?;
+        let text = read_text(&path, limit)?;
         Ok((path, text))
     }
 
@@ -182,6 +185,15 @@ impl ConfigDir {
     }
 }
 
+/// A path the config names, relative to its directory, without `.` components; `.` for the
+/// directory itself.
+pub fn relative(rel: &str) -> PathBuf {
+    match normalise(rel) {
+        n if n.is_empty() => PathBuf::from("."),
+        n => PathBuf::from(n),
+    }
+}
+
 fn normalise(rel: &str) -> String {
     Path::new(rel)
         .components()
@@ -191,15 +203,23 @@ fn normalise(rel: &str) -> String {
         .join("/")
 }
 
-pub fn read_text(path: &Path) -> Result<String, PathFault> {
+/// The text of `path`, refused past `limit` bytes (before reading more than that: a path can
+/// name a device that never ends).
+pub fn read_text(path: &Path, limit: u64) -> Result<String, PathFault> {
     let shown = path.display().to_string();
-    let bytes = fs::read(path).map_err(|error| match error.kind() {
-        io::ErrorKind::NotFound => PathFault::Missing {
+    let bytes = crate::bounded::read(path, limit).map_err(|e| match e {
+        crate::bounded::BoundedError::TooLarge { limit } => PathFault::TooLarge {
             path: shown.clone(),
+            limit,
         },
-        _ => PathFault::Unreadable {
-            path: shown.clone(),
-            error,
+        crate::bounded::BoundedError::Io(error) => match error.kind() {
+            io::ErrorKind::NotFound => PathFault::Missing {
+                path: shown.clone(),
+            },
+            _ => PathFault::Unreadable {
+                path: shown.clone(),
+                error,
+            },
         },
     })?;
     String::from_utf8(bytes).map_err(|_| PathFault::NotText { path: shown })

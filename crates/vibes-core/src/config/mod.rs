@@ -36,10 +36,24 @@ use std::path::Path;
 /// file as `path` spells it.
 pub fn load(path: &Path) -> Result<Desired, ConfigError> {
     let name = path.display().to_string();
-    let text = std::fs::read(path).map_err(|e| {
-        let why = match e.kind() {
-            io::ErrorKind::NotFound => "the file does not exist".to_string(),
-            _ => e.to_string(),
+    let limit = crate::bounded::CONFIG_LIMIT;
+    let text = crate::bounded::read(path, limit).map_err(|e| {
+        let why = match e {
+            crate::bounded::BoundedError::TooLarge { limit } => {
+                let fault = Fault::detached(
+                    FaultKind::NoConfig,
+                    format!(
+                        "{name} is larger than {}, the most a vibes.toml may be",
+                        crate::units::human_bytes(limit)
+                    ),
+                )
+                .with_help("a vibes.toml names files rather than holding them: check that --config names the config");
+                return ConfigError::new(&name, vec![fault]);
+            }
+            crate::bounded::BoundedError::Io(e) if e.kind() == io::ErrorKind::NotFound => {
+                "the file does not exist".to_string()
+            }
+            crate::bounded::BoundedError::Io(e) => e.to_string(),
         };
         let fault = Fault::detached(
             FaultKind::NoConfig,

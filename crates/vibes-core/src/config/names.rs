@@ -11,14 +11,22 @@ pub struct NameRule {
 
 /// Project and stack names: they prefix AWS names (`<project>-<name>`), where CloudFormation
 /// stack names allow only letters, digits and `-`; lower case keeps S3 bucket names valid.
+/// At most 31 characters: the platform's templates take the project as their `Project`
+/// parameter with `AllowedPattern: "^[a-z0-9][a-z0-9-]{0,30}$"` (cfn/main.yaml, cfn/vpc.yaml),
+/// so a longer name would validate and then fail in CloudFormation, mid-apply.
 pub const PROJECT: NameRule = NameRule {
-    pattern: "^[a-z][a-z0-9-]{0,31}$",
+    pattern: "^[a-z][a-z0-9-]{0,30}$",
     first: |c| c.is_ascii_lowercase(),
     rest: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
-    max_len: 32,
+    max_len: 31,
 };
 
-pub const STACK: NameRule = PROJECT;
+/// Stack names: no template parameter takes them, so they keep the longer limit.
+pub const STACK: NameRule = NameRule {
+    pattern: "^[a-z][a-z0-9-]{0,31}$",
+    max_len: 32,
+    ..PROJECT
+};
 
 /// Keys, profiles and images: the last part of an SSM path and of an EC2 key pair name.
 pub const RESOURCE: NameRule = NameRule {
@@ -79,9 +87,10 @@ mod tests {
         assert_eq!(PROJECT.violation("Vibes").unwrap(), "it starts with `V`");
         assert_eq!(PROJECT.violation("vi_bes").unwrap(), "it contains `_`");
         assert!(PROJECT
-            .violation(&"a".repeat(33))
+            .violation(&"a".repeat(32))
             .unwrap()
-            .contains("33 characters"));
+            .contains("32 characters"));
+        assert_eq!(PROJECT.violation(&"a".repeat(31)), None);
         assert!(PROJECT.violation("").is_some());
     }
 

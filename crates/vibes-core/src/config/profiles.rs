@@ -40,6 +40,26 @@ impl Resolver<'_> {
         if !valid {
             return None;
         }
+        // The text is stored as it is in one SSM standard-tier parameter: refused here rather than
+        // by PutParameter in the middle of an apply.
+        let limit = crate::bounded::SSM_STANDARD_VALUE_LIMIT;
+        if parsed.text.len() > limit {
+            let (span, label) = match &raw.config {
+                Some(config) => (config.span(), "this profile file"),
+                None => (raw.name.span(), "this profile"),
+            };
+            self.fault(
+                FaultKind::InvalidValue,
+                span,
+                format!(
+                    "profile {name} is {} bytes; an SSM parameter holds at most {limit}",
+                    parsed.text.len()
+                ),
+                label,
+            )
+            .set_help("vibes keeps each profile in one standard SSM parameter (4 KB): shorten its comments or flags");
+            return None;
+        }
         let parameter = project.ssm_path(&format!("profiles/{name}"));
         self.claim(
             "SSM parameter",
@@ -59,7 +79,8 @@ impl Resolver<'_> {
 
     /// `config = FILE`: the file's text as is; its faults point into the file itself.
     fn profile_file(&mut self, name: &str, config: &Spanned<String>) -> Option<Parsed> {
-        let (path, mut text) = match self.dir.read_text(config.get_ref()) {
+        let limit = crate::bounded::PROFILE_FILE_LIMIT;
+        let (path, mut text) = match self.dir.read_text(config.get_ref(), limit) {
             Ok(found) => found,
             Err(e) => {
                 self.path_fault(config.span(), &format!("config of profile {name}"), &e);

@@ -10,6 +10,7 @@ use super::refs::{self, Reference};
 use crate::address::{Address, Kind};
 use crate::model::*;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use toml::Spanned;
 
 pub const DEFAULT_COMPILE_INSTANCE: &str = "c7a.xlarge";
@@ -197,7 +198,10 @@ impl<'a> Resolver<'a> {
             FaultKind::MissingFile => "not found",
             _ => "cannot use this",
         };
-        self.fault(kind, span, format!("{what}: {e}"), label);
+        let fault = self.fault(kind, span, format!("{what}: {e}"), label);
+        if let PathFault::TooLarge { .. } = e {
+            fault.set_help("name the file meant here: templates, public keys and profiles are small text files");
+        }
     }
 
     // ---- network -------------------------------------------------------------------------
@@ -508,7 +512,10 @@ impl<'a> Resolver<'a> {
 
     /// The template file the config names for a stack, faults reported at the setting.
     fn template_file(&mut self, written: &Spanned<String>, what: &str) -> Option<Template> {
-        match self.dir.read_text(written.get_ref()) {
+        match self
+            .dir
+            .read_text(written.get_ref(), crate::bounded::TEXT_FILE_LIMIT)
+        {
             Ok((_, body)) => Some(Template {
                 path: written.get_ref().clone(),
                 body,
@@ -553,7 +560,7 @@ impl<'a> Resolver<'a> {
     fn public_key(&mut self, written: &Spanned<String>) -> Option<String> {
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
         let path = files::public_key_path(&self.dir, written.get_ref(), home.as_deref());
-        let text = match files::read_text(&path) {
+        let text = match files::read_text(&path, crate::bounded::TEXT_FILE_LIMIT) {
             Ok(t) => t,
             Err(e) => {
                 self.path_fault(written.span(), "public_key", &e);
@@ -577,15 +584,17 @@ impl<'a> Resolver<'a> {
     // ---- sources, compile, snapshots, server ---------------------------------------------
 
     fn sources(&mut self, raw: &RawSources, project: &Project) -> SourcesSpec {
+        // Kept relative to the config's directory, as the config spells it (like templates and
+        // recipes): the plan, a saved plan and the apply then mean the same tree whatever the
+        // working directory, and whoever reads it joins the config's directory exactly once.
         let path = match &raw.path {
-            Some(p) => match self.dir.dir(p.get_ref()) {
-                Ok(path) => path,
-                Err(e) => {
+            Some(p) => {
+                if let Err(e) = self.dir.dir(p.get_ref()) {
                     self.path_fault(p.span(), "[sources] path", &e);
-                    self.dir.join(p.get_ref())
                 }
-            },
-            None => self.dir.join(""),
+                files::relative(p.get_ref())
+            }
+            None => PathBuf::from("."),
         };
         let parameter = project.ssm_path("sources");
         self.claim(

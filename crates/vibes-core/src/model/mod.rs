@@ -147,6 +147,8 @@ impl ImageSpec {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SourcesSpec {
+    /// The local tree, relative to the config's directory (`.` for the directory itself): the
+    /// reader joins the config's directory, once.
     pub path: PathBuf,
     /// Whether objects that are no longer in the local tree may be deleted from the bucket.
     pub delete: bool,

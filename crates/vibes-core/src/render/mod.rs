@@ -7,6 +7,24 @@ mod human;
 mod json;
 
 pub use human::{human, Style};
+
+/// `s` with its control characters escaped (`\n`, `\u{1b}`): text that comes from outside
+/// (object keys in a bucket, file names in the sources tree) is shown, never obeyed by the
+/// terminal — an escape sequence in a key could clear the screen or rewrite what a plan says.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 pub use json::{json, json_string, JsonAction, JsonAttribute, JsonChange, JsonPlan, JsonSummary};
 
 use crate::plan::Op;
