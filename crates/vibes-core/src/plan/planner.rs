@@ -90,8 +90,13 @@ pub fn plan(
             .any(|e| matches!(e, Effect::RunCompile { .. }))
     });
     actions.extend(compile);
-    actions.extend(cx.plan_snapshots(compile_runs));
-    actions.extend(cx.plan_server(compile_runs));
+    // The server first: retention spares the snapshot a server serves only while that server
+    // stays; a server this plan relaunches or stops runs before retention (an edge), so that a
+    // failed relaunch skips retention and leaves the served snapshot in place.
+    let server = cx.plan_server(compile_runs);
+    let server_changes = server.iter().any(|a| a.op != Op::Blocked);
+    actions.extend(cx.plan_snapshots(compile_runs, server_changes));
+    actions.extend(server);
     let mut notes = cx.notes.take();
     notes.extend(cx.replace_unused());
     if !options.targets.is_empty() {
@@ -1011,7 +1016,7 @@ impl<'a> Cx<'a> {
 
     // ---------------------------------------------------------------- snapshots
 
-    fn plan_snapshots(&self, compile_runs: bool) -> Vec<Action> {
+    fn plan_snapshots(&self, compile_runs: bool, server_changes: bool) -> Vec<Action> {
         let address = Address::snapshot("builds");
         let snaps = self.builds_snapshots();
         if snaps.is_empty() {
@@ -1028,13 +1033,14 @@ impl<'a> Cx<'a> {
                     .iter()
                     .find(|s| s.state == "completed")
                     .map(|s| s.snapshot_id.clone());
-                // Nor the one a server of the project serves (its `vibes:snapshot` tag): the
-                // server may outlive this apply (a replacement that fails, `--target`), and its
-                // snapshot is then the only copy of what it serves. It goes on a later plan,
-                // once no server names it.
+                // Nor the one a server of the project serves (its `vibes:snapshot` tag) while
+                // that server stays: its snapshot is then the only copy of what it serves. A
+                // server this plan relaunches or stops is done before retention runs (and a
+                // failure there skips retention), so what it served may go with it.
                 let served: BTreeSet<String> =
                     Observed::tagged(self.o.instances.values(), &Address::server().to_string())
                         .into_iter()
+                        .filter(|_| !server_changes)
                         .filter(|i| {
                             self.ours(&i.tags)
                                 && i.state != "terminated"
@@ -1308,6 +1314,7 @@ impl<'a> Cx<'a> {
             (Compile, Profile) | (Compile, Sources) => true,
             (Compile, Volume) => named(b, "builds"),
             (Snapshot, Compile) => true,
+            (Snapshot, Server) => true,
             (Server, Stack) => named(b, "main"),
             (Server, Image) => named(b, "server"),
             (Server, Key) => named(b, "server"),
