@@ -45,21 +45,24 @@ fn bucket_hint_file(base_dir: &Path) -> PathBuf {
     base_dir.join(".vibes").join("sources-bucket")
 }
 
+/// The AWS adapter for this config: `--region` before the config's region, and `--endpoint-url`.
+pub async fn connect(cli: &Cli, desired: &vibes_core::Desired) -> Result<vibes_aws::AwsCloud> {
+    let opts = vibes_aws::ConnectOptions {
+        region: cli
+            .region
+            .clone()
+            .or_else(|| desired.project.region.clone()),
+        endpoint_url: cli.endpoint_url.clone(),
+        profile: None,
+    };
+    vibes_aws::connect(&opts).await.map_err(|e| miette!("{e}"))
+}
+
 impl Session {
     /// Load the config and connect. The sources tree is read by [`Session::observe`].
     pub async fn open(cli: &Cli) -> Result<Session> {
         let (desired, base_dir) = load_desired(&cli.config)?;
-        let opts = vibes_aws::ConnectOptions {
-            region: cli
-                .region
-                .clone()
-                .or_else(|| desired.project.region.clone()),
-            endpoint_url: cli.endpoint_url.clone(),
-            profile: None,
-        };
-        let cloud = vibes_aws::connect(&opts)
-            .await
-            .map_err(|e| miette!("{e}"))?;
+        let cloud = connect(cli, &desired).await?;
         Ok(Session {
             desired,
             base_dir,

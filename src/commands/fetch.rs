@@ -171,17 +171,7 @@ pub async fn run(cli: &Cli, args: &FetchArgs) -> Result<i32> {
 
 /// The running server instance of the project, as AWS has it: its id and IP address.
 async fn find_server(cli: &Cli, desired: &Desired) -> Result<(String, String)> {
-    let opts = vibes_aws::ConnectOptions {
-        region: cli
-            .region
-            .clone()
-            .or_else(|| desired.project.region.clone()),
-        endpoint_url: cli.endpoint_url.clone(),
-        profile: None,
-    };
-    let cloud = vibes_aws::connect(&opts)
-        .await
-        .map_err(|e| miette!("{e}"))?;
+    let cloud = crate::session::connect(cli, desired).await?;
     let project = &desired.project.name;
     let observed = vibes_core::cloud::Cloud::observe(&cloud, project, None)
         .await
