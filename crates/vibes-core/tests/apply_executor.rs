@@ -292,3 +292,34 @@ async fn an_output_nobody_made_fails_the_action_clearly() {
         Outcome::Failed { error: "SourcesBucket of stack.main is not known: stack.main has not been applied or has no output named SourcesBucket".into() }
     );
 }
+
+/// A sync with one failed upload still records the bucket's manifest: without it every later
+/// plan would read each object on its own (one HeadObject apiece on S3) until a sync succeeds.
+/// The fake keeps no manifest (its listing is free), so the test counts the write; what the
+/// manifest saves on S3 is shown against moto in vibes-aws's tests/objects.rs.
+#[tokio::test]
+async fn a_sync_with_a_failed_upload_still_writes_the_bucket_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.fail_nth("put_object_from_file", 3, FaultKind::Permanent);
+    let (p, o) = plan(&desired, &cloud).await;
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    let sources = p
+        .actions
+        .iter()
+        .position(|a| a.address == Address::sources())
+        .unwrap();
+    match &report.outcomes[sources] {
+        Outcome::Failed { error } => {
+            assert!(error.contains("1 of 28"), "{error}")
+        }
+        other => panic!("sources: {other:?}"),
+    }
+    assert_eq!(cloud.count("put_object_from_file"), 28);
+    assert_eq!(
+        cloud.count("write_bucket_manifest"),
+        1,
+        "the manifest records the 27 objects that did go up"
+    );
+}

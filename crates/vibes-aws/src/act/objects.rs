@@ -281,16 +281,35 @@ impl AwsCloud {
     }
 
     /// DeleteObjects in batches of 1000 (the API's limit); any key S3 reports as not
-    /// deleted fails the call with its code.
+    /// deleted fails the call with its code. A key holding a control character cannot go in
+    /// DeleteObjects' XML body (XML 1.0 has no way to write most of them), so it is deleted on
+    /// its own with DeleteObject, where the key travels percent-encoded in the URL.
     pub(crate) async fn delete_objects_impl(
         &self,
         bucket: &str,
         keys: &[String],
     ) -> CloudResult<()> {
-        for batch in keys.chunks(1000) {
+        let (alone, batched): (Vec<&String>, Vec<&String>) =
+            keys.iter().partition(|k| k.chars().any(char::is_control));
+        for key in alone {
+            self.s3
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| {
+                    cloud_err(
+                        "DeleteObject",
+                        &format!("s3://{bucket}/{}", key.escape_debug()),
+                        e,
+                    )
+                })?;
+        }
+        for batch in batched.chunks(1000) {
             let ids = batch
                 .iter()
-                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .map(|k| ObjectIdentifier::builder().key(k.as_str()).build())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| CloudError::permanent("DeleteObjects", e.to_string()))?;
             let delete = Delete::builder()

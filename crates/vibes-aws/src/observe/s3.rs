@@ -12,7 +12,7 @@
 
 use super::READ_CONCURRENCY;
 use crate::error::{cloud_err, Failure};
-use aws_sdk_s3::types::ChecksumMode;
+use aws_sdk_s3::types::{ChecksumMode, EncodingType};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use vibes_core::bucket_manifest::{BucketManifest, MANIFEST_KEY};
@@ -36,7 +36,14 @@ pub(crate) async fn listing(
     bucket: &str,
 ) -> CloudResult<Option<Vec<Listed>>> {
     let mut listed = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+    // Keys come URL-encoded: XML 1.0 cannot carry most control characters, so a key holding
+    // one would otherwise make the whole listing unreadable (the SDK's XML parser rejects it).
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .encoding_type(EncodingType::Url)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = match page {
             Ok(p) => p,
@@ -51,7 +58,7 @@ pub(crate) async fn listing(
         for o in page.contents() {
             if let Some(key) = o.key() {
                 listed.push(Listed {
-                    key: key.to_string(),
+                    key: url_decoded(key),
                     size: o.size().unwrap_or_default().max(0) as u64,
                     etag: o.e_tag().map(str::to_string),
                 });
@@ -59,6 +66,15 @@ pub(crate) async fn listing(
         }
     }
     Ok(Some(listed))
+}
+
+/// A key as ListObjectsV2 gives it with `encoding-type=url`: form-encoded, a space as `+`
+/// (the AWS CLI decodes it the same way, with `unquote_plus`).
+fn url_decoded(key: &str) -> String {
+    let spaced = key.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The bucket's manifest and its raw bytes, when the listing shows one. A manifest that does
@@ -218,5 +234,11 @@ mod tests {
             full_object_hex("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=-2"),
             None
         );
+    }
+
+    #[test]
+    fn listed_keys_are_decoded_as_the_aws_cli_decodes_them() {
+        assert_eq!(url_decoded("a+b%2Bc%1B%5B2J%C3%A9"), "a b+c\u{1b}[2Jé");
+        assert_eq!(url_decoded("plain/key.flac"), "plain/key.flac");
     }
 }

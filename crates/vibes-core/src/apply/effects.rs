@@ -830,16 +830,47 @@ async fn sync_sources(
         }
     }
     drop(uploads);
-    if let Some(first) = errors.first() {
-        return Err(EffectError::Uploads {
-            bucket,
+    let result = if let Some(first) = errors.first() {
+        Err(EffectError::Uploads {
+            bucket: bucket.clone(),
             failed: errors.len(),
             total,
             first: first.to_string(),
-        });
+        })
+    } else {
+        delete_extra(cx, index, &bucket, delete).await
+    };
+    // The manifest is written even after a failed upload or delete: it records only what the
+    // bucket holds now (each object with the ETag it is listed with, and a SHA-256 only for
+    // what this sync uploaded or an earlier manifest vouched for), so it never vouches for
+    // content that is not there — and without it every later plan would read each object on
+    // its own until the next sync that succeeds.
+    let revision = if result.is_ok() {
+        revision.to_string()
+    } else {
+        format!("{revision} (incomplete)")
+    };
+    let manifest = cx
+        .call("write bucket manifest", |_| {
+            cloud.write_bucket_manifest(&bucket, &revision, &uploaded)
+        })
+        .await;
+    match (result, manifest) {
+        (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(())) => Ok(()),
     }
+}
+
+/// Deletes the objects the tree no longer holds, a batch at a time.
+async fn delete_extra(
+    cx: &Context,
+    index: usize,
+    bucket: &str,
+    delete: &[String],
+) -> Result<(), EffectError> {
+    let cloud = cx.cloud.as_ref();
     for (n, batch) in delete.chunks(DELETE_BATCH).enumerate() {
-        cx.call("delete objects", |_| cloud.delete_objects(&bucket, batch))
+        cx.call("delete objects", |_| cloud.delete_objects(bucket, batch))
             .await?;
         cx.reporter.action_progress(
             index,
@@ -850,12 +881,6 @@ async fn sync_sources(
             ),
         );
     }
-    // Last, once the bucket holds the tree: a manifest written before a failed upload would
-    // vouch for content that is not there.
-    cx.call("write bucket manifest", |_| {
-        cloud.write_bucket_manifest(&bucket, revision, &uploaded)
-    })
-    .await?;
     Ok(())
 }
 

@@ -661,13 +661,8 @@ impl<'a> Cx<'a> {
             );
             a.attributes.push(Attribute::new(
                 "kept",
-                // Keys are whatever was put in the bucket: shown escaped, never obeyed.
-                extra
-                    .iter()
-                    .take(5)
-                    .map(|k| crate::render::printable(k).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                // Keys are whatever was put in the bucket: the renderer escapes them.
+                extra.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
             ));
             a
         } else {

@@ -83,7 +83,7 @@ fn action(out: &mut String, plan: &Plan, i: usize, a: &Action, paint: Painter) {
         paint.op(a.op, &format!("{:>3}", symbol(a.op))),
         paint.bold(&a.address.to_string()),
         a.op.as_str(),
-        a.reason
+        super::printable(&a.reason)
     );
     let width = a
         .attributes
@@ -93,7 +93,13 @@ fn action(out: &mut String, plan: &Plan, i: usize, a: &Action, paint: Painter) {
         .unwrap_or(0);
     for at in &a.attributes {
         let value = match &at.value {
-            Some(v) => v.replace('\n', &format!("\n{BODY}{:width$}   ", "")),
+            // Line by line: a value's own line breaks are layout, anything else that is a
+            // control character came from outside (an object key, a file name) and is escaped.
+            Some(v) => v
+                .split('\n')
+                .map(super::printable)
+                .collect::<Vec<_>>()
+                .join(&format!("\n{BODY}{:width$}   ", "")),
             None => paint.dim(SENSITIVE),
         };
         let _ = writeln!(out, "{BODY}{:width$} = {value}", at.name);
@@ -124,7 +130,12 @@ fn notes(out: &mut String, plan: &Plan, paint: Painter) {
     }
     out.push('\n');
     for note in &plan.notes {
-        let _ = writeln!(out, "{} {note}", paint.warning("Warning:"));
+        let _ = writeln!(
+            out,
+            "{} {}",
+            paint.warning("Warning:"),
+            super::printable(note)
+        );
     }
 }
 
