@@ -9,6 +9,7 @@ pub mod bucket_manifest;
 pub mod cloud;
 pub mod config;
 pub mod model;
+pub mod noecho;
 pub mod observed;
 pub mod plan;
 pub mod profile;

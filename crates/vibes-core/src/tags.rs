@@ -14,6 +14,8 @@ pub const ADOPTED: &str = "adopted";
 pub const BUILT_FROM: &str = "vibes:built-from";
 /// On snapshots and volumes: the sources revision they hold.
 pub const SOURCES_REVISION: &str = "vibes:sources-revision";
+/// On stacks: salted hashes of the NoEcho parameters' values ([`crate::noecho`]).
+pub const NOECHO: &str = "vibes:noecho";
 
 pub type Tags = BTreeMap<String, String>;
 

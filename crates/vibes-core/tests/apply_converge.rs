@@ -171,3 +171,62 @@ fn full_desired_keeping_sources(
 async fn replan(desired: &vibes_core::Desired, cloud: &Arc<FakeCloud>) -> vibes_core::Plan {
     plan(desired, cloud).await.0
 }
+
+/// A stack parameter declared `NoEcho` reads back as `****` (the fake masks it as
+/// CloudFormation does): vibes compares it through the salted hash its last write kept in the
+/// stack's `vibes:noecho` tag, so an unchanged secret is no change, a changed one is an update
+/// — and neither plan nor tag ever shows the value.
+#[tokio::test]
+async fn a_noecho_parameter_converges_and_a_changed_one_is_an_update_that_never_shows_it() {
+    use vibes_core::model::Value;
+    let dir = tempfile::tempdir().unwrap();
+    let mut desired = vibes_core::Desired::empty(PROJECT);
+    let with_secret = |secret: &str| {
+        let mut s = vibes_core::model::StackSpec {
+            stack_name: format!("{PROJECT}-db"),
+            template_path: "cfn/db.yaml".into(),
+            template_built_in: false,
+            template_body: "Parameters:\n  Password:\n    Type: String\n    NoEcho: true\n  Size:\n    Type: String\nResources: {}\n".into(),
+            parameters: Default::default(),
+            depends_on: vec![],
+        };
+        s.parameters
+            .insert("Password".into(), Value::literal(secret));
+        s.parameters.insert("Size".into(), Value::literal("small"));
+        s
+    };
+    desired
+        .stacks
+        .insert("db".into(), with_secret("correct horse"));
+    let cloud = Arc::new(FakeCloud::new());
+    let (p, o) = plan(&desired, &cloud).await;
+    let shown = vibes_core::render::human(&p, &Default::default());
+    assert!(!shown.contains("correct horse"), "{shown}");
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&p, &report));
+    let seen = observe(&cloud).await;
+    let stack = &seen.stacks[&format!("{PROJECT}-db")];
+    assert_eq!(stack.parameters["Password"], "****", "masked as AWS does");
+    assert!(!stack.tags[tags::NOECHO].contains("correct horse"));
+
+    let again = replan(&desired, &cloud).await;
+    assert!(again.is_empty(), "unchanged secret: {}", summary(&again));
+
+    desired
+        .stacks
+        .insert("db".into(), with_secret("battery staple"));
+    let changed = replan(&desired, &cloud).await;
+    assert_eq!(changed.actions.len(), 1, "{}", summary(&changed));
+    assert_eq!(changed.actions[0].op, Op::Update);
+    let shown = vibes_core::render::human(&changed, &Default::default());
+    assert!(
+        shown.contains("parameter Password = (sensitive)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("battery staple"), "{shown}");
+    let o = observe(&cloud).await;
+    let (report, _) = run(&changed, &o, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&changed, &report));
+    let again = replan(&desired, &cloud).await;
+    assert!(again.is_empty(), "{}", summary(&again));
+}

@@ -516,11 +516,20 @@ fn stack_request(
     tags: &Tags,
     token: &str,
 ) -> Result<StackRequest, EffectError> {
+    let parameters = cx.outputs.resolve_all(parameters)?;
+    let mut tags = tags.clone();
+    // CloudFormation never shows a NoEcho value again: a salted hash of it, kept in a tag, is
+    // what the next plan compares the config against.
+    if let Some(record) =
+        crate::noecho::record(&crate::noecho::declared(template_body), &parameters)
+    {
+        tags.insert(crate::tags::NOECHO.to_string(), record);
+    }
     Ok(StackRequest {
         stack_name: stack_name.to_string(),
         template_body: template_body.to_string(),
-        parameters: cx.outputs.resolve_all(parameters)?,
-        tags: tags.clone(),
+        parameters,
+        tags,
         token: token.to_string(),
     })
 }

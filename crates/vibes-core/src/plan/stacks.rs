@@ -10,8 +10,9 @@ use super::ownership::{self, leftover, standing, Leftover, Standing, Thing};
 use super::planner::{action, plural, seen, Cx};
 use crate::address::{Address, Kind};
 use crate::model::{StackSpec, Value};
+use crate::noecho;
 use crate::observed::ObservedStack;
-use crate::tags::{fingerprint_of, idempotency_token};
+use crate::tags::{self, fingerprint_of, idempotency_token};
 use std::collections::BTreeMap;
 
 /// How CloudFormation shows the value of a NoEcho parameter: it cannot be compared.
@@ -71,10 +72,18 @@ impl Cx<'_> {
 
     fn stack_diff(&self, s: &ObservedStack, spec: &StackSpec) -> StackDiff {
         let mut parameters = Vec::new();
+        let record = s.tags.get(tags::NOECHO).map(String::as_str);
         for (k, v) in &spec.parameters {
             let now = self.resolve_now(v);
             let was = s.parameters.get(k);
-            if now.as_ref() != was {
+            let same = match (&now, was) {
+                // A NoEcho value is compared with the hash the last write recorded.
+                (Some(now), Some(was)) if was == MASKED => {
+                    noecho::matches(record, k, now) == Some(true)
+                }
+                _ => now.as_ref() == was,
+            };
+            if !same {
                 parameters.push((k.clone(), was.cloned(), now));
             }
         }
@@ -132,11 +141,14 @@ impl Cx<'_> {
         let mut a = match (seen_stack, st) {
             (None, _) | (_, Standing::Missing) => {
                 let mut a = action(address.clone(), Op::Create, "not found");
+                let secret = noecho::declared(&spec.template_body);
                 for (k, v) in &spec.parameters {
-                    a.attributes.push(Attribute::new(
-                        &format!("parameter {k}"),
-                        self.describe_value(v),
-                    ));
+                    let label = format!("parameter {k}");
+                    a.attributes.push(if secret.contains(k) {
+                        Attribute::sensitive(&label)
+                    } else {
+                        Attribute::new(&label, self.describe_value(v))
+                    });
                 }
                 a.changes.push(TextChange {
                     label: "template".into(),
@@ -281,7 +293,19 @@ impl Cx<'_> {
                     .map(|d| d.template_body.clone()),
             });
         }
+        let secret = self
+            .d
+            .stacks
+            .values()
+            .find(|d| d.stack_name == s.stack_name)
+            .map(|d| noecho::declared(&d.template_body))
+            .unwrap_or_default();
         for (k, was, now) in &diff.parameters {
+            if secret.contains(k) || was.as_deref() == Some(MASKED) {
+                a.attributes
+                    .push(Attribute::sensitive(&format!("parameter {k}")));
+                continue;
+            }
             a.attributes.push(Attribute::new(
                 &format!("parameter {k}"),
                 format!(

@@ -421,7 +421,25 @@ impl Cloud for FakeCloud {
                     stack_id: st.id.clone(),
                     status: st.status.clone(),
                     template_body: st.template.clone(),
-                    parameters: st.parameters.clone(),
+                    // As CloudFormation's DescribeStacks: a NoEcho value reads back as `****`
+                    // (AWS CloudFormation User Guide, "Parameters": "If you set the NoEcho
+                    // attribute to true, CloudFormation returns the parameter value masked as
+                    // asterisks (*****) for any calls that describe the stack"). moto does not
+                    // mask (it compares values, not names, with the NoEcho keys).
+                    parameters: {
+                        let secret = crate::noecho::declared(&st.template);
+                        st.parameters
+                            .iter()
+                            .map(|(k, v)| {
+                                let shown = if secret.contains(k) {
+                                    "****"
+                                } else {
+                                    v.as_str()
+                                };
+                                (k.clone(), shown.to_string())
+                            })
+                            .collect()
+                    },
                     outputs: st.outputs.clone(),
                     tags: st.tags.clone(),
                 },
