@@ -129,6 +129,9 @@ impl Cloud for AwsCloud {
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
         self.delete_objects_impl(bucket, keys).await
     }
+    async fn delete_bucket(&self, bucket: &str) -> CloudResult<()> {
+        self.delete_bucket_impl(bucket).await
+    }
 
     async fn start_image_build(&self, req: &ImageBuildRequest) -> CloudResult<String> {
         self.start_image_build_impl(req).await

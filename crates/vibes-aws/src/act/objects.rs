@@ -7,7 +7,8 @@ use crate::observe::SHA256_METADATA;
 use crate::AwsCloud;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier,
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, EncodingType,
+    ObjectIdentifier,
 };
 use futures_util::{stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
@@ -341,6 +342,117 @@ impl AwsCloud {
                 return Err(f.into_cloud("DeleteObjects", &format!("s3://{bucket}"), &[]));
             }
         }
+        Ok(())
+    }
+
+    /// Empties the (versioned) bucket — every object version and every delete marker, listed
+    /// first and then deleted a thousand at a time — and deletes it.
+    pub(crate) async fn delete_bucket_impl(&self, bucket: &str) -> CloudResult<()> {
+        let what = format!("s3://{bucket}");
+        let mut versions: Vec<(String, Option<String>)> = Vec::new();
+        // ListObjectVersions has no paginator in the SDK: its pages continue from a key and
+        // version marker pair.
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .s3
+                .list_object_versions()
+                .bucket(bucket)
+                .encoding_type(EncodingType::Url)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| cloud_err("ListObjectVersions", &what, e))?;
+            let keys = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                );
+            // Decoded only when the answer says it is encoded (moto, unlike S3, answers
+            // ListObjectVersions with raw keys and no EncodingType).
+            let encoded = page.encoding_type() == Some(&EncodingType::Url);
+            let decode = |k: &str| {
+                if encoded {
+                    crate::observe::s3_url_decoded(k)
+                } else {
+                    k.to_string()
+                }
+            };
+            for (key, version) in keys {
+                if let Some(key) = key {
+                    versions.push((decode(key), version.map(str::to_string)));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            // NextKeyMarker comes URL-encoded like the keys; the request takes the key itself.
+            key_marker = page.next_key_marker().map(decode);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        let (alone, batched): (Vec<_>, Vec<_>) = versions
+            .into_iter()
+            .partition(|(k, _)| k.chars().any(char::is_control));
+        for (key, version) in alone {
+            self.s3
+                .delete_object()
+                .bucket(bucket)
+                .key(&key)
+                .set_version_id(version)
+                .send()
+                .await
+                .map_err(|e| cloud_err("DeleteObject", &what, e))?;
+        }
+        for batch in batched.chunks(1000) {
+            let ids = batch
+                .iter()
+                .map(|(k, v)| {
+                    ObjectIdentifier::builder()
+                        .key(k.as_str())
+                        .set_version_id(v.clone())
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CloudError::permanent("DeleteObjects", e.to_string()))?;
+            let delete = Delete::builder()
+                .set_objects(Some(ids))
+                .quiet(true)
+                .build()
+                .map_err(|e| CloudError::permanent("DeleteObjects", e.to_string()))?;
+            let out = self
+                .s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| cloud_err("DeleteObjects", &what, e))?;
+            if let Some(first) = out.errors().first() {
+                return Err(CloudError::permanent(
+                    "DeleteObjects",
+                    format!(
+                        "{what}: {} versions not deleted, first {}: {}",
+                        out.errors().len(),
+                        first.key().unwrap_or_default().escape_debug(),
+                        first.message().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        self.s3
+            .delete_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| cloud_err("DeleteBucket", &what, e))?;
         Ok(())
     }
 }

@@ -25,6 +25,7 @@ pub(crate) use s3::bucket as list_bucket_opt;
 pub use s3::SHA256_METADATA;
 pub(crate) use s3::{
     listing as s3_listing, object_sha256 as s3_object_sha256, read_manifest as s3_read_manifest,
+    url_decoded as s3_url_decoded,
 };
 mod ssm;
 

@@ -55,10 +55,16 @@ pub(crate) async fn listing(
                 return Err(f.into_cloud("ListObjectsV2", bucket, &[]));
             }
         };
+        // Decoded only when the answer says it is encoded, as the AWS CLI does.
+        let encoded = page.encoding_type() == Some(&EncodingType::Url);
         for o in page.contents() {
             if let Some(key) = o.key() {
                 listed.push(Listed {
-                    key: url_decoded(key),
+                    key: if encoded {
+                        url_decoded(key)
+                    } else {
+                        key.to_string()
+                    },
                     size: o.size().unwrap_or_default().max(0) as u64,
                     etag: o.e_tag().map(str::to_string),
                 });
@@ -70,7 +76,7 @@ pub(crate) async fn listing(
 
 /// A key as ListObjectsV2 gives it with `encoding-type=url`: form-encoded, a space as `+`
 /// (the AWS CLI decodes it the same way, with `unquote_plus`).
-fn url_decoded(key: &str) -> String {
+pub(crate) fn url_decoded(key: &str) -> String {
     let spaced = key.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8_lossy()

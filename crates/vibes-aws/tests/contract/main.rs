@@ -65,6 +65,7 @@ contract! {
     parameters_are_tagged_when_new_and_on_request => crate::params::tagged_when_new_and_on_request;
     stacks_are_created_updated_waited_for_and_deleted => crate::stacks::created_updated_waited_for_and_deleted;
     objects_are_listed_with_sizes_and_sha256_and_deleted => crate::objects::listed_with_sizes_and_sha256_and_deleted;
+    a_versioned_bucket_is_emptied_of_every_version_and_deleted => crate::objects::versioned_bucket_emptied_and_deleted;
     volumes_and_snapshots_are_made_waited_for_and_deleted => crate::ebs::volumes_and_snapshots_made_waited_for_and_deleted;
     instances_run_from_a_launch_template_and_terminate => crate::instances::run_from_a_launch_template_and_terminate;
     a_volume_is_attached_to_a_running_instance_once => crate::instances::a_volume_is_attached_once;

@@ -57,3 +57,31 @@ pub async fn listed_with_sizes_and_sha256_and_deleted(s: &Subject) {
     );
     assert_eq!(cloud.list_bucket("ob-nothing").await.unwrap(), None);
 }
+
+/// `destroy --include-data`: a versioned bucket holding old versions and a delete marker (a
+/// replaced and a deleted file) is emptied of all of them and deleted; a second delete finds
+/// nothing.
+pub async fn versioned_bucket_emptied_and_deleted(s: &Subject) {
+    let cloud = s.cloud();
+    s.versioned_bucket("ob-versioned").await;
+    for body in ["first take", "second take"] {
+        cloud
+            .put_object("ob-versioned", "ccr/1-track.wav", body.as_bytes().to_vec())
+            .await
+            .unwrap();
+    }
+    cloud
+        .put_object("ob-versioned", "ccr/gone.wav", b"gone".to_vec())
+        .await
+        .unwrap();
+    cloud
+        .delete_objects("ob-versioned", &["ccr/gone.wav".to_string()])
+        .await
+        .unwrap();
+    cloud.delete_bucket("ob-versioned").await.unwrap();
+    assert_eq!(cloud.list_bucket("ob-versioned").await.unwrap(), None);
+    assert!(matches!(
+        cloud.delete_bucket("ob-versioned").await,
+        Err(vibes_core::cloud::CloudError::NotFound { .. })
+    ));
+}

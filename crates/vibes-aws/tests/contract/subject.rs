@@ -183,6 +183,29 @@ impl Subject {
         }
     }
 
+    /// A bucket with versioning on, as the main stack makes the sources bucket. The fake keeps
+    /// no versions (nothing it does depends on them).
+    pub async fn versioned_bucket(&self, name: &str) {
+        self.bucket(name).await;
+        if let Side::Aws(m) = &self.side {
+            let s3 = aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&m.sdk)
+                    .force_path_style(true)
+                    .build(),
+            );
+            s3.put_bucket_versioning()
+                .bucket(name)
+                .versioning_configuration(
+                    aws_sdk_s3::types::VersioningConfiguration::builder()
+                        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("versioning");
+        }
+    }
+
     /// A key pair made by hand, without tags (to be adopted).
     pub async fn hand_made_key_pair(&self, name: &str, public_key: &str) {
         match &self.side {

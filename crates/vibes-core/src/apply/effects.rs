@@ -462,6 +462,11 @@ async fn run_effect(
             cx.call_gone(name, |_| cloud.delete_snapshot(snapshot_id))
                 .await
         }
+        Effect::DeleteBucket { bucket } => {
+            cx.reporter
+                .action_progress(index, &format!("emptying and deleting {bucket}"));
+            cx.call_gone(name, |_| cloud.delete_bucket(bucket)).await
+        }
         Effect::LaunchServer {
             launch_template,
             image,

@@ -226,6 +226,9 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<()>;
     async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()>;
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()>;
+    /// Delete every version and delete marker in `bucket` (the sources bucket is versioned),
+    /// then the bucket. `NotFound` when there is no such bucket.
+    async fn delete_bucket(&self, bucket: &str) -> CloudResult<()>;
     /// Record the bucket's manifest after a sync ([`crate::bucket_manifest`]): `uploaded` are
     /// the objects this sync wrote (size and SHA-256 as scanned); the manifest covers the whole
     /// bucket, with each object's ETag, so later reads need no per-object call. The default

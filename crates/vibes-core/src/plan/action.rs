@@ -214,6 +214,11 @@ pub enum Effect {
     DeleteSnapshot {
         snapshot_id: String,
     },
+    /// Empty the sources bucket of every object version and delete marker, then delete it
+    /// (`vibes destroy --include-data`).
+    DeleteBucket {
+        bucket: String,
+    },
 
     /// Launch the rsync server from the newest builds snapshot.
     LaunchServer {
@@ -250,6 +255,7 @@ impl Effect {
             Effect::CreateVolume { .. } => "create volume",
             Effect::RunCompile { .. } => "compile",
             Effect::DeleteSnapshot { .. } => "delete snapshot",
+            Effect::DeleteBucket { .. } => "delete bucket",
             Effect::LaunchServer { .. } => "launch server",
             Effect::TerminateInstance { .. } => "terminate instance",
         }

@@ -884,6 +884,15 @@ impl Cloud for FakeCloud {
         Ok(())
     }
 
+    async fn delete_bucket(&self, bucket: &str) -> CloudResult<()> {
+        let _s = self.enter("delete_bucket", bucket).await?;
+        self.world()
+            .buckets
+            .remove(bucket)
+            .map(|_| ())
+            .ok_or_else(|| not_found("delete_bucket", format!("bucket {bucket}")))
+    }
+
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
         let _s = self.enter("delete_objects", bucket).await?;
         if keys.len() > 1000 {
