@@ -14,6 +14,9 @@ pub struct Session {
     /// The directory relative paths in the config are resolved against.
     pub base_dir: PathBuf,
     pub cloud: Arc<dyn Cloud>,
+    /// Observing for `vibes destroy`: the sources bucket is listed even when the config has
+    /// no `[sources]`, so the plan can say what it keeps or deletes.
+    pub destroy: bool,
 }
 
 /// Load and validate the config. The sources tree it names is read by [`Session::observe`].
@@ -67,6 +70,7 @@ impl Session {
             desired,
             base_dir,
             cloud: Arc::new(cloud),
+            destroy: false,
         })
     }
 
@@ -80,11 +84,10 @@ impl Session {
             let (path, base_dir) = (self.base_dir.join(&s.path), self.base_dir.clone());
             tokio::task::spawn_blocking(move || scan_sources(&path, &base_dir))
         });
-        let hint = self
-            .desired
-            .sources
-            .as_ref()
-            .and_then(|_| std::fs::read_to_string(bucket_hint_file(&self.base_dir)).ok());
+        let wanted = self.desired.sources.is_some() || self.destroy;
+        let hint = wanted
+            .then(|| std::fs::read_to_string(bucket_hint_file(&self.base_dir)).ok())
+            .flatten();
         let hint = hint.map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
         let cloud = self.cloud.clone();
         let early_listing = async {
@@ -104,12 +107,20 @@ impl Session {
             }
         }
         let main = self.desired.project.aws_name("main");
+        // The main stack names the bucket; once it is gone, the parameter that recorded it
+        // (when it is ours) names the bucket the stack kept.
+        let pointer = observed
+            .parameters
+            .get(&self.desired.project.ssm_path("sources"))
+            .filter(|p| p.tags.get(vibes_core::tags::PROJECT) == Some(&project))
+            .and_then(|p| p.value.clone());
         let bucket = observed
             .stacks
             .get(&main)
             .and_then(|s| s.outputs.get(vibes_core::plan::outputs::SOURCES_BUCKET))
-            .cloned();
-        if let (Some(bucket), Some(_)) = (bucket, &self.desired.sources) {
+            .cloned()
+            .or(pointer);
+        if let (Some(bucket), true) = (bucket, wanted) {
             observed.sources_bucket = match early {
                 Some((seen, Ok(listing))) if seen == bucket => listing,
                 _ => self

@@ -63,8 +63,12 @@ impl Collection {
     }
 
     fn configure(&self, delete: bool) {
+        self.configure_network("create = true", delete);
+    }
+
+    fn configure_network(&self, network: &str, delete: bool) {
         let body = format!(
-            "[project]\nname = \"coll\"\nregion = \"us-east-1\"\n\n[network]\ncreate = true\n\n[sources]\npath = \"music\"\ndelete = {delete}\n"
+            "[project]\nname = \"coll\"\nregion = \"us-east-1\"\n\n[network]\n{network}\n\n[sources]\npath = \"music\"\ndelete = {delete}\n"
         );
         std::fs::write(self.dir.path().join("vibes.toml"), body).unwrap();
     }
@@ -264,4 +268,114 @@ fn the_bucket_holds_exactly_the_tree_and_follows_its_changes() {
     let mut remote = bucket_hashes(&moto, &bucket);
     remote.remove(MANIFEST_KEY);
     assert!(remote.is_empty(), "{remote:?}");
+}
+
+/// Buckets in the account whose name says they are a stack's sources bucket.
+fn sources_buckets(moto: &Moto) -> Vec<String> {
+    moto.aws_json(&["s3api", "list-buckets"])["Buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["Name"].as_str())
+        .filter(|n| n.to_ascii_lowercase().contains("sourcesbucket"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn destroy_keeps_the_collection_unless_asked_and_the_next_apply_finds_it() {
+    let moto = Moto::start();
+    let c = Collection::new();
+    // A network of the user's own: moto cannot delete a VPC stack (it deletes the VPC before
+    // what is in it), and the network is not what this test is about.
+    let vpc = moto.aws_json(&["ec2", "create-vpc", "--cidr-block", "10.9.0.0/16"])["Vpc"]["VpcId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let subnet = moto.aws_json(&[
+        "ec2",
+        "create-subnet",
+        "--vpc-id",
+        &vpc,
+        "--cidr-block",
+        "10.9.1.0/24",
+        "--availability-zone",
+        "us-east-1a",
+    ])["Subnet"]["SubnetId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.configure_network(
+        &format!(
+            "vpc_id = \"{vpc}\"\nsubnet_id = \"{subnet}\"\navailability_zone = \"us-east-1a\""
+        ),
+        false,
+    );
+    let apply = c.vibes(&moto, &["apply", "--auto-approve"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let bucket = bucket_name(&moto);
+    assert_eq!(sources_buckets(&moto), [bucket.clone()]);
+
+    // Without --include-data the plan says what it keeps, and keeps it.
+    let destroy = c.vibes(&moto, &["destroy", "--auto-approve"]);
+    assert_eq!(code(&destroy), 0, "{}", text(&destroy));
+    assert!(
+        text(&destroy).contains(&format!(
+            "kept: the sources bucket {bucket} (244 objects, 8.1 MiB)"
+        )),
+        "{}",
+        text(&destroy)
+    );
+    assert!(
+        text(&destroy).contains("only with --include-data"),
+        "{}",
+        text(&destroy)
+    );
+    let stacks = moto.aws_json(&["cloudformation", "describe-stacks"]);
+    assert!(stacks["Stacks"].as_array().unwrap().is_empty(), "{stacks}");
+    let mut remote = bucket_hashes(&moto, &bucket);
+    remote.remove(MANIFEST_KEY);
+    assert_eq!(remote, hashes(&c.music()), "the collection is intact");
+    assert_eq!(bucket_name(&moto), bucket, "its parameter kept");
+
+    // The next apply hands the kept bucket to the new main stack: no second bucket, nothing
+    // uploaded again.
+    let plan = c.vibes(&moto, &["plan"]);
+    assert!(
+        text(&plan).contains(&format!("parameter SourcesBucketName = {bucket}")),
+        "{}",
+        text(&plan)
+    );
+    assert!(!text(&plan).contains("to upload"), "{}", text(&plan));
+    let apply = c.vibes(&moto, &["apply", "--auto-approve"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    assert_eq!(bucket_name(&moto), bucket);
+    assert_eq!(sources_buckets(&moto), [bucket.clone()], "no second bucket");
+    let clean = c.vibes(&moto, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&clean), 0, "{}", text(&clean));
+
+    // With --include-data the bucket (every version) and its parameter go, after the stack.
+    std::fs::write(c.music().join("ccr/tags.vc"), "ARTIST=CCR\n").unwrap();
+    let apply = c.vibes(&moto, &["apply", "--auto-approve"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply));
+    let destroy = c.vibes(&moto, &["destroy", "--auto-approve", "--include-data"]);
+    assert_eq!(code(&destroy), 0, "{}", text(&destroy));
+    assert!(
+        text(&destroy).contains("is emptied and deleted"),
+        "{}",
+        text(&destroy)
+    );
+    assert!(sources_buckets(&moto).is_empty(), "{}", text(&destroy));
+    let gone = moto
+        .aws_cli()
+        .args(["ssm", "get-parameter", "--name", "/coll/sources"])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the parameter is deleted");
+    let again = c.vibes(&moto, &["destroy", "--auto-approve"]);
+    assert!(
+        text(&again).contains("Destroy complete"),
+        "{}",
+        text(&again)
+    );
 }

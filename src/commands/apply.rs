@@ -42,6 +42,7 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
         ));
     }
     let mut session = Session::open(cli).await?;
+    session.destroy = options.destroy;
     let project = session.desired.project.name.clone();
     if saved.is_none() {
         // Nothing to do needs no lock: look first, and lock only when there is work.

@@ -5,6 +5,7 @@ mod check;
 mod keys;
 mod ownership;
 mod planner;
+mod sources;
 mod stacks;
 
 pub use action::{Action, Attribute, Effect, Op, TextChange};

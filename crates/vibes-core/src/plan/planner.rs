@@ -13,7 +13,6 @@ use crate::observed::{
     Observed, ObservedImage, ObservedInstance, ObservedParameter, ObservedSnapshot,
 };
 use crate::tags::{self, fingerprint_of, idempotency_token, ownership, Tags};
-use crate::units::human_bytes;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -120,7 +119,7 @@ pub fn plan(
 pub(super) struct Cx<'a> {
     pub(super) d: &'a Desired,
     pub(super) o: &'a Observed,
-    opt: &'a PlanOptions,
+    pub(super) opt: &'a PlanOptions,
     pub(super) project: &'a str,
     /// What the planner noticed that needs no action, for the plan's notes.
     notes: RefCell<Vec<String>>,
@@ -210,7 +209,7 @@ impl<'a> Cx<'a> {
             .collect()
     }
 
-    fn main_output(&self, output: &str) -> Value {
+    pub(super) fn main_output(&self, output: &str) -> Value {
         Value::Output {
             address: Address::stack("main"),
             output: output.into(),
@@ -218,7 +217,7 @@ impl<'a> Cx<'a> {
     }
 
     /// The value of a stack output as observed now, if the stack exists and has it.
-    fn observed_output(&self, stack: &str, output: &str) -> Option<&'a str> {
+    pub(super) fn observed_output(&self, stack: &str, output: &str) -> Option<&'a str> {
         let spec = self.d.stacks.get(stack);
         let name = spec
             .map(|s| s.stack_name.clone())
@@ -369,7 +368,11 @@ impl<'a> Cx<'a> {
 
     /// A parameter vibes writes as bookkeeping (an image's id, the sources bucket's name) is
     /// another project's: the reason to block the action that would overwrite it.
-    fn pointer_blocked(&self, address: &Address, p: Option<&ObservedParameter>) -> Option<String> {
+    pub(super) fn pointer_blocked(
+        &self,
+        address: &Address,
+        p: Option<&ObservedParameter>,
+    ) -> Option<String> {
         let p = p?;
         let thing = Thing {
             what: "parameter",
@@ -563,203 +566,6 @@ impl<'a> Cx<'a> {
             out.push(a);
         }
         out
-    }
-
-    // ---------------------------------------------------------------- sources
-
-    fn plan_sources(&self) -> Vec<Action> {
-        let address = Address::sources();
-        let Some(spec) = &self.d.sources else {
-            // Without [sources], the bucket's content is data: it is left alone.
-            return Vec::new();
-        };
-        let Some(manifest) = &spec.manifest else {
-            return Vec::new();
-        };
-        let bucket = self.o.sources_bucket.as_ref();
-        let mut upload = BTreeMap::new();
-        let mut upload_bytes = 0;
-        for (path, f) in &manifest.files {
-            let remote = bucket.and_then(|b| b.objects.get(path));
-            let same = remote.is_some_and(|r| {
-                r.size == f.size && r.sha256.as_deref() == Some(f.sha256.as_str())
-            });
-            if !same {
-                upload.insert(path.clone(), f.sha256.clone());
-                upload_bytes += f.size;
-            }
-        }
-        let extra: Vec<String> = bucket
-            .map(|b| {
-                b.objects
-                    .keys()
-                    // The bucket's manifest is vibes' bookkeeping, not a stray object.
-                    .filter(|k| {
-                        !manifest.files.contains_key(*k)
-                            && !crate::bucket_manifest::is_bookkeeping(k)
-                    })
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        let delete = if spec.delete || self.opt.include_data {
-            extra.clone()
-        } else {
-            Vec::new()
-        };
-        if let Some(why) = self.mass_delete_blocked(spec, manifest, bucket, &delete) {
-            let mut a = action(address, Op::Blocked, why);
-            a.attributes
-                .push(Attribute::new("path", spec.path.display().to_string()));
-            a.attributes.push(Attribute::new(
-                "would delete",
-                delete
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ));
-            a.relies_on.insert("bucket:sources".into(), seen(bucket));
-            return vec![a];
-        }
-        let bucket_value = self.main_output(outputs::SOURCES_BUCKET);
-        let bucket_now = self.resolve_now(&bucket_value);
-        let pointer = self.o.parameters.get(&spec.parameter);
-        if let Some(why) = self.pointer_blocked(&address, pointer) {
-            let mut a = action(address, Op::Blocked, why);
-            a.relies_on
-                .insert(format!("parameter:{}", spec.parameter), seen(pointer));
-            return vec![a];
-        }
-        let pointer_ok = bucket_now.is_some()
-            && pointer.is_some_and(|p| p.value == bucket_now && self.ours(&p.tags));
-        if upload.is_empty() && delete.is_empty() && pointer_ok && extra.is_empty() {
-            return Vec::new();
-        }
-        let revision = manifest.revision();
-        let mut parts = Vec::new();
-        if !upload.is_empty() {
-            parts.push(format!(
-                "{} to upload, {}",
-                plural(upload.len(), "file", "files"),
-                human_bytes(upload_bytes)
-            ));
-        }
-        if !delete.is_empty() {
-            parts.push(format!("{} to delete", delete.len()));
-        }
-        let mut a = if parts.is_empty() && pointer_ok {
-            let mut a = action(
-                address.clone(),
-                Op::Blocked,
-                format!(
-                    "{} in the bucket but not in {}: kept, since [sources] delete = false (set it, or pass --include-data, to delete them)",
-                    plural(extra.len(), "object is", "objects are"),
-                    spec.path.display()
-                ),
-            );
-            a.attributes.push(Attribute::new(
-                "kept",
-                // Keys are whatever was put in the bucket: the renderer escapes them.
-                extra.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
-            ));
-            a
-        } else {
-            if !pointer_ok {
-                parts.push(format!("{} to record the bucket name", spec.parameter));
-            }
-            if bucket.is_none() {
-                parts.push("the bucket is new".into());
-            }
-            if delete.is_empty() && !extra.is_empty() {
-                parts.push(format!(
-                    "{} kept ([sources] delete = false)",
-                    plural(extra.len(), "extra object", "extra objects")
-                ));
-            }
-            let mut a = action(address.clone(), Op::Run, parts.join("; "));
-            if !upload.is_empty() || !delete.is_empty() {
-                a.effects.push(Effect::SyncSources {
-                    bucket: bucket_value.clone(),
-                    root: spec.path.display().to_string(),
-                    upload,
-                    delete,
-                    revision: revision.clone(),
-                });
-            }
-            if !pointer_ok {
-                let tags = self.tags(&address, &revision);
-                a.effects.push(Effect::PutParameter {
-                    name: spec.parameter.clone(),
-                    value: bucket_value,
-                    tags,
-                });
-            }
-            a
-        };
-        a.attributes
-            .insert(0, Attribute::new("path", spec.path.display().to_string()));
-        a.attributes
-            .insert(1, Attribute::new("revision", &revision));
-        a.attributes.insert(
-            2,
-            Attribute::new(
-                "files",
-                format!(
-                    "{} ({})",
-                    manifest.files.len(),
-                    human_bytes(manifest.total_bytes())
-                ),
-            ),
-        );
-        a.relies_on.insert("bucket:sources".into(), seen(bucket));
-        a.relies_on
-            .insert(format!("parameter:{}", spec.parameter), seen(pointer));
-        vec![a]
-    }
-
-    /// Why a sync's deletions must wait for `--allow-mass-delete`, if they must: an empty local
-    /// tree (most often a disk that is not mounted) would delete every object, and the compile
-    /// after it every output; so would a tree that lost most of its files.
-    fn mass_delete_blocked(
-        &self,
-        spec: &crate::model::SourcesSpec,
-        manifest: &crate::model::Manifest,
-        bucket: Option<&crate::observed::ObservedBucket>,
-        delete: &[String],
-    ) -> Option<String> {
-        if delete.is_empty() || self.opt.allow_mass_delete {
-            return None;
-        }
-        let held = bucket
-            .map(|b| {
-                b.objects
-                    .keys()
-                    .filter(|k| !crate::bucket_manifest::is_bookkeeping(k))
-                    .count()
-            })
-            .unwrap_or(0)
-            .max(delete.len());
-        if manifest.files.is_empty() {
-            return Some(format!(
-                "{} is empty and the sources bucket holds {}: the sync would delete every one of them (is the disk mounted?); check the path, or pass --allow-mass-delete to delete them",
-                spec.path.display(),
-                plural(held, "object", "objects"),
-            ));
-        }
-        if delete.len() * 100 > held * MASS_DELETE_SHARE_PERCENT {
-            return Some(format!(
-                "the sync would delete {} of the {} in the sources bucket ({}%, more than the {}% a sync may delete), and {} holds {}; check the path, or pass --allow-mass-delete to delete them",
-                delete.len(),
-                plural(held, "object", "objects"),
-                delete.len() * 100 / held,
-                MASS_DELETE_SHARE_PERCENT,
-                spec.path.display(),
-                plural(manifest.files.len(), "file", "files"),
-            ));
-        }
-        None
     }
 
     // ---------------------------------------------------------------- volumes
@@ -1302,7 +1108,11 @@ impl<'a> Cx<'a> {
             }
             (Image, Stack) => named(b, "main"),
             (Image, Key) => named(b, "builds"),
-            (Sources, Stack) | (Volume, Stack) => named(b, "main"),
+            // The sources bucket outlives the main stack: destroy deletes it (with
+            // --include-data) only once the stack, and the bucket policy in it, are gone.
+            (Sources, Stack) => named(b, "main") && !self.opt.destroy,
+            (Stack, Sources) => named(a, "main") && self.opt.destroy,
+            (Volume, Stack) => named(b, "main"),
             (Compile, Stack) => named(b, "main"),
             (Compile, Image) => named(b, "worker"),
             (Compile, Key) => named(b, "worker") || named(b, "builds"),

@@ -8,6 +8,7 @@
 use super::action::{Action, Attribute, Effect, Op, TextChange};
 use super::ownership::{self, leftover, standing, Leftover, Standing, Thing};
 use super::planner::{action, plural, seen, Cx};
+use super::sources::SOURCES_BUCKET_PARAMETER;
 use crate::address::{Address, Kind};
 use crate::model::{StackSpec, Value};
 use crate::noecho;
@@ -64,10 +65,36 @@ impl Cx<'_> {
             .d
             .stacks
             .iter()
-            .filter_map(|(name, spec)| self.plan_stack(name, spec))
+            .filter_map(|(name, spec)| self.plan_stack(name, &self.with_kept_bucket(spec)))
             .collect();
         out.extend(self.stacks_no_longer_named());
         out
+    }
+
+    /// The spec as applied: a stack whose template takes `SourcesBucketName`, and whose config
+    /// does not set it, is handed the sources bucket an earlier deployment kept — when it is
+    /// created again (so the collection is not uploaded into a second bucket), and afterwards
+    /// (its live value kept, so that no update ever takes the bucket away from it).
+    fn with_kept_bucket<'s>(&self, spec: &'s StackSpec) -> std::borrow::Cow<'s, StackSpec> {
+        use std::borrow::Cow;
+        if spec.parameters.contains_key(SOURCES_BUCKET_PARAMETER)
+            || !declares(&spec.template_body, SOURCES_BUCKET_PARAMETER)
+        {
+            return Cow::Borrowed(spec);
+        }
+        let value = match self.o.stacks.get(&spec.stack_name) {
+            Some(live) => live.parameters.get(SOURCES_BUCKET_PARAMETER).cloned(),
+            None => self.kept_sources_bucket().map(|b| b.bucket.clone()),
+        };
+        match value {
+            Some(v) if !v.is_empty() => {
+                let mut spec = spec.clone();
+                spec.parameters
+                    .insert(SOURCES_BUCKET_PARAMETER.into(), Value::literal(v));
+                Cow::Owned(spec)
+            }
+            _ => Cow::Borrowed(spec),
+        }
     }
 
     fn stack_diff(&self, s: &ObservedStack, spec: &StackSpec) -> StackDiff {
@@ -358,6 +385,14 @@ impl Cx<'_> {
         }
         out
     }
+}
+
+/// Whether a template declares the parameter `name`.
+fn declares(template_body: &str, name: &str) -> bool {
+    serde_yaml_ng::from_str::<serde_yaml_ng::Value>(template_body)
+        .ok()
+        .and_then(|t| t.get("Parameters").map(|p| p.get(name).is_some()))
+        .unwrap_or(false)
 }
 
 /// A stack that never came up: nothing of it can be updated, only deleted and made again.
