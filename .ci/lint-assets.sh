@@ -207,6 +207,10 @@ def resolve(x, res):
                           (att(m.group(1)) if "." in m.group(1) else ref(m.group(1))), text)
         if k in ("!Join", "Fn::Join"):
             return v[0].join(resolve(v[1], res))
+        if k in ("!If", "Fn::If"):
+            # Both branches name the same kind of resource (the sources bucket the stack makes,
+            # or the one it is handed): the first is linted.
+            return resolve(v[1], res)
         if k.startswith("!") or k.startswith("Fn::"):
             sys.exit(f"lint-assets: {k} in a policy document: teach the IAM lint to resolve it")
     if isinstance(x, dict):
