@@ -9,7 +9,7 @@ use vibes_build::{BuildOptions, Outcome, Progress, TrackEvent};
 
 #[derive(clap::Args, Debug, Default)]
 pub struct BuildArgs {
-    /// The sources tree (artist/album/disc directories with tags.vc and vibes.txt).
+    /// The sources tree, in the vibes or the mustup format (docs/source-formats.md).
     #[arg(long, value_name = "DIR")]
     pub sources: PathBuf,
     /// Where outputs go: one directory per profile.
@@ -29,6 +29,10 @@ pub struct BuildArgs {
     /// built (refused otherwise: an empty tree is most often a disk that is not mounted).
     #[arg(long)]
     pub allow_empty: bool,
+    /// The sources tree's format [default: [sources] format of vibes.toml, else auto: read
+    /// from the tree's files].
+    #[arg(long, value_name = "auto|vibes|mustup")]
+    pub format: Option<vibes_build::SourceFormat>,
 }
 
 /// Which profiles of vibes.toml a build takes.
@@ -85,10 +89,14 @@ pub fn run(
         profiles,
         jobs: args.jobs.unwrap_or(0),
         allow_empty: args.allow_empty,
+        format: args.format.unwrap_or_default(),
     };
     let progress = CliProgress::new();
     let summary = vibes_build::build(&opts, &progress).map_err(|e| miette!("{e}"))?;
     progress.finish();
+    for w in &summary.warnings {
+        errln!("{w}");
+    }
     for f in &summary.failed {
         errln!(
             "failed: {} → {}/{}\n{}",
