@@ -452,6 +452,10 @@ fn record_for(
     for p in &track.pictures {
         let h = hashes[&p.path].clone()?;
         tag_parts.push(format!("picture {} {} {h}", p.kind, p.mime));
+        // Only a described picture hashes its description: other outputs keep their keys.
+        if !p.description.is_empty() {
+            tag_parts.push(format!("description {}", p.description));
+        }
     }
     let tags = digest(&tag_parts.iter().map(String::as_str).collect::<Vec<_>>());
     Ok(OutputRecord {

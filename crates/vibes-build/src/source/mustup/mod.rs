@@ -97,7 +97,7 @@ impl Walker<'_> {
         let mut bases: HashMap<String, String> = HashMap::new();
         for (name, entry) in tracks {
             let entry = entry.unwrap_or_default();
-            let (at, line, column) = doc.find(&name, 0);
+            let (at, line, column) = doc.find_key(&name);
             let here = |message: String| doc.error_at(line, column, message);
             let exists = listing
                 .iter()

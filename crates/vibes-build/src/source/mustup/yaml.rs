@@ -239,6 +239,22 @@ impl Doc {
         })
     }
 
+    /// Where the top-level key `name` is (at the start of a line, bare or quoted), else the
+    /// first `name` anywhere.
+    pub fn find_key(&self, name: &str) -> (usize, usize, usize) {
+        for pattern in [
+            format!("\n{name}:"),
+            format!("\n'{name}':"),
+            format!("\n\"{name}\":"),
+        ] {
+            let text = format!("\n{}", self.text);
+            if let Some(i) = text.find(&pattern) {
+                return self.find(name, i);
+            }
+        }
+        self.find(name, 0)
+    }
+
     /// Line and column (1-based) of the first `needle` at or after byte `from`, or of `from`.
     pub fn find(&self, needle: &str, from: usize) -> (usize, usize, usize) {
         let from = from.min(self.text.len());
@@ -311,5 +327,8 @@ mod tests {
         );
         let d = doc("a: 1\nb: x\n");
         assert_eq!(d.find("x", 0), (8, 2, 4));
+        let d = doc("101.wave: {}\n'01.wave': {}\n");
+        assert_eq!(d.find_key("01.wave"), (14, 2, 2));
+        assert_eq!(d.find_key("101.wave"), (0, 1, 1));
     }
 }
