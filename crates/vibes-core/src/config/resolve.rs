@@ -13,6 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use toml::Spanned;
 
+/// The formats a sources tree may be in (docs/source-formats.md); `auto` reads it from its files.
+pub const SOURCE_FORMATS: [&str; 3] = ["auto", "vibes", "mustup"];
+
 pub const DEFAULT_COMPILE_INSTANCE: &str = "c7a.xlarge";
 pub const DEFAULT_BUILDS_VOLUME_GIB: u32 = 100;
 pub const DEFAULT_TIMEOUT_MINUTES: u32 = 240;
@@ -603,9 +606,21 @@ impl<'a> Resolver<'a> {
             raw.span.clone(),
             "[sources]".into(),
         );
+        let format = raw.format.as_ref().map(|f| {
+            if !SOURCE_FORMATS.contains(&f.get_ref().as_str()) {
+                self.fault(
+                    FaultKind::InvalidValue,
+                    f.span(),
+                    format!("`{}` is not a sources format", f.get_ref()),
+                    "expected \"vibes\" or \"mustup\" (or \"auto\": read from the tree's files)",
+                );
+            }
+            f.get_ref().clone()
+        });
         SourcesSpec {
             path,
             delete: raw.delete.as_ref().is_some_and(|d| *d.get_ref()),
+            format,
             parameter,
             manifest: None,
         }
