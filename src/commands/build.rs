@@ -56,15 +56,25 @@ impl BuildArgs {
     }
 }
 
-/// Runs the build; 0 when every track compiled, 1 when some failed. `profiles_from_config` gives
-/// (name, tup.config text) of the profiles of vibes.toml asked for.
+/// What vibes.toml gives a build: (name, tup.config text) of the profiles asked for, and
+/// `[sources] format`.
+pub type FromConfig = (Vec<(String, String)>, Option<String>);
+
+/// Runs the build; 0 when every track compiled, 1 when some failed. `from_config` reads what
+/// vibes.toml gives (see [`FromConfig`]); it is not called when only --profile-file is given.
 pub fn run(
     args: &BuildArgs,
-    profiles_from_config: impl Fn(ConfigProfiles<'_>) -> miette::Result<Vec<(String, String)>>,
+    from_config: impl Fn(ConfigProfiles<'_>) -> miette::Result<FromConfig>,
 ) -> miette::Result<i32> {
-    let mut profiles = match args.config_profiles() {
-        ConfigProfiles::None => Vec::new(),
-        asked => profiles_from_config(asked)?,
+    let (mut profiles, config_format) = match args.config_profiles() {
+        ConfigProfiles::None => (Vec::new(), None),
+        asked => from_config(asked)?,
+    };
+    // --format wins over [sources] format, which the config check already validated.
+    let format = match (args.format, config_format) {
+        (Some(f), _) => f,
+        (None, Some(f)) => f.parse().map_err(|e: String| miette!("{e}"))?,
+        (None, None) => vibes_build::SourceFormat::Auto,
     };
     for file in &args.profile_files {
         let name = file
@@ -89,7 +99,7 @@ pub fn run(
         profiles,
         jobs: args.jobs.unwrap_or(0),
         allow_empty: args.allow_empty,
-        format: args.format.unwrap_or_default(),
+        format,
     };
     let progress = CliProgress::new();
     let summary = vibes_build::build(&opts, &progress).map_err(|e| miette!("{e}"))?;
