@@ -285,3 +285,37 @@ fn faults_name_file_line_and_column() {
     opts.format = SourceFormat::Mustup;
     assert!(build(&opts, &Recorder::default()).is_ok());
 }
+
+fn seconds(path: &Path) -> f64 {
+    lofty::read_from_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .properties()
+        .duration()
+        .as_secs_f64()
+}
+
+/// A FLAC input is cut by the decoder that feeds every encoder; `end` is a time of the source.
+#[test]
+fn a_trim_cuts_flac_inputs_too_and_end_is_a_time_of_the_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    write_flac(&src.join("a/01-x.flac"), 2.0, 440.0);
+    write_wav(&src.join("a/02-y.wave"), 2.0, 440.0);
+    write(
+        &src.join("a/mustup-manifest.yaml"),
+        "01-x.flac:\n  transformations:\n    trim:\n      start: {seconds: 1}\n02-y.wave:\n  transformations:\n    trim:\n      end: {seconds: 0, second_fractions: 75}\n",
+    );
+    let profiles = vec![
+        ("home".to_string(), FLAC.to_string()),
+        ("mp3".into(), MP3.into()),
+    ];
+    let summary = build(&options(&src, &out, profiles), &Recorder::default()).unwrap();
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    for ext in ["flac", "mp3"] {
+        let dir = out.join(if ext == "flac" { "home" } else { "mp3" });
+        let x = seconds(&dir.join(format!("a/01-x.{ext}")));
+        assert!((x - 1.0).abs() < 0.08, "{ext}: 2 s from 1 s on, got {x}");
+        let y = seconds(&dir.join(format!("a/02-y.{ext}")));
+        assert!((y - 0.75).abs() < 0.08, "{ext}: up to 0.75 s, got {y}");
+    }
+}
