@@ -74,13 +74,14 @@ fn runtime() -> miette::Result<tokio::runtime::Runtime> {
 }
 
 /// `vibes build [--profile NAME]…`: the texts of the named profiles of vibes.toml, or of all.
+/// The profiles of vibes.toml a build asks for, with its `[sources] format`.
 fn profiles_from_config(
     cli: &Cli,
     asked: commands::build::ConfigProfiles<'_>,
-) -> miette::Result<Vec<(String, String)>> {
+) -> miette::Result<(Vec<(String, String)>, Option<String>)> {
     use commands::build::ConfigProfiles;
     let names: &[String] = match asked {
-        ConfigProfiles::None => return Ok(Vec::new()),
+        ConfigProfiles::None => return Ok((Vec::new(), None)),
         ConfigProfiles::Named(names) => names,
         ConfigProfiles::All => &[],
     };
@@ -90,6 +91,7 @@ fn profiles_from_config(
         }
         _ => e,
     })?;
+    let format = desired.sources.as_ref().and_then(|s| s.format.clone());
     if asked == ConfigProfiles::All {
         if desired.profiles.is_empty() {
             return Err(miette::miette!(
@@ -99,13 +101,14 @@ fn profiles_from_config(
                 cli.config.display()
             ));
         }
-        return Ok(desired
+        let profiles = desired
             .profiles
             .iter()
             .map(|(name, p)| (name.clone(), p.text.clone()))
-            .collect());
+            .collect();
+        return Ok((profiles, format));
     }
-    names
+    let profiles = names
         .iter()
         .map(|n| match desired.profiles.get(n) {
             Some(p) => Ok((n.clone(), p.text.clone())),
@@ -120,7 +123,8 @@ fn profiles_from_config(
                     .join(", ")
             )),
         })
-        .collect()
+        .collect::<miette::Result<_>>()?;
+    Ok((profiles, format))
 }
 
 /// Errors as miette reports; lines are wrapped only on a terminal, so that logs and scripts see

@@ -140,3 +140,77 @@ fn without_a_config_the_error_says_what_build_wanted_it_for() {
     );
     assert!(shown.contains("no vibes.toml at vibes.toml"), "{shown}");
 }
+
+/// A mustup collection as it is: its `output-*/tup.config` files as profiles, `[sources] format`
+/// from vibes.toml, and mustup's warning on stderr.
+#[test]
+fn a_mustup_collection_builds_with_its_own_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "vibes.toml",
+        b"[project]\nname = \"tunes\"\n\n[network]\ncreate = true\n\n[sources]\npath = \"music\"\nformat = \"mustup\"\n\n[profiles.home]\nconfig = \"music/output-home/tup.config\"\n\n[profiles.honor10]\nconfig = \"music/output-honor10/tup.config\"\n",
+    );
+    write(
+        dir.path(),
+        "music/output-home/tup.config",
+        b"CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=--best\n",
+    );
+    write(
+        dir.path(),
+        "music/output-honor10/tup.config",
+        b"CONFIG_ENCODER=oggenc\nCONFIG_OGGENC=oggenc\nCONFIG_OGGENC_FLAGS=--quality 5 --resample 44100\n",
+    );
+    write(
+        dir.path(),
+        "music/16hp/mustup-metadata.yaml",
+        b"---\ntags:\n   common:\n      artist: 16 Horsepower\n",
+    );
+    write(
+        dir.path(),
+        "music/16hp/ss/mustup-manifest.yaml",
+        b"---\n01-clogger.wave:\n   metadata:\n      tags:\n         common:\n            title: Clogger\n            track number: 2\n",
+    );
+    write(dir.path(), "music/16hp/ss/01-clogger.wave", &wav());
+    // A stray vibes file: the tree would be refused as mixed without [sources] format.
+    write(dir.path(), "music/16hp/notes.tags.vc", b"X=y\n");
+
+    let out = vibes(
+        dir.path(),
+        &["build", "--sources", "music", "--out", "builds"],
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("2 tracks: 2 encoded"), "{shown}");
+    assert!(
+        shown.contains("music/16hp/ss/mustup-manifest.yaml:7:13: warning: `01-clogger.wave`: track number 2 differs from 1"),
+        "{shown}"
+    );
+    assert!(dir
+        .path()
+        .join("builds/home/16hp/ss/01-clogger.flac")
+        .is_file());
+    assert!(dir
+        .path()
+        .join("builds/honor10/16hp/ss/01-clogger.ogg")
+        .is_file());
+
+    let mixed = vibes(
+        dir.path(),
+        &[
+            "build",
+            "--sources",
+            "music",
+            "--out",
+            "builds",
+            "--format",
+            "auto",
+        ],
+    );
+    assert!(!mixed.status.success());
+    assert!(
+        text(&mixed).contains("mixes the vibes format"),
+        "{}",
+        text(&mixed)
+    );
+}

@@ -20,15 +20,18 @@ pub enum Target {
     VibesTxt,
     /// `vibes plan --out` files: `vibes_core::saved::SavedPlan::from_json`.
     SavedPlan,
+    /// mustup's YAML files (manifest, metadata, playlist): `vibes_build::source::mustup::yaml`.
+    MustupYaml,
 }
 
 impl Target {
-    pub const ALL: [Target; 5] = [
+    pub const ALL: [Target; 6] = [
         Target::Config,
         Target::Profile,
         Target::TagsVc,
         Target::VibesTxt,
         Target::SavedPlan,
+        Target::MustupYaml,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Target {
             Target::TagsVc => "tags_vc",
             Target::VibesTxt => "vibes_txt",
             Target::SavedPlan => "saved_plan",
+            Target::MustupYaml => "mustup_yaml",
         }
     }
 
@@ -62,6 +66,7 @@ impl Target {
                 );
             }
             Target::SavedPlan => saved_plan(&text),
+            Target::MustupYaml => mustup_yaml(&text),
         }
     }
 }
@@ -126,6 +131,35 @@ fn profile(text: &str) {
             written.to_text(),
             "a written profile survives a read and a write"
         );
+    }
+}
+
+fn mustup_yaml(text: &str) {
+    use std::collections::BTreeMap;
+    use vibes_build::source::mustup::yaml::{Doc, Entry, Metadata, PlaylistSpec};
+    let doc = Doc {
+        path: PathBuf::from("album/mustup-manifest.yaml"),
+        text: text.to_string(),
+    };
+    // Every fault renders with a position inside the text.
+    let check = |e: vibes_build::source::SourceError| {
+        let _ = e.to_string();
+    };
+    match doc.parse::<BTreeMap<String, Option<Entry>>>() {
+        Ok(Some(tracks)) => {
+            for name in tracks.keys() {
+                let (at, line, _) = doc.find_key(name);
+                assert!(at <= text.len() && line >= 1, "a key is placed in the text");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => check(e),
+    }
+    if let Err(e) = doc.parse::<Metadata>() {
+        check(e);
+    }
+    if let Err(e) = doc.parse::<PlaylistSpec>() {
+        check(e);
     }
 }
 

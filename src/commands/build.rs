@@ -9,7 +9,7 @@ use vibes_build::{BuildOptions, Outcome, Progress, TrackEvent};
 
 #[derive(clap::Args, Debug, Default)]
 pub struct BuildArgs {
-    /// The sources tree (artist/album/disc directories with tags.vc and vibes.txt).
+    /// The sources tree, in the vibes or the mustup format (docs/source-formats.md).
     #[arg(long, value_name = "DIR")]
     pub sources: PathBuf,
     /// Where outputs go: one directory per profile.
@@ -29,6 +29,10 @@ pub struct BuildArgs {
     /// built (refused otherwise: an empty tree is most often a disk that is not mounted).
     #[arg(long)]
     pub allow_empty: bool,
+    /// The sources tree's format [default: [sources] format of vibes.toml, else auto: read
+    /// from the tree's files].
+    #[arg(long, value_name = "auto|vibes|mustup")]
+    pub format: Option<vibes_build::SourceFormat>,
 }
 
 /// Which profiles of vibes.toml a build takes.
@@ -52,15 +56,25 @@ impl BuildArgs {
     }
 }
 
-/// Runs the build; 0 when every track compiled, 1 when some failed. `profiles_from_config` gives
-/// (name, tup.config text) of the profiles of vibes.toml asked for.
+/// What vibes.toml gives a build: (name, tup.config text) of the profiles asked for, and
+/// `[sources] format`.
+pub type FromConfig = (Vec<(String, String)>, Option<String>);
+
+/// Runs the build; 0 when every track compiled, 1 when some failed. `from_config` reads what
+/// vibes.toml gives (see [`FromConfig`]); it is not called when only --profile-file is given.
 pub fn run(
     args: &BuildArgs,
-    profiles_from_config: impl Fn(ConfigProfiles<'_>) -> miette::Result<Vec<(String, String)>>,
+    from_config: impl Fn(ConfigProfiles<'_>) -> miette::Result<FromConfig>,
 ) -> miette::Result<i32> {
-    let mut profiles = match args.config_profiles() {
-        ConfigProfiles::None => Vec::new(),
-        asked => profiles_from_config(asked)?,
+    let (mut profiles, config_format) = match args.config_profiles() {
+        ConfigProfiles::None => (Vec::new(), None),
+        asked => from_config(asked)?,
+    };
+    // --format wins over [sources] format, which the config check already validated.
+    let format = match (args.format, config_format) {
+        (Some(f), _) => f,
+        (None, Some(f)) => f.parse().map_err(|e: String| miette!("{e}"))?,
+        (None, None) => vibes_build::SourceFormat::Auto,
     };
     for file in &args.profile_files {
         let name = file
@@ -85,10 +99,14 @@ pub fn run(
         profiles,
         jobs: args.jobs.unwrap_or(0),
         allow_empty: args.allow_empty,
+        format,
     };
     let progress = CliProgress::new();
     let summary = vibes_build::build(&opts, &progress).map_err(|e| miette!("{e}"))?;
     progress.finish();
+    for w in &summary.warnings {
+        errln!("{w}");
+    }
     for f in &summary.failed {
         errln!(
             "failed: {} → {}/{}\n{}",

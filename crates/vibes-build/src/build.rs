@@ -14,7 +14,7 @@ use crate::manifest::{Manifest, OutputRecord, StoredManifest};
 use crate::picture::LoadedPicture;
 use crate::picture_cache::PictureCache;
 use crate::profile::{Encoder, Profile, ProfileSetupError};
-use crate::source::{self, SourceError, SourceTree, Track};
+use crate::source::{self, SourceError, SourceFormat, SourceTree, Track};
 use crate::{atomic, bookkeeping, playlist, pool};
 
 /// Bumped when the way outputs are made changes, so that every output is made again.
@@ -32,6 +32,8 @@ pub struct BuildOptions {
     /// removes them all. Without it such a build is refused: an empty tree is far more often
     /// a disk that is not mounted (or a sync that went wrong) than a collection emptied on purpose.
     pub allow_empty: bool,
+    /// The sources tree's format; `Auto` reads it from the tree's files.
+    pub format: SourceFormat,
 }
 
 /// What happened to one output.
@@ -84,6 +86,8 @@ pub struct BuildSummary {
     pub skipped: usize,
     pub playlists_written: usize,
     pub failed: Vec<Failure>,
+    /// Faults in the sources that did not stop the build (`path:line:column: warning: …`).
+    pub warnings: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -163,7 +167,7 @@ struct Item {
 pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummary, BuildError> {
     let started = Instant::now();
     let profiles = parse_profiles(&opts.profiles)?;
-    let tree = source::scan(&opts.sources)?;
+    let tree = source::scan_as(&opts.sources, opts.format)?;
     let versions = probe_tools(&profiles)?;
 
     std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
@@ -221,6 +225,7 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
 
     let mut summary = BuildSummary {
         skipped: tree.skipped,
+        warnings: tree.warnings.clone(),
         ..Default::default()
     };
     let mut manifests = Vec::new();
@@ -436,12 +441,21 @@ fn record_for(
     hashes: &HashMap<PathBuf, Result<String, String>>,
 ) -> Result<OutputRecord, String> {
     let input = hashes[&track.path].clone()?;
-    let audio = digest(&[RECIPE, &input, &profile.config.to_text(), version]);
+    let config = profile.config.to_text();
+    let mut audio_parts = vec![RECIPE, &input, &config, version];
+    // Only a trimmed track hashes its trim: every other output keeps the key it had.
+    let trim = track.trim.as_ref().map(|t| format!("trim {}", t.key()));
+    audio_parts.extend(trim.as_deref());
+    let audio = digest(&audio_parts);
     let mut tag_parts: Vec<String> = vec![RECIPE.into(), version.into()];
     tag_parts.extend(track.tags.pairs().map(|(k, v)| format!("{k}={v}")));
     for p in &track.pictures {
         let h = hashes[&p.path].clone()?;
         tag_parts.push(format!("picture {} {} {h}", p.kind, p.mime));
+        // Only a described picture hashes its description: other outputs keep their keys.
+        if !p.description.is_empty() {
+            tag_parts.push(format!("description {}", p.description));
+        }
     }
     let tags = digest(&tag_parts.iter().map(String::as_str).collect::<Vec<_>>());
     Ok(OutputRecord {
@@ -487,6 +501,7 @@ fn run_item(
         format: track.format,
         tags: &track.tags,
         pictures: &loaded,
+        trim: track.trim.as_ref(),
     };
     let tmp = atomic::temp_path(&final_path);
     let result = match item.work {
@@ -530,8 +545,12 @@ fn write_playlists(
             if entries.is_empty() {
                 continue;
             }
-            let path = playlist::path_for(&pl.dir, &profile.name);
-            wanted.insert(slash(&path), playlist::render(&pl.dir, &entries));
+            let path = pl
+                .file
+                .clone()
+                .unwrap_or_else(|| playlist::path_for(&pl.dir, &profile.name));
+            let text = playlist::render(&pl.dir, pl.title.as_deref(), &entries);
+            wanted.insert(slash(&path), text);
         }
     }
     let mut written = 0;

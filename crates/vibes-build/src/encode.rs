@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::picture::LoadedPicture;
 use crate::profile::{Encoder, Profile};
-use crate::source::{InputFormat, Tags};
+use crate::source::{InputFormat, Tags, Trim};
 
 /// What one output is made of.
 pub struct Job<'a> {
@@ -16,6 +16,8 @@ pub struct Job<'a> {
     pub format: InputFormat,
     pub tags: &'a Tags,
     pub pictures: &'a [LoadedPicture],
+    /// Only this part of the input is encoded.
+    pub trim: Option<&'a Trim>,
 }
 
 /// Why a track failed: the program and what it said.
@@ -32,6 +34,13 @@ pub enum EncodeError {
         status: String,
         stderr: String,
     },
+    #[error("cannot cut {path}: {source}", path = .path.display())]
+    Cut {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: a trim of an AIFF input can only be encoded by flac", path = .path.display())]
+    TrimAiff { path: std::path::PathBuf },
     #[error("writing ID3v2.4 tags to {path}: {source}", path = .path.display())]
     Id3 {
         path: std::path::PathBuf,
@@ -50,7 +59,24 @@ fn stderr_block(stderr: &str) -> String {
 
 /// Encodes `job` into `out` (a temporary file: the caller renames it into place), tags included.
 pub fn encode(profile: &Profile, job: &Job, out: &Path) -> Result<(), EncodeError> {
-    let input_arg = if job.format == InputFormat::Flac {
+    // A trim is flac's --skip/--until wherever flac reads the input (decoding a FLAC input, or
+    // encoding to FLAC); any other encoder reads a WAVE cut here, on its stdin.
+    let flac_trim = job.trim.filter(|_| profile.encoder == Encoder::Flac);
+    let cut = match (job.trim, job.format) {
+        (Some(trim), InputFormat::Wave) if flac_trim.is_none() => Some(
+            crate::wavecut::open(job.input, trim).map_err(|source| EncodeError::Cut {
+                path: job.input.to_path_buf(),
+                source,
+            })?,
+        ),
+        (Some(_), InputFormat::Aiff) if flac_trim.is_none() => {
+            return Err(EncodeError::TrimAiff {
+                path: job.input.to_path_buf(),
+            })
+        }
+        _ => None,
+    };
+    let input_arg = if job.format == InputFormat::Flac || cut.is_some() {
         "-".as_ref()
     } else {
         job.input.as_os_str()
@@ -59,6 +85,9 @@ pub fn encode(profile: &Profile, job: &Job, out: &Path) -> Result<(), EncodeErro
     cmd.args(&profile.flags);
     match profile.encoder {
         Encoder::Flac => {
+            if job.format != InputFormat::Flac {
+                cmd.args(flac_trim.map(Trim::flac_args).unwrap_or_default());
+            }
             cmd.arg("--force").arg("-o").arg(out).arg(input_arg);
         }
         Encoder::Lame => {
@@ -72,16 +101,25 @@ pub fn encode(profile: &Profile, job: &Job, out: &Path) -> Result<(), EncodeErro
                 cmd.arg("--comment").arg(format!("{key}={value}"));
             }
             for p in job.pictures {
-                cmd.arg("--picture")
-                    .arg(format!("{}|{}|||{}", p.kind, p.mime, p.path.display()));
+                cmd.arg("--picture").arg(format!(
+                    "{}|{}|{}||{}",
+                    p.kind,
+                    p.mime,
+                    p.description,
+                    p.path.display()
+                ));
             }
             cmd.arg(input_arg).arg(out);
         }
     }
     if job.format == InputFormat::Flac {
         let mut decoder = Command::new("flac");
-        decoder.args(["-d", "-c", "-s"]).arg(job.input);
+        decoder.args(["-d", "-c", "-s"]);
+        decoder.args(job.trim.map(Trim::flac_args).unwrap_or_default());
+        decoder.arg(job.input);
         run_piped(decoder, cmd)?;
+    } else if let Some(cut) = cut {
+        run(cmd, Some(Box::new(cut)))?;
     } else {
         run(cmd, None)?;
     }
@@ -108,9 +146,10 @@ fn write_tags(encoder: Encoder, job: &Job, out: &Path, fresh: bool) -> Result<()
             }
             for p in job.pictures {
                 cmd.arg(format!(
-                    "--import-picture-from={}|{}|||{}",
+                    "--import-picture-from={}|{}|{}||{}",
                     p.kind,
                     p.mime,
+                    p.description,
                     p.path.display()
                 ));
             }
@@ -131,7 +170,7 @@ fn write_tags(encoder: Encoder, job: &Job, out: &Path, fresh: bool) -> Result<()
             }
             let mut cmd = Command::new("vorbiscomment");
             cmd.args(["-w", "-R"]).arg(out);
-            run(cmd, Some(text.into_bytes()))
+            run(cmd, Some(Box::new(std::io::Cursor::new(text.into_bytes()))))
         }
         Encoder::Lame => {
             crate::id3tags::write(job.tags, job.pictures, out).map_err(|source| EncodeError::Id3 {
@@ -156,7 +195,7 @@ fn program_of(cmd: &Command) -> String {
 }
 
 /// Runs `cmd` to completion, feeding it `stdin`; a non-zero exit is an error carrying stderr.
-fn run(mut cmd: Command, stdin: Option<Vec<u8>>) -> Result<(), EncodeError> {
+fn run(mut cmd: Command, stdin: Option<Box<dyn Read + Send>>) -> Result<(), EncodeError> {
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -165,11 +204,11 @@ fn run(mut cmd: Command, stdin: Option<Vec<u8>>) -> Result<(), EncodeError> {
     .stdout(Stdio::null())
     .stderr(Stdio::piped());
     let mut child = spawn(&mut cmd)?;
-    let feeder = stdin.map(|bytes| {
+    let feeder = stdin.map(|mut input| {
         let mut pipe = child.stdin.take().expect("stdin is piped");
         std::thread::spawn(move || {
             // A program that exits early closes the pipe; its exit status tells why.
-            let _ = std::io::Write::write_all(&mut pipe, &bytes);
+            let _ = std::io::copy(&mut input, &mut pipe);
         })
     });
     let output = child

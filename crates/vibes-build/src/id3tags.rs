@@ -8,22 +8,34 @@ use id3::{Frame, TagLike, Version};
 use crate::picture::LoadedPicture;
 use crate::source::Tags;
 
-/// Vorbis comment name → ID3v2.4 text frame. Anything else goes in a TXXX frame named after it.
-const TEXT_FRAMES: [(&str, &str); 14] = [
+/// Vorbis comment name → ID3v2.4 text frame; the first name of a frame wins when two map to
+/// it (PUBLISHER before LABEL). Anything else goes in a TXXX frame named after it. The table
+/// is documented in docs/source-formats.md: keep the two in step.
+const TEXT_FRAMES: [(&str, &str); 24] = [
     ("TITLE", "TIT2"),
+    ("SUBTITLE", "TIT3"),
     ("ARTIST", "TPE1"),
     ("ALBUM", "TALB"),
     ("ALBUMARTIST", "TPE2"),
     ("DATE", "TDRC"),
+    ("ORIGINALDATE", "TDOR"),
     ("GENRE", "TCON"),
     ("COMPOSER", "TCOM"),
     ("CONDUCTOR", "TPE3"),
     ("PERFORMER", "TPE3"),
+    ("REMIXER", "TPE4"),
     ("LYRICIST", "TEXT"),
     ("PUBLISHER", "TPUB"),
+    ("LABEL", "TPUB"),
+    ("ORGANIZATION", "TPUB"),
     ("ISRC", "TSRC"),
     ("COPYRIGHT", "TCOP"),
     ("BPM", "TBPM"),
+    ("LANGUAGE", "TLAN"),
+    ("MOOD", "TMOO"),
+    ("ENCODEDBY", "TENC"),
+    ("ALBUMSORT", "TSOA"),
+    ("ARTISTSORT", "TSOP"),
 ];
 
 /// Builds the ID3v2.4 tag for `tags` (multiple values are NUL-separated, as v2.4 allows).
@@ -37,6 +49,11 @@ pub fn tag_for(tags: &Tags, pictures: &[LoadedPicture]) -> id3::Tag {
             None => n.to_string(),
         })
     };
+    for (key, id) in TEXT_FRAMES {
+        if let (Some(text), None) = (joined(key), tag.get(id)) {
+            tag.add_frame(Frame::text(id, text));
+        }
+    }
     for (key, values) in tags
         .pairs()
         .fold(Vec::<(&str, Vec<&str>)>::new(), |mut acc, (k, v)| {
@@ -47,10 +64,7 @@ pub fn tag_for(tags: &Tags, pictures: &[LoadedPicture]) -> id3::Tag {
             acc
         })
     {
-        if let Some((_, id)) = TEXT_FRAMES.iter().find(|(name, _)| *name == key) {
-            if tag.get(id).is_none() {
-                tag.add_frame(Frame::text(*id, joined(key).unwrap_or_default()));
-            }
+        if TEXT_FRAMES.iter().any(|(name, _)| *name == key) {
             continue;
         }
         match key {
@@ -85,7 +99,7 @@ pub fn tag_for(tags: &Tags, pictures: &[LoadedPicture]) -> id3::Tag {
         tag.add_frame(Picture {
             mime_type: p.mime.to_string(),
             picture_type: picture_type(p.kind),
-            description: String::new(),
+            description: p.description.clone(),
             data: p.data.to_vec(),
         });
     }
@@ -137,7 +151,7 @@ mod tests {
     #[test]
     fn vorbis_names_map_to_id3_frames() {
         let mut tags = Tags::default();
-        let file = TagFile::parse(Path::new("t"), "TITLE=Proud Mary\nARTIST=CCR\nTRACKNUMBER=3\nTRACKTOTAL=9\nDISCNUMBER=1\nMOOD=swampy\nCOMMENT=first take\n").unwrap();
+        let file = TagFile::parse(Path::new("t"), "TITLE=Proud Mary\nARTIST=CCR\nTRACKNUMBER=3\nTRACKTOTAL=9\nDISCNUMBER=1\nCATALOG=x1\nCOMMENT=first take\nLABEL=Fantasy\nISRC=USFI16900001\n").unwrap();
         tags.merge(&file);
         let tag = tag_for(&tags, &[]);
         assert_eq!(tag.title(), Some("Proud Mary"));
@@ -147,10 +161,15 @@ mod tests {
         assert_eq!(tag.disc(), Some(1));
         assert_eq!(
             tag.extended_texts()
-                .find(|t| t.description == "MOOD")
+                .find(|t| t.description == "CATALOG")
                 .unwrap()
                 .value,
-            "swampy"
+            "x1"
+        );
+        assert_eq!(tag.get("TPUB").unwrap().content().text(), Some("Fantasy"));
+        assert_eq!(
+            tag.get("TSRC").unwrap().content().text(),
+            Some("USFI16900001")
         );
         assert_eq!(tag.comments().next().unwrap().text, "first take");
         assert_eq!(picture_type(3), PictureType::CoverFront);

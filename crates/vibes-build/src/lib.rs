@@ -1,4 +1,4 @@
-//! The vibes compile engine: a tree in the vibes source format, compiled into every profile
+//! The vibes compile engine: a tree in the vibes or the mustup source format, compiled into every profile
 //! (FLAC, MP3, Ogg Vorbis, Opus) by the real encoders, fully tagged, incrementally and in
 //! parallel.
 //!
@@ -24,9 +24,11 @@ mod playlist;
 mod pool;
 pub mod profile;
 pub mod source;
+mod wavecut;
 
 pub use bookkeeping::DIR as BOOKKEEPING_DIR;
 pub use build::{
     build, BuildError, BuildOptions, BuildSummary, Failure, Outcome, Progress, TrackEvent,
 };
 pub use pool::cores;
+pub use source::SourceFormat;

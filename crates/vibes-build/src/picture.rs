@@ -16,6 +16,7 @@ pub struct LoadedPicture {
     pub path: std::path::PathBuf,
     /// Shared: the tracks of an album embed the same cover, read once (see `picture_cache`).
     pub data: Arc<[u8]>,
+    pub description: String,
 }
 
 impl LoadedPicture {
@@ -25,6 +26,7 @@ impl LoadedPicture {
             mime: p.mime,
             path: p.path.clone(),
             data: std::fs::read(&p.path)?.into(),
+            description: p.description.clone(),
         })
     }
 
@@ -36,7 +38,8 @@ impl LoadedPicture {
             block.extend_from_slice(&n.to_be_bytes());
         }
         block.extend_from_slice(self.mime.as_bytes());
-        block.extend_from_slice(&0u32.to_be_bytes()); // empty description
+        block.extend_from_slice(&(self.description.len() as u32).to_be_bytes());
+        block.extend_from_slice(self.description.as_bytes());
         for n in [width, height, depth, 0, self.data.len() as u32] {
             block.extend_from_slice(&n.to_be_bytes());
         }
@@ -113,6 +116,7 @@ mod tests {
             mime: "image/png",
             path: "p.png".into(),
             data: vec![1, 2, 3].into(),
+            description: String::new(),
         };
         let block = base64::engine::general_purpose::STANDARD
             .decode(p.vorbis_comment_value())

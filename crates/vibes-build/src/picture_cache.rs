@@ -44,7 +44,14 @@ impl PictureCache {
             let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(i) = entries.iter().position(|(path, _)| path == &picture.path) {
                 let entry = entries.remove(i).expect("the position is in range");
-                let loaded = entry.1.clone();
+                // The bytes are the file's; type and description are this use's (one file
+                // may be both a front and a back cover, described differently).
+                let loaded = LoadedPicture {
+                    kind: picture.kind,
+                    mime: picture.mime,
+                    description: picture.description.clone(),
+                    ..entry.1.clone()
+                };
                 entries.push_front(entry);
                 return Ok(loaded);
             }
@@ -86,6 +93,7 @@ mod tests {
             kind: 3,
             mime: "image/jpeg",
             path,
+            description: String::new(),
         }
     }
 
@@ -127,6 +135,7 @@ mod tests {
             kind: 3,
             mime: "image/jpeg",
             path: dir.path().join("gone.jpeg"),
+            description: String::new(),
         };
         let cache = PictureCache::new(2);
         assert!(cache.get(&gone).is_err());

@@ -14,9 +14,13 @@ pub fn path_for(dir: &Path, profile: &str) -> PathBuf {
     dir.join(format!("{name}.m3u"))
 }
 
-/// The playlist text for `entries` (output path relative to the profile root, tags).
-pub fn render(dir: &Path, entries: &[(PathBuf, &Tags)]) -> String {
+/// The playlist text for `entries` (output path relative to the profile root, tags), paths
+/// relative to `dir`, where the playlist is.
+pub fn render(dir: &Path, title: Option<&str>, entries: &[(PathBuf, &Tags)]) -> String {
     let mut text = String::from("#EXTM3U\n");
+    if let Some(title) = title {
+        text.push_str(&format!("#PLAYLIST:{title}\n"));
+    }
     for (output, tags) in entries {
         let rel = output.strip_prefix(dir).unwrap_or(output);
         let title = tags.first("TITLE").map(str::to_string).unwrap_or_else(|| {
@@ -50,6 +54,7 @@ mod tests {
         let dir = Path::new("ccr/bayou");
         let text = render(
             dir,
+            None,
             &[(PathBuf::from("ccr/bayou/1/03-proud_mary.mp3"), &tags)],
         );
         assert_eq!(

@@ -48,7 +48,8 @@ pub struct ScanStats {
 }
 
 /// Scan `root` into a manifest. `cache` is the hash cache file (created or refreshed);
-/// `None` hashes everything. Hidden files and directories (a leading `.`) are skipped.
+/// `None` hashes everything. Hidden files and directories (a leading `.`) are skipped, and so
+/// are the directories of a mustup tree that hold no sources (see [`left_out`]).
 pub fn scan(root: &Path, cache: Option<&Path>) -> Result<(Manifest, ScanStats), ScanError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -162,6 +163,9 @@ fn walk(
             meta = std::fs::metadata(&target).map_err(io(&path))?;
         }
         if meta.is_dir() {
+            if prefix.is_empty() && left_out(root, name, &path) {
+                continue;
+            }
             walk(root, &path, rel, out)?;
         } else if meta.is_file() {
             let mtime = meta
@@ -174,6 +178,13 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Directories at the root of a mustup tree that are not sources: tup's output variants (a
+/// directory holding `tup.config`, full of encoded files) and, beside mustup's `Tupfile`,
+/// its `utils/` scripts. Their tup.config files are profiles, read by `config =`, not synced.
+fn left_out(root: &Path, name: &str, path: &Path) -> bool {
+    path.join("tup.config").is_file() || (name == "utils" && root.join("Tupfile").is_file())
 }
 
 /// Hash files on all cores.
@@ -265,6 +276,38 @@ mod tests {
         let (m3, stats3) = scan(&root, Some(&cache)).unwrap();
         assert_eq!(stats3.hashed, 1);
         assert_ne!(m3.revision(), m.revision());
+    }
+
+    #[test]
+    fn a_mustup_tree_leaves_out_its_outputs_and_utils() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("music");
+        for (rel, text) in [
+            ("Tupfile", ""),
+            ("a.pl.yaml", "tracks: []\n"),
+            ("mustup-metadata.yaml", "---\n"),
+            ("sr/ab/mustup-manifest.yaml", "---\n"),
+            ("sr/ab/01.wave", "RIFF"),
+            ("sr/ab/cover-front.jpeg", "x"),
+            ("output-home/tup.config", "CONFIG_ENCODER=flac\n"),
+            ("output-home/sr/ab/01.flac", "fLaC"),
+            ("utils/export.sh", "#!/bin/sh\n"),
+        ] {
+            std::fs::create_dir_all(root.join(rel).parent().unwrap()).unwrap();
+            std::fs::write(root.join(rel), text).unwrap();
+        }
+        let (m, _) = scan(&root, None).unwrap();
+        assert_eq!(
+            m.files.keys().collect::<Vec<_>>(),
+            [
+                "Tupfile",
+                "a.pl.yaml",
+                "mustup-metadata.yaml",
+                "sr/ab/01.wave",
+                "sr/ab/cover-front.jpeg",
+                "sr/ab/mustup-manifest.yaml"
+            ]
+        );
     }
 
     #[test]

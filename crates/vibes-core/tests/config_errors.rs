@@ -284,6 +284,22 @@ fn keep_zero_points_at_the_value() {
 }
 
 #[test]
+fn the_sources_format_is_vibes_mustup_or_auto() {
+    let dir = ConfigDir::new();
+    dir.write("music/.keep", "");
+    let d = dir.ok(&format!(
+        "{PROJECT}[network]\ncreate = true\n[sources]\npath = \"music\"\nformat = \"mustup\"\n"
+    ));
+    assert_eq!(d.sources.unwrap().format.as_deref(), Some("mustup"));
+    let e = dir.err(&format!(
+        "{PROJECT}[network]\ncreate = true\n[sources]\npath = \"music\"\nformat = \"tup\"\n"
+    ));
+    let f = only(&e, FaultKind::InvalidValue);
+    assert_eq!(f.message(), "`tup` is not a sources format");
+    assert_eq!(f.snippet(), Some("\"tup\""));
+}
+
+#[test]
 fn a_name_used_twice_in_aws_is_reported_at_both_places() {
     let dir = ConfigDir::new();
     dir.write("cfn/other-vpc.yaml", "Resources: {}\n");

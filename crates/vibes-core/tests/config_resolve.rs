@@ -152,6 +152,7 @@ fn a_full_config_resolves_to_the_desired_state() {
         Some(SourcesSpec {
             path: PathBuf::from("music"),
             delete: false,
+            format: None,
             parameter: "/music/sources".into(),
             manifest: None
         })

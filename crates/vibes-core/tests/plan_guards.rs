@@ -31,6 +31,7 @@ fn desired(local: Manifest) -> Desired {
     d.sources = Some(SourcesSpec {
         path: "music".into(),
         delete: true,
+        format: None,
         parameter: "/vibes/sources".into(),
         manifest: Some(local),
     });

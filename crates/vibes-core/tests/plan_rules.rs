@@ -95,6 +95,7 @@ fn full() -> Desired {
     d.sources = Some(SourcesSpec {
         path: "music".into(),
         delete: false,
+        format: None,
         parameter: "/vibes/sources".into(),
         manifest: Some(manifest(&[("a/1-x.wav", "aa")])),
     });

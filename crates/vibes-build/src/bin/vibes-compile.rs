@@ -1,4 +1,4 @@
-//! `vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N] [--allow-empty]`: the compile engine on its own,
+//! `vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N] [--allow-empty] [--format auto|vibes|mustup]`: the compile engine on its own,
 //! printing a line per output. It is what a worker runs, and what the interruption test and
 //! bench/compile.sh drive.
 
@@ -27,7 +27,7 @@ impl Progress for Lines {
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N] [--allow-empty]";
+    let usage = "usage: vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N] [--allow-empty] [--format auto|vibes|mustup]";
     let (Some(sources), Some(out)) = (args.next(), args.next()) else {
         eprintln!("{usage}");
         return ExitCode::from(2);
@@ -38,10 +38,25 @@ fn main() -> ExitCode {
         profiles: Vec::new(),
         jobs: 0,
         allow_empty: false,
+        format: Default::default(),
     };
     while let Some(arg) = args.next() {
         if arg == "--allow-empty" {
             opts.allow_empty = true;
+            continue;
+        }
+        if arg == "--format" {
+            match args.next().map(|f| f.parse()) {
+                Some(Ok(f)) => opts.format = f,
+                Some(Err(e)) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+                None => {
+                    eprintln!("{usage}");
+                    return ExitCode::from(2);
+                }
+            }
             continue;
         }
         if arg == "--jobs" {
@@ -68,6 +83,9 @@ fn main() -> ExitCode {
     }
     match build(&opts, &Lines) {
         Ok(summary) => {
+            for w in &summary.warnings {
+                eprintln!("{w}");
+            }
             println!("{summary}");
             if summary.failed.is_empty() {
                 ExitCode::SUCCESS

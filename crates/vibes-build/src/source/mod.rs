@@ -1,15 +1,40 @@
-//! The vibes source format: a tree of artist/album/disc directories holding audio files,
-//! inherited `tags.vc` and `vibes.txt` files, and per-track `<base>.tags.vc` / `<base>.vibes.txt`.
+//! Reading a sources tree, in either format vibes knows (docs/source-formats.md):
+//! - the vibes format: artist/album/disc directories holding audio files, inherited `tags.vc`
+//!   and `vibes.txt` files, and per-track `<base>.tags.vc` / `<base>.vibes.txt`;
+//! - the mustup format: `mustup-manifest.yaml` listing a directory's tracks, inherited
+//!   `mustup-metadata.yaml`, and `<name>.pl.yaml` playlists at the root.
 
+pub mod detect;
+pub mod mustup;
 pub mod options;
 pub mod scan;
 pub mod tags;
+pub mod trim;
 
 use std::path::{Path, PathBuf};
 
+pub use detect::SourceFormat;
 pub use options::{Options, Picture};
-pub use scan::{scan, Playlist, SourceTree, Track};
+pub use scan::{Playlist, SourceTree, Track};
 pub use tags::Tags;
+pub use trim::Trim;
+
+/// Reads the tree under `root` in `format` (`Auto`: as its files say).
+pub fn scan_as(root: &Path, format: SourceFormat) -> Result<SourceTree, SourceError> {
+    let format = match format {
+        SourceFormat::Auto => detect::detect(root)?,
+        chosen => chosen,
+    };
+    match format {
+        SourceFormat::Mustup => mustup::scan(root),
+        _ => scan::scan(root),
+    }
+}
+
+/// Reads the tree under `root`, in the format its files say.
+pub fn scan(root: &Path) -> Result<SourceTree, SourceError> {
+    scan_as(root, SourceFormat::Auto)
+}
 
 /// Why a sources tree cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +45,16 @@ pub enum SourceError {
         line: usize,
         message: String,
     },
+    /// A fault at a place in a YAML file (1-based line and column).
+    #[error("{path}:{line}:{column}: {message}", path = .path.display())]
+    At {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("the sources tree mixes the vibes format ({vibes}) and the mustup format ({mustup}): keep one, or choose one with [sources] format", vibes = .vibes.display(), mustup = .mustup.display())]
+    Mixed { vibes: PathBuf, mustup: PathBuf },
     #[error("{path}: {source}", path = .path.display())]
     Io {
         path: PathBuf,

@@ -39,6 +39,8 @@ pub struct Picture {
     pub kind: u8,
     pub mime: &'static str,
     pub path: PathBuf,
+    /// Embedded with the picture (the vibes format gives none; mustup may).
+    pub description: String,
 }
 
 /// The options in effect for a directory or a track.
@@ -157,7 +159,7 @@ fn parse_apic(value: &str) -> Result<Setting, String> {
     })
 }
 
-fn mime_of(format: &str) -> Option<&'static str> {
+pub(crate) fn mime_of(format: &str) -> Option<&'static str> {
     match format {
         "jpeg" | "jpg" => Some("image/jpeg"),
         "png" => Some("image/png"),
@@ -231,6 +233,7 @@ impl Options {
                             kind: *kind,
                             mime,
                             path,
+                            description: String::new(),
                         },
                     );
                 }

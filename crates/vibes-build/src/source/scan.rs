@@ -19,6 +19,8 @@ pub struct Track {
     pub base: String,
     pub tags: Tags,
     pub pictures: Vec<Picture>,
+    /// Only this part of the audio is encoded (mustup's `trim`).
+    pub trim: Option<super::Trim>,
 }
 
 impl Track {
@@ -35,6 +37,10 @@ pub struct Playlist {
     pub dir: PathBuf,
     /// Indices into [`SourceTree::tracks`].
     pub tracks: Vec<usize>,
+    /// Where the playlist goes, relative to the profile directory; `None`: the directory's
+    /// own (`<dir>/<dir name>.m3u`).
+    pub file: Option<PathBuf>,
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -43,6 +49,8 @@ pub struct SourceTree {
     pub playlists: Vec<Playlist>,
     /// Tracks left out by `encode-`.
     pub skipped: usize,
+    /// Faults that do not stop a build (`path:line:column: message`).
+    pub warnings: Vec<String>,
 }
 
 /// Reads the tree under `root`.
@@ -69,7 +77,7 @@ struct Walker<'a> {
     open: Vec<PathBuf>,
 }
 
-enum Entry {
+pub(super) enum Entry {
     Dir(String),
     File(String),
 }
@@ -93,7 +101,7 @@ impl Walker<'_> {
             });
         }
         self.open.push(canonical);
-        let entries = self.entries(dir)?;
+        let entries = entries(self.root, dir)?;
         let files: Vec<&str> = entries
             .iter()
             .filter_map(|e| {
@@ -160,6 +168,7 @@ impl Walker<'_> {
                 base,
                 tags: track_tags,
                 pictures: track_opts.pictures.into_values().collect(),
+                trim: None,
             });
         }
 
@@ -172,51 +181,53 @@ impl Walker<'_> {
             self.tree.playlists.push(Playlist {
                 dir: rel.to_path_buf(),
                 tracks: found.clone(),
+                file: None,
+                title: None,
             });
         }
         self.open.pop();
         Ok(found)
     }
+}
 
-    /// The visible entries of `dir`, sorted by name, with symlinks checked to stay inside the tree.
-    fn entries(&self, dir: &Path) -> Result<Vec<Entry>, SourceError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| SourceError::Io { path, source }
+/// The visible entries of `dir`, sorted by name, with symlinks checked to stay inside the tree.
+pub(super) fn entries(root: &Path, dir: &Path) -> Result<Vec<Entry>, SourceError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SourceError::Io { path, source }
+    };
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue; // vibes names files in UTF-8; anything else is not part of the collection
         };
-        let mut names = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-            let entry = entry.map_err(io(dir))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                continue; // vibes names files in UTF-8; anything else is not part of the collection
-            };
-            if name.starts_with('.') {
-                continue;
-            }
-            names.push(name);
+        if name.starts_with('.') {
+            continue;
         }
-        names.sort();
-        let mut entries = Vec::with_capacity(names.len());
-        for name in names {
-            let path = dir.join(&name);
-            let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
-            let meta = if meta.file_type().is_symlink() {
-                let target = path.canonicalize().map_err(io(&path))?;
-                if !target.starts_with(self.root) {
-                    return Err(SourceError::Escape { path, target });
-                }
-                std::fs::metadata(&target).map_err(io(&path))?
-            } else {
-                meta
-            };
-            if meta.is_dir() {
-                entries.push(Entry::Dir(name));
-            } else if meta.is_file() {
-                entries.push(Entry::File(name));
-            }
-        }
-        Ok(entries)
+        names.push(name);
     }
+    names.sort();
+    let mut entries = Vec::with_capacity(names.len());
+    for name in names {
+        let path = dir.join(&name);
+        let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+        let meta = if meta.file_type().is_symlink() {
+            let target = path.canonicalize().map_err(io(&path))?;
+            if !target.starts_with(root) {
+                return Err(SourceError::Escape { path, target });
+            }
+            std::fs::metadata(&target).map_err(io(&path))?
+        } else {
+            meta
+        };
+        if meta.is_dir() {
+            entries.push(Entry::Dir(name));
+        } else if meta.is_file() {
+            entries.push(Entry::File(name));
+        }
+    }
+    Ok(entries)
 }
 
 /// `07-name` → 7.

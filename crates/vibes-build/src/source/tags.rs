@@ -81,6 +81,14 @@ impl Tags {
         self.0.insert(key.to_ascii_uppercase(), vec![value.into()]);
     }
 
+    /// Adds one value to a key, after those it has (a repeated Vorbis comment).
+    pub fn push(&mut self, key: &str, value: impl Into<String>) {
+        self.0
+            .entry(key.to_ascii_uppercase())
+            .or_default()
+            .push(value.into());
+    }
+
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.0.get(&key.to_ascii_uppercase()).map(Vec::as_slice)
     }

@@ -186,6 +186,7 @@ pub fn options(sources: &Path, out: &Path, profiles: Vec<(String, String)>) -> B
         profiles,
         jobs: 0,
         allow_empty: false,
+        format: Default::default(),
     }
 }
 

@@ -51,6 +51,7 @@ pub struct RawSources {
     pub span: Span,
     pub path: Option<Spanned<String>>,
     pub delete: Option<Spanned<bool>>,
+    pub format: Option<Spanned<String>>,
 }
 
 #[derive(Debug)]

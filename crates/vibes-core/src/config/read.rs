@@ -229,13 +229,15 @@ impl Reader<'_> {
             span: e.key_span.clone(),
             path: None,
             delete: None,
+            format: None,
         };
         self.require(e, &t, "[sources]", "path", "path = \"music\"");
         for f in &t {
             match f.key {
                 "path" => s.path = self.string(f),
                 "delete" => s.delete = self.bool(f),
-                _ => self.unknown(f, "[sources]", &["path", "delete"]),
+                "format" => s.format = self.string(f),
+                _ => self.unknown(f, "[sources]", &["path", "delete", "format"]),
             }
         }
         Some(s)

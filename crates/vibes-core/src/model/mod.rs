@@ -152,6 +152,9 @@ pub struct SourcesSpec {
     pub path: PathBuf,
     /// Whether objects that are no longer in the local tree may be deleted from the bucket.
     pub delete: bool,
+    /// `[sources] format`: "vibes", "mustup" or "auto"; `None` (unset) is auto.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
     /// `/<project>/sources`: holds the sources bucket name.
     pub parameter: String,
     /// The local tree as the planner sees it. Filled by the local scan before planning;

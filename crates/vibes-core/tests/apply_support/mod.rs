@@ -167,6 +167,7 @@ pub fn full_desired(dir: &Path) -> Desired {
     d.sources = Some(SourcesSpec {
         path: "music".into(),
         delete: true,
+        format: None,
         parameter: format!("/{PROJECT}/sources"),
         manifest: Some(manifest(&dir.join("music"))),
     });

@@ -231,6 +231,7 @@ pub fn desired() -> Desired {
     d.sources = Some(SourcesSpec {
         path: "music".into(),
         delete: false,
+        format: None,
         parameter: "/vibes/sources".into(),
         manifest: Some(manifest()),
     });

@@ -12,6 +12,9 @@ use crate::model::*;
 use std::path::PathBuf;
 use toml::Spanned;
 
+/// The formats a sources tree may be in (docs/source-formats.md); `auto` reads it from its files.
+pub const SOURCE_FORMATS: [&str; 3] = ["auto", "vibes", "mustup"];
+
 impl Resolver<'_> {
     pub(super) fn sources(&mut self, raw: &RawSources, project: &Project) -> SourcesSpec {
         // Kept relative to the config's directory, as the config spells it (like templates and
@@ -33,9 +36,21 @@ impl Resolver<'_> {
             raw.span.clone(),
             "[sources]".into(),
         );
+        let format = raw.format.as_ref().map(|f| {
+            if !SOURCE_FORMATS.contains(&f.get_ref().as_str()) {
+                self.fault(
+                    FaultKind::InvalidValue,
+                    f.span(),
+                    format!("`{}` is not a sources format", f.get_ref()),
+                    "expected \"vibes\" or \"mustup\" (or \"auto\": read from the tree's files)",
+                );
+            }
+            f.get_ref().clone()
+        });
         SourcesSpec {
             path,
             delete: raw.delete.as_ref().is_some_and(|d| *d.get_ref()),
+            format,
             parameter,
             manifest: None,
         }
