@@ -52,6 +52,9 @@ pub enum Command {
     Show(ShowArgs),
     /// Remove everything the project owns (data only with --include-data).
     Destroy(DestroyArgs),
+    /// Where the music is: the server and its address, the snapshots, the last compile, the
+    /// images, the sources bucket and the lock.
+    Status(StatusArgs),
     /// Break a stale apply lock left by a crashed vibes.
     Unlock(UnlockArgs),
     /// Copy a compiled profile from the running server into a local directory (rsync).
@@ -180,6 +183,13 @@ pub struct FetchArgs {
     /// and vibes.toml, when there is one, only checks the profile's name.
     #[arg(long, value_name = "URL|HOST[:PORT]")]
     pub server: Option<crate::commands::fetch::RsyncServer>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Print it as JSON (`format_version` 1) instead.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

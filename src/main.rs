@@ -62,6 +62,7 @@ fn run(cli: &Cli) -> miette::Result<i32> {
             },
         )),
         Command::Unlock(args) => runtime()?.block_on(commands::unlock::run(cli, args)),
+        Command::Status(args) => runtime()?.block_on(commands::status::run(cli, args)),
         Command::Fetch(args) => runtime()?.block_on(commands::fetch::run(cli, args)),
     }
 }

@@ -7,6 +7,7 @@ pub mod fetch;
 pub mod man;
 pub mod plan;
 pub mod show;
+pub mod status;
 pub mod unlock;
 pub mod validate;
 

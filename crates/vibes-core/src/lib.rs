@@ -17,6 +17,7 @@ pub mod render;
 pub mod saved;
 pub mod scan;
 pub mod secret;
+pub mod status;
 pub mod tags;
 pub mod units;
 

@@ -93,6 +93,12 @@ fn fetch(cloud: &LocalCloud, dir: &Path, profile: &str, dest: &Path) {
         .expect(0, cloud);
 }
 
+/// `vibes status --json`, parsed.
+fn status(cloud: &LocalCloud, dir: &Path) -> serde_json::Value {
+    let run = cloud.vibes(dir, &["status", "--json"]).expect(0, cloud);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
 #[test]
 fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
     let cloud = LocalCloud::start();
@@ -100,10 +106,35 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
     let music = dir.path().join("music");
     let tracks = collection(&music);
 
+    let empty = cloud.vibes(dir.path(), &["status"]).expect(0, &cloud);
+    assert!(
+        empty.stdout.contains("server     none running"),
+        "{}",
+        empty.stdout
+    );
+    assert!(
+        empty.stdout.contains("compile    none recorded"),
+        "{}",
+        empty.stdout
+    );
+
     // Empty account → apply: stacks, keys, profiles, images, sync, compile, snapshot, server.
     cloud
         .vibes(dir.path(), &["apply", "--auto-approve"])
         .expect(0, &cloud);
+    let first = status(&cloud, dir.path());
+    assert_eq!(first["last_compile"]["status"], "succeeded", "{first:#}");
+    assert_eq!(first["snapshots"].as_array().unwrap().len(), 1, "{first:#}");
+    assert_eq!(first["snapshots"][0]["served"], true, "{first:#}");
+    assert_eq!(
+        first["server"]["snapshot"], first["snapshots"][0]["snapshot_id"],
+        "{first:#}"
+    );
+    assert!(
+        first["images"]["worker"]["image_id"].is_string(),
+        "{first:#}"
+    );
+    assert!(first["lock"].is_null(), "{first:#}");
     let phone = dir.path().join("fetched/phone");
     let archive = dir.path().join("fetched/archive");
     fetch(&cloud, dir.path(), "phone", &phone);
@@ -146,6 +177,24 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
         .vibes(dir.path(), &["apply", "--auto-approve"])
         .expect(0, &cloud);
     fetch(&cloud, dir.path(), "phone", &phone);
+    // The second compile's snapshot is the newest and the one served ([snapshots] keep = 1
+    // let retention take the first once the server moved on).
+    let second = status(&cloud, dir.path());
+    assert_eq!(
+        second["snapshots"].as_array().unwrap().len(),
+        1,
+        "{second:#}"
+    );
+    assert_eq!(second["snapshots"][0]["served"], true, "{second:#}");
+    assert_ne!(
+        second["snapshots"][0]["snapshot_id"], first["snapshots"][0]["snapshot_id"],
+        "{second:#}"
+    );
+    assert_ne!(
+        second["last_compile"]["finished"],
+        serde_json::Value::Null,
+        "{second:#}"
+    );
     assert_eq!(
         read_tags(&phone.join("sigur/takk/3-hoppipolla.mp3")).title,
         "Hoppípolla (live)"
