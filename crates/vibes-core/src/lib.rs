@@ -8,6 +8,7 @@ pub mod bounded;
 pub mod bucket_manifest;
 pub mod cloud;
 pub mod config;
+pub mod cost;
 pub mod model;
 pub mod noecho;
 pub mod observed;

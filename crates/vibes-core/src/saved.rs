@@ -436,6 +436,7 @@ mod tests {
             actions,
             edges,
             notes: Vec::new(),
+            cost: None,
         }
     }
 

@@ -233,6 +233,7 @@ async fn blocked_actions_are_reported_and_not_run() {
         ],
         edges: vec![],
         notes: vec![],
+        cost: None,
     };
     let report = apply::apply(
         &p,
@@ -277,6 +278,7 @@ async fn an_output_nobody_made_fails_the_action_clearly() {
         }],
         edges: vec![],
         notes: vec![],
+        cost: None,
     };
     let report = apply::apply(
         &p,

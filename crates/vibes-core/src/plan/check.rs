@@ -108,6 +108,7 @@ pub(super) fn assemble(
         actions,
         edges,
         notes,
+        cost: None,
     })
 }
 

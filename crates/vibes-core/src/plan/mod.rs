@@ -28,6 +28,9 @@ pub struct Plan {
     pub edges: Vec<(usize, usize)>,
     /// Things the planner noticed but that need no action (e.g. "--target: plan is partial").
     pub notes: Vec<String>,
+    /// What applying it costs once, and the idle cost before and after ([`crate::cost`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::PlanCost>,
 }
 
 impl Plan {

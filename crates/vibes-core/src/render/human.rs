@@ -4,6 +4,7 @@
 
 use super::diff;
 use super::{meaning, symbol, OPS};
+use crate::cost::usd_text;
 use crate::plan::{Action, Op, Plan};
 use crate::secret::SENSITIVE;
 use anstyle::{AnsiColor, Effects};
@@ -71,6 +72,17 @@ pub fn human(plan: &Plan, style: &Style) -> String {
             "{} {} from the sources bucket.",
             paint.bold("Deletes"),
             count(objects, "object", "objects")
+        );
+    }
+    if let Some(c) = &plan.cost {
+        let _ = writeln!(
+            out,
+            "{}: ~{} once; idle ~{}/month now, ~{}/month after ({}).",
+            paint.bold("Cost"),
+            usd_text(c.once_usd),
+            usd_text(c.idle_before_usd_month),
+            usd_text(c.idle_after_usd_month),
+            c.prices
         );
     }
     out
@@ -216,6 +228,7 @@ mod tests {
             actions: vec![action],
             edges: vec![],
             notes: vec![],
+            cost: None,
         }
     }
 
@@ -241,6 +254,7 @@ mod tests {
             actions: vec![],
             edges: vec![],
             notes: vec![],
+            cost: None,
         };
         assert_eq!(
             human(&plan, &Style::default()),

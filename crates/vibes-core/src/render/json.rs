@@ -7,7 +7,7 @@ use super::diff;
 use crate::plan::{Op, Plan, PLAN_FORMAT_VERSION};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct JsonPlan {
     /// [`PLAN_FORMAT_VERSION`]: raised when a field changes meaning or goes away.
     pub format_version: u32,
@@ -16,6 +16,9 @@ pub struct JsonPlan {
     pub actions: Vec<JsonAction>,
     pub notes: Vec<String>,
     pub summary: JsonSummary,
+    /// What applying the plan costs once and the idle cost a month before and after, in USD,
+    /// with the prices' region and date; estimates from the table vibes ships.
+    pub cost: Option<crate::cost::PlanCost>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -121,6 +124,7 @@ impl JsonPlan {
                 objects_to_delete: plan.objects_to_delete(),
                 changes_present: !plan.is_empty(),
             },
+            cost: plan.cost.clone(),
         }
     }
 }
@@ -165,6 +169,7 @@ mod tests {
             actions: vec![a],
             edges: vec![],
             notes: vec![],
+            cost: None,
         };
         let s = json_string(&plan);
         assert!(!s.contains("very-long-template-body"), "{s}");

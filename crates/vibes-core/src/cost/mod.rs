@@ -1,0 +1,311 @@
+//! What a plan costs: each action's one-off cost (a compile from its tracks, an image build
+//! from its minutes, a sync from its requests) and the project's monthly idle cost before and
+//! after the plan (volumes, snapshots, the sources bucket, the server and its address), from
+//! the shipped [`prices`] table. Made after the plan, from the same desired and observed state:
+//! pure, so a golden plan shows it.
+
+pub mod prices;
+
+pub use prices::{Prices, HOURS_PER_MONTH, PRICES_DATE};
+
+use crate::model::Desired;
+use crate::observed::Observed;
+use crate::plan::{Attribute, Effect, Plan};
+use crate::tags;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// A compile's pace when no compile has recorded one: seconds of worker time per track and
+/// profile (a 4-minute WAVE at `flac --best` or `lame -V 2` on 4 vCPUs, 4 at a time).
+pub const DEFAULT_SECONDS_PER_TRACK: f64 = 3.0;
+/// What a compile costs besides encoding: boot, the sources download, the snapshot.
+pub const COMPILE_OVERHEAD_MINUTES: f64 = 8.0;
+/// An image build: CodeBuild running Packer, and the instance Packer builds on.
+pub const IMAGE_BUILD_MINUTES: f64 = 15.0;
+/// The instance Packer builds images on.
+const IMAGE_BUILDER: &str = "t4g.small";
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// The plan's cost, for the closing line and the JSON summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanCost {
+    /// What applying the plan costs once, in USD.
+    pub once_usd: f64,
+    /// The project's idle cost now, in USD a month.
+    pub idle_before_usd_month: f64,
+    /// The project's idle cost once the plan is applied, in USD a month.
+    pub idle_after_usd_month: f64,
+    /// Where the figures come from: `prices of us-east-1 as of 2026-12-01`.
+    pub prices: String,
+}
+
+/// Adds a `cost` attribute to each action that costs something once, and the plan's
+/// [`PlanCost`].
+pub fn annotate(plan: &mut Plan, desired: &Desired, observed: &Observed, destroy: bool) {
+    // Without a region in vibes.toml the SDK's is used; prices are then us-east-1's.
+    let prices = Prices::for_region(desired.project.region.as_deref().unwrap_or("us-east-1"));
+    let project = desired.project.name.as_str();
+    let mut once = 0.0;
+    for action in &mut plan.actions {
+        let mut lines = Vec::new();
+        for effect in &action.effects {
+            if let Some((usd, why)) = one_off(effect, desired, observed, &prices) {
+                once += usd.unwrap_or(0.0);
+                lines.push(match usd {
+                    Some(usd) => format!("{} once: {why}", usd_text(usd)),
+                    None => format!("unknown, the price table has no such instance type: {why}"),
+                });
+            }
+        }
+        if !lines.is_empty() {
+            action
+                .attributes
+                .push(Attribute::new("cost", lines.join("; ")));
+        }
+    }
+    let before = idle_now(project, desired, observed, &prices);
+    let after = idle_after(plan, desired, observed, &prices, destroy);
+    plan.cost = Some(PlanCost {
+        once_usd: cents(once),
+        idle_before_usd_month: cents(before),
+        idle_after_usd_month: cents(after),
+        prices: prices.source(),
+    });
+}
+
+/// One effect's one-off cost and how it was reckoned; `None` for effects that cost nothing
+/// worth showing. The cost is `None` when the table has no price for what it runs on.
+fn one_off(
+    effect: &Effect,
+    desired: &Desired,
+    observed: &Observed,
+    prices: &Prices,
+) -> Option<(Option<f64>, String)> {
+    match effect {
+        Effect::RunCompile { instance_type, .. } => {
+            let tracks = stale_tracks(desired, observed);
+            let profiles = desired.profiles.len().max(1);
+            let minutes = COMPILE_OVERHEAD_MINUTES
+                + (tracks * profiles) as f64 * DEFAULT_SECONDS_PER_TRACK / 60.0;
+            let why = format!(
+                "~{} of {instance_type} for {} × {}",
+                minutes_text(minutes),
+                count(tracks, "track", "tracks"),
+                count(profiles, "profile", "profiles")
+            );
+            Some((
+                prices.hourly(instance_type).map(|h| h * minutes / 60.0),
+                why,
+            ))
+        }
+        Effect::BuildImage { .. } => {
+            let usd = prices.codebuild_minute * IMAGE_BUILD_MINUTES
+                + prices.hourly(IMAGE_BUILDER).unwrap_or(0.0) * IMAGE_BUILD_MINUTES / 60.0;
+            Some((
+                Some(usd),
+                format!(
+                    "~{} of CodeBuild and of a {IMAGE_BUILDER} for Packer",
+                    minutes_text(IMAGE_BUILD_MINUTES)
+                ),
+            ))
+        }
+        Effect::SyncSources { upload, delete, .. } if !upload.is_empty() || !delete.is_empty() => {
+            let requests = upload.len() + delete.len().div_ceil(1000) + 2;
+            Some((
+                Some(requests as f64 / 1000.0 * prices.s3_put_per_1000),
+                format!("{} to S3", count(requests, "request", "requests")),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The tracks a compile now would encode: every track the first time (or when no file
+/// changed, so that profiles, engine or image did), else the tracks at or under a directory
+/// holding a changed file (tags and options are inherited down the tree).
+fn stale_tracks(desired: &Desired, observed: &Observed) -> usize {
+    let Some(manifest) = desired.sources.as_ref().and_then(|s| s.manifest.as_ref()) else {
+        return 0;
+    };
+    let tracks: Vec<&String> = manifest.files.keys().filter(|p| is_audio(p)).collect();
+    let remote = observed.sources_bucket.as_ref();
+    let changed: BTreeSet<&str> = manifest
+        .files
+        .iter()
+        .filter(|(p, f)| {
+            remote
+                .and_then(|b| b.objects.get(*p))
+                .is_none_or(|r| r.sha256.as_deref() != Some(f.sha256.as_str()))
+        })
+        .map(|(p, _)| p.rsplit_once('/').map_or("", |(dir, _)| dir))
+        .collect();
+    if changed.is_empty() || changed.len() * 2 > manifest.files.len() {
+        return tracks.len();
+    }
+    tracks
+        .into_iter()
+        .filter(|t| {
+            changed
+                .iter()
+                .any(|d| d.is_empty() || t.starts_with(&format!("{d}/")))
+        })
+        .count()
+}
+
+fn is_audio(path: &str) -> bool {
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    matches!(
+        ext.as_deref(),
+        Some("wav" | "wave" | "aif" | "aiff" | "flac")
+    )
+}
+
+/// The project's monthly idle cost as observed.
+fn idle_now(project: &str, desired: &Desired, observed: &Observed, prices: &Prices) -> f64 {
+    let ours = |t: &tags::Tags| t.get(tags::PROJECT).map(String::as_str) == Some(project);
+    let volumes: f64 = observed
+        .volumes
+        .values()
+        .filter(|v| ours(&v.tags))
+        .map(|v| v.size_gib as f64 * prices.gp3_gib_month)
+        .sum();
+    let snapshot_gib = builds_gib(observed, None);
+    let snapshots = observed
+        .snapshots
+        .values()
+        .filter(|s| ours(&s.tags))
+        .count() as f64
+        * snapshot_gib
+        * prices.snapshot_gib_month;
+    let bucket = observed.sources_bucket.as_ref().map_or(0.0, |b| {
+        bucket_gib(b.objects.values().map(|o| o.size)) * prices.s3_gib_month
+    });
+    let servers: f64 = observed
+        .instances
+        .values()
+        .filter(|i| ours(&i.tags) && i.state == "running")
+        .filter(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("server"))
+        .map(|i| {
+            let ip = if i.public_ip.is_some() {
+                prices.public_ipv4_hour
+            } else {
+                0.0
+            };
+            (prices.hourly(server_type(desired)).unwrap_or(0.0) + ip) * HOURS_PER_MONTH
+        })
+        .sum();
+    volumes + snapshots + bucket + servers
+}
+
+/// The project's monthly idle cost once `plan` is applied.
+fn idle_after(
+    plan: &Plan,
+    desired: &Desired,
+    observed: &Observed,
+    prices: &Prices,
+    destroy: bool,
+) -> f64 {
+    let effects = || plan.actions.iter().flat_map(|a| a.effects.iter());
+    let compiles = effects().any(|e| matches!(e, Effect::RunCompile { .. }));
+    let deleted_snapshots = effects()
+        .filter(|e| matches!(e, Effect::DeleteSnapshot { .. }))
+        .count();
+    let bucket_deleted = effects().any(|e| matches!(e, Effect::DeleteBucket { .. }));
+    let project = desired.project.name.as_str();
+    let ours = |t: &tags::Tags| t.get(tags::PROJECT).map(String::as_str) == Some(project);
+    let volume_gib = desired.compile.as_ref().map(|c| c.builds_volume_gib as f64);
+    let volumes = match volume_gib {
+        Some(gib) => gib * prices.gp3_gib_month,
+        // Volumes the config no longer names are kept (vibes deletes no volume).
+        None => observed
+            .volumes
+            .values()
+            .filter(|v| ours(&v.tags))
+            .map(|v| v.size_gib as f64 * prices.gp3_gib_month)
+            .sum(),
+    };
+    let held = observed
+        .snapshots
+        .values()
+        .filter(|s| ours(&s.tags))
+        .count();
+    let snapshots = (held + usize::from(compiles)).saturating_sub(deleted_snapshots) as f64
+        * builds_gib(observed, volume_gib)
+        * prices.snapshot_gib_month;
+    let bucket = match desired.sources.as_ref().and_then(|s| s.manifest.as_ref()) {
+        Some(m) if !destroy => bucket_gib(m.files.values().map(|f| f.size)) * prices.s3_gib_month,
+        _ if bucket_deleted => 0.0,
+        _ => observed.sources_bucket.as_ref().map_or(0.0, |b| {
+            bucket_gib(b.objects.values().map(|o| o.size)) * prices.s3_gib_month
+        }),
+    };
+    let server = desired
+        .server
+        .as_ref()
+        .filter(|s| s.running)
+        .map_or(0.0, |s| {
+            (prices.hourly(&s.instance_type).unwrap_or(0.0) + prices.public_ipv4_hour)
+                * HOURS_PER_MONTH
+        });
+    volumes + snapshots + bucket + server
+}
+
+/// A builds snapshot's size, at most: the builds volume's (EBS bills a snapshot's used blocks,
+/// which vibes cannot read).
+fn builds_gib(observed: &Observed, configured: Option<f64>) -> f64 {
+    configured.unwrap_or_else(|| {
+        observed
+            .volumes
+            .values()
+            .map(|v| v.size_gib as f64)
+            .fold(0.0, f64::max)
+    })
+}
+
+fn bucket_gib(sizes: impl Iterator<Item = u64>) -> f64 {
+    sizes.sum::<u64>() as f64 / GIB
+}
+
+/// The server's instance type: the config's, else the default (observe does not read it).
+fn server_type(desired: &Desired) -> &str {
+    desired
+        .server
+        .as_ref()
+        .map_or(crate::config::DEFAULT_SERVER_INSTANCE, |s| {
+            s.instance_type.as_str()
+        })
+}
+
+fn cents(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// `$0.42`, `$12.40`, `< $0.01`.
+pub fn usd_text(v: f64) -> String {
+    if v > 0.0 && v < 0.005 {
+        "< $0.01".into()
+    } else {
+        format!("${v:.2}")
+    }
+}
+
+fn minutes_text(m: f64) -> String {
+    if m >= 90.0 {
+        format!("{:.1} h", m / 60.0)
+    } else {
+        format!("{} min", m.round() as u64)
+    }
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped} {}", if n == 1 { one } else { many })
+}
