@@ -6,10 +6,10 @@
 //! and the next apply hands the kept bucket to the new main stack (`SourcesBucketName`) instead
 //! of making a second one. Only `destroy --include-data` empties and deletes it.
 
-use super::action::{Action, Attribute, Effect, Op};
-use super::planner::{action, outputs, plural, seen, Cx, MASS_DELETE_SHARE_PERCENT};
+use super::{action, outputs, plural, seen, Cx, MASS_DELETE_SHARE_PERCENT};
 use crate::address::Address;
 use crate::observed::ObservedBucket;
+use crate::plan::action::{Action, Attribute, Effect, Op};
 use crate::units::human_bytes;
 use std::collections::BTreeMap;
 

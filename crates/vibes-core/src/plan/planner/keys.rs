@@ -6,11 +6,11 @@
 //! keeps it until `--replace key.NAME`. A private key in SSM that vibes did not write is never
 //! overwritten unasked, and another project's never.
 
-use super::action::{Action, Attribute, Effect, Op};
-use super::ownership::{self, leftover, standing, Leftover, Standing, Thing};
-use super::planner::{action, seen, Cx};
+use super::{action, seen, Cx};
 use crate::address::{Address, Kind};
 use crate::model::KeySpec;
+use crate::plan::action::{Action, Attribute, Effect, Op};
+use crate::plan::ownership::{self, leftover, standing, Leftover, Standing, Thing};
 use crate::tags::{self, fingerprint_of};
 
 /// Where a generated key's private key is, as the plan shows it.

@@ -5,14 +5,14 @@
 //! would give it. Otherwise vibes would be updating someone else's resources, so the stack is
 //! blocked, with the difference shown, until the config matches it or `--replace stack.NAME`.
 
-use super::action::{Action, Attribute, Effect, Op, TextChange};
-use super::ownership::{self, leftover, standing, Leftover, Standing, Thing};
-use super::planner::{action, plural, seen, Cx};
 use super::sources::SOURCES_BUCKET_PARAMETER;
+use super::{action, plural, seen, Cx};
 use crate::address::{Address, Kind};
 use crate::model::{StackSpec, Value};
 use crate::noecho;
 use crate::observed::ObservedStack;
+use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
+use crate::plan::ownership::{self, leftover, standing, Leftover, Standing, Thing};
 use crate::tags::{self, fingerprint_of, idempotency_token};
 use std::collections::BTreeMap;
 
