@@ -12,13 +12,17 @@ use std::collections::BTreeMap;
 impl<'a> Cx<'a> {
     /// What a builds snapshot is made from: sources, profiles, engine and worker image.
     pub(super) fn built_from(&self) -> Option<(String, Tags)> {
-        let manifest = self.d.sources.as_ref()?.manifest.as_ref()?;
+        let manifest = self.desired.sources.as_ref()?.manifest.as_ref()?;
         let revision = manifest.revision();
-        let profiles: BTreeMap<&String, &String> =
-            self.d.profiles.iter().map(|(k, v)| (k, &v.text)).collect();
+        let profiles: BTreeMap<&String, &String> = self
+            .desired
+            .profiles
+            .iter()
+            .map(|(k, v)| (k, &v.text))
+            .collect();
         let profiles_hash = fingerprint_of(&profiles);
         let worker = self
-            .d
+            .desired
             .images
             .get("worker")
             .map(|i| i.recipe_hash.clone())
@@ -35,7 +39,7 @@ impl<'a> Cx<'a> {
 
     pub(super) fn builds_snapshots(&self) -> Vec<&'a ObservedSnapshot> {
         let v: Vec<_> = Observed::tagged(
-            self.o.snapshots.values(),
+            self.observed.snapshots.values(),
             &Address::snapshot("builds").to_string(),
         )
         .into_iter()
@@ -45,12 +49,15 @@ impl<'a> Cx<'a> {
     }
 
     fn workers(&self) -> Vec<&'a ObservedInstance> {
-        Observed::tagged(self.o.instances.values(), &Address::compile().to_string())
-            .into_iter()
-            .filter(|i| {
-                self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down")
-            })
-            .collect()
+        Observed::tagged(
+            self.observed.instances.values(),
+            &Address::compile().to_string(),
+        )
+        .into_iter()
+        .filter(|i| {
+            self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down")
+        })
+        .collect()
     }
 
     pub(super) fn plan_compile(&self) -> Option<Action> {
@@ -72,7 +79,7 @@ impl<'a> Cx<'a> {
                     .join(", ")
             )
         };
-        let mut a = match &self.d.compile {
+        let mut a = match &self.desired.compile {
             None => {
                 if leftovers.is_empty() {
                     return None;
@@ -138,7 +145,7 @@ impl<'a> Cx<'a> {
                         let mut a = action(address.clone(), Op::Run, reason);
                         a.effects = terminate;
                         let volume =
-                            match Observed::tagged(self.o.volumes.values(), "volume.builds")
+                            match Observed::tagged(self.observed.volumes.values(), "volume.builds")
                                 .into_iter()
                                 .find(|v| self.ours(&v.tags))
                             {
@@ -149,7 +156,8 @@ impl<'a> Cx<'a> {
                                 },
                             };
                         let mut instance_tags = self.tags(&address, &built_from);
-                        instance_tags.insert("Name".into(), self.d.project.aws_name("worker"));
+                        instance_tags
+                            .insert("Name".into(), self.desired.project.aws_name("worker"));
                         let mut st = self.tags(&Address::snapshot("builds"), &built_from);
                         st.extend(snapshot_tags.clone());
                         a.attributes

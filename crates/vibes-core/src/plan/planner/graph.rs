@@ -12,7 +12,7 @@ impl Cx<'_> {
         match (a.kind, b.kind) {
             (Stack, Stack) => {
                 let declared = self
-                    .d
+                    .desired
                     .stacks
                     .get(a.name())
                     .is_some_and(|s| s.depends_on.contains(b));
@@ -22,8 +22,8 @@ impl Cx<'_> {
             (Image, Key) => named(b, "builds"),
             // The sources bucket outlives the main stack: destroy deletes it (with
             // --include-data) only once the stack, and the bucket policy in it, are gone.
-            (Sources, Stack) => named(b, "main") && !self.opt.destroy,
-            (Stack, Sources) => named(a, "main") && self.opt.destroy,
+            (Sources, Stack) => named(b, "main") && !self.options.destroy,
+            (Stack, Sources) => named(a, "main") && self.options.destroy,
             (Volume, Stack) => named(b, "main"),
             (Compile, Stack) => named(b, "main"),
             (Compile, Image) => named(b, "worker"),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 impl<'a> Cx<'a> {
     fn images_of(&self, address: &Address) -> Vec<&'a ObservedImage> {
-        let v: Vec<_> = Observed::tagged(self.o.images.values(), &address.to_string())
+        let v: Vec<_> = Observed::tagged(self.observed.images.values(), &address.to_string())
             .into_iter()
             .filter(|i| self.ours(&i.tags) && i.state != "deregistered")
             .collect();
@@ -21,7 +21,7 @@ impl<'a> Cx<'a> {
     /// What an instance of image `name` launches from: the current AMI, or the one this plan
     /// builds. `None` when the config names no such image.
     pub(super) fn image_value(&self, name: &str) -> Option<Value> {
-        let spec = self.d.images.get(name)?;
+        let spec = self.desired.images.get(name)?;
         let address = Address::image(name);
         let current = self.images_of(&address).into_iter().find(|i| {
             i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available"
@@ -37,14 +37,14 @@ impl<'a> Cx<'a> {
 
     pub(super) fn plan_images(&self) -> Vec<Action> {
         let mut out = Vec::new();
-        for (name, spec) in &self.d.images {
+        for (name, spec) in &self.desired.images {
             let address = Address::image(name);
             let tags = self.tags(&address, &spec.recipe_hash);
             let existing = self.images_of(&address);
             let current = existing.iter().find(|i| {
                 i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available"
             });
-            let pointer = self.o.parameters.get(&spec.parameter);
+            let pointer = self.observed.parameters.get(&spec.parameter);
             let keep = spec.keep.max(1) as usize;
             let blocked = self.pointer_blocked(&address, pointer);
             let mut a = match current {
@@ -156,11 +156,11 @@ impl<'a> Cx<'a> {
         }
         // Images of recipes the config no longer names.
         let mut gone: BTreeMap<Address, Vec<&ObservedImage>> = BTreeMap::new();
-        for i in self.o.images.values() {
+        for i in self.observed.images.values() {
             if let Some(address) =
                 address_of(&i.tags).filter(|a| a.kind == Kind::Image && self.ours(&i.tags))
             {
-                if !self.d.images.contains_key(address.name()) && i.state != "deregistered" {
+                if !self.desired.images.contains_key(address.name()) && i.state != "deregistered" {
                     gone.entry(address).or_default().push(i);
                 }
             }
@@ -178,8 +178,16 @@ impl<'a> Cx<'a> {
                     image_id: i.image_id.clone(),
                 });
             }
-            let param = self.d.project.ssm_path(&format!("ami/{}", address.name()));
-            if let Some(p) = self.o.parameters.get(&param).filter(|p| self.ours(&p.tags)) {
+            let param = self
+                .desired
+                .project
+                .ssm_path(&format!("ami/{}", address.name()));
+            if let Some(p) = self
+                .observed
+                .parameters
+                .get(&param)
+                .filter(|p| self.ours(&p.tags))
+            {
                 a.effects.push(Effect::DeleteParameter {
                     name: p.name.clone(),
                 });

@@ -78,9 +78,9 @@ pub fn plan(
         desired
     };
     let cx = Cx {
-        d: desired,
-        o: observed,
-        opt: options,
+        desired,
+        observed,
+        options,
         project: &desired.project.name,
         notes: RefCell::new(Vec::new()),
         replace_used: RefCell::new(BTreeSet::new()),
@@ -127,9 +127,9 @@ pub fn plan(
 }
 
 pub(super) struct Cx<'a> {
-    pub(super) d: &'a Desired,
-    pub(super) o: &'a Observed,
-    pub(super) opt: &'a PlanOptions,
+    pub(super) desired: &'a Desired,
+    pub(super) observed: &'a Observed,
+    pub(super) options: &'a PlanOptions,
     pub(super) project: &'a str,
     /// What the planner noticed that needs no action, for the plan's notes.
     notes: RefCell<Vec<String>>,
@@ -191,7 +191,7 @@ impl<'a> Cx<'a> {
     /// Whether `--replace` names this address; asked only where the answer changes the action,
     /// so that a `--replace` that changed nothing can be reported.
     pub(super) fn replace_requested(&self, address: &Address) -> bool {
-        let asked = self.opt.replace.contains(address);
+        let asked = self.options.replace.contains(address);
         if asked {
             self.replace_used.borrow_mut().insert(address.clone());
         }
@@ -199,13 +199,13 @@ impl<'a> Cx<'a> {
     }
 
     pub(super) fn replace_asked(&self, address: &Address) -> bool {
-        self.opt.replace.contains(address)
+        self.options.replace.contains(address)
     }
 
     /// Notes for each `--replace` that changed nothing, so that a typo or a needless opt-in shows.
     fn replace_unused(&self) -> Vec<String> {
         let used = self.replace_used.borrow();
-        self.opt
+        self.options
             .replace
             .iter()
             .filter(|a| !used.contains(*a))
@@ -228,11 +228,11 @@ impl<'a> Cx<'a> {
 
     /// The value of a stack output as observed now, if the stack exists and has it.
     pub(super) fn observed_output(&self, stack: &str, output: &str) -> Option<&'a str> {
-        let spec = self.d.stacks.get(stack);
+        let spec = self.desired.stacks.get(stack);
         let name = spec
             .map(|s| s.stack_name.clone())
-            .unwrap_or_else(|| self.d.project.aws_name(stack));
-        self.o
+            .unwrap_or_else(|| self.desired.project.aws_name(stack));
+        self.observed
             .stacks
             .get(&name)
             .and_then(|s| s.outputs.get(output))

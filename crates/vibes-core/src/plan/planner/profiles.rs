@@ -11,11 +11,11 @@ use crate::tags::fingerprint_of;
 impl Cx<'_> {
     pub(super) fn plan_profiles(&self) -> Vec<Action> {
         let mut out = Vec::new();
-        for (name, spec) in &self.d.profiles {
+        for (name, spec) in &self.desired.profiles {
             let address = Address::profile(name);
             let fp = fingerprint_of(&spec.text);
             let tags = self.tags(&address, &fp);
-            let seen_p = self.o.parameters.get(&spec.parameter);
+            let seen_p = self.observed.parameters.get(&spec.parameter);
             let thing = Thing {
                 what: "parameter",
                 name: &spec.parameter,
@@ -88,13 +88,15 @@ impl Cx<'_> {
                 .insert(format!("parameter:{}", spec.parameter), seen(seen_p));
             out.push(a);
         }
-        for p in self.o.parameters.values() {
+        for p in self.observed.parameters.values() {
             let thing = Thing {
                 what: "parameter",
                 name: &p.name,
             };
             let address = match leftover(self.project, Kind::Profile, thing, &p.tags, |a| {
-                self.d.project.ssm_path(&format!("profiles/{}", a.name()))
+                self.desired
+                    .project
+                    .ssm_path(&format!("profiles/{}", a.name()))
             }) {
                 Leftover::NotOurs => continue,
                 Leftover::Misnamed { note, .. } => {
@@ -103,7 +105,7 @@ impl Cx<'_> {
                 }
                 Leftover::Ours(address) => address,
             };
-            if self.d.profiles.contains_key(address.name()) {
+            if self.desired.profiles.contains_key(address.name()) {
                 continue;
             }
             let mut a = action(address, Op::Delete, "no longer in the config");

@@ -11,13 +11,13 @@ use crate::tags::{self, fingerprint_of, idempotency_token};
 impl Cx<'_> {
     pub(super) fn plan_server(&self, compile_runs: bool) -> Vec<Action> {
         let address = Address::server();
-        let servers: Vec<_> = Observed::tagged(self.o.instances.values(), "server")
+        let servers: Vec<_> = Observed::tagged(self.observed.instances.values(), "server")
             .into_iter()
             .filter(|i| {
                 self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down")
             })
             .collect();
-        let want = self.d.server.as_ref().filter(|s| s.running);
+        let want = self.desired.server.as_ref().filter(|s| s.running);
         let terminate = |a: &mut Action| {
             for i in &servers {
                 a.effects.push(Effect::TerminateInstance {
@@ -31,7 +31,7 @@ impl Cx<'_> {
                 let mut a = action(
                     address.clone(),
                     Op::Delete,
-                    if self.d.server.is_some() {
+                    if self.desired.server.is_some() {
                         "[server] running = false"
                     } else {
                         "no longer in the config"
@@ -87,7 +87,7 @@ impl Cx<'_> {
                     &fingerprint_of(&(&serves_key, &spec.instance_type)),
                 );
                 let mut tags = self.tags(&address, &fp);
-                tags.insert("Name".into(), self.d.project.aws_name("server"));
+                tags.insert("Name".into(), self.desired.project.aws_name("server"));
                 if let Value::Literal { value } = &snapshot {
                     tags.insert("vibes:snapshot".into(), value.clone());
                 }

@@ -14,9 +14,13 @@ impl Cx<'_> {
         if snaps.is_empty() {
             return Vec::new();
         }
-        let keep_configured = self.d.snapshots.as_ref().map(|s| s.keep.max(1) as usize);
+        let keep_configured = self
+            .desired
+            .snapshots
+            .as_ref()
+            .map(|s| s.keep.max(1) as usize);
         let mut a = match keep_configured {
-            Some(keep) if self.d.compile.is_some() || self.d.snapshots.is_some() => {
+            Some(keep) if self.desired.compile.is_some() || self.desired.snapshots.is_some() => {
                 // The compile adds one: then only `keep - 1` of today's may stay.
                 let room = if compile_runs { keep - 1 } else { keep };
                 // Never the newest completed one, whatever `keep` says: the retention action
@@ -29,17 +33,17 @@ impl Cx<'_> {
                 // that server stays: its snapshot is then the only copy of what it serves. A
                 // server this plan relaunches or stops is done before retention runs (and a
                 // failure there skips retention), so what it served may go with it.
-                let served: BTreeSet<String> =
-                    Observed::tagged(self.o.instances.values(), &Address::server().to_string())
-                        .into_iter()
-                        .filter(|_| !server_changes)
-                        .filter(|i| {
-                            self.ours(&i.tags)
-                                && i.state != "terminated"
-                                && i.state != "shutting-down"
-                        })
-                        .filter_map(|i| i.tags.get("vibes:snapshot").cloned())
-                        .collect();
+                let served: BTreeSet<String> = Observed::tagged(
+                    self.observed.instances.values(),
+                    &Address::server().to_string(),
+                )
+                .into_iter()
+                .filter(|_| !server_changes)
+                .filter(|i| {
+                    self.ours(&i.tags) && i.state != "terminated" && i.state != "shutting-down"
+                })
+                .filter_map(|i| i.tags.get("vibes:snapshot").cloned())
+                .collect();
                 let excess: Vec<_> = snaps
                     .iter()
                     .skip(room)
@@ -73,10 +77,10 @@ impl Cx<'_> {
                 }
                 a
             }
-            Some(_) | None if self.d.compile.is_some() => return Vec::new(),
+            Some(_) | None if self.desired.compile.is_some() => return Vec::new(),
             _ => {
                 let ids: Vec<_> = snaps.iter().map(|s| s.snapshot_id.clone()).collect();
-                if self.opt.include_data {
+                if self.options.include_data {
                     let mut a = action(
                         address.clone(),
                         Op::Delete,

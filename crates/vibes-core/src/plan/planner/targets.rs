@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 impl Cx<'_> {
     /// Does the config name this address?
     pub(super) fn is_desired(&self, a: &Address) -> bool {
-        let d = self.d;
+        let d = self.desired;
         match a.kind {
             Kind::Stack => d.stacks.contains_key(a.name()),
             Kind::Key => d.keys.contains_key(a.name()),
@@ -29,7 +29,7 @@ impl Cx<'_> {
     /// acts on pulls in nothing: targeting `server` without a `[server]` must not create stacks.
     pub(super) fn restrict_to_targets(&self, actions: Vec<Action>) -> (Vec<Action>, Vec<Address>) {
         let (seeds, idle): (Vec<Address>, Vec<Address>) = self
-            .opt
+            .options
             .targets
             .iter()
             .cloned()

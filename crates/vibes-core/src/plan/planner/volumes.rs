@@ -11,11 +11,11 @@ impl Cx<'_> {
     pub(super) fn plan_volumes(&self) -> Vec<Action> {
         let mut out = Vec::new();
         let address = Address::volume("builds");
-        let seen_v: Vec<_> = Observed::tagged(self.o.volumes.values(), &address.to_string())
+        let seen_v: Vec<_> = Observed::tagged(self.observed.volumes.values(), &address.to_string())
             .into_iter()
             .filter(|v| self.ours(&v.tags) && v.state != "deleting" && v.state != "deleted")
             .collect();
-        match &self.d.compile {
+        match &self.desired.compile {
             Some(c) => {
                 let fp = fingerprint_of(&c.builds_volume_gib);
                 let mut a = match seen_v.first() {
@@ -54,7 +54,7 @@ impl Cx<'_> {
                     .map(|v| v.volume_id.clone())
                     .collect::<Vec<_>>()
                     .join(", ");
-                let a = if self.opt.include_data {
+                let a = if self.options.include_data {
                     // Deleting volumes is not an effect vibes has: the builds live on in snapshots.
                     action(address.clone(), Op::Blocked, format!("volume {ids} is no longer in the config; delete it with ec2 delete-volume once its snapshot is taken"))
                 } else {
