@@ -38,7 +38,7 @@ pub async fn apply(
         run_id: options
             .run_id
             .clone()
-            .unwrap_or_else(super::launch::new_run_id),
+            .unwrap_or_else(effects::launch::new_run_id),
     });
 
     // Stops starting actions: the caller's cancellation, or an outage seen here. Effects keep

@@ -6,7 +6,8 @@
 //!   ([`ApplyReport`]), shared by the queue, the effects and the reporter.
 //! - [`effects`]: what each [`Effect`](crate::plan::Effect) does against the cloud, a module
 //!   per kind, and a compile run on a worker.
-//! - [`launch`]: launch tokens, waits through EC2's read lag, the worker's guard.
+//! - [`launch`] (part of the effects): launch tokens, waits through EC2's read lag, the
+//!   worker's guard.
 //! - [`outputs`]: values known only after apply (stack outputs, volume and snapshot ids).
 //! - [`retry`]: backoff for transient cloud errors.
 //! - [`lock`]: one apply at a time per project.
@@ -14,7 +15,6 @@
 
 pub mod effects;
 pub mod executor;
-pub mod launch;
 pub mod lock;
 mod options;
 pub mod outputs;
@@ -22,6 +22,7 @@ mod report;
 pub mod reporter;
 pub mod retry;
 
+pub use effects::launch;
 pub use executor::apply;
 pub use lock::{
     acquire, acquire_with_lease, break_lock, keep_renewed, release, LockError, LockGuard, LockInfo,

@@ -2,9 +2,9 @@
 //! snapshot and waited on until it runs, and terminations.
 
 use super::compile::{run_compile, CompileRun};
+use super::launch::{launch, wait_launched};
 use super::{Context, EffectError, DATA_DEVICE};
 use crate::address::Address;
-use crate::apply::launch::{launch, wait_launched};
 use crate::cloud::InstanceRequest;
 use crate::plan::Effect;
 use std::collections::BTreeMap;

@@ -7,6 +7,7 @@ mod files;
 mod images;
 mod instances;
 mod keys;
+pub mod launch;
 mod sources;
 mod stacks;
 mod volumes;
