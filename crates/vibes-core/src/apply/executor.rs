@@ -5,159 +5,18 @@
 use super::effects::{self, Context};
 use super::outputs::Outputs;
 use super::reporter::Reporter;
-use super::retry::{Retrier, RetryPolicy};
+use super::retry::Retrier;
 use crate::cloud::Cloud;
 use crate::observed::Observed;
 use crate::plan::{Op, Plan};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// How long to wait for the slow things before giving up on them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Timeouts {
-    /// A stack create, update or delete.
-    pub stack: Duration,
-    /// A CodeBuild run of Packer.
-    pub image_build: Duration,
-    /// A compile run; `None` takes the plan's `timeout_minutes` (from `[compile]`).
-    pub compile: Option<Duration>,
-    /// A builds snapshot to complete.
-    pub snapshot: Duration,
-    /// An instance to reach `running`.
-    pub instance: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            stack: Duration::from_secs(60 * 60),
-            image_build: Duration::from_secs(90 * 60),
-            compile: None,
-            snapshot: Duration::from_secs(4 * 60 * 60),
-            instance: Duration::from_secs(15 * 60),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct ApplyOptions {
-    /// Actions running at once. At least 1.
-    pub parallelism: usize,
-    /// The directory the config's paths are relative to (recipe files, the sources root).
-    pub base_dir: PathBuf,
-    /// The project name: SSM paths `/<project>/…` and stack names `<project>-NAME`.
-    pub project: String,
-    pub retry: RetryPolicy,
-    pub timeouts: Timeouts,
-    /// vibes' own source, which the worker image builds the vibes binary from. `None` where vibes
-    /// is used as a library: a worker image that names the archive then fails to build.
-    pub engine_source: Option<effects::SourceArchive>,
-    /// The apply's run id: the part of every launch token that makes a launch of a later apply
-    /// a new one ([`super::launch`]). `None` (the default) draws a fresh one for each apply;
-    /// tests set one to replay an apply's tokens.
-    pub run_id: Option<String>,
-}
-
-impl ApplyOptions {
-    pub fn new(project: impl Into<String>, base_dir: impl Into<PathBuf>) -> Self {
-        ApplyOptions {
-            parallelism: 10,
-            base_dir: base_dir.into(),
-            project: project.into(),
-            retry: RetryPolicy::default(),
-            timeouts: Timeouts::default(),
-            engine_source: None,
-            run_id: None,
-        }
-    }
-}
-
-/// What became of one action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
-    Done,
-    /// The error, as a sentence. Never holds a secret.
-    Failed {
-        error: String,
-    },
-    /// Not run because something it depends on failed or was blocked; the reason names it.
-    Skipped {
-        reason: String,
-    },
-    /// The plan declined this action; the reason says why.
-    Blocked {
-        reason: String,
-    },
-    /// Not run because the apply was interrupted first.
-    NotStarted,
-}
-
-impl Outcome {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Done => "done",
-            Outcome::Failed { .. } => "failed",
-            Outcome::Skipped { .. } => "skipped",
-            Outcome::Blocked { .. } => "blocked",
-            Outcome::NotStarted => "not started",
-        }
-    }
-    pub fn is_done(&self) -> bool {
-        matches!(self, Outcome::Done)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApplyReport {
-    /// One per action, indexed like `plan.actions`.
-    pub outcomes: Vec<Outcome>,
-    /// True when cancellation stopped the apply before every action had its chance.
-    pub interrupted: bool,
-    /// Why the apply stopped starting actions by itself: the cloud stopped answering (an
-    /// action failed with a transient error after all its retries). `None` otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outage: Option<String>,
-}
-
-impl ApplyReport {
-    /// True when every action that could run ran and succeeded (blocked actions aside) and
-    /// nothing was interrupted.
-    pub fn succeeded(&self) -> bool {
-        !self.interrupted
-            && self
-                .outcomes
-                .iter()
-                .all(|o| matches!(o, Outcome::Done | Outcome::Blocked { .. }))
-    }
-
-    /// `(index, error)` of every failed action.
-    pub fn failures(&self) -> Vec<(usize, &str)> {
-        self.outcomes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| match o {
-                Outcome::Failed { error } => Some((i, error.as_str())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// How many actions ended in each outcome (`done`, `failed`, …), for the closing line.
-    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
-        let mut m = BTreeMap::new();
-        for o in &self.outcomes {
-            *m.entry(o.as_str()).or_default() += 1;
-        }
-        m
-    }
-}
+pub use super::options::{ApplyOptions, Timeouts};
+pub use super::report::{ApplyReport, Outcome};
 
 /// Applies `plan`. Never panics on a cloud error: every error ends up in the report.
 pub async fn apply(
@@ -179,7 +38,7 @@ pub async fn apply(
         run_id: options
             .run_id
             .clone()
-            .unwrap_or_else(super::launch::new_run_id),
+            .unwrap_or_else(effects::launch::new_run_id),
     });
 
     // Stops starting actions: the caller's cancellation, or an outage seen here. Effects keep

@@ -1,7 +1,7 @@
 //! Progress of an apply. The core never prints: the CLI implements [`Reporter`] (a progress
 //! display on a terminal, plain lines otherwise), tests use [`RecordingReporter`].
 
-use super::executor::Outcome;
+use super::report::Outcome;
 use crate::address::Address;
 use crate::plan::Action;
 use std::sync::Mutex;

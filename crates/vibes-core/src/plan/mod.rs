@@ -2,11 +2,8 @@
 
 mod action;
 mod check;
-mod keys;
 mod ownership;
 mod planner;
-mod sources;
-mod stacks;
 
 pub use action::{Action, Attribute, Effect, Op, TextChange};
 pub use check::PlanError;

@@ -6,10 +6,10 @@
 //! and the next apply hands the kept bucket to the new main stack (`SourcesBucketName`) instead
 //! of making a second one. Only `destroy --include-data` empties and deletes it.
 
-use super::action::{Action, Attribute, Effect, Op};
-use super::planner::{action, outputs, plural, seen, Cx, MASS_DELETE_SHARE_PERCENT};
+use super::{action, outputs, plural, seen, Cx, MASS_DELETE_SHARE_PERCENT};
 use crate::address::Address;
 use crate::observed::ObservedBucket;
+use crate::plan::action::{Action, Attribute, Effect, Op};
 use crate::units::human_bytes;
 use std::collections::BTreeMap;
 
@@ -19,13 +19,13 @@ pub(crate) const SOURCES_BUCKET_PARAMETER: &str = "SourcesBucketName";
 impl Cx<'_> {
     pub(super) fn plan_sources(&self) -> Vec<Action> {
         let address = Address::sources();
-        let Some(spec) = &self.d.sources else {
+        let Some(spec) = &self.desired.sources else {
             return self.sources_left_behind().into_iter().collect();
         };
         let Some(manifest) = &spec.manifest else {
             return Vec::new();
         };
-        let bucket = self.o.sources_bucket.as_ref();
+        let bucket = self.observed.sources_bucket.as_ref();
         let mut upload = BTreeMap::new();
         let mut upload_bytes = 0;
         for (path, f) in &manifest.files {
@@ -51,7 +51,7 @@ impl Cx<'_> {
                     .collect()
             })
             .unwrap_or_default();
-        let delete = if spec.delete || self.opt.include_data {
+        let delete = if spec.delete || self.options.include_data {
             extra.clone()
         } else {
             Vec::new()
@@ -74,7 +74,7 @@ impl Cx<'_> {
         }
         let bucket_value = self.main_output(outputs::SOURCES_BUCKET);
         let bucket_now = self.resolve_now(&bucket_value);
-        let pointer = self.o.parameters.get(&spec.parameter);
+        let pointer = self.observed.parameters.get(&spec.parameter);
         if let Some(why) = self.pointer_blocked(&address, pointer) {
             let mut a = action(address, Op::Blocked, why);
             a.relies_on
@@ -178,7 +178,7 @@ impl Cx<'_> {
         bucket: Option<&crate::observed::ObservedBucket>,
         delete: &[String],
     ) -> Option<String> {
-        if delete.is_empty() || self.opt.allow_mass_delete {
+        if delete.is_empty() || self.options.allow_mass_delete {
             return None;
         }
         let held = bucket
@@ -214,12 +214,12 @@ impl Cx<'_> {
     /// The bucket this project's sources went to before, if it still exists and is ours: named
     /// by the main stack's output or, once the stack is gone, by `/<project>/sources`.
     pub(super) fn kept_sources_bucket(&self) -> Option<&ObservedBucket> {
-        let bucket = self.o.sources_bucket.as_ref()?;
+        let bucket = self.observed.sources_bucket.as_ref()?;
         let by_stack = self.observed_output("main", outputs::SOURCES_BUCKET);
         let by_pointer = self
-            .o
+            .observed
             .parameters
-            .get(&self.d.project.ssm_path("sources"))
+            .get(&self.desired.project.ssm_path("sources"))
             .filter(|p| self.ours(&p.tags))
             .and_then(|p| p.value.as_deref());
         (by_stack == Some(bucket.bucket.as_str()) || by_pointer == Some(bucket.bucket.as_str()))
@@ -230,12 +230,16 @@ impl Cx<'_> {
     /// the bucket and its parameter; without, keeps both and says so. Outside destroy, a config
     /// without `[sources]` leaves them alone (the main stack still holds the bucket).
     fn sources_left_behind(&self) -> Option<Action> {
-        if !self.opt.destroy {
+        if !self.options.destroy {
             return None;
         }
         let address = Address::sources();
-        let name = self.d.project.ssm_path("sources");
-        let pointer = self.o.parameters.get(&name).filter(|p| self.ours(&p.tags));
+        let name = self.desired.project.ssm_path("sources");
+        let pointer = self
+            .observed
+            .parameters
+            .get(&name)
+            .filter(|p| self.ours(&p.tags));
         let bucket = self.kept_sources_bucket();
         if pointer.is_none() && bucket.is_none() {
             return None;
@@ -252,7 +256,7 @@ impl Cx<'_> {
                 human_bytes(objects.iter().map(|(_, o)| o.size).sum())
             )
         });
-        let mut a = if self.opt.include_data {
+        let mut a = if self.options.include_data {
             let mut what = Vec::new();
             if let (Some(b), Some(held)) = (bucket, &held) {
                 what.push(format!(

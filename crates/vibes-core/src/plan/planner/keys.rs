@@ -6,11 +6,11 @@
 //! keeps it until `--replace key.NAME`. A private key in SSM that vibes did not write is never
 //! overwritten unasked, and another project's never.
 
-use super::action::{Action, Attribute, Effect, Op};
-use super::ownership::{self, leftover, standing, Leftover, Standing, Thing};
-use super::planner::{action, seen, Cx};
+use super::{action, seen, Cx};
 use crate::address::{Address, Kind};
 use crate::model::KeySpec;
+use crate::plan::action::{Action, Attribute, Effect, Op};
+use crate::plan::ownership::{self, leftover, standing, Leftover, Standing, Thing};
 use crate::tags::{self, fingerprint_of};
 
 /// Where a generated key's private key is, as the plan shows it.
@@ -19,7 +19,7 @@ const NOT_HELD: &str = "not held by vibes";
 impl Cx<'_> {
     pub(super) fn plan_keys(&self) -> Vec<Action> {
         let mut out: Vec<Action> = self
-            .d
+            .desired
             .keys
             .iter()
             .filter_map(|(name, spec)| self.plan_key(name, spec))
@@ -35,8 +35,8 @@ impl Cx<'_> {
             Some(pk) => fingerprint_of(&("import", pk.trim())),
             None => fingerprint_of(&("generate",)),
         };
-        let pair = self.o.key_pairs.get(&spec.key_name);
-        let private = self.o.parameters.get(&spec.private_key_path);
+        let pair = self.observed.key_pairs.get(&spec.key_name);
+        let private = self.observed.parameters.get(&spec.private_key_path);
         // Asked here without counting as used: it counts where it changes the action.
         let replace = self.replace_asked(&address);
         let pair_fp = pair.and_then(|p| p.tags.get(tags::FINGERPRINT));
@@ -248,13 +248,13 @@ impl Cx<'_> {
     /// key, when they carry vibes' name; a key pair with vibes' tags under another name is noted.
     fn keys_no_longer_named(&self) -> Vec<Action> {
         let mut out = Vec::new();
-        for p in self.o.key_pairs.values() {
+        for p in self.observed.key_pairs.values() {
             let thing = Thing {
                 what: "key pair",
                 name: &p.key_name,
             };
             let address = match leftover(self.project, Kind::Key, thing, &p.tags, |a| {
-                self.d.project.aws_name(a.name())
+                self.desired.project.aws_name(a.name())
             }) {
                 Leftover::NotOurs => continue,
                 Leftover::Misnamed { note, .. } => {
@@ -263,7 +263,7 @@ impl Cx<'_> {
                 }
                 Leftover::Ours(address) => address,
             };
-            if self.d.keys.contains_key(address.name()) {
+            if self.desired.keys.contains_key(address.name()) {
                 continue;
             }
             let reason = if p.tags.get(tags::FINGERPRINT).map(String::as_str) == Some(tags::ADOPTED)
@@ -278,11 +278,11 @@ impl Cx<'_> {
                 key_name: p.key_name.clone(),
             });
             let param = self
-                .d
+                .desired
                 .project
                 .ssm_path(&format!("ec2/keys/{}", address.name()));
             if let Some(pp) = self
-                .o
+                .observed
                 .parameters
                 .get(&param)
                 .filter(|pp| self.ours(&pp.tags))

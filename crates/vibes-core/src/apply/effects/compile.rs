@@ -2,8 +2,8 @@
 //! builds volume, wait for the worker to report and stop, snapshot the builds volume, and
 //! terminate the worker — on success, failure, timeout and interruption alike.
 
-use super::effects::{Context, EffectError, DATA_DEVICE};
 use super::launch::WorkerGuard;
+use super::{Context, EffectError, DATA_DEVICE};
 use crate::address::Address;
 use crate::cloud::{CloudError, InstanceRequest};
 use crate::plan::outputs::SNAPSHOT_ID;

@@ -5,14 +5,14 @@
 //! would give it. Otherwise vibes would be updating someone else's resources, so the stack is
 //! blocked, with the difference shown, until the config matches it or `--replace stack.NAME`.
 
-use super::action::{Action, Attribute, Effect, Op, TextChange};
-use super::ownership::{self, leftover, standing, Leftover, Standing, Thing};
-use super::planner::{action, plural, seen, Cx};
 use super::sources::SOURCES_BUCKET_PARAMETER;
+use super::{action, plural, seen, Cx};
 use crate::address::{Address, Kind};
 use crate::model::{StackSpec, Value};
 use crate::noecho;
 use crate::observed::ObservedStack;
+use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
+use crate::plan::ownership::{self, leftover, standing, Leftover, Standing, Thing};
 use crate::tags::{self, fingerprint_of, idempotency_token};
 use std::collections::BTreeMap;
 
@@ -62,7 +62,7 @@ impl StackDiff {
 impl Cx<'_> {
     pub(super) fn plan_stacks(&self) -> Vec<Action> {
         let mut out: Vec<Action> = self
-            .d
+            .desired
             .stacks
             .iter()
             .filter_map(|(name, spec)| self.plan_stack(name, &self.with_kept_bucket(spec)))
@@ -82,7 +82,7 @@ impl Cx<'_> {
         {
             return Cow::Borrowed(spec);
         }
-        let value = match self.o.stacks.get(&spec.stack_name) {
+        let value = match self.observed.stacks.get(&spec.stack_name) {
             Some(live) => live.parameters.get(SOURCES_BUCKET_PARAMETER).cloned(),
             None => self.kept_sources_bucket().map(|b| b.bucket.clone()),
         };
@@ -132,7 +132,7 @@ impl Cx<'_> {
         let fp = fingerprint_of(&(&spec.template_body, &spec.parameters));
         let tags = self.tags(&address, &fp);
         let token = idempotency_token(self.project, &address, &fp);
-        let seen_stack = self.o.stacks.get(&spec.stack_name);
+        let seen_stack = self.observed.stacks.get(&spec.stack_name);
         let thing = Thing {
             what: "stack",
             name: &spec.stack_name,
@@ -313,7 +313,7 @@ impl Cx<'_> {
                 label: "template".into(),
                 before: Some(s.template_body.clone()),
                 after: self
-                    .d
+                    .desired
                     .stacks
                     .values()
                     .find(|d| d.stack_name == s.stack_name)
@@ -321,7 +321,7 @@ impl Cx<'_> {
             });
         }
         let secret = self
-            .d
+            .desired
             .stacks
             .values()
             .find(|d| d.stack_name == s.stack_name)
@@ -347,13 +347,13 @@ impl Cx<'_> {
     /// Stacks of this project that the config no longer names, under vibes' name for them.
     fn stacks_no_longer_named(&self) -> Vec<Action> {
         let mut out = Vec::new();
-        for s in self.o.stacks.values() {
+        for s in self.observed.stacks.values() {
             let thing = Thing {
                 what: "stack",
                 name: &s.stack_name,
             };
             let address = match leftover(self.project, Kind::Stack, thing, &s.tags, |a| {
-                self.d.project.aws_name(a.name())
+                self.desired.project.aws_name(a.name())
             }) {
                 Leftover::NotOurs => continue,
                 Leftover::Misnamed { note, .. } => {
@@ -362,7 +362,8 @@ impl Cx<'_> {
                 }
                 Leftover::Ours(address) => address,
             };
-            if self.d.stacks.contains_key(address.name()) || s.status.starts_with("DELETE_COMPLETE")
+            if self.desired.stacks.contains_key(address.name())
+                || s.status.starts_with("DELETE_COMPLETE")
             {
                 continue;
             }

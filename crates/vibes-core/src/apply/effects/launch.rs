@@ -8,7 +8,7 @@
 //! - a hash of everything the launch is (the plan's identity of it, the launch template, image,
 //!   instance type, volumes and tags), so a token is never reused for another request;
 //! - the apply's run id (fresh for each apply unless
-//!   [`ApplyOptions::run_id`](super::ApplyOptions::run_id) fixes one), so a rerun after a
+//!   [`ApplyOptions::run_id`](crate::apply::ApplyOptions::run_id) fixes one), so a rerun after a
 //!   finished, failed or interrupted attempt launches afresh;
 //! - a renewal count, for when EC2 still answers with an ended instance or refuses the token.
 //!
@@ -19,7 +19,7 @@
 //! again; it is not lost: it carries the vibes tags from creation, so the next plan sees it —
 //! a leftover worker is terminated by the compile action, a server is adopted or replaced.
 
-use super::effects::{Context, EffectError};
+use super::{Context, EffectError};
 use crate::address::Address;
 use crate::cloud::{Cloud, CloudError, CloudResult, InstanceRequest};
 use crate::observed::ObservedInstance;

@@ -1,0 +1,105 @@
+//! Instances: the compile's worker (run in `compile`), the rsync server launched over a builds
+//! snapshot and waited on until it runs, and terminations.
+
+use super::compile::{run_compile, CompileRun};
+use super::launch::{launch, wait_launched};
+use super::{Context, EffectError, DATA_DEVICE};
+use crate::address::Address;
+use crate::cloud::InstanceRequest;
+use crate::plan::Effect;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The tag on a server instance naming the builds snapshot it serves.
+pub const SERVES_TAG: &str = "vibes:snapshot";
+
+/// Runs an instance effect.
+pub(super) async fn run(
+    cx: &Context,
+    index: usize,
+    address: &Address,
+    effect: &Effect,
+) -> Result<(), EffectError> {
+    let cloud = cx.cloud.as_ref();
+    let name = effect.name();
+    match effect {
+        Effect::RunCompile {
+            launch_template,
+            image,
+            instance_type,
+            builds_volume,
+            built_from,
+            sources_revision: _,
+            timeout_minutes,
+            snapshot_tags,
+            instance_tags,
+            token,
+        } => {
+            let launch = InstanceRequest {
+                launch_template: cx.resolve(launch_template)?,
+                image_id: cx.resolve(image)?,
+                instance_type: instance_type.clone(),
+                tags: instance_tags.clone(),
+                // Set per launch attempt.
+                client_token: String::new(),
+                // The builds volume outlives the worker: attached after the launch.
+                volumes: BTreeMap::new(),
+            };
+            let timeout = cx
+                .options
+                .timeouts
+                .compile
+                .unwrap_or(Duration::from_secs(u64::from(*timeout_minutes) * 60));
+            let run = CompileRun {
+                launch,
+                builds_volume: cx.resolve(builds_volume)?,
+                plan_token: token,
+                built_from,
+                timeout,
+                snapshot_tags,
+            };
+            run_compile(cx, index, run).await
+        }
+        Effect::LaunchServer {
+            launch_template,
+            image,
+            instance_type,
+            snapshot,
+            tags,
+            token,
+        } => {
+            let snapshot = cx.resolve(snapshot)?;
+            let mut tags = tags.clone();
+            // What the server serves, for the next plan to compare with the newest snapshot.
+            tags.entry(SERVES_TAG.to_string())
+                .or_insert_with(|| snapshot.clone());
+            let req = InstanceRequest {
+                launch_template: cx.resolve(launch_template)?,
+                image_id: cx.resolve(image)?,
+                instance_type: instance_type.clone(),
+                tags,
+                // Set per launch attempt: each launch of the server is a new one, also over a
+                // snapshot an earlier (since terminated) server served.
+                client_token: String::new(),
+                volumes: BTreeMap::from([(DATA_DEVICE.to_string(), snapshot)]),
+            };
+            let id = launch(cx, name, address, &[token], req).await?;
+            cx.reporter
+                .action_progress(index, &format!("waiting for {id} to run"));
+            wait_launched(
+                cx,
+                "wait for server",
+                &id,
+                &["running"],
+                cx.options.timeouts.instance,
+            )
+            .await?;
+            Ok(())
+        }
+        Effect::TerminateInstance { instance_id } => {
+            cx.call_gone(name, |_| cloud.terminate_instance(instance_id))
+                .await
+        }
+        _ => unreachable!("{name} is not an instance effect"),
+    }
+}

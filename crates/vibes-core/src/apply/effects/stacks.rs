@@ -1,0 +1,165 @@
+//! CloudFormation stacks: create, update and delete, each waited on until the stack settles;
+//! a settled stack's outputs are recorded for the actions after it.
+
+use super::{Context, EffectError};
+use crate::address::Address;
+use crate::cloud::{CloudError, StackRequest, StackUpdate};
+use crate::model::Value;
+use crate::plan::Effect;
+use crate::tags::Tags;
+use std::collections::BTreeMap;
+
+/// Runs a stack effect.
+pub(super) async fn run(
+    cx: &Context,
+    index: usize,
+    address: &Address,
+    effect: &Effect,
+) -> Result<(), EffectError> {
+    let cloud = cx.cloud.as_ref();
+    let name = effect.name();
+    match effect {
+        Effect::CreateStack {
+            stack_name,
+            template_body,
+            parameters,
+            tags,
+            token,
+        } => {
+            let req = stack_request(cx, stack_name, template_body, parameters, tags, token)?;
+            let created = cx
+                .retrier
+                .run(|attempt| {
+                    let req = &req;
+                    async move {
+                        match cloud.create_stack(req).await {
+                            // An earlier attempt of ours got through before its answer was lost.
+                            Err(CloudError::AlreadyExists { .. }) if attempt > 1 => Ok(()),
+                            other => other,
+                        }
+                    }
+                })
+                .await;
+            match created {
+                Ok(()) => {}
+                Err(CloudError::AlreadyExists { .. }) => {
+                    return Err(EffectError::StackExists {
+                        stack: stack_name.clone(),
+                    })
+                }
+                Err(source) => {
+                    return Err(EffectError::Cloud {
+                        effect: name,
+                        source,
+                    })
+                }
+            }
+            cx.reporter
+                .action_progress(index, &format!("waiting for stack {stack_name}"));
+            wait_stack_success(cx, address, stack_name).await
+        }
+        Effect::UpdateStack {
+            stack_name,
+            template_body,
+            parameters,
+            tags,
+            token,
+        } => {
+            let req = stack_request(cx, stack_name, template_body, parameters, tags, token)?;
+            let update = cx.call(name, |_| cloud.update_stack(&req)).await?;
+            if update == StackUpdate::Started {
+                cx.reporter
+                    .action_progress(index, &format!("waiting for stack {stack_name}"));
+                wait_stack_success(cx, address, stack_name).await
+            } else {
+                // Nothing to do; the wait returns at once with the current outputs.
+                let state = cx
+                    .call("read stack", |_| {
+                        cloud.wait_stack(stack_name, cx.options.timeouts.stack)
+                    })
+                    .await?;
+                cx.outputs.set_all(address, state.outputs);
+                Ok(())
+            }
+        }
+        Effect::DeleteStack { stack_name, token } => {
+            cx.call_gone(name, |_| cloud.delete_stack(stack_name, token))
+                .await?;
+            cx.reporter
+                .action_progress(index, &format!("waiting for stack {stack_name} to go"));
+            match cx
+                .retrier
+                .run(|_| cloud.wait_stack(stack_name, cx.options.timeouts.stack))
+                .await
+            {
+                Err(CloudError::NotFound { .. }) => {}
+                Ok(state) if state.status == "DELETE_COMPLETE" => {}
+                Ok(state) => {
+                    return Err(EffectError::StackFailed {
+                        stack: stack_name.clone(),
+                        status: state.status,
+                        reason: state.reason,
+                    })
+                }
+                Err(source) => {
+                    return Err(EffectError::Cloud {
+                        effect: name,
+                        source,
+                    })
+                }
+            }
+            cx.outputs.clear(address);
+            Ok(())
+        }
+        _ => unreachable!("{name} is not a stack effect"),
+    }
+}
+
+fn stack_request(
+    cx: &Context,
+    stack_name: &str,
+    template_body: &str,
+    parameters: &BTreeMap<String, Value>,
+    tags: &Tags,
+    token: &str,
+) -> Result<StackRequest, EffectError> {
+    let parameters = cx.outputs.resolve_all(parameters)?;
+    let mut tags = tags.clone();
+    // CloudFormation never shows a NoEcho value again: a salted hash of it, kept in a tag, is
+    // what the next plan compares the config against.
+    if let Some(record) =
+        crate::noecho::record(&crate::noecho::declared(template_body), &parameters)
+    {
+        tags.insert(crate::tags::NOECHO.to_string(), record);
+    }
+    Ok(StackRequest {
+        stack_name: stack_name.to_string(),
+        template_body: template_body.to_string(),
+        parameters,
+        tags,
+        token: token.to_string(),
+    })
+}
+
+/// Waits for a stack to settle; success records its outputs, anything else fails.
+async fn wait_stack_success(
+    cx: &Context,
+    address: &Address,
+    stack_name: &str,
+) -> Result<(), EffectError> {
+    let cloud = cx.cloud.as_ref();
+    let state = cx
+        .call("wait for stack", |_| {
+            cloud.wait_stack(stack_name, cx.options.timeouts.stack)
+        })
+        .await?;
+    if !state.succeeded() {
+        return Err(EffectError::StackFailed {
+            stack: stack_name.to_string(),
+            status: state.status,
+            reason: state.reason,
+        });
+    }
+    cx.outputs.set_all(address, state.outputs);
+    Ok(())
+}

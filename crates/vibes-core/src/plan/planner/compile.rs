@@ -1,0 +1,204 @@
+//! The compile: a run on a worker whenever what the builds are made from (sources, profiles,
+//! engine, worker image) differs from the newest builds snapshot; leftover workers are ended.
+
+use super::{action, newest_first, outputs, seen, Cx};
+use crate::address::Address;
+use crate::model::{Value, ENGINE_VERSION};
+use crate::observed::{Observed, ObservedInstance, ObservedSnapshot};
+use crate::plan::action::{Action, Attribute, Effect, Op};
+use crate::tags::{self, fingerprint_of, idempotency_token, Tags};
+use std::collections::BTreeMap;
+
+impl<'a> Cx<'a> {
+    /// What a builds snapshot is made from: sources, profiles, engine and worker image.
+    pub(super) fn built_from(&self) -> Option<(String, Tags)> {
+        let manifest = self.desired.sources.as_ref()?.manifest.as_ref()?;
+        let revision = manifest.revision();
+        let profiles: BTreeMap<&String, &String> = self
+            .desired
+            .profiles
+            .iter()
+            .map(|(k, v)| (k, &v.text))
+            .collect();
+        let profiles_hash = fingerprint_of(&profiles);
+        let worker = self
+            .desired
+            .images
+            .get("worker")
+            .map(|i| i.recipe_hash.clone())
+            .unwrap_or_default();
+        let built_from = fingerprint_of(&(&revision, &profiles_hash, ENGINE_VERSION, &worker));
+        let mut t = Tags::new();
+        t.insert(tags::BUILT_FROM.into(), built_from.clone());
+        t.insert(tags::SOURCES_REVISION.into(), revision);
+        t.insert("vibes:profiles".into(), profiles_hash);
+        t.insert("vibes:engine".into(), ENGINE_VERSION.into());
+        t.insert("vibes:worker-image".into(), worker);
+        Some((built_from, t))
+    }
+
+    pub(super) fn builds_snapshots(&self) -> Vec<&'a ObservedSnapshot> {
+        let v: Vec<_> = Observed::tagged(
+            self.observed.snapshots.values(),
+            &Address::snapshot("builds").to_string(),
+        )
+        .into_iter()
+        .filter(|s| self.ours(&s.tags) && s.state != "error")
+        .collect();
+        newest_first(v, |s| (s.started.as_str(), s.snapshot_id.as_str()))
+    }
+
+    fn workers(&self) -> Vec<&'a ObservedInstance> {
+        Observed::tagged(
+            self.observed.instances.values(),
+            &Address::compile().to_string(),
+        )
+        .into_iter()
+        .filter(|i| {
+            self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down")
+        })
+        .collect()
+    }
+
+    pub(super) fn plan_compile(&self) -> Option<Action> {
+        let address = Address::compile();
+        let leftovers = self.workers();
+        let terminate: Vec<Effect> = leftovers
+            .iter()
+            .map(|i| Effect::TerminateInstance {
+                instance_id: i.instance_id.clone(),
+            })
+            .collect();
+        let leftover_note = || {
+            format!(
+                "worker {} left over from an interrupted compile is terminated",
+                leftovers
+                    .iter()
+                    .map(|i| i.instance_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let mut a = match &self.desired.compile {
+            None => {
+                if leftovers.is_empty() {
+                    return None;
+                }
+                let mut a = action(address.clone(), Op::Delete, leftover_note());
+                a.effects = terminate;
+                a
+            }
+            Some(c) => {
+                let Some((built_from, snapshot_tags)) = self.built_from() else {
+                    return Some(action(
+                        address,
+                        Op::Blocked,
+                        "the sources tree has not been read (run plan, not validate)",
+                    ));
+                };
+                let newest = self
+                    .builds_snapshots()
+                    .into_iter()
+                    .find(|s| s.state == "completed");
+                let why = match newest {
+                    Some(s) if s.tags.get(tags::BUILT_FROM) == Some(&built_from) => None,
+                    Some(s) => {
+                        let mut parts = Vec::new();
+                        for (tag, what) in [
+                            (tags::SOURCES_REVISION, "sources"),
+                            ("vibes:profiles", "profiles"),
+                            ("vibes:engine", "compile engine"),
+                            ("vibes:worker-image", "worker image"),
+                        ] {
+                            let was = s.tags.get(tag).map(String::as_str).unwrap_or("?");
+                            let now = snapshot_tags.get(tag).map(String::as_str).unwrap_or("?");
+                            if was != now {
+                                parts.push(format!("{what} changed ({was} -> {now})"));
+                            }
+                        }
+                        if parts.is_empty() {
+                            parts.push(
+                                "the newest builds snapshot was made from something else".into(),
+                            );
+                        }
+                        Some(format!(
+                            "{} since snapshot {}",
+                            parts.join(", "),
+                            s.snapshot_id
+                        ))
+                    }
+                    None => Some("no builds snapshot yet".to_string()),
+                };
+                match why {
+                    None if leftovers.is_empty() => return None,
+                    None => {
+                        let mut a = action(address.clone(), Op::Delete, leftover_note());
+                        a.effects = terminate;
+                        a
+                    }
+                    Some(why) => {
+                        let reason = if leftovers.is_empty() {
+                            why
+                        } else {
+                            format!("{why}; {}", leftover_note())
+                        };
+                        let mut a = action(address.clone(), Op::Run, reason);
+                        a.effects = terminate;
+                        let volume =
+                            match Observed::tagged(self.observed.volumes.values(), "volume.builds")
+                                .into_iter()
+                                .find(|v| self.ours(&v.tags))
+                            {
+                                Some(v) => Value::literal(&v.volume_id),
+                                None => Value::Output {
+                                    address: Address::volume("builds"),
+                                    output: outputs::VOLUME_ID.into(),
+                                },
+                            };
+                        let mut instance_tags = self.tags(&address, &built_from);
+                        instance_tags
+                            .insert("Name".into(), self.desired.project.aws_name("worker"));
+                        let mut st = self.tags(&Address::snapshot("builds"), &built_from);
+                        st.extend(snapshot_tags.clone());
+                        a.attributes
+                            .push(Attribute::new("instance_type", &c.instance_type));
+                        a.attributes.push(Attribute::new("built_from", &built_from));
+                        let Some(image) = self.image_value("worker") else {
+                            return Some(action(
+                                address,
+                                Op::Blocked,
+                                "[compile] needs [images.worker]: the worker image carries the encoders and the compile engine",
+                            ));
+                        };
+                        a.effects.push(Effect::RunCompile {
+                            launch_template: self.main_output(outputs::WORKER_LAUNCH_TEMPLATE),
+                            image,
+                            instance_type: c.instance_type.clone(),
+                            builds_volume: volume,
+                            built_from: built_from.clone(),
+                            sources_revision: snapshot_tags
+                                .get(tags::SOURCES_REVISION)
+                                .cloned()
+                                .unwrap_or_default(),
+                            timeout_minutes: c.timeout_minutes,
+                            snapshot_tags: st,
+                            instance_tags,
+                            // What the launch is for; apply makes each attempt's ClientToken
+                            // from it (apply::launch): a rerun must never get the worker of a
+                            // failed or interrupted compile back.
+                            token: idempotency_token(self.project, &address, &built_from),
+                        });
+                        a
+                    }
+                }
+            }
+        };
+        a.relies_on
+            .insert("instances:compile".into(), seen(Some(&leftovers)));
+        a.relies_on.insert(
+            "snapshots:snapshot.builds".into(),
+            seen(Some(&self.builds_snapshots())),
+        );
+        Some(a)
+    }
+}

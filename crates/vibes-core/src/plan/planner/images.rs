@@ -1,0 +1,201 @@
+//! Images: an AMI per recipe, built by CodeBuild when the recipe changes, the newest `keep`
+//! kept, and the parameter that points at the current one.
+
+use super::{action, address_of, newest_first, outputs, plural, seen, Cx};
+use crate::address::{Address, Kind};
+use crate::model::Value;
+use crate::observed::{Observed, ObservedImage};
+use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
+use crate::tags;
+use std::collections::BTreeMap;
+
+impl<'a> Cx<'a> {
+    fn images_of(&self, address: &Address) -> Vec<&'a ObservedImage> {
+        let v: Vec<_> = Observed::tagged(self.observed.images.values(), &address.to_string())
+            .into_iter()
+            .filter(|i| self.ours(&i.tags) && i.state != "deregistered")
+            .collect();
+        newest_first(v, |i| (i.created.as_str(), i.image_id.as_str()))
+    }
+
+    /// What an instance of image `name` launches from: the current AMI, or the one this plan
+    /// builds. `None` when the config names no such image.
+    pub(super) fn image_value(&self, name: &str) -> Option<Value> {
+        let spec = self.desired.images.get(name)?;
+        let address = Address::image(name);
+        let current = self.images_of(&address).into_iter().find(|i| {
+            i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available"
+        });
+        Some(match current {
+            Some(i) => Value::literal(&i.image_id),
+            None => Value::Output {
+                address,
+                output: outputs::IMAGE_ID.into(),
+            },
+        })
+    }
+
+    pub(super) fn plan_images(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for (name, spec) in &self.desired.images {
+            let address = Address::image(name);
+            let tags = self.tags(&address, &spec.recipe_hash);
+            let existing = self.images_of(&address);
+            let current = existing.iter().find(|i| {
+                i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available"
+            });
+            let pointer = self.observed.parameters.get(&spec.parameter);
+            let keep = spec.keep.max(1) as usize;
+            let blocked = self.pointer_blocked(&address, pointer);
+            let mut a = match current {
+                // Every path below writes the pointer when it is not vibes' own.
+                _ if blocked.is_some() => {
+                    action(address.clone(), Op::Blocked, blocked.unwrap_or_default())
+                }
+                Some(cur) => {
+                    // Built already: keep the pointer right and prune old images.
+                    let mut prune: Vec<&ObservedImage> = existing
+                        .iter()
+                        .filter(|i| i.image_id != cur.image_id)
+                        .copied()
+                        .collect();
+                    prune = prune.into_iter().skip(keep - 1).collect();
+                    let pointer_ok = pointer.is_some_and(|p| {
+                        p.value.as_deref() == Some(cur.image_id.as_str()) && self.ours(&p.tags)
+                    });
+                    if pointer_ok && prune.is_empty() {
+                        continue;
+                    }
+                    let mut why = Vec::new();
+                    let mut a = action(address.clone(), Op::Update, "");
+                    if !pointer_ok {
+                        why.push(format!(
+                            "{} does not point at the current image {}",
+                            spec.parameter, cur.image_id
+                        ));
+                        a.changes.push(TextChange {
+                            label: "value".into(),
+                            before: pointer.and_then(|p| p.value.clone()),
+                            after: Some(cur.image_id.clone()),
+                        });
+                        a.effects.push(Effect::PutParameter {
+                            name: spec.parameter.clone(),
+                            value: Value::literal(&cur.image_id),
+                            tags: tags.clone(),
+                        });
+                    }
+                    if !prune.is_empty() {
+                        why.push(format!(
+                            "{} beyond the newest {keep}",
+                            plural(prune.len(), "old image", "old images")
+                        ));
+                        for i in &prune {
+                            a.attributes.push(Attribute::new(
+                                "deregister",
+                                format!("{} ({})", i.image_id, i.created),
+                            ));
+                            a.effects.push(Effect::DeregisterImage {
+                                image_id: i.image_id.clone(),
+                            });
+                        }
+                    }
+                    a.reason = why.join("; ");
+                    a
+                }
+                None => {
+                    let (op, reason) =
+                        match existing.first() {
+                            Some(prev) => (
+                                Op::Replace,
+                                format!(
+                                "recipe changed: image {} was built from {}, the recipe is now {}",
+                                prev.image_id,
+                                prev.tags.get(tags::FINGERPRINT).map(String::as_str).unwrap_or("?"),
+                                spec.recipe_hash
+                            ),
+                            ),
+                            None => (
+                                Op::Create,
+                                "no image built from this recipe yet".to_string(),
+                            ),
+                        };
+                    let mut a = action(address.clone(), op, reason);
+                    a.effects.push(Effect::BuildImage {
+                        image: name.clone(),
+                        recipe: spec.recipe.display().to_string(),
+                        files: spec.files.clone(),
+                        built_in: spec.built_in.clone(),
+                        recipe_hash: spec.recipe_hash.clone(),
+                        parameter: spec.parameter.clone(),
+                        artifacts_bucket: self.main_output(outputs::ARTIFACTS_BUCKET),
+                        codebuild_project: self.main_output(outputs::IMAGE_BUILD_PROJECT),
+                        tags: tags.clone(),
+                    });
+                    // After the build the new image is the newest: keep `keep - 1` of the old ones.
+                    for i in existing.iter().skip(keep - 1) {
+                        a.attributes.push(Attribute::new(
+                            "deregister",
+                            format!("{} ({}) after the build", i.image_id, i.created),
+                        ));
+                        a.effects.push(Effect::DeregisterImage {
+                            image_id: i.image_id.clone(),
+                        });
+                    }
+                    a
+                }
+            };
+            a.attributes
+                .insert(0, Attribute::new("recipe", spec.recipe_shown()));
+            a.attributes
+                .insert(1, Attribute::new("recipe_hash", &spec.recipe_hash));
+            a.relies_on
+                .insert(format!("images:{address}"), seen(Some(&existing)));
+            a.relies_on
+                .insert(format!("parameter:{}", spec.parameter), seen(pointer));
+            out.push(a);
+        }
+        // Images of recipes the config no longer names.
+        let mut gone: BTreeMap<Address, Vec<&ObservedImage>> = BTreeMap::new();
+        for i in self.observed.images.values() {
+            if let Some(address) =
+                address_of(&i.tags).filter(|a| a.kind == Kind::Image && self.ours(&i.tags))
+            {
+                if !self.desired.images.contains_key(address.name()) && i.state != "deregistered" {
+                    gone.entry(address).or_default().push(i);
+                }
+            }
+        }
+        for (address, images) in gone {
+            let mut a = action(address.clone(), Op::Delete, "no longer in the config");
+            for i in newest_first(images.clone(), |i| {
+                (i.created.as_str(), i.image_id.as_str())
+            }) {
+                a.attributes.push(Attribute::new(
+                    "deregister",
+                    format!("{} ({})", i.image_id, i.created),
+                ));
+                a.effects.push(Effect::DeregisterImage {
+                    image_id: i.image_id.clone(),
+                });
+            }
+            let param = self
+                .desired
+                .project
+                .ssm_path(&format!("ami/{}", address.name()));
+            if let Some(p) = self
+                .observed
+                .parameters
+                .get(&param)
+                .filter(|p| self.ours(&p.tags))
+            {
+                a.effects.push(Effect::DeleteParameter {
+                    name: p.name.clone(),
+                });
+            }
+            a.relies_on
+                .insert(format!("images:{address}"), seen(Some(&images)));
+            out.push(a);
+        }
+        out
+    }
+}
