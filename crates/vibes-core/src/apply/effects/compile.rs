@@ -11,18 +11,9 @@ use crate::tags::Tags;
 use crate::units::human_duration;
 use std::time::Duration;
 
-/// The worker's report, written to `/<project>/compile/status` before it stops itself.
-#[derive(Debug, serde::Deserialize)]
-struct CompileStatus {
-    built_from: String,
-    status: String,
-    #[serde(default)]
-    message: String,
-}
-
-/// The SSM parameter a worker writes its [`CompileStatus`] to.
+/// The SSM parameter a worker writes its report ([`crate::status::CompileReport`]) to.
 pub fn compile_status_parameter(project: &str) -> String {
-    format!("/{project}/compile/status")
+    crate::status::compile_report_parameter(project)
 }
 
 /// One compile, as the plan's `RunCompile` effect describes it.
@@ -153,7 +144,7 @@ async fn compile_on(
             "worker {id} stopped without writing {status_parameter}: see its console output"
         )));
     };
-    let status: CompileStatus = serde_json::from_str(&raw).map_err(|e| {
+    let status: crate::status::CompileReport = serde_json::from_str(&raw).map_err(|e| {
         EffectError::Compile(format!("{status_parameter} is not a compile status ({e})"))
     })?;
     if status.built_from != run.built_from {

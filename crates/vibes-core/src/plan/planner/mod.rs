@@ -71,6 +71,8 @@ pub fn plan(
     options: &PlanOptions,
 ) -> Result<Plan, PlanError> {
     let empty;
+    // Priced in the config's region, whatever the plan does.
+    let priced = desired;
     let desired = if options.destroy {
         empty = Desired::empty(&desired.project.name);
         &empty
@@ -121,9 +123,11 @@ pub fn plan(
             options.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         ));
     }
-    assemble(&desired.project.name, actions, notes, |a, b| {
+    let mut plan = assemble(&desired.project.name, actions, notes, |a, b| {
         cx.relates(a, b)
-    })
+    })?;
+    crate::cost::annotate(&mut plan, priced, observed, options.destroy);
+    Ok(plan)
 }
 
 pub(super) struct Cx<'a> {
