@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> miette::Result<i32> {
     match &cli.command {
         Command::Validate => commands::validate::run(cli),
-        Command::Show(args) => commands::show::run(args),
+        Command::Show(args) => commands::show::run(cli, args),
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),
         Command::Build(args) => {

@@ -2,10 +2,11 @@
 
 use std::io::IsTerminal;
 
-/// Colour plans only on a terminal, and never when NO_COLOR is set.
-pub fn plan_style() -> vibes_core::render::Style {
+/// Colour plans only on a terminal, and never when NO_COLOR is set; with `-v`, long lists whole.
+pub fn plan_style(cli: &crate::cli::Cli) -> vibes_core::render::Style {
     vibes_core::render::Style {
         color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        full_lists: cli.verbose > 0,
     }
 }
 

@@ -151,7 +151,7 @@ async fn run_locked(
             return Ok(INTERRUPTED);
         }
     };
-    let style = crate::style::plan_style();
+    let style = crate::style::plan_style(cli);
 
     let (plan, saved) = match saved {
         Some((path, saved)) => {
@@ -271,7 +271,7 @@ fn nothing_to_do(cli: &Cli, plan: &vibes_core::Plan, destroy: bool) -> i32 {
     } else {
         out!(
             "{}",
-            vibes_core::render::human(plan, &crate::style::plan_style())
+            vibes_core::render::human(plan, &crate::style::plan_style(cli))
         );
     }
     exit::OK

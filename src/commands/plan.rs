@@ -24,7 +24,7 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
     } else {
         out!(
             "{}",
-            vibes_core::render::human(&plan, &crate::style::plan_style())
+            vibes_core::render::human(&plan, &crate::style::plan_style(cli))
         );
     }
     if let Some(out) = &args.out {

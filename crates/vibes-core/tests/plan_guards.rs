@@ -155,7 +155,13 @@ fn the_summary_and_the_json_count_the_objects_a_sync_deletes() {
         ..Default::default()
     };
     let p = plan(&desired(Manifest::default()), &observed(20), &allow).unwrap();
-    let text = render::human(&p, &render::Style { color: false });
+    let text = render::human(
+        &p,
+        &render::Style {
+            color: false,
+            full_lists: false,
+        },
+    );
     assert!(
         text.contains("Deletes 20 objects from the sources bucket."),
         "{text}"

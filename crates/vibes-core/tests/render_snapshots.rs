@@ -24,7 +24,13 @@ fn assert_renders(name: &str, plan: &Plan, desired: &Desired) {
     let stable = |s: String| s.replace(&built_from, "[built-from]");
     insta::assert_snapshot!(
         format!("{name}.human"),
-        stable(render::human(plan, &Style { color: false }))
+        stable(render::human(
+            plan,
+            &Style {
+                color: false,
+                full_lists: false
+            }
+        ))
     );
     insta::assert_snapshot!(format!("{name}.json"), stable(render::json_string(plan)));
 }
@@ -144,7 +150,13 @@ fn a_hand_built_account_is_adopted_not_duplicated() {
 fn the_same_inputs_render_byte_for_byte_the_same() {
     let render_both = |p: &Plan| {
         (
-            render::human(p, &Style { color: true }),
+            render::human(
+                p,
+                &Style {
+                    color: true,
+                    full_lists: false,
+                },
+            ),
             render::json_string(p),
         )
     };

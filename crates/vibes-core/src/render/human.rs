@@ -14,7 +14,13 @@ use std::fmt::Write as _;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
     pub color: bool,
+    /// Show long lists (the files a sync uploads or deletes) whole, not their first
+    /// [`LIST_SHOWN`] lines and a count (`vibes plan -v`).
+    pub full_lists: bool,
 }
+
+/// Lines of a long list shown unless [`Style::full_lists`].
+pub const LIST_SHOWN: usize = 10;
 
 /// Indentation of everything under an action's title line.
 const BODY: &str = "      ";
@@ -46,7 +52,7 @@ pub fn human(plan: &Plan, style: &Style) -> String {
     }
     for (i, a) in plan.actions.iter().enumerate() {
         out.push('\n');
-        action(&mut out, plan, i, a, paint);
+        action(&mut out, plan, i, a, paint, style.full_lists);
     }
     notes(&mut out, plan, paint);
     out.push('\n');
@@ -88,7 +94,7 @@ pub fn human(plan: &Plan, style: &Style) -> String {
     out
 }
 
-fn action(out: &mut String, plan: &Plan, i: usize, a: &Action, paint: Painter) {
+fn action(out: &mut String, plan: &Plan, i: usize, a: &Action, paint: Painter, full_lists: bool) {
     let _ = writeln!(
         out,
         "{} {} ({}: {})",
@@ -107,11 +113,15 @@ fn action(out: &mut String, plan: &Plan, i: usize, a: &Action, paint: Painter) {
         let value = match &at.value {
             // Line by line: a value's own line breaks are layout, anything else that is a
             // control character came from outside (an object key, a file name) and is escaped.
-            Some(v) => v
-                .split('\n')
-                .map(super::printable)
-                .collect::<Vec<_>>()
-                .join(&format!("\n{BODY}{:width$}   ", "")),
+            Some(v) => {
+                let mut lines: Vec<_> = v.split('\n').map(super::printable).collect();
+                if !full_lists && lines.len() > LIST_SHOWN + 1 {
+                    let more = lines.len() - LIST_SHOWN;
+                    lines.truncate(LIST_SHOWN);
+                    lines.push(format!("… and {more} more (vibes plan -v lists them all)").into());
+                }
+                lines.join(&format!("\n{BODY}{:width$}   ", ""))
+            }
             None => paint.dim(SENSITIVE),
         };
         let _ = writeln!(out, "{BODY}{:width$} = {value}", at.name);
@@ -281,8 +291,20 @@ mod tests {
 
     #[test]
     fn colors_appear_only_when_asked_for() {
-        let plain = human(&one(key_create()), &Style { color: false });
-        let colored = human(&one(key_create()), &Style { color: true });
+        let plain = human(
+            &one(key_create()),
+            &Style {
+                color: false,
+                full_lists: false,
+            },
+        );
+        let colored = human(
+            &one(key_create()),
+            &Style {
+                color: true,
+                full_lists: false,
+            },
+        );
         assert!(!plain.contains('\x1b'));
         assert!(colored.contains("\x1b["));
         // Without the escapes, the colored plan says the same thing.
@@ -329,5 +351,30 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_long_list_shows_its_first_lines_and_a_count_unless_asked_for_whole() {
+        let mut a = key_create();
+        let keys: Vec<String> = (1..=25).map(|i| format!("album/{i:02}.flac")).collect();
+        a.attributes.push(Attribute::new("upload", keys.join("\n")));
+        let short = human(&one(a.clone()), &Style::default());
+        assert!(short.contains("album/10.flac"), "{short}");
+        assert!(!short.contains("album/11.flac"), "{short}");
+        assert!(
+            short.contains("… and 15 more (vibes plan -v lists them all)"),
+            "{short}"
+        );
+        let full = human(
+            &one(a),
+            &Style {
+                full_lists: true,
+                ..Style::default()
+            },
+        );
+        assert!(
+            full.contains("album/25.flac") && !full.contains("more"),
+            "{full}"
+        );
     }
 }

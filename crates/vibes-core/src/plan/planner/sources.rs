@@ -128,6 +128,18 @@ impl Cx<'_> {
                 ));
             }
             let mut a = action(address.clone(), Op::Run, parts.join("; "));
+            // What the sync touches, one key a line, as `aws s3 sync --dryrun` would list it:
+            // the human plan shows the first few and a count, the JSON every one.
+            let listed =
+                |keys: Vec<&String>| keys.into_iter().cloned().collect::<Vec<_>>().join("\n");
+            if !upload.is_empty() {
+                a.attributes
+                    .push(Attribute::new("upload", listed(upload.keys().collect())));
+            }
+            if !delete.is_empty() {
+                a.attributes
+                    .push(Attribute::new("delete", listed(delete.iter().collect())));
+            }
             if !upload.is_empty() || !delete.is_empty() {
                 a.effects.push(Effect::SyncSources {
                     bucket: bucket_value.clone(),
