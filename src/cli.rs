@@ -104,6 +104,10 @@ pub struct Selection {
     /// one made by hand that differs. Never another project's.
     #[arg(long = "replace", value_name = "ADDR")]
     pub replace: Vec<String>,
+    /// Everything but this address and what depends on it (repeatable): `--exclude server`
+    /// applies the rest and leaves the server as it is.
+    #[arg(long = "exclude", value_name = "ADDR")]
+    pub exclude: Vec<String>,
     /// Let the sources sync delete objects when the local tree is empty or when it would delete
     /// more than half of the bucket (both blocked otherwise, as the sign of a missing disk).
     #[arg(long)]

@@ -161,7 +161,16 @@ pub fn plan_options(selection: &Selection, destroy: bool) -> Result<PlanOptions>
             Ok(a)
         })
         .collect::<Result<Vec<_>>>()?;
+    let exclude = selection
+        .exclude
+        .iter()
+        .map(|t| {
+            t.parse::<Address>()
+                .map_err(|e| miette!("--exclude {t}: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(PlanOptions {
+        exclude,
         include_data: selection.include_data,
         allow_mass_delete: selection.allow_mass_delete,
         targets,

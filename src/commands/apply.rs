@@ -34,11 +34,12 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
         && (!req.selection.targets.is_empty()
             || req.selection.include_data
             || req.selection.allow_mass_delete
-            || !req.selection.replace.is_empty())
+            || !req.selection.replace.is_empty()
+            || !req.selection.exclude.is_empty())
     {
         return Err(miette!(
             help = "make the plan with those options instead: vibes plan --target ADDR --out FILE",
-            "a saved plan runs as it was made: --target, --include-data, --allow-mass-delete and --replace cannot change it"
+            "a saved plan runs as it was made: --target, --exclude, --include-data, --allow-mass-delete and --replace cannot change it"
         ));
     }
     let mut session = Session::open(cli).await?;

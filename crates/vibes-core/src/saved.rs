@@ -24,6 +24,9 @@ pub struct SavedPlan {
     /// `--replace` addresses. Absent from plans saved before it existed.
     #[serde(default)]
     pub replace: Vec<String>,
+    /// `--exclude` addresses. Absent from plans saved before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
     /// `--allow-mass-delete`. Absent from plans saved before it existed.
     #[serde(default)]
     pub allow_mass_delete: bool,
@@ -65,6 +68,7 @@ impl SavedPlan {
             destroy: options.destroy,
             targets: options.targets.iter().map(ToString::to_string).collect(),
             replace: options.replace.iter().map(ToString::to_string).collect(),
+            exclude: options.exclude.iter().map(ToString::to_string).collect(),
             allow_mass_delete: options.allow_mass_delete,
             plan,
         }
@@ -78,6 +82,7 @@ impl SavedPlan {
             // Checked when the plan was loaded.
             targets: self.targets.iter().filter_map(|t| t.parse().ok()).collect(),
             replace: self.replace.iter().filter_map(|t| t.parse().ok()).collect(),
+            exclude: self.exclude.iter().filter_map(|t| t.parse().ok()).collect(),
             allow_mass_delete: self.allow_mass_delete,
         }
     }
@@ -110,6 +115,7 @@ impl SavedPlan {
         if let Some(bad) = saved
             .targets
             .iter()
+            .chain(&saved.exclude)
             .find(|t| t.parse::<crate::Address>().is_err())
         {
             return Err(SavedPlanError::Malformed {

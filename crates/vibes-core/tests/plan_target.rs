@@ -177,3 +177,53 @@ fn addresses_that_are_not_addresses_are_refused_with_the_reason() {
         assert!(bad.parse::<Address>().is_err(), "{bad:?} is not an address");
     }
 }
+
+fn excluded(exclude: &[&str]) -> Plan {
+    let dir = tempfile::tempdir().unwrap();
+    let d = full_desired(dir.path());
+    plan(
+        &d,
+        &Observed::default(),
+        &PlanOptions {
+            exclude: exclude.iter().map(|t| t.parse().unwrap()).collect(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_exclusion_leaves_out_the_address_and_what_waits_on_it_and_says_so() {
+    let all = addresses(&excluded(&[]));
+    let p = excluded(&["server"]);
+    let expected: Vec<String> = all.iter().filter(|a| *a != "server").cloned().collect();
+    assert_eq!(addresses(&p), expected);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("--exclude leaves out server")),
+        "{:?}",
+        p.notes
+    );
+
+    // The sources go, and with them the compile, its snapshot's retention and the server.
+    let p = excluded(&["sources"]);
+    let names = addresses(&p);
+    for gone in ["sources", "compile", "snapshot.builds", "server"] {
+        assert!(!names.iter().any(|n| n == gone), "{gone} in {names:?}");
+    }
+    for kept in ["stack.main", "key.builds", "profile.phone", "image.worker"] {
+        assert!(names.iter().any(|n| n == kept), "{kept} not in {names:?}");
+    }
+}
+
+#[test]
+fn an_exclusion_is_kept_in_a_saved_plan() {
+    let options = PlanOptions {
+        exclude: vec!["server".parse().unwrap()],
+        ..Default::default()
+    };
+    let saved = vibes_core::saved::SavedPlan::new(excluded(&["server"]), &options);
+    let back = vibes_core::saved::SavedPlan::from_json(&saved.to_json(), "plan.json").unwrap();
+    assert_eq!(back.options().exclude, options.exclude);
+}

@@ -33,6 +33,8 @@ pub struct PlanOptions {
     pub include_data: bool,
     /// Plan only these addresses and what they depend on.
     pub targets: Vec<Address>,
+    /// Leave these out, and everything that depends on them (`--exclude`).
+    pub exclude: Vec<Address>,
     /// Plan the removal of everything the project owns (`vibes destroy`).
     pub destroy: bool,
     /// Replace these even where vibes would otherwise only adopt (tag) or decline: a key pair
@@ -110,6 +112,30 @@ pub fn plan(
     actions.extend(server);
     let mut notes = cx.notes.take();
     notes.extend(cx.replace_unused());
+    if !options.exclude.is_empty() {
+        let (kept, left_out) = cx.exclude(actions);
+        actions = kept;
+        notes.push(if left_out.is_empty() {
+            format!(
+                "--exclude {}: the plan has nothing to leave out",
+                options
+                    .exclude
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            format!(
+                "--exclude leaves out {}: the result is partial, and a full plan may show more",
+                left_out
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+    }
     if !options.targets.is_empty() {
         let (kept, idle) = cx.restrict_to_targets(actions);
         actions = kept;

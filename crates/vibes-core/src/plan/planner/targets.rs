@@ -1,5 +1,5 @@
-//! `--target`: what the config names, and the plan cut down to the targets and what they
-//! depend on.
+//! `--target` and `--exclude`: what the config names; the plan cut down to the targets and
+//! what they depend on, or without the excluded addresses and what depends on them.
 
 use super::Cx;
 use crate::address::{Address, Kind};
@@ -53,5 +53,25 @@ impl Cx<'_> {
                 .collect(),
             idle,
         )
+    }
+
+    /// The plan without the excluded addresses and every action that waits on one of them
+    /// (it could not run without it); also the addresses left out, in plan order.
+    pub(super) fn exclude(&self, actions: Vec<Action>) -> (Vec<Action>, Vec<Address>) {
+        let mut out: BTreeSet<Address> = self.options.exclude.iter().cloned().collect();
+        loop {
+            let before = out.len();
+            for a in &actions {
+                if out.iter().any(|x| self.relates(&a.address, x)) {
+                    out.insert(a.address.clone());
+                }
+            }
+            if out.len() == before {
+                break;
+            }
+        }
+        let (left_out, kept): (Vec<Action>, Vec<Action>) =
+            actions.into_iter().partition(|a| out.contains(&a.address));
+        (kept, left_out.into_iter().map(|a| a.address).collect())
     }
 }
