@@ -101,7 +101,8 @@ pub struct Selection {
     pub include_data: bool,
     /// Replace what vibes would otherwise only adopt or decline (repeatable): key.NAME makes a new
     /// key pair (also over one made by hand), stack.NAME and profile.NAME apply vibes.toml to
-    /// one made by hand that differs. Never another project's.
+    /// one made by hand that differs, image.NAME builds the image again from the same recipe (the
+    /// newest base image and packages). Never another project's.
     #[arg(long = "replace", value_name = "ADDR")]
     pub replace: Vec<String>,
     /// Everything but this address and what depends on it (repeatable): `--exclude server`

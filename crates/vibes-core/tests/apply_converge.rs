@@ -230,3 +230,37 @@ async fn a_noecho_parameter_converges_and_a_changed_one_is_an_update_that_never_
     let again = replan(&desired, &cloud).await;
     assert!(again.is_empty(), "{}", summary(&again));
 }
+
+/// `--replace image.worker` builds the worker image again from an unchanged recipe (for the
+/// newest base image and packages); the new image is then the one in use.
+#[tokio::test]
+async fn replace_builds_an_image_again_from_the_same_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    let (p, o) = plan(&desired, &cloud).await;
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&p, &report));
+    let before = cloud.parameter("/tunes/ami/worker").unwrap();
+
+    let options_replace = vibes_core::PlanOptions {
+        replace: vec!["image.worker".parse().unwrap()],
+        ..Default::default()
+    };
+    let o = observe(&cloud).await;
+    let p = vibes_core::plan(&desired, &o, &options_replace).unwrap();
+    let image = p
+        .actions
+        .iter()
+        .find(|a| a.address.to_string() == "image.worker")
+        .unwrap_or_else(|| panic!("{}", summary(&p)));
+    assert_eq!(image.op, Op::Replace, "{}", summary(&p));
+    assert!(
+        image.reason.contains("built again from the same recipe"),
+        "{}",
+        image.reason
+    );
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&p, &report));
+    assert_ne!(cloud.parameter("/tunes/ami/worker").unwrap(), before);
+}

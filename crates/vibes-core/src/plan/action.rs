@@ -170,6 +170,11 @@ pub enum Effect {
         artifacts_bucket: Value,
         codebuild_project: Value,
         tags: Tags,
+        /// `--replace image.NAME`: the image built from this same recipe that this build
+        /// replaces. Part of the build's idempotency token, so that CodeBuild starts a new build
+        /// rather than answering with the one that made it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rebuilds: Option<String>,
     },
     DeregisterImage {
         image_id: String,

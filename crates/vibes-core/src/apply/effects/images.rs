@@ -28,6 +28,7 @@ pub(super) async fn run(cx: &Context, index: usize, effect: &Effect) -> Result<(
             artifacts_bucket,
             codebuild_project,
             tags,
+            rebuilds,
         } => {
             let recipe = Recipe {
                 image,
@@ -35,6 +36,7 @@ pub(super) async fn run(cx: &Context, index: usize, effect: &Effect) -> Result<(
                 files,
                 built_in,
                 recipe_hash,
+                rebuilds: rebuilds.as_deref(),
             };
             build_image(
                 cx,
@@ -64,6 +66,8 @@ struct Recipe<'a> {
     /// Upload path → path in the built-in platform, for the files carried in the binary.
     built_in: &'a BTreeMap<String, String>,
     recipe_hash: &'a str,
+    /// The image of the same recipe this build replaces (`--replace image.NAME`).
+    rebuilds: Option<&'a str>,
 }
 
 /// The body of one recipe file, checked against the hash the plan was made with: read from
@@ -153,7 +157,14 @@ async fn build_image(
         recipe_prefix: prefix,
         recipe: recipe.recipe.to_string(),
         tags: tags.clone(),
-        token: idempotency_token(&cx.options.project, &address, recipe_hash),
+        token: match recipe.rebuilds {
+            Some(old) => idempotency_token(
+                &cx.options.project,
+                &address,
+                &format!("{recipe_hash}:replacing:{old}"),
+            ),
+            None => idempotency_token(&cx.options.project, &address, recipe_hash),
+        },
     };
     let build_id = cx
         .call("build image", |_| cloud.start_image_build(&req))

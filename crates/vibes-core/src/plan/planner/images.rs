@@ -47,6 +47,10 @@ impl<'a> Cx<'a> {
             let pointer = self.observed.parameters.get(&spec.parameter);
             let keep = spec.keep.max(1) as usize;
             let blocked = self.pointer_blocked(&address, pointer);
+            // `--replace image.NAME` builds it again from the same recipe: the base image and the
+            // packages it installs are the newest then (security updates).
+            let current =
+                current.filter(|_| blocked.is_some() || !self.replace_requested(&address));
             let mut a = match current {
                 // Every path below writes the pointer when it is not vibes' own.
                 _ if blocked.is_some() => {
@@ -105,6 +109,13 @@ impl<'a> Cx<'a> {
                 None => {
                     let (op, reason) =
                         match existing.first() {
+                            Some(prev) if prev.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) => (
+                                Op::Replace,
+                                format!(
+                                    "--replace {address}: built again from the same recipe {} (image {} is kept until retention)",
+                                    spec.recipe_hash, prev.image_id
+                                ),
+                            ),
                             Some(prev) => (
                                 Op::Replace,
                                 format!(
@@ -130,6 +141,12 @@ impl<'a> Cx<'a> {
                         artifacts_bucket: self.main_output(outputs::ARTIFACTS_BUCKET),
                         codebuild_project: self.main_output(outputs::IMAGE_BUILD_PROJECT),
                         tags: tags.clone(),
+                        rebuilds: existing
+                            .first()
+                            .filter(|prev| {
+                                prev.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash)
+                            })
+                            .map(|prev| prev.image_id.clone()),
                     });
                     // After the build the new image is the newest: keep `keep - 1` of the old ones.
                     for i in existing.iter().skip(keep - 1) {
