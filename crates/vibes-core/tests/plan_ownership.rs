@@ -622,13 +622,13 @@ fn a_replace_that_changes_nothing_says_so() {
 }
 
 #[test]
-fn only_keys_stacks_and_profiles_are_replaced_on_request() {
-    for ok in ["key.a", "stack.a", "profile.a"] {
+fn only_keys_stacks_profiles_and_images_are_replaced_on_request() {
+    for ok in ["key.a", "stack.a", "profile.a", "image.a"] {
         assert!(vibes_core::plan::replaceable(&ok.parse::<Address>().unwrap()).is_ok());
     }
-    let err = vibes_core::plan::replaceable(&Address::image("worker")).unwrap_err();
+    let err = vibes_core::plan::replaceable(&Address::volume("builds")).unwrap_err();
     assert!(
-        err.contains("key.NAME, stack.NAME or profile.NAME"),
+        err.contains("key.NAME, stack.NAME, profile.NAME or image.NAME"),
         "{err}"
     );
 }
