@@ -52,6 +52,7 @@ printf 'vibes %s\n' "$*" >>"$CALLS"
 shift
 while (($#)); do
   case $1 in
+    --format) [[ $2 == "${EXPECT_FORMAT:-auto}" ]] || { echo "format $2" >&2; exit 64; }; shift 2 ;;
     --sources) sources=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --profile-file) p=$(basename "$2" .config); mkdir -p "$out/$p"; cp -R "$sources/." "$out/$p/"; cp "$2" "$out/$p/profile"; shift 2 ;;
@@ -373,4 +374,15 @@ fn settings_come_from_the_config_the_user_data_writes() {
         !regions.is_empty() && regions.lines().all(|r| r == "eu-west-1"),
         "{regions}"
     );
+}
+
+#[test]
+fn the_sources_format_vibes_toml_names_reaches_the_compile() {
+    let w = Worker::new();
+    let mut c = w.command("vibes-ok");
+    c.env("VIBES_SOURCES_FORMAT", "mustup")
+        .env("EXPECT_FORMAT", "mustup");
+    let out = run(c);
+    assert!(out.status.success(), "exit {:?}", out.status);
+    assert_eq!(w.status("status.json")["status"], "succeeded");
 }

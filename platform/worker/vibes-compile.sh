@@ -17,6 +17,8 @@
 # template's user data writes:
 #   VIBES_PROJECT          project name (default: the instance tag vibes:project)
 #   VIBES_BUILT_FROM       what this compile is built from (default: the instance tag vibes:fingerprint)
+#   VIBES_SOURCES_FORMAT   the sources tree's format, vibes | mustup | auto (default: the instance tag
+#                          vibes:sources-format, else auto: read from the tree's files)
 #   VIBES_SOURCES_BUCKET   bucket holding the sources tree (required)
 #   VIBES_SOURCES_PREFIX   key prefix of the tree in that bucket (default: none)
 #   VIBES_BUILDS_DEVICE    device of the builds volume (default /dev/sdf; empty: VIBES_BUILDS_DIR is used as is)
@@ -178,7 +180,13 @@ mount_volume() {
 
 step="reading instance tags"
 if [[ -z $project ]]; then project=$(instance_tag 'vibes:project'); fi
-if [[ -z $built_from ]]; then built_from=$(instance_tag 'vibes:fingerprint'); fi
+sources_format=${VIBES_SOURCES_FORMAT:-}
+if [[ -z $built_from ]]; then
+  built_from=$(instance_tag 'vibes:fingerprint')
+  # On EC2 the format comes with the other tags; it is there only when vibes.toml names one.
+  if [[ -z $sources_format ]]; then sources_format=$(instance_tag 'vibes:sources-format' 2>/dev/null || true); fi
+fi
+sources_format=${sources_format:-auto}
 [[ -n $project ]] || { echo "no project: set VIBES_PROJECT or tag the instance vibes:project" | tee -a "$LOG" >&2; exit 1; }
 : "${VIBES_SOURCES_BUCKET:?VIBES_SOURCES_BUCKET is not set (the launch template user data writes it)}"
 log "project $project, building from $built_from"
@@ -221,7 +229,7 @@ fi
 log "profiles: ${profiles[*]}"
 
 step="compiling"
-run "$VIBES_BIN" build --sources "$SOURCES_DIR" --out "$BUILDS_DIR" "${profile_args[@]}"
+run "$VIBES_BIN" build --sources "$SOURCES_DIR" --out "$BUILDS_DIR" --format "$sources_format" "${profile_args[@]}"
 
 step="unmounting"
 unmount_all 2>>"$LOG"

@@ -14,6 +14,9 @@ pub const ADOPTED: &str = "adopted";
 pub const BUILT_FROM: &str = "vibes:built-from";
 /// On snapshots and volumes: the sources revision they hold.
 pub const SOURCES_REVISION: &str = "vibes:sources-revision";
+/// On workers and builds snapshots: the sources format vibes.toml names (`[sources] format`),
+/// when it names one; the worker compiles with it.
+pub const SOURCES_FORMAT: &str = "vibes:sources-format";
 /// On stacks: salted hashes of the NoEcho parameters' values ([`crate::noecho`]).
 pub const NOECHO: &str = "vibes:noecho";
 

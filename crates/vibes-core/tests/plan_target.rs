@@ -227,3 +227,41 @@ fn an_exclusion_is_kept_in_a_saved_plan() {
     let back = vibes_core::saved::SavedPlan::from_json(&saved.to_json(), "plan.json").unwrap();
     assert_eq!(back.options().exclude, options.exclude);
 }
+
+/// `[sources] format` reaches the worker as its `vibes:sources-format` tag and is part of what
+/// the builds are made from; unnamed, nothing changes.
+#[test]
+fn a_named_sources_format_tags_the_worker_and_is_part_of_what_the_builds_are_made_from() {
+    fn compile(format: Option<&str>) -> (String, vibes_core::tags::Tags) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = full_desired(dir.path());
+        d.sources.as_mut().unwrap().format = format.map(str::to_string);
+        let p = plan(&d, &Observed::default(), &PlanOptions::default()).unwrap();
+        let a = p
+            .actions
+            .iter()
+            .find(|a| a.address.to_string() == "compile")
+            .unwrap();
+        a.effects
+            .iter()
+            .find_map(|e| match e {
+                vibes_core::plan::Effect::RunCompile {
+                    built_from,
+                    instance_tags,
+                    ..
+                } => Some((built_from.clone(), instance_tags.clone())),
+                _ => None,
+            })
+            .unwrap()
+    }
+    let (plain, plain_tags) = compile(None);
+    assert_eq!(compile(Some("auto")).0, plain);
+    assert!(!plain_tags.contains_key(vibes_core::tags::SOURCES_FORMAT));
+    let (mustup, tags) = compile(Some("mustup"));
+    assert_ne!(mustup, plain);
+    assert_eq!(
+        tags.get(vibes_core::tags::SOURCES_FORMAT)
+            .map(String::as_str),
+        Some("mustup")
+    );
+}

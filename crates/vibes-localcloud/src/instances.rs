@@ -224,6 +224,10 @@ async fn try_boot(
                     "VIBES_BUILT_FROM",
                     tag(instance.tags(), "vibes:fingerprint").unwrap_or_default(),
                 )
+                .env(
+                    "VIBES_SOURCES_FORMAT",
+                    tag(instance.tags(), "vibes:sources-format").unwrap_or_default(),
+                )
                 .env("VIBES_SOURCES_DIR", root.join("var/lib/vibes/sources"))
                 .env("VIBES_PROFILES_DIR", root.join("run/vibes/profiles"))
                 .env("VIBES_BIN", &world.settings.vibes)

@@ -27,8 +27,22 @@ impl<'a> Cx<'a> {
             .get("worker")
             .map(|i| i.recipe_hash.clone())
             .unwrap_or_default();
-        let built_from = fingerprint_of(&(&revision, &profiles_hash, ENGINE_VERSION, &worker));
+        // A format named in vibes.toml is part of what the builds are made from (the same files
+        // read as another format make other outputs); left out when unnamed, as before it existed.
+        let format = self
+            .desired
+            .sources
+            .as_ref()
+            .and_then(|s| s.format.clone())
+            .filter(|f| f != "auto");
+        let built_from = match &format {
+            None => fingerprint_of(&(&revision, &profiles_hash, ENGINE_VERSION, &worker)),
+            Some(f) => fingerprint_of(&(&revision, &profiles_hash, ENGINE_VERSION, &worker, f)),
+        };
         let mut t = Tags::new();
+        if let Some(f) = format {
+            t.insert(tags::SOURCES_FORMAT.into(), f);
+        }
         t.insert(tags::BUILT_FROM.into(), built_from.clone());
         t.insert(tags::SOURCES_REVISION.into(), revision);
         t.insert("vibes:profiles".into(), profiles_hash);
@@ -156,6 +170,9 @@ impl<'a> Cx<'a> {
                                 },
                             };
                         let mut instance_tags = self.tags(&address, &built_from);
+                        if let Some(f) = snapshot_tags.get(tags::SOURCES_FORMAT) {
+                            instance_tags.insert(tags::SOURCES_FORMAT.into(), f.clone());
+                        }
                         instance_tags
                             .insert("Name".into(), self.desired.project.aws_name("worker"));
                         let mut st = self.tags(&Address::snapshot("builds"), &built_from);
