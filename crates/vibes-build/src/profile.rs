@@ -1,44 +1,10 @@
 //! A profile ready to build: its parsed tup.config, its encoder and the encoder's flags.
 
-use vibes_core::profile::{ProfileConfig, ProfileError};
+use vibes_profile::{ProfileConfig, ProfileError};
 
-/// The encoders vibes drives, each a program run without a shell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Encoder {
-    Flac,
-    Lame,
-    Oggenc,
-    Opusenc,
-}
-
-impl Encoder {
-    pub fn program(self) -> &'static str {
-        match self {
-            Encoder::Flac => "flac",
-            Encoder::Lame => "lame",
-            Encoder::Oggenc => "oggenc",
-            Encoder::Opusenc => "opusenc",
-        }
-    }
-
-    /// Whether this format's tags can be rewritten in place (metaflac, an ID3v2.4 writer,
-    /// vorbiscomment): a changed tag then costs a copy and a rewrite instead of an encode.
-    /// Opus has no such tool among the Debian packages, so its tracks are encoded again.
-    pub fn can_retag(self) -> bool {
-        !matches!(self, Encoder::Opusenc)
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        [
-            Encoder::Flac,
-            Encoder::Lame,
-            Encoder::Oggenc,
-            Encoder::Opusenc,
-        ]
-        .into_iter()
-        .find(|e| e.program() == name)
-    }
-}
+/// The encoders vibes drives: the table is shared with the config loader, which checks profiles
+/// against it before they reach a worker.
+pub use vibes_profile::Encoder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileSetupError {
@@ -79,11 +45,11 @@ impl Profile {
             name: name.to_string(),
             source,
         })?;
-        let encoder = Encoder::from_name(config.encoder())
+        let encoder = Encoder::from_program(config.encoder())
             .expect("ProfileConfig accepts only known encoders");
         let flags = shell_words::split(config.flags()).map_err(|e| ProfileSetupError::Flags {
             name: name.to_string(),
-            key: format!("CONFIG_{}_FLAGS", encoder.program().to_ascii_uppercase()),
+            key: encoder.flags_key().to_string(),
             message: e.to_string(),
         })?;
         Ok(Profile {

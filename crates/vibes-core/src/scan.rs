@@ -2,16 +2,16 @@
 //!
 //! Hashing a large collection is the slow part of planning a sync, so hashes are cached in a
 //! file keyed by relative path, size and modification time: an unchanged tree is re-planned
-//! by `stat`ing it, without reading a byte of audio.
+//! by `stat`ing it, without reading a byte of audio. The cache is the compile engine's too
+//! ([`vibes_profile::hashcache`]); here it is keyed by the path relative to the tree.
 
 use crate::model::{FileEntry, Manifest};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::UNIX_EPOCH;
+use vibes_profile::hashcache::{self, Entry, HashCache};
+
+pub use vibes_profile::hashcache::sha256_file;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -27,16 +27,6 @@ pub enum ScanError {
     #[error("{path}: file names must be UTF-8 to become S3 keys")]
     NotUtf8 { path: PathBuf },
 }
-
-/// Where the hash cache of a tree lives, and what it holds.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct HashCache {
-    version: u32,
-    /// Relative path → (size, mtime in ns, hex SHA-256).
-    files: BTreeMap<String, (u64, u128, String)>,
-}
-
-const CACHE_VERSION: u32 = 1;
 
 /// What a scan did, for the plan's figures and for benchmarks.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -58,26 +48,20 @@ pub fn scan(root: &Path, cache: Option<&Path>) -> Result<(Manifest, ScanStats), 
     let real_root = root.canonicalize().map_err(io(root))?;
     let mut found = Vec::new();
     walk(&real_root, &real_root, String::new(), &mut found)?;
-    let old: HashCache = cache
+    // A cache that cannot be read, or of another version, is started afresh.
+    let hashes: HashCache = cache
         .and_then(|c| std::fs::read(c).ok())
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(|c: &HashCache| c.version == CACHE_VERSION)
         .unwrap_or_default();
 
     let mut entries: BTreeMap<String, FileEntry> = BTreeMap::new();
     let mut to_hash = Vec::new();
     for (rel, path, size, mtime) in found {
-        match old.files.get(&rel) {
-            Some((s, m, sha)) if *s == size && *m == mtime => {
-                entries.insert(
-                    rel,
-                    FileEntry {
-                        size,
-                        sha256: sha.clone(),
-                    },
-                );
+        match hashes.get(&rel, size, mtime) {
+            Some(sha256) => {
+                entries.insert(rel, FileEntry { size, sha256 });
             }
-            _ => to_hash.push((rel, path, size, mtime)),
+            None => to_hash.push((rel, path, size, mtime)),
         }
     }
     let stats = ScanStats {
@@ -86,10 +70,6 @@ pub fn scan(root: &Path, cache: Option<&Path>) -> Result<(Manifest, ScanStats), 
         hashed_bytes: to_hash.iter().map(|t| t.2).sum(),
     };
     let hashed = hash_all(&to_hash)?;
-    let mut new_cache = HashCache {
-        version: CACHE_VERSION,
-        files: BTreeMap::new(),
-    };
     for ((rel, _, size, mtime), sha) in to_hash.into_iter().zip(hashed) {
         entries.insert(
             rel.clone(),
@@ -98,17 +78,20 @@ pub fn scan(root: &Path, cache: Option<&Path>) -> Result<(Manifest, ScanStats), 
                 sha256: sha.clone(),
             },
         );
-        new_cache.files.insert(rel, (size, mtime, sha));
+        hashes.insert(
+            rel,
+            Entry {
+                size,
+                mtime_ns: mtime,
+                sha256: sha,
+            },
+        );
     }
     if let Some(cache) = cache {
         // Cache hits carry over; files gone from the tree drop out.
-        for rel in entries.keys() {
-            if let (false, Some(hit)) = (new_cache.files.contains_key(rel), old.files.get(rel)) {
-                new_cache.files.insert(rel.clone(), hit.clone());
-            }
-        }
-        if new_cache.files != old.files {
-            write_cache(cache, &new_cache);
+        hashes.retain(|rel| entries.contains_key(rel));
+        if hashes.changed() {
+            write_cache(cache, &hashes);
         }
     }
     Ok((Manifest { files: entries }, stats))
@@ -168,12 +151,7 @@ fn walk(
             }
             walk(root, &path, rel, out)?;
         } else if meta.is_file() {
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
+            let mtime = hashcache::mtime_ns(&meta).unwrap_or(0);
             out.push((rel, path, meta.len(), mtime));
         }
     }
@@ -227,24 +205,10 @@ fn hash_all(to_hash: &[(String, PathBuf, u64, u128)]) -> Result<Vec<String>, Sca
         .collect()
 }
 
-/// Hex SHA-256 of a file's content.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn scans_hashes_and_caches() {
@@ -269,6 +233,13 @@ mod tests {
             hex::encode(Sha256::digest(b"ARTIST=CCR\n"))
         );
         assert_eq!(stats.hashed, 2);
+        let written = std::fs::read_to_string(&cache).unwrap();
+        assert!(
+            written.starts_with(
+                r#"{"version":1,"files":{"ccr/bayou_country/1/1-born_on_the_bayou.wav":[8,"#
+            ),
+            "keyed by relative path, in the format older caches have: {written}"
+        );
         let (m2, stats2) = scan(&root, Some(&cache)).unwrap();
         assert_eq!(m, m2);
         assert_eq!(stats2.hashed, 0, "an unchanged tree is read from the cache");
