@@ -12,6 +12,8 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_
 # Formatting is checked first: it costs a second and fails fastest.
 cargo fmt --all --check
 (cd fuzz && cargo fmt --all --check)
+# Lints: clippy over every target, a warning is an error ([workspace.lints] in Cargo.toml).
+cargo clippy --workspace --all-targets --locked -- -D warnings
 if [[ -x .ci/lint-assets.sh ]]; then
   bash .ci/lint-assets.sh
 fi

@@ -74,12 +74,16 @@ fn runtime() -> miette::Result<tokio::runtime::Runtime> {
         .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
 }
 
-/// `vibes build [--profile NAME]…`: the texts of the named profiles of vibes.toml, or of all.
-/// The profiles of vibes.toml a build asks for, with its `[sources] format`.
+/// What `vibes build` takes from vibes.toml: (name, text) of each profile asked for, and the
+/// `[sources] format`.
+type ConfigForBuild = (Vec<(String, String)>, Option<String>);
+
+/// `vibes build [--profile NAME]…`: the texts of the named profiles of vibes.toml, or of all,
+/// with its `[sources] format`.
 fn profiles_from_config(
     cli: &Cli,
     asked: commands::build::ConfigProfiles<'_>,
-) -> miette::Result<(Vec<(String, String)>, Option<String>)> {
+) -> miette::Result<ConfigForBuild> {
     use commands::build::ConfigProfiles;
     let names: &[String] = match asked {
         ConfigProfiles::None => return Ok((Vec::new(), None)),

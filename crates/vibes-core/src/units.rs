@@ -35,7 +35,7 @@ pub fn human_age(age: Duration) -> String {
 
 /// `60 min`, `3m 12s`, `40 ms`: a timeout or a wait.
 pub fn human_duration(d: Duration) -> String {
-    if d.as_secs() >= 60 && d.as_secs() % 60 == 0 && d.subsec_nanos() == 0 {
+    if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) && d.subsec_nanos() == 0 {
         format!("{} min", d.as_secs() / 60)
     } else if d.as_secs() >= 1 {
         human_age(d)

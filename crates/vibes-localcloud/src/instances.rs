@@ -107,6 +107,7 @@ impl Instances {
 }
 
 /// SIGTERM to a process group, and SIGKILL a few seconds later to whatever is left.
+#[allow(unsafe_code)] // killpg: no safe wrapper among the dependencies, and nothing is shared.
 pub fn kill_group(pgid: i32) {
     // SAFETY: killpg only sends a signal; a group already gone gives ESRCH, which is fine.
     unsafe {

@@ -156,10 +156,8 @@ fn address_of_path(project: &str, name: &str) -> Option<Option<Address>> {
         Some(Some(Address::profile(n)))
     } else if let Some(n) = one("ec2/keys/") {
         Some(Some(Address::key(n)))
-    } else if let Some(n) = one("ami/") {
-        Some(Some(Address::image(n)))
     } else {
-        None
+        one("ami/").map(|n| Some(Address::image(n)))
     }
 }
 

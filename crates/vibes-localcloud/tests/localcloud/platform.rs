@@ -72,14 +72,7 @@ fn collection(music: &Path) -> Vec<(&'static str, Tags)> {
 }
 
 fn config() -> String {
-    concat!(
-        "[network]\ncreate = true\n\n[sources]\npath = \"music\"\n\n[keys.builds]\n[keys.worker]\n[keys.server]\n\n\
-         [profiles.phone]\nencoder = \"lame\"\nflags = \"--quiet -V 6\"\n\n\
-         [profiles.archive]\nencoder = \"flac\"\nflags = \"-s -5\"\n\n\
-         [images.worker]\n[images.server]\n\n\
-         [compile]\ninstance_type = \"c7a.large\"\nbuilds_volume_gib = 10\ntimeout_minutes = 10\n\n\
-         [snapshots]\nkeep = 1\n\n[server]\nrunning = true\n"
-    )
+    "[network]\ncreate = true\n\n[sources]\npath = \"music\"\n\n[keys.builds]\n[keys.worker]\n[keys.server]\n\n[profiles.phone]\nencoder = \"lame\"\nflags = \"--quiet -V 6\"\n\n[profiles.archive]\nencoder = \"flac\"\nflags = \"-s -5\"\n\n[images.worker]\n[images.server]\n\n[compile]\ninstance_type = \"c7a.large\"\nbuilds_volume_gib = 10\ntimeout_minutes = 10\n\n[snapshots]\nkeep = 1\n\n[server]\nrunning = true\n"
     .to_string()
 }
 

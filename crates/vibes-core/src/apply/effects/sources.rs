@@ -90,7 +90,7 @@ async fn sync_sources(
             }
             Err(e) => errors.push(e),
         }
-        if done % every == 0 || done == total {
+        if done.is_multiple_of(every) || done == total {
             cx.reporter.action_progress(
                 index,
                 &format!("{done}/{total} files, {}", human_bytes(bytes)),
