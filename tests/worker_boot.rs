@@ -53,6 +53,7 @@ shift
 while (($#)); do
   case $1 in
     --format) [[ $2 == "${EXPECT_FORMAT:-auto}" ]] || { echo "format $2" >&2; exit 64; }; shift 2 ;;
+    --progress-file) printf '{"done": 0, "total": 2}\n' >"$2"; shift 2 ;;
     --sources) sources=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --profile-file) p=$(basename "$2" .config); mkdir -p "$out/$p"; cp -R "$sources/." "$out/$p/"; cp "$2" "$out/$p/profile"; shift 2 ;;

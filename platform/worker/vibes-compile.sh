@@ -26,6 +26,7 @@
 #   VIBES_SOURCES_DEVICE   device of a sources volume (default none: the sources go to the root disk)
 #   VIBES_SOURCES_DIR      where the sources tree is kept (default /var/lib/vibes/sources)
 #   VIBES_PROFILES_DIR     where the profile files are written (default /run/vibes/profiles)
+#   VIBES_PROGRESS_SECONDS how often the build's progress is published (default 30)
 #   VIBES_DEVICE_WAIT      seconds to wait for a volume's device to appear (default 300)
 #   VIBES_BIN              the vibes binary (default /usr/local/bin/vibes)
 # Every external effect is a command that can be replaced, which is how the script is tested off EC2:
@@ -49,6 +50,8 @@ SOURCES_DEVICE=${VIBES_SOURCES_DEVICE:-}
 SOURCES_DIR=${VIBES_SOURCES_DIR:-/var/lib/vibes/sources}
 PROFILES_DIR=${VIBES_PROFILES_DIR:-/run/vibes/profiles}
 DEVICE_WAIT=${VIBES_DEVICE_WAIT:-300}
+PROGRESS_SECONDS=${VIBES_PROGRESS_SECONDS:-30}
+PROGRESS_FILE=$(dirname "$PROFILES_DIR")/progress.json
 VIBES_BIN=${VIBES_BIN:-/usr/local/bin/vibes}
 IMDS_URL=${VIBES_IMDS_URL:-http://169.254.169.254}
 STATUS_FILE=${VIBES_STATUS_FILE:-}
@@ -123,10 +126,23 @@ unmount_all() {
   done
 }
 
+# Publishes the build's progress (`vibes build --progress-file`) to /<project>/compile/progress
+# every PROGRESS_SECONDS, for `vibes apply` to show; in the background while the build runs.
+publish_progress() {
+  while sleep "$PROGRESS_SECONDS"; do
+    [[ -s $PROGRESS_FILE ]] || continue
+    "${AWS[@]}" ssm put-parameter --name "/$project/compile/progress" --type String --overwrite \
+      --value "{\"built_from\": $(json_string "$built_from"), \"progress\": $(cat "$PROGRESS_FILE")}" \
+      >/dev/null 2>>"$LOG" || true
+  done
+}
+publisher=
+
 finish() {
   local rc=$?
   set +e
   trap - EXIT
+  if [[ -n $publisher ]]; then kill "$publisher" 2>/dev/null; fi
   if [[ $recorded != yes ]]; then
     local tail_of_log
     tail_of_log=$(tail -c 1500 "$LOG" 2>/dev/null)
@@ -229,7 +245,17 @@ fi
 log "profiles: ${profiles[*]}"
 
 step="compiling"
-run "$VIBES_BIN" build --sources "$SOURCES_DIR" --out "$BUILDS_DIR" --format "$sources_format" "${profile_args[@]}"
+rm -f "$PROGRESS_FILE"
+if [[ -z $STATUS_FILE ]]; then
+  publish_progress &
+  publisher=$!
+fi
+run "$VIBES_BIN" build --sources "$SOURCES_DIR" --out "$BUILDS_DIR" --format "$sources_format" \
+  --progress-file "$PROGRESS_FILE" "${profile_args[@]}"
+if [[ -n $publisher ]]; then
+  kill "$publisher" 2>/dev/null || true
+  publisher=
+fi
 
 step="unmounting"
 unmount_all 2>>"$LOG"

@@ -209,6 +209,14 @@ async fn run_locked(
         session.base_dir.clone(),
     );
     options.parallelism = req.parallelism as usize;
+    // `VIBES_PROGRESS_POLL_SECONDS`: how often a running compile's progress is read (tests and
+    // the local cloud, whose compiles take seconds, read it every second).
+    if let Some(s) = std::env::var("VIBES_PROGRESS_POLL_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        options.progress_poll = Duration::from_secs(s);
+    }
     options.engine_source = Some(crate::source_archive::engine_source());
     let applying = apply::apply(
         &plan,

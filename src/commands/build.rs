@@ -33,6 +33,10 @@ pub struct BuildArgs {
     /// from the tree's files].
     #[arg(long, value_name = "auto|vibes|mustup")]
     pub format: Option<vibes_build::SourceFormat>,
+    /// Keep `{"done": N, "total": M}` in FILE as the build goes (at most once a second, and at
+    /// the end): the worker publishes it for `vibes apply` to show.
+    #[arg(long, value_name = "FILE")]
+    pub progress_file: Option<PathBuf>,
 }
 
 /// Which profiles of vibes.toml a build takes.
@@ -101,7 +105,7 @@ pub fn run(
         allow_empty: args.allow_empty,
         format,
     };
-    let progress = CliProgress::new();
+    let progress = CliProgress::new(args.progress_file.clone());
     let summary = vibes_build::build(&opts, &progress).map_err(|e| miette!("{e}"))?;
     progress.finish();
     for w in &summary.warnings {
@@ -131,13 +135,16 @@ fn indent(text: &str) -> String {
 struct CliProgress {
     bar: Mutex<Option<ProgressBar>>,
     terminal: bool,
+    /// `--progress-file`, with (done, total, when last written).
+    file: Option<(PathBuf, Mutex<(usize, usize, Option<std::time::Instant>)>)>,
 }
 
 impl CliProgress {
-    fn new() -> Self {
+    fn new(file: Option<PathBuf>) -> Self {
         CliProgress {
             bar: Mutex::new(None),
             terminal: crate::style::stderr_is_terminal(),
+            file: file.map(|f| (f, Mutex::new((0, 0, None)))),
         }
     }
 
@@ -145,11 +152,39 @@ impl CliProgress {
         if let Some(bar) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
             bar.finish_and_clear();
         }
+        self.count(None, true);
+    }
+
+    /// Counts one output done (or sets the total) and writes the progress file when a second
+    /// has passed since the last write, or when `force`d. Through a temporary file and a rename,
+    /// so that a reader never sees half of it; a failed write only loses a progress report.
+    fn count(&self, total: Option<usize>, force: bool) {
+        let Some((path, state)) = &self.file else {
+            return;
+        };
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        match total {
+            Some(t) => s.1 = t,
+            None if !force => s.0 += 1,
+            None => {}
+        }
+        let due =
+            s.2.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1));
+        if !(force || due) {
+            return;
+        }
+        s.2 = Some(std::time::Instant::now());
+        let body = format!("{{\"done\": {}, \"total\": {}}}\n", s.0, s.1);
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, body).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
     }
 }
 
 impl Progress for CliProgress {
     fn start(&self, outputs: usize, work: usize) {
+        self.count(Some(work), true);
         if !self.terminal {
             errln!("{outputs} tracks, {work} to build");
             return;
@@ -165,6 +200,7 @@ impl Progress for CliProgress {
     }
 
     fn track(&self, e: &TrackEvent<'_>) {
+        self.count(None, false);
         let what = match e.outcome {
             Outcome::Encoded => "encoded",
             Outcome::Retagged => "retagged",

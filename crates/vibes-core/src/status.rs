@@ -92,6 +92,24 @@ pub fn compile_report_parameter(project: &str) -> String {
     format!("/{project}/compile/status")
 }
 
+/// The SSM parameter a worker publishes its [`CompileProgress`] to while it builds.
+pub fn compile_progress_parameter(project: &str) -> String {
+    format!("/{project}/compile/progress")
+}
+
+/// What a worker publishes while it builds: how many of the outputs that need work are done.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CompileProgress {
+    pub built_from: String,
+    pub progress: Counts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct Counts {
+    pub done: u64,
+    pub total: u64,
+}
+
 /// The status of `project` as `observed` shows it, with the lock as read.
 pub fn status(project: &str, observed: &Observed, lock: Option<&LockInfo>) -> Status {
     let ours = |t: &tags::Tags| t.get(tags::PROJECT).map(String::as_str) == Some(project);

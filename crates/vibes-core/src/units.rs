@@ -33,6 +33,19 @@ pub fn human_age(age: Duration) -> String {
     }
 }
 
+/// `12000` → `12,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `60 min`, `3m 12s`, `40 ms`: a timeout or a wait.
 pub fn human_duration(d: Duration) -> String {
     if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) && d.subsec_nanos() == 0 {

@@ -204,3 +204,39 @@ async fn secrets_never_reach_errors_or_progress() {
     );
     assert!(!everything.contains("PRIVATE KEY"), "{everything}");
 }
+
+/// A running compile's progress, as the worker publishes it to `/<project>/compile/progress`,
+/// is shown on the compile's line while apply waits for it.
+#[tokio::test]
+async fn the_workers_progress_is_shown_while_the_compile_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_latency("compile_run", Duration::from_millis(200));
+    let (p, o) = plan(&desired, &cloud).await;
+    let mut opts = options(dir.path());
+    opts.progress_poll = Duration::from_millis(5);
+    let (report, reporter) = run(&p, &o, &cloud, &opts).await;
+    assert!(report.succeeded(), "{}", failures(&p, &report));
+    let compile = p
+        .actions
+        .iter()
+        .position(|a| a.address == Address::compile())
+        .unwrap();
+    let lines: Vec<String> = reporter
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            vibes_core::apply::ReporterEvent::Progress { index, message, .. }
+                if index == compile =>
+            {
+                Some(message)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        lines.iter().any(|l| l == "compile: 1/2 tracks"),
+        "{lines:#?}"
+    );
+}

@@ -229,6 +229,8 @@ async fn try_boot(
                     "VIBES_SOURCES_FORMAT",
                     tag(instance.tags(), "vibes:sources-format").unwrap_or_default(),
                 )
+                // Its compiles take seconds: progress every second, not every 30.
+                .env("VIBES_PROGRESS_SECONDS", "1")
                 .env("VIBES_SOURCES_DIR", root.join("var/lib/vibes/sources"))
                 .env("VIBES_PROFILES_DIR", root.join("run/vibes/profiles"))
                 .env("VIBES_BIN", &world.settings.vibes)

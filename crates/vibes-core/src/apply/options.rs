@@ -51,7 +51,12 @@ pub struct ApplyOptions {
     /// a new one ([`super::launch`]). `None` (the default) draws a fresh one for each apply;
     /// tests set one to replay an apply's tokens.
     pub run_id: Option<String>,
+    /// How often a running compile's progress (`/<project>/compile/progress`) is read.
+    pub progress_poll: Duration,
 }
+
+/// The worker publishes its progress every 30 s; reading it as often shows each report.
+pub const DEFAULT_PROGRESS_POLL: Duration = Duration::from_secs(30);
 
 impl ApplyOptions {
     pub fn new(project: impl Into<String>, base_dir: impl Into<PathBuf>) -> Self {
@@ -63,6 +68,7 @@ impl ApplyOptions {
             timeouts: Timeouts::default(),
             engine_source: None,
             run_id: None,
+            progress_poll: DEFAULT_PROGRESS_POLL,
         }
     }
 }

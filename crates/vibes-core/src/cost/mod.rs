@@ -299,13 +299,9 @@ fn minutes_text(m: f64) -> String {
 }
 
 fn count(n: usize, one: &str, many: &str) -> String {
-    let digits = n.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{grouped} {}", if n == 1 { one } else { many })
+    format!(
+        "{} {}",
+        crate::units::thousands(n as u64),
+        if n == 1 { one } else { many }
+    )
 }

@@ -40,6 +40,11 @@ pub(super) async fn run_compile(
         cloud.delete_parameter(&status_parameter)
     })
     .await?;
+    let progress_parameter = crate::status::compile_progress_parameter(&cx.options.project);
+    cx.call_gone("clear compile progress", |_| {
+        cloud.delete_parameter(&progress_parameter)
+    })
+    .await?;
     let identity = [run.plan_token, run.builds_volume.as_str()];
     let mut guard =
         WorkerGuard::launch(cx, &Address::compile(), &identity, run.launch.clone()).await?;
@@ -120,9 +125,24 @@ async fn compile_on(
     let wait = cx
         .retrier
         .run(|_| cloud.wait_instance(id, &["stopped", "terminated"], timeout));
-    let waited = tokio::select! {
-        w = wait => w,
-        _ = cx.cancel.cancelled() => return Err(interrupted(id)),
+    tokio::pin!(wait);
+    let progress_parameter = crate::status::compile_progress_parameter(&cx.options.project);
+    let mut poll = tokio::time::interval(cx.options.progress_poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pace = Pace::default();
+    let waited = loop {
+        tokio::select! {
+            w = &mut wait => break w,
+            _ = cx.cancel.cancelled() => return Err(interrupted(id)),
+            _ = poll.tick() => {
+                // Progress is only shown: a read that fails is skipped, never an error.
+                if let Ok(Some(raw)) = cloud.get_parameter(&progress_parameter).await {
+                    if let Some(line) = pace.line(&raw, run.built_from) {
+                        cx.reporter.action_progress(index, &line);
+                    }
+                }
+            }
+        }
     };
     match waited {
         Ok(_) => {}
@@ -177,4 +197,67 @@ async fn compile_on(
     })
     .await?;
     Ok(snapshot)
+}
+
+/// The compile's pace, from the worker's progress reports: done / total and an ETA from the
+/// rate since the first report.
+#[derive(Default)]
+struct Pace {
+    first: Option<(std::time::Instant, u64)>,
+    last_done: Option<u64>,
+}
+
+impl Pace {
+    /// A progress line for a report, when it is this compile's and says something new.
+    fn line(&mut self, raw: &str, built_from: &str) -> Option<String> {
+        let report: crate::status::CompileProgress = serde_json::from_str(raw).ok()?;
+        if report.built_from != built_from || self.last_done == Some(report.progress.done) {
+            return None;
+        }
+        self.last_done = Some(report.progress.done);
+        let crate::status::Counts { done, total } = report.progress;
+        let now = std::time::Instant::now();
+        let (t0, done0) = *self.first.get_or_insert((now, done));
+        let eta = (done > done0 && total > done).then(|| {
+            let per = now.duration_since(t0).as_secs_f64() / (done - done0) as f64;
+            Duration::from_secs_f64(per * (total - done) as f64)
+        });
+        Some(format!(
+            "compile: {}/{} tracks{}",
+            crate::units::thousands(done),
+            crate::units::thousands(total),
+            eta.map(|e| format!(", ETA {}", human_duration(e)))
+                .unwrap_or_default()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_lines_count_and_estimate_and_ignore_another_compiles_reports() {
+        let mut pace = Pace::default();
+        let report = |from: &str, done: u64| {
+            format!(r#"{{"built_from": "{from}", "progress": {{"done": {done}, "total": 12000}}}}"#)
+        };
+        assert_eq!(
+            pace.line(&report("abc", 5120), "abc").as_deref(),
+            Some("compile: 5,120/12,000 tracks")
+        );
+        assert_eq!(pace.line(&report("abc", 5120), "abc"), None, "nothing new");
+        assert_eq!(
+            pace.line(&report("old", 9000), "abc"),
+            None,
+            "another compile's"
+        );
+        pace.first = Some((std::time::Instant::now() - Duration::from_secs(60), 5120));
+        let line = pace.line(&report("abc", 6120), "abc").unwrap();
+        assert!(
+            line.starts_with("compile: 6,120/12,000 tracks, ETA "),
+            "{line}"
+        );
+        assert_eq!(pace.line("not json", "abc"), None);
+    }
 }

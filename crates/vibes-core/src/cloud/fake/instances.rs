@@ -101,6 +101,7 @@ impl FakeCloud {
                 run,
                 done_at: None,
                 behaviour,
+                reported: false,
             });
         let observed = ObservedInstance {
             instance_id: id.clone(),

@@ -84,6 +84,8 @@ pub(super) struct Worker {
     /// script waits for the device), and never for [`CompileBehaviour::NeverFinish`].
     pub done_at: Option<Instant>,
     pub behaviour: CompileBehaviour,
+    /// Whether it has published its progress (once, halfway, as a worker's first report).
+    pub reported: bool,
 }
 
 impl Worker {
@@ -297,7 +299,12 @@ impl World {
             if i.observed.state != "running" {
                 continue;
             }
-            let Some(w) = &i.worker else { continue };
+            let Some(w) = &mut i.worker else { continue };
+            if !w.reported && w.done_at.is_some_and(|t| t > now) {
+                w.reported = true;
+                let value = serde_json::json!({ "built_from": w.built_from, "progress": { "done": 1, "total": 2 } }).to_string();
+                statuses.push((format!("/{}/compile/progress", w.project), value));
+            }
             if w.done_at.is_some_and(|t| t <= now) {
                 let (status, message) = match &w.behaviour {
                     CompileBehaviour::Succeed => ("succeeded", String::new()),
