@@ -4,8 +4,7 @@
 //! with the network, sources, keys and profiles (image builds and compiles need CodeBuild and EC2
 //! to run something, which moto does not; the fake cloud covers them).
 
-use crate::support::write;
-use crate::support::{cli, moto};
+use crate::support::{cli, moto, write};
 use cli::{code, text};
 use moto::Moto;
 use std::path::PathBuf;

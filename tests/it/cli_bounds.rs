@@ -3,8 +3,7 @@
 //! go, and `vibes destroy`
 //! reports a destroy.
 
-use crate::support::write;
-use crate::support::{cli, moto};
+use crate::support::{cli, moto, write};
 use cli::{code, text};
 use moto::Moto;
 use std::path::Path;

@@ -3,8 +3,7 @@
 //! from the config's parent directory with `--config sub/vibes.toml`, against a moto server, and
 //! does what it does from the config's own directory.
 
-use crate::support::write;
-use crate::support::{cli, moto};
+use crate::support::{cli, moto, write};
 use cli::{code, text};
 use moto::Moto;
 use std::path::Path;
