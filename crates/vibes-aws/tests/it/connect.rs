@@ -66,7 +66,8 @@ fn in_a_process_of_its_own(name: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_credentials_and_region_are_clear_and_immediate() {
     if std::env::var_os(IN_CHILD).is_none() {
-        return in_a_process_of_its_own("missing_credentials_and_region_are_clear_and_immediate");
+        in_a_process_of_its_own("missing_credentials_and_region_are_clear_and_immediate");
+        return;
     }
 
     let opts = ConnectOptions {
