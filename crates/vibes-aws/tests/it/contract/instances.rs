@@ -1,0 +1,164 @@
+//! Instances and images: a launch from a launch template with tags at creation, waits, the
+//! builds volume attached once, terminates that converge (also of an instance that never was),
+//! and images found by their tags.
+
+use super::subject::AZ;
+use super::Subject;
+use crate::support::tags;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use vibes_core::cloud::{CloudError, InstanceRequest};
+use vibes_core::tags::{ADDRESS, PROJECT};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn request(s: &Subject, project: &str, address: &str, token: &str) -> InstanceRequest {
+    InstanceRequest {
+        launch_template: s.launch_template(&format!("{project}-template")).await,
+        image_id: s.launchable_image().await,
+        instance_type: "t3.small".into(),
+        tags: tags(project, address),
+        client_token: token.into(),
+        volumes: BTreeMap::new(),
+    }
+}
+
+pub async fn run_from_a_launch_template_and_terminate(s: &Subject) {
+    let cloud = s.cloud();
+    let req = request(s, "in", "server", "in-server-1").await;
+    let id = cloud.run_instance(&req).await.unwrap();
+    assert!(id.starts_with("i-"), "{id}");
+    let running = cloud.wait_instance(&id, &["running"], WAIT).await.unwrap();
+    assert_eq!(running.instance_id, id);
+    assert_eq!(running.state, "running");
+    assert_eq!(
+        running.tags.get(ADDRESS).map(String::as_str),
+        Some("server")
+    );
+    assert!(running.private_ip.is_some());
+    let seen = cloud.observe("in", None).await.unwrap();
+    assert_eq!(seen.instances.keys().collect::<Vec<_>>(), [&id]);
+    assert_eq!(
+        seen.instances[&id].tags.get(PROJECT).map(String::as_str),
+        Some("in")
+    );
+
+    // An existing volume cannot be given at launch: it is attached afterwards.
+    let mut with_volume = request(s, "in", "compile", "in-compile-1").await;
+    with_volume
+        .volumes
+        .insert("/dev/sdf".into(), "vol-0123456789abcdef0".into());
+    let refused = cloud.run_instance(&with_volume).await.unwrap_err();
+    assert!(matches!(refused, CloudError::Permanent { .. }), "{refused}");
+
+    cloud.terminate_instance(&id).await.unwrap();
+    let ended = cloud
+        .wait_instance(&id, &["terminated"], WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ended.state, "terminated");
+    // Waiting for a state an ended instance will never reach fails at once.
+    let never = cloud
+        .wait_instance(&id, &["running"], WAIT)
+        .await
+        .unwrap_err();
+    assert!(matches!(never, CloudError::Permanent { .. }), "{never}");
+    cloud
+        .terminate_instance(&id)
+        .await
+        .expect("terminating a terminated instance succeeds");
+    cloud
+        .terminate_instance("i-0123456789abcdef0")
+        .await
+        .expect("terminating an instance that never was succeeds");
+    let missing = cloud
+        .wait_instance("i-0123456789abcdef0", &["running"], WAIT)
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, CloudError::NotFound { .. }), "{missing}");
+    assert!(
+        cloud
+            .observe("in", None)
+            .await
+            .unwrap()
+            .instances
+            .is_empty(),
+        "terminated instances are left out"
+    );
+}
+
+pub async fn a_volume_is_attached_once(s: &Subject) {
+    let cloud = s.cloud();
+    let volume = cloud
+        .create_volume(10, AZ, &tags("at", "volume.builds"), "at-volume-builds-1")
+        .await
+        .unwrap();
+    let worker = cloud
+        .run_instance(&request(s, "at", "compile", "at-compile-1").await)
+        .await
+        .unwrap();
+    cloud
+        .attach_volume(&worker, &volume, "/dev/sdf", WAIT)
+        .await
+        .unwrap();
+    cloud
+        .attach_volume(&worker, &volume, "/dev/sdf", WAIT)
+        .await
+        .expect("attaching again what is attached here succeeds");
+    let missing = cloud
+        .attach_volume(&worker, "vol-0123456789abcdef0", "/dev/sdg", WAIT)
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, CloudError::NotFound { .. }), "{missing}");
+
+    // Once the worker is gone the volume is free for the next one.
+    cloud.terminate_instance(&worker).await.unwrap();
+    cloud
+        .wait_instance(&worker, &["terminated"], WAIT)
+        .await
+        .unwrap();
+    let next = cloud
+        .run_instance(&request(s, "at", "compile", "at-compile-2").await)
+        .await
+        .unwrap();
+    cloud
+        .attach_volume(&next, &volume, "/dev/sdf", WAIT)
+        .await
+        .unwrap();
+    cloud.terminate_instance(&next).await.unwrap();
+}
+
+pub async fn images_are_found_by_their_tags(s: &Subject) {
+    let cloud = s.cloud();
+    let mut wanted = tags("im", "image.worker");
+    wanted.insert("vibes:recipe".into(), "abc123".into());
+    let image = s.register_image("im-worker-abc123", &wanted).await;
+
+    let found = cloud
+        .find_image(&wanted)
+        .await
+        .unwrap()
+        .expect("found by its tags");
+    assert_eq!(found.image_id, image);
+    assert_eq!(found.state, "available");
+    assert_eq!(
+        found.tags.get(ADDRESS).map(String::as_str),
+        Some("image.worker")
+    );
+    let mut other = wanted.clone();
+    other.insert("vibes:recipe".into(), "def456".into());
+    assert_eq!(cloud.find_image(&other).await.unwrap(), None);
+    assert!(cloud
+        .observe("im", None)
+        .await
+        .unwrap()
+        .images
+        .contains_key(&image));
+
+    cloud.deregister_image(&image).await.unwrap();
+    assert_eq!(cloud.find_image(&wanted).await.unwrap(), None);
+    cloud
+        .deregister_image(&image)
+        .await
+        .expect("deregistering a gone image succeeds");
+}
