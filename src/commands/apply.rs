@@ -213,9 +213,9 @@ async fn run_locked(
     // the local cloud, whose compiles take seconds, read it every second).
     if let Some(s) = std::env::var("VIBES_PROGRESS_POLL_SECONDS")
         .ok()
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| s.parse::<u64>().ok())
     {
-        options.progress_poll = Duration::from_secs(s);
+        options.progress_poll = Duration::from_secs(s.max(1));
     }
     options.engine_source = Some(crate::source_archive::engine_source());
     let applying = apply::apply(

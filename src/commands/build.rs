@@ -135,9 +135,12 @@ fn indent(text: &str) -> String {
 struct CliProgress {
     bar: Mutex<Option<ProgressBar>>,
     terminal: bool,
-    /// `--progress-file`, with (done, total, when last written).
-    file: Option<(PathBuf, Mutex<(usize, usize, Option<std::time::Instant>)>)>,
+    /// `--progress-file`, with what it says.
+    file: Option<(PathBuf, Mutex<Counted>)>,
 }
+
+/// Outputs done, outputs to do, and when the progress file was last written.
+type Counted = (usize, usize, Option<std::time::Instant>);
 
 impl CliProgress {
     fn new(file: Option<PathBuf>) -> Self {

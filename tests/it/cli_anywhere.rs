@@ -49,7 +49,7 @@ fn music_dir() -> tempfile::TempDir {
     write(
         dir.path(),
         "collection/kinks/village_green/1-village_green.wav",
-        &[3u8; 2048],
+        [3u8; 2048],
     );
     write(
         dir.path(),

@@ -72,7 +72,7 @@ fn without_a_profile_every_profile_of_the_config_is_built() {
         b"CONFIG_ENCODER=flac\nCONFIG_FLAC_FLAGS=-s -5\n",
     );
     write(dir.path(), "music/kinks/tags.vc", b"ARTIST=The Kinks\n");
-    write(dir.path(), "music/kinks/1-village_green.wav", &wav());
+    write(dir.path(), "music/kinks/1-village_green.wav", wav());
 
     let out = vibes(
         dir.path(),
@@ -166,7 +166,7 @@ fn a_mustup_collection_builds_with_its_own_profiles() {
         "music/16hp/ss/mustup-manifest.yaml",
         b"---\n01-clogger.wave:\n   metadata:\n      tags:\n         common:\n            title: Clogger\n            track number: 2\n",
     );
-    write(dir.path(), "music/16hp/ss/01-clogger.wave", &wav());
+    write(dir.path(), "music/16hp/ss/01-clogger.wave", wav());
     // A stray vibes file: the tree would be refused as mixed without [sources] format.
     write(dir.path(), "music/16hp/notes.tags.vc", b"X=y\n");
 

@@ -3,12 +3,13 @@
 
 use assert_cmd::Command;
 
-const SUBCOMMANDS: [&str; 9] = [
+const SUBCOMMANDS: [&str; 10] = [
     "validate",
     "plan",
     "apply",
     "show",
     "destroy",
+    "status",
     "unlock",
     "build",
     "completions",

@@ -41,7 +41,7 @@ fn wav() -> Vec<u8> {
     b.extend(16u16.to_le_bytes());
     b.extend(b"data");
     b.extend(data_len.to_le_bytes());
-    b.extend(std::iter::repeat(0u8).take(data_len as usize));
+    b.extend(std::iter::repeat_n(0u8, data_len as usize));
     b
 }
 
@@ -57,7 +57,7 @@ fn parent_dir() -> tempfile::TempDir {
     );
     write(&sub, "music/kinks/tags.vc", b"ARTIST=The Kinks\n");
     write(&sub, "music/kinks/village/tags.vc", b"ALBUM=Village\n");
-    write(&sub, "music/kinks/village/1/01-do.wav", &wav());
+    write(&sub, "music/kinks/village/1/01-do.wav", wav());
     write(&sub, "music/kinks/village/1/01-do.tags.vc", b"TITLE=Do\n");
     dir
 }

@@ -162,7 +162,7 @@ fn an_image_without_a_built_in_recipe_is_pointed_at() {
     write(
         dir.path(),
         "vibes.toml",
-        &format!("{GOOD}\n[images.builder]\nkeep = 2\n"),
+        format!("{GOOD}\n[images.builder]\nkeep = 2\n"),
     );
     let out = vibes()
         .current_dir(dir.path())

@@ -74,6 +74,8 @@ impl LocalCloud {
         let mut c = Command::new(program);
         c.envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("PATH", path_with_venv())
+            // The worker here reports its progress every second: read it as often.
+            .env("VIBES_PROGRESS_POLL_SECONDS", "1")
             .env_remove("AWS_PROFILE");
         c
     }
