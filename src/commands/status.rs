@@ -14,7 +14,8 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
     );
     let observed = observed?;
     let lock = lock.map_err(|e| miette!("reading the lock: {e}"))?;
-    let status = vibes_core::status::status(&project, &observed, lock.as_ref());
+    let status = vibes_core::status::status(&project, &observed, lock.as_ref())
+        .with_idle_cost(&session.desired, &observed);
     if args.json {
         outln!(
             "{}",

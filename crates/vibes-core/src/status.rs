@@ -28,6 +28,10 @@ pub struct Status {
     pub images: BTreeMap<String, Image>,
     pub sources: Option<Sources>,
     pub lock: Option<Lock>,
+    /// What the project costs idle, in USD a month, with the prices' region and date; set by
+    /// [`Status::with_idle_cost`].
+    pub idle_usd_month: Option<f64>,
+    pub prices: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -199,10 +203,20 @@ pub fn status(project: &str, observed: &Observed, lock: Option<&LockInfo>) -> St
         images,
         sources,
         lock,
+        idle_usd_month: None,
+        prices: None,
     }
 }
 
 impl Status {
+    /// With the project's idle cost from the shipped price table ([`crate::cost`]).
+    pub fn with_idle_cost(mut self, desired: &crate::model::Desired, observed: &Observed) -> Self {
+        let (usd, prices) = crate::cost::idle_cost(desired, observed);
+        self.idle_usd_month = Some(usd);
+        self.prices = Some(prices);
+        self
+    }
+
     /// The status for people: one line a fact, what is missing said as such.
     pub fn human(&self) -> String {
         use std::fmt::Write;
@@ -290,6 +304,13 @@ impl Status {
                 );
             }
             None => out.push_str("  lock       free\n"),
+        }
+        if let (Some(usd), Some(prices)) = (self.idle_usd_month, &self.prices) {
+            let _ = writeln!(
+                out,
+                "  idle cost  ~{}/month ({prices})",
+                crate::cost::usd_text(usd)
+            );
         }
         out
     }

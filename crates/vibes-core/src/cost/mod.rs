@@ -161,6 +161,15 @@ fn is_audio(path: &str) -> bool {
     )
 }
 
+/// The project's idle cost now, in USD a month, and where the prices come from (`vibes status`).
+pub fn idle_cost(desired: &Desired, observed: &Observed) -> (f64, String) {
+    let prices = Prices::for_region(desired.project.region.as_deref().unwrap_or("us-east-1"));
+    (
+        cents(idle_now(&desired.project.name, desired, observed, &prices)),
+        prices.source(),
+    )
+}
+
 /// The project's monthly idle cost as observed.
 fn idle_now(project: &str, desired: &Desired, observed: &Observed, prices: &Prices) -> f64 {
     let ours = |t: &tags::Tags| t.get(tags::PROJECT).map(String::as_str) == Some(project);

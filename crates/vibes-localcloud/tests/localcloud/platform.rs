@@ -128,6 +128,8 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
         "{first:#}"
     );
     assert!(first["lock"].is_null(), "{first:#}");
+    // Idle, the project pays for its server, its address, the builds volume and snapshot.
+    assert!(first["idle_usd_month"].as_f64().unwrap() > 1.0, "{first:#}");
     let phone = dir.path().join("fetched/phone");
     let archive = dir.path().join("fetched/archive");
     fetch(&cloud, dir.path(), "phone", &phone);
