@@ -282,35 +282,50 @@ impl AwsCloud {
     }
 
     /// DeleteObjects in batches of 1000 (the API's limit); any key S3 reports as not
-    /// deleted fails the call with its code. A key holding a control character cannot go in
-    /// DeleteObjects' XML body (XML 1.0 has no way to write most of them), so it is deleted on
-    /// its own with DeleteObject, where the key travels percent-encoded in the URL.
+    /// deleted fails the call with its code.
     pub(crate) async fn delete_objects_impl(
         &self,
         bucket: &str,
         keys: &[String],
     ) -> CloudResult<()> {
-        let (alone, batched): (Vec<&String>, Vec<&String>) =
-            keys.iter().partition(|k| k.chars().any(char::is_control));
-        for key in alone {
+        let keys: Vec<(String, Option<String>)> = keys.iter().map(|k| (k.clone(), None)).collect();
+        self.delete_keys(bucket, keys).await
+    }
+
+    /// Deletes each (key, version): a thousand at a time with DeleteObjects; a key holding a
+    /// control character on its own with DeleteObject, where it travels percent-encoded in the
+    /// URL (DeleteObjects' XML body has no way to write most of them). Any key S3 reports as
+    /// not deleted fails the call with its code.
+    async fn delete_keys(
+        &self,
+        bucket: &str,
+        keys: Vec<(String, Option<String>)>,
+    ) -> CloudResult<()> {
+        let what = format!("s3://{bucket}");
+        let (alone, batched): (Vec<_>, Vec<_>) = keys
+            .into_iter()
+            .partition(|(k, _)| k.chars().any(char::is_control));
+        for (key, version) in alone {
             self.s3
                 .delete_object()
                 .bucket(bucket)
-                .key(key)
+                .key(&key)
+                .set_version_id(version)
                 .send()
                 .await
                 .map_err(|e| {
-                    cloud_err(
-                        "DeleteObject",
-                        &format!("s3://{bucket}/{}", key.escape_debug()),
-                        e,
-                    )
+                    cloud_err("DeleteObject", &format!("{what}/{}", key.escape_debug()), e)
                 })?;
         }
         for batch in batched.chunks(1000) {
             let ids = batch
                 .iter()
-                .map(|k| ObjectIdentifier::builder().key(k.as_str()).build())
+                .map(|(k, v)| {
+                    ObjectIdentifier::builder()
+                        .key(k.as_str())
+                        .set_version_id(v.clone())
+                        .build()
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| CloudError::permanent("DeleteObjects", e.to_string()))?;
             let delete = Delete::builder()
@@ -325,7 +340,7 @@ impl AwsCloud {
                 .delete(delete)
                 .send()
                 .await
-                .map_err(|e| cloud_err("DeleteObjects", &format!("s3://{bucket}"), e))?;
+                .map_err(|e| cloud_err("DeleteObjects", &what, e))?;
             if let Some(first) = out.errors().first() {
                 let f = Failure {
                     code: first.code().map(str::to_string),
@@ -333,13 +348,13 @@ impl AwsCloud {
                         "{} of {} keys not deleted, first {}: {}",
                         out.errors().len(),
                         batch.len(),
-                        first.key().unwrap_or_default(),
+                        first.key().unwrap_or_default().escape_debug(),
                         first.message().unwrap_or_default()
                     ),
                     status: None,
                     transport: false,
                 };
-                return Err(f.into_cloud("DeleteObjects", &format!("s3://{bucket}"), &[]));
+                return Err(f.into_cloud("DeleteObjects", &what, &[]));
             }
         }
         Ok(())
@@ -398,55 +413,7 @@ impl AwsCloud {
                 break;
             }
         }
-        let (alone, batched): (Vec<_>, Vec<_>) = versions
-            .into_iter()
-            .partition(|(k, _)| k.chars().any(char::is_control));
-        for (key, version) in alone {
-            self.s3
-                .delete_object()
-                .bucket(bucket)
-                .key(&key)
-                .set_version_id(version)
-                .send()
-                .await
-                .map_err(|e| cloud_err("DeleteObject", &what, e))?;
-        }
-        for batch in batched.chunks(1000) {
-            let ids = batch
-                .iter()
-                .map(|(k, v)| {
-                    ObjectIdentifier::builder()
-                        .key(k.as_str())
-                        .set_version_id(v.clone())
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| CloudError::permanent("DeleteObjects", e.to_string()))?;
-            let delete = Delete::builder()
-                .set_objects(Some(ids))
-                .quiet(true)
-                .build()
-                .map_err(|e| CloudError::permanent("DeleteObjects", e.to_string()))?;
-            let out = self
-                .s3
-                .delete_objects()
-                .bucket(bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| cloud_err("DeleteObjects", &what, e))?;
-            if let Some(first) = out.errors().first() {
-                return Err(CloudError::permanent(
-                    "DeleteObjects",
-                    format!(
-                        "{what}: {} versions not deleted, first {}: {}",
-                        out.errors().len(),
-                        first.key().unwrap_or_default().escape_debug(),
-                        first.message().unwrap_or_default()
-                    ),
-                ));
-            }
-        }
+        self.delete_keys(bucket, versions).await?;
         self.s3
             .delete_bucket()
             .bucket(bucket)
