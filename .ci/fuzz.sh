@@ -7,7 +7,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../fuzz"
 seconds="${FUZZ_SECONDS:-20}"
-targets=(config profile tags_vc vibes_txt saved_plan)
+targets=(config profile tags_vc vibes_txt saved_plan mustup_yaml)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 if cargo fuzz --version >/dev/null 2>&1 && [ "${FUZZ_ENGINE:-libfuzzer}" = libfuzzer ]; then

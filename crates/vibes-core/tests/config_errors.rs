@@ -497,3 +497,28 @@ fn every_fault_of_a_run_is_reported_once_in_file_order() {
     );
     assert_eq!(e.to_string(), "vibes.toml has 5 problems");
 }
+
+#[test]
+fn a_budget_is_dollars_of_zero_or_more() {
+    let dir = ConfigDir::new();
+    let d = dir.ok(&format!(
+        "{PROJECT}[budget]\nmax_run_usd = 5\nmax_idle_usd_month = 12.5\n"
+    ));
+    let b = d.budget.unwrap();
+    assert_eq!(
+        (b.max_run_usd, b.max_idle_usd_month),
+        (Some(5.0), Some(12.5))
+    );
+    let e = dir.err(&format!("{PROJECT}[budget]\nmax_run_usd = -1\n"));
+    let f = only(&e, FaultKind::InvalidValue);
+    assert_eq!(
+        f.message(),
+        "`max_run_usd` must be a number of dollars, 0 or more"
+    );
+    assert_eq!(at(f), "vibes.toml:4:15");
+    let e = dir.err(&format!("{PROJECT}[budget]\nmax_run_usd = \"5\"\n"));
+    assert_eq!(
+        only(&e, FaultKind::WrongType).message(),
+        "`max_run_usd` must be a number"
+    );
+}

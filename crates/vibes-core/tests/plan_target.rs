@@ -265,3 +265,106 @@ fn a_named_sources_format_tags_the_worker_and_is_part_of_what_the_builds_are_mad
         Some("mustup")
     );
 }
+
+/// `[budget] max_run_usd`: what would take the apply past it is blocked with the figures, and
+/// so is what waits on it; the rest goes on, and the closing cost counts only what runs.
+#[test]
+fn a_budget_blocks_what_would_pass_it_and_what_waits_on_that() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = full_desired(dir.path());
+    d.budget = Some(vibes_core::model::BudgetSpec {
+        max_run_usd: Some(0.10),
+        max_idle_usd_month: None,
+    });
+    let p = plan(&d, &Observed::default(), &PlanOptions::default()).unwrap();
+    let op = |addr: &str| {
+        p.actions
+            .iter()
+            .find(|a| a.address.to_string() == addr)
+            .unwrap_or_else(|| panic!("{addr}"))
+    };
+    // Each image build costs ~$0.08: the first fits, the second would pass $0.10.
+    let images = [op("image.server"), op("image.worker")];
+    assert_eq!(
+        images
+            .iter()
+            .filter(|a| a.op == vibes_core::plan::Op::Blocked)
+            .count(),
+        1,
+        "{:?}",
+        images
+            .iter()
+            .map(|a| (&a.address, a.op, &a.reason))
+            .collect::<Vec<_>>()
+    );
+    let blocked = images
+        .iter()
+        .find(|a| a.op == vibes_core::plan::Op::Blocked)
+        .unwrap();
+    assert!(
+        blocked.reason.contains("past [budget] max_run_usd = $0.10"),
+        "{}",
+        blocked.reason
+    );
+    assert!(blocked.effects.is_empty());
+    // The compile needs the worker image (and the server the compile) or is over budget too.
+    assert_eq!(
+        op("compile").op,
+        vibes_core::plan::Op::Blocked,
+        "{}",
+        op("compile").reason
+    );
+    assert_eq!(
+        op("server").op,
+        vibes_core::plan::Op::Blocked,
+        "{}",
+        op("server").reason
+    );
+    assert_ne!(op("profile.phone").op, vibes_core::plan::Op::Blocked);
+    assert!(p.cost.as_ref().unwrap().once_usd <= 0.10, "{:?}", p.cost);
+    for (from, to) in &p.edges {
+        assert!(
+            p.actions[*from].op != vibes_core::plan::Op::Blocked
+                && p.actions[*to].op != vibes_core::plan::Op::Blocked,
+            "a blocked action waits on nothing and nothing waits on it"
+        );
+    }
+}
+
+/// `[budget] max_idle_usd_month`: what would raise the idle cost past it (the builds volume,
+/// the compile's snapshot, the server) is blocked, with the figures.
+#[test]
+fn an_idle_budget_blocks_what_would_raise_the_idle_cost_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = full_desired(dir.path());
+    d.budget = Some(vibes_core::model::BudgetSpec {
+        max_run_usd: None,
+        max_idle_usd_month: Some(1.0),
+    });
+    let p = plan(&d, &Observed::default(), &PlanOptions::default()).unwrap();
+    for addr in ["volume.builds", "compile", "server"] {
+        let a = p
+            .actions
+            .iter()
+            .find(|a| a.address.to_string() == addr)
+            .unwrap();
+        assert_eq!(a.op, vibes_core::plan::Op::Blocked, "{addr}: {}", a.reason);
+    }
+    let volume = p
+        .actions
+        .iter()
+        .find(|a| a.address.to_string() == "volume.builds")
+        .unwrap();
+    assert!(
+        volume
+            .reason
+            .contains("past [budget] max_idle_usd_month = $1.00"),
+        "{}",
+        volume.reason
+    );
+    assert!(
+        p.cost.as_ref().unwrap().idle_after_usd_month < 1.0,
+        "{:?}",
+        p.cost
+    );
+}

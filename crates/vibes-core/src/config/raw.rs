@@ -19,6 +19,13 @@ pub struct RawConfig {
     pub compile: Option<RawCompile>,
     pub snapshots: Option<RawSnapshots>,
     pub server: Option<RawServer>,
+    pub budget: Option<RawBudget>,
+}
+
+#[derive(Debug)]
+pub struct RawBudget {
+    pub max_run_usd: Option<Spanned<f64>>,
+    pub max_idle_usd_month: Option<Spanned<f64>>,
 }
 
 #[derive(Debug)]

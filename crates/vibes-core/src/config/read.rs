@@ -22,6 +22,7 @@ const SECTIONS: &[&str] = &[
     "compile",
     "snapshots",
     "server",
+    "budget",
 ];
 
 /// Reads the document, reporting every structural fault. `None` only when the text is not TOML.
@@ -137,6 +138,7 @@ impl Reader<'_> {
                 "compile" => raw.compile = self.compile(e),
                 "snapshots" => raw.snapshots = self.snapshots(e),
                 "server" => raw.server = self.server(e),
+                "budget" => raw.budget = self.budget(e),
                 _ => self.unknown(e, "", SECTIONS),
             }
         }
@@ -344,6 +346,22 @@ impl Reader<'_> {
         Some(c)
     }
 
+    fn budget(&mut self, e: &Entry) -> Option<RawBudget> {
+        let t = self.table(e, "[budget]")?;
+        let mut b = RawBudget {
+            max_run_usd: None,
+            max_idle_usd_month: None,
+        };
+        for f in &t {
+            match f.key {
+                "max_run_usd" => b.max_run_usd = self.number(f),
+                "max_idle_usd_month" => b.max_idle_usd_month = self.number(f),
+                _ => self.unknown(f, "[budget]", &["max_run_usd", "max_idle_usd_month"]),
+            }
+        }
+        Some(b)
+    }
+
     fn snapshots(&mut self, e: &Entry) -> Option<RawSnapshots> {
         let t = self.table(e, "[snapshots]")?;
         let mut s = RawSnapshots { keep: None };
@@ -421,6 +439,21 @@ impl Reader<'_> {
                     &format!("`{}` must be true or false", e.key),
                     "a boolean",
                 );
+                None
+            }
+        }
+    }
+
+    /// A number of dollars: `5`, `2.50`.
+    fn number(&mut self, e: &Entry) -> Option<Spanned<f64>> {
+        let n = e
+            .item
+            .as_float()
+            .or_else(|| e.item.as_integer().map(|i| i as f64));
+        match n {
+            Some(n) => Some(e.spanned(n)),
+            None => {
+                self.wrong_type(e, &format!("`{}` must be a number", e.key), "a number");
                 None
             }
         }

@@ -4,6 +4,7 @@
 //! the shipped [`prices`] table. Made after the plan, from the same desired and observed state:
 //! pure, so a golden plan shows it.
 
+mod budget;
 pub mod prices;
 
 pub use prices::{Prices, HOURS_PER_MONTH, PRICES_DATE};
@@ -46,12 +47,13 @@ pub fn annotate(plan: &mut Plan, desired: &Desired, observed: &Observed, destroy
     // Without a region in vibes.toml the SDK's is used; prices are then us-east-1's.
     let prices = Prices::for_region(desired.project.region.as_deref().unwrap_or("us-east-1"));
     let project = desired.project.name.as_str();
-    let mut once = 0.0;
+    let mut costs = Vec::with_capacity(plan.actions.len());
     for action in &mut plan.actions {
         let mut lines = Vec::new();
+        let mut cost = 0.0;
         for effect in &action.effects {
             if let Some((usd, why)) = one_off(effect, desired, observed, &prices) {
-                once += usd.unwrap_or(0.0);
+                cost += usd.unwrap_or(0.0);
                 lines.push(match usd {
                     Some(usd) => format!("{} once: {why}", usd_text(usd)),
                     None => format!("unknown, the price table has no such instance type: {why}"),
@@ -63,9 +65,22 @@ pub fn annotate(plan: &mut Plan, desired: &Desired, observed: &Observed, destroy
                 .attributes
                 .push(Attribute::new("cost", lines.join("; ")));
         }
+        costs.push(cost);
     }
     let before = idle_now(project, desired, observed, &prices);
-    let after = idle_after(plan, desired, observed, &prices, destroy);
+    let mut after = idle_after(plan, desired, observed, &prices, destroy);
+    if let Some(budget) = &desired.budget {
+        if budget::enforce(plan, budget, &costs, before, after) {
+            after = idle_after(plan, desired, observed, &prices, destroy);
+        }
+    }
+    let once: f64 = plan
+        .actions
+        .iter()
+        .zip(&costs)
+        .filter(|(a, _)| a.op != crate::plan::Op::Blocked)
+        // A fold from 0.0: an empty f64 sum is -0.0, which would print as "$-0.00".
+        .fold(0.0, |total, (_, c)| total + c);
     plan.cost = Some(PlanCost {
         once_usd: cents(once),
         idle_before_usd_month: cents(before),
@@ -207,7 +222,8 @@ fn idle_now(project: &str, desired: &Desired, observed: &Observed, prices: &Pric
     volumes + snapshots + bucket + servers
 }
 
-/// The project's monthly idle cost once `plan` is applied.
+/// The project's monthly idle cost once `plan` is applied: what is there now, plus what the
+/// plan's actions make, less what they delete (blocked actions make and delete nothing).
 fn idle_after(
     plan: &Plan,
     desired: &Desired,
@@ -215,30 +231,46 @@ fn idle_after(
     prices: &Prices,
     destroy: bool,
 ) -> f64 {
-    let effects = || plan.actions.iter().flat_map(|a| a.effects.iter());
+    let effects = || {
+        plan.actions
+            .iter()
+            .filter(|a| a.op != crate::plan::Op::Blocked)
+            .flat_map(|a| a.effects.iter())
+    };
     let compiles = effects().any(|e| matches!(e, Effect::RunCompile { .. }));
     let deleted_snapshots = effects()
         .filter(|e| matches!(e, Effect::DeleteSnapshot { .. }))
         .count();
     let bucket_deleted = effects().any(|e| matches!(e, Effect::DeleteBucket { .. }));
+    let launches = effects().any(|e| matches!(e, Effect::LaunchServer { .. }));
+    let terminated: BTreeSet<&str> = effects()
+        .filter_map(|e| match e {
+            Effect::TerminateInstance { instance_id } => Some(instance_id.as_str()),
+            _ => None,
+        })
+        .collect();
     let project = desired.project.name.as_str();
     let ours = |t: &tags::Tags| t.get(tags::PROJECT).map(String::as_str) == Some(project);
-    let volume_gib = desired.compile.as_ref().map(|c| c.builds_volume_gib as f64);
-    let volumes = match volume_gib {
-        Some(gib) => gib * prices.gp3_gib_month,
-        // Volumes the config no longer names are kept (vibes deletes no volume).
-        None => observed
-            .volumes
-            .values()
-            .filter(|v| ours(&v.tags))
-            .map(|v| v.size_gib as f64 * prices.gp3_gib_month)
-            .sum(),
-    };
+    // Volumes are kept (vibes deletes none); a new one adds its size.
+    let new_gib: f64 = effects()
+        .filter_map(|e| match e {
+            Effect::CreateVolume { size_gib, .. } => Some(*size_gib as f64),
+            _ => None,
+        })
+        .sum();
+    let held_gib: f64 = observed
+        .volumes
+        .values()
+        .filter(|v| ours(&v.tags))
+        .map(|v| v.size_gib as f64)
+        .sum();
+    let volumes = (held_gib + new_gib) * prices.gp3_gib_month;
     let held = observed
         .snapshots
         .values()
         .filter(|s| ours(&s.tags))
         .count();
+    let volume_gib = desired.compile.as_ref().map(|c| c.builds_volume_gib as f64);
     let snapshots = (held + usize::from(compiles)).saturating_sub(deleted_snapshots) as f64
         * builds_gib(observed, volume_gib)
         * prices.snapshot_gib_month;
@@ -249,14 +281,18 @@ fn idle_after(
             bucket_gib(b.objects.values().map(|o| o.size)) * prices.s3_gib_month
         }),
     };
-    let server = desired
-        .server
-        .as_ref()
-        .filter(|s| s.running)
-        .map_or(0.0, |s| {
-            (prices.hourly(&s.instance_type).unwrap_or(0.0) + prices.public_ipv4_hour)
-                * HOURS_PER_MONTH
-        });
+    let stays = observed.instances.values().any(|i| {
+        ours(&i.tags)
+            && i.state == "running"
+            && i.tags.get(tags::ADDRESS).map(String::as_str) == Some("server")
+            && !terminated.contains(i.instance_id.as_str())
+    });
+    let server = if launches || stays {
+        (prices.hourly(server_type(desired)).unwrap_or(0.0) + prices.public_ipv4_hour)
+            * HOURS_PER_MONTH
+    } else {
+        0.0
+    };
     volumes + snapshots + bucket + server
 }
 
@@ -287,7 +323,8 @@ fn server_type(desired: &Desired) -> &str {
 }
 
 fn cents(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
+    // `+ 0.0` turns a -0.0 (an empty f64 sum) into 0.0.
+    (v * 100.0).round() / 100.0 + 0.0
 }
 
 /// `$0.42`, `$12.40`, `< $0.01`.

@@ -22,6 +22,16 @@ pub struct Desired {
     pub server: Option<ServerSpec>,
     /// Network to reuse instead of a VPC stack (`[network] vpc_id/subnet_id`).
     pub network: Option<ExistingNetwork>,
+    /// `[budget]`: what one apply and the idle platform may cost, in USD.
+    pub budget: Option<BudgetSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct BudgetSpec {
+    /// Actions whose one-off cost would take the apply past this are blocked.
+    pub max_run_usd: Option<f64>,
+    /// Actions that would take the idle cost a month past this (and up) are blocked.
+    pub max_idle_usd_month: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -230,6 +240,7 @@ impl Desired {
             snapshots: None,
             server: None,
             network: None,
+            budget: None,
         }
     }
 }

@@ -77,6 +77,7 @@ impl<'a> Resolver<'a> {
         desired.compile = raw.compile.as_ref().map(|c| self.compile(c));
         desired.snapshots = raw.snapshots.as_ref().map(|s| self.snapshots(s));
         desired.server = raw.server.as_ref().map(|s| self.server(s));
+        desired.budget = raw.budget.as_ref().map(|b| self.budget(b));
         desired.stacks = self.stacks(&raw, &network, &desired);
         desired
     }

@@ -76,6 +76,27 @@ impl Resolver<'_> {
         }
     }
 
+    pub(super) fn budget(&mut self, raw: &RawBudget) -> BudgetSpec {
+        let mut usd = |v: Option<&Spanned<f64>>, key: &str| {
+            let v = v?;
+            let n = *v.get_ref();
+            if !n.is_finite() || n < 0.0 {
+                self.fault(
+                    FaultKind::InvalidValue,
+                    v.span(),
+                    format!("`{key}` must be a number of dollars, 0 or more"),
+                    format!("{n} is not"),
+                );
+                return None;
+            }
+            Some(n)
+        };
+        BudgetSpec {
+            max_run_usd: usd(raw.max_run_usd.as_ref(), "max_run_usd"),
+            max_idle_usd_month: usd(raw.max_idle_usd_month.as_ref(), "max_idle_usd_month"),
+        }
+    }
+
     pub(super) fn snapshots(&mut self, raw: &RawSnapshots) -> SnapshotsSpec {
         SnapshotsSpec {
             keep: self.count(
