@@ -113,6 +113,17 @@ pub struct ObservedObject {
     pub sha256: Option<String>,
 }
 
+impl ObservedBucket {
+    /// The objects that are the sources tree (vibes' own manifest left out): how many, and
+    /// their bytes.
+    pub fn held(&self) -> (usize, u64) {
+        self.objects
+            .iter()
+            .filter(|(k, _)| !crate::bucket_manifest::is_bookkeeping(k))
+            .fold((0, 0), |(n, bytes), (_, o)| (n + 1, bytes + o.size))
+    }
+}
+
 impl Observed {
     /// Resources tagged with this address, whatever their kind, for the saved-plan check and
     /// for finding leftovers.

@@ -178,15 +178,11 @@ pub fn status(project: &str, observed: &Observed, lock: Option<&LockInfo>) -> St
         })
         .collect();
     let sources = observed.sources_bucket.as_ref().map(|b| {
-        let objects: Vec<_> = b
-            .objects
-            .iter()
-            .filter(|(k, _)| !crate::bucket_manifest::is_bookkeeping(k))
-            .collect();
+        let (objects, bytes) = b.held();
         Sources {
             bucket: b.bucket.clone(),
-            objects: objects.len(),
-            bytes: objects.iter().map(|(_, o)| o.size).sum(),
+            objects,
+            bytes,
         }
     });
     let lock = lock.map(|l| Lock {

@@ -202,9 +202,10 @@ fn idle_now(project: &str, desired: &Desired, observed: &Observed, prices: &Pric
         .count() as f64
         * snapshot_gib
         * prices.snapshot_gib_month;
-    let bucket = observed.sources_bucket.as_ref().map_or(0.0, |b| {
-        bucket_gib(b.objects.values().map(|o| o.size)) * prices.s3_gib_month
-    });
+    let bucket = observed
+        .sources_bucket
+        .as_ref()
+        .map_or(0.0, |b| b.held().1 as f64 / GIB * prices.s3_gib_month);
     let servers: f64 = observed
         .instances
         .values()
@@ -277,9 +278,10 @@ fn idle_after(
     let bucket = match desired.sources.as_ref().and_then(|s| s.manifest.as_ref()) {
         Some(m) if !destroy => bucket_gib(m.files.values().map(|f| f.size)) * prices.s3_gib_month,
         _ if bucket_deleted => 0.0,
-        _ => observed.sources_bucket.as_ref().map_or(0.0, |b| {
-            bucket_gib(b.objects.values().map(|o| o.size)) * prices.s3_gib_month
-        }),
+        _ => observed
+            .sources_bucket
+            .as_ref()
+            .map_or(0.0, |b| b.held().1 as f64 / GIB * prices.s3_gib_month),
     };
     let stays = observed.instances.values().any(|i| {
         ours(&i.tags)

@@ -257,15 +257,11 @@ impl Cx<'_> {
             return None;
         }
         let held = bucket.map(|b| {
-            let objects: Vec<_> = b
-                .objects
-                .iter()
-                .filter(|(k, _)| !crate::bucket_manifest::is_bookkeeping(k))
-                .collect();
+            let (objects, bytes) = b.held();
             format!(
                 "{}, {}",
-                plural(objects.len(), "object", "objects"),
-                human_bytes(objects.iter().map(|(_, o)| o.size).sum())
+                plural(objects, "object", "objects"),
+                human_bytes(bytes)
             )
         });
         let mut a = if self.options.include_data {
