@@ -35,15 +35,6 @@ impl TerminalReporter {
         }
     }
 
-    pub fn finish(&self) {
-        if let Some((multi, bars)) = &self.bars {
-            for (_, bar) in bars.lock().unwrap().drain() {
-                bar.finish_and_clear();
-            }
-            let _ = multi.clear();
-        }
-    }
-
     fn line(&self, message: String) {
         if self.quiet {
             return;
@@ -53,6 +44,15 @@ impl TerminalReporter {
 }
 
 impl Reporter for TerminalReporter {
+    fn finish(&self) {
+        if let Some((multi, bars)) = &self.bars {
+            for (_, bar) in bars.lock().unwrap().drain() {
+                bar.finish_and_clear();
+            }
+            let _ = multi.clear();
+        }
+    }
+
     /// A line that is not about one action (e.g. an interrupt).
     fn note(&self, message: &str) {
         match &self.bars {

@@ -1,19 +1,20 @@
-//! `vibes apply [PLAN_FILE]` and `vibes destroy`: look and plan; when there is work, take the
-//! project's lock, look again under it (or check that a saved plan is still true), confirm,
-//! run, report.
+//! `vibes apply [PLAN_FILE]` and `vibes destroy`: the flags into a request for the core's
+//! [`vibes_core::ops::apply`], a terminal to confirm and report on, and the signals that
+//! interrupt it.
 
 use super::exit;
 use crate::cli::{Cli, Selection};
 use crate::reporter::TerminalReporter;
-use crate::session::{plan_options, Session};
+use crate::session::plan_options;
+use async_trait::async_trait;
 use miette::{miette, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-use vibes_core::apply::{self, ApplyOptions, Reporter};
-use vibes_core::plan::PlanOptions;
-use vibes_core::saved::{moved_since, SavedPlan};
+use vibes_core::apply::lock::{self, LockInfo};
+use vibes_core::apply::{ApplyOptions, Reporter};
+use vibes_core::ops::{self, ApplyOutcome, ApplyRequest, OpsError};
+use vibes_core::Plan;
 
 pub struct Request<'a> {
     pub plan_file: Option<&'a PathBuf>,
@@ -23,10 +24,16 @@ pub struct Request<'a> {
     pub destroy: bool,
 }
 
+/// Exit code of a run ended by a signal (as shells report SIGINT).
+const INTERRUPTED: i32 = 130;
+
+/// How long releasing the lock may take before vibes leaves anyway (the lease frees it then).
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(20);
+
 pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
     // What the caller got wrong (a bad plan file, a bad --target) is said before contacting AWS.
     let saved = match req.plan_file {
-        Some(path) => Some((path, super::load_saved(path)?)),
+        Some(path) => Some((path.clone(), super::load_saved(path)?)),
         None => None,
     };
     let options = plan_options(&req.selection, req.destroy)?;
@@ -42,225 +49,125 @@ pub async fn run(cli: &Cli, req: Request<'_>) -> Result<i32> {
             "a saved plan runs as it was made: --target, --exclude, --include-data, --allow-mass-delete and --replace cannot change it"
         ));
     }
-    let mut session = Session::open(cli).await?;
-    session.destroy = options.destroy;
-    let project = session.desired.project.name.clone();
-    if saved.is_none() {
-        // Nothing to do needs no lock: look first, and lock only when there is work.
-        let observed = session.observe().await?;
-        let plan = vibes_core::plan::plan(&session.desired, &observed, &options)
-            .map_err(|e| miette!("{e}"))?;
-        if !has_work(&plan) {
-            return Ok(nothing_to_do(cli, &plan, req.destroy));
-        }
+    let mut ws = crate::session::open(cli).await?;
+    let mut apply = ApplyOptions::new(ws.desired.project.name.clone(), ws.base_dir.clone());
+    apply.parallelism = req.parallelism as usize;
+    // `VIBES_PROGRESS_POLL_SECONDS`: how often a running compile's progress is read (tests and
+    // the local cloud, whose compiles take seconds, read it every second).
+    if let Some(s) = env_seconds("VIBES_PROGRESS_POLL_SECONDS") {
+        apply.progress_poll = Duration::from_secs(s.max(1));
     }
-    // From here to the end, Ctrl-C and SIGTERM are vibes' to handle: whatever they interrupt,
-    // the lock taken next is released.
-    let mut interrupts = Interrupts::install()?;
-    // Then the lock, before looking again: what is observed and planned under it cannot be changed by
-    // another vibes before it is applied.
-    let command = if req.destroy { "destroy" } else { "apply" };
-    let lock = apply::acquire_with_lease(session.cloud.as_ref(), &project, command, lease())
-        .await
-        .map_err(|e| miette!("{e}"))?;
-    if let Some((previous, why)) = &lock.took_over {
+    apply.engine_source = Some(crate::source_archive::engine_source());
+    let request = ApplyRequest {
+        saved,
+        options,
+        auto_approve: req.auto_approve,
+        command: if req.destroy { "destroy" } else { "apply" },
+        // `VIBES_LOCK_LEASE_SECONDS`: for tests and very slow links.
+        lease: env_seconds("VIBES_LOCK_LEASE_SECONDS")
+            .map(Duration::from_secs)
+            .unwrap_or(lock::DEFAULT_LEASE),
+        release_timeout: RELEASE_TIMEOUT,
+        apply,
+    };
+    let terminal = Terminal { cli };
+    // From here to the end, Ctrl-C and SIGTERM are the operation's to handle: whatever they
+    // interrupt, the lock it takes is released.
+    let mut interrupts = forward_signals()?;
+    match ops::apply(&mut ws, request, &terminal, &mut interrupts).await? {
+        ApplyOutcome::NothingToDo(plan) => Ok(nothing_to_do(cli, &plan, req.destroy)),
+        ApplyOutcome::Applied { plan, report } => Ok(crate::reporter::print_report(
+            &plan,
+            &report,
+            cli.quiet,
+            req.destroy,
+        )),
+        ApplyOutcome::Declined => Err(miette!("cancelled: nothing was changed")),
+        ApplyOutcome::Interrupted { signal, at_prompt } => {
+            if at_prompt {
+                errln!("\nInterrupted ({signal}) at the prompt: nothing was changed.");
+            } else {
+                errln!("Interrupted ({signal}) before anything was changed.");
+            }
+            Ok(INTERRUPTED)
+        }
+        ApplyOutcome::Abandoned { .. } => Ok(INTERRUPTED),
+    }
+}
+
+fn env_seconds(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
+/// SIGINT and SIGTERM, taken from their default (ending the process at once) and handed to the
+/// operation by name.
+fn forward_signals() -> Result<ops::Interrupts> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let handle = |kind, name| signal(kind).map_err(|e| miette!("cannot handle {name}: {e}"));
+    let mut int = handle(SignalKind::interrupt(), "SIGINT")?;
+    let mut term = handle(SignalKind::terminate(), "SIGTERM")?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let name = tokio::select! {
+                _ = int.recv() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            };
+            if tx.send(name).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(rx)
+}
+
+/// The terminal side of an apply: the plan on standard output, the question on the terminal,
+/// progress through [`TerminalReporter`].
+struct Terminal<'a> {
+    cli: &'a Cli,
+}
+
+#[async_trait]
+impl ops::Frontend for Terminal<'_> {
+    fn took_over(&self, project: &str, previous: &LockInfo, why: &str) {
         errln!(
             "Took over the lock of project {project} left by {} (vibes {}, id {}, since {}): {why}.",
             previous.holder,
             previous.command,
             previous.id,
-            apply::lock::rfc3339(previous.since)
+            lock::rfc3339(previous.since)
         );
     }
-    let renewal = apply::keep_renewed(session.cloud.clone(), &lock);
-    let result = run_locked(cli, &req, &mut session, saved, options, &mut interrupts).await;
-    renewal.abort();
-    let lapse = lease();
-    match tokio::time::timeout(
-        RELEASE_TIMEOUT,
-        apply::release(session.cloud.as_ref(), lock),
-    )
-    .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => errln!(
-            "warning: could not release the apply lock ({e}); the next apply takes it over once its lease lapses ({})",
-            apply::lock::human_age(lapse)
-        ),
-        Err(_) => errln!(
-            "warning: the cloud did not answer the lock's release within {} s; the next apply takes it over once its lease lapses ({})",
-            RELEASE_TIMEOUT.as_secs(),
-            apply::lock::human_age(lapse)
-        ),
-    }
-    result
-}
 
-/// How long releasing the lock may take before vibes leaves anyway (the lease frees it then).
-const RELEASE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The lock's lease: `VIBES_LOCK_LEASE_SECONDS` (for tests and very slow links), else the default.
-fn lease() -> Duration {
-    std::env::var("VIBES_LOCK_LEASE_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(apply::lock::DEFAULT_LEASE)
-}
-
-/// Exit code of a run ended by a signal (as shells report SIGINT).
-const INTERRUPTED: i32 = 130;
-
-/// SIGINT and SIGTERM, taken from their default (ending the process at once) for as long as the
-/// lock may be held.
-struct Interrupts {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-impl Interrupts {
-    fn install() -> Result<Interrupts> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let handle = |kind, name| signal(kind).map_err(|e| miette!("cannot handle {name}: {e}"));
-        Ok(Interrupts {
-            int: handle(SignalKind::interrupt(), "SIGINT")?,
-            term: handle(SignalKind::terminate(), "SIGTERM")?,
-        })
-    }
-
-    /// The next signal's name.
-    async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.int.recv() => "Ctrl-C",
-            _ = self.term.recv() => "SIGTERM",
-        }
-    }
-}
-
-async fn run_locked(
-    cli: &Cli,
-    req: &Request<'_>,
-    session: &mut Session,
-    saved: Option<(&PathBuf, SavedPlan)>,
-    options: PlanOptions,
-    interrupts: &mut Interrupts,
-) -> Result<i32> {
-    let observed = tokio::select! {
-        o = session.observe() => o?,
-        signal = interrupts.next() => {
-            errln!("Interrupted ({signal}) before anything was changed.");
-            return Ok(INTERRUPTED);
-        }
-    };
-    let style = crate::style::plan_style(cli);
-
-    let (plan, saved) = match saved {
-        Some((path, saved)) => {
-            let fresh = vibes_core::plan::plan(&session.desired, &observed, &saved.options())
-                .map_err(|e| miette!("{e}"))?;
-            let moved = moved_since(&saved.plan, &fresh);
-            if !moved.is_empty() {
-                let list: Vec<String> = moved
-                    .iter()
-                    .map(|m| format!("  {}: {}", m.address, m.what))
-                    .collect();
-                return Err(miette!(
-                    help = format!(
-                        "run `vibes plan --out {}` again, review it, and apply the new plan",
-                        path.display()
-                    ),
-                    "the saved plan {} is stale: what it relied on has moved\n{}",
-                    path.display(),
-                    list.join("\n")
-                ));
-            }
-            (saved.plan, true)
-        }
-        None => (
-            vibes_core::plan::plan(&session.desired, &observed, &options)
-                .map_err(|e| miette!("{e}"))?,
-            false,
-        ),
-    };
-
-    // -q keeps the plan only where it is needed: when asking for confirmation.
-    let asks = !req.auto_approve && !saved;
-    if !has_work(&plan) {
-        return Ok(nothing_to_do(cli, &plan, req.destroy));
-    }
-    if !cli.quiet || asks {
-        out!("{}", vibes_core::render::human(&plan, &style));
-    }
-    // A saved plan was reviewed when it was made; a fresh one is confirmed now.
-    if !req.auto_approve && !saved {
-        tokio::select! {
-            answer = confirm(req.destroy) => answer?,
-            signal = interrupts.next() => {
-                errln!("\nInterrupted ({signal}) at the prompt: nothing was changed.");
-                return Ok(INTERRUPTED);
-            }
+    fn show_plan(&self, plan: &Plan, asks: bool) {
+        // -q keeps the plan only where it is needed: when asking for confirmation.
+        if !self.cli.quiet || asks {
+            out!(
+                "{}",
+                vibes_core::render::human(plan, &crate::style::plan_style(self.cli))
+            );
         }
     }
 
-    let cancel = CancellationToken::new();
-    let reporter = Arc::new(TerminalReporter::new(&plan, cli.quiet, cli.verbose));
-    let mut options = ApplyOptions::new(
-        session.desired.project.name.clone(),
-        session.base_dir.clone(),
-    );
-    options.parallelism = req.parallelism as usize;
-    // `VIBES_PROGRESS_POLL_SECONDS`: how often a running compile's progress is read (tests and
-    // the local cloud, whose compiles take seconds, read it every second).
-    if let Some(s) = std::env::var("VIBES_PROGRESS_POLL_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        options.progress_poll = Duration::from_secs(s.max(1));
+    async fn confirm(&self, destroy: bool) -> Result<bool, OpsError> {
+        confirm(destroy).await
     }
-    options.engine_source = Some(crate::source_archive::engine_source());
-    let applying = apply::apply(
-        &plan,
-        session.cloud.clone(),
-        &observed,
-        &options,
-        reporter.clone(),
-        cancel.clone(),
-    );
-    tokio::pin!(applying);
-    // First signal: start nothing new and wait for what is in flight. Second: leave now; the
-    // lock is still released, and the next plan finds what was left half done.
-    let report = loop {
-        tokio::select! {
-            report = &mut applying => break report,
-            signal = interrupts.next() => {
-                if cancel.is_cancelled() {
-                    reporter.note(&format!("Interrupted twice ({signal}): leaving now; run `vibes plan` to see what is left"));
-                    reporter.finish();
-                    return Ok(INTERRUPTED);
-                }
-                reporter.note(&format!("Interrupted ({signal}): starting nothing new, waiting for the actions in flight (again to leave now)"));
-                cancel.cancel();
-            }
-        }
-    };
-    reporter.finish();
-    Ok(crate::reporter::print_report(
-        &plan,
-        &report,
-        cli.quiet,
-        req.destroy,
-    ))
-}
 
-/// Does the plan do anything? Blocked actions do nothing.
-fn has_work(plan: &vibes_core::Plan) -> bool {
-    plan.actions
-        .iter()
-        .any(|a| a.op != vibes_core::plan::Op::Blocked)
+    fn reporter(&self, plan: &Plan) -> Arc<dyn Reporter> {
+        Arc::new(TerminalReporter::new(
+            plan,
+            self.cli.quiet,
+            self.cli.verbose,
+        ))
+    }
+
+    fn warn(&self, message: &str) {
+        errln!("warning: {message}");
+    }
 }
 
 /// A plan with nothing to do: shown as it is (with -q, only its result), exit 0.
-fn nothing_to_do(cli: &Cli, plan: &vibes_core::Plan, destroy: bool) -> i32 {
+fn nothing_to_do(cli: &Cli, plan: &Plan, destroy: bool) -> i32 {
     if destroy && plan.is_empty() {
         // "The account matches the config" would be false: the config still names everything.
         outln!(
@@ -288,13 +195,13 @@ fn nothing_to_do(cli: &Cli, plan: &vibes_core::Plan, destroy: bool) -> i32 {
 
 /// Asks for "yes" on the terminal. The answer is read on a thread of its own, so that a signal
 /// at the prompt is handled (and the lock released) while the read is still waiting.
-async fn confirm(destroy: bool) -> Result<()> {
+async fn confirm(destroy: bool) -> Result<bool, OpsError> {
+    let verb = if destroy { "destroy" } else { "apply" };
     if !crate::style::stdin_is_terminal() {
-        return Err(miette!(
-            help = "review the plan, then run again with --auto-approve (or save it with `vibes plan --out FILE` and `vibes apply FILE`)",
-            "refusing to {} without confirmation: standard input is not a terminal",
-            if destroy { "destroy" } else { "apply" }
-        ));
+        return Err(OpsError::NoConfirmation {
+            verb,
+            why: "standard input is not a terminal".into(),
+        });
     }
     out!(
         "\nDo you want to {}? Only 'yes' will be accepted: ",
@@ -311,9 +218,5 @@ async fn confirm(destroy: bool) -> Result<()> {
         let _ = tx.send(answer);
     });
     let answer = rx.await.unwrap_or_default();
-    if answer.trim() == "yes" {
-        Ok(())
-    } else {
-        Err(miette!("cancelled: nothing was changed"))
-    }
+    Ok(answer.trim() == "yes")
 }

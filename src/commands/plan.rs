@@ -2,7 +2,7 @@
 
 use super::exit;
 use crate::cli::{Cli, PlanArgs};
-use crate::session::{plan_options, Session};
+use crate::session::plan_options;
 use miette::Result;
 use vibes_core::saved::SavedPlan;
 
@@ -15,10 +15,8 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {
     if let Some(out) = &args.out {
         vibes_core::saved::check_destination(out, &cli.config).map_err(saving)?;
     }
-    let mut session = Session::open(cli).await?;
-    let observed = session.observe().await?;
-    let plan = vibes_core::plan::plan(&session.desired, &observed, &options)
-        .map_err(|e| miette::miette!("{e}"))?;
+    let mut ws = crate::session::open(cli).await?;
+    let plan = ws.observe_and_plan(&options).await?;
     if args.json {
         outln!("{}", vibes_core::render::json_string(&plan));
     } else {

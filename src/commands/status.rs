@@ -5,17 +5,17 @@ use crate::cli::{Cli, StatusArgs};
 use miette::{miette, Result};
 
 pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
-    let mut session = crate::session::Session::open(cli).await?;
-    let project = session.desired.project.name.clone();
-    let cloud = session.cloud.clone();
+    let mut ws = crate::session::open(cli).await?;
+    let project = ws.desired.project.name.clone();
+    let cloud = ws.cloud.clone();
     let (observed, lock) = tokio::join!(
-        session.observe(),
+        ws.observe(),
         vibes_core::apply::lock::read(cloud.as_ref(), &project)
     );
     let observed = observed?;
     let lock = lock.map_err(|e| miette!("reading the lock: {e}"))?;
     let status = vibes_core::status::status(&project, &observed, lock.as_ref())
-        .with_idle_cost(&session.desired, &observed);
+        .with_idle_cost(&ws.desired, &observed);
     if args.json {
         outln!(
             "{}",

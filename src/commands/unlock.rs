@@ -4,7 +4,7 @@ use crate::cli::{Cli, UnlockArgs};
 use miette::{miette, Result};
 
 pub async fn run(cli: &Cli, args: &UnlockArgs) -> Result<i32> {
-    let session = crate::session::Session::open(cli).await?;
+    let session = crate::session::open(cli).await?;
     vibes_core::apply::lock::break_lock(
         session.cloud.as_ref(),
         &session.desired.project.name,

@@ -12,6 +12,7 @@ pub mod cost;
 pub mod model;
 pub mod noecho;
 pub mod observed;
+pub mod ops;
 pub mod plan;
 pub mod profile;
 pub mod render;

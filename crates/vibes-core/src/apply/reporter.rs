@@ -19,6 +19,8 @@ pub trait Reporter: Send + Sync {
     fn note(&self, message: &str) {
         let _ = message;
     }
+    /// The run is over: nothing more is reported (a progress display clears itself).
+    fn finish(&self) {}
 }
 
 /// Reports nothing.

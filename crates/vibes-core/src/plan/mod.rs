@@ -8,7 +8,9 @@ mod planner;
 pub use action::{Action, Attribute, Effect, Op, TextChange};
 pub use check::PlanError;
 pub use ownership::replaceable;
-pub use planner::{outputs, plan, PlanOptions, MASS_DELETE_SHARE_PERCENT};
+pub use planner::{
+    outputs, plan, sources_bucket_names, PlanOptions, SourcesBucketNames, MASS_DELETE_SHARE_PERCENT,
+};
 
 use crate::address::Address;
 use serde::{Deserialize, Serialize};

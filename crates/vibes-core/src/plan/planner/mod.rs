@@ -11,6 +11,7 @@ mod profiles;
 mod server;
 mod snapshots;
 mod sources;
+pub use sources::{sources_bucket_names, SourcesBucketNames};
 mod stacks;
 mod targets;
 mod volumes;

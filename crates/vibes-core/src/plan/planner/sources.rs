@@ -6,8 +6,10 @@
 //! and the next apply hands the kept bucket to the new main stack (`SourcesBucketName`) instead
 //! of making a second one. Only `destroy --include-data` empties and deletes it.
 
-use super::{action, outputs, plural, seen, Cx, MASS_DELETE_SHARE_PERCENT};
+use super::{action, outputs, owner_of, plural, seen, Cx, MASS_DELETE_SHARE_PERCENT};
 use crate::address::Address;
+use crate::model::Desired;
+use crate::observed::Observed;
 use crate::observed::ObservedBucket;
 use crate::plan::action::{Action, Attribute, Effect, Op};
 use crate::units::human_bytes;
@@ -15,6 +17,46 @@ use std::collections::BTreeMap;
 
 /// The main stack's parameter that hands it a kept sources bucket instead of making one.
 pub(crate) const SOURCES_BUCKET_PARAMETER: &str = "SourcesBucketName";
+
+/// Where the sources bucket's name is read: the main stack's output, and the project's own
+/// `/<project>/sources` parameter, which outlives the stack (and the bucket's name with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourcesBucketNames<'a> {
+    pub by_stack: Option<&'a str>,
+    pub by_pointer: Option<&'a str>,
+}
+
+impl<'a> SourcesBucketNames<'a> {
+    /// The bucket to list: the stack's while it stands, then the one the parameter recorded.
+    pub fn current(&self) -> Option<&'a str> {
+        self.by_stack.or(self.by_pointer)
+    }
+}
+
+/// The names the observation gives the sources bucket (see [`SourcesBucketNames`]).
+pub fn sources_bucket_names<'a>(
+    desired: &Desired,
+    observed: &'a Observed,
+) -> SourcesBucketNames<'a> {
+    let project = &desired.project;
+    let main = desired
+        .stacks
+        .get("main")
+        .map(|s| s.stack_name.clone())
+        .unwrap_or_else(|| project.aws_name("main"));
+    SourcesBucketNames {
+        by_stack: observed
+            .stacks
+            .get(&main)
+            .and_then(|s| s.outputs.get(outputs::SOURCES_BUCKET))
+            .map(String::as_str),
+        by_pointer: observed
+            .parameters
+            .get(&project.ssm_path("sources"))
+            .filter(|p| owner_of(&p.tags) == Some(project.name.as_str()))
+            .and_then(|p| p.value.as_deref()),
+    }
+}
 
 impl Cx<'_> {
     pub(super) fn plan_sources(&self) -> Vec<Action> {
@@ -227,15 +269,9 @@ impl Cx<'_> {
     /// by the main stack's output or, once the stack is gone, by `/<project>/sources`.
     pub(super) fn kept_sources_bucket(&self) -> Option<&ObservedBucket> {
         let bucket = self.observed.sources_bucket.as_ref()?;
-        let by_stack = self.observed_output("main", outputs::SOURCES_BUCKET);
-        let by_pointer = self
-            .observed
-            .parameters
-            .get(&self.desired.project.ssm_path("sources"))
-            .filter(|p| self.ours(&p.tags))
-            .and_then(|p| p.value.as_deref());
-        (by_stack == Some(bucket.bucket.as_str()) || by_pointer == Some(bucket.bucket.as_str()))
-            .then_some(bucket)
+        let names = sources_bucket_names(self.desired, self.observed);
+        let name = Some(bucket.bucket.as_str());
+        (names.by_stack == name || names.by_pointer == name).then_some(bucket)
     }
 
     /// What `vibes destroy` does with the sources: with `--include-data`, empties and deletes

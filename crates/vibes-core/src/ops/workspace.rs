@@ -1,0 +1,115 @@
+//! A loaded config beside the cloud it describes, and the one way both are read: the local
+//! sources tree and live AWS at the same time.
+
+use super::OpsError;
+use crate::cloud::Cloud;
+use crate::plan::PlanOptions;
+use crate::{Desired, Observed, Plan};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub struct Workspace {
+    pub desired: Desired,
+    /// The directory relative paths in the config are resolved against; vibes' own files
+    /// (the hash cache, the bucket hint) live in its `.vibes/`.
+    pub base_dir: PathBuf,
+    pub cloud: Arc<dyn Cloud>,
+    /// Observing for `vibes destroy`: the sources bucket is listed even when the config has
+    /// no `[sources]`, so the plan can say what it keeps or deletes.
+    pub destroy: bool,
+}
+
+/// The sources bucket's name as last seen, kept beside the hash cache, so that the bucket can be
+/// listed while the rest of AWS is read instead of after it. Only a hint: it is checked against
+/// the main stack's output, and a wrong or missing hint costs one listing after the read.
+pub fn bucket_hint_file(base_dir: &Path) -> PathBuf {
+    base_dir.join(".vibes").join("sources-bucket")
+}
+
+/// The local sources tree, through the hash cache in `<base dir>/.vibes/`.
+fn scan_sources(path: &Path, base_dir: &Path) -> Result<crate::model::Manifest, OpsError> {
+    let cache = base_dir.join(".vibes").join("sources-hashes.json");
+    let (manifest, _stats) = crate::scan::scan(path, Some(&cache)).map_err(OpsError::Scan)?;
+    Ok(manifest)
+}
+
+impl Workspace {
+    pub fn new(desired: Desired, base_dir: PathBuf, cloud: Arc<dyn Cloud>) -> Workspace {
+        Workspace {
+            desired,
+            base_dir,
+            cloud,
+            destroy: false,
+        }
+    }
+
+    pub fn project(&self) -> &str {
+        &self.desired.project.name
+    }
+
+    /// Read the local sources tree and live AWS, at the same time. The sources bucket's name is
+    /// an output of the main stack; the bucket is listed alongside under the name seen last time
+    /// and listed again only if the stack now names another.
+    pub async fn observe(&mut self) -> Result<Observed, OpsError> {
+        let project = self.desired.project.name.clone();
+        let scan = self.desired.sources.as_ref().map(|s| {
+            // The model's path is relative to the config's directory, not to the working one.
+            let (path, base_dir) = (self.base_dir.join(&s.path), self.base_dir.clone());
+            tokio::task::spawn_blocking(move || scan_sources(&path, &base_dir))
+        });
+        let wanted = self.desired.sources.is_some() || self.destroy;
+        let hint = wanted
+            .then(|| std::fs::read_to_string(bucket_hint_file(&self.base_dir)).ok())
+            .flatten();
+        let hint = hint.map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
+        let cloud = self.cloud.clone();
+        let early_listing = async {
+            match &hint {
+                Some(bucket) => Some((bucket.clone(), cloud.list_bucket(bucket).await)),
+                None => None,
+            }
+        };
+        let (observed, early) = tokio::join!(self.cloud.observe(&project, None), early_listing);
+        let mut observed = observed.map_err(OpsError::Observe)?;
+        if let Some(scan) = scan {
+            let manifest = scan
+                .await
+                .map_err(|e| OpsError::ScanTask(e.to_string()))??;
+            if let Some(sources) = self.desired.sources.as_mut() {
+                sources.manifest = Some(manifest);
+            }
+        }
+        let bucket = crate::plan::sources_bucket_names(&self.desired, &observed)
+            .current()
+            .map(str::to_string);
+        if let (Some(bucket), true) = (bucket, wanted) {
+            observed.sources_bucket = match early {
+                Some((seen, Ok(listing))) if seen == bucket => listing,
+                _ => self
+                    .cloud
+                    .list_bucket(&bucket)
+                    .await
+                    .map_err(OpsError::ListBucket)?,
+            };
+            if hint.as_deref() != Some(bucket.as_str()) {
+                let file = bucket_hint_file(&self.base_dir);
+                if let Some(dir) = file.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let _ = std::fs::write(file, &bucket);
+            }
+        }
+        Ok(observed)
+    }
+
+    /// The plan from the config and an observation.
+    pub fn plan(&self, observed: &Observed, options: &PlanOptions) -> Result<Plan, OpsError> {
+        crate::plan::plan(&self.desired, observed, options).map_err(OpsError::Plan)
+    }
+
+    /// Look and plan: what `vibes plan` shows.
+    pub async fn observe_and_plan(&mut self, options: &PlanOptions) -> Result<Plan, OpsError> {
+        let observed = self.observe().await?;
+        self.plan(&observed, options)
+    }
+}
