@@ -32,7 +32,7 @@ pub async fn connect(cli: &Cli, desired: &vibes_core::Desired) -> Result<vibes_a
         endpoint_url: cli.endpoint_url.clone(),
         profile: None,
     };
-    vibes_aws::connect(&opts).await.map_err(|e| miette!("{e}"))
+    Ok(vibes_aws::connect(&opts).await?)
 }
 
 /// Load the config and connect: the workspace every AWS-facing command runs its operation in.

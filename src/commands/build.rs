@@ -77,7 +77,7 @@ pub fn run(
     // --format wins over [sources] format, which the config check already validated.
     let format = match (args.format, config_format) {
         (Some(f), _) => f,
-        (None, Some(f)) => f.parse().map_err(|e: String| miette!("{e}"))?,
+        (None, Some(f)) => f.parse().map_err(miette::Report::msg)?,
         (None, None) => vibes_build::SourceFormat::Auto,
     };
     for file in &args.profile_files {
@@ -106,7 +106,7 @@ pub fn run(
         format,
     };
     let progress = CliProgress::new(args.progress_file.clone());
-    let summary = vibes_build::build(&opts, &progress).map_err(|e| miette!("{e}"))?;
+    let summary = vibes_build::build(&opts, &progress)?;
     progress.finish();
     for w in &summary.warnings {
         errln!("{w}");

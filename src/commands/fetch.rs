@@ -12,16 +12,20 @@ use miette::{miette, Result};
 use std::ffi::OsString;
 use std::path::Path;
 use vibes_core::observed::{Observed, ObservedInstance};
-use vibes_core::tags::{ADDRESS, PROJECT};
 use vibes_core::Desired;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic, PartialEq, Eq)]
 pub enum FetchError {
-    #[error("no server runs for project {project}: set [server] running = true in vibes.toml and run vibes apply")]
+    #[error("no server runs for project {project}")]
+    #[diagnostic(help(
+        "set [server] running = true in vibes.toml and run vibes apply, or name a server with --server"
+    ))]
     NoServer { project: String },
-    #[error("server {instance_id} has no IP address yet (it is {state}); try again in a minute")]
+    #[error("server {instance_id} has no IP address yet (it is {state})")]
+    #[diagnostic(help("try again in a minute: `vibes status` shows when it runs"))]
     NoAddress { instance_id: String, state: String },
     #[error("there is no profile `{profile}` in vibes.toml (profiles: {known})")]
+    #[diagnostic(help("fetch one of the profiles vibes.toml names"))]
     UnknownProfile { profile: String, known: String },
 }
 
@@ -31,18 +35,9 @@ pub fn server_address<'a>(
     observed: &'a Observed,
     project: &str,
 ) -> Result<(&'a ObservedInstance, String), FetchError> {
-    let mut servers: Vec<&ObservedInstance> = observed
-        .instances
-        .values()
-        .filter(|i| i.tags.get(PROJECT).map(String::as_str) == Some(project))
-        .filter(|i| i.tags.get(ADDRESS).map(String::as_str) == Some("server"))
+    let server = observed
+        .server(project)
         .filter(|i| matches!(i.state.as_str(), "running" | "pending"))
-        .collect();
-    // A running server before one still starting (a replace in flight).
-    servers.sort_by_key(|i| (i.state != "running", i.instance_id.clone()));
-    let server = servers
-        .into_iter()
-        .next()
         .ok_or_else(|| FetchError::NoServer {
             project: project.to_string(),
         })?;
@@ -119,13 +114,13 @@ pub async fn run(cli: &Cli, args: &FetchArgs) -> Result<i32> {
         Some(server) => {
             if cli.config.exists() {
                 let (desired, _) = crate::session::load_desired(&cli.config)?;
-                check_profile(&desired, &args.profile).map_err(|e| miette!("{e}"))?;
+                check_profile(&desired, &args.profile)?;
             }
             (server.clone(), server.to_string())
         }
         None => {
             let (desired, _) = crate::session::load_desired(&cli.config)?;
-            check_profile(&desired, &args.profile).map_err(|e| miette!("{e}"))?;
+            check_profile(&desired, &args.profile)?;
             let (instance, ip) = find_server(cli, &desired).await?;
             (RsyncServer::at_ip(&ip), format!("server {instance} ({ip})"))
         }
@@ -176,7 +171,7 @@ async fn find_server(cli: &Cli, desired: &Desired) -> Result<(String, String)> {
     let observed = vibes_core::cloud::Cloud::observe(&cloud, project, None)
         .await
         .map_err(|e| miette!("reading AWS: {e}"))?;
-    let (server, ip) = server_address(&observed, project).map_err(|e| miette!("{e}"))?;
+    let (server, ip) = server_address(&observed, project)?;
     Ok((server.instance_id.clone(), ip))
 }
 
@@ -184,6 +179,7 @@ async fn find_server(cli: &Cli, desired: &Desired) -> Result<(String, String)> {
 mod tests {
     use super::*;
     use vibes_core::tags::Tags;
+    use vibes_core::tags::{ADDRESS, PROJECT};
 
     fn instance(
         id: &str,
@@ -294,7 +290,8 @@ mod tests {
                 project: "tunes".into()
             }
         );
-        assert!(e.to_string().contains("set [server] running = true"), "{e}");
+        let help = miette::Diagnostic::help(&e).unwrap().to_string();
+        assert!(help.contains("set [server] running = true"), "{help}");
         assert!(matches!(
             server_address(&o, "other"),
             Err(FetchError::NoServer { .. })

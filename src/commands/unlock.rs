@@ -1,7 +1,7 @@
 //! `vibes unlock LOCK_ID`: break the apply lock of a vibes that crashed.
 
 use crate::cli::{Cli, UnlockArgs};
-use miette::{miette, Result};
+use miette::Result;
 
 pub async fn run(cli: &Cli, args: &UnlockArgs) -> Result<i32> {
     let session = crate::session::open(cli).await?;
@@ -10,8 +10,7 @@ pub async fn run(cli: &Cli, args: &UnlockArgs) -> Result<i32> {
         &session.desired.project.name,
         &args.lock_id,
     )
-    .await
-    .map_err(|e| miette!("{e}"))?;
+    .await?;
     if !cli.quiet {
         errln!(
             "Broke lock {} of project {}.",

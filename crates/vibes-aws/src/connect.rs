@@ -25,7 +25,7 @@ pub struct ConnectOptions {
     pub profile: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ConnectError {
     #[error("no AWS region: pass --region, set AWS_REGION, or set `region` in vibes.toml or in the AWS profile")]
     NoRegion,

@@ -110,7 +110,7 @@ impl std::fmt::Display for BuildSummary {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BuildError {
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -121,6 +121,9 @@ pub enum BuildError {
     #[error("profile `{0}` is given twice")]
     DuplicateProfile(String),
     #[error("`{program}` is needed for profile `{profile}` but cannot be run: {source}")]
+    #[diagnostic(help(
+        "install it (the worker image has every encoder vibes uses), or remove the profile"
+    ))]
     MissingProgram {
         program: String,
         profile: String,

@@ -136,6 +136,25 @@ impl Observed {
             .filter(|i| i.tags().get(crate::tags::ADDRESS).map(String::as_str) == Some(address))
             .collect()
     }
+
+    /// The project's rsync server: the one running before one still starting (a replace in
+    /// flight), then a stopped one; an ended one is no server. `vibes status` shows it and
+    /// `vibes fetch` reaches it.
+    pub fn server(&self, project: &str) -> Option<&ObservedInstance> {
+        let address = crate::address::Address::server().to_string();
+        let mut servers: Vec<_> = Observed::tagged(self.instances.values(), &address)
+            .into_iter()
+            .filter(|i| i.tags.get(crate::tags::PROJECT).map(String::as_str) == Some(project))
+            .filter(|i| !matches!(i.state.as_str(), "terminated" | "shutting-down"))
+            .collect();
+        let rank = |state: &str| match state {
+            "running" => 0,
+            "pending" => 1,
+            _ => 2,
+        };
+        servers.sort_by_key(|i| (rank(&i.state), i.instance_id.clone()));
+        servers.into_iter().next()
+    }
 }
 
 pub trait HasTags {

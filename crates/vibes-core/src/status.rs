@@ -120,14 +120,7 @@ pub fn status(project: &str, observed: &Observed, lock: Option<&LockInfo>) -> St
     let address_is = |t: &tags::Tags, a: &Address| {
         ours(t) && t.get(tags::ADDRESS).map(String::as_str) == Some(a.to_string().as_str())
     };
-    let mut servers: Vec<_> = observed
-        .instances
-        .values()
-        .filter(|i| address_is(&i.tags, &Address::server()))
-        .collect();
-    // A running server before one still starting (a replace in flight).
-    servers.sort_by_key(|i| (i.state != "running", i.instance_id.clone()));
-    let server = servers.first().map(|i| Server {
+    let server = observed.server(project).map(|i| Server {
         instance_id: i.instance_id.clone(),
         state: i.state.clone(),
         rsync_url: i

@@ -70,7 +70,7 @@ fn process_alive(pid: u32) -> bool {
     pid == std::process::id() || proc.join(pid.to_string()).exists()
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LockError {
     #[error("another vibes {command} holds the lock (id {id}, held by {holder} for {}, since {}); wait for it, or run `vibes unlock {id}` if it crashed", human_age(*.age), rfc3339(*.since))]
     Held {
