@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::deferred::Deferred;
 use crate::encode::{self, Job};
 use crate::hashcache::HashCache;
 use crate::manifest::{Manifest, OutputRecord, StoredManifest};
 use crate::picture::LoadedPicture;
 use crate::picture_cache::PictureCache;
 use crate::profile::{Encoder, Profile, ProfileSetupError};
+pub use crate::report::{BuildSummary, Failure, Outcome, Progress, TrackEvent};
 use crate::source::{self, SourceError, SourceFormat, SourceTree, Track};
 use crate::{atomic, bookkeeping, playlist, pool};
 
@@ -34,80 +36,6 @@ pub struct BuildOptions {
     pub allow_empty: bool,
     /// The sources tree's format; `Auto` reads it from the tree's files.
     pub format: SourceFormat,
-}
-
-/// What happened to one output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Encoded,
-    /// Only the tags changed and the format allows rewriting them in place.
-    Retagged,
-    UpToDate,
-    /// The encoder's (or tagger's) error, stderr included.
-    Failed(String),
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct TrackEvent<'a> {
-    pub profile: &'a str,
-    /// Relative to the profile directory.
-    pub output: &'a Path,
-    /// Relative to the sources root.
-    pub source: &'a Path,
-    pub outcome: &'a Outcome,
-}
-
-/// How a build reports as it goes; the CLI implements it (a bar on a TTY, lines otherwise).
-pub trait Progress: Sync {
-    /// Before any work: `outputs` in all, of which `work` need encoding or retagging.
-    fn start(&self, outputs: usize, work: usize);
-    /// After each output that needed work, in completion order.
-    fn track(&self, event: &TrackEvent<'_>);
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub profile: String,
-    pub source: PathBuf,
-    pub output: PathBuf,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct BuildSummary {
-    /// Outputs wanted: tracks × profiles.
-    pub tracks: usize,
-    pub encoded: usize,
-    pub retagged: usize,
-    pub up_to_date: usize,
-    /// Outputs and playlists removed because their source is gone or now skipped.
-    pub removed: usize,
-    /// Tracks the tree leaves out with `encode-`.
-    pub skipped: usize,
-    pub playlists_written: usize,
-    pub failed: Vec<Failure>,
-    /// Faults in the sources that did not stop the build (`path:line:column: warning: …`).
-    pub warnings: Vec<String>,
-    pub elapsed: Duration,
-}
-
-impl std::fmt::Display for BuildSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} tracks: {} encoded, ", self.tracks, self.encoded)?;
-        if self.retagged > 0 {
-            write!(f, "{} retagged, ", self.retagged)?;
-        }
-        write!(
-            f,
-            "{} up to date, {} failed",
-            self.up_to_date,
-            self.failed.len()
-        )?;
-        if self.removed > 0 {
-            write!(f, ", {} removed", self.removed)?;
-        }
-        write!(f, " in {:.1} s", self.elapsed.as_secs_f64())
-    }
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -168,6 +96,16 @@ struct Item {
 
 /// Compiles `opts.sources` into every profile under `opts.out`.
 pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummary, BuildError> {
+    build_with(opts, progress, None)
+}
+
+/// [`build`] over a tree whose audio may stand as placeholders ([`Deferred`]): their hashes
+/// are taken as given, and only the ones an output is encoded from are fetched.
+pub fn build_with(
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+    deferred: Option<&Deferred<'_>>,
+) -> Result<BuildSummary, BuildError> {
     let started = Instant::now();
     let profiles = parse_profiles(&opts.profiles)?;
     let tree = source::scan_as(&opts.sources, opts.format)?;
@@ -217,9 +155,12 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
         .iter()
         .cloned()
         .zip(pool::map(&files, jobs, |f| {
-            cache
-                .hash(f)
-                .map_err(|e| format!("cannot read {}: {e}", f.display()))
+            match deferred.and_then(|d| d.hash_of(&sources_root, f)) {
+                Some(known) => Ok(known.clone()),
+                None => cache
+                    .hash(f)
+                    .map_err(|e| format!("cannot read {}: {e}", f.display())),
+            }
         }))
         .collect();
     // Pictures are read when a track is written, not here: a collection's covers can be more
@@ -289,6 +230,16 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
         manifests.push(Mutex::new((stored, Instant::now())));
     }
 
+    // The audio still to fetch is what an encode reads; a retag rewrites the output alone.
+    let unfetched = deferred
+        .map(|d| {
+            let encoded = items.iter().filter(|i| i.work == Work::Encode);
+            d.fetch_needed(
+                &sources_root,
+                encoded.map(|i| tree.tracks[i.track].path.clone()),
+            )
+        })
+        .unwrap_or_default();
     progress.start(summary.tracks, items.len() + early_failures.len());
     for (pi, ti, output, message) in early_failures {
         let outcome = Outcome::Failed(message.clone());
@@ -310,7 +261,11 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildSummar
         let profile = &profiles[item.profile];
         let track = &tree.tracks[item.track];
         let dir = out.join(&profile.name);
-        let outcome = match run_item(profile, track, item, &dir, &pictures) {
+        let ran = match unfetched.get(&track.path) {
+            Some(why) => Err(why.clone()),
+            None => run_item(profile, track, item, &dir, &pictures),
+        };
+        let outcome = match ran {
             Ok(()) => {
                 let mut guard = manifests[item.profile]
                     .lock()
@@ -584,7 +539,7 @@ fn write_playlists(
 }
 
 /// A relative path as the manifest keys it: `/`-separated.
-fn slash(p: &Path) -> String {
+pub(crate) fn slash(p: &Path) -> String {
     p.components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()

@@ -14,6 +14,7 @@
 mod atomic;
 mod bookkeeping;
 mod build;
+mod deferred;
 mod encode;
 mod hashcache;
 mod id3tags;
@@ -23,12 +24,13 @@ mod picture_cache;
 mod playlist;
 mod pool;
 pub mod profile;
+mod report;
 pub mod source;
 mod wavecut;
 
 pub use bookkeeping::DIR as BOOKKEEPING_DIR;
-pub use build::{
-    build, BuildError, BuildOptions, BuildSummary, Failure, Outcome, Progress, TrackEvent,
-};
+pub use build::{build, build_with, BuildError, BuildOptions};
+pub use deferred::{Deferred, FetchSources};
 pub use pool::cores;
+pub use report::{BuildSummary, Failure, Outcome, Progress, TrackEvent};
 pub use source::SourceFormat;
