@@ -2,13 +2,14 @@
 # vibes-compile: what a worker instance does once, at boot.
 #
 #   1. mount the builds volume (formatting it when it is new) and, if one is attached, the sources volume
-#   2. bring the sources tree up to date from the sources bucket (`aws s3 sync`)
-#   3. fetch every profile under the SSM path /<project>/profiles/ into a file
-#   4. run `vibes build --sources SRC --out BUILDS --profile-file F ...`
-#   5. flush and unmount the builds volume, so the snapshot vibes takes next is consistent
-#   6. record the outcome as the SSM parameter /<project>/compile/status, a JSON object:
+#   2. fetch every profile under the SSM path /<project>/profiles/ into a file
+#   3. run `vibes build --sources SRC --sources-bucket B --out BUILDS --profile-file F ...`: it reads the
+#      sources tree from the bucket as the compile needs it (small files at once, audio only where an
+#      output must be encoded from it, each download checked against the bucket manifest's SHA-256)
+#   4. flush and unmount the builds volume, so the snapshot vibes takes next is consistent
+#   5. record the outcome as the SSM parameter /<project>/compile/status, a JSON object:
 #        {"built_from": "...", "status": "succeeded"|"failed", "message": "...", "finished": "<RFC3339>"}
-#   7. power the instance off; vibes waits for "stopped", snapshots the builds volume and terminates.
+#   6. power the instance off; vibes waits for "stopped", snapshots the builds volume and terminates.
 #
 # Whatever fails, the EXIT trap still records "failed" (with the step and the tail of its output) and powers
 # off: a worker never lingers, and vibes never waits for a status that will not come.
@@ -219,10 +220,7 @@ if [[ -n $SOURCES_DEVICE ]]; then
   mount_volume "$SOURCES_DEVICE" "$SOURCES_DIR" vibes-sources
 fi
 
-step="syncing sources from s3://$VIBES_SOURCES_BUCKET/${VIBES_SOURCES_PREFIX:-}"
 mkdir -p "$SOURCES_DIR"
-# .vibes/ holds vibes' own bookkeeping (the manifest of the synced tree), not music.
-run "${AWS[@]}" s3 sync "s3://$VIBES_SOURCES_BUCKET/${VIBES_SOURCES_PREFIX:-}" "$SOURCES_DIR" --delete --only-show-errors --exclude ".vibes/*"
 
 step="fetching profiles from /$project/profiles/"
 rm -rf "$PROFILES_DIR"
@@ -244,14 +242,15 @@ if ((${#profiles[@]} == 0)); then
 fi
 log "profiles: ${profiles[*]}"
 
-step="compiling"
+step="compiling from s3://$VIBES_SOURCES_BUCKET/${VIBES_SOURCES_PREFIX:-}"
 rm -f "$PROGRESS_FILE"
 if [[ -z $STATUS_FILE ]]; then
   publish_progress &
   publisher=$!
 fi
-run "$VIBES_BIN" build --sources "$SOURCES_DIR" --out "$BUILDS_DIR" --format "$sources_format" \
-  --progress-file "$PROGRESS_FILE" "${profile_args[@]}"
+run "$VIBES_BIN" build --sources "$SOURCES_DIR" \
+  --sources-bucket "$VIBES_SOURCES_BUCKET" --sources-prefix "${VIBES_SOURCES_PREFIX:-}" \
+  --out "$BUILDS_DIR" --format "$sources_format" --progress-file "$PROGRESS_FILE" "${profile_args[@]}"
 if [[ -n $publisher ]]; then
   kill "$publisher" 2>/dev/null || true
   publisher=
@@ -260,4 +259,6 @@ fi
 step="unmounting"
 unmount_all 2>>"$LOG"
 
-record succeeded "compiled ${#profiles[@]} profile(s): ${profiles[*]}"
+# vibes build's line saying how much of the bucket it read: what this compile cost in transfer.
+read_line=$(grep -a '^Read [0-9]* of [0-9]* files' "$LOG" | tail -n 1 || true)
+record succeeded "compiled ${#profiles[@]} profile(s): ${profiles[*]}${read_line:+; ${read_line}}"

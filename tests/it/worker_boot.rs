@@ -23,15 +23,13 @@ case $name in
 esac
 "#;
 
-/// `aws`: s3 sync copies from a directory standing in for the bucket; ssm reads parameters from files
-/// under `$FAKE_SSM` (the parameter name is the path below it); put-parameter is recorded.
+/// `aws`: ssm reads parameters from files under `$FAKE_SSM` (the parameter name is the path below
+/// it); put-parameter is recorded. Anything else (an `s3 sync` of the whole bucket) fails.
 const AWS: &str = r#"#!/usr/bin/env bash
 printf 'aws %s\n' "$*" >>"$CALLS"
 printf '%s\n' "${AWS_DEFAULT_REGION:-unset}" >>"$CALLS.region"
 arg() { local want=$1; shift; while (($#)); do [[ $1 == "$want" ]] && { echo "$2"; return; }; shift; done; }
 case "$1 $2" in
-  "s3 sync")
-    src=${3#s3://}; mkdir -p "$4"; cp -R "$FAKE_S3/$src/." "$4/" ;;
   "ssm get-parameters-by-path")
     path=$(arg --path "$@")
     names=()
@@ -45,7 +43,8 @@ case "$1 $2" in
 esac
 "#;
 
-/// A `vibes build` that writes one file per profile into `--out`, named after the profile file.
+/// A `vibes build` that reads the sources from a directory standing in for the bucket, then writes
+/// one file per profile into `--out`, named after the profile file.
 const VIBES_OK: &str = r#"#!/usr/bin/env bash
 printf 'vibes %s\n' "$*" >>"$CALLS"
 [[ $1 == build ]] || exit 64
@@ -55,6 +54,8 @@ while (($#)); do
     --format) [[ $2 == "${EXPECT_FORMAT:-auto}" ]] || { echo "format $2" >&2; exit 64; }; shift 2 ;;
     --progress-file) printf '{"done": 0, "total": 2}\n' >"$2"; shift 2 ;;
     --sources) sources=$2; shift 2 ;;
+    --sources-bucket) bucket=$2; shift 2 ;;
+    --sources-prefix) mkdir -p "$sources"; cp -R "$FAKE_S3/$bucket/$2." "$sources/"; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --profile-file) p=$(basename "$2" .config); mkdir -p "$out/$p"; cp -R "$sources/." "$out/$p/"; cp "$2" "$out/$p/profile"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 64 ;;
@@ -252,7 +253,7 @@ fn a_failing_compile_records_failed_with_the_reason_and_still_powers_off() {
     assert_eq!(status["built_from"], "3f9a0c1d2e4b5a69");
     let message = status["message"].as_str().unwrap();
     assert!(
-        message.starts_with("compiling failed (exit 3)"),
+        message.starts_with("compiling from s3://") && message.contains("failed (exit 3)"),
         "{message}"
     );
     assert!(

@@ -5,6 +5,7 @@
 pub mod act;
 mod calls;
 pub mod connect;
+mod download;
 mod error;
 pub mod observe;
 

@@ -87,6 +87,39 @@ fn fetch(cloud: &LocalCloud, dir: &Path, profile: &str, dest: &Path) {
 }
 
 /// `vibes status --json`, parsed.
+/// Files in the sources tree, and how many of them are audio.
+fn counts(music: &Path) -> (usize, usize) {
+    fn walk(dir: &Path, n: &mut (usize, usize)) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, n);
+            } else {
+                n.0 += 1;
+                let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+                n.1 += usize::from(matches!(ext, "wav" | "flac" | "aiff"));
+            }
+        }
+    }
+    let mut n = (0, 0);
+    walk(music, &mut n);
+    n
+}
+
+/// `(read, of)` from the last compile's "Read N of M files" (the worker's vibes build says it).
+fn files_read(status: &serde_json::Value) -> (usize, usize) {
+    let message = status["last_compile"]["message"].as_str().unwrap_or("");
+    let read = message
+        .split("Read ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no read line in {message}"));
+    let mut words = read.split_whitespace();
+    let n = words.next().unwrap().parse().unwrap();
+    assert_eq!(words.next(), Some("of"));
+    let of = words.next().unwrap().parse().unwrap();
+    (n, of)
+}
+
 fn status(cloud: &LocalCloud, dir: &Path) -> serde_json::Value {
     let run = cloud.vibes(dir, &["status", "--json"]).expect(0, cloud);
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
@@ -117,6 +150,14 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
         .expect(0, &cloud);
     let first = status(&cloud, dir.path());
     assert_eq!(first["last_compile"]["status"], "succeeded", "{first:#}");
+    // The first compile reads the whole tree from the bucket, once.
+    let (files, audio) = counts(&music);
+    assert_eq!(
+        files_read(&first),
+        (files, files),
+        "{}",
+        first["last_compile"]["message"]
+    );
     assert_eq!(first["snapshots"].as_array().unwrap().len(), 1, "{first:#}");
     assert_eq!(first["snapshots"][0]["served"], true, "{first:#}");
     assert_eq!(
@@ -175,6 +216,13 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
     // The second compile's snapshot is the newest and the one served ([snapshots] keep = 1
     // let retention take the first once the server moved on).
     let second = status(&cloud, dir.path());
+    // A tag edit reads no audio: the tree's small files (a fresh worker's disk) and nothing else.
+    assert_eq!(
+        files_read(&second),
+        (files - audio, files),
+        "{}",
+        second["last_compile"]["message"]
+    );
     assert_eq!(
         second["snapshots"].as_array().unwrap().len(),
         1,

@@ -1,5 +1,7 @@
 //! `vibes build`: compile a sources tree into profiles on this machine (what a worker runs).
 
+mod bucket;
+
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -37,6 +39,19 @@ pub struct BuildArgs {
     /// the end): the worker publishes it for `vibes apply` to show.
     #[arg(long, value_name = "FILE")]
     pub progress_file: Option<PathBuf>,
+    /// Read the sources tree from this S3 bucket into --sources first, fetching only what the
+    /// build needs: small files at once, audio only where an output is encoded from it (the
+    /// worker's way; AWS is reached as the aws CLI would).
+    #[arg(long, value_name = "BUCKET")]
+    pub sources_bucket: Option<String>,
+    /// The tree's key prefix in --sources-bucket.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "",
+        requires = "sources_bucket"
+    )]
+    pub sources_prefix: String,
 }
 
 /// Which profiles of vibes.toml a build takes.
@@ -105,9 +120,29 @@ pub fn run(
         allow_empty: args.allow_empty,
         format,
     };
+    let remote = match &args.sources_bucket {
+        Some(b) => Some(bucket::BucketTree::open(
+            b,
+            &args.sources_prefix,
+            &args.sources,
+        )?),
+        None => None,
+    };
     let progress = CliProgress::new(args.progress_file.clone());
-    let summary = vibes_build::build(&opts, &progress)?;
+    let summary = match &remote {
+        Some(tree) => {
+            let deferred = vibes_build::Deferred {
+                hashes: tree.deferred(),
+                fetch: tree,
+            };
+            vibes_build::build_with(&opts, &progress, Some(&deferred))?
+        }
+        None => vibes_build::build(&opts, &progress)?,
+    };
     progress.finish();
+    if let Some(tree) = &remote {
+        errln!("{}", tree.summary());
+    }
     for w in &summary.warnings {
         errln!("{w}");
     }
