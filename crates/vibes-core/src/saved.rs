@@ -350,7 +350,7 @@ pub fn moved_since(saved: &Plan, fresh: &Plan) -> Vec<Moved> {
         .map(|(i, a)| (a.address.to_string(), i))
         .collect();
     // One observation: the same key has the same fingerprint wherever a fresh action relies on it.
-    let fresh_seen: BTreeMap<&String, &String> = fresh
+    let fresh_seen: BTreeMap<&crate::plan::Reliance, &String> = fresh
         .actions
         .iter()
         .flat_map(|a| a.relies_on.iter())
@@ -432,7 +432,7 @@ mod tests {
                 value: crate::model::Value::literal(text),
                 tags: Default::default(),
             }],
-            relies_on: [(format!("parameter:{param}"), version.to_string())].into(),
+            relies_on: [(crate::plan::Reliance::parameter(param), version.to_string())].into(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use crate::address::Address;
 use crate::model::Value;
+use crate::plan::reliance::Reliance;
 use crate::tags::Tags;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -87,7 +88,7 @@ pub struct Action {
     pub effects: Vec<Effect>,
     /// Observed resources this action relies on, with a fingerprint of each as seen
     /// (`kind:id` → hash); a saved plan is refused when any of them moved.
-    pub relies_on: BTreeMap<String, String>,
+    pub relies_on: BTreeMap<Reliance, String>,
 }
 
 /// One operation against the cloud. A plan is data: these are interpreted by `apply`.

@@ -4,6 +4,7 @@ mod action;
 mod check;
 mod ownership;
 mod planner;
+pub mod reliance;
 
 pub use action::{Action, Attribute, Effect, Op, TextChange};
 pub use check::PlanError;
@@ -11,6 +12,7 @@ pub use ownership::replaceable;
 pub use planner::{
     outputs, plan, sources_bucket_names, PlanOptions, SourcesBucketNames, MASS_DELETE_SHARE_PERCENT,
 };
+pub use reliance::Reliance;
 
 use crate::address::Address;
 use serde::{Deserialize, Serialize};

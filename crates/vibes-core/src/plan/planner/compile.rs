@@ -6,6 +6,7 @@ use crate::address::Address;
 use crate::model::{Value, ENGINE_VERSION};
 use crate::observed::{Observed, ObservedInstance, ObservedSnapshot};
 use crate::plan::action::{Action, Attribute, Effect, Op};
+use crate::plan::reliance::Reliance;
 use crate::tags::{self, fingerprint_of, idempotency_token, Tags};
 use std::collections::BTreeMap;
 
@@ -210,10 +211,12 @@ impl<'a> Cx<'a> {
                 }
             }
         };
-        a.relies_on
-            .insert("instances:compile".into(), seen(Some(&leftovers)));
         a.relies_on.insert(
-            "snapshots:snapshot.builds".into(),
+            Reliance::instances(&Address::compile()),
+            seen(Some(&leftovers)),
+        );
+        a.relies_on.insert(
+            Reliance::snapshots(&Address::snapshot("builds")),
             seen(Some(&self.builds_snapshots())),
         );
         Some(a)

@@ -6,6 +6,7 @@ use crate::address::{Address, Kind};
 use crate::model::Value;
 use crate::observed::{Observed, ObservedImage};
 use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
+use crate::plan::reliance::Reliance;
 use crate::tags;
 use std::collections::BTreeMap;
 
@@ -166,9 +167,9 @@ impl<'a> Cx<'a> {
             a.attributes
                 .insert(1, Attribute::new("recipe_hash", &spec.recipe_hash));
             a.relies_on
-                .insert(format!("images:{address}"), seen(Some(&existing)));
+                .insert(Reliance::images(&address), seen(Some(&existing)));
             a.relies_on
-                .insert(format!("parameter:{}", spec.parameter), seen(pointer));
+                .insert(Reliance::parameter(&spec.parameter), seen(pointer));
             out.push(a);
         }
         // Images of recipes the config no longer names.
@@ -210,7 +211,7 @@ impl<'a> Cx<'a> {
                 });
             }
             a.relies_on
-                .insert(format!("images:{address}"), seen(Some(&images)));
+                .insert(Reliance::images(&address), seen(Some(&images)));
             out.push(a);
         }
         out

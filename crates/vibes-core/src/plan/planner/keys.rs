@@ -11,6 +11,7 @@ use crate::address::{Address, Kind};
 use crate::model::KeySpec;
 use crate::plan::action::{Action, Attribute, Effect, Op};
 use crate::plan::ownership::{self, leftover, standing, Leftover, Standing, Thing};
+use crate::plan::reliance::Reliance;
 use crate::tags::{self, fingerprint_of};
 
 /// Where a generated key's private key is, as the plan shows it.
@@ -213,11 +214,9 @@ impl Cx<'_> {
             self.show_private_key(&mut a, spec, generated, private.is_some());
         }
         a.relies_on
-            .insert(format!("key_pair:{}", spec.key_name), seen(pair));
-        a.relies_on.insert(
-            format!("parameter:{}", spec.private_key_path),
-            seen(private),
-        );
+            .insert(Reliance::key_pair(&spec.key_name), seen(pair));
+        a.relies_on
+            .insert(Reliance::parameter(&spec.private_key_path), seen(private));
         Some(a)
     }
 
@@ -296,7 +295,7 @@ impl Cx<'_> {
                 ));
             }
             a.relies_on
-                .insert(format!("key_pair:{}", p.key_name), seen(Some(p)));
+                .insert(Reliance::key_pair(&p.key_name), seen(Some(p)));
             out.push(a);
         }
         out

@@ -6,6 +6,7 @@ use crate::address::{Address, Kind};
 use crate::model::Value;
 use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
 use crate::plan::ownership::{self as owner, leftover, standing, Leftover, Standing, Thing};
+use crate::plan::reliance::Reliance;
 use crate::tags::fingerprint_of;
 
 impl Cx<'_> {
@@ -85,7 +86,7 @@ impl Cx<'_> {
                     .insert(1, Attribute::new("encoder", &spec.encoder));
             }
             a.relies_on
-                .insert(format!("parameter:{}", spec.parameter), seen(seen_p));
+                .insert(Reliance::parameter(&spec.parameter), seen(seen_p));
             out.push(a);
         }
         for p in self.observed.parameters.values() {
@@ -119,7 +120,7 @@ impl Cx<'_> {
                 name: p.name.clone(),
             });
             a.relies_on
-                .insert(format!("parameter:{}", p.name), seen(Some(p)));
+                .insert(Reliance::parameter(&p.name), seen(Some(p)));
             out.push(a);
         }
         out

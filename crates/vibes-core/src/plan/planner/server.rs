@@ -6,6 +6,7 @@ use crate::address::Address;
 use crate::model::Value;
 use crate::observed::Observed;
 use crate::plan::action::{Action, Attribute, Effect, Op};
+use crate::plan::reliance::Reliance;
 use crate::tags::{self, fingerprint_of, idempotency_token};
 
 impl Cx<'_> {
@@ -174,8 +175,10 @@ impl Cx<'_> {
                 format!("{} rsync://{addr}/", i.instance_id),
             ));
         }
-        a.relies_on
-            .insert("instances:server".into(), seen(Some(&servers)));
+        a.relies_on.insert(
+            Reliance::instances(&Address::server()),
+            seen(Some(&servers)),
+        );
         vec![a]
     }
 }

@@ -5,6 +5,7 @@ use super::{action, plural, seen, Cx};
 use crate::address::Address;
 use crate::observed::Observed;
 use crate::plan::action::{Action, Attribute, Effect, Op};
+use crate::plan::reliance::Reliance;
 use std::collections::BTreeSet;
 
 impl Cx<'_> {
@@ -109,8 +110,10 @@ impl Cx<'_> {
                 }
             }
         };
-        a.relies_on
-            .insert("snapshots:snapshot.builds".into(), seen(Some(&snaps)));
+        a.relies_on.insert(
+            Reliance::snapshots(&Address::snapshot("builds")),
+            seen(Some(&snaps)),
+        );
         vec![a]
     }
 }

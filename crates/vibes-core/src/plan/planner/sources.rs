@@ -12,6 +12,7 @@ use crate::model::Desired;
 use crate::observed::Observed;
 use crate::observed::ObservedBucket;
 use crate::plan::action::{Action, Attribute, Effect, Op};
+use crate::plan::reliance::Reliance;
 use crate::units::human_bytes;
 use std::collections::BTreeMap;
 
@@ -111,7 +112,7 @@ impl Cx<'_> {
                     .collect::<Vec<_>>()
                     .join(", "),
             ));
-            a.relies_on.insert("bucket:sources".into(), seen(bucket));
+            a.relies_on.insert(Reliance::sources_bucket(), seen(bucket));
             return vec![a];
         }
         let bucket_value = self.main_output(outputs::SOURCES_BUCKET);
@@ -120,7 +121,7 @@ impl Cx<'_> {
         if let Some(why) = self.pointer_blocked(&address, pointer) {
             let mut a = action(address, Op::Blocked, why);
             a.relies_on
-                .insert(format!("parameter:{}", spec.parameter), seen(pointer));
+                .insert(Reliance::parameter(&spec.parameter), seen(pointer));
             return vec![a];
         }
         let pointer_ok = bucket_now.is_some()
@@ -216,9 +217,9 @@ impl Cx<'_> {
                 ),
             ),
         );
-        a.relies_on.insert("bucket:sources".into(), seen(bucket));
+        a.relies_on.insert(Reliance::sources_bucket(), seen(bucket));
         a.relies_on
-            .insert(format!("parameter:{}", spec.parameter), seen(pointer));
+            .insert(Reliance::parameter(&spec.parameter), seen(pointer));
         vec![a]
     }
 
@@ -345,9 +346,9 @@ impl Cx<'_> {
         if let Some(held) = held {
             a.attributes.push(Attribute::new("objects", held));
         }
-        a.relies_on.insert("bucket:sources".into(), seen(bucket));
+        a.relies_on.insert(Reliance::sources_bucket(), seen(bucket));
         a.relies_on
-            .insert(format!("parameter:{name}"), seen(pointer));
+            .insert(Reliance::parameter(&name), seen(pointer));
         Some(a)
     }
 }

@@ -13,6 +13,7 @@ use crate::noecho;
 use crate::observed::ObservedStack;
 use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
 use crate::plan::ownership::{self, leftover, standing, Leftover, Standing, Thing};
+use crate::plan::reliance::Reliance;
 use crate::tags::{self, fingerprint_of, idempotency_token};
 use std::collections::BTreeMap;
 
@@ -302,7 +303,7 @@ impl Cx<'_> {
                 .insert(1, Attribute::new("template", spec.template_shown()));
         }
         a.relies_on
-            .insert(format!("stack:{}", spec.stack_name), seen(seen_stack));
+            .insert(Reliance::stack(&spec.stack_name), seen(seen_stack));
         Some(a)
     }
 
@@ -381,7 +382,7 @@ impl Cx<'_> {
                 token,
             });
             a.relies_on
-                .insert(format!("stack:{}", s.stack_name), seen(Some(s)));
+                .insert(Reliance::stack(&s.stack_name), seen(Some(s)));
             out.push(a);
         }
         out

@@ -5,6 +5,7 @@ use super::{action, outputs, seen, Cx};
 use crate::address::Address;
 use crate::observed::Observed;
 use crate::plan::action::{Action, Attribute, Effect, Op};
+use crate::plan::reliance::Reliance;
 use crate::tags::{fingerprint_of, idempotency_token};
 
 impl Cx<'_> {
@@ -45,7 +46,7 @@ impl Cx<'_> {
                     Attribute::new("size", format!("{} GiB", c.builds_volume_gib)),
                 );
                 a.relies_on
-                    .insert(format!("volumes:{address}"), seen(Some(&seen_v)));
+                    .insert(Reliance::volumes(&address), seen(Some(&seen_v)));
                 out.push(a);
             }
             None if !seen_v.is_empty() => {
