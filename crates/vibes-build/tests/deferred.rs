@@ -102,6 +102,14 @@ fn build_over_placeholders(
     (summary, fetch.asked())
 }
 
+/// The collection in a stand-in bucket, and where the worker's tree and the outputs go.
+fn trees() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let [original, worker, out] = ["bucket", "worker", "out"].map(|d| tmp.path().join(d));
+    collection(&original);
+    (tmp, original, worker, out)
+}
+
 const AUDIO: [&str; 3] = [
     "ccr/bayou_country/1/01-born_on_the_bayou.wav",
     "ccr/bayou_country/1/02-bootleg.aiff",
@@ -110,11 +118,8 @@ const AUDIO: [&str; 3] = [
 
 #[test]
 fn the_first_build_fetches_each_audio_file_it_encodes_once_and_makes_what_a_full_tree_makes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (original, worker) = (tmp.path().join("bucket"), tmp.path().join("worker"));
-    collection(&original);
-    let (summary, asked) =
-        build_over_placeholders(&original, &worker, &tmp.path().join("out"), None);
+    let (tmp, original, worker, out) = trees();
+    let (summary, asked) = build_over_placeholders(&original, &worker, &out, None);
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
     // The skipped outtake (`encode-`) is never fetched; every other audio file once, for all
     // four profiles.
@@ -126,18 +131,12 @@ fn the_first_build_fetches_each_audio_file_it_encodes_once_and_makes_what_a_full
     )
     .unwrap();
     assert_eq!(summary.encoded, reference.encoded);
-    assert_eq!(files(&tmp.path().join("out")), files(&full));
+    assert_eq!(files(&out), files(&full));
 }
 
 #[test]
 fn an_unchanged_tree_fetches_nothing_a_tag_edit_at_most_its_track_and_a_new_album_that_album() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (original, worker, out) = (
-        tmp.path().join("bucket"),
-        tmp.path().join("worker"),
-        tmp.path().join("out"),
-    );
-    collection(&original);
+    let (_tmp, original, worker, out) = trees();
     build_over_placeholders(&original, &worker, &out, None);
 
     // A new worker, the same builds: nothing to fetch, nothing to do.
@@ -172,13 +171,7 @@ fn an_unchanged_tree_fetches_nothing_a_tag_edit_at_most_its_track_and_a_new_albu
 
 #[test]
 fn a_source_that_cannot_be_fetched_fails_its_outputs_only_and_says_why() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (original, worker, out) = (
-        tmp.path().join("bucket"),
-        tmp.path().join("worker"),
-        tmp.path().join("out"),
-    );
-    collection(&original);
+    let (_tmp, original, worker, out) = trees();
     let broken = "ccr/bayou_country/1/02-bootleg.aiff";
     let (summary, _) = build_over_placeholders(&original, &worker, &out, Some(broken));
     assert_eq!(

@@ -64,39 +64,65 @@ impl Frontend for Scripted {
     }
 }
 
-fn fake() -> Arc<FakeCloud> {
-    let cloud = Arc::new(FakeCloud::new());
-    cloud.set_latency("stack", Duration::from_millis(2));
-    cloud.set_latency("compile_run", Duration::from_millis(2));
-    cloud
+/// A project on the fake cloud, a person who answers the prompt as scripted, and the channel
+/// their interrupts come through.
+struct Setup {
+    dir: tempfile::TempDir,
+    cloud: Arc<FakeCloud>,
+    ws: Workspace,
+    person: Scripted,
+    tx: tokio::sync::mpsc::UnboundedSender<&'static str>,
+    interrupts: ops::Interrupts,
 }
 
-fn workspace(dir: &std::path::Path, cloud: &Arc<FakeCloud>) -> Workspace {
-    Workspace::new(
-        full_desired(dir),
-        dir.to_path_buf(),
-        cloud.clone() as Arc<dyn Cloud>,
-    )
-}
-
-fn request(dir: &std::path::Path, saved: Option<SavedPlan>, auto_approve: bool) -> ApplyRequest {
-    ApplyRequest {
-        saved: saved.map(|s| (dir.join("plan.json"), s)),
-        options: PlanOptions::default(),
-        auto_approve,
-        command: "apply",
-        lease: lock::DEFAULT_LEASE,
-        release_timeout: Duration::from_secs(5),
-        apply: options(dir),
+impl Setup {
+    fn new(answer: Answer) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let cloud = Arc::new(FakeCloud::new());
+        cloud.set_latency("stack", Duration::from_millis(2));
+        cloud.set_latency("compile_run", Duration::from_millis(2));
+        let ws = Workspace::new(
+            full_desired(dir.path()),
+            dir.path().to_path_buf(),
+            cloud.clone() as Arc<dyn Cloud>,
+        );
+        let (tx, interrupts) = tokio::sync::mpsc::unbounded_channel();
+        Setup {
+            dir,
+            cloud,
+            ws,
+            person: Scripted::new(answer),
+            tx,
+            interrupts,
+        }
     }
-}
 
-/// No interrupts: the sender stays alive, so the channel never closes.
-fn quiet() -> (
-    tokio::sync::mpsc::UnboundedSender<&'static str>,
-    ops::Interrupts,
-) {
-    tokio::sync::mpsc::unbounded_channel()
+    fn request(&self, saved: Option<SavedPlan>, auto_approve: bool) -> ApplyRequest {
+        let dir = self.dir.path();
+        ApplyRequest {
+            saved: saved.map(|s| (dir.join("plan.json"), s)),
+            options: PlanOptions::default(),
+            auto_approve,
+            command: "apply",
+            lease: lock::DEFAULT_LEASE,
+            release_timeout: Duration::from_secs(5),
+            apply: options(dir),
+        }
+    }
+
+    async fn apply(
+        &mut self,
+        saved: Option<SavedPlan>,
+        auto_approve: bool,
+    ) -> Result<ApplyOutcome, OpsError> {
+        let request = self.request(saved, auto_approve);
+        ops::apply(&mut self.ws, request, &self.person, &mut self.interrupts).await
+    }
+
+    /// Nothing was created.
+    fn untouched(&self) -> bool {
+        self.cloud.count("create_stack") + self.cloud.count("create_key_pair") == 0
+    }
 }
 
 async fn lock_is_free(cloud: &FakeCloud) -> bool {
@@ -106,32 +132,16 @@ async fn lock_is_free(cloud: &FakeCloud) -> bool {
 #[tokio::test]
 async fn an_apply_with_work_locks_before_looking_again_and_a_second_has_nothing_to_do_and_takes_no_lock(
 ) {
-    let dir = tempfile::tempdir().unwrap();
-    let cloud = fake();
-    let mut ws = workspace(dir.path(), &cloud);
-    let person = Scripted::new(Answer::Yes);
-    let (_tx, mut interrupts) = quiet();
-
-    let outcome = ops::apply(
-        &mut ws,
-        request(dir.path(), None, false),
-        &person,
-        &mut interrupts,
-    )
-    .await
-    .unwrap();
+    let mut t = Setup::new(Answer::Yes);
+    let outcome = t.apply(None, false).await.unwrap();
     let ApplyOutcome::Applied { plan, report } = outcome else {
         panic!("expected a run, got {outcome:?}");
     };
     assert!(report.succeeded(), "{:?}", report.failures());
-    assert_eq!(
-        person.shown.lock().unwrap().len(),
-        1,
-        "the plan is shown once, before the question"
-    );
-    assert_eq!(person.shown.lock().unwrap()[0], plan);
+    let shown = t.person.shown.lock().unwrap().clone();
+    assert_eq!(shown, [plan], "the plan run is the one shown, once");
     // Looked twice; the second look started only once the lock was held.
-    let calls = cloud.calls();
+    let calls = t.cloud.calls();
     let looks: Vec<_> = calls.iter().filter(|c| c.op == "observe").collect();
     assert_eq!(looks.len(), 2, "one look to decide, one under the lock");
     let locked = calls
@@ -144,25 +154,18 @@ async fn an_apply_with_work_locks_before_looking_again_and_a_second_has_nothing_
         "the second look is under the lock"
     );
     assert!(
-        lock_is_free(&cloud).await,
+        lock_is_free(&t.cloud).await,
         "the lock is released after the run"
     );
 
-    let locks_before = cloud.count("create_parameter_exclusive");
-    let outcome = ops::apply(
-        &mut ws,
-        request(dir.path(), None, false),
-        &person,
-        &mut interrupts,
-    )
-    .await
-    .unwrap();
+    let locks_before = t.cloud.count("create_parameter_exclusive");
+    let outcome = t.apply(None, false).await.unwrap();
     let ApplyOutcome::NothingToDo(plan) = outcome else {
         panic!("the second apply should have nothing to do, got {outcome:?}");
     };
     assert!(plan.is_empty(), "{}", summary(&plan));
     assert_eq!(
-        cloud.count("create_parameter_exclusive"),
+        t.cloud.count("create_parameter_exclusive"),
         locks_before,
         "nothing to do takes no lock"
     );
@@ -170,25 +173,15 @@ async fn an_apply_with_work_locks_before_looking_again_and_a_second_has_nothing_
 
 #[tokio::test]
 async fn a_saved_plan_the_account_moved_away_from_is_refused_under_the_lock() {
-    let dir = tempfile::tempdir().unwrap();
-    let cloud = fake();
-    let mut ws = workspace(dir.path(), &cloud);
+    let mut t = Setup::new(Answer::Yes);
     let options = PlanOptions::default();
-    let plan = ws.observe_and_plan(&options).await.unwrap();
+    let plan = t.ws.observe_and_plan(&options).await.unwrap();
     let saved = SavedPlan::new(plan, &options);
     // Someone else makes one of the keys the plan would create.
-    cloud.add_key_pair(&format!("{PROJECT}-worker"), Default::default());
-    let person = Scripted::new(Answer::Yes);
-    let (_tx, mut interrupts) = quiet();
+    t.cloud
+        .add_key_pair(&format!("{PROJECT}-worker"), Default::default());
 
-    let err = ops::apply(
-        &mut ws,
-        request(dir.path(), Some(saved), false),
-        &person,
-        &mut interrupts,
-    )
-    .await
-    .unwrap_err();
+    let err = t.apply(Some(saved), false).await.unwrap_err();
     let OpsError::StaleSavedPlan { moved, .. } = &err else {
         panic!("expected a stale plan, got {err}");
     };
@@ -196,9 +189,9 @@ async fn a_saved_plan_the_account_moved_away_from_is_refused_under_the_lock() {
         moved.iter().any(|m| m.address == "key.worker"),
         "the moved key is named: {err}"
     );
-    assert_eq!(cloud.count("create_stack"), 0, "nothing was changed");
-    assert!(person.shown.lock().unwrap().is_empty());
-    assert!(lock_is_free(&cloud).await, "the lock is released");
+    assert!(t.untouched(), "nothing was changed");
+    assert!(t.person.shown.lock().unwrap().is_empty());
+    assert!(lock_is_free(&t.cloud).await, "the lock is released");
     let help = miette::Diagnostic::help(&err).map(|h| h.to_string());
     assert!(
         help.is_some_and(|h| h.contains("vibes plan --out")),
@@ -208,47 +201,24 @@ async fn a_saved_plan_the_account_moved_away_from_is_refused_under_the_lock() {
 
 #[tokio::test]
 async fn a_no_at_the_prompt_changes_nothing_and_releases_the_lock() {
-    let dir = tempfile::tempdir().unwrap();
-    let cloud = fake();
-    let mut ws = workspace(dir.path(), &cloud);
-    let person = Scripted::new(Answer::No);
-    let (_tx, mut interrupts) = quiet();
-
-    let outcome = ops::apply(
-        &mut ws,
-        request(dir.path(), None, false),
-        &person,
-        &mut interrupts,
-    )
-    .await
-    .unwrap();
+    let mut t = Setup::new(Answer::No);
+    let outcome = t.apply(None, false).await.unwrap();
     assert!(matches!(outcome, ApplyOutcome::Declined), "{outcome:?}");
-    assert_eq!(
-        cloud.count("create_stack") + cloud.count("create_key_pair"),
-        0
-    );
-    assert!(lock_is_free(&cloud).await);
+    assert!(t.untouched());
+    assert!(lock_is_free(&t.cloud).await);
 }
 
 #[tokio::test]
 async fn an_interrupt_at_the_prompt_changes_nothing_and_releases_the_lock() {
-    let dir = tempfile::tempdir().unwrap();
-    let cloud = fake();
-    let mut ws = workspace(dir.path(), &cloud);
-    let person = Scripted::new(Answer::Never);
-    let (tx, mut interrupts) = quiet();
-    let apply = ops::apply(
-        &mut ws,
-        request(dir.path(), None, false),
-        &person,
-        &mut interrupts,
-    );
+    let mut t = Setup::new(Answer::Never);
+    let request = t.request(None, false);
+    let apply = ops::apply(&mut t.ws, request, &t.person, &mut t.interrupts);
     let interrupt = async {
         // Once the plan is on the screen, the person presses Ctrl-C.
-        while person.shown.lock().unwrap().is_empty() {
+        while t.person.shown.lock().unwrap().is_empty() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        tx.send("Ctrl-C").unwrap();
+        t.tx.send("Ctrl-C").unwrap();
     };
     let (outcome, ()) = tokio::join!(apply, interrupt);
     let outcome = outcome.unwrap();
@@ -262,65 +232,40 @@ async fn an_interrupt_at_the_prompt_changes_nothing_and_releases_the_lock() {
         ),
         "{outcome:?}"
     );
-    assert_eq!(
-        cloud.count("create_stack") + cloud.count("create_key_pair"),
-        0
-    );
-    assert!(lock_is_free(&cloud).await);
+    assert!(t.untouched());
+    assert!(lock_is_free(&t.cloud).await);
 }
 
 #[tokio::test]
 async fn a_lock_held_by_another_apply_stops_before_anything_changes_and_stays_theirs() {
-    let dir = tempfile::tempdir().unwrap();
-    let cloud = fake();
-    let theirs = lock::acquire(cloud.as_ref(), PROJECT, "apply")
+    let mut t = Setup::new(Answer::Yes);
+    let theirs = lock::acquire(t.cloud.as_ref(), PROJECT, "apply")
         .await
         .unwrap();
-    let mut ws = workspace(dir.path(), &cloud);
-    let person = Scripted::new(Answer::Yes);
-    let (_tx, mut interrupts) = quiet();
-
-    let err = ops::apply(
-        &mut ws,
-        request(dir.path(), None, true),
-        &person,
-        &mut interrupts,
-    )
-    .await
-    .unwrap_err();
+    let err = t.apply(None, true).await.unwrap_err();
     assert!(
         matches!(err, OpsError::Lock(LockError::Held { .. })),
         "expected the lock to be held: {err}"
     );
-    assert_eq!(
-        cloud.count("create_stack") + cloud.count("create_key_pair"),
-        0
-    );
-    let held = lock::read(cloud.as_ref(), PROJECT).await.unwrap().unwrap();
+    assert!(t.untouched());
+    let held = lock::read(t.cloud.as_ref(), PROJECT)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(held.id, theirs.info.id, "the other apply keeps its lock");
 }
 
 #[tokio::test]
 async fn the_sources_bucket_is_listed_under_the_name_remembered_and_a_wrong_name_is_corrected() {
-    let dir = tempfile::tempdir().unwrap();
-    let cloud = fake();
-    let mut ws = workspace(dir.path(), &cloud);
-    let person = Scripted::new(Answer::Yes);
-    let (_tx, mut interrupts) = quiet();
-    ops::apply(
-        &mut ws,
-        request(dir.path(), None, true),
-        &person,
-        &mut interrupts,
-    )
-    .await
-    .unwrap();
+    let mut t = Setup::new(Answer::Yes);
+    t.apply(None, true).await.unwrap();
+    let cloud = t.cloud.clone();
     // The first look after the stack made the bucket lists it after reading the stack, and
     // remembers its name.
-    let hint = ops::bucket_hint_file(dir.path());
+    let hint = ops::bucket_hint_file(t.dir.path());
     let _ = std::fs::remove_file(&hint);
     let before = cloud.count("list_bucket");
-    let observed = ws.observe().await.unwrap();
+    let observed = t.ws.observe().await.unwrap();
     assert_eq!(cloud.count("list_bucket") - before, 1);
     let bucket = std::fs::read_to_string(&hint).expect("the bucket's name is remembered");
     assert_eq!(
@@ -331,7 +276,7 @@ async fn the_sources_bucket_is_listed_under_the_name_remembered_and_a_wrong_name
     // The right name: one listing, made while AWS is read.
     cloud.set_latency("observe", Duration::from_millis(50));
     let before = cloud.count("list_bucket");
-    ws.observe().await.unwrap();
+    t.ws.observe().await.unwrap();
     assert_eq!(cloud.count("list_bucket") - before, 1);
     let calls = cloud.calls();
     let read = calls.iter().rfind(|c| c.op == "observe").unwrap();
@@ -344,7 +289,7 @@ async fn the_sources_bucket_is_listed_under_the_name_remembered_and_a_wrong_name
     // A wrong name costs one more listing, of the stack's bucket, and is corrected.
     std::fs::write(&hint, "somebody-elses-bucket").unwrap();
     let before = cloud.count("list_bucket");
-    let observed = ws.observe().await.unwrap();
+    let observed = t.ws.observe().await.unwrap();
     assert_eq!(cloud.count("list_bucket") - before, 2);
     assert_eq!(
         observed.sources_bucket.as_ref().map(|b| b.bucket.as_str()),
