@@ -10,7 +10,7 @@ use super::{action, seen, Cx};
 use crate::address::{Address, Kind};
 use crate::model::KeySpec;
 use crate::plan::action::{Action, Attribute, Effect, Op};
-use crate::plan::ownership::{self, leftover, standing, Leftover, Standing, Thing};
+use crate::plan::ownership::{self, standing, Standing, Thing};
 use crate::plan::reliance::Reliance;
 use crate::tags::{self, fingerprint_of};
 
@@ -252,15 +252,10 @@ impl Cx<'_> {
                 what: "key pair",
                 name: &p.key_name,
             };
-            let address = match leftover(self.project, Kind::Key, thing, &p.tags, |a| {
+            let Some(address) = self.ours_by_name(Kind::Key, thing, &p.tags, |a| {
                 self.desired.project.aws_name(a.name())
-            }) {
-                Leftover::NotOurs => continue,
-                Leftover::Misnamed { note, .. } => {
-                    self.note(note);
-                    continue;
-                }
-                Leftover::Ours(address) => address,
+            }) else {
+                continue;
             };
             if self.desired.keys.contains_key(address.name()) {
                 continue;

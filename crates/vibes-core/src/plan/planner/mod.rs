@@ -211,6 +211,26 @@ impl<'a> Cx<'a> {
         ownership(self.project, address, fingerprint)
     }
 
+    /// A resource of `kind` this project made, by its tags *and* under the name `conventional`
+    /// gives its address: its address. Anything else is not ours to delete; this project's
+    /// tags under another name are noted and left alone.
+    pub(super) fn ours_by_name(
+        &self,
+        kind: Kind,
+        thing: Thing,
+        tags: &Tags,
+        conventional: impl FnOnce(&Address) -> String,
+    ) -> Option<Address> {
+        match owner::leftover(self.project, kind, thing, tags, conventional) {
+            owner::Leftover::NotOurs => None,
+            owner::Leftover::Misnamed { note, .. } => {
+                self.note(note);
+                None
+            }
+            owner::Leftover::Ours(address) => Some(address),
+        }
+    }
+
     pub(super) fn ours(&self, tags: &Tags) -> bool {
         owner_of(tags) == Some(self.project)
     }

@@ -5,7 +5,7 @@ use super::{action, seen, Cx};
 use crate::address::{Address, Kind};
 use crate::model::Value;
 use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
-use crate::plan::ownership::{self as owner, leftover, standing, Leftover, Standing, Thing};
+use crate::plan::ownership::{self as owner, standing, Standing, Thing};
 use crate::plan::reliance::Reliance;
 use crate::tags::fingerprint_of;
 
@@ -94,17 +94,12 @@ impl Cx<'_> {
                 what: "parameter",
                 name: &p.name,
             };
-            let address = match leftover(self.project, Kind::Profile, thing, &p.tags, |a| {
+            let Some(address) = self.ours_by_name(Kind::Profile, thing, &p.tags, |a| {
                 self.desired
                     .project
                     .ssm_path(&format!("profiles/{}", a.name()))
-            }) {
-                Leftover::NotOurs => continue,
-                Leftover::Misnamed { note, .. } => {
-                    self.note(note);
-                    continue;
-                }
-                Leftover::Ours(address) => address,
+            }) else {
+                continue;
             };
             if self.desired.profiles.contains_key(address.name()) {
                 continue;

@@ -12,7 +12,7 @@ use crate::model::{StackSpec, Value};
 use crate::noecho;
 use crate::observed::ObservedStack;
 use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
-use crate::plan::ownership::{self, leftover, standing, Leftover, Standing, Thing};
+use crate::plan::ownership::{self, standing, Standing, Thing};
 use crate::plan::reliance::Reliance;
 use crate::tags::{self, fingerprint_of, idempotency_token};
 use std::collections::BTreeMap;
@@ -353,15 +353,10 @@ impl Cx<'_> {
                 what: "stack",
                 name: &s.stack_name,
             };
-            let address = match leftover(self.project, Kind::Stack, thing, &s.tags, |a| {
+            let Some(address) = self.ours_by_name(Kind::Stack, thing, &s.tags, |a| {
                 self.desired.project.aws_name(a.name())
-            }) {
-                Leftover::NotOurs => continue,
-                Leftover::Misnamed { note, .. } => {
-                    self.note(note);
-                    continue;
-                }
-                Leftover::Ours(address) => address,
+            }) else {
+                continue;
             };
             if self.desired.stacks.contains_key(address.name())
                 || s.status.starts_with("DELETE_COMPLETE")
