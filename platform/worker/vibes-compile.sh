@@ -20,6 +20,8 @@
 #   VIBES_BUILT_FROM       what this compile is built from (default: the instance tag vibes:fingerprint)
 #   VIBES_SOURCES_FORMAT   the sources tree's format, vibes | mustup | auto (default: the instance tag
 #                          vibes:sources-format, else auto: read from the tree's files)
+#   VIBES_REBUILD          "all": encode every output again, whatever the builds volume's records say
+#                          (default: the instance tag vibes:rebuild, which `vibes apply --replace compile` sets)
 #   VIBES_SOURCES_BUCKET   bucket holding the sources tree (required)
 #   VIBES_SOURCES_PREFIX   key prefix of the tree in that bucket (default: none)
 #   VIBES_BUILDS_DEVICE    device of the builds volume (default /dev/sdf; empty: VIBES_BUILDS_DIR is used as is)
@@ -202,8 +204,11 @@ if [[ -z $built_from ]]; then
   built_from=$(instance_tag 'vibes:fingerprint')
   # On EC2 the format comes with the other tags; it is there only when vibes.toml names one.
   if [[ -z $sources_format ]]; then sources_format=$(instance_tag 'vibes:sources-format' 2>/dev/null || true); fi
+  if [[ -z ${VIBES_REBUILD:-} ]]; then VIBES_REBUILD=$(instance_tag 'vibes:rebuild' 2>/dev/null || true); fi
 fi
 sources_format=${sources_format:-auto}
+rebuild_args=()
+if [[ ${VIBES_REBUILD:-} == all ]]; then rebuild_args=(--rebuild); fi
 [[ -n $project ]] || { echo "no project: set VIBES_PROJECT or tag the instance vibes:project" | tee -a "$LOG" >&2; exit 1; }
 : "${VIBES_SOURCES_BUCKET:?VIBES_SOURCES_BUCKET is not set (the launch template user data writes it)}"
 log "project $project, building from $built_from"
@@ -250,7 +255,8 @@ if [[ -z $STATUS_FILE ]]; then
 fi
 run "$VIBES_BIN" build --sources "$SOURCES_DIR" \
   --sources-bucket "$VIBES_SOURCES_BUCKET" --sources-prefix "${VIBES_SOURCES_PREFIX:-}" \
-  --out "$BUILDS_DIR" --format "$sources_format" --progress-file "$PROGRESS_FILE" "${profile_args[@]}"
+  --out "$BUILDS_DIR" --format "$sources_format" --progress-file "$PROGRESS_FILE" "${rebuild_args[@]}" \
+  "${profile_args[@]}"
 if [[ -n $publisher ]]; then
   kill "$publisher" 2>/dev/null || true
   publisher=

@@ -55,6 +55,7 @@ while (($#)); do
     --progress-file) printf '{"done": 0, "total": 2}\n' >"$2"; shift 2 ;;
     --sources) sources=$2; shift 2 ;;
     --sources-bucket) bucket=$2; shift 2 ;;
+    --rebuild) shift ;;
     --sources-prefix) mkdir -p "$sources"; cp -R "$FAKE_S3/$bucket/$2." "$sources/"; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --profile-file) p=$(basename "$2" .config); mkdir -p "$out/$p"; cp -R "$sources/." "$out/$p/"; cp "$2" "$out/$p/profile"; shift 2 ;;
@@ -387,4 +388,20 @@ fn the_sources_format_vibes_toml_names_reaches_the_compile() {
     let out = run(c);
     assert!(out.status.success(), "exit {:?}", out.status);
     assert_eq!(w.status("status.json")["status"], "succeeded");
+}
+
+#[test]
+fn a_rebuild_asked_for_reaches_the_compile_and_only_then() {
+    for (asked, expected) in [(Some("all"), true), (None, false)] {
+        let w = Worker::new();
+        let mut c = w.command("vibes-ok");
+        if let Some(value) = asked {
+            c.env("VIBES_REBUILD", value);
+        }
+        let out = run(c);
+        assert!(out.status.success(), "exit {:?}", out.status);
+        let calls = w.calls();
+        let build = &calls[position(&calls, "vibes build")];
+        assert_eq!(build.contains(" --rebuild"), expected, "{build}");
+    }
 }

@@ -36,6 +36,9 @@ pub struct BuildOptions {
     pub allow_empty: bool,
     /// The sources tree's format; `Auto` reads it from the tree's files.
     pub format: SourceFormat,
+    /// Encode every output again, whatever the records say (after an encoder bug, or a build
+    /// volume whose outputs are not to be trusted).
+    pub rebuild: bool,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -196,7 +199,7 @@ pub fn build_with(
                 }
             };
             let exists = dir.join(&output).is_file();
-            let work = match manifest.outputs.get(&key) {
+            let work = match manifest.outputs.get(&key).filter(|_| !opts.rebuild) {
                 Some(old) if exists && old.audio == record.audio && old.tags == record.tags => None,
                 Some(old) if exists && old.audio == record.audio && profile.encoder.can_retag() => {
                     Some(Work::Retag)

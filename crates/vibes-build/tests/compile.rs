@@ -202,6 +202,25 @@ fn a_changed_tags_vc_redoes_only_the_tracks_beneath_it() {
 }
 
 #[test]
+fn a_rebuild_encodes_every_output_again_whatever_the_records_say() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    collection(&src);
+    let first = build(&options(&src, &out, all_profiles()), &Recorder::default()).unwrap();
+    let mut opts = options(&src, &out, all_profiles());
+    opts.rebuild = true;
+    let again = build(&opts, &Recorder::default()).unwrap();
+    assert_eq!(
+        (again.encoded, again.retagged, again.up_to_date),
+        (first.encoded, 0, 0),
+        "{again}"
+    );
+    // And without it, the records hold again: nothing to do.
+    let after = build(&options(&src, &out, all_profiles()), &Recorder::default()).unwrap();
+    assert_eq!(after.encoded + after.retagged, 0, "{after}");
+}
+
+#[test]
 fn a_removed_source_removes_its_outputs_and_empty_directories() {
     let tmp = tempfile::tempdir().unwrap();
     let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));

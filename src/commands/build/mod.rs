@@ -31,6 +31,10 @@ pub struct BuildArgs {
     /// built (refused otherwise: an empty tree is most often a disk that is not mounted).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Encode every output again, whatever the records on the output say (after an encoder
+    /// bug; `vibes apply --replace compile` asks the worker for it).
+    #[arg(long)]
+    pub rebuild: bool,
     /// The sources tree's format [default: [sources] format of vibes.toml, else auto: read
     /// from the tree's files].
     #[arg(long, value_name = "auto|vibes|mustup")]
@@ -119,6 +123,7 @@ pub fn run(
         jobs: args.jobs.unwrap_or(0),
         allow_empty: args.allow_empty,
         format,
+        rebuild: args.rebuild,
     };
     let remote = match &args.sources_bucket {
         Some(b) => Some(bucket::BucketTree::open(

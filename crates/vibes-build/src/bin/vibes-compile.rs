@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         jobs: 0,
         allow_empty: false,
         format: Default::default(),
+        rebuild: false,
     };
     while let Some(arg) = args.next() {
         if arg == "--allow-empty" {

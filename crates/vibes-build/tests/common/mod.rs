@@ -187,6 +187,7 @@ pub fn options(sources: &Path, out: &Path, profiles: Vec<(String, String)>) -> B
         jobs: 0,
         allow_empty: false,
         format: Default::default(),
+        rebuild: false,
     }
 }
 
