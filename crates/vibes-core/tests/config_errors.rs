@@ -522,3 +522,32 @@ fn a_budget_is_dollars_of_zero_or_more() {
         "`max_run_usd` must be a number"
     );
 }
+
+#[test]
+fn prices_are_dollars_of_zero_or_more_by_name() {
+    let dir = ConfigDir::new();
+    let d = dir.ok(&format!(
+        "{PROJECT}[prices]\ngp3_gib_month = 0.07\n\n[prices.instance_hour]\n\"c7g.xlarge\" = 0.1\n"
+    ));
+    let p = d.prices.unwrap();
+    assert_eq!(p.gp3_gib_month, Some(0.07));
+    assert_eq!(p.instance_hour["c7g.xlarge"], 0.1);
+    assert_eq!(p.count(), 2);
+    let e = dir.err(&format!(
+        "{PROJECT}[prices.instance_hour]\n\"c7g.xlarge\" = -0.1\n"
+    ));
+    let f = only(&e, FaultKind::InvalidValue);
+    assert_eq!(
+        f.message(),
+        "`c7g.xlarge` must be a number of dollars, 0 or more"
+    );
+    assert_eq!(at(f), "vibes.toml:4:16");
+    let e = dir.err(&format!("{PROJECT}[prices]\ngp3_gb_month = 0.07\n"));
+    let f = only(&e, FaultKind::UnknownKey);
+    assert!(f.message().contains("gp3_gb_month"), "{}", f.message());
+    let shown = render(&e);
+    assert!(
+        shown.contains("gp3_gib_month"),
+        "the likely key is suggested: {shown}"
+    );
+}

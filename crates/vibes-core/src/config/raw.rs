@@ -20,6 +20,19 @@ pub struct RawConfig {
     pub snapshots: Option<RawSnapshots>,
     pub server: Option<RawServer>,
     pub budget: Option<RawBudget>,
+    pub prices: Option<RawPrices>,
+}
+
+/// `[prices]`, in USD; absent keys keep the table's price.
+#[derive(Debug, Default)]
+pub struct RawPrices {
+    /// Instance type → price per hour.
+    pub instance_hour: Vec<(String, Spanned<f64>)>,
+    pub gp3_gib_month: Option<Spanned<f64>>,
+    pub snapshot_gib_month: Option<Spanned<f64>>,
+    pub s3_gib_month: Option<Spanned<f64>>,
+    pub public_ipv4_hour: Option<Spanned<f64>>,
+    pub codebuild_minute: Option<Spanned<f64>>,
 }
 
 #[derive(Debug)]

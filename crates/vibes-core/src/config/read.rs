@@ -23,6 +23,7 @@ const SECTIONS: &[&str] = &[
     "snapshots",
     "server",
     "budget",
+    "prices",
 ];
 
 /// Reads the document, reporting every structural fault. `None` only when the text is not TOML.
@@ -47,6 +48,8 @@ pub(crate) fn read(src: &Source, faults: &mut Faults) -> Option<RawConfig> {
 }
 
 /// A key of a table with its value.
+mod prices;
+
 struct Entry<'a> {
     key: &'a str,
     key_span: Span,
@@ -139,6 +142,7 @@ impl Reader<'_> {
                 "snapshots" => raw.snapshots = self.snapshots(e),
                 "server" => raw.server = self.server(e),
                 "budget" => raw.budget = self.budget(e),
+                "prices" => raw.prices = self.prices(e),
                 _ => self.unknown(e, "", SECTIONS),
             }
         }

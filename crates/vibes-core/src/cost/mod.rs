@@ -45,7 +45,7 @@ pub struct PlanCost {
 /// [`PlanCost`].
 pub fn annotate(plan: &mut Plan, desired: &Desired, observed: &Observed, destroy: bool) {
     // Without a region in vibes.toml the SDK's is used; prices are then us-east-1's.
-    let prices = Prices::for_region(desired.project.region.as_deref().unwrap_or("us-east-1"));
+    let prices = Prices::for_desired(desired);
     let project = desired.project.name.as_str();
     let mut costs = Vec::with_capacity(plan.actions.len());
     for action in &mut plan.actions {
@@ -178,7 +178,7 @@ fn is_audio(path: &str) -> bool {
 
 /// The project's idle cost now, in USD a month, and where the prices come from (`vibes status`).
 pub fn idle_cost(desired: &Desired, observed: &Observed) -> (f64, String) {
-    let prices = Prices::for_region(desired.project.region.as_deref().unwrap_or("us-east-1"));
+    let prices = Prices::for_desired(desired);
     (
         cents(idle_now(&desired.project.name, desired, observed, &prices)),
         prices.source(),

@@ -18,7 +18,7 @@ pub struct Prices {
     /// Set when the table has no row for the region asked and these are us-east-1's.
     pub fallback_from: Option<String>,
     /// EC2 Linux on-demand, per instance-hour, by instance type.
-    pub instance_hour: BTreeMap<&'static str, f64>,
+    pub instance_hour: BTreeMap<String, f64>,
     /// EBS gp3, per GiB-month.
     pub gp3_gib_month: f64,
     /// EBS snapshots (standard tier), per GiB-month of stored blocks.
@@ -31,6 +31,8 @@ pub struct Prices {
     pub public_ipv4_hour: f64,
     /// CodeBuild BUILD_GENERAL1_SMALL (Linux), per build minute.
     pub codebuild_minute: f64,
+    /// How many of these prices `[prices]` in vibes.toml gave.
+    pub overridden: usize,
 }
 
 /// us-east-1's EC2 prices for the instance types vibes defaults to or documents.
@@ -82,7 +84,7 @@ impl Prices {
             fallback_from: row.is_none().then(|| region.to_string()),
             instance_hour: US_EAST_1_INSTANCES
                 .iter()
-                .map(|(t, p)| (*t, round_to(p * factor, 5)))
+                .map(|(t, p)| (t.to_string(), round_to(p * factor, 5)))
                 .collect(),
             gp3_gib_month: gp3,
             snapshot_gib_month: snap,
@@ -90,7 +92,31 @@ impl Prices {
             s3_put_per_1000: 0.005,
             public_ipv4_hour: 0.005,
             codebuild_minute: codebuild,
+            overridden: 0,
         }
+    }
+
+    /// The prices a plan of `desired` uses: the table's for its region, with `[prices]` over
+    /// them.
+    pub fn for_desired(desired: &crate::Desired) -> Prices {
+        let mut p = Prices::for_region(desired.project.region.as_deref().unwrap_or("us-east-1"));
+        let Some(o) = &desired.prices else {
+            return p;
+        };
+        p.instance_hour.extend(o.instance_hour.clone());
+        for (price, given) in [
+            (&mut p.gp3_gib_month, o.gp3_gib_month),
+            (&mut p.snapshot_gib_month, o.snapshot_gib_month),
+            (&mut p.s3_gib_month, o.s3_gib_month),
+            (&mut p.public_ipv4_hour, o.public_ipv4_hour),
+            (&mut p.codebuild_minute, o.codebuild_minute),
+        ] {
+            if let Some(given) = given {
+                *price = given;
+            }
+        }
+        p.overridden = o.count();
+        p
     }
 
     /// The hourly price of `instance_type`, when the table has it.
@@ -100,13 +126,16 @@ impl Prices {
 
     /// Where the figures come from, for the plan's closing line.
     pub fn source(&self) -> String {
-        match &self.fallback_from {
-            Some(asked) => format!(
-                "prices of {} as of {PRICES_DATE}; the table has no row for {asked}",
-                self.region
-            ),
-            None => format!("prices of {} as of {PRICES_DATE}", self.region),
+        let mut s = format!("prices of {} as of {PRICES_DATE}", self.region);
+        if let Some(asked) = &self.fallback_from {
+            s.push_str(&format!("; the table has no row for {asked}"));
         }
+        match self.overridden {
+            0 => {}
+            1 => s.push_str("; 1 price from [prices]"),
+            n => s.push_str(&format!("; {n} prices from [prices]")),
+        }
+        s
     }
 }
 
@@ -137,5 +166,28 @@ mod tests {
             far.source()
         );
         assert_eq!(far.hourly("x9.unknown"), None);
+    }
+
+    #[test]
+    fn prices_in_the_config_replace_the_tables_and_the_source_says_so() {
+        let mut d = crate::Desired::empty("tunes");
+        d.project.region = Some("eu-west-1".into());
+        let table = Prices::for_desired(&d);
+        assert_eq!(table, Prices::for_region("eu-west-1"));
+        d.prices = Some(crate::model::PriceOverrides {
+            instance_hour: [("c7g.xlarge".to_string(), 0.1), ("x9.new".to_string(), 2.0)].into(),
+            gp3_gib_month: Some(0.07),
+            ..Default::default()
+        });
+        let p = Prices::for_desired(&d);
+        assert_eq!(p.hourly("c7g.xlarge"), Some(0.1));
+        assert_eq!(p.hourly("x9.new"), Some(2.0));
+        assert_eq!(p.hourly("c7a.large"), table.hourly("c7a.large"));
+        assert_eq!(p.gp3_gib_month, 0.07);
+        assert_eq!(p.snapshot_gib_month, table.snapshot_gib_month);
+        assert_eq!(
+            p.source(),
+            "prices of eu-west-1 as of 2026-12-01; 3 prices from [prices]"
+        );
     }
 }

@@ -24,6 +24,38 @@ pub struct Desired {
     pub network: Option<ExistingNetwork>,
     /// `[budget]`: what one apply and the idle platform may cost, in USD.
     pub budget: Option<BudgetSpec>,
+    /// `[prices]`: what the account pays where it differs from vibes' price table.
+    pub prices: Option<PriceOverrides>,
+}
+
+/// Prices in USD that replace the table's (savings plans, negotiated rates, a region the table
+/// lacks). Each is optional: the table's price stands where none is given.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PriceOverrides {
+    /// Instance type → price per hour.
+    pub instance_hour: BTreeMap<String, f64>,
+    pub gp3_gib_month: Option<f64>,
+    pub snapshot_gib_month: Option<f64>,
+    pub s3_gib_month: Option<f64>,
+    pub public_ipv4_hour: Option<f64>,
+    pub codebuild_minute: Option<f64>,
+}
+
+impl PriceOverrides {
+    /// How many prices are given.
+    pub fn count(&self) -> usize {
+        self.instance_hour.len()
+            + [
+                self.gp3_gib_month,
+                self.snapshot_gib_month,
+                self.s3_gib_month,
+                self.public_ipv4_hour,
+                self.codebuild_minute,
+            ]
+            .iter()
+            .filter(|p| p.is_some())
+            .count()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
@@ -241,6 +273,7 @@ impl Desired {
             server: None,
             network: None,
             budget: None,
+            prices: None,
         }
     }
 }

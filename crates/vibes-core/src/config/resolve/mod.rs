@@ -78,6 +78,7 @@ impl<'a> Resolver<'a> {
         desired.snapshots = raw.snapshots.as_ref().map(|s| self.snapshots(s));
         desired.server = raw.server.as_ref().map(|s| self.server(s));
         desired.budget = raw.budget.as_ref().map(|b| self.budget(b));
+        desired.prices = raw.prices.as_ref().map(|p| self.prices(p));
         desired.stacks = self.stacks(&raw, &network, &desired);
         desired
     }

@@ -76,24 +76,43 @@ impl Resolver<'_> {
         }
     }
 
+    /// A number of dollars, 0 or more.
+    fn usd(&mut self, v: Option<&Spanned<f64>>, key: &str) -> Option<f64> {
+        let v = v?;
+        let n = *v.get_ref();
+        if !n.is_finite() || n < 0.0 {
+            self.fault(
+                FaultKind::InvalidValue,
+                v.span(),
+                format!("`{key}` must be a number of dollars, 0 or more"),
+                format!("{n} is not"),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
     pub(super) fn budget(&mut self, raw: &RawBudget) -> BudgetSpec {
-        let mut usd = |v: Option<&Spanned<f64>>, key: &str| {
-            let v = v?;
-            let n = *v.get_ref();
-            if !n.is_finite() || n < 0.0 {
-                self.fault(
-                    FaultKind::InvalidValue,
-                    v.span(),
-                    format!("`{key}` must be a number of dollars, 0 or more"),
-                    format!("{n} is not"),
-                );
-                return None;
-            }
-            Some(n)
-        };
         BudgetSpec {
-            max_run_usd: usd(raw.max_run_usd.as_ref(), "max_run_usd"),
-            max_idle_usd_month: usd(raw.max_idle_usd_month.as_ref(), "max_idle_usd_month"),
+            max_run_usd: self.usd(raw.max_run_usd.as_ref(), "max_run_usd"),
+            max_idle_usd_month: self.usd(raw.max_idle_usd_month.as_ref(), "max_idle_usd_month"),
+        }
+    }
+
+    pub(super) fn prices(&mut self, raw: &RawPrices) -> PriceOverrides {
+        let mut instance_hour = std::collections::BTreeMap::new();
+        for (instance_type, usd) in &raw.instance_hour {
+            if let Some(n) = self.usd(Some(usd), instance_type) {
+                instance_hour.insert(instance_type.clone(), n);
+            }
+        }
+        PriceOverrides {
+            instance_hour,
+            gp3_gib_month: self.usd(raw.gp3_gib_month.as_ref(), "gp3_gib_month"),
+            snapshot_gib_month: self.usd(raw.snapshot_gib_month.as_ref(), "snapshot_gib_month"),
+            s3_gib_month: self.usd(raw.s3_gib_month.as_ref(), "s3_gib_month"),
+            public_ipv4_hour: self.usd(raw.public_ipv4_hour.as_ref(), "public_ipv4_hour"),
+            codebuild_minute: self.usd(raw.codebuild_minute.as_ref(), "codebuild_minute"),
         }
     }
 
