@@ -55,6 +55,7 @@ PROFILES_DIR=${VIBES_PROFILES_DIR:-/run/vibes/profiles}
 DEVICE_WAIT=${VIBES_DEVICE_WAIT:-300}
 PROGRESS_SECONDS=${VIBES_PROGRESS_SECONDS:-30}
 PROGRESS_FILE=$(dirname "$PROFILES_DIR")/progress.json
+SUMMARY_FILE=$(dirname "$PROFILES_DIR")/summary.json
 VIBES_BIN=${VIBES_BIN:-/usr/local/bin/vibes}
 IMDS_URL=${VIBES_IMDS_URL:-http://169.254.169.254}
 STATUS_FILE=${VIBES_STATUS_FILE:-}
@@ -109,7 +110,11 @@ record() {
   if ((${#message} > MAX_MESSAGE)); then
     message="...${message: -MAX_MESSAGE}"
   fi
-  json="{\"built_from\": $(json_string "$built_from"), \"status\": $(json_string "$status"), \"message\": $(json_string "$message"), \"finished\": $(json_string "$finished")}"
+  json="{\"built_from\": $(json_string "$built_from"), \"status\": $(json_string "$status"), \"message\": $(json_string "$message"), \"finished\": $(json_string "$finished")"
+  # The build's figures (vibes writes them as one JSON object): the next plan prices a compile
+  # at the pace they show.
+  if [[ -s $SUMMARY_FILE ]]; then json+=", \"build\": $(<"$SUMMARY_FILE")"; fi
+  json+="}"
   if [[ -n $STATUS_FILE ]]; then
     printf '%s\n' "$json" >"$STATUS_FILE"
   else
@@ -248,14 +253,15 @@ fi
 log "profiles: ${profiles[*]}"
 
 step="compiling from s3://$VIBES_SOURCES_BUCKET/${VIBES_SOURCES_PREFIX:-}"
-rm -f "$PROGRESS_FILE"
+rm -f "$PROGRESS_FILE" "$SUMMARY_FILE"
 if [[ -z $STATUS_FILE ]]; then
   publish_progress &
   publisher=$!
 fi
 run "$VIBES_BIN" build --sources "$SOURCES_DIR" \
   --sources-bucket "$VIBES_SOURCES_BUCKET" --sources-prefix "${VIBES_SOURCES_PREFIX:-}" \
-  --out "$BUILDS_DIR" --format "$sources_format" --progress-file "$PROGRESS_FILE" "${rebuild_args[@]}" \
+  --out "$BUILDS_DIR" --format "$sources_format" --progress-file "$PROGRESS_FILE" --summary-file "$SUMMARY_FILE" \
+  "${rebuild_args[@]}" \
   "${profile_args[@]}"
 if [[ -n $publisher ]]; then
   kill "$publisher" 2>/dev/null || true

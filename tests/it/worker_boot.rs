@@ -53,6 +53,7 @@ while (($#)); do
   case $1 in
     --format) [[ $2 == "${EXPECT_FORMAT:-auto}" ]] || { echo "format $2" >&2; exit 64; }; shift 2 ;;
     --progress-file) printf '{"done": 0, "total": 2}\n' >"$2"; shift 2 ;;
+    --summary-file) printf '{"encoded": 2, "retagged": 0, "up_to_date": 0, "failed": 0, "seconds": 1.5, "read_files": 3, "read_bytes": 100}\n' >"$2"; shift 2 ;;
     --sources) sources=$2; shift 2 ;;
     --sources-bucket) bucket=$2; shift 2 ;;
     --rebuild) shift ;;
@@ -404,4 +405,17 @@ fn a_rebuild_asked_for_reaches_the_compile_and_only_then() {
         let build = &calls[position(&calls, "vibes build")];
         assert_eq!(build.contains(" --rebuild"), expected, "{build}");
     }
+}
+
+#[test]
+fn the_builds_figures_reach_the_compile_status() {
+    let w = Worker::new();
+    let out = run(w.command("vibes-ok"));
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let status = w.status("status.json");
+    assert_eq!(status["status"], "succeeded");
+    assert_eq!(status["build"]["encoded"], 2, "{status:#}");
+    assert_eq!(status["build"]["read_bytes"], 100, "{status:#}");
+    let report: vibes_core::status::CompileReport = serde_json::from_value(status).unwrap();
+    assert_eq!(report.build.unwrap().seconds, 1.5);
 }

@@ -66,6 +66,43 @@ pub struct CompileReport {
     pub finished: String,
     #[serde(default)]
     pub built_from: String,
+    /// What the build did and how long it took (`vibes build --summary-file`); absent in the
+    /// report of a worker that failed before building, or of an earlier vibes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildFigures>,
+}
+
+/// A build's figures, as `vibes build --summary-file` writes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct BuildFigures {
+    pub encoded: usize,
+    pub retagged: usize,
+    pub up_to_date: usize,
+    pub failed: usize,
+    /// Wall time of the build, fetching included.
+    pub seconds: f64,
+    /// Sources read from the bucket.
+    #[serde(default)]
+    pub read_files: usize,
+    #[serde(default)]
+    pub read_bytes: u64,
+}
+
+impl BuildFigures {
+    /// Seconds per output encoded, when the build encoded enough for the figure to mean
+    /// something (a handful of outputs is mostly start-up).
+    pub fn seconds_per_output(&self) -> Option<f64> {
+        (self.encoded >= 20 && self.seconds > 0.0).then(|| self.seconds / self.encoded as f64)
+    }
+}
+
+/// The last compile's report, as the worker wrote it.
+pub fn last_compile(project: &str, observed: &Observed) -> Option<CompileReport> {
+    observed
+        .parameters
+        .get(&compile_report_parameter(project))
+        .and_then(|p| p.value.as_deref())
+        .and_then(|v| serde_json::from_str::<CompileReport>(v).ok())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -148,11 +185,7 @@ pub fn status(project: &str, observed: &Observed, lock: Option<&LockInfo>) -> St
             served: served.as_deref() == Some(s.snapshot_id.as_str()),
         })
         .collect();
-    let last_compile = observed
-        .parameters
-        .get(&compile_report_parameter(project))
-        .and_then(|p| p.value.as_deref())
-        .and_then(|v| serde_json::from_str::<CompileReport>(v).ok());
+    let last_compile = last_compile(project, observed);
     let prefix = format!("/{project}/ami/");
     let images = observed
         .parameters

@@ -368,3 +368,56 @@ fn an_idle_budget_blocks_what_would_raise_the_idle_cost_past_it() {
         p.cost
     );
 }
+
+/// A compile is priced at the pace the last compile recorded (its build figures), not at the
+/// typical one, once it encoded enough for the figure to mean something.
+#[test]
+fn a_compile_is_priced_at_the_pace_the_last_compile_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = full_desired(dir.path());
+    let compile_cost = |observed: &Observed| {
+        let p = plan(&d, observed, &PlanOptions::default()).unwrap();
+        let a = p
+            .actions
+            .iter()
+            .find(|a| a.address.to_string() == "compile")
+            .unwrap();
+        a.attributes
+            .iter()
+            .find(|at| at.name == "cost")
+            .and_then(|at| at.value.clone())
+            .unwrap_or_default()
+    };
+    let typical = compile_cost(&Observed::default());
+    assert!(!typical.contains("last compile"), "{typical}");
+
+    let mut observed = Observed::default();
+    let name = vibes_core::status::compile_report_parameter(PROJECT);
+    let report = r#"{"built_from":"x","status":"succeeded","message":"","finished":"2026-12-01T00:00:00Z","build":{"encoded":200,"retagged":0,"up_to_date":0,"failed":0,"seconds":1200.0}}"#;
+    observed.parameters.insert(
+        name.clone(),
+        vibes_core::observed::ObservedParameter {
+            name,
+            secure: false,
+            value: Some(report.into()),
+            tags: Default::default(),
+            version: 1,
+        },
+    );
+    let paced = compile_cost(&observed);
+    assert!(
+        paced.contains("at the last compile's 6.0 s each"),
+        "{paced}"
+    );
+    let usd = |text: &str| -> f64 {
+        text.split('$')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(usd(&paced) > usd(&typical), "{paced} vs {typical}");
+}

@@ -113,6 +113,14 @@ impl BucketTree {
         self.deferred.clone()
     }
 
+    /// Files and bytes read from the bucket so far.
+    pub fn read(&self) -> (usize, u64) {
+        (
+            self.files_read.load(Ordering::Relaxed),
+            self.bytes_read.load(Ordering::Relaxed),
+        )
+    }
+
     /// What was read from the bucket, for the closing line.
     pub fn summary(&self) -> String {
         let total: u64 = self.objects.values().map(|o| o.size).sum();

@@ -43,6 +43,11 @@ pub struct BuildArgs {
     /// the end): the worker publishes it for `vibes apply` to show.
     #[arg(long, value_name = "FILE")]
     pub progress_file: Option<PathBuf>,
+    /// Write the build's figures to FILE as JSON when it is done (outputs encoded, retagged,
+    /// up to date, failed; seconds; sources read from the bucket): the worker's report carries
+    /// them, and the next plan prices a compile at the pace they show.
+    #[arg(long, value_name = "FILE")]
+    pub summary_file: Option<PathBuf>,
     /// Read the sources tree from this S3 bucket into --sources first, fetching only what the
     /// build needs: small files at once, audio only where an output is encoded from it (the
     /// worker's way; AWS is reached as the aws CLI would).
@@ -147,6 +152,22 @@ pub fn run(
     progress.finish();
     if let Some(tree) = &remote {
         errln!("{}", tree.summary());
+    }
+    if let Some(file) = &args.summary_file {
+        let (read_files, read_bytes) = remote.as_ref().map_or((0, 0), |t| t.read());
+        let figures = vibes_core::status::BuildFigures {
+            encoded: summary.encoded,
+            retagged: summary.retagged,
+            up_to_date: summary.up_to_date,
+            failed: summary.failed.len(),
+            seconds: summary.elapsed.as_secs_f64(),
+            read_files,
+            read_bytes,
+        };
+        let json = serde_json::to_string(&figures).expect("figures serialize");
+        std::fs::write(file, json + "\n")
+            .into_diagnostic()
+            .wrap_err_with(|| format!("writing {}", file.display()))?;
     }
     for w in &summary.warnings {
         errln!("{w}");

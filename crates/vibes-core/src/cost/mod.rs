@@ -101,14 +101,21 @@ fn one_off(
         Effect::RunCompile { instance_type, .. } => {
             let tracks = stale_tracks(desired, observed);
             let profiles = desired.profiles.len().max(1);
-            let minutes = COMPILE_OVERHEAD_MINUTES
-                + (tracks * profiles) as f64 * DEFAULT_SECONDS_PER_TRACK / 60.0;
-            let why = format!(
+            // The pace the last compile recorded, else a typical one.
+            let recorded = crate::status::last_compile(&desired.project.name, observed)
+                .and_then(|r| r.build)
+                .and_then(|b| b.seconds_per_output());
+            let pace = recorded.unwrap_or(DEFAULT_SECONDS_PER_TRACK);
+            let minutes = COMPILE_OVERHEAD_MINUTES + (tracks * profiles) as f64 * pace / 60.0;
+            let mut why = format!(
                 "~{} of {instance_type} for {} × {}",
                 minutes_text(minutes),
                 count(tracks, "track", "tracks"),
                 count(profiles, "profile", "profiles")
             );
+            if recorded.is_some() {
+                why.push_str(&format!(" at the last compile's {pace:.1} s each"));
+            }
             Some((
                 prices.hourly(instance_type).map(|h| h * minutes / 60.0),
                 why,

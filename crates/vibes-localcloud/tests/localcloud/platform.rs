@@ -150,8 +150,16 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
         .expect(0, &cloud);
     let first = status(&cloud, dir.path());
     assert_eq!(first["last_compile"]["status"], "succeeded", "{first:#}");
-    // The first compile reads the whole tree from the bucket, once.
+    // The first compile reads the whole tree from the bucket, once, and reports its figures
+    // (the next plan prices a compile at their pace).
     let (files, audio) = counts(&music);
+    let build = &first["last_compile"]["build"];
+    assert_eq!(
+        build["encoded"].as_u64(),
+        Some(2 * audio as u64),
+        "{first:#}"
+    );
+    assert!(build["seconds"].as_f64().unwrap() > 0.0, "{first:#}");
     assert_eq!(
         files_read(&first),
         (files, files),
@@ -216,7 +224,14 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
     // The second compile's snapshot is the newest and the one served ([snapshots] keep = 1
     // let retention take the first once the server moved on).
     let second = status(&cloud, dir.path());
-    // A tag edit reads no audio: the tree's small files (a fresh worker's disk) and nothing else.
+    // A tag edit reads no audio: the tree's small files (a fresh worker's disk) and nothing else;
+    // the edited track is retagged in both profiles, nothing is encoded.
+    let build = &second["last_compile"]["build"];
+    assert_eq!(
+        (build["encoded"].as_u64(), build["retagged"].as_u64()),
+        (Some(0), Some(2)),
+        "{second:#}"
+    );
     assert_eq!(
         files_read(&second),
         (files - audio, files),
