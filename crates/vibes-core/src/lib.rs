@@ -19,6 +19,7 @@ pub mod render;
 pub mod saved;
 pub mod scan;
 pub mod secret;
+pub mod states;
 pub mod status;
 pub mod tags;
 pub mod units;
