@@ -1,9 +1,7 @@
 //! A sources tree without any track (a disk that is not mounted, a sync gone wrong) never
 //! removes every output: the build is refused, unless `--allow-empty` asks for it.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use vibes_build::{build, BuildError};
 
 fn emptied(src: &std::path::Path) {

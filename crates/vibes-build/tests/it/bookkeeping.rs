@@ -1,13 +1,11 @@
 //! What a build keeps besides the music: its records live in `<out>/.vibes/`, never in a profile
 //! directory (which the rsync server publishes), and a build with nothing to do writes nothing.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::support::*;
 use vibes_build::{build, BOOKKEEPING_DIR};
 
 /// Every file and directory under `root`: relative path → (modified time, content; directories

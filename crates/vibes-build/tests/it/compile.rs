@@ -1,11 +1,9 @@
 //! A generated collection compiled to FLAC, MP3, Ogg Vorbis and Opus by the real encoders, with
 //! the tags read back by an independent reader.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 use lofty::file::TaggedFileExt;
 use lofty::picture::PictureType;
 use lofty::tag::{Accessor, ItemKey, Tag};

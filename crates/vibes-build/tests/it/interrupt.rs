@@ -1,13 +1,11 @@
 //! A build killed with SIGKILL halfway leaves nothing that looks finished but is not, and the
 //! next build ends with the same outputs as a clean one.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use vibes_build::build;
 
 fn finished_outputs(dir: &Path) -> Vec<String> {

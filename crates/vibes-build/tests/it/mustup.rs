@@ -2,11 +2,9 @@
 //! encoders, tags read back by an independent reader: three levels of inherited metadata, lists,
 //! front and back covers, a trim, a playlist, Unicode names, and the faults mustup users make.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 use lofty::file::{AudioFile, TaggedFileExt};
 use lofty::picture::PictureType;
 use lofty::tag::{Accessor, ItemKey, Tag};
