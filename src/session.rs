@@ -5,7 +5,7 @@ use crate::cli::{Cli, Selection};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vibes_core::cloud::Cloud;
+use vibes_core::cloud::prelude::*;
 use vibes_core::plan::PlanOptions;
 use vibes_core::{Address, Desired, Observed};
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use vibes_core::apply::{self, ApplyOptions, Reporter};
+use vibes_core::cloud::prelude::*;
 use vibes_core::plan::PlanOptions;
 use vibes_core::saved::{moved_since, SavedPlan};
 

@@ -4,6 +4,7 @@ use super::exit;
 use crate::cli::{Cli, PlanArgs};
 use crate::session::{plan_options, Session};
 use miette::Result;
+use vibes_core::cloud::prelude::*;
 use vibes_core::saved::SavedPlan;
 
 pub async fn run(cli: &Cli, args: &PlanArgs) -> Result<i32> {

@@ -3,6 +3,7 @@
 
 use crate::cli::{Cli, StatusArgs};
 use miette::{miette, Result};
+use vibes_core::cloud::prelude::*;
 
 pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
     let mut session = crate::session::Session::open(cli).await?;

@@ -1,13 +1,24 @@
 //! CloudFormation stacks: create, update in place (never change sets: see the note on
 //! update), delete, and a bounded wait.
+//!
+//! Observe reads the region's stacks (one paginated call), kept when tagged with the project
+//! or named `<project>-…`, and the template of each kept stack but another project's (the
+//! planner only needs to know whose it is).
 
-use super::poll::poll;
 use crate::error::{cloud_err, Failure};
-use crate::observe::cfn_outputs;
+use crate::observe::{foreign, in_view, READ_CONCURRENCY};
+use crate::poll::poll;
 use crate::AwsCloud;
-use aws_sdk_cloudformation::types::{Capability, Parameter, Tag};
+use async_trait::async_trait;
+use aws_sdk_cloudformation::types::{
+    Capability, Parameter, Stack, StackStatus, Tag, TemplateStage,
+};
+use futures_util::{stream, StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
 use std::time::Duration;
-use vibes_core::cloud::{CloudError, CloudResult, StackRequest, StackState, StackUpdate};
+use vibes_core::cloud::{CloudError, CloudResult, StackRequest, StackState, StackUpdate, Stacks};
+use vibes_core::observed::ObservedStack;
+use vibes_core::tags::Tags;
 
 /// The main stack makes IAM roles with names; CloudFormation wants that acknowledged.
 const CAPABILITIES: [Capability; 2] = [Capability::CapabilityIam, Capability::CapabilityNamedIam];
@@ -31,8 +42,9 @@ fn tags(req: &StackRequest) -> Vec<Tag> {
         .collect()
 }
 
-impl AwsCloud {
-    pub(crate) async fn create_stack_impl(&self, req: &StackRequest) -> CloudResult<()> {
+#[async_trait]
+impl Stacks for AwsCloud {
+    async fn create_stack(&self, req: &StackRequest) -> CloudResult<()> {
         self.cfn
             .create_stack()
             .stack_name(&req.stack_name)
@@ -49,7 +61,7 @@ impl AwsCloud {
 
     /// UpdateStack rather than a change set: the plan already shows the template diff, and a
     /// direct update carries the tags too (which is how an untagged stack is adopted).
-    pub(crate) async fn update_stack_impl(&self, req: &StackRequest) -> CloudResult<StackUpdate> {
+    async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate> {
         let sent = self
             .cfn
             .update_stack()
@@ -76,7 +88,7 @@ impl AwsCloud {
         }
     }
 
-    pub(crate) async fn delete_stack_impl(&self, stack_name: &str, token: &str) -> CloudResult<()> {
+    async fn delete_stack(&self, stack_name: &str, token: &str) -> CloudResult<()> {
         self.cfn
             .delete_stack()
             .stack_name(stack_name)
@@ -89,11 +101,7 @@ impl AwsCloud {
 
     /// Poll DescribeStacks until the stack leaves `*_IN_PROGRESS`. A stack that no longer
     /// exists has finished deleting: `DELETE_COMPLETE`.
-    pub(crate) async fn wait_stack_impl(
-        &self,
-        stack_name: &str,
-        timeout: Duration,
-    ) -> CloudResult<StackState> {
+    async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState> {
         poll(
             "WaitStack",
             &format!("stack {stack_name}"),
@@ -138,11 +146,112 @@ impl AwsCloud {
                 }
                 Ok(Some(StackState {
                     status,
-                    outputs: cfn_outputs(s),
+                    outputs: outputs_of(s),
                     reason: s.stack_status_reason().map(str::to_string),
                 }))
             },
         )
         .await
     }
+}
+
+pub(crate) async fn stacks(
+    cfn: &aws_sdk_cloudformation::Client,
+    project: &str,
+) -> CloudResult<BTreeMap<String, ObservedStack>> {
+    let mut kept = Vec::new();
+    let mut pages = cfn.describe_stacks().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| cloud_err("DescribeStacks", "stacks", e))?;
+        for s in page.stacks() {
+            if matches!(s.stack_status(), Some(StackStatus::DeleteComplete)) {
+                continue;
+            }
+            let stack = stack_of(s);
+            if in_view(project, &stack.stack_name, &stack.tags) {
+                kept.push(stack);
+            }
+        }
+    }
+    let with_templates: Vec<ObservedStack> = stream::iter(kept)
+        .map(|mut s| async move {
+            if !foreign(project, &s.tags) {
+                s.template_body = template(cfn, &s.stack_id, &s.stack_name).await?;
+            }
+            Ok::<_, CloudError>(s)
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(with_templates
+        .into_iter()
+        .map(|s| (s.stack_name.clone(), s))
+        .collect())
+}
+
+/// A stack as described, its template left empty (read separately).
+pub(crate) fn stack_of(s: &Stack) -> ObservedStack {
+    ObservedStack {
+        stack_name: s.stack_name().unwrap_or_default().into(),
+        stack_id: s.stack_id().unwrap_or_default().into(),
+        status: s
+            .stack_status()
+            .map(|st| st.as_str().to_string())
+            .unwrap_or_default(),
+        template_body: String::new(),
+        parameters: s
+            .parameters()
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.parameter_key()?.to_string(),
+                    p.parameter_value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect(),
+        outputs: outputs_of(s),
+        tags: s
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect::<Tags>(),
+    }
+}
+
+pub(crate) fn outputs_of(s: &Stack) -> BTreeMap<String, String> {
+    s.outputs()
+        .iter()
+        .filter_map(|o| {
+            Some((
+                o.output_key()?.to_string(),
+                o.output_value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// The template as submitted (not the processed form), by stack id so a same-named newer stack
+/// cannot answer for it.
+async fn template(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack_id: &str,
+    stack_name: &str,
+) -> CloudResult<String> {
+    let out = cfn
+        .get_template()
+        .stack_name(if stack_id.is_empty() {
+            stack_name
+        } else {
+            stack_id
+        })
+        .template_stage(TemplateStage::Original)
+        .send()
+        .await
+        .map_err(|e| cloud_err("GetTemplate", stack_name, e))?;
+    Ok(out.template_body().unwrap_or_default().to_string())
 }

@@ -3,14 +3,17 @@
 
 use super::tokens;
 use super::{not_found, FakeCloud};
-use crate::cloud::{CloudError, CloudResult};
-use crate::observed::{ObservedSnapshot, ObservedVolume};
-use crate::tags::Tags;
+use async_trait::async_trait;
 use std::time::Duration;
 use tokio::time::Instant;
+use vibes_core::cloud::Volumes;
+use vibes_core::cloud::{CloudError, CloudResult};
+use vibes_core::observed::{ObservedSnapshot, ObservedVolume};
+use vibes_core::tags::Tags;
 
-impl FakeCloud {
-    pub(super) async fn create_volume_impl(
+#[async_trait]
+impl Volumes for FakeCloud {
+    async fn create_volume(
         &self,
         size_gib: u32,
         availability_zone: &str,
@@ -50,11 +53,7 @@ impl FakeCloud {
         Ok(id)
     }
 
-    pub(super) async fn create_snapshot_impl(
-        &self,
-        volume_id: &str,
-        tags: &Tags,
-    ) -> CloudResult<String> {
+    async fn create_snapshot(&self, volume_id: &str, tags: &Tags) -> CloudResult<String> {
         let _s = self.enter("create_snapshot", volume_id).await?;
         let latency = self.latency("snapshot");
         let mut w = self.world();
@@ -75,11 +74,7 @@ impl FakeCloud {
         Ok(id)
     }
 
-    pub(super) async fn wait_snapshot_impl(
-        &self,
-        snapshot_id: &str,
-        timeout: Duration,
-    ) -> CloudResult<()> {
+    async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()> {
         let _s = self.enter("wait_snapshot", snapshot_id).await?;
         self.wait_for(
             "wait_snapshot",
@@ -96,7 +91,7 @@ impl FakeCloud {
         .await
     }
 
-    pub(super) async fn delete_snapshot_impl(&self, snapshot_id: &str) -> CloudResult<()> {
+    async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()> {
         let _s = self.enter("delete_snapshot", snapshot_id).await?;
         // Already gone is not an error.
         self.world().snapshots.remove(snapshot_id);

@@ -3,11 +3,11 @@
 
 use super::world::{CompileBehaviour, ImageBuildBehaviour};
 use super::FakeCloud;
-use crate::cloud::{CloudError, CloudResult};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
+use vibes_core::cloud::{CloudError, CloudResult};
 
 /// What an injected fault returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

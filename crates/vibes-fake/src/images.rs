@@ -3,17 +3,17 @@
 
 use super::world::Build;
 use super::{not_found, FakeCloud};
-use crate::cloud::{BuildOutcome, CloudError, CloudResult, ImageBuildRequest};
-use crate::observed::ObservedImage;
-use crate::tags::Tags;
+use async_trait::async_trait;
 use std::time::Duration;
 use tokio::time::Instant;
+use vibes_core::cloud::Images;
+use vibes_core::cloud::{BuildOutcome, CloudError, CloudResult, ImageBuildRequest};
+use vibes_core::observed::ObservedImage;
+use vibes_core::tags::Tags;
 
-impl FakeCloud {
-    pub(super) async fn start_image_build_impl(
-        &self,
-        req: &ImageBuildRequest,
-    ) -> CloudResult<String> {
+#[async_trait]
+impl Images for FakeCloud {
+    async fn start_image_build(&self, req: &ImageBuildRequest) -> CloudResult<String> {
         let _s = self
             .enter("start_image_build", &req.codebuild_project)
             .await?;
@@ -54,7 +54,7 @@ impl FakeCloud {
         Ok(id)
     }
 
-    pub(super) async fn wait_image_build_impl(
+    async fn wait_image_build(
         &self,
         build_id: &str,
         timeout: Duration,
@@ -78,7 +78,7 @@ impl FakeCloud {
         .await
     }
 
-    pub(super) async fn find_image_impl(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>> {
+    async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>> {
         let _s = self.enter("find_image", &format!("{tags:?}")).await?;
         let w = self.world();
         let newest = w
@@ -89,7 +89,7 @@ impl FakeCloud {
         Ok(newest.cloned())
     }
 
-    pub(super) async fn deregister_image_impl(&self, image_id: &str) -> CloudResult<()> {
+    async fn deregister_image(&self, image_id: &str) -> CloudResult<()> {
         let _s = self.enter("deregister_image", image_id).await?;
         // Already gone is not an error.
         self.world().images.remove(image_id);

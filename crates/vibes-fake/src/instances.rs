@@ -5,12 +5,14 @@
 use super::tokens::{parameters_hash, Claim};
 use super::world::{Instance, Worker, World};
 use super::{not_found, FakeCloud};
-use crate::cloud::{CloudError, CloudResult, InstanceRequest};
-use crate::observed::ObservedInstance;
-use crate::tags;
+use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
+use vibes_core::cloud::Instances;
+use vibes_core::cloud::{CloudError, CloudResult, InstanceRequest};
+use vibes_core::observed::ObservedInstance;
+use vibes_core::tags;
 
 const ENDED: [&str; 2] = ["shutting-down", "terminated"];
 
@@ -35,8 +37,9 @@ fn holder_of<'w>(w: &'w World, volume_id: &str) -> Option<&'w str> {
         .map(|(id, _)| id.as_str())
 }
 
-impl FakeCloud {
-    pub(super) async fn run_instance_impl(&self, req: &InstanceRequest) -> CloudResult<String> {
+#[async_trait]
+impl Instances for FakeCloud {
+    async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String> {
         let _s = self.enter("run_instance", &req.client_token).await?;
         let (start, run, behaviour, lag) = {
             let k = self.knobs();
@@ -129,7 +132,7 @@ impl FakeCloud {
         Ok(id)
     }
 
-    pub(super) async fn attach_volume_impl(
+    async fn attach_volume(
         &self,
         instance_id: &str,
         volume_id: &str,
@@ -178,7 +181,7 @@ impl FakeCloud {
         .await
     }
 
-    pub(super) async fn wait_instance_impl(
+    async fn wait_instance(
         &self,
         instance_id: &str,
         states: &[&str],
@@ -212,7 +215,7 @@ impl FakeCloud {
 
     /// A missing instance is not an error (as in the adapter, which takes EC2's NotFound for
     /// "already gone") — and neither is one reads do not know yet, which is left running.
-    pub(super) async fn terminate_instance_impl(&self, instance_id: &str) -> CloudResult<()> {
+    async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()> {
         let _s = self.enter("terminate_instance", instance_id).await?;
         let mut w = self.world();
         if w.visibility.hidden(instance_id, Instant::now()) {
@@ -224,7 +227,9 @@ impl FakeCloud {
         }
         Ok(())
     }
+}
 
+impl FakeCloud {
     /// The instances `observe` shows: the project's, not terminated, known to reads.
     pub(super) fn observed_instances(
         w: &World,

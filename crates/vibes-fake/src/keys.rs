@@ -3,16 +3,15 @@
 
 use super::world::KeyPair;
 use super::{not_found, FakeCloud};
-use crate::cloud::{CloudError, CloudResult};
-use crate::secret::Secret;
-use crate::tags::Tags;
+use async_trait::async_trait;
+use vibes_core::cloud::KeyPairs;
+use vibes_core::cloud::{CloudError, CloudResult};
+use vibes_core::secret::Secret;
+use vibes_core::tags::Tags;
 
-impl FakeCloud {
-    pub(super) async fn create_key_pair_impl(
-        &self,
-        key_name: &str,
-        tags: &Tags,
-    ) -> CloudResult<Secret> {
+#[async_trait]
+impl KeyPairs for FakeCloud {
+    async fn create_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<Secret> {
         let _s = self.enter("create_key_pair", key_name).await?;
         let mut w = self.world();
         if w.key_pairs.contains_key(key_name) {
@@ -35,7 +34,7 @@ impl FakeCloud {
         Ok(private)
     }
 
-    pub(super) async fn import_key_pair_impl(
+    async fn import_key_pair(
         &self,
         key_name: &str,
         public_key: &str,
@@ -66,14 +65,14 @@ impl FakeCloud {
         Ok(())
     }
 
-    pub(super) async fn delete_key_pair_impl(&self, key_name: &str) -> CloudResult<()> {
+    async fn delete_key_pair(&self, key_name: &str) -> CloudResult<()> {
         let _s = self.enter("delete_key_pair", key_name).await?;
         // EC2 answers success for a key pair that does not exist.
         self.world().key_pairs.remove(key_name);
         Ok(())
     }
 
-    pub(super) async fn tag_key_pair_impl(&self, key_name: &str, tags: &Tags) -> CloudResult<()> {
+    async fn tag_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<()> {
         let _s = self.enter("tag_key_pair", key_name).await?;
         let mut w = self.world();
         let k = w

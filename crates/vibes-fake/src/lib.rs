@@ -3,6 +3,11 @@
 //! `observe` that answers as the real adapter does. Tests set latencies per operation and
 //! inject faults, and read a log of every call with its start and end.
 //!
+//! Each service's trait is implemented in that service's module ([`keys`], [`params`],
+//! [`stacks`], [`objects`], [`images`], [`ebs`], [`instances`], and the reads in [`observe`]).
+//! It is a crate of its own, a dev-dependency of what tests with it, so that it never ships
+//! inside the library or the binary.
+//!
 //! Operation names (for latencies and faults) are the [`Cloud`] method names (`create_stack`,
 //! `put_object_from_file`, `wait_instance`, …). These name the time things take in the cloud
 //! itself, after the call that starts them: `stack` (to settle), `image_build`, `snapshot`,
@@ -25,24 +30,21 @@ mod stacks;
 mod tokens;
 mod world;
 
+#[cfg(doc)]
+use vibes_core::cloud::Cloud;
+
 pub use faults::{Call, FaultKind};
 pub use world::{CompileBehaviour, ImageBuildBehaviour};
 
-use super::{
-    BuildOutcome, Cloud, CloudError, CloudResult, ImageBuildRequest, InstanceRequest, StackRequest,
-    StackState, StackUpdate,
-};
-use crate::observed::{Observed, ObservedBucket, ObservedImage, ObservedInstance, ObservedObject};
-use crate::secret::Secret;
-use crate::tags::{self, Tags};
-use async_trait::async_trait;
 use faults::Knobs;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
+use vibes_core::cloud::{CloudError, CloudResult};
+use vibes_core::observed::{ObservedImage, ObservedInstance, ObservedObject};
+use vibes_core::tags::{self, Tags};
 use world::{KeyPair, World};
 
 pub struct FakeCloud {
@@ -212,207 +214,4 @@ fn not_found(op: &str, what: impl Into<String>) -> CloudError {
 
 fn owned_by(t: &Tags, project: &str) -> bool {
     t.get(tags::PROJECT).map(String::as_str) == Some(project)
-}
-
-#[async_trait]
-impl Cloud for FakeCloud {
-    async fn observe(&self, project: &str, sources_bucket: Option<&str>) -> CloudResult<Observed> {
-        self.observe_impl(project, sources_bucket).await
-    }
-
-    async fn list_bucket(&self, bucket: &str) -> CloudResult<Option<ObservedBucket>> {
-        self.list_bucket_impl(bucket).await
-    }
-
-    // ---------------------------------------------------------------- key pairs ([`keys`])
-
-    async fn create_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<Secret> {
-        self.create_key_pair_impl(key_name, tags).await
-    }
-
-    async fn import_key_pair(
-        &self,
-        key_name: &str,
-        public_key: &str,
-        tags: &Tags,
-    ) -> CloudResult<()> {
-        self.import_key_pair_impl(key_name, public_key, tags).await
-    }
-
-    async fn delete_key_pair(&self, key_name: &str) -> CloudResult<()> {
-        self.delete_key_pair_impl(key_name).await
-    }
-
-    async fn tag_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<()> {
-        self.tag_key_pair_impl(key_name, tags).await
-    }
-
-    // ---------------------------------------------------------------- parameters ([`params`])
-
-    async fn put_parameter(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()> {
-        self.put_parameter_impl(name, value, tags).await
-    }
-
-    async fn put_secure_parameter(
-        &self,
-        name: &str,
-        value: &Secret,
-        tags: &Tags,
-        overwrite: bool,
-    ) -> CloudResult<()> {
-        self.put_secure_parameter_impl(name, value, tags, overwrite)
-            .await
-    }
-
-    async fn create_parameter_exclusive(
-        &self,
-        name: &str,
-        value: &str,
-        tags: &Tags,
-    ) -> CloudResult<()> {
-        self.create_parameter_exclusive_impl(name, value, tags)
-            .await
-    }
-
-    async fn get_parameter(&self, name: &str) -> CloudResult<Option<String>> {
-        self.get_parameter_impl(name).await
-    }
-
-    async fn delete_parameter(&self, name: &str) -> CloudResult<()> {
-        self.delete_parameter_impl(name).await
-    }
-
-    async fn tag_parameter(&self, name: &str, tags: &Tags) -> CloudResult<()> {
-        self.tag_parameter_impl(name, tags).await
-    }
-
-    // ---------------------------------------------------------------- stacks ([`stacks`])
-
-    async fn create_stack(&self, req: &StackRequest) -> CloudResult<()> {
-        self.create_stack_impl(req).await
-    }
-
-    async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate> {
-        self.update_stack_impl(req).await
-    }
-
-    async fn delete_stack(&self, stack_name: &str, token: &str) -> CloudResult<()> {
-        self.delete_stack_impl(stack_name, token).await
-    }
-
-    async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState> {
-        self.wait_stack_impl(stack_name, timeout).await
-    }
-
-    // ---------------------------------------------------------------- S3 ([`objects`])
-
-    async fn put_object_from_file(
-        &self,
-        bucket: &str,
-        key: &str,
-        file: &Path,
-        sha256_hex: &str,
-    ) -> CloudResult<()> {
-        self.put_object_from_file_impl(bucket, key, file, sha256_hex)
-            .await
-    }
-
-    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()> {
-        self.put_object_impl(bucket, key, body).await
-    }
-
-    async fn write_bucket_manifest(
-        &self,
-        bucket: &str,
-        revision: &str,
-        uploaded: &crate::bucket_manifest::Uploaded,
-    ) -> CloudResult<()> {
-        self.write_bucket_manifest_impl(bucket, revision, uploaded)
-            .await
-    }
-
-    async fn delete_bucket(&self, bucket: &str) -> CloudResult<()> {
-        self.delete_bucket_impl(bucket).await
-    }
-
-    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
-        self.delete_objects_impl(bucket, keys).await
-    }
-
-    // ---------------------------------------------------------------- images ([`images`])
-
-    async fn start_image_build(&self, req: &ImageBuildRequest) -> CloudResult<String> {
-        self.start_image_build_impl(req).await
-    }
-
-    async fn wait_image_build(
-        &self,
-        build_id: &str,
-        timeout: Duration,
-    ) -> CloudResult<BuildOutcome> {
-        self.wait_image_build_impl(build_id, timeout).await
-    }
-
-    async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>> {
-        self.find_image_impl(tags).await
-    }
-
-    async fn deregister_image(&self, image_id: &str) -> CloudResult<()> {
-        self.deregister_image_impl(image_id).await
-    }
-
-    // ---------------------------------------------------------------- EBS ([`ebs`])
-
-    async fn create_volume(
-        &self,
-        size_gib: u32,
-        availability_zone: &str,
-        tags: &Tags,
-        token: &str,
-    ) -> CloudResult<String> {
-        self.create_volume_impl(size_gib, availability_zone, tags, token)
-            .await
-    }
-
-    async fn create_snapshot(&self, volume_id: &str, tags: &Tags) -> CloudResult<String> {
-        self.create_snapshot_impl(volume_id, tags).await
-    }
-
-    async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()> {
-        self.wait_snapshot_impl(snapshot_id, timeout).await
-    }
-
-    async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()> {
-        self.delete_snapshot_impl(snapshot_id).await
-    }
-
-    // ---------------------------------------------------------------- instances ([`instances`])
-
-    async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String> {
-        self.run_instance_impl(req).await
-    }
-
-    async fn attach_volume(
-        &self,
-        instance_id: &str,
-        volume_id: &str,
-        device: &str,
-        timeout: Duration,
-    ) -> CloudResult<()> {
-        self.attach_volume_impl(instance_id, volume_id, device, timeout)
-            .await
-    }
-
-    async fn wait_instance(
-        &self,
-        instance_id: &str,
-        states: &[&str],
-        timeout: Duration,
-    ) -> CloudResult<ObservedInstance> {
-        self.wait_instance_impl(instance_id, states, timeout).await
-    }
-
-    async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()> {
-        self.terminate_instance_impl(instance_id).await
-    }
 }

@@ -2,28 +2,16 @@
 //! them; a put from a file is refused when the SHA-256 sent does not match, as S3 does.
 
 use super::{not_found, FakeCloud};
-use crate::cloud::{CloudError, CloudResult};
-use crate::observed::{ObservedBucket, ObservedObject};
+use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use vibes_core::cloud::Objects;
+use vibes_core::cloud::{CloudError, CloudResult};
+use vibes_core::observed::ObservedObject;
 
-impl FakeCloud {
-    pub(super) async fn list_bucket_impl(
-        &self,
-        bucket: &str,
-    ) -> CloudResult<Option<ObservedBucket>> {
-        let _s = self.enter("list_bucket", bucket).await?;
-        Ok(self
-            .world()
-            .buckets
-            .get(bucket)
-            .map(|objects| ObservedBucket {
-                bucket: bucket.into(),
-                objects: objects.clone(),
-            }))
-    }
-
-    pub(super) async fn put_object_from_file_impl(
+#[async_trait]
+impl Objects for FakeCloud {
+    async fn put_object_from_file(
         &self,
         bucket: &str,
         key: &str,
@@ -56,12 +44,7 @@ impl FakeCloud {
         Ok(())
     }
 
-    pub(super) async fn put_object_impl(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-    ) -> CloudResult<()> {
+    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()> {
         let _s = self.enter("put_object", key).await?;
         let mut w = self.world();
         let b = w
@@ -81,17 +64,17 @@ impl FakeCloud {
 
     /// Counted, as the adapter's is a call AWS bills; the fake's listing is free anyway, so
     /// it keeps no manifest.
-    pub(super) async fn write_bucket_manifest_impl(
+    async fn write_bucket_manifest(
         &self,
         bucket: &str,
         _revision: &str,
-        _uploaded: &crate::bucket_manifest::Uploaded,
+        _uploaded: &vibes_core::bucket_manifest::Uploaded,
     ) -> CloudResult<()> {
         let _s = self.enter("write_bucket_manifest", bucket).await?;
         Ok(())
     }
 
-    pub(super) async fn delete_bucket_impl(&self, bucket: &str) -> CloudResult<()> {
+    async fn delete_bucket(&self, bucket: &str) -> CloudResult<()> {
         let _s = self.enter("delete_bucket", bucket).await?;
         self.world()
             .buckets
@@ -100,11 +83,7 @@ impl FakeCloud {
             .ok_or_else(|| not_found("delete_bucket", format!("bucket {bucket}")))
     }
 
-    pub(super) async fn delete_objects_impl(
-        &self,
-        bucket: &str,
-        keys: &[String],
-    ) -> CloudResult<()> {
+    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
         let _s = self.enter("delete_objects", bucket).await?;
         if keys.len() > 1000 {
             return Err(CloudError::permanent(

@@ -1,18 +1,17 @@
-//! The fake's `observe`: what one look at a project over every service answers, shown as
-//! the AWS adapter's observe shows it.
+//! The fake's reads: `observe`, what one look at a project over every service answers, shown
+//! as the AWS adapter's observe shows it; and `list_bucket`, a bucket's objects.
 
 use super::{owned_by, FakeCloud};
-use crate::cloud::CloudResult;
-use crate::observed::{
+use async_trait::async_trait;
+use vibes_core::cloud::CloudResult;
+use vibes_core::cloud::Observe;
+use vibes_core::observed::{
     Observed, ObservedBucket, ObservedKeyPair, ObservedParameter, ObservedStack,
 };
 
-impl FakeCloud {
-    pub(super) async fn observe_impl(
-        &self,
-        project: &str,
-        sources_bucket: Option<&str>,
-    ) -> CloudResult<Observed> {
+#[async_trait]
+impl Observe for FakeCloud {
+    async fn observe(&self, project: &str, sources_bucket: Option<&str>) -> CloudResult<Observed> {
         let _s = self.enter("observe", project).await?;
         let w = self.world();
         let prefix = format!("{project}-");
@@ -37,7 +36,7 @@ impl FakeCloud {
                     // asterisks (*****) for any calls that describe the stack"). moto does not
                     // mask (it compares values, not names, with the NoEcho keys).
                     parameters: {
-                        let secret = crate::noecho::declared(&st.template);
+                        let secret = vibes_core::noecho::declared(&st.template);
                         st.parameters
                             .iter()
                             .map(|(k, v)| {
@@ -106,5 +105,17 @@ impl FakeCloud {
             })
         });
         Ok(o)
+    }
+
+    async fn list_bucket(&self, bucket: &str) -> CloudResult<Option<ObservedBucket>> {
+        let _s = self.enter("list_bucket", bucket).await?;
+        Ok(self
+            .world()
+            .buckets
+            .get(bucket)
+            .map(|objects| ObservedBucket {
+                bucket: bucket.into(),
+                objects: objects.clone(),
+            }))
     }
 }

@@ -2,23 +2,21 @@
 //! SecureString is never read back as plain text, as the adapter refuses to.
 
 use super::{not_found, FakeCloud};
-use crate::cloud::{CloudError, CloudResult};
-use crate::secret::Secret;
-use crate::tags::Tags;
+use async_trait::async_trait;
+use vibes_core::cloud::Parameters;
+use vibes_core::cloud::{CloudError, CloudResult};
+use vibes_core::secret::Secret;
+use vibes_core::tags::Tags;
 
-impl FakeCloud {
-    pub(super) async fn put_parameter_impl(
-        &self,
-        name: &str,
-        value: &str,
-        tags: &Tags,
-    ) -> CloudResult<()> {
+#[async_trait]
+impl Parameters for FakeCloud {
+    async fn put_parameter(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()> {
         let _s = self.enter("put_parameter", name).await?;
         self.world().put_param(name, value.into(), false, tags);
         Ok(())
     }
 
-    pub(super) async fn put_secure_parameter_impl(
+    async fn put_secure_parameter(
         &self,
         name: &str,
         value: &Secret,
@@ -37,7 +35,7 @@ impl FakeCloud {
         Ok(())
     }
 
-    pub(super) async fn create_parameter_exclusive_impl(
+    async fn create_parameter_exclusive(
         &self,
         name: &str,
         value: &str,
@@ -55,7 +53,7 @@ impl FakeCloud {
         Ok(())
     }
 
-    pub(super) async fn get_parameter_impl(&self, name: &str) -> CloudResult<Option<String>> {
+    async fn get_parameter(&self, name: &str) -> CloudResult<Option<String>> {
         let _s = self.enter("get_parameter", name).await?;
         match self.world().parameters.get(name) {
             // As the adapter: a secret has no business in a plain `String`.
@@ -67,14 +65,14 @@ impl FakeCloud {
         }
     }
 
-    pub(super) async fn delete_parameter_impl(&self, name: &str) -> CloudResult<()> {
+    async fn delete_parameter(&self, name: &str) -> CloudResult<()> {
         let _s = self.enter("delete_parameter", name).await?;
         // Already gone is not an error (the trait's promise, as SSM's answer is mapped).
         self.world().parameters.remove(name);
         Ok(())
     }
 
-    pub(super) async fn tag_parameter_impl(&self, name: &str, tags: &Tags) -> CloudResult<()> {
+    async fn tag_parameter(&self, name: &str, tags: &Tags) -> CloudResult<()> {
         let _s = self.enter("tag_parameter", name).await?;
         let mut w = self.world();
         let p = w

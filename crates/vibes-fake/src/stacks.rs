@@ -3,13 +3,16 @@
 
 use super::world::Stack;
 use super::{not_found, FakeCloud};
-use crate::cloud::{CloudError, CloudResult, StackRequest, StackState, StackUpdate};
+use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
+use vibes_core::cloud::Stacks;
+use vibes_core::cloud::{CloudError, CloudResult, StackRequest, StackState, StackUpdate};
 
-impl FakeCloud {
-    pub(super) async fn create_stack_impl(&self, req: &StackRequest) -> CloudResult<()> {
+#[async_trait]
+impl Stacks for FakeCloud {
+    async fn create_stack(&self, req: &StackRequest) -> CloudResult<()> {
         let _s = self.enter("create_stack", &req.stack_name).await?;
         let (latency, failure, set_outputs) = {
             let k = self.knobs();
@@ -62,7 +65,7 @@ impl FakeCloud {
         Ok(())
     }
 
-    pub(super) async fn update_stack_impl(&self, req: &StackRequest) -> CloudResult<StackUpdate> {
+    async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate> {
         let _s = self.enter("update_stack", &req.stack_name).await?;
         let (latency, failure, set_outputs) = {
             let k = self.knobs();
@@ -120,11 +123,7 @@ impl FakeCloud {
         Ok(StackUpdate::Started)
     }
 
-    pub(super) async fn delete_stack_impl(
-        &self,
-        stack_name: &str,
-        _token: &str,
-    ) -> CloudResult<()> {
+    async fn delete_stack(&self, stack_name: &str, _token: &str) -> CloudResult<()> {
         let _s = self.enter("delete_stack", stack_name).await?;
         let latency = self.latency("stack");
         let mut w = self.world();
@@ -144,11 +143,7 @@ impl FakeCloud {
         Ok(())
     }
 
-    pub(super) async fn wait_stack_impl(
-        &self,
-        stack_name: &str,
-        timeout: Duration,
-    ) -> CloudResult<StackState> {
+    async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState> {
         let _s = self.enter("wait_stack", stack_name).await?;
         self.wait_for("wait_stack", format!("stack {stack_name}"), timeout, |w| {
             // DescribeStacks by name does not know a deleted stack: it reads as deleted.

@@ -15,8 +15,8 @@
 //!
 //! The fake never forgets a token (its tests last less than 24 hours).
 
-use crate::tags::short_hash;
 use std::collections::BTreeMap;
+use vibes_core::tags::short_hash;
 
 /// What a request's token says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]

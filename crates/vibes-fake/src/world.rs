@@ -4,15 +4,15 @@
 
 use super::lag::Visibility;
 use super::tokens::ClientTokens;
-use crate::cloud::ImageBuildRequest;
-use crate::observed::{
-    ObservedImage, ObservedInstance, ObservedObject, ObservedSnapshot, ObservedVolume,
-};
-use crate::plan::outputs;
-use crate::tags::{self, Tags};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
+use vibes_core::cloud::ImageBuildRequest;
+use vibes_core::observed::{
+    ObservedImage, ObservedInstance, ObservedObject, ObservedSnapshot, ObservedVolume,
+};
+use vibes_core::plan::outputs;
+use vibes_core::tags::{self, Tags};
 
 /// What a worker instance does once it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +146,7 @@ impl World {
     /// A creation time, later than every one before.
     pub fn stamp(&mut self) -> String {
         self.clock += 1;
-        crate::apply::lock::rfc3339(EPOCH + self.clock)
+        vibes_core::apply::lock::rfc3339(EPOCH + self.clock)
     }
 
     /// The outputs a stack gets when it settles: those set by the test, else the defaults of

@@ -1,15 +1,19 @@
 //! Images: a CodeBuild project runs Packer on the uploaded recipe; vibes starts the build,
-//! waits for it, then finds the AMI by the tags the build was asked to put on it.
+//! waits for it, then finds the AMI by the tags the build was asked to put on it. The builds
+//! sit here, with the AMIs they make, rather than in a CodeBuild module of their own: starting
+//! and waiting on a build is all vibes does with CodeBuild. Observe reads the project's AMIs.
 
-use super::poll::poll;
+use super::{project_filter, tags_of};
 use crate::error::{cloud_err, Failure};
-use crate::observe::image_of;
+use crate::poll::poll;
 use crate::AwsCloud;
+use async_trait::async_trait;
 use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType, StatusType};
 use aws_sdk_ec2::types::Filter;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use vibes_core::cloud::{
-    image_build_env, BuildOutcome, CloudError, CloudResult, ImageBuildRequest,
+    image_build_env, BuildOutcome, CloudError, CloudResult, ImageBuildRequest, Images, Volumes,
 };
 use vibes_core::observed::ObservedImage;
 use vibes_core::tags::Tags;
@@ -23,14 +27,12 @@ fn env(name: &str, value: impl Into<String>) -> CloudResult<EnvironmentVariable>
         .map_err(|e| CloudError::permanent("StartBuild", e.to_string()))
 }
 
-impl AwsCloud {
+#[async_trait]
+impl Images for AwsCloud {
     /// Starts the build with the recipe's location and the tags as environment
     /// ([`image_build_env`]: the names the buildspec reads), which the buildspec hands to
     /// Packer. The idempotency token makes a retried start return the same build.
-    pub(crate) async fn start_image_build_impl(
-        &self,
-        req: &ImageBuildRequest,
-    ) -> CloudResult<String> {
+    async fn start_image_build(&self, req: &ImageBuildRequest) -> CloudResult<String> {
         let tags = serde_json::to_string(&req.tags)
             .map_err(|e| CloudError::permanent("StartBuild", e.to_string()))?;
         let vars = vec![
@@ -59,7 +61,7 @@ impl AwsCloud {
             })
     }
 
-    pub(crate) async fn wait_image_build_impl(
+    async fn wait_image_build(
         &self,
         build_id: &str,
         timeout: Duration,
@@ -97,7 +99,7 @@ impl AwsCloud {
     }
 
     /// The newest `available` image of this account carrying every one of `tags`.
-    pub(crate) async fn find_image_impl(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>> {
+    async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>> {
         let mut req = self
             .ec2
             .describe_images()
@@ -119,7 +121,7 @@ impl AwsCloud {
 
     /// Deregisters the image and deletes the snapshots behind it (deregistering alone leaves
     /// them, and they are billed). An image already gone is not an error.
-    pub(crate) async fn deregister_image_impl(&self, image_id: &str) -> CloudResult<()> {
+    async fn deregister_image(&self, image_id: &str) -> CloudResult<()> {
         let described = match self.ec2.describe_images().image_ids(image_id).send().await {
             Ok(out) => out,
             Err(e) => {
@@ -144,8 +146,42 @@ impl AwsCloud {
             .await
             .map_err(|e| cloud_err("DeregisterImage", image_id, e))?;
         for s in snapshots {
-            self.delete_snapshot_impl(&s).await?;
+            self.delete_snapshot(&s).await?;
         }
         Ok(())
+    }
+}
+
+pub(crate) async fn images(
+    ec2: &aws_sdk_ec2::Client,
+    project: &str,
+) -> CloudResult<BTreeMap<String, ObservedImage>> {
+    let mut out = BTreeMap::new();
+    let mut pages = ec2
+        .describe_images()
+        .owners("self")
+        .filters(project_filter(project))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| cloud_err("DescribeImages", "images", e))?;
+        for i in page.images() {
+            let Some(id) = i.image_id() else { continue };
+            out.insert(id.to_string(), image_of(i));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn image_of(i: &aws_sdk_ec2::types::Image) -> ObservedImage {
+    ObservedImage {
+        image_id: i.image_id().unwrap_or_default().into(),
+        name: i.name().unwrap_or_default().into(),
+        state: i
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        created: i.creation_date().unwrap_or_default().into(),
+        tags: tags_of(i.tags()),
     }
 }

@@ -10,22 +10,25 @@
 //! Snapshots in [`InstanceRequest::volumes`] (the server's builds) become BlockDeviceMappings:
 //! a fresh volume each, deleted with the instance. An existing volume (the worker's builds
 //! volume, which must outlive the instance) cannot be given to RunInstances: it is attached
-//! with [`AwsCloud::attach_volume_impl`] once the instance runs. The launch template's subnet
+//! with [`Instances::attach_volume`] once the instance runs. The launch template's subnet
 //! must be in the volume's availability zone; the worker waits for the device to appear.
+//!
+//! Observe reads the project's instances that are not terminated.
 
-use super::keys::tag_spec;
-use super::poll::poll;
+use super::{project_filter, tag_spec, tags_of};
 use crate::error::{cloud_err, Failure};
-use crate::observe::instance_of;
+use crate::poll::poll;
 use crate::AwsCloud;
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, Instance, InstanceStateName, InstanceType,
+    BlockDeviceMapping, EbsBlockDevice, Filter, Instance, InstanceStateName, InstanceType,
     LaunchTemplateSpecification, ResourceType, VolumeState, VolumeType,
 };
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 use vibes_core::apply::launch::VISIBILITY_GRACE;
-use vibes_core::cloud::{CloudError, CloudResult, InstanceRequest};
+use vibes_core::cloud::{CloudError, CloudResult, InstanceRequest, Instances};
 use vibes_core::observed::ObservedInstance;
 
 fn launch_template(name_or_id: &str) -> LaunchTemplateSpecification {
@@ -47,8 +50,9 @@ fn ended_state(instance: &Instance) -> Option<&'static str> {
     }
 }
 
-impl AwsCloud {
-    pub(crate) async fn run_instance_impl(&self, req: &InstanceRequest) -> CloudResult<String> {
+#[async_trait]
+impl Instances for AwsCloud {
+    async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String> {
         let mut mappings = Vec::new();
         for (device, id) in &req.volumes {
             if !id.starts_with("snap-") {
@@ -109,7 +113,7 @@ impl AwsCloud {
     /// Waits for the instance to run (through the moment after its launch when EC2's reads do
     /// not know it yet) and for the volume to be free (a terminated worker may still hold it),
     /// then attaches it. Already attached to this instance is done.
-    pub(crate) async fn attach_volume_impl(
+    async fn attach_volume(
         &self,
         instance_id: &str,
         volume_id: &str,
@@ -124,7 +128,7 @@ impl AwsCloud {
             timeout,
             || async {
                 match self
-                    .wait_instance_impl(instance_id, &["running", "stopped"], Duration::ZERO)
+                    .wait_instance(instance_id, &["running", "stopped"], Duration::ZERO)
                     .await
                 {
                     Ok(_) => Ok(Some(())),
@@ -145,51 +149,9 @@ impl AwsCloud {
         .await
     }
 
-    /// One look at the volume: attached here is done; available is attached now; attached
-    /// elsewhere is waited for.
-    async fn attach_if_free(
-        &self,
-        instance_id: &str,
-        volume_id: &str,
-        device: &str,
-    ) -> CloudResult<Option<()>> {
-        let described = self
-            .ec2
-            .describe_volumes()
-            .volume_ids(volume_id)
-            .send()
-            .await
-            .map_err(|e| cloud_err("DescribeVolumes", volume_id, e))?;
-        let Some(volume) = described.volumes().first() else {
-            return Err(CloudError::NotFound {
-                operation: "DescribeVolumes".into(),
-                what: volume_id.into(),
-            });
-        };
-        if volume
-            .attachments()
-            .iter()
-            .any(|a| a.instance_id() == Some(instance_id))
-        {
-            return Ok(Some(()));
-        }
-        if volume.state() != Some(&VolumeState::Available) {
-            return Ok(None);
-        }
-        self.ec2
-            .attach_volume()
-            .volume_id(volume_id)
-            .instance_id(instance_id)
-            .device(device)
-            .send()
-            .await
-            .map_err(|e| cloud_err("AttachVolume", &format!("{volume_id} to {instance_id}"), e))?;
-        Ok(Some(()))
-    }
-
     /// Until the instance is in one of `states`; an instance that terminates on the way
     /// (and `terminated` was not asked for) fails at once with the reason EC2 gives.
-    pub(crate) async fn wait_instance_impl(
+    async fn wait_instance(
         &self,
         instance_id: &str,
         states: &[&str],
@@ -236,7 +198,7 @@ impl AwsCloud {
 
     /// An instance already gone is not an error. (EC2 also says "not found" of an instance
     /// launched a moment ago; the core terminates only instances a read has shown.)
-    pub(crate) async fn terminate_instance_impl(&self, instance_id: &str) -> CloudResult<()> {
+    async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()> {
         match self
             .ec2
             .terminate_instances()
@@ -252,6 +214,94 @@ impl AwsCloud {
                 }
             }
         }
+    }
+}
+
+impl AwsCloud {
+    /// One look at the volume: attached here is done; available is attached now; attached
+    /// elsewhere is waited for.
+    async fn attach_if_free(
+        &self,
+        instance_id: &str,
+        volume_id: &str,
+        device: &str,
+    ) -> CloudResult<Option<()>> {
+        let described = self
+            .ec2
+            .describe_volumes()
+            .volume_ids(volume_id)
+            .send()
+            .await
+            .map_err(|e| cloud_err("DescribeVolumes", volume_id, e))?;
+        let Some(volume) = described.volumes().first() else {
+            return Err(CloudError::NotFound {
+                operation: "DescribeVolumes".into(),
+                what: volume_id.into(),
+            });
+        };
+        if volume
+            .attachments()
+            .iter()
+            .any(|a| a.instance_id() == Some(instance_id))
+        {
+            return Ok(Some(()));
+        }
+        if volume.state() != Some(&VolumeState::Available) {
+            return Ok(None);
+        }
+        self.ec2
+            .attach_volume()
+            .volume_id(volume_id)
+            .instance_id(instance_id)
+            .device(device)
+            .send()
+            .await
+            .map_err(|e| cloud_err("AttachVolume", &format!("{volume_id} to {instance_id}"), e))?;
+        Ok(Some(()))
+    }
+}
+
+/// Instance states worth knowing about: terminated ones are history.
+const LIVE_STATES: [&str; 5] = ["pending", "running", "shutting-down", "stopping", "stopped"];
+
+pub(crate) async fn instances(
+    ec2: &aws_sdk_ec2::Client,
+    project: &str,
+) -> CloudResult<BTreeMap<String, ObservedInstance>> {
+    let mut out = BTreeMap::new();
+    let live = Filter::builder()
+        .name("instance-state-name")
+        .set_values(Some(LIVE_STATES.map(String::from).to_vec()))
+        .build();
+    let mut pages = ec2
+        .describe_instances()
+        .filters(project_filter(project))
+        .filters(live)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| cloud_err("DescribeInstances", "instances", e))?;
+        for r in page.reservations() {
+            for i in r.instances() {
+                let Some(id) = i.instance_id() else { continue };
+                out.insert(id.to_string(), instance_of(i));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn instance_of(i: &aws_sdk_ec2::types::Instance) -> ObservedInstance {
+    ObservedInstance {
+        instance_id: i.instance_id().unwrap_or_default().into(),
+        state: i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default(),
+        public_ip: i.public_ip_address().map(str::to_string),
+        private_ip: i.private_ip_address().map(str::to_string),
+        tags: tags_of(i.tags()),
     }
 }
 

@@ -1,33 +1,23 @@
 //! EC2 key pairs. Generated keys are ED25519 in OpenSSH form; the private key comes back once,
-//! as a [`Secret`], and is never logged.
+//! as a [`Secret`], and is never logged. Observe reads every key pair: they are few, and
+//! another project's under our names must be seen.
 
+use super::{ec2_tags, tag_spec, tags_of};
 use crate::error::{cloud_err, Failure};
+use crate::observe::in_view;
 use crate::AwsCloud;
+use async_trait::async_trait;
 use aws_sdk_ec2::primitives::Blob;
-use aws_sdk_ec2::types::{KeyFormat, KeyType, ResourceType, Tag, TagSpecification};
-use vibes_core::cloud::{CloudError, CloudResult};
+use aws_sdk_ec2::types::{KeyFormat, KeyType, ResourceType};
+use std::collections::BTreeMap;
+use vibes_core::cloud::{CloudError, CloudResult, KeyPairs};
+use vibes_core::observed::ObservedKeyPair;
 use vibes_core::secret::Secret;
 use vibes_core::tags::Tags;
 
-pub(crate) fn ec2_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-pub(crate) fn tag_spec(resource: ResourceType, tags: &Tags) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(resource)
-        .set_tags(Some(ec2_tags(tags)))
-        .build()
-}
-
-impl AwsCloud {
-    pub(crate) async fn create_key_pair_impl(
-        &self,
-        key_name: &str,
-        tags: &Tags,
-    ) -> CloudResult<Secret> {
+#[async_trait]
+impl KeyPairs for AwsCloud {
+    async fn create_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<Secret> {
         let out = self
             .ec2
             .create_key_pair()
@@ -47,7 +37,7 @@ impl AwsCloud {
         Ok(Secret::new(material))
     }
 
-    pub(crate) async fn import_key_pair_impl(
+    async fn import_key_pair(
         &self,
         key_name: &str,
         public_key: &str,
@@ -65,7 +55,7 @@ impl AwsCloud {
     }
 
     /// Deleting a key pair that is already gone succeeds (as EC2 itself does).
-    pub(crate) async fn delete_key_pair_impl(&self, key_name: &str) -> CloudResult<()> {
+    async fn delete_key_pair(&self, key_name: &str) -> CloudResult<()> {
         match self.ec2.delete_key_pair().key_name(key_name).send().await {
             Ok(_) => Ok(()),
             Err(e) => match Failure::from_sdk(&e).into_cloud("DeleteKeyPair", key_name, &[]) {
@@ -77,7 +67,7 @@ impl AwsCloud {
 
     /// Tags an existing (adopted) key pair: CreateTags wants the key pair id, so this costs a
     /// describe first.
-    pub(crate) async fn tag_key_pair_impl(&self, key_name: &str, tags: &Tags) -> CloudResult<()> {
+    async fn tag_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<()> {
         let found = self
             .ec2
             .describe_key_pairs()
@@ -102,4 +92,31 @@ impl AwsCloud {
             .map_err(|e| cloud_err("CreateTags", key_name, e))?;
         Ok(())
     }
+}
+
+pub(crate) async fn key_pairs(
+    ec2: &aws_sdk_ec2::Client,
+    project: &str,
+) -> CloudResult<BTreeMap<String, ObservedKeyPair>> {
+    let out = ec2
+        .describe_key_pairs()
+        .send()
+        .await
+        .map_err(|e| cloud_err("DescribeKeyPairs", "key pairs", e))?;
+    Ok(out
+        .key_pairs()
+        .iter()
+        .filter_map(|k| {
+            let name = k.key_name()?.to_string();
+            let tags = tags_of(k.tags());
+            in_view(project, &name, &tags).then(|| {
+                let pair = ObservedKeyPair {
+                    key_name: name.clone(),
+                    key_pair_id: k.key_pair_id().unwrap_or_default().into(),
+                    tags,
+                };
+                (name, pair)
+            })
+        })
+        .collect())
 }

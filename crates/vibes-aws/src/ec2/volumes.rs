@@ -1,17 +1,21 @@
-//! EBS volumes and snapshots, tagged at creation.
+//! EBS volumes and snapshots, tagged at creation; observe reads the project's.
 
-use super::keys::tag_spec;
-use super::poll::poll;
+use super::{project_filter, tag_spec, tags_of};
 use crate::error::{cloud_err, Failure};
+use crate::poll::poll;
 use crate::AwsCloud;
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, SnapshotState, VolumeType};
+use std::collections::BTreeMap;
 use std::time::Duration;
-use vibes_core::cloud::{CloudError, CloudResult};
+use vibes_core::cloud::{CloudError, CloudResult, Volumes};
+use vibes_core::observed::{ObservedSnapshot, ObservedVolume};
 use vibes_core::tags::Tags;
 
-impl AwsCloud {
+#[async_trait]
+impl Volumes for AwsCloud {
     /// A gp3 volume; the client token makes a retried create return the same volume.
-    pub(crate) async fn create_volume_impl(
+    async fn create_volume(
         &self,
         size_gib: u32,
         availability_zone: &str,
@@ -39,11 +43,7 @@ impl AwsCloud {
             .ok_or_else(|| CloudError::permanent("CreateVolume", "no volume id returned"))
     }
 
-    pub(crate) async fn create_snapshot_impl(
-        &self,
-        volume_id: &str,
-        tags: &Tags,
-    ) -> CloudResult<String> {
+    async fn create_snapshot(&self, volume_id: &str, tags: &Tags) -> CloudResult<String> {
         let description = tags
             .get(vibes_core::tags::ADDRESS)
             .map(|a| format!("vibes {a}"))
@@ -66,11 +66,7 @@ impl AwsCloud {
     }
 
     /// Until `completed`; a snapshot in `error` fails at once.
-    pub(crate) async fn wait_snapshot_impl(
-        &self,
-        snapshot_id: &str,
-        timeout: Duration,
-    ) -> CloudResult<()> {
+    async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()> {
         poll(
             "WaitSnapshot",
             &format!("snapshot {snapshot_id}"),
@@ -106,7 +102,7 @@ impl AwsCloud {
     }
 
     /// A snapshot already gone is not an error.
-    pub(crate) async fn delete_snapshot_impl(&self, snapshot_id: &str) -> CloudResult<()> {
+    async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()> {
         match self
             .ec2
             .delete_snapshot()
@@ -120,5 +116,73 @@ impl AwsCloud {
                 other => Err(other),
             },
         }
+    }
+}
+
+pub(crate) async fn volumes(
+    ec2: &aws_sdk_ec2::Client,
+    project: &str,
+) -> CloudResult<BTreeMap<String, ObservedVolume>> {
+    let mut out = BTreeMap::new();
+    let mut pages = ec2
+        .describe_volumes()
+        .filters(project_filter(project))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| cloud_err("DescribeVolumes", "volumes", e))?;
+        for v in page.volumes() {
+            let Some(id) = v.volume_id() else { continue };
+            out.insert(
+                id.to_string(),
+                ObservedVolume {
+                    volume_id: id.into(),
+                    size_gib: v.size().unwrap_or_default().max(0) as u32,
+                    state: v
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    tags: tags_of(v.tags()),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn snapshots(
+    ec2: &aws_sdk_ec2::Client,
+    project: &str,
+) -> CloudResult<BTreeMap<String, ObservedSnapshot>> {
+    let mut out = BTreeMap::new();
+    let mut pages = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(project_filter(project))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| cloud_err("DescribeSnapshots", "snapshots", e))?;
+        for s in page.snapshots() {
+            let Some(id) = s.snapshot_id() else { continue };
+            out.insert(id.to_string(), snapshot_of(s));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn snapshot_of(s: &aws_sdk_ec2::types::Snapshot) -> ObservedSnapshot {
+    ObservedSnapshot {
+        snapshot_id: s.snapshot_id().unwrap_or_default().into(),
+        volume_id: s.volume_id().unwrap_or_default().into(),
+        state: s
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        started: s
+            .start_time()
+            .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+            .unwrap_or_default(),
+        tags: tags_of(s.tags()),
     }
 }

@@ -10,17 +10,15 @@
 //! whose S3 checksum is a checksum of part checksums); objects without it fall back to a
 //! full-object `ChecksumSHA256`, and otherwise have no known hash (and are uploaded again).
 
-use super::READ_CONCURRENCY;
+use super::SHA256_METADATA;
 use crate::error::{cloud_err, Failure};
+use crate::observe::READ_CONCURRENCY;
 use aws_sdk_s3::types::{ChecksumMode, EncodingType};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use vibes_core::bucket_manifest::{BucketManifest, MANIFEST_KEY};
 use vibes_core::cloud::{CloudError, CloudResult};
 use vibes_core::observed::{ObservedBucket, ObservedObject};
-
-/// The metadata key (without `x-amz-meta-`) holding an object's hex SHA-256.
-pub const SHA256_METADATA: &str = "sha256";
 
 /// One object as ListObjectsV2 shows it.
 #[derive(Debug, Clone)]

@@ -2,9 +2,11 @@
 //! scanned (`BadDigest`), and stores the hex form as `x-amz-meta-sha256` for observe.
 //! Files of [`crate::MULTIPART_THRESHOLD`] or more go up in parts, each with its own checksum.
 
+use super::read;
+use super::SHA256_METADATA;
 use crate::error::{cloud_err, Failure};
-use crate::observe::SHA256_METADATA;
 use crate::AwsCloud;
+use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, EncodingType,
@@ -15,7 +17,7 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use tokio::io::AsyncReadExt;
 use vibes_core::bucket_manifest::{BucketManifest, ManifestEntry, Uploaded, MANIFEST_KEY};
-use vibes_core::cloud::{CloudError, CloudResult};
+use vibes_core::cloud::{CloudError, CloudResult, Objects};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -41,8 +43,9 @@ fn io_err(operation: &str, file: &Path, e: std::io::Error) -> CloudError {
     CloudError::permanent(operation, format!("{}: {e}", file.display()))
 }
 
-impl AwsCloud {
-    pub(crate) async fn put_object_from_file_impl(
+#[async_trait]
+impl Objects for AwsCloud {
+    async fn put_object_from_file(
         &self,
         bucket: &str,
         key: &str,
@@ -76,6 +79,162 @@ impl AwsCloud {
         Ok(())
     }
 
+    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> CloudResult<()> {
+        let digest = Sha256::digest(&body);
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .checksum_sha256(aws_smithy_types::base64::encode(digest))
+            .metadata(SHA256_METADATA, hex::encode(digest))
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| cloud_err("PutObject", &format!("s3://{bucket}/{key}"), e))?;
+        Ok(())
+    }
+
+    /// The manifest after a sync: one listing (for ETags), the previous manifest, and a
+    /// HeadObject only for objects neither this sync uploaded nor the old manifest vouches for
+    /// (so a bucket filled before manifests existed is read once, here, not on every plan).
+    /// Apply holds the project lock, so no other vibes writes between the uploads and this
+    /// listing; an uploaded object whose listed size differs from the scan is not vouched for.
+    async fn write_bucket_manifest(
+        &self,
+        bucket: &str,
+        revision: &str,
+        uploaded: &Uploaded,
+    ) -> CloudResult<()> {
+        let listed =
+            read::listing(&self.s3, bucket)
+                .await?
+                .ok_or_else(|| CloudError::NotFound {
+                    operation: "ListObjectsV2".into(),
+                    what: format!("bucket {bucket}"),
+                })?;
+        let old = read::read_manifest(&self.s3, bucket, &listed)
+            .await?
+            .map(|(m, _)| m);
+        let mut manifest = BucketManifest::new(revision);
+        let mut unknown = Vec::new();
+        for l in listed.into_iter().filter(|l| l.key != MANIFEST_KEY) {
+            let Some(etag) = l.etag.clone() else { continue };
+            let sha256 = match uploaded.get(&l.key) {
+                Some(u) if u.size == l.size => u.sha256.clone(),
+                _ => old
+                    .as_ref()
+                    .and_then(|m| m.trusted_sha256(&l.key, l.size, Some(&etag)))
+                    .map(str::to_string),
+            };
+            match sha256 {
+                Some(sha256) => {
+                    manifest.objects.insert(
+                        l.key,
+                        ManifestEntry {
+                            size: l.size,
+                            sha256,
+                            etag: Some(etag),
+                        },
+                    );
+                }
+                None => unknown.push((l.key, l.size, etag)),
+            }
+        }
+        let s3 = &self.s3;
+        let headed: Vec<(String, Option<ManifestEntry>)> = stream::iter(unknown)
+            .map(|(key, size, etag)| async move {
+                let sha256 = read::object_sha256(s3, bucket, &key).await?;
+                Ok::<_, CloudError>((
+                    key,
+                    sha256.map(|sha256| ManifestEntry {
+                        size,
+                        sha256,
+                        etag: Some(etag),
+                    }),
+                ))
+            })
+            .buffer_unordered(crate::observe::READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        manifest
+            .objects
+            .extend(headed.into_iter().filter_map(|(k, e)| e.map(|e| (k, e))));
+        self.put_object(bucket, MANIFEST_KEY, manifest.to_json())
+            .await
+    }
+
+    /// DeleteObjects in batches of 1000 (the API's limit); any key S3 reports as not
+    /// deleted fails the call with its code.
+    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
+        let keys: Vec<(String, Option<String>)> = keys.iter().map(|k| (k.clone(), None)).collect();
+        self.delete_keys(bucket, keys).await
+    }
+
+    /// Empties the (versioned) bucket — every object version and every delete marker, listed
+    /// first and then deleted a thousand at a time — and deletes it.
+    async fn delete_bucket(&self, bucket: &str) -> CloudResult<()> {
+        let what = format!("s3://{bucket}");
+        let mut versions: Vec<(String, Option<String>)> = Vec::new();
+        // ListObjectVersions has no paginator in the SDK: its pages continue from a key and
+        // version marker pair.
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .s3
+                .list_object_versions()
+                .bucket(bucket)
+                .encoding_type(EncodingType::Url)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| cloud_err("ListObjectVersions", &what, e))?;
+            let keys = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                );
+            // Decoded only when the answer says it is encoded (moto, unlike S3, answers
+            // ListObjectVersions with raw keys and no EncodingType).
+            let encoded = page.encoding_type() == Some(&EncodingType::Url);
+            let decode = |k: &str| {
+                if encoded {
+                    read::url_decoded(k)
+                } else {
+                    k.to_string()
+                }
+            };
+            for (key, version) in keys {
+                if let Some(key) = key {
+                    versions.push((decode(key), version.map(str::to_string)));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            // NextKeyMarker comes URL-encoded like the keys; the request takes the key itself.
+            key_marker = page.next_key_marker().map(decode);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        self.delete_keys(bucket, versions).await?;
+        self.s3
+            .delete_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| cloud_err("DeleteBucket", &what, e))?;
+        Ok(())
+    }
+}
+
+impl AwsCloud {
     /// Parts are read one at a time (memory: one part), hashed, and sent with their checksum;
     /// the whole file's hash is checked against `sha256_hex` before the upload is completed,
     /// so a file that changed since it was scanned never lands. Failures abort the upload.
@@ -193,105 +352,6 @@ impl AwsCloud {
         Ok(())
     }
 
-    pub(crate) async fn put_object_impl(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-    ) -> CloudResult<()> {
-        let digest = Sha256::digest(&body);
-        self.s3
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .checksum_sha256(aws_smithy_types::base64::encode(digest))
-            .metadata(SHA256_METADATA, hex::encode(digest))
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| cloud_err("PutObject", &format!("s3://{bucket}/{key}"), e))?;
-        Ok(())
-    }
-
-    /// The manifest after a sync: one listing (for ETags), the previous manifest, and a
-    /// HeadObject only for objects neither this sync uploaded nor the old manifest vouches for
-    /// (so a bucket filled before manifests existed is read once, here, not on every plan).
-    /// Apply holds the project lock, so no other vibes writes between the uploads and this
-    /// listing; an uploaded object whose listed size differs from the scan is not vouched for.
-    pub(crate) async fn write_bucket_manifest_impl(
-        &self,
-        bucket: &str,
-        revision: &str,
-        uploaded: &Uploaded,
-    ) -> CloudResult<()> {
-        let listed = crate::observe::s3_listing(&self.s3, bucket)
-            .await?
-            .ok_or_else(|| CloudError::NotFound {
-                operation: "ListObjectsV2".into(),
-                what: format!("bucket {bucket}"),
-            })?;
-        let old = crate::observe::s3_read_manifest(&self.s3, bucket, &listed)
-            .await?
-            .map(|(m, _)| m);
-        let mut manifest = BucketManifest::new(revision);
-        let mut unknown = Vec::new();
-        for l in listed.into_iter().filter(|l| l.key != MANIFEST_KEY) {
-            let Some(etag) = l.etag.clone() else { continue };
-            let sha256 = match uploaded.get(&l.key) {
-                Some(u) if u.size == l.size => u.sha256.clone(),
-                _ => old
-                    .as_ref()
-                    .and_then(|m| m.trusted_sha256(&l.key, l.size, Some(&etag)))
-                    .map(str::to_string),
-            };
-            match sha256 {
-                Some(sha256) => {
-                    manifest.objects.insert(
-                        l.key,
-                        ManifestEntry {
-                            size: l.size,
-                            sha256,
-                            etag: Some(etag),
-                        },
-                    );
-                }
-                None => unknown.push((l.key, l.size, etag)),
-            }
-        }
-        let s3 = &self.s3;
-        let headed: Vec<(String, Option<ManifestEntry>)> = stream::iter(unknown)
-            .map(|(key, size, etag)| async move {
-                let sha256 = crate::observe::s3_object_sha256(s3, bucket, &key).await?;
-                Ok::<_, CloudError>((
-                    key,
-                    sha256.map(|sha256| ManifestEntry {
-                        size,
-                        sha256,
-                        etag: Some(etag),
-                    }),
-                ))
-            })
-            .buffer_unordered(crate::observe::READ_CONCURRENCY)
-            .try_collect()
-            .await?;
-        manifest
-            .objects
-            .extend(headed.into_iter().filter_map(|(k, e)| e.map(|e| (k, e))));
-        self.put_object_impl(bucket, MANIFEST_KEY, manifest.to_json())
-            .await
-    }
-
-    /// DeleteObjects in batches of 1000 (the API's limit); any key S3 reports as not
-    /// deleted fails the call with its code.
-    pub(crate) async fn delete_objects_impl(
-        &self,
-        bucket: &str,
-        keys: &[String],
-    ) -> CloudResult<()> {
-        let keys: Vec<(String, Option<String>)> = keys.iter().map(|k| (k.clone(), None)).collect();
-        self.delete_keys(bucket, keys).await
-    }
-
     /// Deletes each (key, version): a thousand at a time with DeleteObjects; a key holding a
     /// control character on its own with DeleteObject, where it travels percent-encoded in the
     /// URL (DeleteObjects' XML body has no way to write most of them). Any key S3 reports as
@@ -357,69 +417,6 @@ impl AwsCloud {
                 return Err(f.into_cloud("DeleteObjects", &what, &[]));
             }
         }
-        Ok(())
-    }
-
-    /// Empties the (versioned) bucket — every object version and every delete marker, listed
-    /// first and then deleted a thousand at a time — and deletes it.
-    pub(crate) async fn delete_bucket_impl(&self, bucket: &str) -> CloudResult<()> {
-        let what = format!("s3://{bucket}");
-        let mut versions: Vec<(String, Option<String>)> = Vec::new();
-        // ListObjectVersions has no paginator in the SDK: its pages continue from a key and
-        // version marker pair.
-        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
-        loop {
-            let page = self
-                .s3
-                .list_object_versions()
-                .bucket(bucket)
-                .encoding_type(EncodingType::Url)
-                .set_key_marker(key_marker.take())
-                .set_version_id_marker(version_marker.take())
-                .send()
-                .await
-                .map_err(|e| cloud_err("ListObjectVersions", &what, e))?;
-            let keys = page
-                .versions()
-                .iter()
-                .map(|v| (v.key(), v.version_id()))
-                .chain(
-                    page.delete_markers()
-                        .iter()
-                        .map(|m| (m.key(), m.version_id())),
-                );
-            // Decoded only when the answer says it is encoded (moto, unlike S3, answers
-            // ListObjectVersions with raw keys and no EncodingType).
-            let encoded = page.encoding_type() == Some(&EncodingType::Url);
-            let decode = |k: &str| {
-                if encoded {
-                    crate::observe::s3_url_decoded(k)
-                } else {
-                    k.to_string()
-                }
-            };
-            for (key, version) in keys {
-                if let Some(key) = key {
-                    versions.push((decode(key), version.map(str::to_string)));
-                }
-            }
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            // NextKeyMarker comes URL-encoded like the keys; the request takes the key itself.
-            key_marker = page.next_key_marker().map(decode);
-            version_marker = page.next_version_id_marker().map(str::to_string);
-            if key_marker.is_none() {
-                break;
-            }
-        }
-        self.delete_keys(bucket, versions).await?;
-        self.s3
-            .delete_bucket()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(|e| cloud_err("DeleteBucket", &what, e))?;
         Ok(())
     }
 }

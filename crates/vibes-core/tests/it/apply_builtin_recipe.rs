@@ -2,16 +2,14 @@
 //! binary (no checkout of vibes next to the config), each where the image build looks for it, and
 //! refuses a plan whose built-in files are not the ones this vibes carries.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::path::Path;
 use std::sync::Arc;
 use vibes_core::apply::Outcome;
-use vibes_core::cloud::fake::FakeCloud;
 use vibes_core::config::{self, builtin};
 use vibes_core::model::ImageSpec;
 use vibes_core::{Address, Desired};
+use vibes_fake::FakeCloud;
 
 const ARTIFACTS: &str = "tunes-artifacts";
 

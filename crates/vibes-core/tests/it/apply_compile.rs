@@ -2,16 +2,14 @@
 //! a timeout and when the apply is interrupted. And images are built only from the recipe the
 //! plan saw.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use vibes_core::apply::{self, ApplyReport, Outcome, RecordingReporter};
-use vibes_core::cloud::fake::{CompileBehaviour, FakeCloud, ImageBuildBehaviour};
+use vibes_core::apply::{self, Outcome, RecordingReporter};
 use vibes_core::observed::ObservedInstance;
-use vibes_core::{tags, Address, Plan};
+use vibes_core::{tags, Address};
+use vibes_fake::{CompileBehaviour, FakeCloud, ImageBuildBehaviour};
 
 fn workers(cloud: &FakeCloud) -> Vec<ObservedInstance> {
     cloud
@@ -19,14 +17,6 @@ fn workers(cloud: &FakeCloud) -> Vec<ObservedInstance> {
         .into_iter()
         .filter(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile"))
         .collect()
-}
-
-fn outcome_of<'a>(p: &Plan, report: &'a ApplyReport, address: &Address) -> &'a Outcome {
-    &report.outcomes[p
-        .actions
-        .iter()
-        .position(|a| &a.address == address)
-        .expect("planned")]
 }
 
 #[tokio::test]
@@ -189,10 +179,7 @@ async fn secrets_never_reach_errors_or_progress() {
     let desired = full_desired(dir.path());
     let cloud = Arc::new(FakeCloud::new());
     // The private key is made, then storing it fails: the error must not carry it.
-    cloud.fail_always(
-        "put_secure_parameter",
-        vibes_core::cloud::fake::FaultKind::Permanent,
-    );
+    cloud.fail_always("put_secure_parameter", vibes_fake::FaultKind::Permanent);
     let (p, o) = plan(&desired, &cloud).await;
     let (report, reporter) = run(&p, &o, &cloud, &options(dir.path())).await;
     assert!(!report.failures().is_empty());

@@ -1,14 +1,12 @@
 //! `vibes apply` on an empty account builds everything, and `vibes plan` afterwards says
 //! "no changes": the executor leaves the cloud exactly as the planner wants it.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::sync::Arc;
 use std::time::Duration;
-use vibes_core::cloud::fake::FakeCloud;
 use vibes_core::plan::Op;
 use vibes_core::tags;
+use vibes_fake::FakeCloud;
 
 #[tokio::test]
 async fn apply_on_an_empty_account_converges_to_no_changes() {

@@ -1,18 +1,16 @@
 //! The executor's promises: dependency order, bounded parallelism, failures that skip only what
 //! depends on them, retried throttling, and an interruption that starts nothing new.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use vibes_core::apply::{self, NullReporter, Outcome, RecordingReporter};
-use vibes_core::cloud::fake::{FakeCloud, FaultKind};
 use vibes_core::model::ProfileSpec;
 use vibes_core::plan::{Action, Effect, Op};
 use vibes_core::{Address, Desired, Plan};
+use vibes_fake::{FakeCloud, FaultKind};
 
 fn profiles(n: usize) -> Desired {
     let mut d = Desired::empty(PROJECT);

@@ -3,14 +3,12 @@
 //! vibes means a new worker image, and a new compile on it), and a vibes without its source
 //! refuses to build the worker image rather than build one that cannot work.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::sync::Arc;
-use vibes_core::apply::{ApplyOptions, ApplyReport, Outcome, SourceArchive};
-use vibes_core::cloud::fake::FakeCloud;
+use vibes_core::apply::{ApplyOptions, Outcome, SourceArchive};
 use vibes_core::plan::Op;
-use vibes_core::{Address, Desired, Plan};
+use vibes_core::{Address, Desired};
+use vibes_fake::FakeCloud;
 
 const ARTIFACTS: &str = "tunes-artifacts";
 
@@ -33,14 +31,6 @@ fn options_with(dir: &std::path::Path, source: Option<&SourceArchive>) -> ApplyO
     let mut o = options(dir);
     o.engine_source = source.cloned();
     o
-}
-
-fn outcome_of<'a>(p: &Plan, report: &'a ApplyReport, address: &Address) -> &'a Outcome {
-    &report.outcomes[p
-        .actions
-        .iter()
-        .position(|a| &a.address == address)
-        .expect("planned")]
 }
 
 fn uploaded_archives(cloud: &FakeCloud) -> Vec<String> {

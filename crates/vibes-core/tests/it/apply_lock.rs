@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 use vibes_core::apply::{acquire, break_lock, release, LockError};
-use vibes_core::cloud::fake::FakeCloud;
-use vibes_core::cloud::Cloud;
+use vibes_core::cloud::prelude::*;
+use vibes_fake::FakeCloud;
 
 #[tokio::test]
 async fn the_lock_is_exclusive_and_says_who_holds_it() {

@@ -2,13 +2,11 @@
 //! retries stops the start of new ones; what is in flight gets its retries; the report says why.
 //! Without this, each of 1,000 pending actions spent its own retries learning the same.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::sync::Arc;
 use std::time::Duration;
 use vibes_core::apply::Outcome;
-use vibes_core::cloud::fake::{FakeCloud, FaultKind};
+use vibes_fake::{FakeCloud, FaultKind};
 
 #[tokio::test(start_paused = true)]
 async fn a_cloud_that_stops_answering_stops_the_apply_within_one_round_of_retries() {

@@ -2,16 +2,15 @@
 //! vibes' names is seen (not mistaken for "not found") and left alone, and a secret that turns
 //! up between plan and apply is not overwritten.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::sync::Arc;
-use vibes_core::cloud::fake::FakeCloud;
-use vibes_core::cloud::{Cloud, StackRequest};
+use vibes_core::cloud::prelude::*;
+use vibes_core::cloud::StackRequest;
 use vibes_core::model::*;
 use vibes_core::plan::Op;
 use vibes_core::tags::{self, Tags};
 use vibes_core::{Address, Desired, Secret};
+use vibes_fake::FakeCloud;
 
 fn other_project(address: &str) -> Tags {
     tags::ownership("other", &address.parse().unwrap(), "0123456789abcdef")

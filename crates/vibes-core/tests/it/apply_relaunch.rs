@@ -5,16 +5,14 @@
 //! token of its own. And a worker is never left running by an apply task that is dropped right
 //! after its launch.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use vibes_core::apply::{self, RecordingReporter};
-use vibes_core::cloud::fake::{CompileBehaviour, FakeCloud};
 use vibes_core::observed::ObservedInstance;
 use vibes_core::{tags, Desired};
+use vibes_fake::{CompileBehaviour, FakeCloud};
 
 fn launched(cloud: &FakeCloud, address: &str) -> Vec<ObservedInstance> {
     cloud

@@ -2,14 +2,12 @@
 //! snapshot, the plan names the instance and its rsync address, a new compile replaces the
 //! server so it serves the new snapshot, and `running = false` terminates it.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::sync::Arc;
-use vibes_core::cloud::fake::FakeCloud;
 use vibes_core::observed::ObservedInstance;
 use vibes_core::plan::{Action, Op};
 use vibes_core::{tags, Plan};
+use vibes_fake::FakeCloud;
 
 fn servers(cloud: &FakeCloud) -> Vec<ObservedInstance> {
     cloud

@@ -1,13 +1,11 @@
 //! `vibes apply --target ADDR` on the fake cloud: only the target and what it depends on act;
 //! everything else is left as it is, and a full apply afterwards finishes the job.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use vibes_core::cloud::fake::FakeCloud;
 use vibes_core::{Address, Plan, PlanOptions};
+use vibes_fake::FakeCloud;
 
 async fn targeted(
     d: &vibes_core::Desired,

@@ -3,10 +3,7 @@
 //! a profile is checked against what one SSM parameter holds; the project name is limited as
 //! the platform's templates limit it; a plan is saved only where a plan may go, with mode 0600.
 
-#[path = "config_support/mod.rs"]
-mod config_support;
-
-use config_support::*;
+use crate::support::config::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use vibes_core::config::{self, FaultKind};

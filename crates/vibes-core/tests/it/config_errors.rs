@@ -1,9 +1,7 @@
 //! Every fault in a config is reported with the file, line and column it is at, and a label;
 //! all faults of a run are reported together, each once.
 
-mod config_support;
-
-use config_support::*;
+use crate::support::config::*;
 use vibes_core::config::{self, FaultKind};
 
 #[test]

@@ -1,8 +1,6 @@
 //! How a config's faults read in a terminal: the miette report, without colour.
 
-mod config_support;
-
-use config_support::*;
+use crate::support::config::*;
 
 #[test]
 fn the_report_shows_every_fault_with_its_place_label_and_help() {

@@ -1,9 +1,7 @@
 //! A valid `vibes.toml` becomes the desired state: names derived from the project, defaults
 //! filled in, files read and hashed, the implied stacks wired to the network and the keys.
 
-mod config_support;
-
-use config_support::*;
+use crate::support::config::*;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -5,9 +5,7 @@
 //! must end exactly as after an apply that was never interrupted: nothing twice, no worker left
 //! running.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,9 +13,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use vibes_core::apply::{self, Outcome, Reporter};
-use vibes_core::cloud::fake::FakeCloud;
 use vibes_core::plan::{Action, Op};
 use vibes_core::{tags, Desired, Observed, Plan};
+use vibes_fake::FakeCloud;
 
 fn slow_cloud() -> Arc<FakeCloud> {
     let cloud = Arc::new(FakeCloud::new());

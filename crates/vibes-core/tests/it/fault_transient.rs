@@ -1,16 +1,14 @@
 //! Faults on the way: throttling and 5xx answers are retried until the apply converges, and an
 //! error no retry fixes stops exactly what depends on it, while everything else is done.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use vibes_core::apply::Outcome;
-use vibes_core::cloud::fake::{FakeCloud, FaultKind};
 use vibes_core::plan::Op;
 use vibes_core::{Desired, Plan};
+use vibes_fake::{FakeCloud, FaultKind};
 
 /// Seeds of the fault generator: each gives a different pattern of failed calls.
 const SEEDS: u64 = 20;

@@ -3,6 +3,7 @@
 //! A resource is vibes' when it carries the project's tags *and* vibes' name for it; adoption
 //! only ever adds tags; nothing of another project is written, replaced or deleted.
 
+use crate::support::apply::summary;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use vibes_core::model::*;
@@ -20,14 +21,6 @@ fn run(d: &Desired, o: &Observed) -> Plan {
 fn find<'p>(p: &'p Plan, addr: &str) -> &'p Action {
     p.find(&addr.parse().unwrap())
         .unwrap_or_else(|| panic!("{addr} not in the plan: {}", summary(p)))
-}
-
-fn summary(p: &Plan) -> String {
-    p.actions
-        .iter()
-        .map(|a| format!("{} {}: {}", a.op.as_str(), a.address, a.reason))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn attribute<'a>(a: &'a Action, name: &str) -> Option<&'a str> {

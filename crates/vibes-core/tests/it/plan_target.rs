@@ -1,9 +1,7 @@
 //! `--target ADDR`: a plan limited to the targets and what they depend on, never what depends
 //! on them, and always marked as partial.
 
-mod apply_support;
-
-use apply_support::*;
+use crate::support::apply::*;
 use vibes_core::{plan, Address, Observed, Plan, PlanOptions};
 
 fn targeted(targets: &[&str]) -> Plan {

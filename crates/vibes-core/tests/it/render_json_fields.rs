@@ -2,9 +2,7 @@
 //! output, and every field in the output is listed. A field that disappears or appears without
 //! a line in the doc fails here.
 
-mod render_fixtures;
-
-use render_fixtures::*;
+use crate::support::render_fixtures::*;
 use std::collections::BTreeSet;
 use vibes_core::address::Address;
 use vibes_core::plan::{self, PlanOptions};

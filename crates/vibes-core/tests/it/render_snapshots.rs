@@ -1,10 +1,8 @@
 //! Golden plans: what `vibes plan` shows, as text and as JSON, for the accounts a project meets.
 //! Each scenario plans a hand-built desired state against a hand-built account and compares
-//! both renderings with the reviewed snapshots in `tests/snapshots/`.
+//! both renderings with the reviewed snapshots in `tests/it/snapshots/`.
 
-mod render_fixtures;
-
-use render_fixtures::*;
+use crate::support::render_fixtures::*;
 use vibes_core::address::Address;
 use vibes_core::observed::ObservedKeyPair;
 use vibes_core::plan::{self, Plan, PlanOptions};

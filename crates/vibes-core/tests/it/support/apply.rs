@@ -8,12 +8,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use vibes_core::apply::{self, ApplyOptions, ApplyReport, RecordingReporter, RetryPolicy};
-use vibes_core::cloud::fake::FakeCloud;
-use vibes_core::cloud::Cloud;
+use vibes_core::apply::{self, ApplyOptions, ApplyReport, Outcome, RecordingReporter, RetryPolicy};
+use vibes_core::cloud::prelude::*;
 use vibes_core::model::*;
 use vibes_core::plan::outputs;
 use vibes_core::{Address, Desired, Observed, Plan, PlanOptions};
+use vibes_fake::FakeCloud;
 
 pub const PROJECT: &str = "tunes";
 
@@ -272,4 +272,13 @@ pub fn failures(plan: &Plan, report: &ApplyReport) -> String {
         .map(|(i, e)| format!("{}: {e}", plan.actions[*i].address))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The outcome of the action at `address` of plan `p`.
+pub fn outcome_of<'a>(p: &Plan, report: &'a ApplyReport, address: &Address) -> &'a Outcome {
+    &report.outcomes[p
+        .actions
+        .iter()
+        .position(|a| &a.address == address)
+        .expect("planned")]
 }
