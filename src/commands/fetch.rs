@@ -168,7 +168,7 @@ pub async fn run(cli: &Cli, args: &FetchArgs) -> Result<i32> {
 async fn find_server(cli: &Cli, desired: &Desired) -> Result<(String, String)> {
     let cloud = crate::session::connect(cli, desired).await?;
     let project = &desired.project.name;
-    let observed = vibes_core::cloud::Cloud::observe(&cloud, project, None)
+    let observed = vibes_core::cloud::Observe::observe(&cloud, project, None)
         .await
         .map_err(|e| miette!("reading AWS: {e}"))?;
     let (server, ip) = server_address(&observed, project)?;

@@ -2,7 +2,7 @@
 //! and checks from outside with the real `aws` CLI against the same server.
 //!
 //! What moto cannot show (image builds that run nothing, waits that never wait) is covered by
-//! the fake cloud in crates/vibes-core/tests/apply_*.rs; these tests stay with keys, parameters,
+//! the fake cloud in crates/vibes-core/tests/it/apply_*.rs; these tests stay with keys, parameters,
 //! stacks, the sources bucket and the lock, which moto serves as AWS does.
 
 use crate::support::{cli, moto};

@@ -1,15 +1,22 @@
 //! The AWS side of vibes: [`connect`] to an account (or an emulator), then use [`AwsCloud`]
-//! through the [`vibes_core::cloud::Cloud`] trait: one concurrent read of everything the project
-//! owns ([`observe`]) and one method per operation vibes performs ([`act`]).
+//! through the [`vibes_core::cloud::Cloud`] trait. Each service's module holds its reads and
+//! implements its trait directly: [`ec2`] (key pairs, images and their CodeBuild builds,
+//! volumes and snapshots, instances), [`ssm`], [`cloudformation`], [`s3`]; [`observe`] is the
+//! one concurrent read of everything the project owns, made of the services' reads.
 
-pub mod act;
 mod calls;
+pub mod cloudformation;
 pub mod connect;
 mod download;
+pub mod ec2;
 mod error;
 pub mod observe;
+mod poll;
+pub mod s3;
+pub mod ssm;
 
 pub use connect::{connect, ConnectError, ConnectOptions};
+pub use s3::SHA256_METADATA;
 
 use calls::CallCounter;
 

@@ -1,12 +1,14 @@
 //! Memory is bounded by the work, not the collection: a build holds the covers of the tracks it
 //! is encoding, never every cover of the tree. Alone in its test binary so that the process's
-//! peak resident memory is this build's.
+//! peak resident memory is this build's: the other tests are in `it/`, whose fixtures it
+//! shares.
 
-mod common;
+#[path = "it/support.rs"]
+mod support;
 
 use std::path::Path;
 
-use common::*;
+use support::*;
 
 const ALBUMS: usize = 40;
 const COVER: u64 = 4 << 20;

@@ -16,7 +16,7 @@
 //!
 //! The work is sleeping, not computing, so a debug build measures the same as a release build.
 
-#[path = "../tests/apply_support/mod.rs"]
+#[path = "../tests/it/support/apply.rs"]
 mod apply_support;
 
 use apply_support::{full_desired, options, plan};
@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use vibes_core::apply::{self, ApplyOptions, RecordingReporter};
-use vibes_core::cloud::fake::FakeCloud;
 use vibes_core::Plan;
+use vibes_fake::FakeCloud;
 
 /// Every `Cloud` method: each is one API call of 20 ms.
 const API_CALLS: &[&str] = &[

@@ -14,7 +14,7 @@ use std::time::Duration;
 use vibes_aws::AwsCloud;
 use vibes_build::source::InputFormat;
 use vibes_build::FetchSources;
-use vibes_core::cloud::Cloud;
+use vibes_core::cloud::prelude::*;
 use vibes_core::observed::ObservedObject;
 
 /// Downloads at once: S3 serves each connection at a fraction of an instance's bandwidth.

@@ -4,7 +4,8 @@
 
 use crate::support::{cloud, sdk, tags, Moto};
 use std::time::Duration;
-use vibes_core::cloud::{Cloud, ImageBuildRequest, InstanceRequest};
+use vibes_core::cloud::prelude::*;
+use vibes_core::cloud::{ImageBuildRequest, InstanceRequest};
 use vibes_core::tags::{ADDRESS, PROJECT};
 
 const AZ: &str = "us-east-1a";

@@ -3,7 +3,8 @@
 //! appears in an error.
 
 use crate::support::{cloud, sdk, tags, Moto};
-use vibes_core::cloud::{Cloud, CloudError};
+use vibes_core::cloud::prelude::*;
+use vibes_core::cloud::CloudError;
 use vibes_core::tags::{ADDRESS, PROJECT};
 use vibes_core::Secret;
 

@@ -4,7 +4,7 @@
 use crate::support::{cloud, sdk, Moto};
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use vibes_core::cloud::Cloud;
+use vibes_core::cloud::prelude::*;
 
 async fn bucket(moto: &Moto, name: &str) {
     let s3 = aws_sdk_s3::Client::from_conf(

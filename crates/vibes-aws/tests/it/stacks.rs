@@ -3,7 +3,8 @@
 
 use crate::support::{cloud, tags, Moto};
 use std::time::{Duration, Instant};
-use vibes_core::cloud::{Cloud, CloudError, StackRequest, StackUpdate};
+use vibes_core::cloud::prelude::*;
+use vibes_core::cloud::{CloudError, StackRequest, StackUpdate};
 use vibes_core::tags::{ADDRESS, PROJECT};
 
 const VPC_V1: &str = r#"AWSTemplateFormatVersion: "2010-09-09"

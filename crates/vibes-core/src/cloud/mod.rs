@@ -1,16 +1,33 @@
-//! The cloud boundary: what vibes does to AWS, as a trait. `vibes-aws` implements it over
-//! aws-sdk-rust; [`fake::FakeCloud`] implements it in memory for tests of plan and apply
-//! (deterministic ids, injected latency, injected faults).
+//! The cloud boundary: what vibes does to AWS, as one trait per service ([`Observe`],
+//! [`KeyPairs`], [`Parameters`], [`Stacks`], [`Objects`], [`Images`], [`Volumes`],
+//! [`Instances`]) and [`Cloud`], which is all of them: the executor holds a `dyn Cloud`, and an
+//! implementation writes each service's trait where it talks to that service. `vibes-aws`
+//! implements them over aws-sdk-rust; the `vibes-fake` crate's `FakeCloud` implements them in
+//! memory for tests of plan and apply (deterministic ids, injected latency, injected faults).
+//!
+//! A method of a service's trait is called through a `dyn Cloud` with that trait in scope:
+//! `use vibes_core::cloud::prelude::*` brings them all.
 
-pub mod fake;
+mod types;
+
+pub use types::{
+    image_build_env, BuildOutcome, ImageBuildRequest, InstanceRequest, StackRequest, StackState,
+    StackUpdate,
+};
 
 use crate::observed::{Observed, ObservedBucket, ObservedImage, ObservedInstance};
 use crate::secret::Secret;
 use crate::tags::Tags;
 use async_trait::async_trait;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+
+/// Every service's trait, for calling [`Cloud`]'s methods.
+pub mod prelude {
+    pub use super::{
+        Cloud, Images, Instances, KeyPairs, Objects, Observe, Parameters, Stacks, Volumes,
+    };
+}
 
 /// Errors at the cloud boundary, classified so the executor knows what to retry.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -65,101 +82,25 @@ impl CloudError {
 
 pub type CloudResult<T> = Result<T, CloudError>;
 
-/// A stack to create or update.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StackRequest {
-    pub stack_name: String,
-    pub template_body: String,
-    /// Resolved parameter values.
-    pub parameters: BTreeMap<String, String>,
-    pub tags: Tags,
-    /// ClientRequestToken: a retried request with the same token is not done twice.
-    pub token: String,
+/// What vibes does to AWS: every service's trait at once, as the executor holds it
+/// (`&dyn Cloud`, `Arc<dyn Cloud>`); whatever implements them all is a `Cloud`. Every create
+/// carries its tags at creation; every method is one logical operation and may be retried when
+/// it fails with [`CloudError::Transient`]. Deleting something already gone succeeds (a rerun
+/// after a crash converges); reading something missing answers `None` where the method returns
+/// an `Option`, and [`CloudError::NotFound`] otherwise.
+pub trait Cloud:
+    Observe + KeyPairs + Parameters + Stacks + Objects + Images + Volumes + Instances
+{
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StackUpdate {
-    Started,
-    /// "No updates are to be performed.": success, nothing to wait for.
-    NoChanges,
+impl<T> Cloud for T where
+    T: Observe + KeyPairs + Parameters + Stacks + Objects + Images + Volumes + Instances
+{
 }
 
-/// Where a stack ended after a wait.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StackState {
-    pub status: String,
-    pub outputs: BTreeMap<String, String>,
-    /// The reason CloudFormation gives for a failure.
-    pub reason: Option<String>,
-}
-
-impl StackState {
-    pub fn succeeded(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "DELETE_COMPLETE" | "IMPORT_COMPLETE"
-        )
-    }
-}
-
-/// The environment variables an image build is started with. The buildspec of `cfn/main.yaml`
-/// (ImageBuildProject) reads exactly these names; the local cloud runs that buildspec, so a
-/// name changed on one side only fails the image build tests as it would fail on AWS.
-pub mod image_build_env {
-    /// The bucket the recipe files were uploaded to.
-    pub const RECIPE_BUCKET: &str = "VIBES_RECIPE_BUCKET";
-    /// Their key prefix, ending in `/`.
-    pub const RECIPE_PREFIX: &str = "VIBES_RECIPE_PREFIX";
-    /// The recipe's path under the prefix; Packer runs in its directory.
-    pub const RECIPE: &str = "VIBES_RECIPE";
-    /// A JSON object: the tags the image must carry, for vibes to find it by.
-    pub const TAGS: &str = "VIBES_TAGS";
-    pub const ALL: [&str; 4] = [RECIPE_BUCKET, RECIPE_PREFIX, RECIPE, TAGS];
-}
-
-/// A CodeBuild build of a Packer recipe.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImageBuildRequest {
-    pub codebuild_project: String,
-    pub artifacts_bucket: String,
-    /// Where the recipe files were uploaded: `recipes/<image>/<recipe_hash>/`.
-    pub recipe_prefix: String,
-    pub recipe: String,
-    /// Passed to the build as environment: the tags the image must carry.
-    pub tags: Tags,
-    pub token: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct BuildOutcome {
-    pub build_id: String,
-    /// `SUCCEEDED`, `FAILED`, `FAULT`, `STOPPED`, `TIMED_OUT`.
-    pub status: String,
-}
-
-/// A worker or server instance to launch: the parameters of one RunInstances.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstanceRequest {
-    pub launch_template: String,
-    /// The AMI to launch (the launch templates carry none).
-    pub image_id: String,
-    pub instance_type: String,
-    pub tags: Tags,
-    /// ClientToken: a repeated launch with the same token and parameters returns the same
-    /// instance, whatever state it is in by then (see [`CloudError::InstanceEnded`]).
-    pub client_token: String,
-    /// Snapshots to map at launch: device name → snapshot id (the server's builds), each a
-    /// fresh volume deleted with the instance. An existing volume (the worker's builds volume)
-    /// cannot be given at launch: it is attached afterwards with [`Cloud::attach_volume`].
-    pub volumes: BTreeMap<String, String>,
-}
-
-/// What vibes does to AWS. Every create carries its tags at creation; every method is one
-/// logical operation and may be retried when it fails with [`CloudError::Transient`]. Deleting
-/// something already gone succeeds (a rerun after a crash converges); reading something missing
-/// answers `None` where the method returns an `Option`, and [`CloudError::NotFound`] otherwise.
+/// The reads: what the project owns, and a bucket's objects.
 #[async_trait]
-pub trait Cloud: Send + Sync {
+pub trait Observe: Send + Sync {
     /// One read of everything the project owns (by tag), and of whatever holds the project's
     /// names whoever tagged it: the planner decides whose each one is.
     /// `sources_bucket`: the bucket whose objects to list, when known.
@@ -169,8 +110,11 @@ pub trait Cloud: Send + Sync {
     /// an output of the main stack and so is known only after `observe`). `None` when the
     /// bucket does not exist.
     async fn list_bucket(&self, bucket: &str) -> CloudResult<Option<ObservedBucket>>;
+}
 
-    // EC2 key pairs
+/// EC2 key pairs.
+#[async_trait]
+pub trait KeyPairs: Send + Sync {
     /// Generate a key pair; returns its private key.
     async fn create_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<Secret>;
     async fn import_key_pair(
@@ -181,8 +125,11 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<()>;
     async fn delete_key_pair(&self, key_name: &str) -> CloudResult<()>;
     async fn tag_key_pair(&self, key_name: &str, tags: &Tags) -> CloudResult<()>;
+}
 
-    // SSM parameters
+/// SSM parameters.
+#[async_trait]
+pub trait Parameters: Send + Sync {
     /// Put a String parameter, overwriting. Tags apply when the parameter is new.
     async fn put_parameter(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()>;
     /// Put a SecureString parameter. Tags apply when the parameter is new.
@@ -207,16 +154,22 @@ pub trait Cloud: Send + Sync {
     /// A parameter already gone is not an error.
     async fn delete_parameter(&self, name: &str) -> CloudResult<()>;
     async fn tag_parameter(&self, name: &str, tags: &Tags) -> CloudResult<()>;
+}
 
-    // CloudFormation
+/// CloudFormation stacks.
+#[async_trait]
+pub trait Stacks: Send + Sync {
     async fn create_stack(&self, req: &StackRequest) -> CloudResult<()>;
     async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate>;
     async fn delete_stack(&self, stack_name: &str, token: &str) -> CloudResult<()>;
     /// Wait until the stack is no longer `*_IN_PROGRESS`, or `timeout`. A stack that does not
     /// exist (any more) reads as `DELETE_COMPLETE`: that is where a delete ends.
     async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState>;
+}
 
-    // S3
+/// S3 objects and buckets.
+#[async_trait]
+pub trait Objects: Send + Sync {
     async fn put_object_from_file(
         &self,
         bucket: &str,
@@ -243,8 +196,11 @@ pub trait Cloud: Send + Sync {
         let _ = (bucket, revision, uploaded);
         Ok(())
     }
+}
 
-    // Images
+/// Images: CodeBuild builds of a Packer recipe, and the AMIs they register.
+#[async_trait]
+pub trait Images: Send + Sync {
     async fn start_image_build(&self, req: &ImageBuildRequest) -> CloudResult<String>;
     async fn wait_image_build(
         &self,
@@ -255,8 +211,11 @@ pub trait Cloud: Send + Sync {
     async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>>;
     /// An image already gone is not an error.
     async fn deregister_image(&self, image_id: &str) -> CloudResult<()>;
+}
 
-    // EBS
+/// EBS volumes and snapshots.
+#[async_trait]
+pub trait Volumes: Send + Sync {
     async fn create_volume(
         &self,
         size_gib: u32,
@@ -268,8 +227,11 @@ pub trait Cloud: Send + Sync {
     async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()>;
     /// A snapshot already gone is not an error.
     async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()>;
+}
 
-    // Instances
+/// EC2 instances.
+#[async_trait]
+pub trait Instances: Send + Sync {
     /// One RunInstances: returns the instance id as soon as EC2 answers, without waiting for
     /// it to run. [`CloudError::InstanceEnded`] when the instance EC2 answers with is already
     /// `shutting-down` or `terminated` (the token was spent by an earlier launch), and

@@ -2,7 +2,7 @@
 //! sources tree and live AWS at the same time.
 
 use super::OpsError;
-use crate::cloud::Cloud;
+use crate::cloud::prelude::*;
 use crate::plan::PlanOptions;
 use crate::{Desired, Observed, Plan};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //!
 //! moto stores a ClientToken and ignores it — the same token launches a second instance — and
 //! every read sees every create at once. The fake follows the EC2 documentation it quotes in
-//! `vibes_core::cloud::fake::{tokens, lag}`; these cases pin that behaviour down for the core,
+//! `vibes_fake::{tokens, lag}`; these cases pin that behaviour down for the core,
 //! whose launches (`vibes_core::apply::launch`) depend on it.
 
 use super::subject::AZ;

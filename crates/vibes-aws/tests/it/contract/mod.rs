@@ -8,7 +8,7 @@
 //! does (it ignores client tokens, and every read sees every create at once), the case runs
 //! on the fake only, and says why.
 //!
-//! [`FakeCloud`]: vibes_core::cloud::fake::FakeCloud
+//! [`FakeCloud`]: vibes_fake::FakeCloud
 
 mod ebs;
 mod fake_only;

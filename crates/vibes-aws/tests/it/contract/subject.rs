@@ -4,9 +4,9 @@
 
 use crate::support::{self, Moto};
 use std::sync::Arc;
-use vibes_core::cloud::fake::FakeCloud;
-use vibes_core::cloud::Cloud;
+use vibes_core::cloud::prelude::*;
 use vibes_core::tags::Tags;
+use vibes_fake::FakeCloud;
 
 /// The availability zone volumes are made in, and launch templates place instances in.
 pub const AZ: &str = "us-east-1a";

@@ -1,0 +1,257 @@
+//! CloudFormation stacks: create, update in place (never change sets: see the note on
+//! update), delete, and a bounded wait.
+//!
+//! Observe reads the region's stacks (one paginated call), kept when tagged with the project
+//! or named `<project>-…`, and the template of each kept stack but another project's (the
+//! planner only needs to know whose it is).
+
+use crate::error::{cloud_err, Failure};
+use crate::observe::{foreign, in_view, READ_CONCURRENCY};
+use crate::poll::poll;
+use crate::AwsCloud;
+use async_trait::async_trait;
+use aws_sdk_cloudformation::types::{
+    Capability, Parameter, Stack, StackStatus, Tag, TemplateStage,
+};
+use futures_util::{stream, StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use vibes_core::cloud::{CloudError, CloudResult, StackRequest, StackState, StackUpdate, Stacks};
+use vibes_core::observed::ObservedStack;
+use vibes_core::tags::Tags;
+
+/// The main stack makes IAM roles with names; CloudFormation wants that acknowledged.
+const CAPABILITIES: [Capability; 2] = [Capability::CapabilityIam, Capability::CapabilityNamedIam];
+
+fn parameters(req: &StackRequest) -> Vec<Parameter> {
+    req.parameters
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect()
+}
+
+fn tags(req: &StackRequest) -> Vec<Tag> {
+    req.tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+#[async_trait]
+impl Stacks for AwsCloud {
+    async fn create_stack(&self, req: &StackRequest) -> CloudResult<()> {
+        self.cfn
+            .create_stack()
+            .stack_name(&req.stack_name)
+            .template_body(&req.template_body)
+            .set_parameters(Some(parameters(req)))
+            .set_tags(Some(tags(req)))
+            .set_capabilities(Some(CAPABILITIES.to_vec()))
+            .client_request_token(&req.token)
+            .send()
+            .await
+            .map_err(|e| cloud_err("CreateStack", &req.stack_name, e))?;
+        Ok(())
+    }
+
+    /// UpdateStack rather than a change set: the plan already shows the template diff, and a
+    /// direct update carries the tags too (which is how an untagged stack is adopted).
+    async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate> {
+        let sent = self
+            .cfn
+            .update_stack()
+            .stack_name(&req.stack_name)
+            .template_body(&req.template_body)
+            .set_parameters(Some(parameters(req)))
+            .set_tags(Some(tags(req)))
+            .set_capabilities(Some(CAPABILITIES.to_vec()))
+            .client_request_token(&req.token)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(StackUpdate::Started),
+            Err(e) => {
+                let f = Failure::from_sdk(&e);
+                if f.code_is("ValidationError")
+                    && f.message.contains("No updates are to be performed")
+                {
+                    Ok(StackUpdate::NoChanges)
+                } else {
+                    Err(f.into_cloud("UpdateStack", &req.stack_name, &[]))
+                }
+            }
+        }
+    }
+
+    async fn delete_stack(&self, stack_name: &str, token: &str) -> CloudResult<()> {
+        self.cfn
+            .delete_stack()
+            .stack_name(stack_name)
+            .client_request_token(token)
+            .send()
+            .await
+            .map_err(|e| cloud_err("DeleteStack", stack_name, e))?;
+        Ok(())
+    }
+
+    /// Poll DescribeStacks until the stack leaves `*_IN_PROGRESS`. A stack that no longer
+    /// exists has finished deleting: `DELETE_COMPLETE`.
+    async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState> {
+        poll(
+            "WaitStack",
+            &format!("stack {stack_name}"),
+            timeout,
+            || async {
+                let out = match self
+                    .cfn
+                    .describe_stacks()
+                    .stack_name(stack_name)
+                    .send()
+                    .await
+                {
+                    Ok(out) => out,
+                    Err(e) => {
+                        return match Failure::from_sdk(&e).into_cloud(
+                            "DescribeStacks",
+                            stack_name,
+                            &[],
+                        ) {
+                            CloudError::NotFound { .. } => Ok(Some(StackState {
+                                status: "DELETE_COMPLETE".into(),
+                                outputs: Default::default(),
+                                reason: None,
+                            })),
+                            other => Err(other),
+                        }
+                    }
+                };
+                let Some(s) = out.stacks().first() else {
+                    return Ok(Some(StackState {
+                        status: "DELETE_COMPLETE".into(),
+                        outputs: Default::default(),
+                        reason: None,
+                    }));
+                };
+                let status = s
+                    .stack_status()
+                    .map(|st| st.as_str().to_string())
+                    .unwrap_or_default();
+                if status.ends_with("_IN_PROGRESS") {
+                    return Ok(None);
+                }
+                Ok(Some(StackState {
+                    status,
+                    outputs: outputs_of(s),
+                    reason: s.stack_status_reason().map(str::to_string),
+                }))
+            },
+        )
+        .await
+    }
+}
+
+pub(crate) async fn stacks(
+    cfn: &aws_sdk_cloudformation::Client,
+    project: &str,
+) -> CloudResult<BTreeMap<String, ObservedStack>> {
+    let mut kept = Vec::new();
+    let mut pages = cfn.describe_stacks().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| cloud_err("DescribeStacks", "stacks", e))?;
+        for s in page.stacks() {
+            if matches!(s.stack_status(), Some(StackStatus::DeleteComplete)) {
+                continue;
+            }
+            let stack = stack_of(s);
+            if in_view(project, &stack.stack_name, &stack.tags) {
+                kept.push(stack);
+            }
+        }
+    }
+    let with_templates: Vec<ObservedStack> = stream::iter(kept)
+        .map(|mut s| async move {
+            if !foreign(project, &s.tags) {
+                s.template_body = template(cfn, &s.stack_id, &s.stack_name).await?;
+            }
+            Ok::<_, CloudError>(s)
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(with_templates
+        .into_iter()
+        .map(|s| (s.stack_name.clone(), s))
+        .collect())
+}
+
+/// A stack as described, its template left empty (read separately).
+pub(crate) fn stack_of(s: &Stack) -> ObservedStack {
+    ObservedStack {
+        stack_name: s.stack_name().unwrap_or_default().into(),
+        stack_id: s.stack_id().unwrap_or_default().into(),
+        status: s
+            .stack_status()
+            .map(|st| st.as_str().to_string())
+            .unwrap_or_default(),
+        template_body: String::new(),
+        parameters: s
+            .parameters()
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.parameter_key()?.to_string(),
+                    p.parameter_value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect(),
+        outputs: outputs_of(s),
+        tags: s
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect::<Tags>(),
+    }
+}
+
+pub(crate) fn outputs_of(s: &Stack) -> BTreeMap<String, String> {
+    s.outputs()
+        .iter()
+        .filter_map(|o| {
+            Some((
+                o.output_key()?.to_string(),
+                o.output_value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// The template as submitted (not the processed form), by stack id so a same-named newer stack
+/// cannot answer for it.
+async fn template(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack_id: &str,
+    stack_name: &str,
+) -> CloudResult<String> {
+    let out = cfn
+        .get_template()
+        .stack_name(if stack_id.is_empty() {
+            stack_name
+        } else {
+            stack_id
+        })
+        .template_stage(TemplateStage::Original)
+        .send()
+        .await
+        .map_err(|e| cloud_err("GetTemplate", stack_name, e))?;
+    Ok(out.template_body().unwrap_or_default().to_string())
+}

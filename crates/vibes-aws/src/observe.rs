@@ -1,0 +1,105 @@
+//! One read of everything a project owns, all services at once ([`Observe`] for [`AwsCloud`]),
+//! each service's part read by that service's module.
+//!
+//! AWS calls per observe, with `k` key pairs etc. never mattering except where said:
+//! - EC2: describe-key-pairs 1 (all: key pairs are few, and another project's under our names
+//!   must be seen), describe-images 1, describe-volumes/-snapshots/-instances 1 each
+//!   per page of 1000 (tag-filtered on the server);
+//! - SSM: get-parameters-by-path 1 per 10 parameters and describe-parameters (filtered on the
+//!   project tag) 1 per 50, side by side; list-tags-for-resource only for parameters not
+//!   tagged for the project or at a path vibes does not name (see [`crate::ssm`]);
+//! - CloudFormation: describe-stacks 1 per 100 stacks in the region, plus get-template 1 per
+//!   stack tagged for the project or named `<project>-…` without another project's tag (an
+//!   untagged one is adopted only when its template is vibes');
+//! - S3 (when the sources bucket is known): list-objects-v2 1 per 1000 objects, get-object 1
+//!   for vibes' manifest, plus head-object 1 per object the manifest does not vouch for (see
+//!   [`crate::s3::read`]).
+//!
+//! An empty project costs 8 calls; one with 3 stacks, 12 parameters and 500 synced sources ≈ 15.
+
+use crate::ec2::{images, instances, keys, volumes};
+use crate::{cloudformation, s3, ssm, AwsCloud};
+use async_trait::async_trait;
+use vibes_core::cloud::{CloudResult, Observe};
+use vibes_core::observed::ObservedBucket;
+use vibes_core::tags::{Tags, PROJECT};
+use vibes_core::Observed;
+
+/// How many per-resource reads (tags, templates, object heads) run at once.
+pub(crate) const READ_CONCURRENCY: usize = 16;
+
+#[async_trait]
+impl Observe for AwsCloud {
+    async fn observe(&self, project: &str, sources_bucket: Option<&str>) -> CloudResult<Observed> {
+        let before = self.calls();
+        let read = tokio::try_join!(
+            keys::key_pairs(&self.ec2, project),
+            ssm::parameters(&self.ssm, project),
+            cloudformation::stacks(&self.cfn, project),
+            images::images(&self.ec2, project),
+            volumes::volumes(&self.ec2, project),
+            volumes::snapshots(&self.ec2, project),
+            instances::instances(&self.ec2, project),
+            s3::read::bucket(&self.s3, sources_bucket),
+        );
+        // `vibes -v` shows what a read of the account cost; bench/plan.sh counts with it.
+        tracing::debug!(
+            aws_calls = self.calls() - before,
+            "observed project {project}"
+        );
+        let (key_pairs, parameters, stacks, images, volumes, snapshots, instances, sources_bucket) =
+            read?;
+        Ok(Observed {
+            stacks,
+            key_pairs,
+            parameters,
+            images,
+            volumes,
+            snapshots,
+            instances,
+            sources_bucket,
+        })
+    }
+
+    async fn list_bucket(&self, bucket: &str) -> CloudResult<Option<ObservedBucket>> {
+        let before = self.calls();
+        let listed = s3::read::bucket(&self.s3, Some(bucket)).await;
+        tracing::debug!(aws_calls = self.calls() - before, "listed bucket {bucket}");
+        listed
+    }
+}
+
+/// Whether the planner must see a resource: tagged for `project`, or under the project's names
+/// (`<project>-…`) whoever tagged it. Whose it is, is the planner's question
+/// (`plan::ownership`): an untagged one is adopted, another project's is left alone and shown
+/// blocked, rather than mistaken for "not found" and created over.
+pub(crate) fn in_view(project: &str, name: &str, tags: &Tags) -> bool {
+    tags.get(PROJECT).map(String::as_str) == Some(project)
+        || name.starts_with(&format!("{project}-"))
+}
+
+/// Whether a resource in view carries another project's tag: its details are not read.
+pub(crate) fn foreign(project: &str, tags: &Tags) -> bool {
+    tags.get(PROJECT).is_some_and(|p| p != project)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_seen_is_what_is_tagged_for_the_project_or_named_like_it() {
+        let mut tagged = Tags::new();
+        tagged.insert(PROJECT.into(), "vibes".into());
+        assert!(in_view("vibes", "anything", &tagged));
+        assert!(
+            in_view("other", "other-builds", &tagged),
+            "another project's tag under our name is seen, to be shown blocked"
+        );
+        assert!(foreign("other", &tagged));
+        assert!(!foreign("vibes", &tagged) && !foreign("vibes", &Tags::new()));
+        assert!(in_view("vibes", "vibes-builds", &Tags::new()));
+        assert!(!in_view("vibes", "vibesx-builds", &Tags::new()));
+        assert!(!in_view("vibes", "builds", &Tags::new()));
+    }
+}

@@ -1,0 +1,323 @@
+//! A generated collection compiled to FLAC, MP3, Ogg Vorbis and Opus by the real encoders, with
+//! the tags read back by an independent reader.
+
+use std::path::Path;
+
+use crate::support::*;
+use lofty::file::TaggedFileExt;
+use lofty::picture::PictureType;
+use lofty::tag::{Accessor, ItemKey, Tag};
+use vibes_build::build;
+
+fn tag_of(path: &Path) -> Tag {
+    let file = lofty::read_from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.primary_tag()
+        .unwrap_or_else(|| panic!("{} has no tag", path.display()))
+        .clone()
+}
+
+fn text(tag: &Tag, key: ItemKey) -> Option<String> {
+    tag.get_string(&key).map(str::to_string)
+}
+
+#[test]
+fn a_collection_compiles_to_four_profiles_tagged_as_the_tree_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    collection(&src);
+
+    let summary = build(&options(&src, &out, all_profiles()), &Recorder::default()).unwrap();
+    assert_eq!(
+        (
+            summary.tracks,
+            summary.encoded,
+            summary.up_to_date,
+            summary.skipped
+        ),
+        (12, 12, 0, 1),
+        "{summary}"
+    );
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+
+    for (profile, ext) in [
+        ("archive", "flac"),
+        ("phone", "mp3"),
+        ("ogg", "ogg"),
+        ("laptop", "opus"),
+    ] {
+        let dir = out.join(profile);
+        let born = tag_of(&dir.join(format!("ccr/bayou_country/1/01-born_on_the_bayou.{ext}")));
+        assert_eq!(
+            born.title().as_deref(),
+            Some("Born on the Bayou"),
+            "{profile}"
+        );
+        assert_eq!(
+            born.artist().as_deref(),
+            Some("Creedence Clearwater Revival"),
+            "{profile}"
+        );
+        assert_eq!(born.album().as_deref(), Some("Bayou Country"), "{profile}");
+        assert_eq!(
+            text(&born, ItemKey::AlbumArtist).as_deref(),
+            Some("Creedence Clearwater Revival"),
+            "{profile}"
+        );
+        assert_eq!(
+            born.genre().as_deref(),
+            Some("Swamp Rock"),
+            "{profile}: the nearer tags.vc wins"
+        );
+        assert_eq!(
+            text(&born, ItemKey::RecordingDate).as_deref(),
+            Some("1969"),
+            "{profile}"
+        );
+        assert_eq!((born.track(), born.disk()), (Some(1), Some(1)), "{profile}");
+        let cover = born
+            .pictures()
+            .iter()
+            .find(|p| p.pic_type() == PictureType::CoverFront)
+            .unwrap_or_else(|| panic!("{profile}: no front cover"));
+        assert_eq!(cover.data(), tiny_jpeg().as_slice(), "{profile}");
+
+        let bootleg = tag_of(&dir.join(format!("ccr/bayou_country/1/02-bootleg.{ext}")));
+        assert_eq!(
+            bootleg.title().as_deref(),
+            Some("Bootleg"),
+            "{profile}: AIFF input"
+        );
+        assert_eq!(bootleg.track(), Some(2), "{profile}");
+        assert_eq!(bootleg.comment().as_deref(), Some("live take"), "{profile}");
+
+        let green = tag_of(&dir.join(format!("kinks/village_green/01-village_green.{ext}")));
+        assert_eq!(
+            green.title().as_deref(),
+            Some("Village Green"),
+            "{profile}: FLAC input"
+        );
+        assert_eq!(green.artist().as_deref(), Some("The Kinks"), "{profile}");
+        assert_eq!(
+            green.genre().as_deref(),
+            Some("Rock"),
+            "{profile}: inherited from the root"
+        );
+        assert!(
+            green.pictures().is_empty(),
+            "{profile}: no apic above the Kinks"
+        );
+        assert!(
+            green
+                .items()
+                .all(|i| i.value().text() != Some("from the source file")),
+            "{profile}: a tag of the input file leaked into the output"
+        );
+
+        assert!(
+            !dir.join(format!("ccr/bayou_country/1/03-outtake.{ext}"))
+                .exists(),
+            "{profile}: encode- is skipped"
+        );
+        let playlist =
+            std::fs::read_to_string(dir.join("ccr/bayou_country/bayou_country.m3u")).unwrap();
+        assert_eq!(
+            playlist,
+            format!(
+                "#EXTM3U\n#EXTINF:-1,Creedence Clearwater Revival - Born on the Bayou\n1/01-born_on_the_bayou.{ext}\n\
+                 #EXTINF:-1,Creedence Clearwater Revival - Bootleg\n1/02-bootleg.{ext}\n"
+            )
+        );
+        assert!(
+            dir.join("ccr/bayou_country/1/1.m3u").is_file(),
+            "playlist+ is inherited by the disc"
+        );
+        assert!(!dir.join("kinks/village_green/village_green.m3u").exists());
+    }
+
+    let mp3 =
+        id3::Tag::read_from_path(out.join("phone/ccr/bayou_country/1/01-born_on_the_bayou.mp3"))
+            .unwrap();
+    assert_eq!(mp3.version(), id3::Version::Id3v24);
+
+    let again = Recorder::default();
+    let summary = build(&options(&src, &out, all_profiles()), &again).unwrap();
+    assert_eq!(
+        (summary.encoded, summary.retagged, summary.up_to_date),
+        (0, 0, 12),
+        "{summary}"
+    );
+    assert!(again.touched().is_empty());
+}
+
+#[test]
+fn a_changed_tags_vc_redoes_only_the_tracks_beneath_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    collection(&src);
+    build(&options(&src, &out, all_profiles()), &Recorder::default()).unwrap();
+
+    write(
+        &src.join("ccr/bayou_country/1/tags.vc"),
+        "DISCNUMBER=2\nGENRE=Swamp Rock\n",
+    );
+    let rec = Recorder::default();
+    let summary = build(&options(&src, &out, all_profiles()), &rec).unwrap();
+    // FLAC, MP3 and Vorbis tags are rewritten in place; Opus is encoded again.
+    assert_eq!(
+        (summary.encoded, summary.retagged, summary.up_to_date),
+        (2, 6, 4),
+        "{summary}"
+    );
+    let mut expected: Vec<String> = [
+        "archive/{}.flac",
+        "phone/{}.mp3",
+        "ogg/{}.ogg",
+        "laptop/{}.opus",
+    ]
+    .iter()
+    .flat_map(|p| {
+        ["01-born_on_the_bayou", "02-bootleg"]
+            .map(|t| p.replace("{}", &format!("ccr/bayou_country/1/{t}")))
+    })
+    .collect();
+    expected.sort();
+    assert_eq!(rec.touched(), expected);
+    for (profile, ext) in [
+        ("archive", "flac"),
+        ("phone", "mp3"),
+        ("ogg", "ogg"),
+        ("laptop", "opus"),
+    ] {
+        let tag = tag_of(&out.join(format!("{profile}/ccr/bayou_country/1/02-bootleg.{ext}")));
+        assert_eq!(tag.disk(), Some(2), "{profile}");
+        assert_eq!(tag.title().as_deref(), Some("Bootleg"), "{profile}");
+        assert_eq!(
+            tag.pictures().len(),
+            1,
+            "{profile}: a retag keeps exactly the tree's pictures"
+        );
+    }
+}
+
+#[test]
+fn a_rebuild_encodes_every_output_again_whatever_the_records_say() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    collection(&src);
+    let first = build(&options(&src, &out, all_profiles()), &Recorder::default()).unwrap();
+    let mut opts = options(&src, &out, all_profiles());
+    opts.rebuild = true;
+    let again = build(&opts, &Recorder::default()).unwrap();
+    assert_eq!(
+        (again.encoded, again.retagged, again.up_to_date),
+        (first.encoded, 0, 0),
+        "{again}"
+    );
+    // And without it, the records hold again: nothing to do.
+    let after = build(&options(&src, &out, all_profiles()), &Recorder::default()).unwrap();
+    assert_eq!(after.encoded + after.retagged, 0, "{after}");
+}
+
+#[test]
+fn a_removed_source_removes_its_outputs_and_empty_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    collection(&src);
+    let profiles = vec![("phone".to_string(), MP3.to_string())];
+    build(&options(&src, &out, profiles.clone()), &Recorder::default()).unwrap();
+    assert!(out
+        .join("phone/kinks/village_green/01-village_green.mp3")
+        .is_file());
+
+    std::fs::remove_dir_all(src.join("kinks")).unwrap();
+    std::fs::remove_file(src.join("ccr/bayou_country/1/02-bootleg.aiff")).unwrap();
+    let summary = build(&options(&src, &out, profiles), &Recorder::default()).unwrap();
+    assert_eq!(summary.removed, 2, "{summary}");
+    assert!(!out.join("phone/kinks").exists());
+    assert_eq!(
+        files(&out.join("phone")),
+        [
+            "ccr/bayou_country/1/01-born_on_the_bayou.mp3",
+            "ccr/bayou_country/1/1.m3u",
+            "ccr/bayou_country/bayou_country.m3u"
+        ]
+    );
+    let playlist =
+        std::fs::read_to_string(out.join("phone/ccr/bayou_country/bayou_country.m3u")).unwrap();
+    assert!(!playlist.contains("bootleg"), "{playlist}");
+}
+
+#[test]
+fn a_failing_track_is_reported_with_the_encoder_error_and_the_rest_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    collection(&src);
+    write(
+        &src.join("kinks/village_green/02-broken.wav"),
+        b"RIFF not really a wave file",
+    );
+    let rec = Recorder::default();
+    let summary = build(
+        &options(&src, &out, vec![("archive".into(), FLAC.into())]),
+        &rec,
+    )
+    .unwrap();
+    assert_eq!((summary.encoded, summary.failed.len()), (3, 1), "{summary}");
+    let f = &summary.failed[0];
+    assert_eq!(f.source, Path::new("kinks/village_green/02-broken.wav"));
+    assert!(f.message.contains("`flac` failed"), "{}", f.message);
+    assert!(
+        f.message.lines().count() > 1,
+        "the encoder's stderr is part of the report: {}",
+        f.message
+    );
+    assert!(!out
+        .join("archive/kinks/village_green/02-broken.flac")
+        .exists());
+    assert!(
+        files(&out.join("archive"))
+            .iter()
+            .all(|f| !f.contains(".vibes-tmp-")),
+        "no temporary file is left"
+    );
+
+    // Still failing the next time: a failure is never recorded as done.
+    let summary = build(
+        &options(&src, &out, vec![("archive".into(), FLAC.into())]),
+        &Recorder::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (summary.encoded, summary.up_to_date, summary.failed.len()),
+        (0, 3, 1)
+    );
+}
+
+#[test]
+fn a_broken_tree_is_refused_with_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    collection(&src);
+    write(
+        &src.join("kinks/village_green/tags.vc"),
+        "ARTIST=The Kinks\nthis is no tag\n",
+    );
+    let err = build(&options(&src, &out, all_profiles()), &Recorder::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("kinks/village_green/tags.vc:2: expected KEY=value, found `this is no tag`"),
+        "{err}"
+    );
+
+    collection(&src);
+    write(&src.join("kinks/vibes.txt"), "apic=3:jpeg:../..\n");
+    write(&tmp.path().join("picture-03.jpeg"), tiny_jpeg());
+    let err = build(&options(&src, &out, all_profiles()), &Recorder::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("kinks/vibes.txt:1: picture directory `../..` leads outside the sources tree"),
+        "{err}"
+    );
+}

@@ -1,0 +1,94 @@
+//! What goes in and comes out of the cloud traits ([`super`]): requests to create stacks,
+//! image builds and instances, and where they ended.
+
+use crate::tags::Tags;
+use std::collections::BTreeMap;
+
+/// A stack to create or update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackRequest {
+    pub stack_name: String,
+    pub template_body: String,
+    /// Resolved parameter values.
+    pub parameters: BTreeMap<String, String>,
+    pub tags: Tags,
+    /// ClientRequestToken: a retried request with the same token is not done twice.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackUpdate {
+    Started,
+    /// "No updates are to be performed.": success, nothing to wait for.
+    NoChanges,
+}
+
+/// Where a stack ended after a wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackState {
+    pub status: String,
+    pub outputs: BTreeMap<String, String>,
+    /// The reason CloudFormation gives for a failure.
+    pub reason: Option<String>,
+}
+
+impl StackState {
+    pub fn succeeded(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "DELETE_COMPLETE" | "IMPORT_COMPLETE"
+        )
+    }
+}
+
+/// The environment variables an image build is started with. The buildspec of `cfn/main.yaml`
+/// (ImageBuildProject) reads exactly these names; the local cloud runs that buildspec, so a
+/// name changed on one side only fails the image build tests as it would fail on AWS.
+pub mod image_build_env {
+    /// The bucket the recipe files were uploaded to.
+    pub const RECIPE_BUCKET: &str = "VIBES_RECIPE_BUCKET";
+    /// Their key prefix, ending in `/`.
+    pub const RECIPE_PREFIX: &str = "VIBES_RECIPE_PREFIX";
+    /// The recipe's path under the prefix; Packer runs in its directory.
+    pub const RECIPE: &str = "VIBES_RECIPE";
+    /// A JSON object: the tags the image must carry, for vibes to find it by.
+    pub const TAGS: &str = "VIBES_TAGS";
+    pub const ALL: [&str; 4] = [RECIPE_BUCKET, RECIPE_PREFIX, RECIPE, TAGS];
+}
+
+/// A CodeBuild build of a Packer recipe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageBuildRequest {
+    pub codebuild_project: String,
+    pub artifacts_bucket: String,
+    /// Where the recipe files were uploaded: `recipes/<image>/<recipe_hash>/`.
+    pub recipe_prefix: String,
+    pub recipe: String,
+    /// Passed to the build as environment: the tags the image must carry.
+    pub tags: Tags,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildOutcome {
+    pub build_id: String,
+    /// `SUCCEEDED`, `FAILED`, `FAULT`, `STOPPED`, `TIMED_OUT`.
+    pub status: String,
+}
+
+/// A worker or server instance to launch: the parameters of one RunInstances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceRequest {
+    pub launch_template: String,
+    /// The AMI to launch (the launch templates carry none).
+    pub image_id: String,
+    pub instance_type: String,
+    pub tags: Tags,
+    /// ClientToken: a repeated launch with the same token and parameters returns the same
+    /// instance, whatever state it is in by then (see [`CloudError::InstanceEnded`]).
+    pub client_token: String,
+    /// Snapshots to map at launch: device name → snapshot id (the server's builds), each a
+    /// fresh volume deleted with the instance. An existing volume (the worker's builds volume)
+    /// cannot be given at launch: it is attached afterwards with [`super::Instances::attach_volume`].
+    pub volumes: BTreeMap<String, String>,
+}

@@ -1,0 +1,229 @@
+//! The compile worker never outlives its compile: it is terminated on success, on failure, on
+//! a timeout and when the apply is interrupted. And images are built only from the recipe the
+//! plan saw.
+
+use crate::support::apply::*;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use vibes_core::apply::{self, Outcome, RecordingReporter};
+use vibes_core::observed::ObservedInstance;
+use vibes_core::{tags, Address};
+use vibes_fake::{CompileBehaviour, FakeCloud, ImageBuildBehaviour};
+
+fn workers(cloud: &FakeCloud) -> Vec<ObservedInstance> {
+    cloud
+        .instances()
+        .into_iter()
+        .filter(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failed_compile_terminates_its_worker_and_skips_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_compile(CompileBehaviour::Fail(
+        "opusenc: cannot read 2-song.wav".into(),
+    ));
+    let (p, o) = plan(&desired, &cloud).await;
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+
+    match outcome_of(&p, &report, &Address::compile()) {
+        Outcome::Failed { error } => assert!(
+            error.ends_with("failed: opusenc: cannot read 2-song.wav"),
+            "{error}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        outcome_of(&p, &report, &Address::server()),
+        &Outcome::Skipped {
+            reason: "compile failed".into()
+        }
+    );
+    let w = workers(&cloud);
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].state, "terminated");
+    assert!(
+        observe(&cloud).await.snapshots.is_empty(),
+        "a failed compile makes no snapshot"
+    );
+}
+
+#[tokio::test]
+async fn a_compile_that_never_finishes_times_out_and_terminates_its_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_compile(CompileBehaviour::NeverFinish);
+    let (p, o) = plan(&desired, &cloud).await;
+    let mut opts = options(dir.path());
+    opts.timeouts.compile = Some(Duration::from_millis(40));
+    let (report, _) = run(&p, &o, &cloud, &opts).await;
+    match outcome_of(&p, &report, &Address::compile()) {
+        Outcome::Failed { error } => assert!(
+            error.contains("did not finish within 40 ms; it is terminated"),
+            "{error}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(workers(&cloud).iter().all(|w| w.state == "terminated"));
+}
+
+#[tokio::test]
+async fn interrupting_a_compile_terminates_its_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_compile(CompileBehaviour::NeverFinish);
+    let (p, o) = plan(&desired, &cloud).await;
+    let cancel = CancellationToken::new();
+    let task = {
+        let (p, o, cloud, cancel) = (p.clone(), o.clone(), cloud.clone(), cancel.clone());
+        let opts = options(dir.path());
+        tokio::spawn(async move {
+            apply::apply(
+                &p,
+                cloud,
+                &o,
+                &opts,
+                Arc::new(RecordingReporter::new()),
+                cancel,
+            )
+            .await
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while workers(&cloud).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no worker was launched"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    cancel.cancel();
+    let report = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("apply returns after Ctrl-C")
+        .unwrap();
+    match outcome_of(&p, &report, &Address::compile()) {
+        Outcome::Failed { error } => assert!(
+            error.starts_with("compile: interrupted; worker i-"),
+            "{error}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(!matches!(
+        outcome_of(&p, &report, &Address::server()),
+        Outcome::Done
+    ));
+    assert!(
+        workers(&cloud).iter().all(|w| w.state == "terminated"),
+        "{:?}",
+        workers(&cloud)
+    );
+}
+
+#[tokio::test]
+async fn a_recipe_edited_after_the_plan_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    let (p, o) = plan(&desired, &cloud).await;
+    write(dir.path(), "packer/worker.sh", "#!/bin/sh\necho edited\n");
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    match outcome_of(&p, &report, &Address::image("worker")) {
+        Outcome::Failed { error } => {
+            assert!(
+                error.contains("packer/worker.sh changed since the plan was made"),
+                "{error}"
+            );
+            assert!(error.ends_with("run vibes plan again"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        outcome_of(&p, &report, &Address::image("server")),
+        &Outcome::Done
+    );
+    assert_eq!(
+        cloud.count("start_image_build"),
+        1,
+        "only the unchanged recipe is built"
+    );
+}
+
+#[tokio::test]
+async fn a_build_that_tags_no_image_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_image_build(ImageBuildBehaviour::SucceedWithoutImage);
+    let (p, o) = plan(&desired, &cloud).await;
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    match outcome_of(&p, &report, &Address::image("worker")) {
+        Outcome::Failed { error } => assert!(
+            error.contains("succeeded but no image carries vibes:address=image.worker"),
+            "{error}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(cloud.parameter("/tunes/ami/worker").is_none());
+}
+
+#[tokio::test]
+async fn secrets_never_reach_errors_or_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    // The private key is made, then storing it fails: the error must not carry it.
+    cloud.fail_always("put_secure_parameter", vibes_fake::FaultKind::Permanent);
+    let (p, o) = plan(&desired, &cloud).await;
+    let (report, reporter) = run(&p, &o, &cloud, &options(dir.path())).await;
+    assert!(!report.failures().is_empty());
+    let everything = format!(
+        "{:?}{:?}{}",
+        report,
+        reporter.events(),
+        serde_json::to_string(&report).unwrap()
+    );
+    assert!(!everything.contains("PRIVATE KEY"), "{everything}");
+}
+
+/// A running compile's progress, as the worker publishes it to `/<project>/compile/progress`,
+/// is shown on the compile's line while apply waits for it.
+#[tokio::test]
+async fn the_workers_progress_is_shown_while_the_compile_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_latency("compile_run", Duration::from_millis(200));
+    let (p, o) = plan(&desired, &cloud).await;
+    let mut opts = options(dir.path());
+    opts.progress_poll = Duration::from_millis(5);
+    let (report, reporter) = run(&p, &o, &cloud, &opts).await;
+    assert!(report.succeeded(), "{}", failures(&p, &report));
+    let compile = p
+        .actions
+        .iter()
+        .position(|a| a.address == Address::compile())
+        .unwrap();
+    let lines: Vec<String> = reporter
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            vibes_core::apply::ReporterEvent::Progress { index, message, .. }
+                if index == compile =>
+            {
+                Some(message)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        lines.iter().any(|l| l == "compile: 1/2 tracks"),
+        "{lines:#?}"
+    );
+}

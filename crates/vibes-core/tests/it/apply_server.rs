@@ -1,0 +1,182 @@
+//! `[server] running = true | false`: apply launches the rsync server from the newest builds
+//! snapshot, the plan names the instance and its rsync address, a new compile replaces the
+//! server so it serves the new snapshot, and `running = false` terminates it.
+
+use crate::support::apply::*;
+use std::sync::Arc;
+use vibes_core::observed::ObservedInstance;
+use vibes_core::plan::{Action, Op};
+use vibes_core::{tags, Plan};
+use vibes_fake::FakeCloud;
+
+fn servers(cloud: &FakeCloud) -> Vec<ObservedInstance> {
+    cloud
+        .instances()
+        .into_iter()
+        .filter(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("server"))
+        .collect()
+}
+
+fn running_server(cloud: &FakeCloud) -> ObservedInstance {
+    let up: Vec<_> = servers(cloud)
+        .into_iter()
+        .filter(|i| i.state == "running")
+        .collect();
+    assert_eq!(up.len(), 1, "exactly one server runs: {up:?}");
+    up.into_iter().next().unwrap()
+}
+
+fn server_action(p: &Plan) -> &Action {
+    p.actions
+        .iter()
+        .find(|a| a.address.to_string() == "server")
+        .unwrap_or_else(|| panic!("no server action in:\n{}", summary(p)))
+}
+
+fn attribute<'a>(a: &'a Action, name: &str) -> Vec<&'a str> {
+    a.attributes
+        .iter()
+        .filter(|at| at.name == name)
+        .filter_map(|at| at.value.as_deref())
+        .collect()
+}
+
+async fn newest_snapshot(cloud: &FakeCloud) -> String {
+    let o = observe(cloud).await;
+    let mut snaps: Vec<_> = o
+        .snapshots
+        .values()
+        .filter(|s| s.state == "completed")
+        .collect();
+    snaps.sort_by(|a, b| a.started.cmp(&b.started));
+    snaps.last().expect("a builds snapshot").snapshot_id.clone()
+}
+
+async fn apply_plan(
+    desired: &vibes_core::Desired,
+    cloud: &Arc<FakeCloud>,
+    dir: &std::path::Path,
+) -> Plan {
+    let (p, o) = plan(desired, cloud).await;
+    let (report, _) = run(&p, &o, cloud, &options(dir)).await;
+    assert!(
+        report.succeeded(),
+        "{}\n{}",
+        summary(&p),
+        failures(&p, &report)
+    );
+    p
+}
+
+#[tokio::test]
+async fn the_server_serves_the_newest_snapshot_follows_new_compiles_and_stops_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+
+    // First apply: compile, then the server from the snapshot the compile made.
+    let first = apply_plan(&desired, &cloud, dir.path()).await;
+    let created = server_action(&first);
+    assert_eq!(created.op, Op::Create, "{}", summary(&first));
+    assert_eq!(
+        attribute(created, "snapshot"),
+        ["the builds snapshot the compile makes"]
+    );
+    let server = running_server(&cloud);
+    let snapshot = newest_snapshot(&cloud).await;
+    assert_eq!(
+        cloud.attached(&server.instance_id).get("/dev/sdf"),
+        Some(&snapshot),
+        "serves the newest builds snapshot"
+    );
+    assert_eq!(server.tags.get("vibes:snapshot"), Some(&snapshot));
+    let (again, _) = plan(&desired, &cloud).await;
+    assert!(again.is_empty(), "converged:\n{}", summary(&again));
+
+    // A new compile: the server is replaced to serve the new snapshot; the plan names the old one.
+    write(
+        dir.path(),
+        "music/artist/album_2/1/1-intro.tags.vc",
+        "TITLE=Intro (Live)\n",
+    );
+    desired.sources.as_mut().unwrap().manifest = Some(manifest(&dir.path().join("music")));
+    let (p, _) = plan(&desired, &cloud).await;
+    let replace = server_action(&p);
+    assert_eq!(replace.op, Op::Replace, "{}", summary(&p));
+    assert!(
+        replace
+            .reason
+            .contains("the compile makes a new builds snapshot"),
+        "{}",
+        replace.reason
+    );
+    let addr = server
+        .public_ip
+        .clone()
+        .or(server.private_ip.clone())
+        .expect("the fake gives servers an address");
+    assert_eq!(
+        attribute(replace, "replaces"),
+        [format!("{} rsync://{addr}/", server.instance_id).as_str()]
+    );
+    apply_plan(&desired, &cloud, dir.path()).await;
+    let replaced = running_server(&cloud);
+    assert_ne!(replaced.instance_id, server.instance_id);
+    let new_snapshot = newest_snapshot(&cloud).await;
+    assert_ne!(new_snapshot, snapshot);
+    assert_eq!(
+        cloud.attached(&replaced.instance_id).get("/dev/sdf"),
+        Some(&new_snapshot)
+    );
+    assert_eq!(
+        cloud.instance(&server.instance_id).unwrap().state,
+        "terminated",
+        "the old server is terminated"
+    );
+    let (again, _) = plan(&desired, &cloud).await;
+    assert!(again.is_empty(), "converged:\n{}", summary(&again));
+
+    // running = false: the plan shows which instance goes, and apply terminates it.
+    desired.server.as_mut().unwrap().running = false;
+    let (p, _) = plan(&desired, &cloud).await;
+    let stop = server_action(&p);
+    assert_eq!(
+        (stop.op, stop.reason.as_str()),
+        (Op::Delete, "[server] running = false")
+    );
+    let addr = replaced
+        .public_ip
+        .clone()
+        .or(replaced.private_ip.clone())
+        .unwrap();
+    assert_eq!(
+        attribute(stop, "instance"),
+        [format!("{} rsync://{addr}/", replaced.instance_id).as_str()]
+    );
+    apply_plan(&desired, &cloud, dir.path()).await;
+    assert!(
+        servers(&cloud).iter().all(|i| i.state == "terminated"),
+        "{:?}",
+        servers(&cloud)
+    );
+    let (again, _) = plan(&desired, &cloud).await;
+    assert!(
+        again.is_empty(),
+        "no server, none wanted:\n{}",
+        summary(&again)
+    );
+
+    // And running = true again serves the newest snapshot without compiling anything.
+    desired.server.as_mut().unwrap().running = true;
+    let p = apply_plan(&desired, &cloud, dir.path()).await;
+    assert_eq!(p.actions.len(), 1, "{}", summary(&p));
+    assert_eq!(
+        attribute(server_action(&p), "snapshot"),
+        [new_snapshot.as_str()]
+    );
+    let back = running_server(&cloud);
+    assert_eq!(
+        cloud.attached(&back.instance_id).get("/dev/sdf"),
+        Some(&new_snapshot)
+    );
+}

@@ -1,0 +1,5 @@
+//! What the modules of the test binary share.
+
+pub mod apply;
+pub mod config;
+pub mod render_fixtures;

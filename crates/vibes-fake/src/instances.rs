@@ -1,0 +1,249 @@
+//! The fake's instances: launches under client tokens ([`super::tokens`]), reads that may lag a
+//! launch ([`super::lag`]), the builds volume attached after launch, and workers that compile
+//! once they have it.
+
+use super::tokens::{parameters_hash, Claim};
+use super::world::{Instance, Worker, World};
+use super::{not_found, FakeCloud};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
+use vibes_core::cloud::Instances;
+use vibes_core::cloud::{CloudError, CloudResult, InstanceRequest};
+use vibes_core::observed::ObservedInstance;
+use vibes_core::tags;
+
+const ENDED: [&str; 2] = ["shutting-down", "terminated"];
+
+/// Everything RunInstances is asked, the token left out: what a repeated token must match.
+fn launch_parameters(req: &InstanceRequest) -> String {
+    parameters_hash(&(
+        &req.launch_template,
+        &req.image_id,
+        &req.instance_type,
+        &req.tags,
+        &req.volumes,
+    ))
+}
+
+/// The instance that holds `volume_id` attached, if one not terminated does.
+fn holder_of<'w>(w: &'w World, volume_id: &str) -> Option<&'w str> {
+    w.instances
+        .iter()
+        .find(|(_, i)| {
+            i.observed.state != "terminated" && i.volumes.values().any(|v| v == volume_id)
+        })
+        .map(|(id, _)| id.as_str())
+}
+
+#[async_trait]
+impl Instances for FakeCloud {
+    async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String> {
+        let _s = self.enter("run_instance", &req.client_token).await?;
+        let (start, run, behaviour, lag) = {
+            let k = self.knobs();
+            (
+                k.latency.get("instance_start").copied().unwrap_or_default(),
+                k.latency.get("compile_run").copied().unwrap_or_default(),
+                k.compile.clone(),
+                k.read_lag,
+            )
+        };
+        let parameters = launch_parameters(req);
+        let mut w = self.world();
+        match w.instance_tokens.claim(&req.client_token, &parameters) {
+            Claim::New => {}
+            Claim::Repeat(id) => {
+                // The same answer as the first time, with the instance's state as it is now.
+                let state = &w.instances[&id].observed.state;
+                if ENDED.contains(&state.as_str()) {
+                    return Err(CloudError::InstanceEnded {
+                        operation: "run_instance".into(),
+                        instance_id: id,
+                        state: state.clone(),
+                    });
+                }
+                return Ok(id);
+            }
+            Claim::Mismatch => {
+                return Err(CloudError::IdempotentParameterMismatch {
+                    operation: "run_instance".into(),
+                    message: format!(
+                        "client token {} was used with other parameters",
+                        req.client_token
+                    ),
+                })
+            }
+        }
+        if req.launch_template.is_empty() {
+            return Err(CloudError::permanent(
+                "run_instance",
+                "InvalidLaunchTemplateName: empty",
+            ));
+        }
+        for (device, source) in &req.volumes {
+            let ready = w
+                .snapshots
+                .get(source)
+                .is_some_and(|(s, _)| s.state == "completed");
+            if !ready {
+                return Err(CloudError::permanent(
+                    "run_instance",
+                    format!("{source} (for {device}) is not a completed snapshot"),
+                ));
+            }
+        }
+        let id = w.id("i");
+        let n = w.ids_issued("i");
+        let now = Instant::now();
+        let worker =
+            (req.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile")).then(|| Worker {
+                project: req.tags.get(tags::PROJECT).cloned().unwrap_or_default(),
+                built_from: req.tags.get(tags::FINGERPRINT).cloned().unwrap_or_default(),
+                run,
+                done_at: None,
+                behaviour,
+                reported: false,
+            });
+        let observed = ObservedInstance {
+            instance_id: id.clone(),
+            state: "pending".into(),
+            public_ip: worker
+                .is_none()
+                .then(|| format!("203.0.113.{}", n % 250 + 1)),
+            private_ip: Some(format!("10.0.1.{}", n % 250 + 1)),
+            tags: req.tags.clone(),
+        };
+        w.instance_tokens
+            .record(&req.client_token, &parameters, &id);
+        if !lag.is_zero() {
+            w.visibility.hide_until(&id, now + lag);
+        }
+        w.instances.insert(
+            id.clone(),
+            Instance {
+                observed,
+                running_at: now + start,
+                worker,
+                volumes: req.volumes.clone(),
+            },
+        );
+        Ok(id)
+    }
+
+    async fn attach_volume(
+        &self,
+        instance_id: &str,
+        volume_id: &str,
+        device: &str,
+        timeout: Duration,
+    ) -> CloudResult<()> {
+        let _s = self.enter("attach_volume", instance_id).await?;
+        let what = format!("{volume_id} to attach to {instance_id}");
+        self.wait_for("attach_volume", what, timeout, |w| {
+            let now = Instant::now();
+            let Some(i) = w.instances.get(instance_id) else {
+                return Err(not_found(
+                    "attach_volume",
+                    format!("instance {instance_id}"),
+                ));
+            };
+            if !w.volumes.contains_key(volume_id) {
+                return Err(not_found("attach_volume", format!("volume {volume_id}")));
+            }
+            if i.volumes.get(device).map(String::as_str) == Some(volume_id) {
+                return Ok(Some(()));
+            }
+            let state = i.observed.state.as_str();
+            if ENDED.contains(&state) {
+                return Err(CloudError::permanent(
+                    "attach_volume",
+                    format!("IncorrectInstanceState: {instance_id} is {state}"),
+                ));
+            }
+            // Not known to reads yet, not running yet, or the volume still held by an instance
+            // on its way out: wait, as the adapter does.
+            if w.visibility.hidden(instance_id, now)
+                || state == "pending"
+                || holder_of(w, volume_id).is_some()
+            {
+                return Ok(None);
+            }
+            let i = w.instances.get_mut(instance_id).expect("looked up");
+            i.volumes.insert(device.to_string(), volume_id.to_string());
+            let running_at = i.running_at;
+            if let Some(worker) = i.worker.as_mut() {
+                worker.start(running_at, now);
+            }
+            Ok(Some(()))
+        })
+        .await
+    }
+
+    async fn wait_instance(
+        &self,
+        instance_id: &str,
+        states: &[&str],
+        timeout: Duration,
+    ) -> CloudResult<ObservedInstance> {
+        let _s = self.enter("wait_instance", instance_id).await?;
+        self.wait_for(
+            "wait_instance",
+            format!("{instance_id} to be {}", states.join(" or ")),
+            timeout,
+            |w| {
+                let unknown = || not_found("wait_instance", format!("instance {instance_id}"));
+                if w.visibility.hidden(instance_id, Instant::now()) {
+                    return Err(unknown());
+                }
+                let i = w.instances.get(instance_id).ok_or_else(unknown)?;
+                if states.contains(&i.observed.state.as_str()) {
+                    return Ok(Some(i.observed.clone()));
+                }
+                if ENDED.contains(&i.observed.state.as_str()) {
+                    return Err(CloudError::permanent(
+                        "wait_instance",
+                        format!("{instance_id} is {}", i.observed.state),
+                    ));
+                }
+                Ok(None)
+            },
+        )
+        .await
+    }
+
+    /// A missing instance is not an error (as in the adapter, which takes EC2's NotFound for
+    /// "already gone") — and neither is one reads do not know yet, which is left running.
+    async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()> {
+        let _s = self.enter("terminate_instance", instance_id).await?;
+        let mut w = self.world();
+        if w.visibility.hidden(instance_id, Instant::now()) {
+            return Ok(());
+        }
+        if let Some(i) = w.instances.get_mut(instance_id) {
+            i.observed.state = "terminated".into();
+            i.worker = None;
+        }
+        Ok(())
+    }
+}
+
+impl FakeCloud {
+    /// The instances `observe` shows: the project's, not terminated, known to reads.
+    pub(super) fn observed_instances(
+        w: &World,
+        project: &str,
+    ) -> BTreeMap<String, ObservedInstance> {
+        let now = Instant::now();
+        w.instances
+            .iter()
+            .filter(|(id, i)| {
+                super::owned_by(&i.observed.tags, project)
+                    && i.observed.state != "terminated"
+                    && !w.visibility.hidden(id, now)
+            })
+            .map(|(k, i)| (k.clone(), i.observed.clone()))
+            .collect()
+    }
+}

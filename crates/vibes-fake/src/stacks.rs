@@ -1,0 +1,172 @@
+//! The fake's CloudFormation stacks: creates and updates that settle after the `stack` latency
+//! (or roll back when [`FakeCloud::fail_stack`] says so), client tokens, deletes and waits.
+
+use super::world::Stack;
+use super::{not_found, FakeCloud};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
+use vibes_core::cloud::Stacks;
+use vibes_core::cloud::{CloudError, CloudResult, StackRequest, StackState, StackUpdate};
+
+#[async_trait]
+impl Stacks for FakeCloud {
+    async fn create_stack(&self, req: &StackRequest) -> CloudResult<()> {
+        let _s = self.enter("create_stack", &req.stack_name).await?;
+        let (latency, failure, set_outputs) = {
+            let k = self.knobs();
+            (
+                k.latency.get("stack").copied().unwrap_or_default(),
+                k.stack_failures.get(&req.stack_name).cloned(),
+                k.stack_outputs.get(&req.stack_name).cloned(),
+            )
+        };
+        let mut w = self.world();
+        if let Some(existing) = w
+            .stacks
+            .get(&req.stack_name)
+            .filter(|s| s.status != "DELETE_COMPLETE")
+        {
+            // CloudFormation takes a repeated request with the same token for the same request.
+            if existing.token == req.token {
+                return Ok(());
+            }
+            return Err(CloudError::AlreadyExists {
+                operation: "create_stack".into(),
+                what: format!("stack {}", req.stack_name),
+            });
+        }
+        let outputs = w.stack_outputs(&req.stack_name, set_outputs.as_ref());
+        let id = format!(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/{}/{}",
+            req.stack_name,
+            w.id("stack")
+        );
+        let final_status = if failure.is_some() {
+            "ROLLBACK_COMPLETE"
+        } else {
+            "CREATE_COMPLETE"
+        };
+        w.stacks.insert(
+            req.stack_name.clone(),
+            Stack {
+                id,
+                status: "CREATE_IN_PROGRESS".into(),
+                template: req.template_body.clone(),
+                parameters: req.parameters.clone(),
+                outputs: BTreeMap::new(),
+                tags: req.tags.clone(),
+                token: req.token.clone(),
+                reason: failure,
+                settles: Some((Instant::now() + latency, final_status.into(), outputs)),
+            },
+        );
+        Ok(())
+    }
+
+    async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate> {
+        let _s = self.enter("update_stack", &req.stack_name).await?;
+        let (latency, failure, set_outputs) = {
+            let k = self.knobs();
+            (
+                k.latency.get("stack").copied().unwrap_or_default(),
+                k.stack_failures.get(&req.stack_name).cloned(),
+                k.stack_outputs.get(&req.stack_name).cloned(),
+            )
+        };
+        let mut w = self.world();
+        let Some(s) = w
+            .stacks
+            .get(&req.stack_name)
+            .filter(|s| s.status != "DELETE_COMPLETE")
+            .cloned()
+        else {
+            return Err(not_found(
+                "update_stack",
+                format!("stack {}", req.stack_name),
+            ));
+        };
+        if s.status.ends_with("_IN_PROGRESS") {
+            return Err(CloudError::permanent(
+                "update_stack",
+                format!(
+                    "stack {} is in {} state and can not be updated",
+                    req.stack_name, s.status
+                ),
+            ));
+        }
+        if s.template == req.template_body && s.parameters == req.parameters && s.tags == req.tags {
+            return Ok(StackUpdate::NoChanges);
+        }
+        let outputs = w.stack_outputs(
+            &req.stack_name,
+            set_outputs
+                .as_ref()
+                .or(Some(&s.outputs))
+                .filter(|o| !o.is_empty()),
+        );
+        let final_status = if failure.is_some() {
+            "UPDATE_ROLLBACK_COMPLETE"
+        } else {
+            "UPDATE_COMPLETE"
+        };
+        let st = w.stacks.get_mut(&req.stack_name).expect("checked");
+        if failure.is_none() {
+            st.template = req.template_body.clone();
+            st.parameters = req.parameters.clone();
+            st.tags = req.tags.clone();
+        }
+        st.status = "UPDATE_IN_PROGRESS".into();
+        st.reason = failure;
+        st.settles = Some((Instant::now() + latency, final_status.into(), outputs));
+        Ok(StackUpdate::Started)
+    }
+
+    async fn delete_stack(&self, stack_name: &str, _token: &str) -> CloudResult<()> {
+        let _s = self.enter("delete_stack", stack_name).await?;
+        let latency = self.latency("stack");
+        let mut w = self.world();
+        // CloudFormation answers success for a stack that does not exist.
+        if let Some(s) = w
+            .stacks
+            .get_mut(stack_name)
+            .filter(|s| s.status != "DELETE_COMPLETE")
+        {
+            s.status = "DELETE_IN_PROGRESS".into();
+            s.settles = Some((
+                Instant::now() + latency,
+                "DELETE_COMPLETE".into(),
+                BTreeMap::new(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState> {
+        let _s = self.enter("wait_stack", stack_name).await?;
+        self.wait_for("wait_stack", format!("stack {stack_name}"), timeout, |w| {
+            // DescribeStacks by name does not know a deleted stack: it reads as deleted.
+            let Some(s) = w
+                .stacks
+                .get(stack_name)
+                .filter(|s| s.status != "DELETE_COMPLETE")
+            else {
+                return Ok(Some(StackState {
+                    status: "DELETE_COMPLETE".into(),
+                    outputs: BTreeMap::new(),
+                    reason: None,
+                }));
+            };
+            if s.status.ends_with("_IN_PROGRESS") {
+                return Ok(None);
+            }
+            Ok(Some(StackState {
+                status: s.status.clone(),
+                outputs: s.outputs.clone(),
+                reason: s.reason.clone(),
+            }))
+        })
+        .await
+    }
+}

@@ -1,0 +1,345 @@
+//! The fake's resources, and how they move on with time: stacks settle, builds finish,
+//! snapshots complete, instances start and workers stop. Nothing moves by itself: every call
+//! first brings the world up to "now" ([`World::advance`]), so the fake needs no background task.
+
+use super::lag::Visibility;
+use super::tokens::ClientTokens;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
+use vibes_core::cloud::ImageBuildRequest;
+use vibes_core::observed::{
+    ObservedImage, ObservedInstance, ObservedObject, ObservedSnapshot, ObservedVolume,
+};
+use vibes_core::plan::outputs;
+use vibes_core::tags::{self, Tags};
+
+/// What a worker instance does once it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileBehaviour {
+    /// Writes `{"status":"succeeded"}` to `/<project>/compile/status` and stops.
+    Succeed,
+    /// Writes `{"status":"failed","message":…}` and stops.
+    Fail(String),
+    /// Runs forever (a hung compile): only a timeout or a terminate ends it.
+    NeverFinish,
+}
+
+/// How an image build ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageBuildBehaviour {
+    /// SUCCEEDED, with an available AMI carrying the request's tags.
+    Succeed,
+    /// FAILED, no AMI.
+    Fail,
+    /// SUCCEEDED, but the recipe forgot to tag its AMI: no image carries the tags.
+    SucceedWithoutImage,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct KeyPair {
+    pub id: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Param {
+    pub value: String,
+    pub secure: bool,
+    pub tags: Tags,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Stack {
+    pub id: String,
+    pub status: String,
+    pub template: String,
+    pub parameters: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, String>,
+    pub tags: Tags,
+    pub token: String,
+    pub reason: Option<String>,
+    /// While in progress: when it settles, in which status, with which outputs.
+    pub settles: Option<(Instant, String, BTreeMap<String, String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Build {
+    pub req: ImageBuildRequest,
+    pub done_at: Instant,
+    pub behaviour: ImageBuildBehaviour,
+    /// Recipe files were where the request said: otherwise Packer has nothing to run.
+    pub recipe_present: bool,
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Worker {
+    pub project: String,
+    pub built_from: String,
+    /// How long its compile takes once it has its builds volume.
+    pub run: Duration,
+    /// When the compile ends: unknown until the builds volume is attached (the worker's boot
+    /// script waits for the device), and never for [`CompileBehaviour::NeverFinish`].
+    pub done_at: Option<Instant>,
+    pub behaviour: CompileBehaviour,
+    /// Whether it has published its progress (once, halfway, as a worker's first report).
+    pub reported: bool,
+}
+
+impl Worker {
+    /// The builds volume is attached at `now`: the compile starts once the instance runs.
+    pub fn start(&mut self, running_at: Instant, now: Instant) {
+        if self.done_at.is_none() && self.behaviour != CompileBehaviour::NeverFinish {
+            self.done_at = Some(running_at.max(now) + self.run);
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Instance {
+    pub observed: ObservedInstance,
+    pub running_at: Instant,
+    pub worker: Option<Worker>,
+    /// Device → snapshot mapped at launch, or volume attached after it.
+    pub volumes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct World {
+    /// The logical clock: one tick per creation, so creation times sort like creation order.
+    clock: u64,
+    ids: BTreeMap<&'static str, u64>,
+    pub key_pairs: BTreeMap<String, KeyPair>,
+    pub parameters: BTreeMap<String, Param>,
+    pub stacks: BTreeMap<String, Stack>,
+    pub buckets: BTreeMap<String, BTreeMap<String, ObservedObject>>,
+    pub builds: BTreeMap<String, Build>,
+    pub build_tokens: BTreeMap<String, String>,
+    pub images: BTreeMap<String, ObservedImage>,
+    pub volumes: BTreeMap<String, ObservedVolume>,
+    pub volume_tokens: ClientTokens,
+    pub snapshots: BTreeMap<String, (ObservedSnapshot, Instant)>,
+    pub instances: BTreeMap<String, Instance>,
+    pub instance_tokens: ClientTokens,
+    /// Instances that reads do not know yet.
+    pub visibility: Visibility,
+}
+
+/// 2024-01-01T00:00:00Z: the fake's clock starts here and moves a second per creation.
+const EPOCH: u64 = 1_704_067_200;
+
+impl World {
+    /// The next id of a kind: `ami-00000001`, `vol-00000002`, …
+    pub fn id(&mut self, prefix: &'static str) -> String {
+        let n = self.ids.entry(prefix).or_default();
+        *n += 1;
+        format!("{prefix}-{:08x}", *n)
+    }
+
+    /// How many ids of a kind were issued.
+    pub fn ids_issued(&self, prefix: &'static str) -> u64 {
+        self.ids.get(prefix).copied().unwrap_or(0)
+    }
+
+    /// A creation time, later than every one before.
+    pub fn stamp(&mut self) -> String {
+        self.clock += 1;
+        vibes_core::apply::lock::rfc3339(EPOCH + self.clock)
+    }
+
+    /// The outputs a stack gets when it settles: those set by the test, else the defaults of
+    /// `<project>-main` and `<project>-vpc`.
+    pub fn stack_outputs(
+        &mut self,
+        stack_name: &str,
+        set: Option<&BTreeMap<String, String>>,
+    ) -> BTreeMap<String, String> {
+        if let Some(set) = set {
+            return set.clone();
+        }
+        let mut o = BTreeMap::new();
+        if let Some(project) = stack_name.strip_suffix("-main") {
+            o.insert(outputs::SOURCES_BUCKET.into(), format!("{project}-sources"));
+            o.insert(
+                outputs::ARTIFACTS_BUCKET.into(),
+                format!("{project}-artifacts"),
+            );
+            o.insert(
+                outputs::IMAGE_BUILD_PROJECT.into(),
+                format!("{project}-image-build"),
+            );
+            o.insert(outputs::WORKER_LAUNCH_TEMPLATE.into(), self.id("lt"));
+            o.insert(outputs::SERVER_LAUNCH_TEMPLATE.into(), self.id("lt"));
+            o.insert(outputs::AVAILABILITY_ZONE.into(), "us-east-1a".into());
+        } else if stack_name.ends_with("-vpc") {
+            o.insert("VpcId".into(), self.id("vpc"));
+            o.insert("PublicSubnetId".into(), self.id("subnet"));
+            o.insert("PrivateSubnetId".into(), self.id("subnet"));
+            o.insert(outputs::AVAILABILITY_ZONE.into(), "us-east-1a".into());
+        }
+        o
+    }
+
+    /// The earliest moment after `now` something is due to change, to sleep until in a wait.
+    pub fn next_event(&self, now: Instant) -> Option<Instant> {
+        let stacks = self
+            .stacks
+            .values()
+            .filter_map(|s| s.settles.as_ref().map(|(t, ..)| *t));
+        let builds = self
+            .builds
+            .values()
+            .filter(|b| b.status.is_none())
+            .map(|b| b.done_at);
+        let snaps = self
+            .snapshots
+            .values()
+            .filter(|(s, _)| s.state == "pending")
+            .map(|(_, t)| *t);
+        let instances = self.instances.values().flat_map(|i| {
+            let start = (i.observed.state == "pending").then_some(i.running_at);
+            let done = i
+                .worker
+                .as_ref()
+                .filter(|_| i.observed.state == "running")
+                .and_then(|w| w.done_at);
+            start.into_iter().chain(done)
+        });
+        let reveal = self.visibility.next_reveal(now);
+        stacks
+            .chain(builds)
+            .chain(snaps)
+            .chain(instances)
+            .chain(reveal)
+            .min()
+    }
+
+    /// Everything due by `now` happens.
+    pub fn advance(&mut self, now: Instant) {
+        let names: Vec<String> = self.stacks.keys().cloned().collect();
+        for name in names {
+            let due = self.stacks[&name]
+                .settles
+                .as_ref()
+                .is_some_and(|(t, ..)| *t <= now);
+            if !due {
+                continue;
+            }
+            let s = self.stacks.get_mut(&name).expect("listed");
+            let (_, status, outputs) = s.settles.take().expect("due");
+            let ok = status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE";
+            s.status = status;
+            if ok {
+                s.outputs = outputs;
+                // The main stack makes the buckets its outputs name.
+                for key in [outputs::SOURCES_BUCKET, outputs::ARTIFACTS_BUCKET] {
+                    if let Some(b) = s.outputs.get(key).cloned() {
+                        self.buckets.entry(b).or_default();
+                    }
+                }
+            }
+        }
+
+        let due: Vec<String> = self
+            .builds
+            .iter()
+            .filter(|(_, b)| b.status.is_none() && b.done_at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for id in due {
+            let b = self.builds[&id].clone();
+            let status = match (&b.behaviour, b.recipe_present) {
+                (ImageBuildBehaviour::Fail, _) | (_, false) => "FAILED",
+                _ => "SUCCEEDED",
+            };
+            if status == "SUCCEEDED" && b.behaviour == ImageBuildBehaviour::Succeed {
+                let image_id = self.id("ami");
+                let created = self.stamp();
+                let name = format!(
+                    "{}-{}",
+                    b.req
+                        .tags
+                        .get(tags::ADDRESS)
+                        .map(String::as_str)
+                        .unwrap_or("image")
+                        .replace('.', "-"),
+                    b.req
+                        .tags
+                        .get(tags::FINGERPRINT)
+                        .map(String::as_str)
+                        .unwrap_or("x")
+                );
+                self.images.insert(
+                    image_id.clone(),
+                    ObservedImage {
+                        image_id,
+                        name,
+                        state: "available".into(),
+                        created,
+                        tags: b.req.tags.clone(),
+                    },
+                );
+            }
+            self.builds.get_mut(&id).expect("listed").status = Some(status.into());
+        }
+
+        for (s, ready) in self.snapshots.values_mut() {
+            if s.state == "pending" && *ready <= now {
+                s.state = "completed".into();
+            }
+        }
+
+        let mut statuses = Vec::new();
+        for i in self.instances.values_mut() {
+            if i.observed.state == "pending" && i.running_at <= now {
+                i.observed.state = "running".into();
+            }
+            if i.observed.state != "running" {
+                continue;
+            }
+            let Some(w) = &mut i.worker else { continue };
+            if !w.reported && w.done_at.is_some_and(|t| t > now) {
+                w.reported = true;
+                let value = serde_json::json!({ "built_from": w.built_from, "progress": { "done": 1, "total": 2 } }).to_string();
+                statuses.push((format!("/{}/compile/progress", w.project), value));
+            }
+            if w.done_at.is_some_and(|t| t <= now) {
+                let (status, message) = match &w.behaviour {
+                    CompileBehaviour::Succeed => ("succeeded", String::new()),
+                    CompileBehaviour::Fail(m) => ("failed", m.clone()),
+                    CompileBehaviour::NeverFinish => continue,
+                };
+                let value = serde_json::json!({ "built_from": w.built_from, "status": status, "message": message }).to_string();
+                statuses.push((format!("/{}/compile/status", w.project), value));
+                i.observed.state = "stopped".into();
+            }
+        }
+        for (name, value) in statuses {
+            self.put_param(&name, value, false, &Tags::new());
+        }
+    }
+
+    /// SSM PutParameter with overwrite: tags only on a new parameter.
+    pub fn put_param(&mut self, name: &str, value: String, secure: bool, tags: &Tags) {
+        match self.parameters.get_mut(name) {
+            Some(p) => {
+                p.value = value;
+                p.secure = secure;
+                p.version += 1;
+            }
+            None => {
+                self.parameters.insert(
+                    name.into(),
+                    Param {
+                        value,
+                        secure,
+                        tags: tags.clone(),
+                        version: 1,
+                    },
+                );
+            }
+        }
+    }
+}
