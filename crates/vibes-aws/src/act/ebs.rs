@@ -121,4 +121,16 @@ impl AwsCloud {
             },
         }
     }
+
+    /// DeleteVolume: a volume already gone is done; EC2 refuses one attached to an instance
+    /// (`VolumeInUse`), which is passed on as it is.
+    pub(crate) async fn delete_volume_impl(&self, volume_id: &str) -> CloudResult<()> {
+        match self.ec2.delete_volume().volume_id(volume_id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match Failure::from_sdk(&e).into_cloud("DeleteVolume", volume_id, &[]) {
+                CloudError::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
 }

@@ -169,6 +169,9 @@ impl Cloud for AwsCloud {
     async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()> {
         self.delete_snapshot_impl(snapshot_id).await
     }
+    async fn delete_volume(&self, volume_id: &str) -> CloudResult<()> {
+        self.delete_volume_impl(volume_id).await
+    }
 
     async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String> {
         self.run_instance_impl(req).await

@@ -193,5 +193,15 @@ pub(crate) fn instance_of(i: &aws_sdk_ec2::types::Instance) -> ObservedInstance 
         public_ip: i.public_ip_address().map(str::to_string),
         private_ip: i.private_ip_address().map(str::to_string),
         tags: tags_of(i.tags()),
+        volumes: i
+            .block_device_mappings()
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    m.device_name()?.to_string(),
+                    m.ebs()?.volume_id()?.to_string(),
+                ))
+            })
+            .collect(),
     }
 }

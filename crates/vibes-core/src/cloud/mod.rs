@@ -148,10 +148,14 @@ pub struct InstanceRequest {
     /// ClientToken: a repeated launch with the same token and parameters returns the same
     /// instance, whatever state it is in by then (see [`CloudError::InstanceEnded`]).
     pub client_token: String,
-    /// Snapshots to map at launch: device name → snapshot id (the server's builds), each a
-    /// fresh volume deleted with the instance. An existing volume (the worker's builds volume)
-    /// cannot be given at launch: it is attached afterwards with [`Cloud::attach_volume`].
+    /// Snapshots to map at launch: device name → snapshot id (the builds the server serves,
+    /// or the worker compiles onto), each a fresh volume deleted with the instance.
     pub volumes: BTreeMap<String, String>,
+    /// Empty volumes to map at launch: device name → size in GiB (the worker's first builds
+    /// volume, when there is no builds snapshot yet), each a fresh gp3 volume deleted with the
+    /// instance. A device is in `volumes` or here, never both. The volume's id is in the
+    /// instance's [`ObservedInstance::volumes`] once a read shows it.
+    pub empty_volumes: BTreeMap<String, u32>,
 }
 
 /// What vibes does to AWS. Every create carries its tags at creation; every method is one
@@ -268,6 +272,10 @@ pub trait Cloud: Send + Sync {
     async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()>;
     /// A snapshot already gone is not an error.
     async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()>;
+    /// Delete a volume no instance holds (a standing builds volume of an earlier vibes, once
+    /// its builds are in a snapshot). A volume already gone is not an error; one attached to an
+    /// instance is refused (EC2's `VolumeInUse`), as a permanent error.
+    async fn delete_volume(&self, volume_id: &str) -> CloudResult<()>;
 
     // Instances
     /// One RunInstances: returns the instance id as soon as EC2 answers, without waiting for

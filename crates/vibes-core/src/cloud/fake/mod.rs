@@ -6,8 +6,8 @@
 //! Operation names (for latencies and faults) are the [`Cloud`] method names (`create_stack`,
 //! `put_object_from_file`, `wait_instance`, …). These name the time things take in the cloud
 //! itself, after the call that starts them: `stack` (to settle), `image_build`, `snapshot`,
-//! `instance_start` and `compile_run` (a worker's compile, from when its builds volume is
-//! attached).
+//! `instance_start` and `compile_run` (a worker's compile, from when it runs with its builds
+//! volume).
 //!
 //! Where moto does not show what AWS does, the fake follows AWS: client tokens ([`tokens`]) and
 //! reads that lag a launch ([`lag`], off unless [`FakeCloud::set_read_lag`] sets it).
@@ -376,6 +376,9 @@ impl Cloud for FakeCloud {
 
     async fn create_snapshot(&self, volume_id: &str, tags: &Tags) -> CloudResult<String> {
         self.create_snapshot_impl(volume_id, tags).await
+    }
+    async fn delete_volume(&self, volume_id: &str) -> CloudResult<()> {
+        self.delete_volume_impl(volume_id).await
     }
 
     async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()> {
