@@ -172,8 +172,9 @@ pub async fn a_builds_volume_is_mapped_at_launch_and_goes_with_the_worker(s: &Su
     let mut first = request(s, "mv", "compile", "mv-compile-1").await;
     first.empty_volumes.insert("/dev/sdf".into(), 12);
     let worker = cloud.run_instance(&first).await.unwrap();
+    // Running, or already stopped: the fake's worker compiles at once once it has its volume.
     let running = cloud
-        .wait_instance(&worker, &["running"], WAIT)
+        .wait_instance(&worker, &["running", "stopped"], WAIT)
         .await
         .unwrap();
     let volume = running.volumes.get("/dev/sdf").cloned().expect("mapped");
@@ -206,7 +207,7 @@ pub async fn a_builds_volume_is_mapped_at_launch_and_goes_with_the_worker(s: &Su
     next.volumes.insert("/dev/sdf".into(), snapshot.clone());
     let worker = cloud.run_instance(&next).await.unwrap();
     let running = cloud
-        .wait_instance(&worker, &["running"], WAIT)
+        .wait_instance(&worker, &["running", "stopped"], WAIT)
         .await
         .unwrap();
     let from_snapshot = running.volumes.get("/dev/sdf").cloned().expect("mapped");
