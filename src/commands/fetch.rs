@@ -197,6 +197,7 @@ mod tests {
             public_ip: public.map(str::to_string),
             private_ip: private.map(str::to_string),
             tags,
+            volumes: Default::default(),
         }
     }
 

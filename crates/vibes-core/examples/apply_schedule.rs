@@ -52,12 +52,11 @@ const API_CALLS: &[&str] = &[
     "wait_image_build",
     "find_image",
     "deregister_image",
-    "create_volume",
     "create_snapshot",
     "wait_snapshot",
     "delete_snapshot",
+    "delete_volume",
     "run_instance",
-    "attach_volume",
     "wait_instance",
     "terminate_instance",
 ];

@@ -98,6 +98,10 @@ pub struct ObservedInstance {
     pub public_ip: Option<String>,
     pub private_ip: Option<String>,
     pub tags: Tags,
+    /// The EBS volumes attached, by device name → volume id (those mapped at launch among
+    /// them): how the compile finds the builds volume its worker was launched with.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -380,6 +380,7 @@ mod tests {
                 public_ip: Some("203.0.113.7".into()),
                 private_ip: None,
                 tags: t,
+                volumes: Default::default(),
             },
         );
         let mut other = ours("server");
@@ -392,6 +393,7 @@ mod tests {
                 public_ip: Some("198.51.100.1".into()),
                 private_ip: None,
                 tags: other,
+                volumes: Default::default(),
             },
         );
         o.parameters.insert(

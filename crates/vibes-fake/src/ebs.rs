@@ -57,10 +57,11 @@ impl Volumes for FakeCloud {
         let _s = self.enter("create_snapshot", volume_id).await?;
         let latency = self.latency("snapshot");
         let mut w = self.world();
-        if !w.volumes.contains_key(volume_id) {
+        let Some(size_gib) = w.volumes.get(volume_id).map(|v| v.size_gib) else {
             return Err(not_found("create_snapshot", format!("volume {volume_id}")));
-        }
+        };
         let id = w.id("snap");
+        w.snapshot_gib.insert(id.clone(), size_gib);
         let started = w.stamp();
         let snap = ObservedSnapshot {
             snapshot_id: id.clone(),
@@ -95,6 +96,30 @@ impl Volumes for FakeCloud {
         let _s = self.enter("delete_snapshot", snapshot_id).await?;
         // Already gone is not an error.
         self.world().snapshots.remove(snapshot_id);
+        Ok(())
+    }
+
+    /// EC2 DeleteVolume: only an `available` volume may be deleted; one attached to an instance
+    /// not terminated is refused with `VolumeInUse`. Already gone is not an error.
+    async fn delete_volume(&self, volume_id: &str) -> CloudResult<()> {
+        let _s = self.enter("delete_volume", volume_id).await?;
+        let mut w = self.world();
+        let holder = w
+            .instances
+            .iter()
+            .find(|(_, i)| {
+                i.observed.state != "terminated"
+                    && i.observed.volumes.values().any(|v| v == volume_id)
+            })
+            .map(|(id, _)| id.clone());
+        if let Some(holder) = holder {
+            return Err(CloudError::permanent(
+                "delete_volume",
+                format!("VolumeInUse: {volume_id} is attached to {holder}"),
+            ));
+        }
+        w.volumes.remove(volume_id);
+        w.deleted_with.remove(volume_id);
         Ok(())
     }
 }

@@ -1,6 +1,13 @@
 //! The fake's instances: launches under client tokens ([`super::tokens`]), reads that may lag a
-//! launch ([`super::lag`]), the builds volume attached after launch, and workers that compile
-//! once they have it.
+//! launch ([`super::lag`]), volumes mapped at launch (from a snapshot or empty) and deleted with
+//! the instance, volumes attached after launch, and workers that compile once they have their
+//! builds volume.
+//!
+//! Block device mappings as EC2 documents them (RunInstances, `BlockDeviceMapping.Ebs`): each
+//! mapping makes a new volume, from `SnapshotId` (at the snapshot's size) or empty of
+//! `VolumeSize` GiB; with `DeleteOnTermination` (which vibes always sets) the volume is deleted
+//! when the instance terminates. The new volumes carry the tags of the launch's
+//! `TagSpecifications` for volumes, which vibes gives the instance's tags.
 
 use super::tokens::{parameters_hash, Claim};
 use super::world::{Instance, Worker, World};
@@ -11,8 +18,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 use vibes_core::cloud::Instances;
 use vibes_core::cloud::{CloudError, CloudResult, InstanceRequest};
-use vibes_core::observed::ObservedInstance;
+use vibes_core::observed::{ObservedInstance, ObservedVolume};
 use vibes_core::tags;
+
+/// The device the worker's builds volume is mapped or attached as.
+const DATA_DEVICE: &str = "/dev/sdf";
 
 const ENDED: [&str; 2] = ["shutting-down", "terminated"];
 
@@ -24,6 +34,7 @@ fn launch_parameters(req: &InstanceRequest) -> String {
         &req.instance_type,
         &req.tags,
         &req.volumes,
+        &req.empty_volumes,
     ))
 }
 
@@ -94,6 +105,15 @@ impl Instances for FakeCloud {
                 ));
             }
         }
+        for (device, size) in &req.empty_volumes {
+            // EC2: VolumeSize 1-16384 GiB for gp3; a device mapped twice is refused.
+            if !(1..=16384).contains(size) || req.volumes.contains_key(device) {
+                return Err(CloudError::permanent(
+                    "run_instance",
+                    format!("InvalidBlockDeviceMapping: {device} ({size} GiB)"),
+                ));
+            }
+        }
         let id = w.id("i");
         let n = w.ids_issued("i");
         let now = Instant::now();
@@ -106,6 +126,43 @@ impl Instances for FakeCloud {
                 behaviour,
                 reported: false,
             });
+        // One new volume per mapping, tagged like the instance, in use from the launch.
+        let mut mapped = BTreeMap::new();
+        let sources = req
+            .volumes
+            .iter()
+            .map(|(d, snap)| {
+                (
+                    d,
+                    Some(snap),
+                    w.snapshot_gib.get(snap).copied().unwrap_or(1),
+                )
+            })
+            .chain(req.empty_volumes.iter().map(|(d, size)| (d, None, *size)))
+            .collect::<Vec<_>>();
+        for (device, _, size_gib) in sources {
+            let volume_id = w.id("vol");
+            w.volumes.insert(
+                volume_id.clone(),
+                ObservedVolume {
+                    volume_id: volume_id.clone(),
+                    size_gib,
+                    state: "in-use".into(),
+                    tags: req.tags.clone(),
+                },
+            );
+            w.deleted_with.insert(volume_id.clone(), id.clone());
+            mapped.insert(device.clone(), volume_id);
+        }
+        let mut launched = req.volumes.clone();
+        for d in req.empty_volumes.keys() {
+            launched.insert(d.clone(), mapped[d].clone());
+        }
+        let mut worker = worker;
+        // A worker launched with its builds volume mapped starts compiling once it runs.
+        if let Some(worker) = worker.as_mut().filter(|_| mapped.contains_key(DATA_DEVICE)) {
+            worker.start(now + start, now);
+        }
         let observed = ObservedInstance {
             instance_id: id.clone(),
             state: "pending".into(),
@@ -114,6 +171,7 @@ impl Instances for FakeCloud {
                 .then(|| format!("203.0.113.{}", n % 250 + 1)),
             private_ip: Some(format!("10.0.1.{}", n % 250 + 1)),
             tags: req.tags.clone(),
+            volumes: mapped,
         };
         w.instance_tokens
             .record(&req.client_token, &parameters, &id);
@@ -126,7 +184,7 @@ impl Instances for FakeCloud {
                 observed,
                 running_at: now + start,
                 worker,
-                volumes: req.volumes.clone(),
+                volumes: launched,
             },
         );
         Ok(id)
@@ -172,6 +230,9 @@ impl Instances for FakeCloud {
             }
             let i = w.instances.get_mut(instance_id).expect("looked up");
             i.volumes.insert(device.to_string(), volume_id.to_string());
+            i.observed
+                .volumes
+                .insert(device.to_string(), volume_id.to_string());
             let running_at = i.running_at;
             if let Some(worker) = i.worker.as_mut() {
                 worker.start(running_at, now);
@@ -224,6 +285,17 @@ impl Instances for FakeCloud {
         if let Some(i) = w.instances.get_mut(instance_id) {
             i.observed.state = "terminated".into();
             i.worker = None;
+        }
+        // Its volumes mapped at launch go with it (DeleteOnTermination).
+        let gone: Vec<String> = w
+            .deleted_with
+            .iter()
+            .filter(|(_, by)| by.as_str() == instance_id)
+            .map(|(v, _)| v.clone())
+            .collect();
+        for v in gone {
+            w.deleted_with.remove(&v);
+            w.volumes.remove(&v);
         }
         Ok(())
     }

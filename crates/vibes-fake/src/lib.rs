@@ -11,8 +11,8 @@
 //! Operation names (for latencies and faults) are the [`Cloud`] method names (`create_stack`,
 //! `put_object_from_file`, `wait_instance`, …). These name the time things take in the cloud
 //! itself, after the call that starts them: `stack` (to settle), `image_build`, `snapshot`,
-//! `instance_start` and `compile_run` (a worker's compile, from when its builds volume is
-//! attached).
+//! `instance_start` and `compile_run` (a worker's compile, from when it runs with its builds
+//! volume).
 //!
 //! Where moto does not show what AWS does, the fake follows AWS: client tokens ([`tokens`]) and
 //! reads that lag a launch ([`lag`], off unless [`FakeCloud::set_read_lag`] sets it).

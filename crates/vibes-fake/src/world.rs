@@ -80,8 +80,8 @@ pub(super) struct Worker {
     pub built_from: String,
     /// How long its compile takes once it has its builds volume.
     pub run: Duration,
-    /// When the compile ends: unknown until the builds volume is attached (the worker's boot
-    /// script waits for the device), and never for [`CompileBehaviour::NeverFinish`].
+    /// When the compile ends: unknown until the worker has its builds volume (mapped at launch;
+    /// the worker's boot script waits for the device), and never for [`CompileBehaviour::NeverFinish`].
     pub done_at: Option<Instant>,
     pub behaviour: CompileBehaviour,
     /// Whether it has published its progress (once, halfway, as a worker's first report).
@@ -89,7 +89,7 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    /// The builds volume is attached at `now`: the compile starts once the instance runs.
+    /// The worker has its builds volume at `now`: the compile starts once the instance runs.
     pub fn start(&mut self, running_at: Instant, now: Instant) {
         if self.done_at.is_none() && self.behaviour != CompileBehaviour::NeverFinish {
             self.done_at = Some(running_at.max(now) + self.run);
@@ -102,7 +102,7 @@ pub(super) struct Instance {
     pub observed: ObservedInstance,
     pub running_at: Instant,
     pub worker: Option<Worker>,
-    /// Device → snapshot mapped at launch, or volume attached after it.
+    /// Device → snapshot mapped at launch, or volume made empty at launch or attached after it.
     pub volumes: BTreeMap<String, String>,
 }
 
@@ -120,6 +120,10 @@ pub(super) struct World {
     pub images: BTreeMap<String, ObservedImage>,
     pub volumes: BTreeMap<String, ObservedVolume>,
     pub volume_tokens: ClientTokens,
+    /// Volume → the instance it is deleted with (mapped at launch, DeleteOnTermination).
+    pub deleted_with: BTreeMap<String, String>,
+    /// Snapshot → the size of its volume: a volume made from it at launch has that size.
+    pub snapshot_gib: BTreeMap<String, u32>,
     pub snapshots: BTreeMap<String, (ObservedSnapshot, Instant)>,
     pub instances: BTreeMap<String, Instance>,
     pub instance_tokens: ClientTokens,

@@ -1,7 +1,9 @@
 //! EC2 instances, booted for real: an instance runs what its image runs at boot — the worker
 //! image's `vibes-compile.sh`, the server image's `vibes-serve.sh` — as a process group, with the
 //! files its launch template's user data writes, and its `/dev/sdf` played by the directory of
-//! the volume attached there. Stopping or terminating the instance in EC2 ends the processes.
+//! the volume there: mapped at launch (the worker's builds volume, from the newest builds
+//! snapshot or empty; the server's copy of the snapshot it serves), its directory made from the
+//! snapshot's, and removed once EC2 deletes the volume with the instance ([`crate::ebs`]). Stopping or terminating the instance in EC2 ends the processes.
 //!
 //! Each instance has `instances/<id>/root/` (its root disk: the user data's files, the worker's
 //! synced sources) and `instances/<id>/console.log` (what it printed). A server's rsync URL is
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The device vibes attaches the builds volume (worker) or snapshot (server) as.
+/// The device vibes maps the builds volume (worker) or the snapshot served (server) as.
 const DATA_DEVICE: &str = "/dev/sdf";
 /// How long a booting instance waits for its data volume, like the boot scripts' own wait.
 const DEVICE_WAIT: Duration = Duration::from_secs(300);
@@ -342,9 +344,9 @@ fn with_device_as_directory(env: &str, dir: &Path) -> String {
         .collect()
 }
 
-/// The volume attached as the data device: made from a snapshot at launch (the server), or
-/// attached by vibes after the launch (the worker's builds volume). `None` when the instance
-/// ended first.
+/// The volume on the data device: made at launch from a snapshot (the server's, and the
+/// worker's once there is a builds snapshot) or empty (the worker's first), or attached after
+/// the launch. `None` when the instance ended first.
 async fn wait_for_data_volume(
     world: &World,
     id: &str,

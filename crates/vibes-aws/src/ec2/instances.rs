@@ -7,11 +7,12 @@
 //! ([`CloudError::InstanceEnded`]) so the caller launches again under a new token instead of
 //! waiting on an instance that is gone.
 //!
-//! Snapshots in [`InstanceRequest::volumes`] (the server's builds) become BlockDeviceMappings:
-//! a fresh volume each, deleted with the instance. An existing volume (the worker's builds
-//! volume, which must outlive the instance) cannot be given to RunInstances: it is attached
-//! with [`Instances::attach_volume`] once the instance runs. The launch template's subnet
-//! must be in the volume's availability zone; the worker waits for the device to appear.
+//! Snapshots in [`InstanceRequest::volumes`] (the builds the server serves or the worker
+//! compiles onto) and sizes in [`InstanceRequest::empty_volumes`] (the worker's first builds
+//! volume) become BlockDeviceMappings (EC2 API reference, `EbsBlockDevice`: `SnapshotId`, or
+//! `VolumeSize` alone for an empty volume; `DeleteOnTermination`): a fresh gp3 volume each, in
+//! the instance's availability zone, deleted with the instance. The boot scripts wait for the
+//! device to appear. [`Instances::attach_volume`] attaches an existing volume after launch.
 //!
 //! Observe reads the project's instances that are not terminated.
 
@@ -63,6 +64,19 @@ impl Instances for AwsCloud {
             }
             let ebs = EbsBlockDevice::builder()
                 .snapshot_id(id)
+                .volume_type(VolumeType::Gp3)
+                .delete_on_termination(true)
+                .build();
+            mappings.push(
+                BlockDeviceMapping::builder()
+                    .device_name(device)
+                    .ebs(ebs)
+                    .build(),
+            );
+        }
+        for (device, size_gib) in &req.empty_volumes {
+            let ebs = EbsBlockDevice::builder()
+                .volume_size(*size_gib as i32)
                 .volume_type(VolumeType::Gp3)
                 .delete_on_termination(true)
                 .build();
@@ -302,6 +316,16 @@ pub(crate) fn instance_of(i: &aws_sdk_ec2::types::Instance) -> ObservedInstance 
         public_ip: i.public_ip_address().map(str::to_string),
         private_ip: i.private_ip_address().map(str::to_string),
         tags: tags_of(i.tags()),
+        volumes: i
+            .block_device_mappings()
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    m.device_name()?.to_string(),
+                    m.ebs()?.volume_id()?.to_string(),
+                ))
+            })
+            .collect(),
     }
 }
 

@@ -117,6 +117,18 @@ impl Volumes for AwsCloud {
             },
         }
     }
+
+    /// DeleteVolume: a volume already gone is done; EC2 refuses one attached to an instance
+    /// (`VolumeInUse`), which is passed on as it is.
+    async fn delete_volume(&self, volume_id: &str) -> CloudResult<()> {
+        match self.ec2.delete_volume().volume_id(volume_id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match Failure::from_sdk(&e).into_cloud("DeleteVolume", volume_id, &[]) {
+                CloudError::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
 }
 
 pub(crate) async fn volumes(

@@ -77,6 +77,7 @@ async fn volumes_snapshots_and_instances_are_tagged_and_observed() {
             tags: tags("ebs", "server"),
             client_token: "ebs-server-fp0001".into(),
             volumes: [("/dev/sdf".to_string(), snapshot.clone())].into(),
+            empty_volumes: Default::default(),
         })
         .await
         .unwrap();
@@ -89,6 +90,7 @@ async fn volumes_snapshots_and_instances_are_tagged_and_observed() {
             tags: tags("ebs", "compile"),
             client_token: "ebs-compile-fp0001".into(),
             volumes: Default::default(),
+            empty_volumes: Default::default(),
         })
         .await
         .unwrap();
@@ -179,6 +181,7 @@ async fn images_are_found_by_tags_and_deregistered_with_their_snapshots() {
             tags: tags("img", "image.worker"),
             client_token: "img-builder-1".into(),
             volumes: Default::default(),
+            empty_volumes: Default::default(),
         })
         .await
         .unwrap();

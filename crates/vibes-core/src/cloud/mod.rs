@@ -227,6 +227,10 @@ pub trait Volumes: Send + Sync {
     async fn wait_snapshot(&self, snapshot_id: &str, timeout: Duration) -> CloudResult<()>;
     /// A snapshot already gone is not an error.
     async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()>;
+    /// Delete a volume no instance holds (a standing builds volume of an earlier vibes, once
+    /// its builds are in a snapshot). A volume already gone is not an error; one attached to an
+    /// instance is refused (EC2's `VolumeInUse`), as a permanent error.
+    async fn delete_volume(&self, volume_id: &str) -> CloudResult<()>;
 }
 
 /// EC2 instances.

@@ -87,8 +87,12 @@ pub struct InstanceRequest {
     /// ClientToken: a repeated launch with the same token and parameters returns the same
     /// instance, whatever state it is in by then (see [`CloudError::InstanceEnded`]).
     pub client_token: String,
-    /// Snapshots to map at launch: device name → snapshot id (the server's builds), each a
-    /// fresh volume deleted with the instance. An existing volume (the worker's builds volume)
-    /// cannot be given at launch: it is attached afterwards with [`super::Instances::attach_volume`].
+    /// Snapshots to map at launch: device name → snapshot id (the builds the server serves,
+    /// or the worker compiles onto), each a fresh volume deleted with the instance.
     pub volumes: BTreeMap<String, String>,
+    /// Empty volumes to map at launch: device name → size in GiB (the worker's first builds
+    /// volume, when there is no builds snapshot yet), each a fresh gp3 volume deleted with the
+    /// instance. A device is in `volumes` or here, never both. The volume's id is in the
+    /// instance's [`crate::observed::ObservedInstance::volumes`] once a read shows it.
+    pub empty_volumes: BTreeMap<String, u32>,
 }

@@ -40,14 +40,10 @@ pub(super) fn enforce(
     if let Some(max) = budget.max_idle_usd_month {
         if idle_after > max && idle_after > idle_before {
             for (i, a) in plan.actions.iter().enumerate() {
-                let adds_idle = a.effects.iter().any(|e| {
-                    matches!(
-                        e,
-                        Effect::CreateVolume { .. }
-                            | Effect::LaunchServer { .. }
-                            | Effect::RunCompile { .. }
-                    )
-                });
+                let adds_idle = a
+                    .effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::LaunchServer { .. } | Effect::RunCompile { .. }));
                 if adds_idle && a.op != Op::Blocked && !blocked.iter().any(|(b, _)| *b == i) {
                     blocked.push((
                         i,

@@ -1,6 +1,7 @@
 //! What a plan costs: each action's one-off cost (a compile from its tracks, an image build
 //! from its minutes, a sync from its requests) and the project's monthly idle cost before and
-//! after the plan (volumes, snapshots, the sources bucket, the server and its address), from
+//! after the plan (standing volumes, snapshots, the sources bucket, the server and its address;
+//! the compile's builds volume exists only while it runs, so it is in the compile's cost), from
 //! the shipped [`prices`] table. Made after the plan, from the same desired and observed state:
 //! pure, so a golden plan shows it.
 
@@ -65,6 +66,23 @@ pub fn annotate(plan: &mut Plan, desired: &Desired, observed: &Observed, destroy
                 .attributes
                 .push(Attribute::new("cost", lines.join("; ")));
         }
+        let retired_gib: u32 = action
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::DeleteVolume { size_gib, .. } => Some(*size_gib),
+                _ => None,
+            })
+            .sum();
+        if retired_gib > 0 {
+            action.attributes.push(Attribute::new(
+                "saves",
+                format!(
+                    "~{}/month idle: {retired_gib} GiB of gp3 no longer standing",
+                    usd_text(f64::from(retired_gib) * prices.gp3_gib_month)
+                ),
+            ));
+        }
         costs.push(cost);
     }
     let before = idle_now(project, desired, observed, &prices);
@@ -98,7 +116,11 @@ fn one_off(
     prices: &Prices,
 ) -> Option<(Option<f64>, String)> {
     match effect {
-        Effect::RunCompile { instance_type, .. } => {
+        Effect::RunCompile {
+            instance_type,
+            builds_volume_gib,
+            ..
+        } => {
             let tracks = stale_tracks(desired, observed);
             let profiles = desired.profiles.len().max(1);
             // The pace the last compile recorded, else a typical one.
@@ -107,8 +129,12 @@ fn one_off(
                 .and_then(|b| b.seconds_per_output());
             let pace = recorded.unwrap_or(DEFAULT_SECONDS_PER_TRACK);
             let minutes = COMPILE_OVERHEAD_MINUTES + (tracks * profiles) as f64 * pace / 60.0;
+            // The builds volume lives only for the run: billed per second while it exists.
+            let volume = f64::from(*builds_volume_gib) * prices.gp3_gib_month * minutes
+                / 60.0
+                / HOURS_PER_MONTH;
             let mut why = format!(
-                "~{} of {instance_type} for {} × {}",
+                "~{} of {instance_type} and a {builds_volume_gib} GiB builds volume for {} × {}",
                 minutes_text(minutes),
                 count(tracks, "track", "tracks"),
                 count(profiles, "profile", "profiles")
@@ -117,7 +143,9 @@ fn one_off(
                 why.push_str(&format!(" at the last compile's {pace:.1} s each"));
             }
             Some((
-                prices.hourly(instance_type).map(|h| h * minutes / 60.0),
+                prices
+                    .hourly(instance_type)
+                    .map(|h| h * minutes / 60.0 + volume),
                 why,
             ))
         }
@@ -201,7 +229,11 @@ fn idle_now(project: &str, desired: &Desired, observed: &Observed, prices: &Pric
         .filter(|v| ours(&v.tags))
         .map(|v| v.size_gib as f64 * prices.gp3_gib_month)
         .sum();
-    let snapshot_gib = builds_gib(observed, None);
+    // Between compiles there is no builds volume to size snapshots by: the configured size is.
+    let snapshot_gib = builds_gib(
+        observed,
+        desired.compile.as_ref().map(|c| c.builds_volume_gib as f64),
+    );
     let snapshots = observed
         .snapshots
         .values()
@@ -259,25 +291,29 @@ fn idle_after(
         .collect();
     let project = desired.project.name.as_str();
     let ours = |t: &tags::Tags| t.get(tags::PROJECT).map(String::as_str) == Some(project);
-    // Volumes are kept (vibes deletes none); a new one adds its size.
-    let new_gib: f64 = effects()
+    // Volumes stay unless the plan deletes them: the compile's builds volume goes with its
+    // worker, so a compile adds none.
+    let deleted_volumes: BTreeSet<&str> = effects()
         .filter_map(|e| match e {
-            Effect::CreateVolume { size_gib, .. } => Some(*size_gib as f64),
+            Effect::DeleteVolume { volume_id, .. } => Some(volume_id.as_str()),
             _ => None,
         })
-        .sum();
+        .collect();
     let held_gib: f64 = observed
         .volumes
         .values()
-        .filter(|v| ours(&v.tags))
+        .filter(|v| ours(&v.tags) && !deleted_volumes.contains(v.volume_id.as_str()))
         .map(|v| v.size_gib as f64)
         .sum();
-    let volumes = (held_gib + new_gib) * prices.gp3_gib_month;
+    let volumes = held_gib * prices.gp3_gib_month;
     let held = observed
         .snapshots
         .values()
         .filter(|s| ours(&s.tags))
-        .count();
+        .count()
+        + effects()
+            .filter(|e| matches!(e, Effect::SnapshotVolume { .. }))
+            .count();
     let volume_gib = desired.compile.as_ref().map(|c| c.builds_volume_gib as f64);
     let snapshots = (held + usize::from(compiles)).saturating_sub(deleted_snapshots) as f64
         * builds_gib(observed, volume_gib)
@@ -305,8 +341,8 @@ fn idle_after(
     volumes + snapshots + bucket + server
 }
 
-/// A builds snapshot's size, at most: the builds volume's (EBS bills a snapshot's used blocks,
-/// which vibes cannot read).
+/// A builds snapshot's size, at most: the configured builds volume's, else the largest volume
+/// seen (EBS bills a snapshot's used blocks, which vibes cannot read).
 fn builds_gib(observed: &Observed, configured: Option<f64>) -> f64 {
     configured.unwrap_or_else(|| {
         observed

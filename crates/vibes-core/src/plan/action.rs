@@ -191,23 +191,33 @@ pub enum Effect {
         revision: String,
     },
 
-    CreateVolume {
-        name: String,
-        size_gib: u32,
-        availability_zone: Value,
+    /// Snapshot a standing volume (a builds volume of an earlier vibes whose builds no snapshot
+    /// holds) and wait for the snapshot; its id is the action's `SnapshotId` output.
+    SnapshotVolume {
+        volume_id: String,
         tags: Tags,
-        token: String,
+    },
+    /// Delete a standing volume vibes made (retiring the builds volume of an earlier vibes).
+    DeleteVolume {
+        volume_id: String,
+        size_gib: u32,
     },
 
-    /// Launch a worker from its launch template, wait for the compile to finish, snapshot the
-    /// builds volume tagged with what it was built from, and terminate the worker (also on failure).
+    /// Launch a worker from its launch template with a builds volume made for the run (from
+    /// `builds_snapshot`, or empty of `builds_volume_gib` the first time), wait for the compile
+    /// to finish, snapshot that volume tagged with what it was built from, and terminate the
+    /// worker (also on failure): the volume is deleted with it.
     RunCompile {
         launch_template: Value,
         /// The worker image (AMI id): its launch template names none, so that the platform
         /// stack can be made before any image exists.
         image: Value,
         instance_type: String,
-        builds_volume: Value,
+        /// The builds snapshot the run's volume is made from: the newest good one, so that what
+        /// is up to date in it is not compiled again.
+        builds_snapshot: Option<Value>,
+        /// The size of the empty volume the first compile runs on.
+        builds_volume_gib: u32,
         built_from: String,
         sources_revision: String,
         timeout_minutes: u32,
@@ -258,7 +268,8 @@ impl Effect {
             Effect::BuildImage { .. } => "build image",
             Effect::DeregisterImage { .. } => "deregister image",
             Effect::SyncSources { .. } => "sync sources",
-            Effect::CreateVolume { .. } => "create volume",
+            Effect::SnapshotVolume { .. } => "snapshot volume",
+            Effect::DeleteVolume { .. } => "delete volume",
             Effect::RunCompile { .. } => "compile",
             Effect::DeleteSnapshot { .. } => "delete snapshot",
             Effect::DeleteBucket { .. } => "delete bucket",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use vibes_core::apply::{self, Outcome, RecordingReporter};
+use vibes_core::cloud::prelude::*;
 use vibes_core::observed::ObservedInstance;
 use vibes_core::{tags, Address};
 use vibes_fake::{CompileBehaviour, FakeCloud, ImageBuildBehaviour};
@@ -225,5 +226,114 @@ async fn the_workers_progress_is_shown_while_the_compile_runs() {
     assert!(
         lines.iter().any(|l| l == "compile: 1/2 tracks"),
         "{lines:#?}"
+    );
+}
+
+/// The volumes that are not the server's (which holds its snapshot's copy while it runs).
+fn builds_volumes(o: &vibes_core::Observed) -> Vec<&String> {
+    o.volumes
+        .iter()
+        .filter(|(_, v)| v.tags.get(tags::ADDRESS).map(String::as_str) != Some("server"))
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// The builds volume lives only while a compile runs: the first worker gets an empty volume
+/// of the configured size, the next one a volume from the newest builds snapshot; after each
+/// apply no volume is left, only snapshots.
+#[tokio::test]
+async fn the_builds_volume_lives_only_while_a_compile_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    let (p, o) = plan(&desired, &cloud).await;
+    assert!(
+        p.find(&Address::volume("builds")).is_none(),
+        "{}",
+        summary(&p)
+    );
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&p, &report));
+    let first = workers(&cloud);
+    assert_eq!(first.len(), 1);
+    let mapped = first[0].volumes["/dev/sdf"].clone();
+    let after = observe(&cloud).await;
+    assert!(
+        builds_volumes(&after).is_empty(),
+        "no volume is left: {:?}",
+        after.volumes
+    );
+    let snaps: Vec<_> = after.snapshots.values().collect();
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(
+        snaps[0].volume_id, mapped,
+        "the snapshot is of the worker's volume"
+    );
+    let first_snapshot = snaps[0].snapshot_id.clone();
+
+    // A profile changes: the next worker's volume is made from that snapshot.
+    let phone = desired.profiles.get_mut("phone").unwrap();
+    phone.text = phone.text.replace("-V 6", "-V 2");
+    let (p, o) = plan(&desired, &cloud).await;
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&p, &report));
+    let second = workers(&cloud)
+        .into_iter()
+        .find(|w| w.instance_id != first[0].instance_id)
+        .expect("a second worker");
+    assert_eq!(
+        cloud.attached(&second.instance_id).get("/dev/sdf"),
+        Some(&first_snapshot),
+        "the second compile starts from the first one's snapshot"
+    );
+    let after = observe(&cloud).await;
+    assert!(
+        builds_volumes(&after).is_empty(),
+        "no volume is left: {:?}",
+        after.volumes
+    );
+    assert_eq!(after.snapshots.len(), 2);
+    let (again, _) = plan(&desired, &cloud).await;
+    assert!(again.is_empty(), "converged:\n{}", summary(&again));
+}
+
+/// A standing builds volume an earlier vibes made, whose builds no snapshot holds (its first
+/// compile failed, say): snapshotted, deleted, and the compile starts from that snapshot.
+#[tokio::test]
+async fn a_standing_builds_volume_of_an_earlier_vibes_is_snapshotted_then_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    let standing = cloud
+        .create_volume(
+            50,
+            "us-east-1a",
+            &tags::ownership(PROJECT, &Address::volume("builds"), "earlier"),
+            "earlier-volume",
+        )
+        .await
+        .unwrap();
+    let (p, o) = plan(&desired, &cloud).await;
+    assert_eq!(
+        p.find(&Address::volume("builds")).map(|a| a.op),
+        Some(vibes_core::plan::Op::Delete),
+        "{}",
+        summary(&p)
+    );
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&p, &report));
+    let after = observe(&cloud).await;
+    assert!(builds_volumes(&after).is_empty(), "{:?}", after.volumes);
+    let of_standing: Vec<_> = after
+        .snapshots
+        .values()
+        .filter(|s| s.volume_id == standing)
+        .collect();
+    assert_eq!(of_standing.len(), 1, "{:?}", after.snapshots);
+    let worker = &workers(&cloud)[0];
+    assert_eq!(
+        cloud.attached(&worker.instance_id).get("/dev/sdf"),
+        Some(&of_standing[0].snapshot_id),
+        "the compile starts from what the standing volume held"
     );
 }

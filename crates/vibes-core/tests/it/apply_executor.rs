@@ -51,7 +51,7 @@ async fn every_action_starts_after_what_it_depends_on_has_finished() {
         "image_build",
         "compile_run",
         "put_parameter",
-        "create_volume",
+        "snapshot",
         "put_object_from_file",
     ] {
         cloud.set_latency(op, Duration::from_millis(3));
@@ -100,33 +100,37 @@ async fn a_failure_skips_exactly_its_transitive_dependents_and_the_rest_complete
     let dir = tempfile::tempdir().unwrap();
     let desired = full_desired(dir.path());
     let cloud = Arc::new(FakeCloud::new());
-    cloud.fail_always("create_volume", FaultKind::Permanent);
+    cloud.fail_always("start_image_build", FaultKind::Permanent);
+    let mut desired = desired;
+    // One image, so that one action fails.
+    desired.images.retain(|name, _| name == "worker");
+    desired.server = None;
     let (p, o) = plan(&desired, &cloud).await;
     let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
 
     let volume = p
         .actions
         .iter()
-        .position(|a| a.address == Address::volume("builds"))
+        .position(|a| a.address == Address::image("worker"))
         .unwrap();
     let skipped = transitive_dependents(&p, volume);
     let names: Vec<String> = skipped
         .iter()
         .map(|&i| p.actions[i].address.to_string())
         .collect();
-    assert_eq!(names, vec!["compile", "server"]);
+    assert_eq!(names, vec!["compile"]);
     for (i, outcome) in report.outcomes.iter().enumerate() {
         match outcome {
             Outcome::Failed { error } => {
                 assert_eq!(i, volume);
                 assert_eq!(
                     error,
-                    "create volume: create_volume: InternalFailure (injected)"
+                    "build image: start_image_build: InternalFailure (injected)"
                 );
             }
             Outcome::Skipped { reason } => {
                 assert!(skipped.contains(&i), "{} skipped", p.actions[i].address);
-                assert_eq!(reason, "volume.builds failed");
+                assert_eq!(reason, "image.worker failed");
             }
             Outcome::Done => assert!(i != volume && !skipped.contains(&i)),
             other => panic!("{}: {other:?}", p.actions[i].address),
@@ -134,7 +138,7 @@ async fn a_failure_skips_exactly_its_transitive_dependents_and_the_rest_complete
     }
     assert_eq!(report.failures().len(), 1);
     assert_eq!(
-        cloud.count("create_volume"),
+        cloud.count("start_image_build"),
         1,
         "a permanent error is not retried"
     );

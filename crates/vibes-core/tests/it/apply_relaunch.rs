@@ -182,9 +182,7 @@ async fn a_worker_is_terminated_when_the_apply_is_dropped_right_after_its_launch
     let desired = full_desired(dir.path());
     let cloud = Arc::new(FakeCloud::new());
     cloud.set_compile(CompileBehaviour::NeverFinish);
-    for op in ["wait_instance", "attach_volume"] {
-        cloud.set_latency(op, Duration::from_millis(500));
-    }
+    cloud.set_latency("wait_instance", Duration::from_millis(500));
     let (p, o) = plan(&desired, &cloud).await;
     let task = {
         let (cloud, opts) = (cloud.clone(), options(dir.path()));

@@ -158,7 +158,6 @@ fn an_empty_account_gets_everything_in_dependency_order() {
     before("image.worker", "compile");
     before("profile.phone", "compile");
     before("sources", "compile");
-    before("volume.builds", "compile");
     before("compile", "server");
     before("image.server", "server");
     assert_eq!(op(&p, "compile"), Op::Run);
@@ -438,6 +437,7 @@ fn retention_never_deletes_the_snapshot_a_server_serves() {
             public_ip: None,
             private_ip: None,
             tags: server_tags,
+            volumes: Default::default(),
         },
     );
     // The compile that is coming relaunches the server over its snapshot: what the old server
@@ -479,6 +479,7 @@ fn leftover_workers_are_terminated() {
             public_ip: None,
             private_ip: None,
             tags: ours("compile", "x"),
+            volumes: Default::default(),
         },
     );
     let p = run(&d, &o);
@@ -548,6 +549,7 @@ fn destroy_deletes_what_is_owned_in_reverse_order_and_blocks_data() {
             public_ip: Some("203.0.113.9".into()),
             private_ip: None,
             tags: ours("server", "x"),
+            volumes: Default::default(),
         },
     );
     o.snapshots.insert(
@@ -597,5 +599,178 @@ fn a_target_the_config_does_not_name_pulls_in_nothing() {
             .any(|n| n.contains("--target server: the config does not name it")),
         "{:?}",
         p.notes
+    );
+}
+
+fn standing_volume(o: &mut Observed, id: &str, tags: Tags) {
+    o.volumes.insert(
+        id.into(),
+        ObservedVolume {
+            volume_id: id.into(),
+            size_gib: 100,
+            state: "available".into(),
+            tags,
+        },
+    );
+}
+
+fn run_compile(p: &Plan) -> (Option<Value>, u32) {
+    let c = p.find(&Address::compile()).expect("a compile");
+    c.effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::RunCompile {
+                builds_snapshot,
+                builds_volume_gib,
+                ..
+            } => Some((builds_snapshot.clone(), *builds_volume_gib)),
+            _ => None,
+        })
+        .expect("the compile runs")
+}
+
+#[test]
+fn the_builds_volume_is_made_for_each_compile_from_the_newest_good_snapshot() {
+    // The first compile: no standing volume is planned, the worker gets an empty one.
+    let p = run(&full(), &Observed::default());
+    assert!(p.find(&Address::volume("builds")).is_none());
+    assert_eq!(run_compile(&p), (None, 100));
+
+    // Later: from the newest completed builds snapshot, not a newer pending or failed one.
+    let mut o = Observed::default();
+    let old = ours("snapshot.builds", "old");
+    o.snapshots.insert(
+        "snap-1".into(),
+        snapshot("snap-1", "2024-01-01T00:00:00Z", old.clone()),
+    );
+    o.snapshots.insert(
+        "snap-2".into(),
+        snapshot("snap-2", "2024-01-02T00:00:00Z", old.clone()),
+    );
+    let mut pending = snapshot("snap-3", "2024-01-03T00:00:00Z", old.clone());
+    pending.state = "pending".into();
+    o.snapshots.insert("snap-3".into(), pending);
+    let mut failed = snapshot("snap-4", "2024-01-04T00:00:00Z", old);
+    failed.state = "error".into();
+    o.snapshots.insert("snap-4".into(), failed);
+    let p = run(&full(), &o);
+    assert_eq!(run_compile(&p), (Some(Value::literal("snap-2")), 100));
+    assert!(p.find(&Address::volume("builds")).is_none());
+}
+
+#[test]
+fn a_standing_builds_volume_is_retired_once_a_snapshot_of_it_holds_its_builds() {
+    let mut o = Observed::default();
+    o.snapshots.insert(
+        "snap-1".into(),
+        snapshot(
+            "snap-1",
+            "2024-01-01T00:00:00Z",
+            ours("snapshot.builds", "old"),
+        ),
+    );
+    standing_volume(&mut o, "vol-1", ours("volume.builds", "x"));
+    let p = run(&full(), &o);
+    let a = p.find(&Address::volume("builds")).unwrap();
+    assert_eq!(a.op, Op::Delete);
+    assert!(
+        a.reason.contains("held by completed snapshot snap-1"),
+        "{}",
+        a.reason
+    );
+    assert_eq!(
+        a.effects,
+        [Effect::DeleteVolume {
+            volume_id: "vol-1".into(),
+            size_gib: 100
+        }]
+    );
+    assert!(
+        a.attributes.iter().any(|at| at.name == "saves"
+            && at
+                .value
+                .as_deref()
+                .is_some_and(|v| v.contains("$8.00/month"))),
+        "{:?}",
+        a.attributes
+    );
+    // The compile runs from the snapshot, after the volume is gone (no worker holds it then).
+    assert_eq!(run_compile(&p).0, Some(Value::literal("snap-1")));
+    let (v, c) = (position(&p, "volume.builds"), position(&p, "compile"));
+    assert!(p.edges.contains(&(v, c)));
+
+    // A pending snapshot of it does not hold its builds yet: snapshot first, and the compile
+    // starts from that snapshot.
+    o.snapshots.get_mut("snap-1").unwrap().state = "pending".into();
+    let p = run(&full(), &o);
+    let a = p.find(&Address::volume("builds")).unwrap();
+    assert_eq!(a.op, Op::Delete);
+    assert!(a.reason.contains("snapshotted first"), "{}", a.reason);
+    assert!(matches!(
+        a.effects.as_slice(),
+        [Effect::SnapshotVolume { volume_id, .. }, Effect::DeleteVolume { .. }] if volume_id == "vol-1"
+    ));
+    assert_eq!(
+        run_compile(&p).0,
+        Some(Value::Output {
+            address: Address::volume("builds"),
+            output: "SnapshotId".into()
+        })
+    );
+}
+
+#[test]
+fn a_builds_volume_vibes_did_not_make_is_never_touched() {
+    let mut o = Observed::default();
+    let mut theirs = ours("volume.builds", "x");
+    theirs.insert(tags::PROJECT.into(), "other".into());
+    standing_volume(&mut o, "vol-theirs", theirs);
+    let mut untagged = Tags::new();
+    untagged.insert(tags::ADDRESS.into(), "volume.builds".into());
+    standing_volume(&mut o, "vol-hand", untagged);
+    for d in [full(), Desired::empty("vibes")] {
+        let p = plan(
+            &d,
+            &o,
+            &PlanOptions {
+                include_data: true,
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(p.find(&Address::volume("builds")).is_none());
+        assert!(!p.actions.iter().flat_map(|a| &a.effects).any(|e| matches!(
+            e,
+            Effect::DeleteVolume { .. } | Effect::SnapshotVolume { .. }
+        )));
+    }
+}
+
+#[test]
+fn without_compile_a_standing_builds_volume_is_deleted_only_with_include_data() {
+    let mut o = Observed::default();
+    standing_volume(&mut o, "vol-1", ours("volume.builds", "x"));
+    let d = Desired::empty("vibes");
+    let p = run(&d, &o);
+    let a = p.find(&Address::volume("builds")).unwrap();
+    assert_eq!(a.op, Op::Blocked);
+    assert!(a.reason.contains("--include-data"), "{}", a.reason);
+    let p = plan(
+        &d,
+        &o,
+        &PlanOptions {
+            include_data: true,
+            ..PlanOptions::default()
+        },
+    )
+    .unwrap();
+    let a = p.find(&Address::volume("builds")).unwrap();
+    assert_eq!(a.op, Op::Delete);
+    assert_eq!(
+        a.effects,
+        [Effect::DeleteVolume {
+            volume_id: "vol-1".into(),
+            size_gib: 100
+        }]
     );
 }

@@ -38,7 +38,7 @@ fn a_target_brings_what_it_depends_on_and_not_what_depends_on_it() {
     assert_eq!(
         addresses(&p),
         ["stack.vpc", "stack.main"],
-        "images, volumes and the server wait on stack.main but are left out"
+        "images and the server wait on stack.main but are left out"
     );
     let p = targeted(&["image.worker"]);
     assert_eq!(
@@ -61,7 +61,6 @@ fn the_compile_brings_everything_it_is_built_from() {
         "profile.archive",
         "image.worker",
         "sources",
-        "volume.builds",
         "compile",
     ];
     want.sort();
@@ -329,8 +328,8 @@ fn a_budget_blocks_what_would_pass_it_and_what_waits_on_that() {
     }
 }
 
-/// `[budget] max_idle_usd_month`: what would raise the idle cost past it (the builds volume,
-/// the compile's snapshot, the server) is blocked, with the figures.
+/// `[budget] max_idle_usd_month`: what would raise the idle cost past it (the compile's
+/// snapshot, the server) is blocked, with the figures.
 #[test]
 fn an_idle_budget_blocks_what_would_raise_the_idle_cost_past_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -340,7 +339,7 @@ fn an_idle_budget_blocks_what_would_raise_the_idle_cost_past_it() {
         max_idle_usd_month: Some(1.0),
     });
     let p = plan(&d, &Observed::default(), &PlanOptions::default()).unwrap();
-    for addr in ["volume.builds", "compile", "server"] {
+    for addr in ["compile", "server"] {
         let a = p
             .actions
             .iter()
@@ -348,17 +347,17 @@ fn an_idle_budget_blocks_what_would_raise_the_idle_cost_past_it() {
             .unwrap();
         assert_eq!(a.op, vibes_core::plan::Op::Blocked, "{addr}: {}", a.reason);
     }
-    let volume = p
+    let compile = p
         .actions
         .iter()
-        .find(|a| a.address.to_string() == "volume.builds")
+        .find(|a| a.address.to_string() == "compile")
         .unwrap();
     assert!(
-        volume
+        compile
             .reason
             .contains("past [budget] max_idle_usd_month = $1.00"),
         "{}",
-        volume.reason
+        compile.reason
     );
     assert!(
         p.cost.as_ref().unwrap().idle_after_usd_month < 1.0,

@@ -102,7 +102,8 @@ fn resources_removed_from_the_config_are_deleted() {
 #[test]
 fn compiled_music_is_not_deleted_without_opt_in() {
     let live = desired();
-    let o = in_place(&live);
+    let mut o = in_place(&live);
+    standing_builds_volume(&live, &mut o);
     let mut d = live;
     d.compile = None;
     d.snapshots = None;
@@ -117,6 +118,56 @@ fn compiled_music_is_not_deleted_without_opt_in() {
         p.actions
     );
     assert_renders("data_deletion_blocked", &p, &d);
+}
+
+#[test]
+fn a_standing_builds_volume_held_by_a_snapshot_is_retired() {
+    let d = desired();
+    let mut o = in_place(&d);
+    standing_builds_volume(&d, &mut o);
+    let p = planned(&d, &o);
+    let a = p.find(&Address::volume("builds")).unwrap();
+    assert_eq!(a.op, plan::Op::Delete);
+    assert!(
+        a.reason
+            .contains(&format!("held by completed snapshot {NEWEST_SNAPSHOT}")),
+        "{}",
+        a.reason
+    );
+    assert_eq!(p.actions.len(), 1, "nothing else: {:#?}", p.actions);
+    let cost = p.cost.as_ref().unwrap();
+    assert!(
+        cost.idle_before_usd_month - cost.idle_after_usd_month > 15.0,
+        "200 GiB of gp3 saved: {cost:?}"
+    );
+    assert_renders("standing_volume_retired", &p, &d);
+}
+
+#[test]
+fn a_standing_builds_volume_no_snapshot_holds_is_snapshotted_then_retired() {
+    let live = desired();
+    let mut o = in_place(&live);
+    standing_builds_volume(&live, &mut o);
+    for s in o.snapshots.values_mut() {
+        s.volume_id = "vol-0ffffffffffffffff".into();
+    }
+    let mut d = live;
+    d.profiles.get_mut("phone").unwrap().text = PHONE_PROFILE.replace("-V 6", "-V 2");
+    let p = planned(&d, &o);
+    let a = p.find(&Address::volume("builds")).unwrap();
+    assert_eq!(a.op, plan::Op::Delete);
+    assert!(
+        matches!(
+            a.effects.as_slice(),
+            [
+                plan::Effect::SnapshotVolume { .. },
+                plan::Effect::DeleteVolume { .. }
+            ]
+        ),
+        "{:#?}",
+        a.effects
+    );
+    assert_renders("standing_volume_snapshotted_and_retired", &p, &d);
 }
 
 #[test]

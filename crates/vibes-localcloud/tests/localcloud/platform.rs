@@ -177,7 +177,15 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
         "{first:#}"
     );
     assert!(first["lock"].is_null(), "{first:#}");
-    // Idle, the project pays for its server, its address, the builds volume and snapshot.
+    // The builds volume lived only while the compile ran: it went with the worker.
+    for address in ["compile", "volume.builds"] {
+        assert_eq!(
+            cloud.volumes(PROJECT, address),
+            Vec::<String>::new(),
+            "no builds volume is left"
+        );
+    }
+    // Idle, the project pays for its server, its address and the builds snapshot.
     assert!(first["idle_usd_month"].as_f64().unwrap() > 1.0, "{first:#}");
     let phone = dir.path().join("fetched/phone");
     let archive = dir.path().join("fetched/archive");
@@ -275,6 +283,46 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
     cloud
         .vibes(dir.path(), &["plan", "--detailed-exitcode"])
         .expect(0, &cloud);
+
+    // A changed profile: the next worker's builds volume is made from the snapshot, so the
+    // archive outputs, up to date there, are not encoded again; only the phone ones are.
+    let config_file = dir.path().join("vibes.toml");
+    let text = std::fs::read_to_string(&config_file).unwrap();
+    write(&config_file, text.replace("--quiet -V 6", "--quiet -V 5"));
+    let workers_before = cloud.instances(PROJECT, "compile");
+    cloud
+        .vibes(dir.path(), &["apply", "--auto-approve"])
+        .expect(0, &cloud);
+    let worker = cloud
+        .instances(PROJECT, "compile")
+        .into_iter()
+        .map(|(id, _)| id)
+        .find(|id| !workers_before.iter().any(|(w, _)| w == id))
+        .expect("a worker for the profile change");
+    let console = cloud.console(&worker);
+    let phone_tracks = tracks.len();
+    assert!(
+        console.contains(&format!(" tracks, {phone_tracks} to build")),
+        "only the phone outputs are built:\n{console}"
+    );
+    assert_eq!(
+        console.matches("up to date archive/").count(),
+        phone_tracks,
+        "every archive output is up to date on the volume made from the snapshot:\n{console}"
+    );
+    assert!(!console.contains("encoded archive/"), "{console}");
+    for address in ["compile", "volume.builds"] {
+        assert_eq!(
+            cloud.volumes(PROJECT, address),
+            Vec::<String>::new(),
+            "no builds volume is left"
+        );
+    }
+    let second_snapshots = cloud.snapshots(PROJECT);
+    let after = {
+        fetch(&cloud, dir.path(), "phone", &phone);
+        tree(&phone)
+    };
 
     // A corrupt WAVE: the compile fails naming the track and the encoder's complaint, the worker
     // is gone, no snapshot is taken, and the server still serves the previous builds.

@@ -169,6 +169,36 @@ impl LocalCloud {
             .collect()
     }
 
+    /// The EBS volumes of the project carrying `vibes:address=address` (`compile` for a worker's
+    /// builds volume, `volume.builds` for a standing one).
+    pub fn volumes(&self, project: &str, address: &str) -> Vec<String> {
+        let v = self.aws(&[
+            "ec2",
+            "describe-volumes",
+            "--filters",
+            &format!("Name=tag:vibes:project,Values={project}"),
+            &format!("Name=tag:vibes:address,Values={address}"),
+        ]);
+        v["Volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["VolumeId"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// What an instance's boot script printed (for a worker: the compile's lines).
+    pub fn console(&self, instance_id: &str) -> String {
+        let path = self
+            .state
+            .path()
+            .join("instances")
+            .join(instance_id)
+            .join("console.log");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), self.logs()))
+    }
+
     /// The project's builds snapshots.
     pub fn snapshots(&self, project: &str) -> Vec<String> {
         let v = self.aws(&[

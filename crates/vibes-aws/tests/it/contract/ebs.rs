@@ -62,3 +62,26 @@ pub async fn volumes_and_snapshots_made_waited_for_and_deleted(s: &Subject) {
         .snapshots
         .is_empty());
 }
+
+pub async fn a_standing_volume_is_deleted_once(s: &Subject) {
+    let cloud = s.cloud();
+    let volume = cloud
+        .create_volume(10, AZ, &tags("dv", "volume.builds"), "dv-volume-builds-1")
+        .await
+        .unwrap();
+    cloud.delete_volume(&volume).await.unwrap();
+    assert!(!cloud
+        .observe("dv", None)
+        .await
+        .unwrap()
+        .volumes
+        .contains_key(&volume));
+    cloud
+        .delete_volume(&volume)
+        .await
+        .expect("deleting a gone volume succeeds");
+    cloud
+        .delete_volume("vol-0123456789abcdef0")
+        .await
+        .expect("deleting a volume that never was succeeds");
+}

@@ -20,6 +20,7 @@ async fn request(s: &Subject, project: &str, address: &str, token: &str) -> Inst
         tags: tags(project, address),
         client_token: token.into(),
         volumes: BTreeMap::new(),
+        empty_volumes: Default::default(),
     }
 }
 
@@ -161,4 +162,66 @@ pub async fn images_are_found_by_their_tags(s: &Subject) {
         .deregister_image(&image)
         .await
         .expect("deregistering a gone image succeeds");
+}
+
+/// The worker's builds volume lives only while it runs: mapped at launch (empty of a size the
+/// first time, from a snapshot after), found through the instance's block device mappings,
+/// snapshotted once the worker stopped, and deleted with it.
+pub async fn a_builds_volume_is_mapped_at_launch_and_goes_with_the_worker(s: &Subject) {
+    let cloud = s.cloud();
+    let mut first = request(s, "mv", "compile", "mv-compile-1").await;
+    first.empty_volumes.insert("/dev/sdf".into(), 12);
+    let worker = cloud.run_instance(&first).await.unwrap();
+    // Running, or already stopped: the fake's worker compiles at once once it has its volume.
+    let running = cloud
+        .wait_instance(&worker, &["running", "stopped"], WAIT)
+        .await
+        .unwrap();
+    let volume = running.volumes.get("/dev/sdf").cloned().expect("mapped");
+    let seen = cloud.observe("mv", None).await.unwrap();
+    assert_eq!(seen.volumes[&volume].size_gib, 12);
+    assert_eq!(
+        seen.volumes[&volume].tags.get(ADDRESS).map(String::as_str),
+        Some("compile"),
+        "a mapped volume carries the launch's tags"
+    );
+    let snapshot = cloud
+        .create_snapshot(&volume, &tags("mv", "snapshot.builds"))
+        .await
+        .unwrap();
+    cloud.wait_snapshot(&snapshot, WAIT).await.unwrap();
+    cloud.terminate_instance(&worker).await.unwrap();
+    cloud
+        .wait_instance(&worker, &["terminated"], WAIT)
+        .await
+        .unwrap();
+    let seen = cloud.observe("mv", None).await.unwrap();
+    assert!(
+        !seen.volumes.contains_key(&volume),
+        "the volume is deleted with its instance: {:?}",
+        seen.volumes
+    );
+    assert_eq!(seen.snapshots[&snapshot].volume_id, volume);
+
+    let mut next = request(s, "mv", "compile", "mv-compile-2").await;
+    next.volumes.insert("/dev/sdf".into(), snapshot.clone());
+    let worker = cloud.run_instance(&next).await.unwrap();
+    let running = cloud
+        .wait_instance(&worker, &["running", "stopped"], WAIT)
+        .await
+        .unwrap();
+    let from_snapshot = running.volumes.get("/dev/sdf").cloned().expect("mapped");
+    assert_ne!(from_snapshot, volume);
+    assert_eq!(
+        cloud
+            .observe("mv", None)
+            .await
+            .unwrap()
+            .volumes
+            .get(&from_snapshot)
+            .map(|v| v.size_gib),
+        Some(12),
+        "a volume from a snapshot has the snapshot's size"
+    );
+    cloud.terminate_instance(&worker).await.unwrap();
 }

@@ -1,8 +1,10 @@
-//! A compile run: launch a worker (guarded from the moment RunInstances answers), attach the
-//! builds volume, wait for the worker to report and stop, snapshot the builds volume, and
-//! terminate the worker — on success, failure, timeout and interruption alike.
+//! A compile run: launch a worker (guarded from the moment RunInstances answers) with its
+//! builds volume mapped at launch (from the newest builds snapshot, or empty the first time),
+//! wait for the worker to report and stop, snapshot the builds volume, and terminate the worker
+//! — on success, failure, timeout and interruption alike. The builds volume is deleted with the
+//! worker (DeleteOnTermination): between compiles only snapshots are kept.
 
-use super::launch::WorkerGuard;
+use super::launch::{wait_launched, WorkerGuard};
 use super::{Context, EffectError, DATA_DEVICE};
 use crate::address::Address;
 use crate::cloud::{CloudError, InstanceRequest};
@@ -18,9 +20,8 @@ pub fn compile_status_parameter(project: &str) -> String {
 
 /// One compile, as the plan's `RunCompile` effect describes it.
 pub(super) struct CompileRun<'a> {
-    /// The worker's launch; the builds volume is attached after it.
+    /// The worker's launch, its builds volume mapped as [`DATA_DEVICE`].
     pub launch: InstanceRequest,
-    pub builds_volume: String,
     /// The plan's token for the compile: what the launch is for.
     pub plan_token: &'a str,
     pub built_from: &'a str,
@@ -45,11 +46,11 @@ pub(super) async fn run_compile(
         cloud.delete_parameter(&progress_parameter)
     })
     .await?;
-    let identity = [run.plan_token, run.builds_volume.as_str()];
+    let identity = [run.plan_token];
     let mut guard =
         WorkerGuard::launch(cx, &Address::compile(), &identity, run.launch.clone()).await?;
     let id = guard.id().to_string();
-    let result = attach_and_compile(cx, index, &mut guard, &run, &status_parameter).await;
+    let result = start_and_compile(cx, index, &mut guard, &run, &status_parameter).await;
     let terminated = guard.terminate(cx).await;
     match (result, terminated) {
         (Ok(snapshot), Ok(())) => {
@@ -76,30 +77,34 @@ fn interrupted(id: &str) -> EffectError {
 }
 
 /// Everything between the launch and the terminate; returns the snapshot made.
-async fn attach_and_compile(
+async fn start_and_compile(
     cx: &Context,
     index: usize,
     guard: &mut WorkerGuard,
     run: &CompileRun<'_>,
     status_parameter: &str,
 ) -> Result<String, EffectError> {
-    let cloud = cx.cloud.as_ref();
     let id = guard.id().to_string();
-    cx.reporter.action_progress(
-        index,
-        &format!("worker {id} launched; attaching {}", run.builds_volume),
+    let from = match (
+        run.launch.volumes.get(DATA_DEVICE),
+        run.launch.empty_volumes.get(DATA_DEVICE),
+    ) {
+        (Some(snapshot), _) => format!("a builds volume from {snapshot}"),
+        (None, Some(gib)) => format!("an empty {gib} GiB builds volume"),
+        (None, None) => "no builds volume".to_string(),
+    };
+    cx.reporter
+        .action_progress(index, &format!("worker {id} launched with {from}"));
+    // Waits for the worker to run, and through EC2 not knowing it yet.
+    let running = wait_launched(
+        cx,
+        "wait for worker",
+        &id,
+        &["running", "stopping", "stopped"],
+        cx.options.timeouts.instance,
     );
-    // The attach waits for the worker to run (and through EC2 not knowing it yet).
-    let attach = cx.call("attach builds volume", |_| {
-        cloud.attach_volume(
-            &id,
-            &run.builds_volume,
-            DATA_DEVICE,
-            cx.options.timeouts.instance,
-        )
-    });
     tokio::select! {
-        attached = attach => attached?,
+        r = running => { r?; }
         _ = cx.cancel.cancelled() => return Err(interrupted(&id)),
     }
     guard.seen();
@@ -144,8 +149,8 @@ async fn compile_on(
             }
         }
     };
-    match waited {
-        Ok(_) => {}
+    let stopped = match waited {
+        Ok(seen) => seen,
         Err(CloudError::Timeout { .. }) => {
             return Err(EffectError::Compile(format!(
                 "worker {id} did not finish within {}; it is terminated (raise [compile] timeout_minutes if the collection needs longer)",
@@ -153,7 +158,7 @@ async fn compile_on(
             )))
         }
         Err(source) => return Err(EffectError::Cloud { effect: "wait for worker", source }),
-    }
+    };
     let raw = cx
         .call("read compile status", |_| {
             cloud.get_parameter(status_parameter)
@@ -184,7 +189,12 @@ async fn compile_on(
             status.status
         )));
     }
-    let volume = &run.builds_volume;
+    // The volume made at launch, from the instance's block device mappings.
+    let Some(volume) = stopped.volumes.get(DATA_DEVICE) else {
+        return Err(EffectError::Compile(format!(
+            "worker {id} stopped without a volume on {DATA_DEVICE}: nothing to snapshot"
+        )));
+    };
     let snapshot = cx
         .call("snapshot builds", |_| {
             cloud.create_snapshot(volume, run.snapshot_tags)

@@ -1,4 +1,4 @@
-//! Instances: the compile's worker (run in `compile`), the rsync server launched over a builds
+//! Instances: the compile's worker with its builds volume mapped at launch (run in `compile`), the rsync server launched over a builds
 //! snapshot and waited on until it runs, and terminations.
 
 use super::compile::{run_compile, CompileRun};
@@ -27,7 +27,8 @@ pub(super) async fn run(
             launch_template,
             image,
             instance_type,
-            builds_volume,
+            builds_snapshot,
+            builds_volume_gib,
             built_from,
             sources_revision: _,
             timeout_minutes,
@@ -35,6 +36,18 @@ pub(super) async fn run(
             instance_tags,
             token,
         } => {
+            // The builds volume lives only while the compile runs: mapped at launch from the
+            // newest builds snapshot (or empty the first time), deleted with the worker.
+            let (volumes, empty_volumes) = match builds_snapshot {
+                Some(s) => (
+                    BTreeMap::from([(DATA_DEVICE.to_string(), cx.resolve(s)?)]),
+                    BTreeMap::new(),
+                ),
+                None => (
+                    BTreeMap::new(),
+                    BTreeMap::from([(DATA_DEVICE.to_string(), *builds_volume_gib)]),
+                ),
+            };
             let launch = InstanceRequest {
                 launch_template: cx.resolve(launch_template)?,
                 image_id: cx.resolve(image)?,
@@ -42,8 +55,8 @@ pub(super) async fn run(
                 tags: instance_tags.clone(),
                 // Set per launch attempt.
                 client_token: String::new(),
-                // The builds volume outlives the worker: attached after the launch.
-                volumes: BTreeMap::new(),
+                volumes,
+                empty_volumes,
             };
             let timeout = cx
                 .options
@@ -52,7 +65,6 @@ pub(super) async fn run(
                 .unwrap_or(Duration::from_secs(u64::from(*timeout_minutes) * 60));
             let run = CompileRun {
                 launch,
-                builds_volume: cx.resolve(builds_volume)?,
                 plan_token: token,
                 built_from,
                 timeout,
@@ -82,6 +94,7 @@ pub(super) async fn run(
                 // snapshot an earlier (since terminated) server served.
                 client_token: String::new(),
                 volumes: BTreeMap::from([(DATA_DEVICE.to_string(), snapshot)]),
+                empty_volumes: BTreeMap::new(),
             };
             let id = launch(cx, name, address, &[token], req).await?;
             cx.reporter

@@ -6,7 +6,7 @@
 //! own, made of:
 //! - the project and address, to read in CloudTrail;
 //! - a hash of everything the launch is (the plan's identity of it, the launch template, image,
-//!   instance type, volumes and tags), so a token is never reused for another request;
+//!   instance type, volumes mapped and tags), so a token is never reused for another request;
 //! - the apply's run id (fresh for each apply unless
 //!   [`ApplyOptions::run_id`](crate::apply::ApplyOptions::run_id) fixes one), so a rerun after a
 //!   finished, failed or interrupted attempt launches afresh;
@@ -65,8 +65,7 @@ pub fn new_run_id() -> String {
 
 /// The ClientToken of one launch attempt (at most 64 ASCII characters, as EC2 requires):
 /// `<project-address>-<what the launch is>-<run>-<renewal>`. `identity` is what the plan says
-/// the launch is for (its token: address and fingerprint) and anything launched with it
-/// outside the request (the builds volume attached afterwards). The request's own token is
+/// the launch is for (its token: address and fingerprint). The request's own token is
 /// not part of it.
 pub fn launch_token(
     project: &str,
@@ -82,6 +81,7 @@ pub fn launch_token(
         &req.image_id,
         &req.instance_type,
         &req.volumes,
+        &req.empty_volumes,
         &req.tags,
     ));
     let run: String = run_id
@@ -285,6 +285,7 @@ mod tests {
             ),
             client_token: String::new(),
             volumes: BTreeMap::new(),
+            empty_volumes: BTreeMap::new(),
         }
     }
 
@@ -321,7 +322,7 @@ mod tests {
                 0,
             ),
         ];
-        let edits: [fn(&mut InstanceRequest); 5] = [
+        let edits: [fn(&mut InstanceRequest); 6] = [
             |r| r.launch_template = "lt-1".into(),
             |r| r.image_id = "ami-1".into(),
             |r| r.instance_type = "c6i.xlarge".into(),
@@ -330,6 +331,9 @@ mod tests {
             },
             |r| {
                 r.volumes.insert("/dev/sdf".into(), "snap-1".into());
+            },
+            |r| {
+                r.empty_volumes.insert("/dev/sdf".into(), 200);
             },
         ];
         for edit in edits {

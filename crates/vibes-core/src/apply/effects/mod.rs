@@ -213,9 +213,9 @@ async fn run_effect(
         Effect::SyncSources { .. } | Effect::DeleteBucket { .. } => {
             sources::run(cx, index, effect).await
         }
-        Effect::CreateVolume { .. } | Effect::DeleteSnapshot { .. } => {
-            volumes::run(cx, effect).await
-        }
+        Effect::SnapshotVolume { .. }
+        | Effect::DeleteVolume { .. }
+        | Effect::DeleteSnapshot { .. } => volumes::run(cx, effect).await,
         Effect::RunCompile { .. }
         | Effect::LaunchServer { .. }
         | Effect::TerminateInstance { .. } => instances::run(cx, index, address, effect).await,

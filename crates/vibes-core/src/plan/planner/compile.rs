@@ -159,17 +159,18 @@ impl<'a> Cx<'a> {
                         };
                         let mut a = action(address.clone(), Op::Run, reason);
                         a.effects = terminate;
-                        let volume =
-                            match Observed::tagged(self.observed.volumes.values(), "volume.builds")
-                                .into_iter()
-                                .find(|v| self.ours(&v.tags))
-                            {
-                                Some(v) => Value::literal(&v.volume_id),
-                                None => Value::Output {
-                                    address: Address::volume("builds"),
-                                    output: outputs::VOLUME_ID.into(),
-                                },
-                            };
+                        // The run's volume is made from the newest good builds snapshot: what is
+                        // up to date in it (the worker's records say) is not compiled again. A
+                        // standing builds volume of an earlier vibes whose builds no snapshot
+                        // holds is snapshotted first (plan_volumes), and that snapshot is newer.
+                        let builds_snapshot = if self.retire_snapshots_volume() {
+                            Some(Value::Output {
+                                address: Address::volume("builds"),
+                                output: outputs::SNAPSHOT_ID.into(),
+                            })
+                        } else {
+                            newest.map(|s| Value::literal(&s.snapshot_id))
+                        };
                         let mut instance_tags = self.tags(&address, &built_from);
                         if let Some(f) = snapshot_tags.get(tags::SOURCES_FORMAT) {
                             instance_tags.insert(tags::SOURCES_FORMAT.into(), f.clone());
@@ -192,7 +193,8 @@ impl<'a> Cx<'a> {
                             launch_template: self.main_output(outputs::WORKER_LAUNCH_TEMPLATE),
                             image,
                             instance_type: c.instance_type.clone(),
-                            builds_volume: volume,
+                            builds_snapshot,
+                            builds_volume_gib: c.builds_volume_gib,
                             built_from: built_from.clone(),
                             sources_revision: snapshot_tags
                                 .get(tags::SOURCES_REVISION)

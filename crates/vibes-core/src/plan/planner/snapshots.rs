@@ -22,8 +22,10 @@ impl Cx<'_> {
             .map(|s| s.keep.max(1) as usize);
         let mut a = match keep_configured {
             Some(keep) if self.desired.compile.is_some() || self.desired.snapshots.is_some() => {
-                // The compile adds one: then only `keep - 1` of today's may stay.
-                let room = if compile_runs { keep - 1 } else { keep };
+                // The compile adds one, and retiring a standing volume no snapshot holds adds
+                // another (older than the compile's): only that many fewer of today's may stay.
+                let adds = usize::from(compile_runs) + usize::from(self.retire_snapshots_volume());
+                let room = keep.saturating_sub(adds);
                 // Never the newest completed one, whatever `keep` says: the retention action
                 // runs only after a successful compile, and a failed compile makes no snapshot.
                 let newest_good = snaps

@@ -1,70 +1,133 @@
-//! The builds volume the worker compiles onto. vibes makes it but never resizes or deletes it:
-//! it holds compiled music.
+//! The standing builds volume of an earlier vibes. The compile now runs on a volume made for
+//! each run (from the newest builds snapshot, deleted with the worker), so a standing
+//! `volume.builds` only costs while idle: vibes retires the one it made, once a completed
+//! snapshot of it holds its builds (else it snapshots it first). A volume not ours is never
+//! touched; without `[compile]` the builds volume is data, deleted only with `--include-data`.
 
-use super::{action, outputs, seen, Cx};
+use super::{action, seen, Cx};
 use crate::address::Address;
-use crate::observed::Observed;
+use crate::observed::{Observed, ObservedSnapshot, ObservedVolume};
 use crate::plan::action::{Action, Attribute, Effect, Op};
 use crate::plan::reliance::Reliance;
-use crate::tags::{fingerprint_of, idempotency_token};
+use crate::tags::fingerprint_of;
 
-impl Cx<'_> {
-    pub(super) fn plan_volumes(&self) -> Vec<Action> {
-        let mut out = Vec::new();
-        let address = Address::volume("builds");
-        let seen_v: Vec<_> = Observed::tagged(self.observed.volumes.values(), &address.to_string())
+impl<'a> Cx<'a> {
+    /// The standing builds volumes vibes made for this project, not already on their way out.
+    fn standing_builds_volumes(&self) -> Vec<&'a ObservedVolume> {
+        Observed::tagged(
+            self.observed.volumes.values(),
+            &Address::volume("builds").to_string(),
+        )
+        .into_iter()
+        .filter(|v| self.ours(&v.tags) && v.state != "deleting" && v.state != "deleted")
+        .collect()
+    }
+
+    /// The newest completed builds snapshot taken of `volume`: it holds the volume's builds
+    /// (a compile snapshots the volume only after it succeeded, so whatever a failed compile
+    /// left on the volume since is not builds anyone relies on).
+    fn holding_snapshot(&self, volume: &ObservedVolume) -> Option<&'a ObservedSnapshot> {
+        self.builds_snapshots()
             .into_iter()
-            .filter(|v| self.ours(&v.tags) && v.state != "deleting" && v.state != "deleted")
-            .collect();
-        match &self.desired.compile {
-            Some(c) => {
-                let fp = fingerprint_of(&c.builds_volume_gib);
-                let mut a = match seen_v.first() {
-                    None => {
-                        let mut a = action(address.clone(), Op::Create, "not found");
-                        a.effects.push(Effect::CreateVolume {
-                            name: "builds".into(),
-                            size_gib: c.builds_volume_gib,
-                            availability_zone: self.main_output(outputs::AVAILABILITY_ZONE),
-                            tags: self.tags(&address, &fp),
-                            token: idempotency_token(self.project, &address, &fp),
-                        });
-                        a
-                    }
-                    Some(v) if v.size_gib < c.builds_volume_gib => action(
-                        address.clone(),
-                        Op::Blocked,
-                        format!(
-                            "volume {} is {} GiB and the config asks for {} GiB; vibes does not resize volumes: grow it with ec2 modify-volume",
-                            v.volume_id, v.size_gib, c.builds_volume_gib
-                        ),
-                    ),
-                    Some(_) => return out,
-                };
-                a.attributes.insert(
-                    0,
-                    Attribute::new("size", format!("{} GiB", c.builds_volume_gib)),
-                );
-                a.relies_on
-                    .insert(Reliance::volumes(&address), seen(Some(&seen_v)));
-                out.push(a);
-            }
-            None if !seen_v.is_empty() => {
-                let ids = seen_v
-                    .iter()
-                    .map(|v| v.volume_id.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let a = if self.options.include_data {
-                    // Deleting volumes is not an effect vibes has: the builds live on in snapshots.
-                    action(address.clone(), Op::Blocked, format!("volume {ids} is no longer in the config; delete it with ec2 delete-volume once its snapshot is taken"))
-                } else {
-                    action(address.clone(), Op::Blocked, format!("volume {ids} holds compiled music and is no longer in the config; vibes deletes data only with --include-data"))
-                };
-                out.push(a);
-            }
-            None => {}
+            .find(|s| s.state == "completed" && s.volume_id == volume.volume_id)
+    }
+
+    /// Whether retiring the standing volume snapshots it first: then the compile starts from
+    /// that snapshot (the `SnapshotId` output of `volume.builds`), the newest there will be.
+    pub(super) fn retire_snapshots_volume(&self) -> bool {
+        self.desired.compile.is_some()
+            && self
+                .standing_builds_volumes()
+                .iter()
+                .any(|v| self.holding_snapshot(v).is_none())
+    }
+
+    pub(super) fn plan_volumes(&self) -> Vec<Action> {
+        let address = Address::volume("builds");
+        let standing = self.standing_builds_volumes();
+        if standing.is_empty() {
+            return Vec::new();
         }
-        out
+        let ids = standing
+            .iter()
+            .map(|v| v.volume_id.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut a = if self.desired.compile.is_some() {
+            let mut effects = Vec::new();
+            let mut held = Vec::new();
+            for v in &standing {
+                match self.holding_snapshot(v) {
+                    Some(s) => held.push(format!(
+                        "its builds are held by completed snapshot {}",
+                        s.snapshot_id
+                    )),
+                    None => {
+                        held.push(
+                            "no completed snapshot holds its builds: it is snapshotted first, and the compile starts from that snapshot"
+                                .to_string(),
+                        );
+                        let mut t =
+                            self.tags(&Address::snapshot("builds"), &fingerprint_of(&v.volume_id));
+                        // No `vibes:built-from`: what a standing volume holds is not known, so
+                        // the compile runs over it and rebuilds only what is not up to date.
+                        t.insert("vibes:retired-volume".into(), v.volume_id.clone());
+                        t.insert("Name".into(), self.desired.project.aws_name("builds"));
+                        effects.push(Effect::SnapshotVolume {
+                            volume_id: v.volume_id.clone(),
+                            tags: t,
+                        });
+                    }
+                }
+                effects.push(Effect::DeleteVolume {
+                    volume_id: v.volume_id.clone(),
+                    size_gib: v.size_gib,
+                });
+            }
+            let mut a = action(
+                address.clone(),
+                Op::Delete,
+                format!(
+                    "standing builds volume {ids} of an earlier vibes is retired: the compile now makes its volume from the newest builds snapshot for each run and deletes it after; {}",
+                    held.join("; ")
+                ),
+            );
+            a.effects = effects;
+            a
+        } else if self.options.include_data {
+            let mut a = action(
+                address.clone(),
+                Op::Delete,
+                "no longer in the config, and --include-data allows deleting data",
+            );
+            a.effects = standing
+                .iter()
+                .map(|v| Effect::DeleteVolume {
+                    volume_id: v.volume_id.clone(),
+                    size_gib: v.size_gib,
+                })
+                .collect();
+            a
+        } else {
+            action(
+                address.clone(),
+                Op::Blocked,
+                format!("volume {ids} holds compiled music and is no longer in the config; vibes deletes data only with --include-data"),
+            )
+        };
+        a.attributes.push(Attribute::new(
+            "size",
+            format!(
+                "{} GiB",
+                standing.iter().map(|v| u64::from(v.size_gib)).sum::<u64>()
+            ),
+        ));
+        a.relies_on
+            .insert(Reliance::volumes(&address), seen(Some(&standing)));
+        a.relies_on.insert(
+            Reliance::snapshots(&Address::snapshot("builds")),
+            seen(Some(&self.builds_snapshots())),
+        );
+        vec![a]
     }
 }

@@ -441,19 +441,6 @@ pub fn in_place(d: &Desired) -> Observed {
         );
     }
 
-    if let Some(c) = &d.compile {
-        let address = Address::volume("builds");
-        o.volumes.insert(
-            BUILDS_VOLUME.into(),
-            ObservedVolume {
-                volume_id: BUILDS_VOLUME.into(),
-                size_gib: c.builds_volume_gib,
-                state: "available".into(),
-                tags: owned(&address, &fingerprint_of(&c.builds_volume_gib)),
-            },
-        );
-    }
-
     // Two builds snapshots: the newest from what the config names now, an older one from an
     // earlier sources revision.
     let (current, current_tags) = built_from(d);
@@ -494,8 +481,25 @@ pub fn in_place(d: &Desired) -> Observed {
                 public_ip: Some("203.0.113.17".into()),
                 private_ip: Some("10.42.1.17".into()),
                 tags,
+                volumes: Default::default(),
             },
         );
     }
     o
+}
+
+/// A standing builds volume as an earlier vibes made it (the compile's volume now lives only
+/// while it runs): tagged ours, of the configured size (200 GiB without `[compile]`).
+pub fn standing_builds_volume(d: &Desired, o: &mut Observed) {
+    let size = d.compile.as_ref().map_or(200, |c| c.builds_volume_gib);
+    let address = Address::volume("builds");
+    o.volumes.insert(
+        BUILDS_VOLUME.into(),
+        ObservedVolume {
+            volume_id: BUILDS_VOLUME.into(),
+            size_gib: size,
+            state: "available".into(),
+            tags: owned(&address, &fingerprint_of(&size)),
+        },
+    );
 }
