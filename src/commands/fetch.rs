@@ -37,7 +37,7 @@ pub fn server_address<'a>(
 ) -> Result<(&'a ObservedInstance, String), FetchError> {
     let server = observed
         .server(project)
-        .filter(|i| matches!(i.state.as_str(), "running" | "pending"))
+        .filter(|i| i.state.is_up())
         .ok_or_else(|| FetchError::NoServer {
             project: project.to_string(),
         })?;
@@ -47,7 +47,7 @@ pub fn server_address<'a>(
         .or_else(|| server.private_ip.clone())
         .ok_or_else(|| FetchError::NoAddress {
             instance_id: server.instance_id.clone(),
-            state: server.state.clone(),
+            state: server.state.to_string(),
         })?;
     Ok((server, ip))
 }

@@ -197,7 +197,8 @@ pub(crate) fn stack_of(s: &Stack) -> ObservedStack {
         status: s
             .stack_status()
             .map(|st| st.as_str().to_string())
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         template_body: String::new(),
         parameters: s
             .parameters()

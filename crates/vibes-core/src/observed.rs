@@ -6,6 +6,7 @@
 //! project's resource under these names is seen, and left alone, rather than created over.
 //! Whose each one is, is decided by the planner (`plan::ownership`).
 
+use crate::states::{ImageState, InstanceState, SnapshotState, StackStatus, VolumeState};
 use crate::tags::Tags;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,7 +36,7 @@ pub struct ObservedStack {
     pub stack_name: String,
     pub stack_id: String,
     /// e.g. `CREATE_COMPLETE`, `UPDATE_ROLLBACK_COMPLETE`, `ROLLBACK_COMPLETE`.
-    pub status: String,
+    pub status: StackStatus,
     pub template_body: String,
     pub parameters: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
@@ -65,7 +66,7 @@ pub struct ObservedImage {
     pub image_id: String,
     pub name: String,
     /// `available`, `pending`, `failed`, …
-    pub state: String,
+    pub state: ImageState,
     /// RFC 3339, as EC2 reports it; sorts by time.
     pub created: String,
     pub tags: Tags,
@@ -75,7 +76,7 @@ pub struct ObservedImage {
 pub struct ObservedVolume {
     pub volume_id: String,
     pub size_gib: u32,
-    pub state: String,
+    pub state: VolumeState,
     pub tags: Tags,
 }
 
@@ -84,7 +85,7 @@ pub struct ObservedSnapshot {
     pub snapshot_id: String,
     pub volume_id: String,
     /// `pending`, `completed`, `error`.
-    pub state: String,
+    pub state: SnapshotState,
     /// RFC 3339; sorts by time.
     pub started: String,
     pub tags: Tags,
@@ -94,7 +95,7 @@ pub struct ObservedSnapshot {
 pub struct ObservedInstance {
     pub instance_id: String,
     /// `pending`, `running`, `stopping`, `stopped`, `shutting-down`.
-    pub state: String,
+    pub state: InstanceState,
     pub public_ip: Option<String>,
     pub private_ip: Option<String>,
     pub tags: Tags,
@@ -149,11 +150,11 @@ impl Observed {
         let mut servers: Vec<_> = Observed::tagged(self.instances.values(), &address)
             .into_iter()
             .filter(|i| i.tags.get(crate::tags::PROJECT).map(String::as_str) == Some(project))
-            .filter(|i| !matches!(i.state.as_str(), "terminated" | "shutting-down"))
+            .filter(|i| i.state.is_live())
             .collect();
-        let rank = |state: &str| match state {
-            "running" => 0,
-            "pending" => 1,
+        let rank = |state: &InstanceState| match state {
+            InstanceState::Running => 0,
+            InstanceState::Pending => 1,
             _ => 2,
         };
         servers.sort_by_key(|i| (rank(&i.state), i.instance_id.clone()));

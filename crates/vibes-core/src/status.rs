@@ -159,7 +159,7 @@ pub fn status(project: &str, observed: &Observed, lock: Option<&LockInfo>) -> St
     };
     let server = observed.server(project).map(|i| Server {
         instance_id: i.instance_id.clone(),
-        state: i.state.clone(),
+        state: i.state.to_string(),
         rsync_url: i
             .public_ip
             .as_ref()
@@ -178,7 +178,7 @@ pub fn status(project: &str, observed: &Observed, lock: Option<&LockInfo>) -> St
         .into_iter()
         .map(|s| Snapshot {
             snapshot_id: s.snapshot_id.clone(),
-            state: s.state.clone(),
+            state: s.state.to_string(),
             started: s.started.clone(),
             built_from: s.tags.get(tags::BUILT_FROM).cloned(),
             sources_revision: s.tags.get(tags::SOURCES_REVISION).cloned(),

@@ -17,6 +17,9 @@ pub const SOURCES_REVISION: &str = "vibes:sources-revision";
 /// On workers and builds snapshots: the sources format vibes.toml names (`[sources] format`),
 /// when it names one; the worker compiles with it.
 pub const SOURCES_FORMAT: &str = "vibes:sources-format";
+/// On a worker: `all` when `--replace compile` asked for every output to be encoded again; the
+/// worker passes `--rebuild` to its build.
+pub const REBUILD: &str = "vibes:rebuild";
 /// On stacks: salted hashes of the NoEcho parameters' values ([`crate::noecho`]).
 pub const NOECHO: &str = "vibes:noecho";
 

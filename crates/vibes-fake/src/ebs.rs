@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use vibes_core::cloud::Volumes;
 use vibes_core::cloud::{CloudError, CloudResult};
 use vibes_core::observed::{ObservedSnapshot, ObservedVolume};
+use vibes_core::states::InstanceState;
 use vibes_core::tags::Tags;
 
 #[async_trait]
@@ -86,7 +87,7 @@ impl Volumes for FakeCloud {
                     .snapshots
                     .get(snapshot_id)
                     .ok_or_else(|| not_found("wait_snapshot", format!("snapshot {snapshot_id}")))?;
-                Ok((s.state == "completed").then_some(()))
+                Ok(s.state.is_complete().then_some(()))
             },
         )
         .await
@@ -108,7 +109,7 @@ impl Volumes for FakeCloud {
             .instances
             .iter()
             .find(|(_, i)| {
-                i.observed.state != "terminated"
+                i.observed.state != InstanceState::Terminated
                     && i.observed.volumes.values().any(|v| v == volume_id)
             })
             .map(|(id, _)| id.clone());

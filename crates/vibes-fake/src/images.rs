@@ -84,7 +84,7 @@ impl Images for FakeCloud {
         let newest = w
             .images
             .values()
-            .filter(|i| i.state == "available" && has_tags(&i.tags, tags))
+            .filter(|i| i.state.is_available() && has_tags(&i.tags, tags))
             .max_by(|a, b| (&a.created, &a.image_id).cmp(&(&b.created, &b.image_id)));
         Ok(newest.cloned())
     }

@@ -19,12 +19,11 @@ use tokio::time::Instant;
 use vibes_core::cloud::Instances;
 use vibes_core::cloud::{CloudError, CloudResult, InstanceRequest};
 use vibes_core::observed::{ObservedInstance, ObservedVolume};
+use vibes_core::states::InstanceState;
 use vibes_core::tags;
 
 /// The device the worker's builds volume is mapped or attached as.
 const DATA_DEVICE: &str = "/dev/sdf";
-
-const ENDED: [&str; 2] = ["shutting-down", "terminated"];
 
 /// Everything RunInstances is asked, the token left out: what a repeated token must match.
 fn launch_parameters(req: &InstanceRequest) -> String {
@@ -43,7 +42,8 @@ fn holder_of<'w>(w: &'w World, volume_id: &str) -> Option<&'w str> {
     w.instances
         .iter()
         .find(|(_, i)| {
-            i.observed.state != "terminated" && i.volumes.values().any(|v| v == volume_id)
+            i.observed.state != InstanceState::Terminated
+                && i.volumes.values().any(|v| v == volume_id)
         })
         .map(|(id, _)| id.as_str())
 }
@@ -68,11 +68,11 @@ impl Instances for FakeCloud {
             Claim::Repeat(id) => {
                 // The same answer as the first time, with the instance's state as it is now.
                 let state = &w.instances[&id].observed.state;
-                if ENDED.contains(&state.as_str()) {
+                if !state.is_live() {
                     return Err(CloudError::InstanceEnded {
                         operation: "run_instance".into(),
                         instance_id: id,
-                        state: state.clone(),
+                        state: state.to_string(),
                     });
                 }
                 return Ok(id);
@@ -97,7 +97,7 @@ impl Instances for FakeCloud {
             let ready = w
                 .snapshots
                 .get(source)
-                .is_some_and(|(s, _)| s.state == "completed");
+                .is_some_and(|(s, _)| s.state.is_complete());
             if !ready {
                 return Err(CloudError::permanent(
                     "run_instance",
@@ -213,8 +213,8 @@ impl Instances for FakeCloud {
             if i.volumes.get(device).map(String::as_str) == Some(volume_id) {
                 return Ok(Some(()));
             }
-            let state = i.observed.state.as_str();
-            if ENDED.contains(&state) {
+            let state = &i.observed.state;
+            if !state.is_live() {
                 return Err(CloudError::permanent(
                     "attach_volume",
                     format!("IncorrectInstanceState: {instance_id} is {state}"),
@@ -223,7 +223,7 @@ impl Instances for FakeCloud {
             // Not known to reads yet, not running yet, or the volume still held by an instance
             // on its way out: wait, as the adapter does.
             if w.visibility.hidden(instance_id, now)
-                || state == "pending"
+                || *state == InstanceState::Pending
                 || holder_of(w, volume_id).is_some()
             {
                 return Ok(None);
@@ -262,7 +262,7 @@ impl Instances for FakeCloud {
                 if states.contains(&i.observed.state.as_str()) {
                     return Ok(Some(i.observed.clone()));
                 }
-                if ENDED.contains(&i.observed.state.as_str()) {
+                if !i.observed.state.is_live() {
                     return Err(CloudError::permanent(
                         "wait_instance",
                         format!("{instance_id} is {}", i.observed.state),
@@ -312,7 +312,7 @@ impl FakeCloud {
             .iter()
             .filter(|(id, i)| {
                 super::owned_by(&i.observed.tags, project)
-                    && i.observed.state != "terminated"
+                    && i.observed.state != InstanceState::Terminated
                     && !w.visibility.hidden(id, now)
             })
             .map(|(k, i)| (k.clone(), i.observed.clone()))

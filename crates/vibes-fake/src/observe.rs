@@ -28,7 +28,7 @@ impl Observe for FakeCloud {
                 ObservedStack {
                     stack_name: name.clone(),
                     stack_id: st.id.clone(),
-                    status: st.status.clone(),
+                    status: st.status.clone().into(),
                     template_body: st.template.clone(),
                     // As CloudFormation's DescribeStacks: a NoEcho value reads back as `****`
                     // (AWS CloudFormation User Guide, "Parameters": "If you set the NoEcho

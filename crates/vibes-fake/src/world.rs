@@ -12,6 +12,7 @@ use vibes_core::observed::{
     ObservedImage, ObservedInstance, ObservedObject, ObservedSnapshot, ObservedVolume,
 };
 use vibes_core::plan::outputs;
+use vibes_core::states::{InstanceState, SnapshotState};
 use vibes_core::tags::{self, Tags};
 
 /// What a worker instance does once it runs.
@@ -200,14 +201,14 @@ impl World {
         let snaps = self
             .snapshots
             .values()
-            .filter(|(s, _)| s.state == "pending")
+            .filter(|(s, _)| s.state == SnapshotState::Pending)
             .map(|(_, t)| *t);
         let instances = self.instances.values().flat_map(|i| {
-            let start = (i.observed.state == "pending").then_some(i.running_at);
+            let start = (i.observed.state == InstanceState::Pending).then_some(i.running_at);
             let done = i
                 .worker
                 .as_ref()
-                .filter(|_| i.observed.state == "running")
+                .filter(|_| i.observed.state == InstanceState::Running)
                 .and_then(|w| w.done_at);
             start.into_iter().chain(done)
         });
@@ -290,17 +291,17 @@ impl World {
         }
 
         for (s, ready) in self.snapshots.values_mut() {
-            if s.state == "pending" && *ready <= now {
+            if s.state == SnapshotState::Pending && *ready <= now {
                 s.state = "completed".into();
             }
         }
 
         let mut statuses = Vec::new();
         for i in self.instances.values_mut() {
-            if i.observed.state == "pending" && i.running_at <= now {
+            if i.observed.state == InstanceState::Pending && i.running_at <= now {
                 i.observed.state = "running".into();
             }
-            if i.observed.state != "running" {
+            if i.observed.state != InstanceState::Running {
                 continue;
             }
             let Some(w) = &mut i.worker else { continue };

@@ -180,7 +180,8 @@ pub(crate) fn image_of(i: &aws_sdk_ec2::types::Image) -> ObservedImage {
         state: i
             .state()
             .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         created: i.creation_date().unwrap_or_default().into(),
         tags: tags_of(i.tags()),
     }

@@ -194,7 +194,7 @@ impl Instances for AwsCloud {
                 if states.contains(&seen.state.as_str()) {
                     return Ok(Some(seen));
                 }
-                if matches!(seen.state.as_str(), "terminated" | "shutting-down") {
+                if !seen.state.is_live() {
                     let why = i
                         .state_reason()
                         .and_then(|r| r.message())
@@ -312,7 +312,8 @@ pub(crate) fn instance_of(i: &aws_sdk_ec2::types::Instance) -> ObservedInstance 
             .state()
             .and_then(|s| s.name())
             .map(|n| n.as_str().to_string())
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         public_ip: i.public_ip_address().map(str::to_string),
         private_ip: i.private_ip_address().map(str::to_string),
         tags: tags_of(i.tags()),

@@ -153,7 +153,8 @@ pub(crate) async fn volumes(
                     state: v
                         .state()
                         .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
+                        .unwrap_or_default()
+                        .into(),
                     tags: tags_of(v.tags()),
                 },
             );
@@ -190,7 +191,8 @@ pub(crate) fn snapshot_of(s: &aws_sdk_ec2::types::Snapshot) -> ObservedSnapshot 
         state: s
             .state()
             .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         started: s
             .start_time()
             .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())

@@ -123,7 +123,7 @@ async fn volumes_snapshots_and_instances_are_tagged_and_observed() {
         Some("volume.builds")
     );
     assert_eq!(seen.snapshots[&snapshot].volume_id, volume);
-    assert_eq!(seen.snapshots[&snapshot].state, "completed");
+    assert_eq!(seen.snapshots[&snapshot].state.as_str(), "completed");
     assert!(!seen.snapshots[&snapshot].started.is_empty());
     assert_eq!(
         seen.instances
@@ -213,7 +213,7 @@ async fn images_are_found_by_tags_and_deregistered_with_their_snapshots() {
         .unwrap()
         .expect("image found by its tags");
     assert_eq!(found.image_id, image_id);
-    assert_eq!(found.state, "available");
+    assert_eq!(found.state.as_str(), "available");
     let mut other = image_tags.clone();
     other.insert("vibes:recipe".into(), "def456".into());
     assert_eq!(aws.find_image(&other).await.unwrap(), None);
@@ -279,7 +279,7 @@ async fn an_image_build_starts_with_its_recipe_and_tags_and_is_waited_for() {
     let build_id = aws.start_image_build(&req).await.unwrap();
     let outcome = aws.wait_image_build(&build_id, WAIT).await.unwrap();
     assert_eq!(outcome.build_id, build_id);
-    assert_eq!(outcome.status, "SUCCEEDED");
+    assert_eq!(outcome.status.as_str(), "SUCCEEDED");
 
     // moto's build records the project's environment, not the per-build overrides, so the
     // VIBES_* variables cannot be read back here; the build exists under the project.

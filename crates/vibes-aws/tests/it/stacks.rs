@@ -110,7 +110,7 @@ async fn a_stack_is_created_updated_and_deleted_with_its_outputs() {
         .await
         .unwrap();
     let gone = aws.wait_stack("stacks-vpc", wait).await.unwrap();
-    assert_eq!(gone.status, "DELETE_COMPLETE");
+    assert_eq!(gone.status.as_str(), "DELETE_COMPLETE");
     assert!(aws.observe("stacks", None).await.unwrap().stacks.is_empty());
 
     let missing = aws
@@ -180,7 +180,7 @@ async fn waiting_on_a_stack_that_never_settles_gives_up_at_the_deadline() {
         .unwrap()
         .stacks
         .get("stuck-vpc")
-        .map(|s| s.status.clone());
+        .map(|s| s.status.to_string());
     assert_eq!(
         status.as_deref(),
         Some("CREATE_IN_PROGRESS"),

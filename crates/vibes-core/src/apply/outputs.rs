@@ -55,9 +55,7 @@ impl Outputs {
             else {
                 continue;
             };
-            if address.kind == Kind::Volume
-                && matches!(v.state.as_str(), "available" | "in-use" | "creating")
-            {
+            if address.kind == Kind::Volume && v.state.is_usable() {
                 out.set(&address, VOLUME_ID, &v.volume_id);
             }
         }

@@ -248,7 +248,7 @@ fn idle_now(project: &str, desired: &Desired, observed: &Observed, prices: &Pric
     let servers: f64 = observed
         .instances
         .values()
-        .filter(|i| ours(&i.tags) && i.state == "running")
+        .filter(|i| ours(&i.tags) && i.state == crate::states::InstanceState::Running)
         .filter(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("server"))
         .map(|i| {
             let ip = if i.public_ip.is_some() {
@@ -328,7 +328,7 @@ fn idle_after(
     };
     let stays = observed.instances.values().any(|i| {
         ours(&i.tags)
-            && i.state == "running"
+            && i.state == crate::states::InstanceState::Running
             && i.tags.get(tags::ADDRESS).map(String::as_str) == Some("server")
             && !terminated.contains(i.instance_id.as_str())
     });

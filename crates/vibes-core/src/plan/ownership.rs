@@ -148,9 +148,9 @@ pub(crate) fn leftover(
 /// are data.
 pub fn replaceable(address: &Address) -> Result<(), String> {
     match address.kind {
-        Kind::Key | Kind::Stack | Kind::Profile | Kind::Image => Ok(()),
+        Kind::Key | Kind::Stack | Kind::Profile | Kind::Image | Kind::Compile => Ok(()),
         _ => Err(format!(
-            "--replace takes key.NAME, stack.NAME, profile.NAME or image.NAME; vibes replaces {address} by itself when its spec changes"
+            "--replace takes key.NAME, stack.NAME, profile.NAME, image.NAME or compile; vibes replaces {address} by itself when its spec changes"
         )),
     }
 }

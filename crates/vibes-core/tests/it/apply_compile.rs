@@ -46,7 +46,7 @@ async fn a_failed_compile_terminates_its_worker_and_skips_the_server() {
     );
     let w = workers(&cloud);
     assert_eq!(w.len(), 1);
-    assert_eq!(w[0].state, "terminated");
+    assert_eq!(w[0].state.as_str(), "terminated");
     assert!(
         observe(&cloud).await.snapshots.is_empty(),
         "a failed compile makes no snapshot"
@@ -70,7 +70,9 @@ async fn a_compile_that_never_finishes_times_out_and_terminates_its_worker() {
         ),
         other => panic!("{other:?}"),
     }
-    assert!(workers(&cloud).iter().all(|w| w.state == "terminated"));
+    assert!(workers(&cloud)
+        .iter()
+        .all(|w| w.state.as_str() == "terminated"));
 }
 
 #[tokio::test]
@@ -121,7 +123,9 @@ async fn interrupting_a_compile_terminates_its_worker() {
         Outcome::Done
     ));
     assert!(
-        workers(&cloud).iter().all(|w| w.state == "terminated"),
+        workers(&cloud)
+            .iter()
+            .all(|w| w.state.as_str() == "terminated"),
         "{:?}",
         workers(&cloud)
     );

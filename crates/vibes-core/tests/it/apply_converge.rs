@@ -59,7 +59,7 @@ async fn apply_on_an_empty_account_converges_to_no_changes() {
         .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
     let snapshots: Vec<_> = o.snapshots.values().collect();
     assert_eq!(snapshots.len(), 1);
-    assert_eq!(snapshots[0].state, "completed");
+    assert_eq!(snapshots[0].state.as_str(), "completed");
     assert!(snapshots[0].tags.contains_key(tags::BUILT_FROM));
     let running: Vec<_> = o.instances.values().collect();
     assert_eq!(
@@ -81,7 +81,7 @@ async fn apply_on_an_empty_account_converges_to_no_changes() {
         .filter(|i| i.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile"))
         .collect();
     assert_eq!(workers.len(), 1);
-    assert_eq!(workers[0].state, "terminated");
+    assert_eq!(workers[0].state.as_str(), "terminated");
     assert_eq!(o.images.len(), 2);
     let worker_ami = o
         .images
@@ -261,4 +261,57 @@ async fn replace_builds_an_image_again_from_the_same_recipe() {
     let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
     assert!(report.succeeded(), "{}", failures(&p, &report));
     assert_ne!(cloud.parameter("/tunes/ami/worker").unwrap(), before);
+}
+
+/// `--replace compile` (after an encoder bug): on an account where everything is up to date,
+/// a compile runs all the same and its worker is told to encode every output again; the
+/// snapshot it leaves is made from the same things, so the next plan has no changes.
+#[tokio::test]
+async fn replace_compile_reruns_an_up_to_date_compile_as_a_full_rebuild_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_latency("compile_run", Duration::from_millis(5));
+    let (first, observed) = plan(&desired, &cloud).await;
+    let (report, _) = run(&first, &observed, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&first, &report));
+    assert!(replan(&desired, &cloud).await.is_empty());
+
+    let observed = observe(&cloud).await;
+    let options_replace = vibes_core::PlanOptions {
+        replace: vec![vibes_core::Address::compile()],
+        ..Default::default()
+    };
+    let forced = vibes_core::plan(&desired, &observed, &options_replace).unwrap();
+    let compile = forced
+        .actions
+        .iter()
+        .find(|a| a.address == vibes_core::Address::compile())
+        .unwrap_or_else(|| panic!("a compile is planned: {}", summary(&forced)));
+    assert_eq!(compile.op, Op::Run);
+    assert_eq!(
+        compile.reason,
+        "--replace compile: every output is encoded again"
+    );
+    let rebuild = compile.effects.iter().find_map(|e| match e {
+        vibes_core::plan::Effect::RunCompile { instance_tags, .. } => {
+            instance_tags.get(tags::REBUILD).cloned()
+        }
+        _ => None,
+    });
+    assert_eq!(rebuild.as_deref(), Some("all"));
+    assert!(
+        forced
+            .notes
+            .iter()
+            .all(|n| !n.contains("--replace compile")),
+        "{:?}",
+        forced.notes
+    );
+    let (report, _) = run(&forced, &observed, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&forced, &report));
+    assert!(
+        replan(&desired, &cloud).await.is_empty(),
+        "a rebuild's snapshot is made from the same things: nothing more to do"
+    );
 }

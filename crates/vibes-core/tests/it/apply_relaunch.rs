@@ -67,7 +67,7 @@ async fn after_a_timed_out_and_an_interrupted_compile_the_next_apply_compiles_on
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !launched(&cloud, "compile")
         .iter()
-        .any(|w| w.state != "terminated")
+        .any(|w| w.state.as_str() != "terminated")
     {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -85,7 +85,10 @@ async fn after_a_timed_out_and_an_interrupted_compile_the_next_apply_compiles_on
     assert!(interrupted.contains("interrupted"), "{interrupted}");
     let before = launched(&cloud, "compile");
     assert_eq!(before.len(), 2, "one worker per attempt: {before:?}");
-    assert!(before.iter().all(|w| w.state == "terminated"), "{before:?}");
+    assert!(
+        before.iter().all(|w| w.state.as_str() == "terminated"),
+        "{before:?}"
+    );
 
     // 3. The compile works now: the next apply compiles on a third worker and succeeds.
     cloud.set_compile(CompileBehaviour::Succeed);
@@ -97,7 +100,10 @@ async fn after_a_timed_out_and_an_interrupted_compile_the_next_apply_compiles_on
         3,
         "a new worker for the third attempt: {after:?}"
     );
-    assert!(after.iter().all(|w| w.state == "terminated"), "{after:?}");
+    assert!(
+        after.iter().all(|w| w.state.as_str() == "terminated"),
+        "{after:?}"
+    );
     let o = observe(&cloud).await;
     assert_eq!(o.snapshots.len(), 1, "the compile made its snapshot");
     let (again, _) = plan(&desired, &cloud).await;
@@ -148,14 +154,14 @@ async fn a_server_stopped_and_started_again_over_the_same_snapshot_is_a_new_runn
 
     desired.server.as_mut().unwrap().running = false;
     assert_eq!(apply_once(&desired, &cloud, &options(dir.path())).await, "");
-    assert_eq!(cloud.instance(&first).unwrap().state, "terminated");
+    assert_eq!(cloud.instance(&first).unwrap().state.as_str(), "terminated");
 
     desired.server.as_mut().unwrap().running = true;
     let failed = apply_once(&desired, &cloud, &options(dir.path())).await;
     assert_eq!(failed, "", "starting the server again");
     let running: Vec<_> = launched(&cloud, "server")
         .into_iter()
-        .filter(|i| i.state == "running")
+        .filter(|i| i.state.as_str() == "running")
         .collect();
     assert_eq!(running.len(), 1, "{:?}", launched(&cloud, "server"));
     assert_ne!(
@@ -212,7 +218,7 @@ async fn a_worker_is_terminated_when_the_apply_is_dropped_right_after_its_launch
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let workers = launched(&cloud, "compile");
-        if workers.iter().all(|w| w.state == "terminated") {
+        if workers.iter().all(|w| w.state.as_str() == "terminated") {
             break;
         }
         assert!(
@@ -267,12 +273,12 @@ async fn launches_go_on_through_reads_that_do_not_know_the_instance_yet() {
     assert_eq!(apply_once(&desired, &cloud, &options(dir.path())).await, "");
     let servers: Vec<_> = launched(&cloud, "server")
         .into_iter()
-        .filter(|i| i.state == "running")
+        .filter(|i| i.state.as_str() == "running")
         .collect();
     assert_eq!(servers.len(), 1);
     let workers = launched(&cloud, "compile");
     assert_eq!(workers.len(), 1);
-    assert_eq!(workers[0].state, "terminated");
+    assert_eq!(workers[0].state.as_str(), "terminated");
     // Once the reads know the server, the next plan has nothing to do.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (again, _) = plan(&desired, &cloud).await;
@@ -313,7 +319,7 @@ async fn a_worker_dropped_while_reads_do_not_know_it_yet_is_still_terminated() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let workers = launched(&cloud, "compile");
-        if workers.iter().all(|w| w.state == "terminated") {
+        if workers.iter().all(|w| w.state.as_str() == "terminated") {
             break;
         }
         assert!(

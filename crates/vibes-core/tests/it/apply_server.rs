@@ -20,7 +20,7 @@ fn servers(cloud: &FakeCloud) -> Vec<ObservedInstance> {
 fn running_server(cloud: &FakeCloud) -> ObservedInstance {
     let up: Vec<_> = servers(cloud)
         .into_iter()
-        .filter(|i| i.state == "running")
+        .filter(|i| i.state.as_str() == "running")
         .collect();
     assert_eq!(up.len(), 1, "exactly one server runs: {up:?}");
     up.into_iter().next().unwrap()
@@ -46,7 +46,7 @@ async fn newest_snapshot(cloud: &FakeCloud) -> String {
     let mut snaps: Vec<_> = o
         .snapshots
         .values()
-        .filter(|s| s.state == "completed")
+        .filter(|s| s.state.as_str() == "completed")
         .collect();
     snaps.sort_by(|a, b| a.started.cmp(&b.started));
     snaps.last().expect("a builds snapshot").snapshot_id.clone()
@@ -129,7 +129,7 @@ async fn the_server_serves_the_newest_snapshot_follows_new_compiles_and_stops_wh
         Some(&new_snapshot)
     );
     assert_eq!(
-        cloud.instance(&server.instance_id).unwrap().state,
+        cloud.instance(&server.instance_id).unwrap().state.as_str(),
         "terminated",
         "the old server is terminated"
     );
@@ -155,7 +155,9 @@ async fn the_server_serves_the_newest_snapshot_follows_new_compiles_and_stops_wh
     );
     apply_plan(&desired, &cloud, dir.path()).await;
     assert!(
-        servers(&cloud).iter().all(|i| i.state == "terminated"),
+        servers(&cloud)
+            .iter()
+            .all(|i| i.state.as_str() == "terminated"),
         "{:?}",
         servers(&cloud)
     );

@@ -202,7 +202,7 @@ async fn inventory(cloud: &FakeCloud) -> BTreeMap<String, usize> {
         ));
     }
     for i in cloud.instances() {
-        if i.state != "terminated" {
+        if i.state.as_str() != "terminated" {
             lines.push(format!(
                 "instance {} {}",
                 tag(&i.tags, tags::ADDRESS),
@@ -281,7 +281,7 @@ async fn a_crash_at_every_action_boundary_is_repaired_by_the_next_apply() {
             .into_iter()
             .filter(|i| {
                 i.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile")
-                    && i.state != "terminated"
+                    && i.state.as_str() != "terminated"
             })
             .collect();
         assert!(

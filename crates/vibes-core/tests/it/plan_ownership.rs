@@ -615,13 +615,13 @@ fn a_replace_that_changes_nothing_says_so() {
 }
 
 #[test]
-fn only_keys_stacks_profiles_and_images_are_replaced_on_request() {
-    for ok in ["key.a", "stack.a", "profile.a", "image.a"] {
+fn only_keys_stacks_profiles_images_and_the_compile_are_replaced_on_request() {
+    for ok in ["key.a", "stack.a", "profile.a", "image.a", "compile"] {
         assert!(vibes_core::plan::replaceable(&ok.parse::<Address>().unwrap()).is_ok());
     }
     let err = vibes_core::plan::replaceable(&Address::volume("builds")).unwrap_err();
     assert!(
-        err.contains("key.NAME, stack.NAME, profile.NAME or image.NAME"),
+        err.contains("key.NAME, stack.NAME, profile.NAME, image.NAME or compile"),
         "{err}"
     );
 }

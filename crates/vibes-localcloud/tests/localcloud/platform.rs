@@ -305,9 +305,10 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
         console.contains(&format!(" tracks, {phone_tracks} to build")),
         "only the phone outputs are built:\n{console}"
     );
-    assert_eq!(
-        console.matches("up to date archive/").count(),
-        phone_tracks,
+    assert!(
+        console.contains(&format!(
+            "{phone_tracks} encoded, {phone_tracks} up to date, 0 failed"
+        )),
         "every archive output is up to date on the volume made from the snapshot:\n{console}"
     );
     assert!(!console.contains("encoded archive/"), "{console}");

@@ -32,7 +32,7 @@ pub async fn volumes_and_snapshots_made_waited_for_and_deleted(s: &Subject) {
     );
     let snap = &seen.snapshots[&snapshot];
     assert_eq!(snap.volume_id, volume);
-    assert_eq!(snap.state, "completed");
+    assert_eq!(snap.state.as_str(), "completed");
     assert!(!snap.started.is_empty());
     assert_eq!(
         snap.tags.get(ADDRESS).map(String::as_str),

@@ -99,7 +99,8 @@ pub async fn reads_lag_a_launch(s: &Subject) {
     tokio::time::sleep(Duration::from_millis(350)).await;
     let running = cloud.wait_instance(&id, &["running"], WAIT).await.unwrap();
     assert_eq!(
-        running.state, "running",
+        running.state.as_str(),
+        "running",
         "the early terminate did not reach it"
     );
     assert!(cloud
@@ -109,5 +110,5 @@ pub async fn reads_lag_a_launch(s: &Subject) {
         .instances
         .contains_key(&id));
     cloud.terminate_instance(&id).await.unwrap();
-    assert_eq!(fake.instance(&id).unwrap().state, "terminated");
+    assert_eq!(fake.instance(&id).unwrap().state.as_str(), "terminated");
 }

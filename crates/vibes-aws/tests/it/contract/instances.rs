@@ -31,7 +31,7 @@ pub async fn run_from_a_launch_template_and_terminate(s: &Subject) {
     assert!(id.starts_with("i-"), "{id}");
     let running = cloud.wait_instance(&id, &["running"], WAIT).await.unwrap();
     assert_eq!(running.instance_id, id);
-    assert_eq!(running.state, "running");
+    assert_eq!(running.state.as_str(), "running");
     assert_eq!(
         running.tags.get(ADDRESS).map(String::as_str),
         Some("server")
@@ -57,7 +57,7 @@ pub async fn run_from_a_launch_template_and_terminate(s: &Subject) {
         .wait_instance(&id, &["terminated"], WAIT)
         .await
         .unwrap();
-    assert_eq!(ended.state, "terminated");
+    assert_eq!(ended.state.as_str(), "terminated");
     // Waiting for a state an ended instance will never reach fails at once.
     let never = cloud
         .wait_instance(&id, &["running"], WAIT)
@@ -141,7 +141,7 @@ pub async fn images_are_found_by_their_tags(s: &Subject) {
         .unwrap()
         .expect("found by its tags");
     assert_eq!(found.image_id, image);
-    assert_eq!(found.state, "available");
+    assert_eq!(found.state.as_str(), "available");
     assert_eq!(
         found.tags.get(ADDRESS).map(String::as_str),
         Some("image.worker")

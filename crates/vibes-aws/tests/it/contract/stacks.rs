@@ -60,12 +60,12 @@ pub async fn created_updated_waited_for_and_deleted(s: &Subject) {
         .await
         .unwrap();
     let made = cloud.wait_stack("st-vpc", WAIT).await.unwrap();
-    assert_eq!(made.status, "CREATE_COMPLETE", "{made:?}");
+    assert_eq!(made.status.as_str(), "CREATE_COMPLETE", "{made:?}");
     assert!(made.outputs["VpcId"].starts_with("vpc-"), "{made:?}");
 
     let seen = cloud.observe("st", None).await.unwrap();
     let stack = &seen.stacks["st-vpc"];
-    assert_eq!(stack.status, "CREATE_COMPLETE");
+    assert_eq!(stack.status.as_str(), "CREATE_COMPLETE");
     assert_eq!(stack.parameters["Cidr"], "10.42.0.0/16");
     assert_eq!(
         stack.tags.get(ADDRESS).map(String::as_str),
@@ -79,7 +79,7 @@ pub async fn created_updated_waited_for_and_deleted(s: &Subject) {
         .unwrap();
     assert_eq!(same, StackUpdate::NoChanges);
     let unchanged = cloud.wait_stack("st-vpc", WAIT).await.unwrap();
-    assert_eq!(unchanged.status, "CREATE_COMPLETE");
+    assert_eq!(unchanged.status.as_str(), "CREATE_COMPLETE");
 
     let changed = cloud
         .update_stack(&request(V2, "st-vpc-update-2"))
@@ -87,12 +87,12 @@ pub async fn created_updated_waited_for_and_deleted(s: &Subject) {
         .unwrap();
     assert_eq!(changed, StackUpdate::Started);
     let updated = cloud.wait_stack("st-vpc", WAIT).await.unwrap();
-    assert_eq!(updated.status, "UPDATE_COMPLETE", "{updated:?}");
+    assert_eq!(updated.status.as_str(), "UPDATE_COMPLETE", "{updated:?}");
     assert!(updated.succeeded());
 
     cloud.delete_stack("st-vpc", "st-vpc-delete").await.unwrap();
     let gone = cloud.wait_stack("st-vpc", WAIT).await.unwrap();
-    assert_eq!(gone.status, "DELETE_COMPLETE", "{gone:?}");
+    assert_eq!(gone.status.as_str(), "DELETE_COMPLETE", "{gone:?}");
     assert!(!cloud
         .observe("st", None)
         .await
@@ -101,7 +101,8 @@ pub async fn created_updated_waited_for_and_deleted(s: &Subject) {
         .contains_key("st-vpc"));
     let never = cloud.wait_stack("st-never", WAIT).await.unwrap();
     assert_eq!(
-        never.status, "DELETE_COMPLETE",
+        never.status.as_str(),
+        "DELETE_COMPLETE",
         "a stack that never was reads as deleted"
     );
 }

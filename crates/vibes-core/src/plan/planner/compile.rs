@@ -10,6 +10,9 @@ use crate::plan::reliance::Reliance;
 use crate::tags::{self, fingerprint_of, idempotency_token, Tags};
 use std::collections::BTreeMap;
 
+/// Why a compile runs when `--replace compile` asks for it.
+const REBUILD_REASON: &str = "--replace compile: every output is encoded again";
+
 impl<'a> Cx<'a> {
     /// What a builds snapshot is made from: sources, profiles, engine and worker image.
     pub(super) fn built_from(&self) -> Option<(String, Tags)> {
@@ -58,7 +61,7 @@ impl<'a> Cx<'a> {
             &Address::snapshot("builds").to_string(),
         )
         .into_iter()
-        .filter(|s| self.ours(&s.tags) && s.state != "error")
+        .filter(|s| self.ours(&s.tags) && !s.state.is_failed())
         .collect();
         newest_first(v, |s| (s.started.as_str(), s.snapshot_id.as_str()))
     }
@@ -69,9 +72,7 @@ impl<'a> Cx<'a> {
             &Address::compile().to_string(),
         )
         .into_iter()
-        .filter(|i| {
-            self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down")
-        })
+        .filter(|i| self.ours(&i.tags) && i.state.is_live())
         .collect()
     }
 
@@ -114,7 +115,7 @@ impl<'a> Cx<'a> {
                 let newest = self
                     .builds_snapshots()
                     .into_iter()
-                    .find(|s| s.state == "completed");
+                    .find(|s| s.state.is_complete());
                 let why = match newest {
                     Some(s) if s.tags.get(tags::BUILT_FROM) == Some(&built_from) => None,
                     Some(s) => {
@@ -144,6 +145,14 @@ impl<'a> Cx<'a> {
                     }
                     None => Some("no builds snapshot yet".to_string()),
                 };
+                // `--replace compile` (after an encoder bug): run even when up to date, and have
+                // the worker encode every output again.
+                let rebuild = self.replace_requested(&address);
+                let why = match (why, rebuild) {
+                    (None, true) => Some(REBUILD_REASON.to_string()),
+                    (Some(w), true) => Some(format!("{w}; {REBUILD_REASON}")),
+                    (w, false) => w,
+                };
                 match why {
                     None if leftovers.is_empty() => return None,
                     None => {
@@ -172,6 +181,9 @@ impl<'a> Cx<'a> {
                             newest.map(|s| Value::literal(&s.snapshot_id))
                         };
                         let mut instance_tags = self.tags(&address, &built_from);
+                        if rebuild {
+                            instance_tags.insert(tags::REBUILD.into(), "all".into());
+                        }
                         if let Some(f) = snapshot_tags.get(tags::SOURCES_FORMAT) {
                             instance_tags.insert(tags::SOURCES_FORMAT.into(), f.clone());
                         }

@@ -14,7 +14,7 @@ impl<'a> Cx<'a> {
     fn images_of(&self, address: &Address) -> Vec<&'a ObservedImage> {
         let v: Vec<_> = Observed::tagged(self.observed.images.values(), &address.to_string())
             .into_iter()
-            .filter(|i| self.ours(&i.tags) && i.state != "deregistered")
+            .filter(|i| self.ours(&i.tags) && !i.state.is_deregistered())
             .collect();
         newest_first(v, |i| (i.created.as_str(), i.image_id.as_str()))
     }
@@ -25,7 +25,7 @@ impl<'a> Cx<'a> {
         let spec = self.desired.images.get(name)?;
         let address = Address::image(name);
         let current = self.images_of(&address).into_iter().find(|i| {
-            i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available"
+            i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state.is_available()
         });
         Some(match current {
             Some(i) => Value::literal(&i.image_id),
@@ -43,7 +43,7 @@ impl<'a> Cx<'a> {
             let tags = self.tags(&address, &spec.recipe_hash);
             let existing = self.images_of(&address);
             let current = existing.iter().find(|i| {
-                i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state == "available"
+                i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state.is_available()
             });
             let pointer = self.observed.parameters.get(&spec.parameter);
             let keep = spec.keep.max(1) as usize;
@@ -178,7 +178,7 @@ impl<'a> Cx<'a> {
             if let Some(address) =
                 address_of(&i.tags).filter(|a| a.kind == Kind::Image && self.ours(&i.tags))
             {
-                if !self.desired.images.contains_key(address.name()) && i.state != "deregistered" {
+                if !self.desired.images.contains_key(address.name()) && !i.state.is_deregistered() {
                     gone.entry(address).or_default().push(i);
                 }
             }

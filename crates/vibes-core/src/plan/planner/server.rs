@@ -14,9 +14,7 @@ impl Cx<'_> {
         let address = Address::server();
         let servers: Vec<_> = Observed::tagged(self.observed.instances.values(), "server")
             .into_iter()
-            .filter(|i| {
-                self.ours(&i.tags) && !matches!(i.state.as_str(), "terminated" | "shutting-down")
-            })
+            .filter(|i| self.ours(&i.tags) && i.state.is_live())
             .collect();
         let want = self.desired.server.as_ref().filter(|s| s.running);
         let terminate = |a: &mut Action| {
@@ -45,7 +43,7 @@ impl Cx<'_> {
                 let newest = self
                     .builds_snapshots()
                     .into_iter()
-                    .find(|s| s.state == "completed")
+                    .find(|s| s.state.is_complete())
                     .map(|s| s.snapshot_id.clone());
                 let snapshot = if compile_runs {
                     Value::Output {

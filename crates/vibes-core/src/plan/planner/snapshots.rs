@@ -30,7 +30,7 @@ impl Cx<'_> {
                 // runs only after a successful compile, and a failed compile makes no snapshot.
                 let newest_good = snaps
                     .iter()
-                    .find(|s| s.state == "completed")
+                    .find(|s| s.state.is_complete())
                     .map(|s| s.snapshot_id.clone());
                 // Nor the one a server of the project serves (its `vibes:snapshot` tag) while
                 // that server stays: its snapshot is then the only copy of what it serves. A
@@ -42,9 +42,7 @@ impl Cx<'_> {
                 )
                 .into_iter()
                 .filter(|_| !server_changes)
-                .filter(|i| {
-                    self.ours(&i.tags) && i.state != "terminated" && i.state != "shutting-down"
-                })
+                .filter(|i| self.ours(&i.tags) && i.state.is_live())
                 .filter_map(|i| i.tags.get("vibes:snapshot").cloned())
                 .collect();
                 let excess: Vec<_> = snaps

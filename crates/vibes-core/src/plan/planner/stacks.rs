@@ -196,7 +196,7 @@ impl Cx<'_> {
                 Op::Blocked,
                 ownership::misaddressed(thing, tagged, &address),
             ),
-            (Some(s), _) if s.status.ends_with("_IN_PROGRESS") => action(
+            (Some(s), _) if s.status.is_in_progress() => action(
                 address.clone(),
                 Op::Blocked,
                 format!(
@@ -204,7 +204,7 @@ impl Cx<'_> {
                     s.stack_name, s.status
                 ),
             ),
-            (Some(s), st) if failed_create(&s.status) => {
+            (Some(s), st) if s.status.is_failed_create() => {
                 let untagged = matches!(st, Standing::Untagged { .. });
                 if untagged && !self.replace_requested(&address) {
                     action(
@@ -358,9 +358,7 @@ impl Cx<'_> {
             }) else {
                 continue;
             };
-            if self.desired.stacks.contains_key(address.name())
-                || s.status.starts_with("DELETE_COMPLETE")
-            {
+            if self.desired.stacks.contains_key(address.name()) || s.status.is_deleted() {
                 continue;
             }
             let mut a = action(address.clone(), Op::Delete, "no longer in the config");
@@ -390,11 +388,4 @@ fn declares(template_body: &str, name: &str) -> bool {
         .ok()
         .and_then(|t| t.get("Parameters").map(|p| p.get(name).is_some()))
         .unwrap_or(false)
-}
-
-/// A stack that never came up: nothing of it can be updated, only deleted and made again.
-fn failed_create(status: &str) -> bool {
-    status == "ROLLBACK_COMPLETE"
-        || status == "DELETE_FAILED"
-        || status.ends_with("_FAILED") && status.starts_with("CREATE")
 }

@@ -19,7 +19,7 @@ impl<'a> Cx<'a> {
             &Address::volume("builds").to_string(),
         )
         .into_iter()
-        .filter(|v| self.ours(&v.tags) && v.state != "deleting" && v.state != "deleted")
+        .filter(|v| self.ours(&v.tags) && !v.state.is_gone())
         .collect()
     }
 
@@ -29,7 +29,7 @@ impl<'a> Cx<'a> {
     fn holding_snapshot(&self, volume: &ObservedVolume) -> Option<&'a ObservedSnapshot> {
         self.builds_snapshots()
             .into_iter()
-            .find(|s| s.state == "completed" && s.volume_id == volume.volume_id)
+            .find(|s| s.state.is_complete() && s.volume_id == volume.volume_id)
     }
 
     /// Whether retiring the standing volume snapshots it first: then the compile starts from
