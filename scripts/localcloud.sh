@@ -11,7 +11,11 @@
 #   scripts/localcloud.sh rsync-url   # rsync://127.0.0.1:PORT/ of the running server
 #
 # Environment: VIBES_BIN (the vibes a worker compiles with; default: target/debug/vibes, built if
-# missing), LOCALCLOUD_STATE (default .localcloud in the repository).
+# missing), LOCALCLOUD_STATE (default .localcloud in the repository), LOCALCLOUD_PLATFORM (the
+# platform scripts instances boot; default: the repository's platform/, which goes with VIBES_BIN).
+#
+# GET $AWS_ENDPOINT_URL/_localcloud/stats: what S3 served (GetObject requests and body bytes), in
+# total and per client (the app id in the user agent: instances are localcloud-worker/-server).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 state="${LOCALCLOUD_STATE:-$root/.localcloud}"
@@ -78,7 +82,7 @@ case "${1:-}" in
     wait_for "moto on port $port" 60 curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/"
     # The runner's builds and instances call the aws CLI of the venv.
     PATH="$venv/bin:$PATH" "$runner" --moto "http://127.0.0.1:$port" --state "$state" \
-      --vibes "$vibes" --platform "$root/platform" >"$state/runner.log" 2>&1 &
+      --vibes "$vibes" --platform "${LOCALCLOUD_PLATFORM:-$root/platform}" >"$state/runner.log" 2>&1 &
     echo $! >"$state/runner.pid"
     wait_for "vibes-localcloud" 30 test -s "$state/endpoint"
     print_env

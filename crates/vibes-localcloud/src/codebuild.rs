@@ -280,6 +280,8 @@ async fn run(
     for (k, v) in world.aws_env() {
         cmd.env(k, v);
     }
+    // Told apart from the other clients in what S3 serves (`GET /_localcloud/stats`).
+    cmd.env("AWS_SDK_UA_APP_ID", "localcloud-codebuild");
     // CodeBuild's order: the project's variables, then the buildspec's, then the build's overrides.
     for (k, v) in project
         .environment

@@ -39,6 +39,14 @@ impl Role {
         }
     }
 
+    /// The application id its AWS calls carry in their user agent.
+    fn app_id(self) -> &'static str {
+        match self {
+            Role::Worker => "localcloud-worker",
+            Role::Server => "localcloud-server",
+        }
+    }
+
     /// The file the launch template's user data writes for the boot script.
     fn env_file(self) -> &'static str {
         match self {
@@ -213,7 +221,10 @@ async fn try_boot(
     for (k, v) in world.aws_env() {
         cmd.env(k, v);
     }
-    cmd.env("VIBES_CONFIG", &config)
+    // Its own name in the user agent of every AWS call it makes: what S3 serves it is counted
+    // apart from what it serves the vibes that launched it (`GET /_localcloud/stats`).
+    cmd.env("AWS_SDK_UA_APP_ID", role.app_id())
+        .env("VIBES_CONFIG", &config)
         .stdin(std::process::Stdio::null())
         .stdout(console.try_clone().map_err(|e| e.to_string())?)
         .stderr(console)

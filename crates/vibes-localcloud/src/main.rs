@@ -12,6 +12,7 @@
 //!   `vibes-serve.sh`, as processes, with the launch template's user data ([`instances`]).
 //! - EBS: a volume is a directory, a snapshot a copy of it, `pending` until the copy is done
 //!   ([`ebs`]).
+//! - S3: what GetObject serves is counted, per client, at `GET /_localcloud/stats` ([`s3_reads`]).
 //!
 //! Started by `scripts/localcloud.sh start`, which also starts moto.
 
@@ -22,6 +23,7 @@ mod ebs;
 mod instances;
 mod packer;
 mod proxy;
+mod s3_reads;
 mod stacks;
 mod tags;
 mod template;

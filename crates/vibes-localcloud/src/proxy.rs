@@ -5,6 +5,7 @@
 use crate::aws_wire;
 use crate::codebuild;
 use crate::instances::{self, LaunchTemplateRef};
+use crate::s3_reads;
 use crate::stacks;
 use crate::world::World;
 use bytes::Bytes;
@@ -52,6 +53,14 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
+    // The runner's own endpoint is answered here, never passed on to moto.
+    if parts.uri.path() == s3_reads::STATS_PATH {
+        return Ok(if parts.method == hyper::Method::GET {
+            answer(200, "application/json", world.s3_reads.json().to_string())
+        } else {
+            answer(405, "text/plain", "GET only")
+        });
+    }
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
@@ -114,6 +123,23 @@ async fn handle(
         }
     };
     let mut out = rbody.clone();
+    if service.as_deref() == Some("s3")
+        && matches!(rparts.status.as_u16(), 200 | 206)
+        && s3_reads::is_get_object(
+            &parts.method,
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok()),
+            parts.uri.path(),
+            parts.uri.query(),
+        )
+    {
+        // The body as sent on: a ranged read counts the range, not the object.
+        world
+            .s3_reads
+            .record(&s3_reads::client_of(&parts.headers), rbody.len() as u64);
+    }
     if query && rparts.status == StatusCode::OK {
         let action = params.get("Action").cloned().unwrap_or_default();
         let text = String::from_utf8_lossy(&rbody).into_owned();

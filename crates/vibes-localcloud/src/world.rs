@@ -4,6 +4,7 @@
 use crate::codebuild::Builds;
 use crate::ebs::Disks;
 use crate::instances::Instances;
+use crate::s3_reads::S3Reads;
 use crate::stacks::Stacks;
 use std::path::PathBuf;
 
@@ -27,6 +28,8 @@ pub struct World {
     pub builds: Builds,
     pub stacks: Stacks,
     pub instances: Instances,
+    /// What S3 served through the proxy, for `GET /_localcloud/stats`.
+    pub s3_reads: S3Reads,
 }
 
 impl World {
@@ -54,6 +57,7 @@ impl World {
             builds: Builds::new(settings.state.join("codebuild"))?,
             stacks: Stacks::default(),
             instances: Instances::new(settings.state.join("instances"))?,
+            s3_reads: S3Reads::default(),
             settings,
         })
     }

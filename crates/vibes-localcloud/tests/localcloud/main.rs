@@ -3,4 +3,5 @@
 
 mod image_build;
 mod platform;
+mod s3_reads;
 mod support;

@@ -108,6 +108,45 @@ impl LocalCloud {
         serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
     }
 
+    /// The aws CLI of the project venv as the client `app` (its user agent's `app/ID`);
+    /// panics unless it succeeds. Returns what it printed.
+    pub fn aws_as(&self, app: &str, args: &[&str]) -> Vec<u8> {
+        let out = self
+            .command(repo_root().join(".venv/bin/aws"))
+            .env("AWS_SDK_UA_APP_ID", app)
+            .args(args)
+            .output()
+            .expect("run aws");
+        assert!(
+            out.status.success(),
+            "aws {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// The runner's count of what S3 served (`GET /_localcloud/stats`).
+    pub fn s3_stats(&self) -> serde_json::Value {
+        let endpoint = &self
+            .env
+            .iter()
+            .find(|(k, _)| k == "AWS_ENDPOINT_URL")
+            .expect("an endpoint")
+            .1;
+        let out = Command::new("curl")
+            .args(["-fsS", &format!("{endpoint}/_localcloud/stats")])
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "GET /_localcloud/stats: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
     /// The running server's rsync URL, once it serves: as on EC2, an instance is `running`
     /// before what it boots has started.
     pub fn rsync_url(&self) -> String {
