@@ -6,8 +6,8 @@
 //! planner only needs to know whose it is).
 
 use crate::error::{cloud_err, Failure};
-use crate::observe::{foreign, in_view, READ_CONCURRENCY};
 use crate::poll::poll;
+use crate::scope::{foreign, in_view, READ_CONCURRENCY};
 use crate::AwsCloud;
 use async_trait::async_trait;
 use aws_sdk_cloudformation::types::{

@@ -13,6 +13,7 @@ mod error;
 pub mod observe;
 mod poll;
 pub mod s3;
+mod scope;
 pub mod ssm;
 
 pub use connect::{connect, ConnectError, ConnectOptions};

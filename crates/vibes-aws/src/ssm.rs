@@ -18,7 +18,7 @@
 //! the fingerprint tag of a parameter is not read by the planner, and is not derived.
 
 use crate::error::{cloud_err, Failure};
-use crate::observe::READ_CONCURRENCY;
+use crate::scope::READ_CONCURRENCY;
 use crate::AwsCloud;
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};

@@ -8,9 +8,7 @@ use crate::observed::ObservedObject;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Where the manifest lives in the bucket. Never part of the sources tree: the planner leaves it
-/// out of the comparison and never deletes it as an extra object.
-pub const MANIFEST_KEY: &str = ".vibes/manifest.json";
+pub use crate::observed::{is_bookkeeping, MANIFEST_KEY};
 
 /// The manifest's format version, so a later vibes can change the format and ignore old ones.
 pub const MANIFEST_FORMAT: u32 = 1;
@@ -72,11 +70,6 @@ impl BucketManifest {
         let recorded = e.etag.as_deref()?;
         (e.size == size && Some(recorded) == etag).then_some(e.sha256.as_str())
     }
-}
-
-/// Whether a bucket key is vibes' own bookkeeping rather than part of the sources tree.
-pub fn is_bookkeeping(key: &str) -> bool {
-    key == MANIFEST_KEY
 }
 
 /// What a sync knows of the objects it uploaded: key → size and SHA-256.

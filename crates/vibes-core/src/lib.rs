@@ -7,6 +7,7 @@ pub mod apply;
 pub mod bounded;
 pub mod bucket_manifest;
 pub mod cloud;
+pub mod compile_report;
 pub mod config;
 pub mod cost;
 pub mod model;

@@ -118,13 +118,23 @@ pub struct ObservedObject {
     pub sha256: Option<String>,
 }
 
+/// Where vibes keeps its manifest of the sources bucket ([`crate::bucket_manifest`]), in the
+/// bucket itself. Never part of the sources tree: the planner leaves it out of the comparison
+/// and never deletes it as an extra object.
+pub const MANIFEST_KEY: &str = ".vibes/manifest.json";
+
+/// Whether a bucket key is vibes' own bookkeeping rather than part of the sources tree.
+pub fn is_bookkeeping(key: &str) -> bool {
+    key == MANIFEST_KEY
+}
+
 impl ObservedBucket {
     /// The objects that are the sources tree (vibes' own manifest left out): how many, and
     /// their bytes.
     pub fn held(&self) -> (usize, u64) {
         self.objects
             .iter()
-            .filter(|(k, _)| !crate::bucket_manifest::is_bookkeeping(k))
+            .filter(|(k, _)| !is_bookkeeping(k))
             .fold((0, 0), |(n, bytes), (_, o)| (n + 1, bytes + o.size))
     }
 }

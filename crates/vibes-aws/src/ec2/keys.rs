@@ -4,7 +4,7 @@
 
 use super::{ec2_tags, tag_spec, tags_of};
 use crate::error::{cloud_err, Failure};
-use crate::observe::in_view;
+use crate::scope::in_view;
 use crate::AwsCloud;
 use async_trait::async_trait;
 use aws_sdk_ec2::primitives::Blob;

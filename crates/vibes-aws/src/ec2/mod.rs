@@ -2,7 +2,7 @@
 //! EBS volumes and snapshots ([`volumes`]), instances ([`instances`]); each module holds the
 //! service's reads for observe and its trait's writes. All reads but key pairs are filtered on
 //! the project tag by EC2 itself; key pairs are few, so all are read and those under the
-//! project's names kept too, whoever tagged them (see [`crate::observe::in_view`]).
+//! project's names kept too, whoever tagged them (see [`crate::scope::in_view`]).
 
 pub(crate) mod images;
 pub(crate) mod instances;

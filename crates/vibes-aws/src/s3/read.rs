@@ -12,7 +12,7 @@
 
 use super::SHA256_METADATA;
 use crate::error::{cloud_err, Failure};
-use crate::observe::READ_CONCURRENCY;
+use crate::scope::READ_CONCURRENCY;
 use aws_sdk_s3::types::{ChecksumMode, EncodingType};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};

@@ -153,7 +153,7 @@ impl Objects for AwsCloud {
                     }),
                 ))
             })
-            .buffer_unordered(crate::observe::READ_CONCURRENCY)
+            .buffer_unordered(crate::scope::READ_CONCURRENCY)
             .try_collect()
             .await?;
         manifest

@@ -14,7 +14,7 @@ use crate::model::Desired;
 use crate::observed::Observed;
 use crate::plan::{Attribute, Effect, Plan};
 use crate::tags;
-use serde::{Deserialize, Serialize};
+
 use std::collections::BTreeSet;
 
 /// A compile's pace when no compile has recorded one: seconds of worker time per track and
@@ -29,18 +29,7 @@ const IMAGE_BUILDER: &str = "t4g.small";
 
 const GIB: f64 = (1u64 << 30) as f64;
 
-/// The plan's cost, for the closing line and the JSON summary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlanCost {
-    /// What applying the plan costs once, in USD.
-    pub once_usd: f64,
-    /// The project's idle cost now, in USD a month.
-    pub idle_before_usd_month: f64,
-    /// The project's idle cost once the plan is applied, in USD a month.
-    pub idle_after_usd_month: f64,
-    /// Where the figures come from: `prices of us-east-1 as of 2026-12-01`.
-    pub prices: String,
-}
+pub use crate::plan::PlanCost;
 
 /// Adds a `cost` attribute to each action that costs something once, and the plan's
 /// [`PlanCost`].
@@ -124,7 +113,7 @@ fn one_off(
             let tracks = stale_tracks(desired, observed);
             let profiles = desired.profiles.len().max(1);
             // The pace the last compile recorded, else a typical one.
-            let recorded = crate::status::last_compile(&desired.project.name, observed)
+            let recorded = crate::compile_report::last_compile(&desired.project.name, observed)
                 .and_then(|r| r.build)
                 .and_then(|b| b.seconds_per_output());
             let pace = recorded.unwrap_or(DEFAULT_SECONDS_PER_TRACK);

@@ -31,7 +31,7 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// What applying it costs once, and the idle cost before and after ([`crate::cost`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost: Option<crate::cost::PlanCost>,
+    pub cost: Option<PlanCost>,
 }
 
 impl Plan {
@@ -82,4 +82,17 @@ impl Plan {
         }
         m
     }
+}
+
+/// The plan's cost, for the closing line and the JSON summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanCost {
+    /// What applying the plan costs once, in USD.
+    pub once_usd: f64,
+    /// The project's idle cost now, in USD a month.
+    pub idle_before_usd_month: f64,
+    /// The project's idle cost once the plan is applied, in USD a month.
+    pub idle_after_usd_month: f64,
+    /// Where the figures come from: `prices of us-east-1 as of 2026-12-01`.
+    pub prices: String,
 }
