@@ -67,6 +67,25 @@ fn a_changed_profile_shows_its_diff_and_what_follows_from_it() {
     assert_renders("profile_changed", &p, &d);
 }
 
+/// `[snapshots] keep` lowered: retention deletes the older builds snapshot (never the newest, nor
+/// one a server serves), and the idle cost after says what that saves.
+#[test]
+fn a_lowered_retention_deletes_the_older_snapshot_and_the_idle_cost_falls() {
+    let live = desired();
+    let o = in_place(&live);
+    let mut d = live;
+    d.snapshots = Some(vibes_core::model::SnapshotsSpec { keep: 1 });
+    let p = planned(&d, &o);
+    let retention = p.find(&Address::snapshot("builds")).unwrap();
+    assert_eq!(retention.op, plan::Op::Run, "{}", retention.reason);
+    let cost = p.cost.as_ref().unwrap();
+    assert!(
+        cost.idle_after_usd_month < cost.idle_before_usd_month,
+        "{cost:?}"
+    );
+    assert_renders("retention_lowered", &p, &d);
+}
+
 #[test]
 fn resources_removed_from_the_config_are_deleted() {
     let d = desired();
