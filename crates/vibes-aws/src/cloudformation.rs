@@ -11,7 +11,7 @@ use crate::scope::{foreign, in_view, READ_CONCURRENCY};
 use crate::AwsCloud;
 use async_trait::async_trait;
 use aws_sdk_cloudformation::types::{
-    Capability, Parameter, Stack, StackStatus, Tag, TemplateStage,
+    Capability, Parameter, Stack, StackEvent, StackStatus, Tag, TemplateStage,
 };
 use futures_util::{stream, StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
@@ -144,15 +144,71 @@ impl Stacks for AwsCloud {
                 if status.ends_with("_IN_PROGRESS") {
                     return Ok(None);
                 }
+                let mut reason = s.stack_status_reason().map(str::to_string);
+                if !vibes_core::states::StackStatus::from(status.as_str()).succeeded() {
+                    // The stack's own reason is often "The following resource(s) failed…":
+                    // the first resource that failed says why.
+                    if let Some(first) = self.first_failure(stack_name).await {
+                        reason = Some(match reason {
+                            Some(r) => format!("{r}; first failure: {first}"),
+                            None => format!("first failure: {first}"),
+                        });
+                    }
+                }
                 Ok(Some(StackState {
                     status,
                     outputs: outputs_of(s),
-                    reason: s.stack_status_reason().map(str::to_string),
+                    reason,
                 }))
             },
         )
         .await
     }
+}
+
+impl AwsCloud {
+    /// The first resource that failed in the stack's latest operation, from its events (one
+    /// page, newest first): `None` when the events cannot be read or name no failure. Only
+    /// explains a failure already known, so a read error is not one of its own.
+    async fn first_failure(&self, stack_name: &str) -> Option<String> {
+        let out = self
+            .cfn
+            .describe_stack_events()
+            .stack_name(stack_name)
+            .send()
+            .await
+            .ok()?;
+        first_failure_of(out.stack_events(), stack_name)
+    }
+}
+
+/// From events newest first: the earliest `*_FAILED` of a resource since the stack's latest
+/// operation began (the stack's own `CREATE_IN_PROGRESS`, `UPDATE_IN_PROGRESS` or
+/// `DELETE_IN_PROGRESS`), as `LogicalId (Type) STATUS: reason`.
+fn first_failure_of(events: &[StackEvent], stack_name: &str) -> Option<String> {
+    let mut first = None;
+    for e in events {
+        let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
+        let is_stack = e.logical_resource_id() == Some(stack_name)
+            && e.resource_type() == Some("AWS::CloudFormation::Stack");
+        if is_stack
+            && matches!(
+                status,
+                "CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS" | "DELETE_IN_PROGRESS"
+            )
+        {
+            break;
+        }
+        if !is_stack && status.ends_with("_FAILED") {
+            first = Some(format!(
+                "{} ({}) {status}: {}",
+                e.logical_resource_id().unwrap_or("?"),
+                e.resource_type().unwrap_or("?"),
+                e.resource_status_reason().unwrap_or("no reason given")
+            ));
+        }
+    }
+    first
 }
 
 pub(crate) async fn stacks(
@@ -255,4 +311,63 @@ async fn template(
         .await
         .map_err(|e| cloud_err("GetTemplate", stack_name, e))?;
     Ok(out.template_body().unwrap_or_default().to_string())
+}
+
+#[cfg(test)]
+mod first_failure_tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::ResourceStatus;
+
+    fn event(logical: &str, kind: &str, status: &str, reason: Option<&str>) -> StackEvent {
+        StackEvent::builder()
+            .stack_id("arn:stack")
+            .event_id(format!("{logical}-{status}"))
+            .stack_name("tunes-main")
+            .timestamp(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
+            .logical_resource_id(logical)
+            .resource_type(kind)
+            .resource_status(ResourceStatus::from(status))
+            .set_resource_status_reason(reason.map(str::to_string))
+            .build()
+    }
+
+    #[test]
+    fn the_first_failure_of_the_latest_operation_is_named_not_an_earlier_ones() {
+        const STACK: &str = "AWS::CloudFormation::Stack";
+        // Newest first: the update failed at the bucket policy, after which the role's rollback
+        // failed too; an earlier update had failed at something else.
+        let events = [
+            event("tunes-main", STACK, "UPDATE_ROLLBACK_COMPLETE", None),
+            event(
+                "WorkerRole",
+                "AWS::IAM::Role",
+                "UPDATE_FAILED",
+                Some("rollback: denied"),
+            ),
+            event(
+                "BucketPolicy",
+                "AWS::S3::BucketPolicy",
+                "UPDATE_FAILED",
+                Some("Policy has invalid resource"),
+            ),
+            event(
+                "BucketPolicy",
+                "AWS::S3::BucketPolicy",
+                "UPDATE_IN_PROGRESS",
+                None,
+            ),
+            event(
+                "tunes-main",
+                STACK,
+                "UPDATE_IN_PROGRESS",
+                Some("User Initiated"),
+            ),
+            event("Old", "AWS::EC2::Volume", "UPDATE_FAILED", Some("long ago")),
+        ];
+        assert_eq!(
+            first_failure_of(&events, "tunes-main").as_deref(),
+            Some("BucketPolicy (AWS::S3::BucketPolicy) UPDATE_FAILED: Policy has invalid resource")
+        );
+        assert_eq!(first_failure_of(&events[..1], "tunes-main"), None);
+    }
 }
