@@ -15,6 +15,7 @@ use crate::manifest::{Manifest, OutputRecord, StoredManifest};
 use crate::picture::LoadedPicture;
 use crate::picture_cache::PictureCache;
 use crate::profile::{Encoder, Profile, ProfileSetupError};
+use crate::relpath::slash;
 pub use crate::report::{BuildSummary, Failure, Outcome, Progress, TrackEvent};
 use crate::source::{self, SourceError, SourceFormat, SourceTree, Track};
 use crate::{atomic, bookkeeping, playlist, pool};
@@ -539,12 +540,4 @@ fn write_playlists(
         manifest.playlists.remove(rel);
     }
     Ok((written, stale.len()))
-}
-
-/// A relative path as the manifest keys it: `/`-separated.
-pub(crate) fn slash(p: &Path) -> String {
-    p.components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
 }

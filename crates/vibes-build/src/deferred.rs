@@ -26,7 +26,7 @@ impl Deferred<'_> {
     /// The known hash of the file at `path`, when it is one of the placeholders.
     pub(crate) fn hash_of(&self, root: &Path, path: &Path) -> Option<&String> {
         let rel = path.strip_prefix(root).ok()?;
-        self.hashes.get(&rel.to_string_lossy().replace('\\', "/"))
+        self.hashes.get(&crate::relpath::slash(rel))
     }
 
     /// Fetch the placeholders among `sources`; the map holds the ones that failed, with why.

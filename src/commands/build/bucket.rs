@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use vibes_aws::AwsCloud;
 use vibes_build::source::InputFormat;
-use vibes_build::FetchSources;
+use vibes_build::{relative_key as slash, FetchSources};
 use vibes_core::cloud::prelude::*;
 use vibes_core::observed::ObservedObject;
 
@@ -237,10 +237,6 @@ fn is_plain_relative(rel: &str) -> bool {
         && Path::new(rel)
             .components()
             .all(|c| matches!(c, Component::Normal(_)))
-}
-
-fn slash(p: &Path) -> String {
-    p.to_string_lossy().replace('\\', "/")
 }
 
 #[cfg(test)]
