@@ -23,7 +23,10 @@ pub struct Cli {
     )]
     pub config: PathBuf,
     /// Send every AWS call to this endpoint (e.g. a local emulator); S3 then uses path-style.
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    /// Else AWS_ENDPOINT_URL, and AWS_ENDPOINT_URL_S3 for S3 alone.
+    // Not clap's `env`: the flag would then hide which variable set it, and a flag beats
+    // AWS_ENDPOINT_URL_S3 where a general variable must not (`vibes_aws::connect` reads both).
+    #[arg(long, global = true)]
     pub endpoint_url: Option<String>,
     /// AWS region (default: [project] region, then the AWS config chain).
     #[arg(long, global = true)]

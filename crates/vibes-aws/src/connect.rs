@@ -20,6 +20,7 @@ pub struct ConnectOptions {
     pub region: Option<String>,
     /// `--endpoint-url`; else AWS_ENDPOINT_URL. An endpoint means an emulator or a private
     /// endpoint: S3 goes path-style and instance metadata is given only a short chance.
+    /// Without `--endpoint-url`, AWS_ENDPOINT_URL_S3 sends S3 alone elsewhere (see [`connect`]).
     pub endpoint_url: Option<String>,
     /// `--profile`; else AWS_PROFILE.
     pub profile: Option<String>,
@@ -53,20 +54,40 @@ fn imds_client(endpoint_given: bool) -> imds::Client {
     }
 }
 
+/// A non-empty environment variable.
+fn env_set(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.trim().is_empty())
+}
+
+fn checked_endpoint(e: Option<String>) -> Result<Option<String>, ConnectError> {
+    match e {
+        Some(e) if !(e.starts_with("http://") || e.starts_with("https://")) => {
+            Err(ConnectError::BadEndpoint(e))
+        }
+        e => Ok(e),
+    }
+}
+
 /// Connect as the `aws` CLI would, with the overrides in `opts`; fails at once, with what to
 /// do, when there is no region or no credentials.
+///
+/// Endpoints follow the SDKs' order, most specific first: `--endpoint-url` for every service;
+/// else AWS_ENDPOINT_URL_S3 for S3 and AWS_ENDPOINT_URL for the rest (and for S3 when the
+/// former is unset). vibes passes the general endpoint to the SDK as its own configuration,
+/// which would silence the SDK's reading of AWS_ENDPOINT_URL_S3, so it reads that one itself:
+/// S3 can then go to another server than CloudFormation and SSM (a fast S3 server in front of
+/// an emulator of the rest, as `bench/sync.sh` does).
 pub async fn connect(opts: &ConnectOptions) -> Result<AwsCloud, ConnectError> {
-    let endpoint = opts.endpoint_url.clone().or_else(|| {
-        std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-    });
-    if let Some(e) = &endpoint {
-        if !(e.starts_with("http://") || e.starts_with("https://")) {
-            return Err(ConnectError::BadEndpoint(e.clone()));
-        }
-    }
-    let imds = imds_client(endpoint.is_some());
+    let endpoint = checked_endpoint(
+        opts.endpoint_url
+            .clone()
+            .or_else(|| env_set("AWS_ENDPOINT_URL")),
+    )?;
+    let s3_endpoint = match &opts.endpoint_url {
+        Some(_) => None,
+        None => checked_endpoint(env_set("AWS_ENDPOINT_URL_S3"))?,
+    };
+    let imds = imds_client(endpoint.is_some() || s3_endpoint.is_some());
 
     let mut profile_region = ProfileFileRegionProvider::builder();
     if let Some(p) = &opts.profile {
@@ -115,7 +136,11 @@ pub async fn connect(opts: &ConnectOptions) -> Result<AwsCloud, ConnectError> {
         loader = loader.endpoint_url(e);
     }
     let sdk = loader.load().await;
-    Ok(AwsCloud::from_sdk_config(&sdk, endpoint.is_some()))
+    let aws = AwsCloud::from_sdk_config(&sdk, endpoint.is_some());
+    Ok(match &s3_endpoint {
+        Some(e) => aws.with_s3_endpoint(&sdk, e),
+        None => aws,
+    })
 }
 
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {

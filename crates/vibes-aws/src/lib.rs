@@ -70,6 +70,18 @@ impl AwsCloud {
         }
     }
 
+    /// S3 at `endpoint_url` (path-style, as for any endpoint given), the other services as
+    /// `sdk` says; S3 calls still count in [`AwsCloud::calls`].
+    pub fn with_s3_endpoint(mut self, sdk: &aws_config::SdkConfig, endpoint_url: &str) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .endpoint_url(endpoint_url)
+            .force_path_style(true)
+            .interceptor(self.calls.clone())
+            .build();
+        self.s3 = aws_sdk_s3::Client::from_conf(s3);
+        self
+    }
+
     /// AWS operations made through this value since it was created (retries not counted).
     pub fn calls(&self) -> u64 {
         self.calls.get()
