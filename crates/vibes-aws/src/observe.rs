@@ -54,6 +54,7 @@ impl Observe for AwsCloud {
             snapshots,
             instances,
             sources_bucket,
+            stack_changes: Default::default(),
         })
     }
 

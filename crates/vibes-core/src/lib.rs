@@ -20,6 +20,7 @@ pub mod render;
 pub mod saved;
 pub mod scan;
 pub mod secret;
+pub mod stack_changes;
 pub mod states;
 pub mod status;
 pub mod tags;

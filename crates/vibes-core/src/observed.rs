@@ -29,6 +29,10 @@ pub struct Observed {
     pub instances: BTreeMap<String, ObservedInstance>,
     /// The sources bucket's objects, when the bucket is known and exists.
     pub sources_bucket: Option<ObservedBucket>,
+    /// By stack name: what a change set listed for the update a first plan wanted
+    /// ([`crate::stack_changes`]); made by the workspace, not by `observe`.
+    #[serde(default)]
+    pub stack_changes: BTreeMap<String, crate::stack_changes::StackChanges>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use vibes_core::cloud::Stacks;
 use vibes_core::cloud::{CloudError, CloudResult, StackRequest, StackState, StackUpdate};
+use vibes_core::stack_changes::{ResourceChange, StackPreviewRequest};
 
 #[async_trait]
 impl Stacks for FakeCloud {
@@ -168,5 +169,34 @@ impl Stacks for FakeCloud {
             }))
         })
         .await
+    }
+
+    async fn preview_update(&self, req: &StackPreviewRequest) -> CloudResult<Vec<ResourceChange>> {
+        let _s = self.enter("preview_update", &req.stack_name).await?;
+        let w = self.world();
+        let Some(s) = w
+            .stacks
+            .get(&req.stack_name)
+            .filter(|s| s.status != "DELETE_COMPLETE")
+        else {
+            return Err(not_found(
+                "preview_update",
+                format!("stack {}", req.stack_name),
+            ));
+        };
+        // A parameter known only after apply keeps its live value (UsePreviousValue).
+        let parameters: BTreeMap<String, String> = req
+            .parameters
+            .iter()
+            .filter_map(|(k, v)| {
+                v.clone()
+                    .or_else(|| s.parameters.get(k).cloned())
+                    .map(|v| (k.clone(), v))
+            })
+            .collect();
+        Ok(super::change_sets::changes(
+            (&s.template, &s.parameters),
+            (&req.template_body, &parameters),
+        ))
     }
 }

@@ -165,6 +165,12 @@ pub trait Stacks: Send + Sync {
     /// Wait until the stack is no longer `*_IN_PROGRESS`, or `timeout`. A stack that does not
     /// exist (any more) reads as `DELETE_COMPLETE`: that is where a delete ends.
     async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState>;
+    /// What the update would do to the stack's resources: a change set made, listed and
+    /// deleted, the stack left as it was. An update that changes nothing lists nothing.
+    async fn preview_update(
+        &self,
+        req: &crate::stack_changes::StackPreviewRequest,
+    ) -> CloudResult<Vec<crate::stack_changes::ResourceChange>>;
 }
 
 /// S3 objects and buckets.

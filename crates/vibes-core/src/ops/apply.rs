@@ -95,13 +95,12 @@ pub async fn apply(
     ws.destroy = req.options.destroy;
     if req.saved.is_none() {
         // Nothing to do needs no lock: look first, and lock only when there is work.
-        let observed = tokio::select! {
-            o = ws.observe() => o?,
+        let plan = tokio::select! {
+            p = ws.observe_and_plan(&req.options) => p?,
             signal = next_interrupt(interrupts) => {
                 return Ok(ApplyOutcome::Interrupted { signal, at_prompt: false });
             }
         };
-        let plan = ws.plan(&observed, &req.options)?;
         if !has_work(&plan) {
             return Ok(ApplyOutcome::NothingToDo(plan));
         }
@@ -139,22 +138,30 @@ async fn locked(
     frontend: &dyn Frontend,
     interrupts: &mut Interrupts,
 ) -> Result<ApplyOutcome, OpsError> {
-    let observed = tokio::select! {
-        o = ws.observe() => o?,
+    let options = match &req.saved {
+        Some((_, saved)) => saved.options(),
+        None => req.options.clone(),
+    };
+    let look = async {
+        let mut observed = ws.observe().await?;
+        let plan = ws.plan(&mut observed, &options).await?;
+        Ok::<_, OpsError>((observed, plan))
+    };
+    let (observed, fresh) = tokio::select! {
+        p = look => p?,
         signal = next_interrupt(interrupts) => {
             return Ok(ApplyOutcome::Interrupted { signal, at_prompt: false });
         }
     };
     let (plan, saved) = match req.saved {
         Some((path, saved)) => {
-            let fresh = ws.plan(&observed, &saved.options())?;
             let moved = moved_since(&saved.plan, &fresh);
             if !moved.is_empty() {
                 return Err(OpsError::StaleSavedPlan { path, moved });
             }
             (saved.plan, true)
         }
-        None => (ws.plan(&observed, &req.options)?, false),
+        None => (fresh, false),
     };
     if !has_work(&plan) {
         return Ok(ApplyOutcome::NothingToDo(plan));

@@ -4,6 +4,7 @@
 use super::OpsError;
 use crate::cloud::prelude::*;
 use crate::plan::PlanOptions;
+use crate::stack_changes::{Previewed, StackChanges};
 use crate::{Desired, Observed, Plan};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -102,14 +103,42 @@ impl Workspace {
         Ok(observed)
     }
 
-    /// The plan from the config and an observation.
-    pub fn plan(&self, observed: &Observed, options: &PlanOptions) -> Result<Plan, OpsError> {
+    /// The plan from the config and an observation. A plan that updates a stack is made
+    /// twice: the first names the updates, a change set of each lists what it would touch
+    /// (kept in `observed`, so a second plan from the same observation makes none), and the
+    /// second plan shows that, or blocks an update that would lose data.
+    pub async fn plan(
+        &self,
+        observed: &mut Observed,
+        options: &PlanOptions,
+    ) -> Result<Plan, OpsError> {
+        let first = crate::plan::plan(&self.desired, observed, options).map_err(OpsError::Plan)?;
+        let wanted = crate::plan::stack_previews_wanted(&self.desired, observed, options, &first);
+        if wanted.is_empty() {
+            return Ok(first);
+        }
+        let cloud = &self.cloud;
+        let previewed = futures_util::future::join_all(wanted.into_iter().map(|want| async move {
+            let outcome = match cloud.preview_update(&want).await {
+                Ok(changes) => Previewed::Changes(changes),
+                Err(e) => Previewed::Unavailable(e.to_string()),
+            };
+            (
+                want.stack_name,
+                StackChanges {
+                    key: want.key,
+                    outcome,
+                },
+            )
+        }))
+        .await;
+        observed.stack_changes.extend(previewed);
         crate::plan::plan(&self.desired, observed, options).map_err(OpsError::Plan)
     }
 
     /// Look and plan: what `vibes plan` shows.
     pub async fn observe_and_plan(&mut self, options: &PlanOptions) -> Result<Plan, OpsError> {
-        let observed = self.observe().await?;
-        self.plan(&observed, options)
+        let mut observed = self.observe().await?;
+        self.plan(&mut observed, options).await
     }
 }

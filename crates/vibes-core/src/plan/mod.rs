@@ -10,7 +10,8 @@ pub use action::{Action, Attribute, Effect, Op, TextChange};
 pub use check::PlanError;
 pub use ownership::replaceable;
 pub use planner::{
-    outputs, plan, sources_bucket_names, PlanOptions, SourcesBucketNames, MASS_DELETE_SHARE_PERCENT,
+    outputs, plan, sources_bucket_names, stack_previews_wanted, PlanOptions, SourcesBucketNames,
+    MASS_DELETE_SHARE_PERCENT,
 };
 pub use reliance::Reliance;
 

@@ -35,6 +35,7 @@ mod ops_apply;
 mod plan_guards;
 mod plan_ownership;
 mod plan_rules;
+mod plan_stack_changes;
 mod plan_target;
 mod render_json_fields;
 mod render_snapshots;

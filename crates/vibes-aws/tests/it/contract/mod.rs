@@ -61,6 +61,7 @@ contract! {
     parameters_are_put_overwritten_locked_read_and_deleted => crate::contract::params::put_overwritten_locked_read_and_deleted;
     parameters_are_tagged_when_new_and_on_request => crate::contract::params::tagged_when_new_and_on_request;
     stacks_are_created_updated_waited_for_and_deleted => crate::contract::stacks::created_updated_waited_for_and_deleted;
+    a_stack_update_is_previewed_and_the_stack_left_as_it_was => crate::contract::stacks::an_update_is_previewed_and_the_stack_left_as_it_was;
     objects_are_listed_with_sizes_and_sha256_and_deleted => crate::contract::objects::listed_with_sizes_and_sha256_and_deleted;
     a_versioned_bucket_is_emptied_of_every_version_and_deleted => crate::contract::objects::versioned_bucket_emptied_and_deleted;
     volumes_and_snapshots_are_made_waited_for_and_deleted => crate::contract::ebs::volumes_and_snapshots_made_waited_for_and_deleted;

@@ -106,3 +106,67 @@ pub async fn created_updated_waited_for_and_deleted(s: &Subject) {
         "a stack that never was reads as deleted"
     );
 }
+
+/// V2 with a parameter resource added: one resource more, one modified.
+fn v3() -> String {
+    V2.replace(
+        "Outputs:",
+        "  Marker:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Type: String\n      Value: contract\nOutputs:",
+    )
+}
+
+/// A preview lists what an update would touch and leaves the stack as it was. Whether a
+/// modification replaces the resource: moto does not say (`Unknown`), the fake does, as
+/// CloudFormation would for a property that updates in place (`No`).
+pub async fn an_update_is_previewed_and_the_stack_left_as_it_was(s: &Subject) {
+    use vibes_core::stack_changes::{ChangeAction, Replacement, StackPreviewRequest};
+    let cloud = s.cloud();
+    s.expect_stack_outputs("st-vpc", &[("VpcId", "vpc-0fake0contract0")]);
+    cloud
+        .create_stack(&request(V1, "st-vpc-create"))
+        .await
+        .unwrap();
+    cloud.wait_stack("st-vpc", WAIT).await.unwrap();
+    let preview = |template: String, cidr: Option<&str>| StackPreviewRequest {
+        key: "k".into(),
+        stack_name: "st-vpc".into(),
+        template_body: template,
+        parameters: [("Cidr".to_string(), cidr.map(str::to_string))].into(),
+    };
+
+    // A parameter known only after apply keeps its live value.
+    let changes = cloud.preview_update(&preview(v3(), None)).await.unwrap();
+    let added: Vec<_> = changes
+        .iter()
+        .filter(|c| c.action == ChangeAction::Add)
+        .map(|c| (c.logical_id.as_str(), c.resource_type.as_str()))
+        .collect();
+    assert_eq!(added, [("Marker", "AWS::SSM::Parameter")], "{changes:?}");
+    let vpc = changes
+        .iter()
+        .find(|c| c.logical_id == "Vpc")
+        .unwrap_or_else(|| panic!("the tagged VPC is modified: {changes:?}"));
+    assert_eq!(vpc.action, ChangeAction::Modify, "{changes:?}");
+    let expected = if s.is_fake() {
+        Replacement::No
+    } else {
+        Replacement::Unknown
+    };
+    assert_eq!(vpc.replacement, expected, "{changes:?}");
+
+    let seen = cloud.observe("st", None).await.unwrap();
+    let stack = &seen.stacks["st-vpc"];
+    assert_eq!(
+        stack.status.as_str(),
+        "CREATE_COMPLETE",
+        "the preview changed the stack"
+    );
+    assert_eq!(stack.template_body.trim_end(), V1.trim_end());
+    // Again, with the same name and key: every preview makes its own change set, and the
+    // one before was deleted.
+    let again = cloud
+        .preview_update(&preview(v3(), Some("10.42.0.0/16")))
+        .await
+        .unwrap();
+    assert_eq!(again, changes);
+}

@@ -54,6 +54,11 @@ impl Subject {
         }
     }
 
+    /// Whether this side is the fake (for what moto does not say).
+    pub fn is_fake(&self) -> bool {
+        matches!(self.side, Side::Fake(_))
+    }
+
     /// The fake, for the cases only it can run.
     pub fn as_fake(&self) -> &FakeCloud {
         match &self.side {

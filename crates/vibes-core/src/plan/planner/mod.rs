@@ -23,6 +23,7 @@ use super::Plan;
 use crate::address::{Address, Kind};
 use crate::model::{Desired, Value};
 use crate::observed::{Observed, ObservedParameter};
+use crate::stack_changes::StackPreviewRequest;
 use crate::tags::{self, fingerprint_of, ownership, Tags};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -155,6 +156,29 @@ pub fn plan(
     })?;
     crate::cost::annotate(&mut plan, priced, observed, options.destroy);
     Ok(plan)
+}
+
+/// The stack updates in `plan` that want a change set listed before the plan is final
+/// ([`crate::stack_changes`]): the workspace makes them, records them in
+/// [`Observed::stack_changes`] and plans again.
+pub fn stack_previews_wanted(
+    desired: &Desired,
+    observed: &Observed,
+    options: &PlanOptions,
+    plan: &Plan,
+) -> Vec<StackPreviewRequest> {
+    if options.destroy {
+        return Vec::new();
+    }
+    let cx = Cx {
+        desired,
+        observed,
+        options,
+        project: &desired.project.name,
+        notes: RefCell::new(Vec::new()),
+        replace_used: RefCell::new(BTreeSet::new()),
+    };
+    cx.previews_wanted(&plan.actions)
 }
 
 pub(super) struct Cx<'a> {

@@ -14,6 +14,7 @@ use crate::observed::ObservedStack;
 use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
 use crate::plan::ownership::{self, standing, Standing, Thing};
 use crate::plan::reliance::Reliance;
+use crate::stack_changes::{update_key, Previewed, StackPreviewRequest};
 use crate::tags::{self, fingerprint_of, idempotency_token};
 use std::collections::BTreeMap;
 
@@ -278,6 +279,7 @@ impl Cx<'_> {
                     if replace {
                         a.effects
                             .push(update(&spec.template_body, spec.parameters.clone()));
+                        self.list_stack_changes(&mut a, spec);
                     }
                     a
                 }
@@ -293,6 +295,7 @@ impl Cx<'_> {
                 self.show_diff(&mut a, s, &diff);
                 a.effects
                     .push(update(&spec.template_body, spec.parameters.clone()));
+                self.list_stack_changes(&mut a, spec);
                 a
             }
         };
@@ -305,6 +308,94 @@ impl Cx<'_> {
         a.relies_on
             .insert(Reliance::stack(&spec.stack_name), seen(seen_stack));
         Some(a)
+    }
+
+    /// The updates in `actions` whose change set `observed` does not hold yet: an update of a
+    /// stack of ours, or an adoption under `--replace` (a tag-only adoption changes no
+    /// resource).
+    pub(super) fn previews_wanted(&self, actions: &[Action]) -> Vec<StackPreviewRequest> {
+        actions
+            .iter()
+            .filter(|a| a.address.kind == Kind::Stack)
+            .filter(|a| {
+                a.op == Op::Update
+                    || (a.op == Op::Adopt && self.options.replace.contains(&a.address))
+            })
+            .filter_map(|a| self.desired.stacks.get(a.address.name()))
+            .map(|spec| self.update_preview(&self.with_kept_bucket(spec)))
+            .filter(|want| {
+                self.observed
+                    .stack_changes
+                    .get(&want.stack_name)
+                    .is_none_or(|c| c.key != want.key)
+            })
+            .collect()
+    }
+
+    /// What the update would be previewed as: its key and its parameters as known now.
+    pub(super) fn update_preview(&self, spec: &StackSpec) -> StackPreviewRequest {
+        let parameters: BTreeMap<String, Option<String>> = spec
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), self.resolve_now(v)))
+            .collect();
+        StackPreviewRequest {
+            key: update_key(&spec.template_body, &parameters),
+            stack_name: spec.stack_name.clone(),
+            template_body: spec.template_body.clone(),
+            parameters,
+        }
+    }
+
+    /// The resources the update adds, modifies, replaces or removes, as the change set the
+    /// workspace made for it listed them; an update that would replace or remove a resource
+    /// holding data is blocked without `--include-data`.
+    fn list_stack_changes(&self, a: &mut Action, spec: &StackSpec) {
+        let want = self.update_preview(spec);
+        let Some(seen) = self
+            .observed
+            .stack_changes
+            .get(&spec.stack_name)
+            .filter(|c| c.key == want.key)
+        else {
+            return;
+        };
+        let changes = match &seen.outcome {
+            Previewed::Unavailable(why) => {
+                a.attributes.push(Attribute::new(
+                    "resources",
+                    format!("(no change set: {why})"),
+                ));
+                return;
+            }
+            Previewed::Changes(c) if c.is_empty() => {
+                a.attributes.push(Attribute::new(
+                    "resources",
+                    "no resource changes (the change set lists none)",
+                ));
+                return;
+            }
+            Previewed::Changes(c) => c,
+        };
+        for c in changes {
+            a.attributes.push(Attribute::new("resource", c.line()));
+        }
+        let lost: Vec<String> = changes
+            .iter()
+            .filter(|c| c.loses_data())
+            .map(|c| format!("{} ({})", c.logical_id, c.resource_type))
+            .collect();
+        if !lost.is_empty() && !self.options.include_data {
+            a.op = Op::Blocked;
+            a.reason = format!(
+                "the update would replace or remove {}, which {} data: a new one starts empty; \
+                 pass --include-data to update it all the same, or change the template so that it keeps {}",
+                lost.join(", "),
+                if lost.len() == 1 { "holds" } else { "hold" },
+                if lost.len() == 1 { "it" } else { "them" },
+            );
+            a.effects.clear();
+        }
     }
 
     /// The template diff and the changed parameters, under an update or a refused adoption.

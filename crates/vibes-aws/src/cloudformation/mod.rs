@@ -1,9 +1,11 @@
-//! CloudFormation stacks: create, update in place (never change sets: see the note on
-//! update), delete, and a bounded wait.
+//! CloudFormation stacks: create, update in place (a change set only to list what an update
+//! would do, in [`change_set`]: see the note on update), delete, and a bounded wait.
 //!
 //! Observe reads the region's stacks (one paginated call), kept when tagged with the project
 //! or named `<project>-…`, and the template of each kept stack but another project's (the
 //! planner only needs to know whose it is).
+
+mod change_set;
 
 use crate::error::{cloud_err, Failure};
 use crate::poll::poll;
@@ -18,6 +20,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use vibes_core::cloud::{CloudError, CloudResult, StackRequest, StackState, StackUpdate, Stacks};
 use vibes_core::observed::ObservedStack;
+use vibes_core::stack_changes::{ResourceChange, StackPreviewRequest};
 use vibes_core::tags::Tags;
 
 /// The main stack makes IAM roles with names; CloudFormation wants that acknowledged.
@@ -86,6 +89,10 @@ impl Stacks for AwsCloud {
                 }
             }
         }
+    }
+
+    async fn preview_update(&self, req: &StackPreviewRequest) -> CloudResult<Vec<ResourceChange>> {
+        change_set::preview(self, req).await
     }
 
     async fn delete_stack(&self, stack_name: &str, token: &str) -> CloudResult<()> {

@@ -1,0 +1,172 @@
+//! What a stack update touches: for `~ stack.NAME` the plan lists the resources CloudFormation
+//! would add, modify, replace or remove, from a change set the workspace makes and deletes, and
+//! blocks an update that would replace or remove a resource holding data unless
+//! `--include-data`. On the fake, which says whether a change replaces a resource (moto does not:
+//! see the adapter's test on moto).
+
+use crate::support::apply::{options, run, PROJECT};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use vibes_core::cloud::prelude::*;
+use vibes_core::model::{StackSpec, Value};
+use vibes_core::ops::Workspace;
+use vibes_core::plan::{Op, Plan, PlanOptions};
+use vibes_core::render::{self, Style};
+use vibes_core::{Address, Desired};
+use vibes_fake::FakeCloud;
+
+const TEMPLATE: &str = "\
+AWSTemplateFormatVersion: '2010-09-09'
+Parameters:
+  BucketName: {Type: String}
+Resources:
+  Store:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Ref BucketName
+  Alerts:
+    Type: AWS::SNS::Topic
+";
+
+fn desired(template: &str, bucket: &str) -> Desired {
+    let mut d = Desired::empty(PROJECT);
+    d.stacks.insert(
+        "store".into(),
+        StackSpec {
+            stack_name: format!("{PROJECT}-store"),
+            template_path: "cfn/store.yaml".into(),
+            template_built_in: false,
+            template_body: template.into(),
+            parameters: BTreeMap::from([("BucketName".to_string(), Value::literal(bucket))]),
+            depends_on: Vec::new(),
+        },
+    );
+    d
+}
+
+/// A project whose one stack exists as `desired(TEMPLATE, "tunes-store-a")` makes it.
+async fn deployed() -> (tempfile::TempDir, Arc<FakeCloud>) {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_latency("stack", Duration::from_millis(2));
+    let d = desired(TEMPLATE, "tunes-store-a");
+    let ws = Workspace::new(d, dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
+    let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
+    let plan = ws
+        .plan(&mut observed, &PlanOptions::default())
+        .await
+        .unwrap();
+    let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{:?}", report.failures());
+    (dir, cloud)
+}
+
+async fn plan_of(
+    cloud: &Arc<FakeCloud>,
+    dir: &tempfile::TempDir,
+    d: Desired,
+    options: PlanOptions,
+) -> Plan {
+    let mut ws = Workspace::new(d, dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
+    ws.observe_and_plan(&options).await.unwrap()
+}
+
+fn listed(plan: &Plan) -> Vec<String> {
+    let a = plan.find(&Address::stack("store")).expect("a stack action");
+    a.attributes
+        .iter()
+        .filter(|x| x.name.starts_with("resource"))
+        .filter_map(|x| x.value.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stack_update_lists_what_it_touches_from_a_change_set_that_is_deleted_again() {
+    let (dir, cloud) = deployed().await;
+    let template = TEMPLATE.replace(
+        "  Alerts:\n    Type: AWS::SNS::Topic\n",
+        "  Queue:\n    Type: AWS::SQS::Queue\n",
+    );
+    let plan = plan_of(
+        &cloud,
+        &dir,
+        desired(&template, "tunes-store-a"),
+        PlanOptions::default(),
+    )
+    .await;
+    let a = plan.find(&Address::stack("store")).unwrap();
+    assert_eq!(a.op, Op::Update, "{}", a.reason);
+    assert_eq!(
+        listed(&plan),
+        [
+            "+ Queue (AWS::SQS::Queue): add",
+            "- Alerts (AWS::SNS::Topic): remove"
+        ]
+    );
+    assert_eq!(
+        cloud.count("preview_update"),
+        1,
+        "one change set for one update"
+    );
+    // The plan changed nothing: the live stack still has the template it was made with.
+    let live = ws_observed(&cloud).await;
+    assert_eq!(
+        live.stacks[&format!("{PROJECT}-store")].template_body,
+        TEMPLATE
+    );
+    // No update, no change set.
+    let unchanged = plan_of(
+        &cloud,
+        &dir,
+        desired(TEMPLATE, "tunes-store-a"),
+        PlanOptions::default(),
+    )
+    .await;
+    assert!(unchanged.is_empty(), "{:?}", unchanged.actions);
+    assert_eq!(cloud.count("preview_update"), 1);
+}
+
+async fn ws_observed(cloud: &FakeCloud) -> vibes_core::Observed {
+    cloud.observe(PROJECT, None).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_update_that_replaces_a_bucket_is_blocked_without_include_data() {
+    let (dir, cloud) = deployed().await;
+    let renamed = || desired(TEMPLATE, "tunes-store-b");
+    let plan = plan_of(&cloud, &dir, renamed(), PlanOptions::default()).await;
+    let a = plan.find(&Address::stack("store")).unwrap();
+    assert_eq!(a.op, Op::Blocked);
+    assert!(a.effects.is_empty());
+    assert!(
+        a.reason.contains("Store (AWS::S3::Bucket)") && a.reason.contains("--include-data"),
+        "{}",
+        a.reason
+    );
+    assert_eq!(listed(&plan), ["-/+ Store (AWS::S3::Bucket): replace"]);
+    insta::assert_snapshot!(
+        "stack_update_replaces_a_bucket.human",
+        render::human(
+            &plan,
+            &Style {
+                color: false,
+                full_lists: false
+            }
+        )
+    );
+
+    let plan = plan_of(
+        &cloud,
+        &dir,
+        renamed(),
+        PlanOptions {
+            include_data: true,
+            ..PlanOptions::default()
+        },
+    )
+    .await;
+    let a = plan.find(&Address::stack("store")).unwrap();
+    assert_eq!(a.op, Op::Update, "{}", a.reason);
+    assert_eq!(listed(&plan), ["-/+ Store (AWS::S3::Bucket): replace"]);
+}
