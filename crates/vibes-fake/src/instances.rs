@@ -10,7 +10,7 @@
 //! `TagSpecifications` for volumes, which vibes gives the instance's tags.
 
 use super::tokens::{parameters_hash, Claim};
-use super::world::{Instance, Worker, World};
+use super::world::{CompileBehaviour, Instance, Worker, World};
 use super::{not_found, FakeCloud};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -34,6 +34,7 @@ fn launch_parameters(req: &InstanceRequest) -> String {
         &req.tags,
         &req.volumes,
         &req.empty_volumes,
+        req.spot,
     ))
 }
 
@@ -53,11 +54,18 @@ impl Instances for FakeCloud {
     async fn run_instance(&self, req: &InstanceRequest) -> CloudResult<String> {
         let _s = self.enter("run_instance", &req.client_token).await?;
         let (start, run, behaviour, lag) = {
-            let k = self.knobs();
+            let mut k = self.knobs();
+            let behaviour = k.compile.clone();
+            // An interruption takes one worker; the capacity is back for the next.
+            if behaviour == CompileBehaviour::SpotInterruption
+                && req.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile")
+            {
+                k.compile = CompileBehaviour::Succeed;
+            }
             (
                 k.latency.get("instance_start").copied().unwrap_or_default(),
                 k.latency.get("compile_run").copied().unwrap_or_default(),
-                k.compile.clone(),
+                behaviour,
                 k.read_lag,
             )
         };
@@ -151,7 +159,10 @@ impl Instances for FakeCloud {
                     tags: req.tags.clone(),
                 },
             );
-            w.deleted_with.insert(volume_id.clone(), id.clone());
+            // A Spot instance's volumes are kept at termination (DeleteOnTermination false).
+            if !req.spot {
+                w.deleted_with.insert(volume_id.clone(), id.clone());
+            }
             mapped.insert(device.clone(), volume_id);
         }
         let mut launched = req.volumes.clone();
@@ -185,6 +196,7 @@ impl Instances for FakeCloud {
                 running_at: now + start,
                 worker,
                 volumes: launched,
+                spot: req.spot,
             },
         );
         Ok(id)
@@ -227,6 +239,9 @@ impl Instances for FakeCloud {
                 || holder_of(w, volume_id).is_some()
             {
                 return Ok(None);
+            }
+            if let Some(v) = w.volumes.get_mut(volume_id) {
+                v.state = "in-use".into();
             }
             let i = w.instances.get_mut(instance_id).expect("looked up");
             i.volumes.insert(device.to_string(), volume_id.to_string());
@@ -282,9 +297,19 @@ impl Instances for FakeCloud {
         if w.visibility.hidden(instance_id, Instant::now()) {
             return Ok(());
         }
+        let mut released = Vec::new();
         if let Some(i) = w.instances.get_mut(instance_id) {
             i.observed.state = "terminated".into();
             i.worker = None;
+            // Still listed, for tests to read what it ran with.
+            released = i.observed.volumes.values().cloned().collect();
+        }
+        // Volumes not deleted with it are let go of (attached after launch, or a Spot
+        // instance's).
+        for v in released {
+            if let Some(v) = w.volumes.get_mut(&v) {
+                v.state = "available".into();
+            }
         }
         // Its volumes mapped at launch go with it (DeleteOnTermination).
         let gone: Vec<String> = w

@@ -24,6 +24,11 @@ pub enum CompileBehaviour {
     Fail(String),
     /// Runs forever (a hung compile): only a timeout or a terminate ends it.
     NeverFinish,
+    /// A Spot worker whose capacity EC2 takes back halfway: the instance is terminated with
+    /// no report written (EC2 gives a two-minute notice, then terminates a one-time Spot
+    /// instance: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-interruptions.html).
+    /// The next worker compiles as [`CompileBehaviour::Succeed`].
+    SpotInterruption,
 }
 
 /// How an image build ends.
@@ -105,6 +110,8 @@ pub(super) struct Instance {
     pub worker: Option<Worker>,
     /// Device → snapshot mapped at launch, or volume made empty at launch or attached after it.
     pub volumes: BTreeMap<String, String>,
+    /// A one-time Spot instance: it terminates, rather than stops, when it powers off.
+    pub spot: bool,
 }
 
 #[derive(Debug, Default)]
@@ -315,10 +322,31 @@ impl World {
                     CompileBehaviour::Succeed => ("succeeded", String::new()),
                     CompileBehaviour::Fail(m) => ("failed", m.clone()),
                     CompileBehaviour::NeverFinish => continue,
+                    CompileBehaviour::SpotInterruption => {
+                        i.observed.state = "terminated".into();
+                        for v in std::mem::take(&mut i.observed.volumes).values() {
+                            if let Some(v) = self.volumes.get_mut(v) {
+                                v.state = "available".into();
+                            }
+                        }
+                        i.worker = None;
+                        continue;
+                    }
                 };
                 let value = serde_json::json!({ "built_from": w.built_from, "status": status, "message": message }).to_string();
                 statuses.push((format!("/{}/compile/status", w.project), value));
-                i.observed.state = "stopped".into();
+                // The worker powers itself off: a one-time Spot instance terminates, letting
+                // go of its volumes (EC2 lists none for a terminated instance).
+                if i.spot {
+                    i.observed.state = "terminated".into();
+                    for v in std::mem::take(&mut i.observed.volumes).values() {
+                        if let Some(v) = self.volumes.get_mut(v) {
+                            v.state = "available".into();
+                        }
+                    }
+                } else {
+                    i.observed.state = "stopped".into();
+                }
             }
         }
         for (name, value) in statuses {

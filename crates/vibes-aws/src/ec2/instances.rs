@@ -14,6 +14,12 @@
 //! the instance's availability zone, deleted with the instance. The boot scripts wait for the
 //! device to appear. [`Instances::attach_volume`] attaches an existing volume after launch.
 //!
+//! A Spot launch ([`InstanceRequest::spot`]) asks for a one-time Spot instance that terminates
+//! when interrupted (`InstanceMarketOptions`, `SpotMarketOptions`), and overrides the launch
+//! template's shutdown behaviour with `terminate`: a one-time Spot instance cannot stop. Its
+//! mapped volumes are kept at termination (`DeleteOnTermination` false), for the caller to
+//! resume on or delete.
+//!
 //! Observe reads the project's instances that are not terminated.
 
 use super::{project_filter, tag_spec, tags_of};
@@ -22,8 +28,10 @@ use crate::poll::poll;
 use crate::AwsCloud;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, Filter, Instance, InstanceStateName, InstanceType,
-    LaunchTemplateSpecification, ResourceType, VolumeState, VolumeType,
+    BlockDeviceMapping, EbsBlockDevice, Filter, Instance, InstanceInterruptionBehavior,
+    InstanceMarketOptionsRequest, InstanceStateName, InstanceType, LaunchTemplateSpecification,
+    MarketType, ResourceType, ShutdownBehavior, SpotInstanceType, SpotMarketOptions, VolumeState,
+    VolumeType,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -65,7 +73,7 @@ impl Instances for AwsCloud {
             let ebs = EbsBlockDevice::builder()
                 .snapshot_id(id)
                 .volume_type(VolumeType::Gp3)
-                .delete_on_termination(true)
+                .delete_on_termination(!req.spot)
                 .build();
             mappings.push(
                 BlockDeviceMapping::builder()
@@ -78,7 +86,7 @@ impl Instances for AwsCloud {
             let ebs = EbsBlockDevice::builder()
                 .volume_size(*size_gib as i32)
                 .volume_type(VolumeType::Gp3)
-                .delete_on_termination(true)
+                .delete_on_termination(!req.spot)
                 .build();
             mappings.push(
                 BlockDeviceMapping::builder()
@@ -98,6 +106,20 @@ impl Instances for AwsCloud {
             .max_count(1)
             .client_token(&req.client_token)
             .set_block_device_mappings((!mappings.is_empty()).then_some(mappings))
+            .set_instance_market_options(req.spot.then(|| {
+                InstanceMarketOptionsRequest::builder()
+                    .market_type(MarketType::Spot)
+                    .spot_options(
+                        SpotMarketOptions::builder()
+                            .spot_instance_type(SpotInstanceType::OneTime)
+                            .instance_interruption_behavior(InstanceInterruptionBehavior::Terminate)
+                            .build(),
+                    )
+                    .build()
+            }))
+            .set_instance_initiated_shutdown_behavior(
+                req.spot.then_some(ShutdownBehavior::Terminate),
+            )
             .tag_specifications(tag_spec(ResourceType::Instance, &req.tags))
             .tag_specifications(tag_spec(ResourceType::Volume, &req.tags))
             .send()

@@ -78,6 +78,7 @@ async fn volumes_snapshots_and_instances_are_tagged_and_observed() {
             client_token: "ebs-server-fp0001".into(),
             volumes: [("/dev/sdf".to_string(), snapshot.clone())].into(),
             empty_volumes: Default::default(),
+            spot: false,
         })
         .await
         .unwrap();
@@ -91,6 +92,7 @@ async fn volumes_snapshots_and_instances_are_tagged_and_observed() {
             client_token: "ebs-compile-fp0001".into(),
             volumes: Default::default(),
             empty_volumes: Default::default(),
+            spot: false,
         })
         .await
         .unwrap();
@@ -182,6 +184,7 @@ async fn images_are_found_by_tags_and_deregistered_with_their_snapshots() {
             client_token: "img-builder-1".into(),
             volumes: Default::default(),
             empty_volumes: Default::default(),
+            spot: false,
         })
         .await
         .unwrap();

@@ -95,4 +95,10 @@ pub struct InstanceRequest {
     /// instance. A device is in `volumes` or here, never both. The volume's id is in the
     /// instance's [`crate::observed::ObservedInstance::volumes`] once a read shows it.
     pub empty_volumes: BTreeMap<String, u32>,
+    /// Run on Spot capacity, as a one-time request that terminates when EC2 reclaims the
+    /// capacity and when the instance powers itself off (a one-time Spot instance cannot
+    /// stop). Its volumes mapped at launch are then kept at termination, so that the builds on
+    /// them outlive an interruption: the caller deletes them.
+    #[doc(alias = "InstanceMarketOptions")]
+    pub spot: bool,
 }

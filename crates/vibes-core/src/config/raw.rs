@@ -104,6 +104,7 @@ pub struct RawCompile {
     pub instance_type: Option<Spanned<String>>,
     pub builds_volume_gib: Option<Spanned<i64>>,
     pub timeout_minutes: Option<Spanned<i64>>,
+    pub spot: Option<Spanned<bool>>,
 }
 
 #[derive(Debug)]

@@ -334,16 +334,23 @@ impl Reader<'_> {
             instance_type: None,
             builds_volume_gib: None,
             timeout_minutes: None,
+            spot: None,
         };
         for f in &t {
             match f.key {
                 "instance_type" => c.instance_type = self.string(f),
                 "builds_volume_gib" => c.builds_volume_gib = self.integer(f),
                 "timeout_minutes" => c.timeout_minutes = self.integer(f),
+                "spot" => c.spot = self.bool(f),
                 _ => self.unknown(
                     f,
                     "[compile]",
-                    &["instance_type", "builds_volume_gib", "timeout_minutes"],
+                    &[
+                        "instance_type",
+                        "builds_volume_gib",
+                        "timeout_minutes",
+                        "spot",
+                    ],
                 ),
             }
         }

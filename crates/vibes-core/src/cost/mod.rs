@@ -108,6 +108,7 @@ fn one_off(
         Effect::RunCompile {
             instance_type,
             builds_volume_gib,
+            spot,
             ..
         } => {
             let tracks = stale_tracks(desired, observed);
@@ -130,6 +131,10 @@ fn one_off(
             );
             if recorded.is_some() {
                 why.push_str(&format!(" at the last compile's {pace:.1} s each"));
+            }
+            if *spot {
+                // Spot prices move with the market and are below on-demand's.
+                why.push_str("; on Spot, priced at on-demand as a ceiling");
             }
             Some((
                 prices

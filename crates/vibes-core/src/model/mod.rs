@@ -238,6 +238,9 @@ pub struct CompileSpec {
     pub builds_volume_gib: u32,
     /// Give up on a compile run after this long.
     pub timeout_minutes: u32,
+    /// Run the worker on Spot capacity: an interruption is a failed attempt whose builds volume
+    /// is kept, and the next apply resumes the compile on it.
+    pub spot: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

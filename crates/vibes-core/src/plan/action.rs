@@ -226,6 +226,13 @@ pub enum Effect {
         /// What the launch is for (address and what it builds from). Not the ClientToken
         /// itself: apply makes one per launch attempt from it ([`crate::apply::launch`]).
         token: String,
+        /// Run the worker on Spot capacity (`[compile] spot = true`).
+        #[serde(default)]
+        spot: bool,
+        /// A builds volume an interrupted compile left: the worker is launched without one
+        /// and this is attached instead, so what was built before the interruption stays built.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_volume: Option<String>,
     },
     DeleteSnapshot {
         snapshot_id: String,

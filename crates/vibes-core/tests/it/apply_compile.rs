@@ -341,3 +341,88 @@ async fn a_standing_builds_volume_of_an_earlier_vibes_is_snapshotted_then_retire
         "the compile starts from what the standing volume held"
     );
 }
+
+/// `[compile] spot = true`: EC2 takes the worker's capacity back halfway. The attempt fails,
+/// its builds volume is kept, and the next apply resumes the compile on that volume (what was
+/// built before the interruption stays built), snapshots it and deletes it.
+#[tokio::test]
+async fn a_spot_interruption_keeps_the_builds_volume_and_the_next_apply_resumes_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desired = full_desired(dir.path());
+    desired.compile.as_mut().unwrap().spot = true;
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_latency("compile_run", Duration::from_millis(20));
+    cloud.set_compile(CompileBehaviour::SpotInterruption);
+    let builds_volumes = |o: &vibes_core::Observed| -> Vec<String> {
+        o.volumes
+            .values()
+            .filter(|v| v.tags.get(tags::ADDRESS).map(String::as_str) == Some("compile"))
+            .map(|v| format!("{} {}", v.volume_id, v.state))
+            .collect()
+    };
+
+    let (p, o) = plan(&desired, &cloud).await;
+    let compile = p.find(&Address::compile()).unwrap();
+    assert!(
+        compile
+            .attributes
+            .iter()
+            .any(|a| a.name == "market" && a.value.as_deref() == Some("spot")),
+        "{:?}",
+        compile.attributes
+    );
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    let Outcome::Failed { error } = outcome_of(&p, &report, &Address::compile()) else {
+        panic!("the interrupted compile fails: {}", failures(&p, &report));
+    };
+    assert!(error.contains("EC2 reclaimed its Spot capacity"), "{error}");
+    assert!(
+        error.contains("the next apply resumes the compile on it"),
+        "{error}"
+    );
+    let after = observe(&cloud).await;
+    let kept = builds_volumes(&after);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let (volume, state) = kept[0].split_once(' ').unwrap();
+    assert_eq!(state, "available");
+    assert!(
+        after.snapshots.is_empty(),
+        "an interrupted compile makes no snapshot"
+    );
+
+    let (p, o) = plan(&desired, &cloud).await;
+    let compile = p.find(&Address::compile()).unwrap();
+    assert!(
+        compile
+            .reason
+            .contains(&format!("it resumes on builds volume {volume}")),
+        "{}",
+        compile.reason
+    );
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&p, &report));
+    let w = workers(&cloud);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w.iter().all(|i| i.state.as_str() == "terminated"), "{w:?}");
+    let second = &w[1].instance_id;
+    assert_eq!(
+        cloud.attached(second).get("/dev/sdf").map(String::as_str),
+        Some(volume),
+        "the second worker ran on the kept volume"
+    );
+    let after = observe(&cloud).await;
+    let snapshots: Vec<_> = after.snapshots.values().collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    assert_eq!(
+        snapshots[0].volume_id, volume,
+        "the snapshot is of the resumed volume"
+    );
+    assert_eq!(
+        builds_volumes(&after),
+        Vec::<String>::new(),
+        "no builds volume is left"
+    );
+
+    let (p, _) = plan(&desired, &cloud).await;
+    assert!(p.is_empty(), "{}", summary(&p));
+}

@@ -228,7 +228,8 @@ fn a_full_config_resolves_to_the_desired_state() {
         Some(CompileSpec {
             instance_type: DEFAULT_COMPILE_INSTANCE.into(),
             builds_volume_gib: 50,
-            timeout_minutes: 240
+            timeout_minutes: 240,
+            spot: false,
         })
     );
     assert_eq!(d.snapshots, Some(SnapshotsSpec { keep: 2 }));

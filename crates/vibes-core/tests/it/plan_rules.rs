@@ -103,6 +103,7 @@ fn full() -> Desired {
         instance_type: "c7a.xlarge".into(),
         builds_volume_gib: 100,
         timeout_minutes: 60,
+        spot: false,
     });
     d.snapshots = Some(SnapshotsSpec { keep: 2 });
     d.server = Some(ServerSpec {

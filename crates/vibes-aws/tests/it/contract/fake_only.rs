@@ -23,6 +23,7 @@ async fn request(s: &Subject, token: &str) -> InstanceRequest {
         client_token: token.into(),
         volumes: BTreeMap::new(),
         empty_volumes: Default::default(),
+        spot: false,
     }
 }
 

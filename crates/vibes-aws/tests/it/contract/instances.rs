@@ -21,6 +21,7 @@ async fn request(s: &Subject, project: &str, address: &str, token: &str) -> Inst
         client_token: token.into(),
         volumes: BTreeMap::new(),
         empty_volumes: Default::default(),
+        spot: false,
     }
 }
 

@@ -1,8 +1,15 @@
 //! A compile run: launch a worker (guarded from the moment RunInstances answers) with its
 //! builds volume mapped at launch (from the newest builds snapshot, or empty the first time),
 //! wait for the worker to report and stop, snapshot the builds volume, and terminate the worker
-//! — on success, failure, timeout and interruption alike. The builds volume is deleted with the
-//! worker (DeleteOnTermination): between compiles only snapshots are kept.
+//! — on success, failure, timeout and interruption alike. An on-demand worker's builds volume
+//! is deleted with it (DeleteOnTermination): between compiles only snapshots are kept.
+//!
+//! A Spot worker's volume is kept at termination, and so is a volume an unfinished compile
+//! left, which the next compile is launched without a volume for and attaches instead
+//! (resumes on). vibes deletes such a volume itself once its builds are in a snapshot, or when
+//! the compile failed; when the attempt did not finish (EC2 reclaimed the Spot capacity, the
+//! apply was interrupted, the compile ran out of time) it is kept, and the next apply resumes
+//! on it, so what was built before is not built again.
 
 use super::launch::{wait_launched, WorkerGuard};
 use super::{Context, EffectError, DATA_DEVICE};
@@ -20,13 +27,32 @@ pub fn compile_status_parameter(project: &str) -> String {
 
 /// One compile, as the plan's `RunCompile` effect describes it.
 pub(super) struct CompileRun<'a> {
-    /// The worker's launch, its builds volume mapped as [`DATA_DEVICE`].
+    /// The worker's launch, its builds volume mapped as [`DATA_DEVICE`] (unless it resumes).
     pub launch: InstanceRequest,
     /// The plan's token for the compile: what the launch is for.
     pub plan_token: &'a str,
     pub built_from: &'a str,
     pub timeout: Duration,
     pub snapshot_tags: &'a Tags,
+    /// A builds volume an unfinished compile kept, attached as [`DATA_DEVICE`] once the
+    /// worker runs.
+    pub resume_volume: Option<String>,
+}
+
+/// A compile attempt that made no snapshot, and whether its builds are worth keeping for the
+/// next attempt (it did not finish) or not (the compile itself failed).
+struct Unfinished {
+    error: EffectError,
+    resumable: bool,
+}
+
+impl From<EffectError> for Unfinished {
+    fn from(error: EffectError) -> Self {
+        Unfinished {
+            error,
+            resumable: false,
+        }
+    }
 }
 
 pub(super) async fn run_compile(
@@ -50,9 +76,28 @@ pub(super) async fn run_compile(
     let mut guard =
         WorkerGuard::launch(cx, &Address::compile(), &identity, run.launch.clone()).await?;
     let id = guard.id().to_string();
-    let result = start_and_compile(cx, index, &mut guard, &run, &status_parameter).await;
+    // The builds volume vibes deletes itself (not deleted with the worker), once known.
+    let deletes_volume = run.launch.spot || run.resume_volume.is_some();
+    let mut volume = run.resume_volume.clone();
+    let result =
+        start_and_compile(cx, index, &mut guard, &run, &status_parameter, &mut volume).await;
     let terminated = guard.terminate(cx).await;
-    match (result, terminated) {
+    let kept = match (&result, &volume) {
+        (Err(u), Some(v)) if deletes_volume && u.resumable => Some(v.clone()),
+        _ => None,
+    };
+    let deleted = match (&volume, &kept) {
+        (Some(v), None) if deletes_volume => delete_when_free(cx, v).await,
+        _ => Ok(()),
+    };
+    let result = result.map_err(|u| match &kept {
+        Some(v) => EffectError::Compile(format!(
+            "{}; its builds volume {v} is kept, and the next apply resumes the compile on it",
+            u.error
+        )),
+        None => u.error,
+    });
+    match (result, terminated.and(deleted)) {
         (Ok(snapshot), Ok(())) => {
             cx.outputs.set(&Address::compile(), SNAPSHOT_ID, &snapshot);
             Ok(())
@@ -60,54 +105,108 @@ pub(super) async fn run_compile(
         (Ok(snapshot), Err(t)) => {
             cx.outputs.set(&Address::compile(), SNAPSHOT_ID, &snapshot);
             Err(EffectError::Compile(format!(
-                "snapshot {snapshot} was made, but worker {id} could not be terminated: {t}"
+                "snapshot {snapshot} was made, but worker {id} or its builds volume could not be cleaned up: {t}"
             )))
         }
         (Err(e), Ok(())) => Err(e),
         (Err(e), Err(t)) => Err(EffectError::Compile(format!(
-            "{e}; and worker {id} could not be terminated: {t}"
+            "{e}; and worker {id} or its builds volume could not be cleaned up: {t}"
         ))),
     }
 }
 
-fn interrupted(id: &str) -> EffectError {
-    EffectError::Compile(format!(
-        "interrupted; worker {id} is terminated, run vibes apply again to compile"
-    ))
+/// Deletes a builds volume once no instance holds it: a worker just terminated lets go of its
+/// volumes a moment later (EC2 answers `VolumeInUse` until then).
+async fn delete_when_free(cx: &Context, volume_id: &str) -> Result<(), EffectError> {
+    let cloud = cx.cloud.as_ref();
+    let deadline = tokio::time::Instant::now() + cx.options.timeouts.instance;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match cx.retrier.run(|_| cloud.delete_volume(volume_id)).await {
+            Ok(()) | Err(CloudError::NotFound { .. }) => return Ok(()),
+            Err(CloudError::Permanent { message, .. })
+                if message.contains("VolumeInUse") && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(source) => {
+                return Err(EffectError::Cloud {
+                    effect: "delete builds volume",
+                    source,
+                })
+            }
+        }
+    }
 }
 
-/// Everything between the launch and the terminate; returns the snapshot made.
+fn interrupted(id: &str) -> Unfinished {
+    Unfinished {
+        error: EffectError::Compile(format!(
+            "interrupted; worker {id} is terminated, run vibes apply again to compile"
+        )),
+        resumable: true,
+    }
+}
+
+/// Everything between the launch and the terminate; returns the snapshot made. `volume` is the
+/// builds volume, once known.
 async fn start_and_compile(
     cx: &Context,
     index: usize,
     guard: &mut WorkerGuard,
     run: &CompileRun<'_>,
     status_parameter: &str,
-) -> Result<String, EffectError> {
+    volume: &mut Option<String>,
+) -> Result<String, Unfinished> {
     let id = guard.id().to_string();
     let from = match (
+        &run.resume_volume,
         run.launch.volumes.get(DATA_DEVICE),
         run.launch.empty_volumes.get(DATA_DEVICE),
     ) {
-        (Some(snapshot), _) => format!("a builds volume from {snapshot}"),
-        (None, Some(gib)) => format!("an empty {gib} GiB builds volume"),
-        (None, None) => "no builds volume".to_string(),
+        (Some(kept), _, _) => {
+            format!("builds volume {kept} to attach, kept by an unfinished compile")
+        }
+        (None, Some(snapshot), _) => format!("a builds volume from {snapshot}"),
+        (None, None, Some(gib)) => format!("an empty {gib} GiB builds volume"),
+        (None, None, None) => "no builds volume".to_string(),
     };
+    let market = if run.launch.spot { " on Spot" } else { "" };
     cx.reporter
-        .action_progress(index, &format!("worker {id} launched with {from}"));
+        .action_progress(index, &format!("worker {id} launched{market} with {from}"));
     // Waits for the worker to run, and through EC2 not knowing it yet.
     let running = wait_launched(
         cx,
         "wait for worker",
         &id,
-        &["running", "stopping", "stopped"],
+        &[
+            "running",
+            "stopping",
+            "stopped",
+            "shutting-down",
+            "terminated",
+        ],
         cx.options.timeouts.instance,
     );
-    tokio::select! {
-        r = running => { r?; }
+    let running = tokio::select! {
+        r = running => r?,
         _ = cx.cancel.cancelled() => return Err(interrupted(&id)),
-    }
+    };
     guard.seen();
+    if let Some(v) = running.volumes.get(DATA_DEVICE) {
+        volume.get_or_insert_with(|| v.clone());
+    }
+    if let Some(kept) = &run.resume_volume {
+        let cloud = cx.cloud.as_ref();
+        let attach = cx.call("attach builds volume", |_| {
+            cloud.attach_volume(&id, kept, DATA_DEVICE, cx.options.timeouts.instance)
+        });
+        tokio::select! {
+            r = attach => r?,
+            _ = cx.cancel.cancelled() => return Err(interrupted(&id)),
+        }
+    }
     cx.reporter.action_progress(
         index,
         &format!(
@@ -115,7 +214,7 @@ async fn start_and_compile(
             human_duration(run.timeout)
         ),
     );
-    compile_on(cx, index, &id, run, status_parameter).await
+    compile_on(cx, index, &id, run, status_parameter, volume.as_deref()).await
 }
 
 async fn compile_on(
@@ -124,7 +223,8 @@ async fn compile_on(
     id: &str,
     run: &CompileRun<'_>,
     status_parameter: &str,
-) -> Result<String, EffectError> {
+    volume: Option<&str>,
+) -> Result<String, Unfinished> {
     let cloud = cx.cloud.as_ref();
     let timeout = run.timeout;
     let wait = cx
@@ -152,12 +252,21 @@ async fn compile_on(
     let stopped = match waited {
         Ok(seen) => seen,
         Err(CloudError::Timeout { .. }) => {
-            return Err(EffectError::Compile(format!(
-                "worker {id} did not finish within {}; it is terminated (raise [compile] timeout_minutes if the collection needs longer)",
-                human_duration(timeout)
-            )))
+            return Err(Unfinished {
+                error: EffectError::Compile(format!(
+                    "worker {id} did not finish within {}; it is terminated (raise [compile] timeout_minutes if the collection needs longer)",
+                    human_duration(timeout)
+                )),
+                resumable: true,
+            })
         }
-        Err(source) => return Err(EffectError::Cloud { effect: "wait for worker", source }),
+        Err(source) => {
+            return Err(EffectError::Cloud {
+                effect: "wait for worker",
+                source,
+            }
+            .into())
+        }
     };
     let raw = cx
         .call("read compile status", |_| {
@@ -165,9 +274,20 @@ async fn compile_on(
         })
         .await?;
     let Some(raw) = raw else {
+        // A Spot worker that ends without a report was reclaimed: EC2 takes the capacity back
+        // with a two-minute notice and terminates the instance.
+        if run.launch.spot && stopped.state.as_str() == "terminated" {
+            return Err(Unfinished {
+                error: EffectError::Compile(format!(
+                    "worker {id} ended before its compile finished: EC2 reclaimed its Spot capacity (or it was terminated outside vibes)"
+                )),
+                resumable: true,
+            });
+        }
         return Err(EffectError::Compile(format!(
             "worker {id} stopped without writing {status_parameter}: see its console output"
-        )));
+        ))
+        .into());
     };
     let status: crate::status::CompileReport = serde_json::from_str(&raw).map_err(|e| {
         EffectError::Compile(format!("{status_parameter} is not a compile status ({e})"))
@@ -176,7 +296,8 @@ async fn compile_on(
         return Err(EffectError::Compile(format!(
             "{status_parameter} reports a compile of {}, not of {}: another compile ran meanwhile",
             status.built_from, run.built_from
-        )));
+        ))
+        .into());
     }
     if status.status != "succeeded" {
         let detail = if status.message.is_empty() {
@@ -184,16 +305,22 @@ async fn compile_on(
         } else {
             format!(": {}", status.message)
         };
-        return Err(EffectError::Compile(format!(
-            "the compile on {id} {}{detail}",
-            status.status
-        )));
+        return Err(
+            EffectError::Compile(format!("the compile on {id} {}{detail}", status.status)).into(),
+        );
     }
-    // The volume made at launch, from the instance's block device mappings.
-    let Some(volume) = stopped.volumes.get(DATA_DEVICE) else {
+    // The volume made at launch, from the instance's block device mappings (a terminated
+    // Spot worker lists none: its volume was known from the launch), or the one attached.
+    let Some(volume) = stopped
+        .volumes
+        .get(DATA_DEVICE)
+        .map(String::as_str)
+        .or(volume)
+    else {
         return Err(EffectError::Compile(format!(
             "worker {id} stopped without a volume on {DATA_DEVICE}: nothing to snapshot"
-        )));
+        ))
+        .into());
     };
     let snapshot = cx
         .call("snapshot builds", |_| {

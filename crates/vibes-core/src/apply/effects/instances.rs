@@ -35,10 +35,14 @@ pub(super) async fn run(
             snapshot_tags,
             instance_tags,
             token,
+            spot,
+            resume_volume,
         } => {
             // The builds volume lives only while the compile runs: mapped at launch from the
-            // newest builds snapshot (or empty the first time), deleted with the worker.
+            // newest builds snapshot (or empty the first time), deleted with the worker; or a
+            // volume an unfinished compile kept, attached once the worker runs.
             let (volumes, empty_volumes) = match builds_snapshot {
+                _ if resume_volume.is_some() => (BTreeMap::new(), BTreeMap::new()),
                 Some(s) => (
                     BTreeMap::from([(DATA_DEVICE.to_string(), cx.resolve(s)?)]),
                     BTreeMap::new(),
@@ -57,6 +61,7 @@ pub(super) async fn run(
                 client_token: String::new(),
                 volumes,
                 empty_volumes,
+                spot: *spot,
             };
             let timeout = cx
                 .options
@@ -69,6 +74,7 @@ pub(super) async fn run(
                 built_from,
                 timeout,
                 snapshot_tags,
+                resume_volume: resume_volume.clone(),
             };
             run_compile(cx, index, run).await
         }
@@ -95,6 +101,7 @@ pub(super) async fn run(
                 client_token: String::new(),
                 volumes: BTreeMap::from([(DATA_DEVICE.to_string(), snapshot)]),
                 empty_volumes: BTreeMap::new(),
+                spot: false,
             };
             let id = launch(cx, name, address, &[token], req).await?;
             cx.reporter

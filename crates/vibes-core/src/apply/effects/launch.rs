@@ -83,6 +83,7 @@ pub fn launch_token(
         &req.volumes,
         &req.empty_volumes,
         &req.tags,
+        req.spot,
     ));
     let run: String = run_id
         .chars()
@@ -286,6 +287,7 @@ mod tests {
             client_token: String::new(),
             volumes: BTreeMap::new(),
             empty_volumes: BTreeMap::new(),
+            spot: false,
         }
     }
 

@@ -73,6 +73,7 @@ impl Resolver<'_> {
                 DEFAULT_TIMEOUT_MINUTES,
                 "timeout_minutes",
             ),
+            spot: raw.spot.as_ref().is_some_and(|s| *s.get_ref()),
         }
     }
 

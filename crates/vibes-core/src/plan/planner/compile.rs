@@ -4,9 +4,10 @@
 use super::{action, newest_first, outputs, seen, Cx};
 use crate::address::Address;
 use crate::model::{Value, ENGINE_VERSION};
-use crate::observed::{Observed, ObservedInstance, ObservedSnapshot};
+use crate::observed::{Observed, ObservedInstance, ObservedSnapshot, ObservedVolume};
 use crate::plan::action::{Action, Attribute, Effect, Op};
 use crate::plan::reliance::Reliance;
+use crate::states::VolumeState;
 use crate::tags::{self, fingerprint_of, idempotency_token, Tags};
 use std::collections::BTreeMap;
 
@@ -76,31 +77,67 @@ impl<'a> Cx<'a> {
         .collect()
     }
 
+    /// Builds volumes an unfinished compile kept (a Spot worker's after an interruption, or
+    /// one a resumed compile ran on): free, of this project, tagged with the compile.
+    fn kept_builds_volumes(&self) -> Vec<&'a ObservedVolume> {
+        Observed::tagged(
+            self.observed.volumes.values(),
+            &Address::compile().to_string(),
+        )
+        .into_iter()
+        .filter(|v| self.ours(&v.tags) && v.state == VolumeState::Available)
+        .collect()
+    }
+
     pub(super) fn plan_compile(&self) -> Option<Action> {
         let address = Address::compile();
         let leftovers = self.workers();
-        let terminate: Vec<Effect> = leftovers
+        let kept = self.kept_builds_volumes();
+        let mut terminate: Vec<Effect> = leftovers
             .iter()
             .map(|i| Effect::TerminateInstance {
                 instance_id: i.instance_id.clone(),
             })
             .collect();
-        let leftover_note = || {
-            format!(
-                "worker {} left over from an interrupted compile is terminated",
-                leftovers
-                    .iter()
-                    .map(|i| i.instance_id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+        // Whether the compile runs decides which kept volume it resumes on; the rest go.
+        let resumes = self.desired.compile.is_some();
+        let delete_kept = |skip: usize| {
+            kept.iter().skip(skip).map(|v| Effect::DeleteVolume {
+                volume_id: v.volume_id.clone(),
+                size_gib: v.size_gib,
+            })
         };
+        let leftover_note = || {
+            let mut notes = Vec::new();
+            if !leftovers.is_empty() {
+                notes.push(format!(
+                    "worker {} left over from an interrupted compile is terminated",
+                    leftovers
+                        .iter()
+                        .map(|i| i.instance_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if !kept.is_empty() {
+                notes.push(format!(
+                    "builds volume {} kept by an unfinished compile is deleted",
+                    kept.iter()
+                        .map(|v| v.volume_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            notes.join("; ")
+        };
+        let nothing_left = leftovers.is_empty() && kept.is_empty();
         let mut a = match &self.desired.compile {
             None => {
-                if leftovers.is_empty() {
+                if nothing_left {
                     return None;
                 }
                 let mut a = action(address.clone(), Op::Delete, leftover_note());
+                terminate.extend(delete_kept(0));
                 a.effects = terminate;
                 a
             }
@@ -154,19 +191,42 @@ impl<'a> Cx<'a> {
                     (w, false) => w,
                 };
                 match why {
-                    None if leftovers.is_empty() => return None,
+                    None if nothing_left => return None,
                     None => {
                         let mut a = action(address.clone(), Op::Delete, leftover_note());
+                        terminate.extend(delete_kept(0));
                         a.effects = terminate;
                         a
                     }
                     Some(why) => {
-                        let reason = if leftovers.is_empty() {
-                            why
-                        } else {
-                            format!("{why}; {}", leftover_note())
-                        };
+                        // The compile resumes on the first kept volume: what an interrupted
+                        // attempt built is not built again.
+                        let resume = kept.first().filter(|_| resumes);
+                        let mut reason = why;
+                        if !leftovers.is_empty() {
+                            reason = format!(
+                                "{reason}; worker {} left over from an interrupted compile is terminated",
+                                leftovers.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>().join(", ")
+                            );
+                        }
+                        if let Some(v) = resume {
+                            reason = format!(
+                                "{reason}; it resumes on builds volume {}, kept by an unfinished compile",
+                                v.volume_id
+                            );
+                        }
+                        if kept.len() > 1 {
+                            reason = format!(
+                                "{reason}; builds volume {} kept as well is deleted",
+                                kept.iter()
+                                    .skip(1)
+                                    .map(|v| v.volume_id.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            );
+                        }
                         let mut a = action(address.clone(), Op::Run, reason);
+                        terminate.extend(delete_kept(1));
                         a.effects = terminate;
                         // The run's volume is made from the newest good builds snapshot: what is
                         // up to date in it (the worker's records say) is not compiled again. A
@@ -193,6 +253,13 @@ impl<'a> Cx<'a> {
                         st.extend(snapshot_tags.clone());
                         a.attributes
                             .push(Attribute::new("instance_type", &c.instance_type));
+                        if c.spot {
+                            a.attributes.push(Attribute::new("market", "spot"));
+                        }
+                        if let Some(v) = resume {
+                            a.attributes
+                                .push(Attribute::new("resumes_on", &v.volume_id));
+                        }
                         a.attributes.push(Attribute::new("built_from", &built_from));
                         let Some(image) = self.image_value("worker") else {
                             return Some(action(
@@ -219,6 +286,8 @@ impl<'a> Cx<'a> {
                             // from it (apply::launch): a rerun must never get the worker of a
                             // failed or interrupted compile back.
                             token: idempotency_token(self.project, &address, &built_from),
+                            spot: c.spot,
+                            resume_volume: resume.map(|v| v.volume_id.clone()),
                         });
                         a
                     }
@@ -229,6 +298,8 @@ impl<'a> Cx<'a> {
             Reliance::instances(&Address::compile()),
             seen(Some(&leftovers)),
         );
+        a.relies_on
+            .insert(Reliance::volumes(&Address::compile()), seen(Some(&kept)));
         a.relies_on.insert(
             Reliance::snapshots(&Address::snapshot("builds")),
             seen(Some(&self.builds_snapshots())),

@@ -175,6 +175,7 @@ pub fn full_desired(dir: &Path) -> Desired {
         instance_type: "c6i.large".into(),
         builds_volume_gib: 50,
         timeout_minutes: 60,
+        spot: false,
     });
     d.snapshots = Some(SnapshotsSpec { keep: 2 });
     d.server = Some(ServerSpec {

@@ -239,6 +239,7 @@ pub fn desired() -> Desired {
         instance_type: "c6i.2xlarge".into(),
         builds_volume_gib: 200,
         timeout_minutes: 240,
+        spot: false,
     });
     d.snapshots = Some(SnapshotsSpec { keep: 2 });
     d.server = Some(ServerSpec {
