@@ -226,3 +226,50 @@ pub async fn a_builds_volume_is_mapped_at_launch_and_goes_with_the_worker(s: &Su
     );
     cloud.terminate_instance(&worker).await.unwrap();
 }
+
+/// A Spot worker's mapped volume is kept when the instance terminates (an interruption, or
+/// the power-off that ends a one-time Spot instance), for the next compile to resume on; the
+/// caller deletes it.
+pub async fn a_spot_workers_volume_outlives_it(s: &Subject) {
+    let cloud = s.cloud();
+    let mut req = request(s, "sp", "compile", "sp-compile-1").await;
+    req.empty_volumes.insert("/dev/sdf".into(), 8);
+    req.spot = true;
+    let worker = cloud.run_instance(&req).await.unwrap();
+    let seen = cloud
+        .wait_instance(&worker, &["running", "stopped", "terminated"], WAIT)
+        .await
+        .unwrap();
+    // The fake's worker may have compiled and powered off already: its volume is then known
+    // from the observed volumes only.
+    let volume = match seen.volumes.get("/dev/sdf") {
+        Some(v) => v.clone(),
+        None => cloud
+            .observe("sp", None)
+            .await
+            .unwrap()
+            .volumes
+            .into_keys()
+            .next()
+            .expect("the mapped volume"),
+    };
+    cloud.terminate_instance(&worker).await.unwrap();
+    cloud
+        .wait_instance(&worker, &["terminated"], WAIT)
+        .await
+        .unwrap();
+    let seen = cloud.observe("sp", None).await.unwrap();
+    let kept = seen
+        .volumes
+        .get(&volume)
+        .unwrap_or_else(|| panic!("the Spot worker's volume is kept: {:?}", seen.volumes));
+    assert_eq!(kept.size_gib, 8);
+    assert_eq!(kept.state.as_str(), "available");
+    cloud.delete_volume(&volume).await.unwrap();
+    assert!(!cloud
+        .observe("sp", None)
+        .await
+        .unwrap()
+        .volumes
+        .contains_key(&volume));
+}
