@@ -4,7 +4,7 @@
 //! AWS calls per observe, with `k` key pairs etc. never mattering except where said:
 //! - EC2: describe-key-pairs 1 (all: key pairs are few, and another project's under our names
 //!   must be seen), describe-images 1, describe-volumes/-snapshots/-instances 1 each
-//!   per page of 1000 (tag-filtered on the server);
+//!   per page of 1000, describe-addresses 1 (tag-filtered on the server);
 //! - SSM: get-parameters-by-path 1 per 10 parameters and describe-parameters (filtered on the
 //!   project tag) 1 per 50, side by side; list-tags-for-resource only for parameters not
 //!   tagged for the project or at a path vibes does not name (see [`crate::ssm`]);
@@ -15,9 +15,9 @@
 //!   for vibes' manifest, plus head-object 1 per object the manifest does not vouch for (see
 //!   [`crate::s3::read`]).
 //!
-//! An empty project costs 8 calls; one with 3 stacks, 12 parameters and 500 synced sources ≈ 15.
+//! An empty project costs 9 calls; one with 3 stacks, 12 parameters and 500 synced sources ≈ 16.
 
-use crate::ec2::{images, instances, keys, volumes};
+use crate::ec2::{addresses, images, instances, keys, volumes};
 use crate::{cloudformation, s3, ssm, AwsCloud};
 use async_trait::async_trait;
 use vibes_core::cloud::{CloudResult, Observe};
@@ -36,6 +36,7 @@ impl Observe for AwsCloud {
             volumes::volumes(&self.ec2, project),
             volumes::snapshots(&self.ec2, project),
             instances::instances(&self.ec2, project),
+            addresses::addresses(&self.ec2, project),
             s3::read::bucket(&self.s3, sources_bucket),
         );
         // `vibes -v` shows what a read of the account cost; bench/plan.sh counts with it.
@@ -43,8 +44,17 @@ impl Observe for AwsCloud {
             aws_calls = self.calls() - before,
             "observed project {project}"
         );
-        let (key_pairs, parameters, stacks, images, volumes, snapshots, instances, sources_bucket) =
-            read?;
+        let (
+            key_pairs,
+            parameters,
+            stacks,
+            images,
+            volumes,
+            snapshots,
+            instances,
+            addresses,
+            sources_bucket,
+        ) = read?;
         Ok(Observed {
             stacks,
             key_pairs,
@@ -55,6 +65,7 @@ impl Observe for AwsCloud {
             instances,
             sources_bucket,
             stack_changes: Default::default(),
+            addresses,
         })
     }
 

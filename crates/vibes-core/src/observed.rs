@@ -33,6 +33,18 @@ pub struct Observed {
     /// ([`crate::stack_changes`]); made by the workspace, not by `observe`.
     #[serde(default)]
     pub stack_changes: BTreeMap<String, crate::stack_changes::StackChanges>,
+    /// The project's Elastic IP addresses, by allocation id.
+    #[serde(default)]
+    pub addresses: BTreeMap<String, ObservedAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedAddress {
+    pub allocation_id: String,
+    pub public_ip: String,
+    /// The instance it is associated with.
+    pub instance_id: Option<String>,
+    pub tags: Tags,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,5 +202,6 @@ has_tags!(
     ObservedImage,
     ObservedVolume,
     ObservedSnapshot,
-    ObservedInstance
+    ObservedInstance,
+    ObservedAddress
 );

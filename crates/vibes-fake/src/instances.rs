@@ -304,6 +304,12 @@ impl Instances for FakeCloud {
             // Still listed, for tests to read what it ran with.
             released = i.observed.volumes.values().cloned().collect();
         }
+        // Its Elastic IP is disassociated (EC2 does so when an instance terminates).
+        for a in w.addresses.values_mut() {
+            if a.instance_id.as_deref() == Some(instance_id) {
+                a.instance_id = None;
+            }
+        }
         // Volumes not deleted with it are let go of (attached after launch, or a Spot
         // instance's).
         for v in released {

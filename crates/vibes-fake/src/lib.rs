@@ -17,6 +17,7 @@
 //! Where moto does not show what AWS does, the fake follows AWS: client tokens ([`tokens`]) and
 //! reads that lag a launch ([`lag`], off unless [`FakeCloud::set_read_lag`] sets it).
 
+mod addresses;
 mod change_sets;
 mod ebs;
 mod faults;

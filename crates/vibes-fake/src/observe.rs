@@ -98,6 +98,12 @@ impl Observe for FakeCloud {
             .map(|(k, (s, _))| (k.clone(), s.clone()))
             .collect();
         o.instances = Self::observed_instances(&w, project);
+        o.addresses = w
+            .addresses
+            .iter()
+            .filter(|(_, a)| owned_by(&a.tags, project))
+            .map(|(k, a)| (k.clone(), a.clone()))
+            .collect();
         o.sources_bucket = sources_bucket.and_then(|b| {
             w.buckets.get(b).map(|objects| ObservedBucket {
                 bucket: b.into(),

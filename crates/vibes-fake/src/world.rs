@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use vibes_core::cloud::ImageBuildRequest;
 use vibes_core::observed::{
-    ObservedImage, ObservedInstance, ObservedObject, ObservedSnapshot, ObservedVolume,
+    ObservedAddress, ObservedImage, ObservedInstance, ObservedObject, ObservedSnapshot,
+    ObservedVolume,
 };
 use vibes_core::plan::outputs;
 use vibes_core::states::{InstanceState, SnapshotState};
@@ -135,6 +136,8 @@ pub(super) struct World {
     pub snapshots: BTreeMap<String, (ObservedSnapshot, Instant)>,
     pub instances: BTreeMap<String, Instance>,
     pub instance_tokens: ClientTokens,
+    /// Elastic IPs by allocation id.
+    pub addresses: BTreeMap<String, ObservedAddress>,
     /// Instances that reads do not know yet.
     pub visibility: Visibility,
 }

@@ -1,9 +1,11 @@
 //! EC2: key pairs ([`keys`]), images ([`images`], with the CodeBuild builds that make them),
-//! EBS volumes and snapshots ([`volumes`]), instances ([`instances`]); each module holds the
+//! EBS volumes and snapshots ([`volumes`]), instances ([`instances`]), Elastic IPs
+//! ([`addresses`]); each module holds the
 //! service's reads for observe and its trait's writes. All reads but key pairs are filtered on
 //! the project tag by EC2 itself; key pairs are few, so all are read and those under the
 //! project's names kept too, whoever tagged them (see [`crate::scope::in_view`]).
 
+pub(crate) mod addresses;
 pub(crate) mod images;
 pub(crate) mod instances;
 pub(crate) mod keys;

@@ -52,7 +52,7 @@ async fn uploads_carry_their_sha256_and_observe_sees_it() {
         .await
         .unwrap();
     // 8 for the project's resources, 1 listing, 1 head per object (no manifest yet).
-    assert_eq!(aws.calls() - before, 8 + 1 + 2);
+    assert_eq!(aws.calls() - before, 9 + 1 + 2);
     let objects = &seen.sources_bucket.as_ref().unwrap().objects;
     let wav_seen = &objects["ccr/bayou_country/1/1-born_on_the_bayou.wav"];
     assert_eq!(wav_seen.sha256.as_deref(), Some(sha.as_str()));

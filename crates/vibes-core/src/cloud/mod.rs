@@ -1,6 +1,6 @@
 //! The cloud boundary: what vibes does to AWS, as one trait per service ([`Observe`],
 //! [`KeyPairs`], [`Parameters`], [`Stacks`], [`Objects`], [`Images`], [`Volumes`],
-//! [`Instances`]) and [`Cloud`], which is all of them: the executor holds a `dyn Cloud`, and an
+//! [`Instances`], [`Addresses`]) and [`Cloud`], which is all of them: the executor holds a `dyn Cloud`, and an
 //! implementation writes each service's trait where it talks to that service. `vibes-aws`
 //! implements them over aws-sdk-rust; the `vibes-fake` crate's `FakeCloud` implements them in
 //! memory for tests of plan and apply (deterministic ids, injected latency, injected faults).
@@ -25,7 +25,8 @@ use std::time::Duration;
 /// Every service's trait, for calling [`Cloud`]'s methods.
 pub mod prelude {
     pub use super::{
-        Cloud, Images, Instances, KeyPairs, Objects, Observe, Parameters, Stacks, Volumes,
+        Addresses, Cloud, Images, Instances, KeyPairs, Objects, Observe, Parameters, Stacks,
+        Volumes,
     };
 }
 
@@ -89,12 +90,20 @@ pub type CloudResult<T> = Result<T, CloudError>;
 /// after a crash converges); reading something missing answers `None` where the method returns
 /// an `Option`, and [`CloudError::NotFound`] otherwise.
 pub trait Cloud:
-    Observe + KeyPairs + Parameters + Stacks + Objects + Images + Volumes + Instances
+    Observe + KeyPairs + Parameters + Stacks + Objects + Images + Volumes + Instances + Addresses
 {
 }
 
 impl<T> Cloud for T where
-    T: Observe + KeyPairs + Parameters + Stacks + Objects + Images + Volumes + Instances
+    T: Observe
+        + KeyPairs
+        + Parameters
+        + Stacks
+        + Objects
+        + Images
+        + Volumes
+        + Instances
+        + Addresses
 {
 }
 
@@ -271,4 +280,19 @@ pub trait Instances: Send + Sync {
     /// An instance that does not exist is not an error. EC2 says so too of an instance launched
     /// a moment ago, which then goes on running: terminate only an instance a read has shown.
     async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()>;
+}
+
+/// Elastic IP addresses: the server's stable address (`[server] elastic_ip = true`).
+#[async_trait]
+pub trait Addresses: Send + Sync {
+    /// Allocate an address for use in a VPC, tagged at creation; returns its allocation id and
+    /// its public IP. AllocateAddress takes no client token: an address allocated by a call
+    /// whose answer was lost carries the tags, and the next plan finds it.
+    async fn allocate_address(&self, tags: &Tags) -> CloudResult<(String, String)>;
+    /// Associate the address with a running instance, moving it from another if it is
+    /// associated already (AllowReassociation).
+    async fn associate_address(&self, allocation_id: &str, instance_id: &str) -> CloudResult<()>;
+    /// Release the address, disassociating it first if it is associated. An address already
+    /// released is not an error.
+    async fn release_address(&self, allocation_id: &str) -> CloudResult<()>;
 }

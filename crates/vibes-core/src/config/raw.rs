@@ -117,4 +117,5 @@ pub struct RawServer {
     pub span: Span,
     pub running: Option<Spanned<bool>>,
     pub instance_type: Option<Spanned<String>>,
+    pub elastic_ip: Option<Spanned<bool>>,
 }

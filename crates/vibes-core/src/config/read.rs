@@ -391,12 +391,14 @@ impl Reader<'_> {
             span: e.key_span.clone(),
             running: None,
             instance_type: None,
+            elastic_ip: None,
         };
         for f in &t {
             match f.key {
                 "running" => s.running = self.bool(f),
                 "instance_type" => s.instance_type = self.string(f),
-                _ => self.unknown(f, "[server]", &["running", "instance_type"]),
+                "elastic_ip" => s.elastic_ip = self.bool(f),
+                _ => self.unknown(f, "[server]", &["running", "instance_type", "elastic_ip"]),
             }
         }
         Some(s)

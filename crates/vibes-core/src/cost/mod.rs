@@ -253,7 +253,27 @@ fn idle_now(project: &str, desired: &Desired, observed: &Observed, prices: &Pric
             (prices.hourly(server_type(desired)).unwrap_or(0.0) + ip) * HOURS_PER_MONTH
         })
         .sum();
-    volumes + snapshots + bucket + servers
+    // An Elastic IP is the address of the server it is associated with (counted above); one
+    // that is not costs the same on its own.
+    let running: BTreeSet<&str> = observed
+        .instances
+        .values()
+        .filter(|i| i.state == crate::states::InstanceState::Running)
+        .map(|i| i.instance_id.as_str())
+        .collect();
+    let spare_addresses = observed
+        .addresses
+        .values()
+        .filter(|e| ours(&e.tags))
+        .filter(|e| {
+            !e.instance_id
+                .as_deref()
+                .is_some_and(|i| running.contains(i))
+        })
+        .count() as f64
+        * prices.public_ipv4_hour
+        * HOURS_PER_MONTH;
+    volumes + snapshots + bucket + servers + spare_addresses
 }
 
 /// The project's monthly idle cost once `plan` is applied: what is there now, plus what the
@@ -332,7 +352,23 @@ fn idle_after(
     } else {
         0.0
     };
-    volumes + snapshots + bucket + server
+    // Elastic IPs held after: the running server's is its address (counted above).
+    let released = effects()
+        .filter(|e| matches!(e, Effect::ReleaseAddress { .. }))
+        .count();
+    let allocated = effects()
+        .filter(|e| matches!(e, Effect::AllocateAddress { .. }))
+        .count();
+    let held_addresses = (observed
+        .addresses
+        .values()
+        .filter(|e| ours(&e.tags))
+        .count()
+        + allocated)
+        .saturating_sub(released)
+        .saturating_sub(usize::from(launches || stays));
+    let addresses = held_addresses as f64 * prices.public_ipv4_hour * HOURS_PER_MONTH;
+    volumes + snapshots + bucket + server + addresses
 }
 
 /// A builds snapshot's size, at most: the configured builds volume's, else the largest volume

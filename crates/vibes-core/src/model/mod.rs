@@ -253,6 +253,9 @@ pub struct SnapshotsSpec {
 pub struct ServerSpec {
     pub running: bool,
     pub instance_type: String,
+    /// Serve from an Elastic IP that stays when the server is replaced (and while it is
+    /// stopped), rather than the address each new instance is given.
+    pub elastic_ip: bool,
 }
 
 /// The version of the compile engine; a new version means the collection is compiled again.

@@ -253,6 +253,19 @@ pub enum Effect {
         /// What the launch is for; apply makes each attempt's ClientToken from it.
         token: String,
     },
+    /// Allocate the server's Elastic IP (outputs `AllocationId` and `PublicIp`).
+    AllocateAddress {
+        tags: Tags,
+    },
+    /// Associate the Elastic IP with the server (a new one: its `InstanceId` output).
+    AssociateAddress {
+        allocation_id: Value,
+        instance_id: Value,
+    },
+    ReleaseAddress {
+        allocation_id: String,
+        public_ip: String,
+    },
     TerminateInstance {
         instance_id: String,
     },
@@ -282,6 +295,9 @@ impl Effect {
             Effect::DeleteBucket { .. } => "delete bucket",
             Effect::LaunchServer { .. } => "launch server",
             Effect::TerminateInstance { .. } => "terminate instance",
+            Effect::AllocateAddress { .. } => "allocate address",
+            Effect::AssociateAddress { .. } => "associate address",
+            Effect::ReleaseAddress { .. } => "release address",
         }
     }
 }

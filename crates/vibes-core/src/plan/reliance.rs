@@ -40,6 +40,10 @@ impl Reliance {
     pub fn instances(address: &Address) -> Self {
         Reliance(format!("instances:{address}"))
     }
+    /// The Elastic IPs tagged with an address (the server's).
+    pub fn addresses(address: &Address) -> Self {
+        Reliance(format!("addresses:{address}"))
+    }
     /// The sources bucket's objects.
     pub fn sources_bucket() -> Self {
         Reliance("bucket:sources".into())

@@ -237,7 +237,8 @@ fn a_full_config_resolves_to_the_desired_state() {
         d.server,
         Some(ServerSpec {
             running: false,
-            instance_type: "t4g.small".into()
+            instance_type: "t4g.small".into(),
+            elastic_ip: false,
         })
     );
 }

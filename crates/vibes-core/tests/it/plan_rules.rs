@@ -109,6 +109,7 @@ fn full() -> Desired {
     d.server = Some(ServerSpec {
         running: true,
         instance_type: "t4g.small".into(),
+        elastic_ip: false,
     });
     d
 }

@@ -6,6 +6,7 @@ use super::launch::{launch, wait_launched};
 use super::{Context, EffectError, DATA_DEVICE};
 use crate::address::Address;
 use crate::cloud::InstanceRequest;
+use crate::plan::outputs::{ALLOCATION_ID, INSTANCE_ID, PUBLIC_IP};
 use crate::plan::Effect;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -114,7 +115,32 @@ pub(super) async fn run(
                 cx.options.timeouts.instance,
             )
             .await?;
+            cx.outputs.set(address, INSTANCE_ID, &id);
             Ok(())
+        }
+        Effect::AllocateAddress { tags } => {
+            let (allocation_id, public_ip) =
+                cx.call(name, |_| cloud.allocate_address(tags)).await?;
+            cx.outputs.set(address, ALLOCATION_ID, &allocation_id);
+            cx.outputs.set(address, PUBLIC_IP, &public_ip);
+            cx.reporter
+                .action_progress(index, &format!("Elastic IP {public_ip} allocated"));
+            Ok(())
+        }
+        Effect::AssociateAddress {
+            allocation_id,
+            instance_id,
+        } => {
+            let (allocation_id, instance_id) =
+                (cx.resolve(allocation_id)?, cx.resolve(instance_id)?);
+            cx.call(name, |_| {
+                cloud.associate_address(&allocation_id, &instance_id)
+            })
+            .await
+        }
+        Effect::ReleaseAddress { allocation_id, .. } => {
+            cx.call_gone(name, |_| cloud.release_address(allocation_id))
+                .await
         }
         Effect::TerminateInstance { instance_id } => {
             cx.call_gone(name, |_| cloud.terminate_instance(instance_id))

@@ -218,7 +218,10 @@ async fn run_effect(
         | Effect::DeleteSnapshot { .. } => volumes::run(cx, effect).await,
         Effect::RunCompile { .. }
         | Effect::LaunchServer { .. }
-        | Effect::TerminateInstance { .. } => instances::run(cx, index, address, effect).await,
+        | Effect::TerminateInstance { .. }
+        | Effect::AllocateAddress { .. }
+        | Effect::AssociateAddress { .. }
+        | Effect::ReleaseAddress { .. } => instances::run(cx, index, address, effect).await,
     }
 }
 

@@ -133,6 +133,7 @@ impl Resolver<'_> {
         ServerSpec {
             running: raw.running.as_ref().map(|r| *r.get_ref()).unwrap_or(true),
             instance_type: self.instance_type(raw.instance_type.as_ref(), DEFAULT_SERVER_INSTANCE),
+            elastic_ip: raw.elastic_ip.as_ref().is_some_and(|e| *e.get_ref()),
         }
     }
 

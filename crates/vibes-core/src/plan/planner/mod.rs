@@ -67,6 +67,10 @@ pub mod outputs {
     pub const SNAPSHOT_ID: &str = "SnapshotId";
     /// Output of `image.NAME` actions: the AMI just built.
     pub const IMAGE_ID: &str = "ImageId";
+    /// Outputs of the `server` action: the server launched, and its Elastic IP.
+    pub const INSTANCE_ID: &str = "InstanceId";
+    pub const ALLOCATION_ID: &str = "AllocationId";
+    pub const PUBLIC_IP: &str = "PublicIp";
 }
 
 pub fn plan(

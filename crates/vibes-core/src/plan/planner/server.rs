@@ -1,10 +1,16 @@
 //! The rsync server: launched over the newest builds snapshot (or the one the compile makes),
-//! replaced when that or its instance type changes, terminated when not wanted.
+//! replaced when that or its instance type changes, terminated when not wanted. A replacement
+//! starts the new server before the old one stops: clients are served throughout, and a
+//! launch that fails leaves the old server serving.
+//!
+//! With `[server] elastic_ip = true` the server is reached at an Elastic IP of the project's,
+//! allocated once and moved to each new server; it is kept while the server is stopped
+//! (`running = false`), and released when the config no longer asks for it.
 
 use super::{action, outputs, seen, Cx};
 use crate::address::Address;
 use crate::model::Value;
-use crate::observed::Observed;
+use crate::observed::{Observed, ObservedAddress};
 use crate::plan::action::{Action, Attribute, Effect, Op};
 use crate::plan::reliance::Reliance;
 use crate::tags::{self, fingerprint_of, idempotency_token};
@@ -24,19 +30,39 @@ impl Cx<'_> {
                 });
             }
         };
+        let eips = self.server_addresses();
+        // The address stays while the config asks for it, the server stopped or not.
+        let keep_eip = self.desired.server.as_ref().is_some_and(|s| s.elastic_ip);
+        let release = |a: &mut Action, skip: usize| {
+            for e in eips.iter().skip(skip) {
+                a.effects.push(Effect::ReleaseAddress {
+                    allocation_id: e.allocation_id.clone(),
+                    public_ip: e.public_ip.clone(),
+                });
+            }
+        };
         let mut a = match want {
-            None if servers.is_empty() => return Vec::new(),
+            None if servers.is_empty() && (keep_eip || eips.is_empty()) => return Vec::new(),
             None => {
-                let mut a = action(
-                    address.clone(),
-                    Op::Delete,
-                    if self.desired.server.is_some() {
-                        "[server] running = false"
-                    } else {
-                        "no longer in the config"
-                    },
-                );
+                let mut reason = if self.desired.server.is_some() {
+                    "[server] running = false".to_string()
+                } else {
+                    "no longer in the config".to_string()
+                };
+                if !keep_eip && !eips.is_empty() {
+                    reason.push_str(&format!(
+                        "; Elastic IP {} is released",
+                        eips.iter()
+                            .map(|e| e.public_ip.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                let mut a = action(address.clone(), Op::Delete, reason);
                 terminate(&mut a);
+                if !keep_eip {
+                    release(&mut a, 0);
+                }
                 a
             }
             Some(spec) => {
@@ -108,6 +134,40 @@ impl Cx<'_> {
                 let same_type = servers
                     .first()
                     .is_some_and(|i| i.tags.get(tags::FINGERPRINT) == Some(&fp));
+                // The Elastic IP, when asked for: the project's first, or one allocated now;
+                // any other is released.
+                let new_server = Value::Output {
+                    address: address.clone(),
+                    output: outputs::INSTANCE_ID.into(),
+                };
+                let eip = spec.elastic_ip.then(|| match eips.first() {
+                    Some(e) => (Value::literal(&e.allocation_id), None, Some(*e)),
+                    None => {
+                        let mut tags = self.tags(&address, "elastic-ip");
+                        tags.insert("Name".into(), self.desired.project.aws_name("server"));
+                        (
+                            Value::Output {
+                                address: address.clone(),
+                                output: outputs::ALLOCATION_ID.into(),
+                            },
+                            Some(Effect::AllocateAddress { tags }),
+                            None,
+                        )
+                    }
+                });
+                let surplus = if spec.elastic_ip { 1 } else { 0 };
+                let with_eip = |a: &mut Action, instance: Value| {
+                    if let Some((allocation_id, allocate, _)) = &eip {
+                        if let Some(allocate) = allocate {
+                            a.effects.push(allocate.clone());
+                        }
+                        a.effects.push(Effect::AssociateAddress {
+                            allocation_id: allocation_id.clone(),
+                            instance_id: instance,
+                        });
+                    }
+                    release(a, surplus);
+                };
                 let mut a = match servers.first() {
                     None => {
                         let mut a = action(
@@ -116,15 +176,47 @@ impl Cx<'_> {
                             "[server] running = true and no server runs",
                         );
                         a.effects.push(launch);
+                        with_eip(&mut a, new_server);
                         a
                     }
-                    Some(_)
+                    Some(i)
                         if !compile_runs
                             && serving == newest
                             && same_type
                             && servers.len() == 1 =>
                     {
-                        return Vec::new()
+                        // The server stays; its address may still change.
+                        let associated = eip
+                            .as_ref()
+                            .and_then(|(_, _, e)| *e)
+                            .is_some_and(|e| e.instance_id.as_deref() == Some(&i.instance_id));
+                        let mut why = Vec::new();
+                        if spec.elastic_ip && !associated {
+                            why.push(match eips.first() {
+                                Some(e) => format!("Elastic IP {} is moved to server {}", e.public_ip, i.instance_id),
+                                None => format!("[server] elastic_ip = true: an Elastic IP is allocated for server {}", i.instance_id),
+                            });
+                        }
+                        if eips.len() > surplus {
+                            why.push(format!(
+                                "Elastic IP {} is released",
+                                eips.iter()
+                                    .skip(surplus)
+                                    .map(|e| e.public_ip.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ));
+                        }
+                        if why.is_empty() {
+                            return Vec::new();
+                        }
+                        let mut a = action(address.clone(), Op::Update, why.join("; "));
+                        if spec.elastic_ip && !associated {
+                            with_eip(&mut a, Value::literal(&i.instance_id));
+                        } else {
+                            release(&mut a, surplus);
+                        }
+                        a
                     }
                     Some(i) => {
                         let reason = if compile_runs {
@@ -140,8 +232,10 @@ impl Cx<'_> {
                             "instance type changed".to_string()
                         };
                         let mut a = action(address.clone(), Op::Replace, reason);
-                        terminate(&mut a);
+                        // The new server first: the old one serves until it runs.
                         a.effects.push(launch);
+                        with_eip(&mut a, new_server);
+                        terminate(&mut a);
                         a
                     }
                 };
@@ -153,6 +247,14 @@ impl Cx<'_> {
                     _ => "the builds snapshot the compile makes".to_string(),
                 };
                 a.attributes.push(Attribute::new("snapshot", serves));
+                if spec.elastic_ip {
+                    a.attributes.push(Attribute::new(
+                        "elastic_ip",
+                        eips.first()
+                            .map(|e| e.public_ip.clone())
+                            .unwrap_or_else(|| "(allocated by apply)".into()),
+                    ));
+                }
                 a
             }
         };
@@ -177,6 +279,22 @@ impl Cx<'_> {
             Reliance::instances(&Address::server()),
             seen(Some(&servers)),
         );
+        // Only where addresses matter, so that plans without them read as before.
+        if keep_eip || !eips.is_empty() {
+            a.relies_on
+                .insert(Reliance::addresses(&Address::server()), seen(Some(&eips)));
+        }
         vec![a]
+    }
+
+    /// The project's Elastic IPs for the server.
+    fn server_addresses(&self) -> Vec<&'_ ObservedAddress> {
+        Observed::tagged(
+            self.observed.addresses.values(),
+            &Address::server().to_string(),
+        )
+        .into_iter()
+        .filter(|e| self.ours(&e.tags))
+        .collect()
     }
 }

@@ -181,6 +181,7 @@ pub fn full_desired(dir: &Path) -> Desired {
     d.server = Some(ServerSpec {
         running: true,
         instance_type: "t3.small".into(),
+        elastic_ip: false,
     });
     d
 }

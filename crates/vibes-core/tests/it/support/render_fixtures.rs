@@ -245,6 +245,7 @@ pub fn desired() -> Desired {
     d.server = Some(ServerSpec {
         running: true,
         instance_type: "t3.small".into(),
+        elastic_ip: false,
     });
     d
 }
