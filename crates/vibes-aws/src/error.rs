@@ -53,6 +53,8 @@ const NOT_FOUND_CODES: &[&str] = &[
     "InvalidVolume.NotFound",
     "InvalidSnapshot.NotFound",
     "InvalidInstanceID.NotFound",
+    "InvalidAllocationID.NotFound",
+    "InvalidAssociationID.NotFound",
     "InvalidAMIID.NotFound",
     "InvalidAMIID.Unavailable",
     "InvalidLaunchTemplateId.NotFound",

@@ -182,3 +182,92 @@ async fn the_server_serves_the_newest_snapshot_follows_new_compiles_and_stops_wh
         Some(&new_snapshot)
     );
 }
+
+/// `[server] elastic_ip = true`: the server is reached at one Elastic IP of the project's. A
+/// replacement starts the new server before the old one stops and moves the address to it;
+/// `running = false` keeps the address; `elastic_ip = false` releases it.
+#[tokio::test]
+async fn the_elastic_ip_stays_while_servers_come_and_go_and_a_new_server_starts_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desired = full_desired(dir.path());
+    desired.server.as_mut().unwrap().elastic_ip = true;
+    let cloud = Arc::new(FakeCloud::new());
+    let p = apply_plan(&desired, &cloud, dir.path()).await;
+    assert_eq!(
+        attribute(server_action(&p), "elastic_ip"),
+        ["(allocated by apply)"]
+    );
+    let first = running_server(&cloud);
+    let o = observe(&cloud).await;
+    let eips: Vec<_> = o.addresses.values().collect();
+    assert_eq!(eips.len(), 1, "{eips:?}");
+    let ip = eips[0].public_ip.clone();
+    assert_eq!(
+        first.public_ip.as_deref(),
+        Some(ip.as_str()),
+        "served at the Elastic IP"
+    );
+    assert_eq!(
+        eips[0].instance_id.as_deref(),
+        Some(first.instance_id.as_str())
+    );
+    let (again, _) = plan(&desired, &cloud).await;
+    assert!(again.is_empty(), "{}", summary(&again));
+
+    // A new instance type: the new server runs before the old one is terminated, and the
+    // address moves to it.
+    desired.server.as_mut().unwrap().instance_type = "t3.medium".into();
+    let (p, o) = plan(&desired, &cloud).await;
+    let a = server_action(&p);
+    assert_eq!(a.op, Op::Replace);
+    let order: Vec<&str> = a.effects.iter().map(|e| e.name()).collect();
+    assert_eq!(
+        order,
+        ["launch server", "associate address", "terminate instance"],
+        "start before stop"
+    );
+    assert_eq!(attribute(a, "elastic_ip"), [ip.as_str()]);
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&p, &report));
+    let second = running_server(&cloud);
+    assert_ne!(second.instance_id, first.instance_id);
+    assert_eq!(second.public_ip.as_deref(), Some(ip.as_str()));
+    let calls = cloud.calls();
+    let launched = calls
+        .iter()
+        .filter(|c| c.op == "run_instance")
+        .last()
+        .unwrap();
+    let stopped = calls
+        .iter()
+        .find(|c| c.op == "terminate_instance" && c.target == first.instance_id)
+        .unwrap();
+    assert!(
+        launched.end <= stopped.start,
+        "the old server stops only after the new one runs"
+    );
+    assert_eq!(
+        observe(&cloud).await.addresses.len(),
+        1,
+        "one address, moved"
+    );
+
+    // Stopped, the server keeps its address; without elastic_ip it is released.
+    desired.server.as_mut().unwrap().running = false;
+    apply_plan(&desired, &cloud, dir.path()).await;
+    let o = observe(&cloud).await;
+    assert_eq!(o.addresses.len(), 1, "kept while the server is stopped");
+    assert_eq!(o.addresses.values().next().unwrap().instance_id, None);
+    desired.server.as_mut().unwrap().elastic_ip = false;
+    let p = apply_plan(&desired, &cloud, dir.path()).await;
+    assert!(
+        server_action(&p)
+            .reason
+            .contains(&format!("Elastic IP {ip} is released")),
+        "{}",
+        summary(&p)
+    );
+    assert!(observe(&cloud).await.addresses.is_empty());
+    let (again, _) = plan(&desired, &cloud).await;
+    assert!(again.is_empty(), "{}", summary(&again));
+}

@@ -273,3 +273,47 @@ pub async fn a_spot_workers_volume_outlives_it(s: &Subject) {
         .volumes
         .contains_key(&volume));
 }
+
+/// An Elastic IP is allocated with the project's tags, becomes the public address of the
+/// instance it is associated with, moves to another instance, and is released (associated or
+/// not, and again once gone).
+pub async fn an_elastic_ip_is_allocated_moved_and_released(s: &Subject) {
+    let cloud = s.cloud();
+    let (allocation, ip) = cloud.allocate_address(&tags("ea", "server")).await.unwrap();
+    let seen = cloud.observe("ea", None).await.unwrap();
+    let address = &seen.addresses[&allocation];
+    assert_eq!(address.public_ip, ip);
+    assert_eq!(address.instance_id, None);
+    assert_eq!(
+        address.tags.get(ADDRESS).map(String::as_str),
+        Some("server")
+    );
+
+    let mut ids = Vec::new();
+    for token in ["ea-server-1", "ea-server-2"] {
+        let id = cloud
+            .run_instance(&request(s, "ea", "server", token).await)
+            .await
+            .unwrap();
+        cloud.wait_instance(&id, &["running"], WAIT).await.unwrap();
+        cloud.associate_address(&allocation, &id).await.unwrap();
+        let seen = cloud.observe("ea", None).await.unwrap();
+        assert_eq!(
+            seen.addresses[&allocation].instance_id.as_deref(),
+            Some(id.as_str())
+        );
+        assert_eq!(seen.instances[&id].public_ip.as_deref(), Some(ip.as_str()));
+        ids.push(id);
+    }
+    cloud.release_address(&allocation).await.unwrap();
+    assert!(cloud
+        .observe("ea", None)
+        .await
+        .unwrap()
+        .addresses
+        .is_empty());
+    cloud.release_address(&allocation).await.unwrap();
+    for id in ids {
+        cloud.terminate_instance(&id).await.unwrap();
+    }
+}

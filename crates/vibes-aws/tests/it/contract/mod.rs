@@ -69,6 +69,7 @@ contract! {
     a_volume_is_attached_to_a_running_instance_once => crate::contract::instances::a_volume_is_attached_once;
     images_are_found_by_their_tags => crate::contract::instances::images_are_found_by_their_tags;
     a_builds_volume_is_mapped_at_launch_and_goes_with_the_worker => crate::contract::instances::a_builds_volume_is_mapped_at_launch_and_goes_with_the_worker;
+    an_elastic_ip_is_allocated_moved_and_released => crate::contract::instances::an_elastic_ip_is_allocated_moved_and_released;
     a_spot_workers_volume_outlives_it => crate::contract::instances::a_spot_workers_volume_outlives_it;
     a_standing_volume_is_deleted_once => crate::contract::ebs::a_standing_volume_is_deleted_once;
 }
