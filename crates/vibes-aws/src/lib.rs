@@ -32,6 +32,8 @@ pub struct AwsCloud {
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) cfn: aws_sdk_cloudformation::Client,
     pub(crate) codebuild: aws_sdk_codebuild::Client,
+    /// CloudWatch Logs, where CodeBuild writes a build's log.
+    pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
     calls: CallCounter,
     pub(crate) multipart_threshold: u64,
     pub(crate) region: Option<String>,
@@ -58,12 +60,16 @@ impl AwsCloud {
         let codebuild = aws_sdk_codebuild::config::Builder::from(sdk)
             .interceptor(calls.clone())
             .build();
+        let logs = aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
+            .interceptor(calls.clone())
+            .build();
         AwsCloud {
             ec2: aws_sdk_ec2::Client::from_conf(ec2),
             ssm: aws_sdk_ssm::Client::from_conf(ssm),
             s3: aws_sdk_s3::Client::from_conf(s3),
             cfn: aws_sdk_cloudformation::Client::from_conf(cfn),
             codebuild: aws_sdk_codebuild::Client::from_conf(codebuild),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
             calls,
             multipart_threshold: MULTIPART_THRESHOLD,
             region: sdk.region().map(|r| r.to_string()),

@@ -192,6 +192,12 @@ impl StackStatus {
         self.0.starts_with("DELETE_COMPLETE")
     }
 
+    /// An update failed and so did its rollback: the stack takes no update until the rollback
+    /// is continued (ContinueUpdateRollback).
+    pub fn is_rollback_failed(&self) -> bool {
+        self.0 == "UPDATE_ROLLBACK_FAILED"
+    }
+
     /// A create that failed and was rolled back (or a delete that failed): the stack holds
     /// nothing to update, only to delete and make again.
     pub fn is_failed_create(&self) -> bool {

@@ -17,11 +17,12 @@ impl Images for FakeCloud {
         let _s = self
             .enter("start_image_build", &req.codebuild_project)
             .await?;
-        let (latency, behaviour) = {
+        let (latency, behaviour, log) = {
             let k = self.knobs();
             (
                 k.latency.get("image_build").copied().unwrap_or_default(),
                 k.image_build.clone(),
+                k.image_build_log.clone(),
             )
         };
         let mut w = self.world();
@@ -49,6 +50,7 @@ impl Images for FakeCloud {
                 behaviour,
                 recipe_present,
                 status: None,
+                log,
             },
         );
         Ok(id)
@@ -76,6 +78,17 @@ impl Images for FakeCloud {
             },
         )
         .await
+    }
+
+    /// What the build logged (set by [`FakeCloud::set_image_build_log`]), its end only.
+    async fn image_build_log_tail(&self, build_id: &str, lines: usize) -> CloudResult<Vec<String>> {
+        let _s = self.enter("image_build_log_tail", build_id).await?;
+        let w = self.world();
+        let b = w
+            .builds
+            .get(build_id)
+            .ok_or_else(|| not_found("image_build_log_tail", format!("build {build_id}")))?;
+        Ok(b.log[b.log.len().saturating_sub(lines)..].to_vec())
     }
 
     async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>> {

@@ -79,6 +79,10 @@ impl FakeCloud {
     pub fn set_compile(&self, behaviour: CompileBehaviour) {
         self.knobs().compile = behaviour;
     }
+    /// What the image builds started from now on log.
+    pub fn set_image_build_log(&self, lines: &[&str]) {
+        self.knobs().image_build_log = lines.iter().map(|l| l.to_string()).collect();
+    }
     pub fn set_image_build(&self, behaviour: ImageBuildBehaviour) {
         self.knobs().image_build = behaviour;
     }
@@ -116,6 +120,13 @@ impl FakeCloud {
             },
         );
         image_id
+    }
+    /// A stack left in `status` by failures the fake does not play (an update whose rollback
+    /// failed: `UPDATE_ROLLBACK_FAILED`).
+    pub fn set_stack_status(&self, stack_name: &str, status: &str) {
+        if let Some(s) = self.world().stacks.get_mut(stack_name) {
+            s.status = status.into();
+        }
     }
     /// A bucket made outside vibes.
     pub fn add_bucket(&self, bucket: &str) {

@@ -199,4 +199,40 @@ impl Stacks for FakeCloud {
             (&req.template_body, &parameters),
         ))
     }
+
+    /// CloudFormation's ContinueUpdateRollback: only a stack in `UPDATE_ROLLBACK_FAILED` takes
+    /// it (a ValidationError otherwise); it rolls back to the template it had before the
+    /// failed update and settles in `UPDATE_ROLLBACK_COMPLETE`.
+    async fn continue_update_rollback(&self, stack_name: &str, _token: &str) -> CloudResult<()> {
+        let _s = self.enter("continue_update_rollback", stack_name).await?;
+        let latency = self.latency("stack");
+        let mut w = self.world();
+        let Some(s) = w
+            .stacks
+            .get_mut(stack_name)
+            .filter(|s| s.status != "DELETE_COMPLETE")
+        else {
+            return Err(not_found(
+                "continue_update_rollback",
+                format!("stack {stack_name}"),
+            ));
+        };
+        if s.status != "UPDATE_ROLLBACK_FAILED" {
+            return Err(CloudError::permanent(
+                "continue_update_rollback",
+                format!(
+                    "ValidationError: Stack {stack_name} is in {} state and can not continue update rollback",
+                    s.status
+                ),
+            ));
+        }
+        s.status = "UPDATE_ROLLBACK_IN_PROGRESS".into();
+        let outputs = s.outputs.clone();
+        s.settles = Some((
+            Instant::now() + latency,
+            "UPDATE_ROLLBACK_COMPLETE".into(),
+            outputs,
+        ));
+        Ok(())
+    }
 }

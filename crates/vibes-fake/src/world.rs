@@ -79,6 +79,8 @@ pub(super) struct Build {
     /// Recipe files were where the request said: otherwise Packer has nothing to run.
     pub recipe_present: bool,
     pub status: Option<String>,
+    /// What it logs (CodeBuild's log in CloudWatch Logs).
+    pub log: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

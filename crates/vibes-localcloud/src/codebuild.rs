@@ -2,6 +2,10 @@
 //! itself (moto's builds run nothing and report SUCCEEDED at once), and a build runs its
 //! project's buildspec with the environment CodeBuild would give it: the project's variables,
 //! the build's overrides on top, `CODEBUILD_SRC_DIR`, and AWS reached through the runner.
+//!
+//! A build's log is where CodeBuild puts it, as far as a client can tell: BatchGetBuilds names
+//! its CloudWatch Logs group (`/aws/codebuild/<project>`) and stream (the build's id after the
+//! project name), and GetLogEvents on that stream reads the build's log file, a line an event.
 
 use crate::buildspec;
 use crate::template::ACCOUNT_ID;
@@ -121,7 +125,11 @@ impl Builds {
             "projectName": b.project,
             "buildComplete": b.end.is_some(),
             "initiator": "vibes-localcloud",
-            "logs": {"deepLink": format!("file://{}", b.log.display())},
+            "logs": {
+                "groupName": log_group(&b.project),
+                "streamName": log_stream(&b.id),
+                "deepLink": format!("file://{}", b.log.display()),
+            },
         })
     }
 }
@@ -210,6 +218,59 @@ pub fn batch_get_builds(world: &World, request: &Value) -> Result<Value, Fault> 
         }
     }
     Ok(json!({"builds": found, "buildsNotFound": missing}))
+}
+
+fn log_group(project: &str) -> String {
+    format!("/aws/codebuild/{project}")
+}
+
+fn log_stream(build_id: &str) -> String {
+    build_id.rsplit(':').next().unwrap_or(build_id).to_string()
+}
+
+/// CloudWatch Logs' GetLogEvents on a build's stream: the build log's lines as events, the
+/// last `limit` of them when read from the end (`startFromHead` false, as vibes reads).
+pub fn get_log_events(world: &World, request: &Value) -> Result<Value, Fault> {
+    let (Some(group), Some(stream)) = (
+        request["logGroupName"].as_str(),
+        request["logStreamName"].as_str(),
+    ) else {
+        return Err(fault(
+            400,
+            "InvalidParameterException",
+            "logGroupName and logStreamName are required",
+        ));
+    };
+    let log = world
+        .builds
+        .builds
+        .lock()
+        .unwrap()
+        .values()
+        .find(|b| log_group(&b.project) == group && log_stream(&b.id) == stream)
+        .map(|b| (b.log.clone(), b.start));
+    let Some((path, start)) = log else {
+        return Err(fault(
+            400,
+            "ResourceNotFoundException",
+            "The specified log stream does not exist.",
+        ));
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let limit = request["limit"].as_u64().unwrap_or(10_000) as usize;
+    let from_head = request["startFromHead"].as_bool().unwrap_or(false);
+    let picked: Vec<&str> = if from_head {
+        lines.iter().take(limit).copied().collect()
+    } else {
+        lines[lines.len().saturating_sub(limit)..].to_vec()
+    };
+    let at = (start * 1000.0) as u64;
+    let events: Vec<Value> = picked
+        .iter()
+        .map(|l| json!({"timestamp": at, "message": l, "ingestionTime": at}))
+        .collect();
+    Ok(json!({"events": events, "nextForwardToken": "f/end", "nextBackwardToken": "b/start"}))
 }
 
 pub fn stop_build(world: &World, request: &Value) -> Result<Value, Fault> {

@@ -80,6 +80,9 @@ async fn handle(
     if service.as_deref() == Some("codebuild") {
         return Ok(codebuild_answer(&world, &parts.headers, &body));
     }
+    if service.as_deref() == Some("logs") {
+        return Ok(logs_answer(&world, &parts.headers, &body));
+    }
     let query = matches!(service.as_deref(), Some("ec2") | Some("cloudformation"));
     let params = if query {
         aws_wire::form(&body)
@@ -175,6 +178,28 @@ fn codebuild_answer(world: &Arc<World>, headers: &hyper::HeaderMap, body: &[u8])
         other => Err(codebuild::Fault {
             status: 400,
             body: serde_json::json!({"__type": "InvalidInputException", "message": format!("{other} is not played by the local cloud")}).to_string(),
+        }),
+    };
+    match result {
+        Ok(v) => answer(200, JSON, v.to_string()),
+        Err(f) => answer(f.status, JSON, f.body),
+    }
+}
+
+/// CloudWatch Logs, for the build logs the runner's CodeBuild writes: GetLogEvents only.
+fn logs_answer(world: &Arc<World>, headers: &hyper::HeaderMap, body: &[u8]) -> Response<Body> {
+    const JSON: &str = "application/x-amz-json-1.1";
+    let op = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or_default();
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let result = match op {
+        "GetLogEvents" => codebuild::get_log_events(world, &request),
+        other => Err(codebuild::Fault {
+            status: 400,
+            body: serde_json::json!({"__type": "InvalidOperationException", "message": format!("{other} is not played by the local cloud")}).to_string(),
         }),
     };
     match result {

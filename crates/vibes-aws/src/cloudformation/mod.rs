@@ -95,6 +95,17 @@ impl Stacks for AwsCloud {
         change_set::preview(self, req).await
     }
 
+    async fn continue_update_rollback(&self, stack_name: &str, token: &str) -> CloudResult<()> {
+        self.cfn
+            .continue_update_rollback()
+            .stack_name(stack_name)
+            .client_request_token(token)
+            .send()
+            .await
+            .map_err(|e| cloud_err("ContinueUpdateRollback", stack_name, e))?;
+        Ok(())
+    }
+
     async fn delete_stack(&self, stack_name: &str, token: &str) -> CloudResult<()> {
         self.cfn
             .delete_stack()

@@ -98,6 +98,48 @@ impl Images for AwsCloud {
         .await
     }
 
+    /// The build's log group and stream from BatchGetBuilds, then the stream's last events
+    /// (GetLogEvents from the end).
+    async fn image_build_log_tail(&self, build_id: &str, lines: usize) -> CloudResult<Vec<String>> {
+        let out = self
+            .codebuild
+            .batch_get_builds()
+            .ids(build_id)
+            .send()
+            .await
+            .map_err(|e| cloud_err("BatchGetBuilds", build_id, e))?;
+        let Some((group, stream)) = out
+            .builds()
+            .first()
+            .and_then(|b| b.logs())
+            .and_then(|l| Some((l.group_name()?.to_string(), l.stream_name()?.to_string())))
+        else {
+            return Ok(Vec::new());
+        };
+        let events = self
+            .logs
+            .get_log_events()
+            .log_group_name(&group)
+            .log_stream_name(&stream)
+            .start_from_head(false)
+            .limit(lines.clamp(1, 10_000) as i32)
+            .send()
+            .await
+            .map_err(|e| cloud_err("GetLogEvents", &format!("{group} {stream}"), e))?;
+        Ok(events
+            .events()
+            .iter()
+            .filter_map(|e| e.message())
+            .flat_map(str::lines)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .take(lines)
+            .rev()
+            .collect())
+    }
+
     /// The newest `available` image of this account carrying every one of `tags`.
     async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>> {
         let mut req = self

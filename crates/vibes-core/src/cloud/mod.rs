@@ -171,6 +171,9 @@ pub trait Stacks: Send + Sync {
     async fn create_stack(&self, req: &StackRequest) -> CloudResult<()>;
     async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate>;
     async fn delete_stack(&self, stack_name: &str, token: &str) -> CloudResult<()>;
+    /// Continue the rollback of a stack in `UPDATE_ROLLBACK_FAILED` (after whatever made it
+    /// fail was fixed): it ends `UPDATE_ROLLBACK_COMPLETE`, or failed again.
+    async fn continue_update_rollback(&self, stack_name: &str, token: &str) -> CloudResult<()>;
     /// Wait until the stack is no longer `*_IN_PROGRESS`, or `timeout`. A stack that does not
     /// exist (any more) reads as `DELETE_COMPLETE`: that is where a delete ends.
     async fn wait_stack(&self, stack_name: &str, timeout: Duration) -> CloudResult<StackState>;
@@ -222,6 +225,9 @@ pub trait Images: Send + Sync {
         build_id: &str,
         timeout: Duration,
     ) -> CloudResult<BuildOutcome>;
+    /// The last `lines` lines of a build's log, oldest first: what explains a failed build.
+    /// Empty when the build logged nothing that can be read.
+    async fn image_build_log_tail(&self, build_id: &str, lines: usize) -> CloudResult<Vec<String>>;
     /// The newest available image carrying all of `tags`.
     async fn find_image(&self, tags: &Tags) -> CloudResult<Option<ObservedImage>>;
     /// An image already gone is not an error.

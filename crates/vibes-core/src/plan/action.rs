@@ -154,6 +154,12 @@ pub enum Effect {
         stack_name: String,
         token: String,
     },
+    /// Continue a failed rollback (`UPDATE_ROLLBACK_FAILED`), so that the stack takes
+    /// updates again.
+    ContinueRollback {
+        stack_name: String,
+        token: String,
+    },
 
     /// Upload the recipe files keyed by content hash, start the CodeBuild project that runs
     /// Packer, wait, find the new AMI by tag and record its id in `parameter`.
@@ -285,6 +291,7 @@ impl Effect {
             Effect::CreateStack { .. } => "create stack",
             Effect::UpdateStack { .. } => "update stack",
             Effect::DeleteStack { .. } => "delete stack",
+            Effect::ContinueRollback { .. } => "continue rollback",
             Effect::BuildImage { .. } => "build image",
             Effect::DeregisterImage { .. } => "deregister image",
             Effect::SyncSources { .. } => "sync sources",

@@ -178,6 +178,45 @@ async fn a_build_that_tags_no_image_fails_clearly() {
     assert!(cloud.parameter("/tunes/ami/worker").is_none());
 }
 
+/// A failed image build says why in its own words: the end of its CodeBuild log, each line
+/// escaped (a log line cannot move the terminal's cursor).
+#[tokio::test]
+async fn a_failed_image_build_shows_the_end_of_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_image_build(ImageBuildBehaviour::Fail);
+    let mut log: Vec<String> = (1..=30).map(|i| format!("[Container] step {i}")).collect();
+    log.push(
+        "==> amazon-ebs.worker: Error launching source instance: UnauthorizedOperation".into(),
+    );
+    log.push("Build 'amazon-ebs.worker' errored after 3 seconds\u{1b}[2J".into());
+    cloud.set_image_build_log(&log.iter().map(String::as_str).collect::<Vec<_>>());
+    let (p, o) = plan(&desired, &cloud).await;
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    let Outcome::Failed { error } = outcome_of(&p, &report, &Address::image("worker")) else {
+        panic!("{}", failures(&p, &report));
+    };
+    assert!(
+        error.contains("ended FAILED; the end of its log:"),
+        "{error}"
+    );
+    assert!(
+        error.contains(
+            "\n    | ==> amazon-ebs.worker: Error launching source instance: UnauthorizedOperation"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("errored after 3 seconds\\u{1b}[2J"),
+        "escaped: {error}"
+    );
+    assert!(!error.contains('\u{1b}'), "{error}");
+    let shown = error.lines().filter(|l| l.starts_with("    | ")).count();
+    assert_eq!(shown, 20, "the last 20 lines: {error}");
+    assert!(!error.contains("step 12\n"), "{error}");
+}
+
 #[tokio::test]
 async fn secrets_never_reach_errors_or_progress() {
     let dir = tempfile::tempdir().unwrap();

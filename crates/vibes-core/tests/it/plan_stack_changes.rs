@@ -170,3 +170,46 @@ async fn an_update_that_replaces_a_bucket_is_blocked_without_include_data() {
     assert_eq!(a.op, Op::Update, "{}", a.reason);
     assert_eq!(listed(&plan), ["-/+ Store (AWS::S3::Bucket): replace"]);
 }
+
+/// A stack of ours whose update failed and whose rollback failed too takes no update: the plan
+/// continues the rollback, then updates it.
+#[tokio::test]
+async fn a_stack_whose_rollback_failed_is_continued_then_updated() {
+    let (dir, cloud) = deployed().await;
+    cloud.set_stack_status(&format!("{PROJECT}-store"), "UPDATE_ROLLBACK_FAILED");
+    let template = TEMPLATE.replace(
+        "  Alerts:\n    Type: AWS::SNS::Topic\n",
+        "  Queue:\n    Type: AWS::SQS::Queue\n",
+    );
+    let d = || desired(&template, "tunes-store-a");
+    let mut ws = Workspace::new(d(), dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
+    let mut observed = ws.observe().await.unwrap();
+    let plan = ws
+        .plan(&mut observed, &PlanOptions::default())
+        .await
+        .unwrap();
+    let a = plan.find(&Address::stack("store")).unwrap();
+    assert_eq!(a.op, Op::Update);
+    assert!(
+        a.reason
+            .contains("UPDATE_ROLLBACK_FAILED: its rollback is continued"),
+        "{}",
+        a.reason
+    );
+    let effects: Vec<&str> = a.effects.iter().map(|e| e.name()).collect();
+    assert_eq!(effects, ["continue rollback", "update stack"]);
+    assert_eq!(
+        cloud.count("preview_update"),
+        0,
+        "no change set on a stack that takes none"
+    );
+
+    let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{:?}", report.failures());
+    let live = ws_observed(&cloud).await;
+    let stack = &live.stacks[&format!("{PROJECT}-store")];
+    assert_eq!(stack.status.as_str(), "UPDATE_COMPLETE");
+    assert_eq!(stack.template_body, template);
+    let again = plan_of(&cloud, &dir, d(), PlanOptions::default()).await;
+    assert!(again.is_empty(), "{:?}", again.actions);
+}

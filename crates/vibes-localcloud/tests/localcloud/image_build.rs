@@ -74,6 +74,12 @@ fn a_recipe_packer_rejects_fails_its_build_and_no_image_appears() {
         "{}",
         run.all()
     );
+    // Why, in Packer's words: the end of the build's log, read from CloudWatch Logs.
+    assert!(
+        run.all().contains("the end of its log:") && run.all().contains("    | "),
+        "{}",
+        run.all()
+    );
     let images = cloud.aws(&[
         "ec2",
         "describe-images",

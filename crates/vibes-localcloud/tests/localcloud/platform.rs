@@ -145,9 +145,17 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
     );
 
     // Empty account → apply: stacks, keys, profiles, images, sync, compile, snapshot, server.
-    cloud
-        .vibes(dir.path(), &["apply", "--auto-approve"])
+    // With -v (a terminal shows the same on the compile's progress bar), the worker's reports
+    // come through as it compiles.
+    let applied = cloud
+        .vibes(dir.path(), &["-v", "apply", "--auto-approve"])
         .expect(0, &cloud);
+    let out = applied.all();
+    let progress: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("compile: ") && l.contains(" tracks"))
+        .collect();
+    assert!(!progress.is_empty(), "no compile progress in:\n{out}");
     let first = status(&cloud, dir.path());
     assert_eq!(first["last_compile"]["status"], "succeeded", "{first:#}");
     // The first compile reads the whole tree from the bucket, once, and reports its figures

@@ -177,10 +177,16 @@ async fn build_image(
         })
         .await?;
     if outcome.status != "SUCCEEDED" {
+        // Only explains a failure already known: a log that cannot be read is no second error.
+        let log_tail = cloud
+            .image_build_log_tail(&build_id, super::LOG_TAIL_LINES)
+            .await
+            .unwrap_or_default();
         return Err(EffectError::ImageBuildFailed {
             image: image.to_string(),
             build_id,
             status: outcome.status,
+            log_tail,
         });
     }
     let mut wanted = Tags::new();

@@ -35,6 +35,23 @@ pub use sources::{DELETE_BATCH, UPLOAD_CONCURRENCY};
 
 /// Why an action failed. Messages name the resource and, where there is one, the way out.
 /// None of them holds a secret: secrets are only ever handed to the cloud, never formatted.
+/// How many lines of a failed image build's log an error shows.
+pub const LOG_TAIL_LINES: usize = 20;
+
+/// The end of a build log under an error: each line escaped, so that a log cannot move the
+/// terminal's cursor or forge lines of vibes' own output.
+fn log_tail_text(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return ": see the CodeBuild log".to_string();
+    }
+    let mut out = format!("; the end of its log:");
+    for l in lines {
+        out.push_str("\n    | ");
+        out.push_str(&crate::render::printable(l.trim_end()));
+    }
+    out
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EffectError {
     #[error("{effect}: {source}")]
@@ -62,11 +79,16 @@ pub enum EffectError {
         expected: String,
         actual: String,
     },
-    #[error("image build {build_id} of image.{image} ended {status}: see the CodeBuild log")]
+    #[error(
+        "image build {build_id} of image.{image} ended {status}{}",
+        log_tail_text(log_tail)
+    )]
     ImageBuildFailed {
         image: String,
         build_id: String,
         status: String,
+        /// The end of the build's log (CloudWatch Logs), when it could be read.
+        log_tail: Vec<String>,
     },
     #[error("image build {build_id} of image.{image} succeeded but no image carries vibes:address={address} and vibes:fingerprint={fingerprint}: the recipe must tag the AMI it makes")]
     NoImage {
@@ -204,9 +226,10 @@ async fn run_effect(
         | Effect::PutParameter { .. }
         | Effect::DeleteParameter { .. }
         | Effect::TagParameter { .. } => keys::run(cx, effect).await,
-        Effect::CreateStack { .. } | Effect::UpdateStack { .. } | Effect::DeleteStack { .. } => {
-            stacks::run(cx, index, address, effect).await
-        }
+        Effect::CreateStack { .. }
+        | Effect::UpdateStack { .. }
+        | Effect::DeleteStack { .. }
+        | Effect::ContinueRollback { .. } => stacks::run(cx, index, address, effect).await,
         Effect::BuildImage { .. } | Effect::DeregisterImage { .. } => {
             images::run(cx, index, effect).await
         }

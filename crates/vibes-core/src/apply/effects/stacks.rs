@@ -111,6 +111,30 @@ pub(super) async fn run(
             cx.outputs.clear(address);
             Ok(())
         }
+        Effect::ContinueRollback { stack_name, token } => {
+            cx.call(name, |_| cloud.continue_update_rollback(stack_name, token))
+                .await?;
+            cx.reporter.action_progress(
+                index,
+                &format!("waiting for stack {stack_name} to roll back"),
+            );
+            let state = cx
+                .call("wait for stack", |_| {
+                    cloud.wait_stack(stack_name, cx.options.timeouts.stack)
+                })
+                .await?;
+            if state.status != "UPDATE_ROLLBACK_COMPLETE" {
+                return Err(EffectError::StackFailed {
+                    stack: stack_name.clone(),
+                    status: state.status,
+                    reason: Some(format!(
+                        "{}; a resource that cannot be rolled back can be skipped by hand (aws cloudformation continue-update-rollback --stack-name {stack_name} --resources-to-skip …), then run vibes again",
+                        state.reason.unwrap_or_else(|| "the rollback failed again".into())
+                    )),
+                });
+            }
+            Ok(())
+        }
         _ => unreachable!("{name} is not a stack effect"),
     }
 }

@@ -197,6 +197,36 @@ impl Cx<'_> {
                 Op::Blocked,
                 ownership::misaddressed(thing, tagged, &address),
             ),
+            (Some(s), Standing::Drifted | Standing::InSync) if s.status.is_rollback_failed() => {
+                // The stack takes no update until its rollback is continued; then the update,
+                // if the config still differs from what it rolled back to.
+                let mut a = action(
+                    address.clone(),
+                    Op::Update,
+                    format!(
+                        "stack {} is UPDATE_ROLLBACK_FAILED: its rollback is continued, then it is updated to vibes.toml",
+                        s.stack_name
+                    ),
+                );
+                if let Some(diff) = &diff {
+                    self.show_diff(&mut a, s, diff);
+                }
+                a.effects.push(Effect::ContinueRollback {
+                    stack_name: s.stack_name.clone(),
+                    token: format!("{token}-continue"),
+                });
+                a.effects
+                    .push(update(&spec.template_body, spec.parameters.clone()));
+                a
+            }
+            (Some(s), _) if s.status.is_rollback_failed() => action(
+                address.clone(),
+                Op::Blocked,
+                format!(
+                    "stack {name} is UPDATE_ROLLBACK_FAILED and was not made by vibes, which continues only its own stacks' rollbacks: continue it by hand (aws cloudformation continue-update-rollback --stack-name {name}), then run vibes again",
+                    name = s.stack_name
+                ),
+            ),
             (Some(s), _) if s.status.is_in_progress() => action(
                 address.clone(),
                 Op::Blocked,
@@ -322,6 +352,14 @@ impl Cx<'_> {
                     || (a.op == Op::Adopt && self.options.replace.contains(&a.address))
             })
             .filter_map(|a| self.desired.stacks.get(a.address.name()))
+            // A stack whose rollback failed takes no change set until the rollback is continued.
+            .filter(|spec| {
+                !self
+                    .observed
+                    .stacks
+                    .get(&spec.stack_name)
+                    .is_some_and(|s| s.status.is_rollback_failed())
+            })
             .map(|spec| self.update_preview(&self.with_kept_bucket(spec)))
             .filter(|want| {
                 self.observed
