@@ -138,11 +138,14 @@ unmount_all() {
 # every PROGRESS_SECONDS, for `vibes apply` to show; in the background while the build runs.
 publish_progress() {
   while sleep "$PROGRESS_SECONDS"; do
-    [[ -s $PROGRESS_FILE ]] || continue
-    "${AWS[@]}" ssm put-parameter --name "/$project/compile/progress" --type String --overwrite \
-      --value "{\"built_from\": $(json_string "$built_from"), \"progress\": $(cat "$PROGRESS_FILE")}" \
-      >/dev/null 2>>"$LOG" || true
+    publish_progress_once
   done
+}
+publish_progress_once() {
+  [[ -s $PROGRESS_FILE ]] || return 0
+  "${AWS[@]}" ssm put-parameter --name "/$project/compile/progress" --type String --overwrite \
+    --value "{\"built_from\": $(json_string "$built_from"), \"progress\": $(cat "$PROGRESS_FILE")}" \
+    >/dev/null 2>>"$LOG" || true
 }
 publisher=
 
@@ -266,6 +269,8 @@ run "$VIBES_BIN" build --sources "$SOURCES_DIR" \
 if [[ -n $publisher ]]; then
   kill "$publisher" 2>/dev/null || true
   publisher=
+  # Where the build ended, however short it was: the last count vibes shows.
+  publish_progress_once
 fi
 
 step="unmounting"

@@ -249,6 +249,13 @@ async fn compile_on(
             }
         }
     };
+    // The worker's last report, which it publishes as its build ends: a compile shorter than
+    // the poll still shows where it ended.
+    if let Ok(Some(raw)) = cloud.get_parameter(&progress_parameter).await {
+        if let Some(line) = pace.line(&raw, run.built_from) {
+            cx.reporter.action_progress(index, &line);
+        }
+    }
     let stopped = match waited {
         Ok(seen) => seen,
         Err(CloudError::Timeout { .. }) => {
