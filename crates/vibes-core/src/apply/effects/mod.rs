@@ -44,7 +44,7 @@ fn log_tail_text(lines: &[String]) -> String {
     if lines.is_empty() {
         return ": see the CodeBuild log".to_string();
     }
-    let mut out = format!("; the end of its log:");
+    let mut out = "; the end of its log:".to_string();
     for l in lines {
         out.push_str("\n    | ");
         out.push_str(&crate::render::printable(l.trim_end()));
