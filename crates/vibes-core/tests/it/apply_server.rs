@@ -271,3 +271,24 @@ async fn the_elastic_ip_stays_while_servers_come_and_go_and_a_new_server_starts_
     let (again, _) = plan(&desired, &cloud).await;
     assert!(again.is_empty(), "{}", summary(&again));
 }
+
+/// A replacement whose new server fails to launch leaves the old one serving.
+#[tokio::test]
+async fn a_server_whose_replacement_fails_to_launch_goes_on_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    apply_plan(&desired, &cloud, dir.path()).await;
+    let old = running_server(&cloud);
+    desired.server.as_mut().unwrap().instance_type = "t3.medium".into();
+    let (p, o) = plan(&desired, &cloud).await;
+    assert_eq!(server_action(&p).op, Op::Replace);
+    cloud.fail_always("run_instance", vibes_fake::FaultKind::Permanent);
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    assert!(!report.succeeded());
+    assert_eq!(
+        running_server(&cloud).instance_id,
+        old.instance_id,
+        "the old server serves on"
+    );
+}
