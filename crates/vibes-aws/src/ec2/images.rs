@@ -71,19 +71,7 @@ impl Images for AwsCloud {
             &format!("build {build_id}"),
             timeout,
             || async {
-                let out = self
-                    .codebuild
-                    .batch_get_builds()
-                    .ids(build_id)
-                    .send()
-                    .await
-                    .map_err(|e| cloud_err("BatchGetBuilds", build_id, e))?;
-                let Some(b) = out.builds().first() else {
-                    return Err(CloudError::NotFound {
-                        operation: "BatchGetBuilds".into(),
-                        what: format!("build {build_id}"),
-                    });
-                };
+                let b = self.build(build_id).await?;
                 // Status, not `buildComplete`: the latter lags behind the status on AWS at the very
                 // end of a build (and the emulator never sets it).
                 match b.build_status() {
@@ -101,17 +89,10 @@ impl Images for AwsCloud {
     /// The build's log group and stream from BatchGetBuilds, then the stream's last events
     /// (GetLogEvents from the end).
     async fn image_build_log_tail(&self, build_id: &str, lines: usize) -> CloudResult<Vec<String>> {
-        let out = self
-            .codebuild
-            .batch_get_builds()
-            .ids(build_id)
-            .send()
-            .await
-            .map_err(|e| cloud_err("BatchGetBuilds", build_id, e))?;
-        let Some((group, stream)) = out
-            .builds()
-            .first()
-            .and_then(|b| b.logs())
+        let Some((group, stream)) = self
+            .build(build_id)
+            .await?
+            .logs()
             .and_then(|l| Some((l.group_name()?.to_string(), l.stream_name()?.to_string())))
         else {
             return Ok(Vec::new());
@@ -226,5 +207,25 @@ pub(crate) fn image_of(i: &aws_sdk_ec2::types::Image) -> ObservedImage {
             .into(),
         created: i.creation_date().unwrap_or_default().into(),
         tags: tags_of(i.tags()),
+    }
+}
+
+impl AwsCloud {
+    /// One build, by BatchGetBuilds.
+    async fn build(&self, build_id: &str) -> CloudResult<aws_sdk_codebuild::types::Build> {
+        let out = self
+            .codebuild
+            .batch_get_builds()
+            .ids(build_id)
+            .send()
+            .await
+            .map_err(|e| cloud_err("BatchGetBuilds", build_id, e))?;
+        out.builds()
+            .first()
+            .cloned()
+            .ok_or_else(|| CloudError::NotFound {
+                operation: "BatchGetBuilds".into(),
+                what: format!("build {build_id}"),
+            })
     }
 }

@@ -87,14 +87,7 @@ pub fn plan(
     } else {
         desired
     };
-    let cx = Cx {
-        desired,
-        observed,
-        options,
-        project: &desired.project.name,
-        notes: RefCell::new(Vec::new()),
-        replace_used: RefCell::new(BTreeSet::new()),
-    };
+    let cx = Cx::new(desired, observed, options);
     let mut actions = Vec::new();
     actions.extend(cx.plan_stacks());
     actions.extend(cx.plan_keys());
@@ -174,14 +167,7 @@ pub fn stack_previews_wanted(
     if options.destroy {
         return Vec::new();
     }
-    let cx = Cx {
-        desired,
-        observed,
-        options,
-        project: &desired.project.name,
-        notes: RefCell::new(Vec::new()),
-        replace_used: RefCell::new(BTreeSet::new()),
-    };
+    let cx = Cx::new(desired, observed, options);
     cx.previews_wanted(&plan.actions)
 }
 
@@ -194,6 +180,19 @@ pub(super) struct Cx<'a> {
     notes: RefCell<Vec<String>>,
     /// The `--replace` addresses that changed an action.
     replace_used: RefCell<BTreeSet<Address>>,
+}
+
+impl<'a> Cx<'a> {
+    fn new(desired: &'a Desired, observed: &'a Observed, options: &'a PlanOptions) -> Cx<'a> {
+        Cx {
+            desired,
+            observed,
+            options,
+            project: &desired.project.name,
+            notes: RefCell::new(Vec::new()),
+            replace_used: RefCell::new(BTreeSet::new()),
+        }
+    }
 }
 
 pub(super) fn action(address: Address, op: Op, reason: impl Into<String>) -> Action {
