@@ -8,11 +8,13 @@
 #      output must be encoded from it, each download checked against the bucket manifest's SHA-256)
 #   4. flush and unmount the builds volume, so the snapshot vibes takes next is consistent
 #   5. record the outcome as the SSM parameter /<project>/compile/status, a JSON object:
-#        {"built_from": "...", "status": "succeeded"|"failed", "message": "...", "finished": "<RFC3339>"}
+#        {"built_from": "...", "status": "succeeded"|"failed"|"interrupted", "message": "...", "finished": "<RFC3339>"}
 #   6. power the instance off; vibes waits for "stopped", snapshots the builds volume and terminates.
 #
 # Whatever fails, the EXIT trap still records "failed" (with the step and the tail of its output) and powers
-# off: a worker never lingers, and vibes never waits for a status that will not come.
+# off: a worker never lingers, and vibes never waits for a status that will not come. A worker shut down from
+# outside (SIGTERM: EC2 reclaiming a Spot instance's capacity, or a shutdown by hand) records "interrupted"
+# instead: the compile did not fail, and its builds volume is worth resuming on.
 #
 # Settings come from the environment, and from $VIBES_CONFIG (default /etc/vibes/compile.env), which the launch
 # template's user data writes:
@@ -137,9 +139,20 @@ unmount_all() {
 # Publishes the build's progress (`vibes build --progress-file`) to /<project>/compile/progress
 # every PROGRESS_SECONDS, for `vibes apply` to show; in the background while the build runs.
 publish_progress() {
-  while sleep "$PROGRESS_SECONDS"; do
+  # A TERM ends the loop, but only between two publications (bash runs a trap once the
+  # foreground command is done): no publication of this loop lands after the last one below.
+  trap 'exit 0' TERM
+  while :; do
+    sleep "$PROGRESS_SECONDS" &
+    wait $!
     publish_progress_once
   done
+}
+stop_publisher() {
+  [[ -n $publisher ]] || return 0
+  kill "$publisher" 2>/dev/null || true
+  wait "$publisher" 2>/dev/null || true
+  publisher=
 }
 publish_progress_once() {
   [[ -s $PROGRESS_FILE ]] || return 0
@@ -153,20 +166,26 @@ finish() {
   local rc=$?
   set +e
   trap - EXIT
-  if [[ -n $publisher ]]; then kill "$publisher" 2>/dev/null; fi
+  stop_publisher
   if [[ $recorded != yes ]]; then
     local tail_of_log
     tail_of_log=$(tail -c 1500 "$LOG" 2>/dev/null)
     unmount_all 2>>"$LOG"
-    record failed "$step failed (exit $rc)${tail_of_log:+: $tail_of_log}"
+    if [[ $shut_down == yes ]]; then
+      record interrupted "shut down from outside while $step (exit $rc)"
+    else
+      record failed "$step failed (exit $rc)${tail_of_log:+: $tail_of_log}"
+    fi
   fi
   rm -f "$LOG"
   log "powering off"
   "${POWEROFF[@]}"
   exit "$rc"
 }
+shut_down=no
 trap finish EXIT
-trap 'exit 143' TERM INT
+trap 'shut_down=yes; exit 143' TERM
+trap 'exit 130' INT
 
 # Run a command with its output going both to the journal and to the log whose tail a failure reports.
 run() {
@@ -267,8 +286,7 @@ run "$VIBES_BIN" build --sources "$SOURCES_DIR" \
   "${rebuild_args[@]}" \
   "${profile_args[@]}"
 if [[ -n $publisher ]]; then
-  kill "$publisher" 2>/dev/null || true
-  publisher=
+  stop_publisher
   # Where the build ended, however short it was: the last count vibes shows.
   publish_progress_once
 fi

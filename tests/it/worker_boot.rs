@@ -66,6 +66,12 @@ done
 echo "compiled"
 "#;
 
+/// A `vibes build` that takes long: it says it started, then waits.
+const VIBES_SLOW: &str = r#"#!/usr/bin/env bash
+printf 'vibes %s\n' "$*" >>"$CALLS"
+sleep 60
+"#;
+
 const VIBES_FAILS: &str = r#"#!/usr/bin/env bash
 printf 'vibes %s\n' "$*" >>"$CALLS"
 echo "lame: encoder exploded on ccr/bayou_country/1/1-born_on_the_bayou.wav" >&2
@@ -85,6 +91,7 @@ impl Worker {
         write(&w.path("bin/aws"), AWS, true);
         write(&w.path("bin/vibes-ok"), VIBES_OK, true);
         write(&w.path("bin/vibes-fails"), VIBES_FAILS, true);
+        write(&w.path("bin/vibes-slow"), VIBES_SLOW, true);
         write(
             &w.path("s3/tunes-sources/ccr/tags.vc"),
             "ARTIST=Creedence Clearwater Revival\n",
@@ -418,4 +425,52 @@ fn the_builds_figures_reach_the_compile_status() {
     assert_eq!(status["build"]["read_bytes"], 100, "{status:#}");
     let report: vibes_core::status::CompileReport = serde_json::from_value(status).unwrap();
     assert_eq!(report.build.unwrap().seconds, 1.5);
+}
+
+/// Shut down from outside mid-compile (EC2 reclaiming a Spot instance's capacity shuts the OS
+/// down: systemd sends every process of the unit SIGTERM): the status says "interrupted", not
+/// "failed", so that vibes keeps the builds volume for the next attempt; the worker still
+/// unmounts and powers off.
+#[test]
+fn a_worker_shut_down_mid_compile_records_interrupted_and_powers_off() {
+    use std::os::unix::process::CommandExt;
+    let w = Worker::new();
+    let mut c = w.command("vibes-slow");
+    c.process_group(0);
+    let child = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !w.calls().iter().any(|c| c.starts_with("vibes build")) {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the build never started: {:#?}",
+            w.calls()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let group = format!("-{}", child.id());
+    let killed = Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let status = w.status("status.json");
+    assert_eq!(status["status"], "interrupted", "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("shut down from outside"),
+        "{status}"
+    );
+    let calls = w.calls();
+    assert!(
+        position(&calls, "umount") < position(&calls, "poweroff"),
+        "{calls:#?}"
+    );
 }

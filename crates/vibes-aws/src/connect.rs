@@ -87,7 +87,9 @@ pub async fn connect(opts: &ConnectOptions) -> Result<AwsCloud, ConnectError> {
         Some(_) => None,
         None => checked_endpoint(env_set("AWS_ENDPOINT_URL_S3"))?,
     };
-    let imds = imds_client(endpoint.is_some() || s3_endpoint.is_some());
+    // Only an endpoint for everything means no EC2 around: with S3 alone elsewhere, the rest
+    // (and the credentials) may come from a real instance's metadata.
+    let imds = imds_client(endpoint.is_some());
 
     let mut profile_region = ProfileFileRegionProvider::builder();
     if let Some(p) = &opts.profile {

@@ -122,6 +122,46 @@ pub struct StackPreviewRequest {
     pub parameters: BTreeMap<String, Option<String>>,
 }
 
+/// A resource of a template, as far as losing data goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateResource {
+    pub logical_id: String,
+    pub resource_type: String,
+    /// `DeletionPolicy: Retain` (or `RetainExceptOnCreate`): removed from the stack, the
+    /// resource is kept, with its data.
+    pub retained_on_delete: bool,
+}
+
+impl TemplateResource {
+    pub fn holds_data(&self) -> bool {
+        DATA_HOLDING.contains(&self.resource_type.as_str())
+    }
+}
+
+/// The resources a template declares (none when it does not parse).
+pub fn template_resources(template: &str) -> Vec<TemplateResource> {
+    use serde_yaml_ng::Value;
+    let Ok(doc) = serde_yaml_ng::from_str::<Value>(template) else {
+        return Vec::new();
+    };
+    let Some(Value::Mapping(resources)) = doc.get("Resources") else {
+        return Vec::new();
+    };
+    resources
+        .iter()
+        .filter_map(|(k, r)| {
+            Some(TemplateResource {
+                logical_id: k.as_str()?.to_string(),
+                resource_type: r.get("Type")?.as_str()?.to_string(),
+                retained_on_delete: matches!(
+                    r.get("DeletionPolicy").and_then(Value::as_str),
+                    Some("Retain" | "RetainExceptOnCreate")
+                ),
+            })
+        })
+        .collect()
+}
+
 /// What identifies one update: its template and the parameter values it is given (`None`:
 /// the live value is kept, a value known only after apply).
 pub fn update_key(template_body: &str, parameters: &BTreeMap<String, Option<String>>) -> String {

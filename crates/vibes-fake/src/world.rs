@@ -25,9 +25,10 @@ pub enum CompileBehaviour {
     Fail(String),
     /// Runs forever (a hung compile): only a timeout or a terminate ends it.
     NeverFinish,
-    /// A Spot worker whose capacity EC2 takes back halfway: the instance is terminated with
-    /// no report written (EC2 gives a two-minute notice, then terminates a one-time Spot
-    /// instance: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-interruptions.html).
+    /// A Spot worker whose capacity EC2 takes back halfway (EC2 gives a two-minute notice,
+    /// shuts the OS down and terminates a one-time Spot instance:
+    /// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-interruptions.html). The boot
+    /// script, sent SIGTERM by the shutdown, reports "interrupted"; the instance is terminated.
     /// The next worker compiles as [`CompileBehaviour::Succeed`].
     SpotInterruption,
 }
@@ -328,6 +329,8 @@ impl World {
                     CompileBehaviour::Fail(m) => ("failed", m.clone()),
                     CompileBehaviour::NeverFinish => continue,
                     CompileBehaviour::SpotInterruption => {
+                        let value = serde_json::json!({ "built_from": w.built_from, "status": "interrupted", "message": "shut down from outside while compiling (exit 143)" }).to_string();
+                        statuses.push((format!("/{}/compile/status", w.project), value));
                         i.observed.state = "terminated".into();
                         for v in std::mem::take(&mut i.observed.volumes).values() {
                             if let Some(v) = self.volumes.get_mut(v) {

@@ -103,12 +103,19 @@ impl Addresses for AwsCloud {
             }
         };
         if let Some(association) = association {
-            self.ec2
+            // Gone already (its instance terminated meanwhile): the release goes on.
+            if let Err(e) = self
+                .ec2
                 .disassociate_address()
                 .association_id(&association)
                 .send()
                 .await
-                .map_err(|e| cloud_err("DisassociateAddress", allocation_id, e))?;
+            {
+                match Failure::from_sdk(&e).into_cloud("DisassociateAddress", allocation_id, &[]) {
+                    CloudError::NotFound { .. } => {}
+                    other => return Err(other),
+                }
+            }
         }
         match self
             .ec2

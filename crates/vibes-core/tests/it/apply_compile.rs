@@ -414,7 +414,11 @@ async fn a_spot_interruption_keeps_the_builds_volume_and_the_next_apply_resumes_
     let Outcome::Failed { error } = outcome_of(&p, &report, &Address::compile()) else {
         panic!("the interrupted compile fails: {}", failures(&p, &report));
     };
-    assert!(error.contains("EC2 reclaimed its Spot capacity"), "{error}");
+    assert!(
+        error.contains("interrupted: shut down from outside")
+            && error.contains("(EC2 reclaims a Spot instance's capacity so)"),
+        "{error}"
+    );
     assert!(
         error.contains("the next apply resumes the compile on it"),
         "{error}"

@@ -171,8 +171,9 @@ async fn an_update_that_replaces_a_bucket_is_blocked_without_include_data() {
     assert_eq!(listed(&plan), ["-/+ Store (AWS::S3::Bucket): replace"]);
 }
 
-/// A stack of ours whose update failed and whose rollback failed too takes no update: the plan
-/// continues the rollback, then updates it.
+/// A stack of ours whose update failed and whose rollback failed too takes no update and no
+/// change set: the plan continues the rollback, and the next plan updates it, listing what the
+/// update touches.
 #[tokio::test]
 async fn a_stack_whose_rollback_failed_is_continued_then_updated() {
     let (dir, cloud) = deployed().await;
@@ -182,8 +183,15 @@ async fn a_stack_whose_rollback_failed_is_continued_then_updated() {
         "  Queue:\n    Type: AWS::SQS::Queue\n",
     );
     let d = || desired(&template, "tunes-store-a");
-    let mut ws = Workspace::new(d(), dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
-    let mut observed = ws.observe().await.unwrap();
+    let apply = |plan: Plan, observed| {
+        let (cloud, dir) = (cloud.clone(), dir.path().to_path_buf());
+        async move {
+            let (report, _) = run(&plan, &observed, &cloud, &options(&dir)).await;
+            assert!(report.succeeded(), "{:?}", report.failures());
+        }
+    };
+    let ws = Workspace::new(d(), dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
+    let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
     let plan = ws
         .plan(&mut observed, &PlanOptions::default())
         .await
@@ -197,19 +205,112 @@ async fn a_stack_whose_rollback_failed_is_continued_then_updated() {
         a.reason
     );
     let effects: Vec<&str> = a.effects.iter().map(|e| e.name()).collect();
-    assert_eq!(effects, ["continue rollback", "update stack"]);
+    assert_eq!(effects, ["continue rollback"]);
     assert_eq!(
         cloud.count("preview_update"),
         0,
         "no change set on a stack that takes none"
     );
-
-    let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
-    assert!(report.succeeded(), "{:?}", report.failures());
+    apply(plan, observed).await;
     let live = ws_observed(&cloud).await;
     let stack = &live.stacks[&format!("{PROJECT}-store")];
-    assert_eq!(stack.status.as_str(), "UPDATE_COMPLETE");
-    assert_eq!(stack.template_body, template);
+    assert_eq!(stack.status.as_str(), "UPDATE_ROLLBACK_COMPLETE");
+    assert_eq!(stack.template_body, TEMPLATE, "rolled back to what it was");
+
+    let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
+    let plan = ws
+        .plan(&mut observed, &PlanOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&plan),
+        [
+            "+ Queue (AWS::SQS::Queue): add",
+            "- Alerts (AWS::SNS::Topic): remove"
+        ]
+    );
+    apply(plan, observed).await;
+    let live = ws_observed(&cloud).await;
+    assert_eq!(
+        live.stacks[&format!("{PROJECT}-store")].template_body,
+        template
+    );
     let again = plan_of(&cloud, &dir, d(), PlanOptions::default()).await;
     assert!(again.is_empty(), "{:?}", again.actions);
+}
+
+/// When CloudFormation cannot list an update (a change set refused: no permission, a
+/// throttle that outlasted the retries), an update of a stack that holds data is blocked
+/// without --include-data; one that holds none goes on, saying it could not be listed.
+#[tokio::test]
+async fn an_update_that_cannot_be_listed_is_blocked_only_where_the_stack_holds_data() {
+    let (dir, cloud) = deployed().await;
+    cloud.fail_always("preview_update", vibes_fake::FaultKind::Permanent);
+    let template = TEMPLATE.replace(
+        "  Alerts:\n    Type: AWS::SNS::Topic\n",
+        "  Queue:\n    Type: AWS::SQS::Queue\n",
+    );
+    let plan = plan_of(
+        &cloud,
+        &dir,
+        desired(&template, "tunes-store-a"),
+        PlanOptions::default(),
+    )
+    .await;
+    let a = plan.find(&Address::stack("store")).unwrap();
+    assert_eq!(a.op, Op::Blocked);
+    assert!(
+        a.reason.contains("could not list what the update would do")
+            && a.reason.contains("Store (AWS::S3::Bucket)"),
+        "{}",
+        a.reason
+    );
+    assert!(
+        listed(&plan)[0].starts_with("(no change set: "),
+        "{:?}",
+        listed(&plan)
+    );
+    let plan = plan_of(
+        &cloud,
+        &dir,
+        desired(&template, "tunes-store-a"),
+        PlanOptions {
+            include_data: true,
+            ..PlanOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(plan.find(&Address::stack("store")).unwrap().op, Op::Update);
+}
+
+/// Removing a bucket the template retains on delete keeps it, with its data: not blocked.
+#[tokio::test]
+async fn removing_a_retained_bucket_is_not_blocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_latency("stack", Duration::from_millis(2));
+    let retained = TEMPLATE.replace(
+        "    Type: AWS::S3::Bucket\n",
+        "    Type: AWS::S3::Bucket\n    DeletionPolicy: Retain\n",
+    );
+    let d = desired(&retained, "tunes-store-a");
+    let mut ws = Workspace::new(d, dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
+    let mut observed = ws.observe().await.unwrap();
+    let plan = ws
+        .plan(&mut observed, &PlanOptions::default())
+        .await
+        .unwrap();
+    let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{:?}", report.failures());
+    let without_bucket = "AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n  BucketName: {Type: String}\nResources:\n  Alerts:\n    Type: AWS::SNS::Topic\n";
+    let plan = plan_of(
+        &cloud,
+        &dir,
+        desired(without_bucket, "tunes-store-a"),
+        PlanOptions::default(),
+    )
+    .await;
+    let a = plan.find(&Address::stack("store")).unwrap();
+    assert_eq!(a.op, Op::Update, "{}", a.reason);
+    assert_eq!(listed(&plan), ["- Store (AWS::S3::Bucket): remove"]);
 }

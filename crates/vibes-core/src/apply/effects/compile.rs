@@ -40,7 +40,9 @@ pub(super) struct CompileRun<'a> {
 }
 
 /// A compile attempt that made no snapshot, and whether its builds are worth keeping for the
-/// next attempt (it did not finish) or not (the compile itself failed).
+/// next attempt. Only a compile that reported its own failure is not: anything else (an
+/// interruption, a timeout, an error on the way, a snapshot that could not be made) leaves
+/// builds that the next attempt resumes on.
 struct Unfinished {
     error: EffectError,
     resumable: bool,
@@ -50,7 +52,7 @@ impl From<EffectError> for Unfinished {
     fn from(error: EffectError) -> Self {
         Unfinished {
             error,
-            resumable: false,
+            resumable: true,
         }
     }
 }
@@ -175,18 +177,25 @@ async fn start_and_compile(
     let market = if run.launch.spot { " on Spot" } else { "" };
     cx.reporter
         .action_progress(index, &format!("worker {id} launched{market} with {from}"));
-    // Waits for the worker to run, and through EC2 not knowing it yet.
-    let running = wait_launched(
-        cx,
-        "wait for worker",
-        &id,
+    // Waits for the worker to run, and through EC2 not knowing it yet. A Spot worker may be
+    // reclaimed before it is seen running; an on-demand one that ends so is a failed launch,
+    // which the wait reports as such.
+    let states: &[&str] = if run.launch.spot {
         &[
             "running",
             "stopping",
             "stopped",
             "shutting-down",
             "terminated",
-        ],
+        ]
+    } else {
+        &["running", "stopping", "stopped"]
+    };
+    let running = wait_launched(
+        cx,
+        "wait for worker",
+        &id,
+        states,
         cx.options.timeouts.instance,
     );
     let running = tokio::select! {
@@ -312,9 +321,21 @@ async fn compile_on(
         } else {
             format!(": {}", status.message)
         };
-        return Err(
-            EffectError::Compile(format!("the compile on {id} {}{detail}", status.status)).into(),
-        );
+        // A worker shut down from outside (EC2 reclaiming Spot capacity shuts the OS down
+        // first) did not fail: what it built is kept for the next attempt.
+        let interrupted = status.status == "interrupted";
+        let why = if interrupted && run.launch.spot {
+            " (EC2 reclaims a Spot instance's capacity so)"
+        } else {
+            ""
+        };
+        return Err(Unfinished {
+            error: EffectError::Compile(format!(
+                "the compile on {id} {}{detail}{why}",
+                status.status
+            )),
+            resumable: interrupted,
+        });
     }
     // The volume made at launch, from the instance's block device mappings (a terminated
     // Spot worker lists none: its volume was known from the launch), or the one attached.

@@ -287,14 +287,24 @@ impl Cx<'_> {
         vec![a]
     }
 
-    /// The project's Elastic IPs for the server.
+    /// The project's Elastic IPs for the server, the one a live instance holds first: with
+    /// two (an allocation whose answer was lost, then made again), the address clients reach
+    /// today is the one kept.
     fn server_addresses(&self) -> Vec<&'_ ObservedAddress> {
-        Observed::tagged(
+        let mut eips: Vec<_> = Observed::tagged(
             self.observed.addresses.values(),
             &Address::server().to_string(),
         )
         .into_iter()
         .filter(|e| self.ours(&e.tags))
-        .collect()
+        .collect();
+        let held = |e: &ObservedAddress| {
+            e.instance_id
+                .as_ref()
+                .and_then(|i| self.observed.instances.get(i))
+                .is_some_and(|i| i.state.is_live())
+        };
+        eips.sort_by_key(|e| (!held(e), e.allocation_id.clone()));
+        eips
     }
 }

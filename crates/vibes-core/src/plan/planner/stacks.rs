@@ -14,7 +14,9 @@ use crate::observed::ObservedStack;
 use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
 use crate::plan::ownership::{self, standing, Standing, Thing};
 use crate::plan::reliance::Reliance;
-use crate::stack_changes::{update_key, Previewed, StackPreviewRequest};
+use crate::stack_changes::{
+    template_resources, update_key, ChangeAction, Previewed, ResourceChange, StackPreviewRequest,
+};
 use crate::tags::{self, fingerprint_of, idempotency_token};
 use std::collections::BTreeMap;
 
@@ -198,13 +200,13 @@ impl Cx<'_> {
                 ownership::misaddressed(thing, tagged, &address),
             ),
             (Some(s), Standing::Drifted | Standing::InSync) if s.status.is_rollback_failed() => {
-                // The stack takes no update until its rollback is continued; then the update,
-                // if the config still differs from what it rolled back to.
+                // The stack takes no update, and no change set, until its rollback is
+                // continued: the update waits for the next plan, which can list what it touches.
                 let mut a = action(
                     address.clone(),
                     Op::Update,
                     format!(
-                        "stack {} is UPDATE_ROLLBACK_FAILED: its rollback is continued, then it is updated to vibes.toml",
+                        "stack {} is UPDATE_ROLLBACK_FAILED: its rollback is continued; the next plan updates it to vibes.toml, listing what the update touches",
                         s.stack_name
                     ),
                 );
@@ -215,8 +217,6 @@ impl Cx<'_> {
                     stack_name: s.stack_name.clone(),
                     token: format!("{token}-continue"),
                 });
-                a.effects
-                    .push(update(&spec.template_body, spec.parameters.clone()));
                 a
             }
             (Some(s), _) if s.status.is_rollback_failed() => action(
@@ -398,18 +398,52 @@ impl Cx<'_> {
         else {
             return;
         };
+        let live = self
+            .observed
+            .stacks
+            .get(&spec.stack_name)
+            .map(|s| template_resources(&s.template_body))
+            .unwrap_or_default();
+        let block = |a: &mut Action, reason: String| {
+            if !self.options.include_data {
+                a.op = Op::Blocked;
+                a.reason = reason;
+                a.effects.clear();
+            }
+        };
         let changes = match &seen.outcome {
             Previewed::Unavailable(why) => {
                 a.attributes.push(Attribute::new(
                     "resources",
                     format!("(no change set: {why})"),
                 ));
+                // Unlisted, the update may lose what the stack holds: not without the opt-in.
+                let held: Vec<String> = live
+                    .iter()
+                    .filter(|r| r.holds_data())
+                    .map(|r| format!("{} ({})", r.logical_id, r.resource_type))
+                    .collect();
+                if !held.is_empty() {
+                    block(
+                        a,
+                        format!(
+                            "CloudFormation could not list what the update would do, and the stack holds data ({}); \
+                             pass --include-data to update it without the listing",
+                            held.join(", ")
+                        ),
+                    );
+                }
                 return;
             }
             Previewed::Changes(c) if c.is_empty() => {
+                let unknown = want.parameters.values().any(Option::is_none);
                 a.attributes.push(Attribute::new(
                     "resources",
-                    "no resource changes (the change set lists none)",
+                    if unknown {
+                        "no resource changes listed (values known only after apply were kept as they are)"
+                    } else {
+                        "no resource changes (the change set lists none)"
+                    },
                 ));
                 return;
             }
@@ -418,21 +452,29 @@ impl Cx<'_> {
         for c in changes {
             a.attributes.push(Attribute::new("resource", c.line()));
         }
+        // A resource the template retains on delete keeps its data when it leaves the stack.
+        let retained = |c: &ResourceChange| {
+            c.action == ChangeAction::Remove
+                && live
+                    .iter()
+                    .any(|r| r.logical_id == c.logical_id && r.retained_on_delete)
+        };
         let lost: Vec<String> = changes
             .iter()
-            .filter(|c| c.loses_data())
+            .filter(|c| c.loses_data() && !retained(c))
             .map(|c| format!("{} ({})", c.logical_id, c.resource_type))
             .collect();
-        if !lost.is_empty() && !self.options.include_data {
-            a.op = Op::Blocked;
-            a.reason = format!(
-                "the update would replace or remove {}, which {} data: a new one starts empty; \
-                 pass --include-data to update it all the same, or change the template so that it keeps {}",
-                lost.join(", "),
-                if lost.len() == 1 { "holds" } else { "hold" },
-                if lost.len() == 1 { "it" } else { "them" },
+        if !lost.is_empty() {
+            block(
+                a,
+                format!(
+                    "the update would replace or remove {}, which {} data: a new one starts empty; \
+                     pass --include-data to update it all the same, or change the template so that it keeps {}",
+                    lost.join(", "),
+                    if lost.len() == 1 { "holds" } else { "hold" },
+                    if lost.len() == 1 { "it" } else { "them" },
+                ),
             );
-            a.effects.clear();
         }
     }
 
