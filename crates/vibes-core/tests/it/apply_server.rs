@@ -233,11 +233,7 @@ async fn the_elastic_ip_stays_while_servers_come_and_go_and_a_new_server_starts_
     assert_ne!(second.instance_id, first.instance_id);
     assert_eq!(second.public_ip.as_deref(), Some(ip.as_str()));
     let calls = cloud.calls();
-    let launched = calls
-        .iter()
-        .filter(|c| c.op == "run_instance")
-        .last()
-        .unwrap();
+    let launched = calls.iter().rfind(|c| c.op == "run_instance").unwrap();
     let stopped = calls
         .iter()
         .find(|c| c.op == "terminate_instance" && c.target == first.instance_id)
