@@ -329,16 +329,18 @@ fn on_ec2_the_status_goes_to_the_compile_status_parameter_as_json() {
     assert!(out.status.success());
 
     let calls = w.calls();
-    let put = position(&calls, "aws ssm put-parameter");
-    assert!(
-        calls[put].starts_with(
-            "aws ssm put-parameter --name /tunes/compile/status --type String --overwrite"
-        ),
-        "{}",
-        calls[put]
+    let put = position(
+        &calls,
+        "aws ssm put-parameter --name /tunes/compile/status --type String --overwrite",
     );
     // The status is recorded after the volume is unmounted: a "succeeded" means the snapshot is consistent.
     assert!(position(&calls, "umount") < put && put < position(&calls, "poweroff"));
+    // The build's last count is published as it ends, however short it was: before the status.
+    let progress = position(
+        &calls,
+        "aws ssm put-parameter --name /tunes/compile/progress --type String --overwrite",
+    );
+    assert!(position(&calls, "vibes build") < progress && progress < put, "{calls:#?}");
     let status = w.status("ssm-status.json");
     assert_eq!(status["status"], "succeeded");
     assert_eq!(status["built_from"], "3f9a0c1d2e4b5a69");
