@@ -340,7 +340,10 @@ fn on_ec2_the_status_goes_to_the_compile_status_parameter_as_json() {
         &calls,
         "aws ssm put-parameter --name /tunes/compile/progress --type String --overwrite",
     );
-    assert!(position(&calls, "vibes build") < progress && progress < put, "{calls:#?}");
+    assert!(
+        position(&calls, "vibes build") < progress && progress < put,
+        "{calls:#?}"
+    );
     let status = w.status("ssm-status.json");
     assert_eq!(status["status"], "succeeded");
     assert_eq!(status["built_from"], "3f9a0c1d2e4b5a69");
