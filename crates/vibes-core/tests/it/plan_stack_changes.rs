@@ -29,6 +29,9 @@ Resources:
     Type: AWS::SNS::Topic
 ";
 
+/// A stack that holds no data.
+const NO_DATA: &str = "AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n  BucketName: {Type: String}\nResources:\n  Alerts:\n    Type: AWS::SNS::Topic\n";
+
 fn desired(template: &str, bucket: &str) -> Desired {
     let mut d = Desired::empty(PROJECT);
     d.stacks.insert(
@@ -45,12 +48,25 @@ fn desired(template: &str, bucket: &str) -> Desired {
     d
 }
 
+/// `template` with its topic swapped for a queue: an update that touches no data.
+fn with_a_queue(template: &str) -> String {
+    template.replace(
+        "  Alerts:\n    Type: AWS::SNS::Topic\n",
+        "  Queue:\n    Type: AWS::SQS::Queue\n",
+    )
+}
+
 /// A project whose one stack exists as `desired(TEMPLATE, "tunes-store-a")` makes it.
 async fn deployed() -> (tempfile::TempDir, Arc<FakeCloud>) {
+    deployed_with(TEMPLATE).await
+}
+
+/// The same, with another template.
+async fn deployed_with(template: &str) -> (tempfile::TempDir, Arc<FakeCloud>) {
     let dir = tempfile::tempdir().unwrap();
     let cloud = Arc::new(FakeCloud::new());
     cloud.set_latency("stack", Duration::from_millis(2));
-    let d = desired(TEMPLATE, "tunes-store-a");
+    let d = desired(template, "tunes-store-a");
     let ws = Workspace::new(d, dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
     let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
     let plan = ws
@@ -84,10 +100,7 @@ fn listed(plan: &Plan) -> Vec<String> {
 #[tokio::test]
 async fn a_stack_update_lists_what_it_touches_from_a_change_set_that_is_deleted_again() {
     let (dir, cloud) = deployed().await;
-    let template = TEMPLATE.replace(
-        "  Alerts:\n    Type: AWS::SNS::Topic\n",
-        "  Queue:\n    Type: AWS::SQS::Queue\n",
-    );
+    let template = with_a_queue(TEMPLATE);
     let plan = plan_of(
         &cloud,
         &dir,
@@ -178,10 +191,7 @@ async fn an_update_that_replaces_a_bucket_is_blocked_without_include_data() {
 async fn a_stack_whose_rollback_failed_is_continued_then_updated() {
     let (dir, cloud) = deployed().await;
     cloud.set_stack_status(&format!("{PROJECT}-store"), "UPDATE_ROLLBACK_FAILED");
-    let template = TEMPLATE.replace(
-        "  Alerts:\n    Type: AWS::SNS::Topic\n",
-        "  Queue:\n    Type: AWS::SQS::Queue\n",
-    );
+    let template = with_a_queue(TEMPLATE);
     let d = || desired(&template, "tunes-store-a");
     let apply = |plan: Plan, observed| {
         let (cloud, dir) = (cloud.clone(), dir.path().to_path_buf());
@@ -246,10 +256,7 @@ async fn a_stack_whose_rollback_failed_is_continued_then_updated() {
 async fn an_update_that_cannot_be_listed_is_blocked_only_where_the_stack_holds_data() {
     let (dir, cloud) = deployed().await;
     cloud.fail_always("preview_update", vibes_fake::FaultKind::Permanent);
-    let template = TEMPLATE.replace(
-        "  Alerts:\n    Type: AWS::SNS::Topic\n",
-        "  Queue:\n    Type: AWS::SQS::Queue\n",
-    );
+    let template = with_a_queue(TEMPLATE);
     let plan = plan_of(
         &cloud,
         &dir,
@@ -281,28 +288,34 @@ async fn an_update_that_cannot_be_listed_is_blocked_only_where_the_stack_holds_d
     )
     .await;
     assert_eq!(plan.find(&Address::stack("store")).unwrap().op, Op::Update);
+
+    // A stack that holds no data: the update goes on, saying it could not be listed.
+    let (dir, cloud) = deployed_with(NO_DATA).await;
+    cloud.fail_always("preview_update", vibes_fake::FaultKind::Permanent);
+    let plan = plan_of(
+        &cloud,
+        &dir,
+        desired(&with_a_queue(NO_DATA), "tunes-store-a"),
+        PlanOptions::default(),
+    )
+    .await;
+    assert_eq!(plan.find(&Address::stack("store")).unwrap().op, Op::Update);
+    assert!(
+        listed(&plan)[0].starts_with("(no change set: "),
+        "{:?}",
+        listed(&plan)
+    );
 }
 
 /// Removing a bucket the template retains on delete keeps it, with its data: not blocked.
 #[tokio::test]
 async fn removing_a_retained_bucket_is_not_blocked() {
-    let dir = tempfile::tempdir().unwrap();
-    let cloud = Arc::new(FakeCloud::new());
-    cloud.set_latency("stack", Duration::from_millis(2));
     let retained = TEMPLATE.replace(
         "    Type: AWS::S3::Bucket\n",
         "    Type: AWS::S3::Bucket\n    DeletionPolicy: Retain\n",
     );
-    let d = desired(&retained, "tunes-store-a");
-    let mut ws = Workspace::new(d, dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
-    let mut observed = ws.observe().await.unwrap();
-    let plan = ws
-        .plan(&mut observed, &PlanOptions::default())
-        .await
-        .unwrap();
-    let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
-    assert!(report.succeeded(), "{:?}", report.failures());
-    let without_bucket = "AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n  BucketName: {Type: String}\nResources:\n  Alerts:\n    Type: AWS::SNS::Topic\n";
+    let (dir, cloud) = deployed_with(&retained).await;
+    let without_bucket = NO_DATA;
     let plan = plan_of(
         &cloud,
         &dir,
