@@ -1,5 +1,9 @@
 //! The CLI's side of progress: a spinner per action in flight with its elapsed time on a
 //! terminal; plain timestamped lines otherwise (CI logs). The core only calls the trait.
+//!
+//! In plain lines an action's progress (a compile's `compile: 5,120/12,000 tracks, ETA 1h10m`,
+//! a sync's file count) is shown every message with `-v`, and otherwise once a minute at most
+//! per action: a long compile in a CI log still says how far it is, a short action adds no line.
 
 use crate::out::{errln, outln};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -10,10 +14,28 @@ use vibes_core::apply::{ApplyReport, Outcome, Reporter};
 use vibes_core::plan::{Action, Plan};
 use vibes_core::render::printable;
 
+/// How often, at most, an action's progress gets a plain line without `-v`.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(60);
+
+/// Whether an action's progress gets a plain line now: `every` after the last one shown, or
+/// after the action started when none was.
+fn progress_due(
+    shown: Option<Instant>,
+    started: Option<Instant>,
+    now: Instant,
+    every: Duration,
+) -> bool {
+    shown
+        .or(started)
+        .is_some_and(|t| now.duration_since(t) >= every)
+}
+
 pub struct TerminalReporter {
     quiet: bool,
     verbose: u8,
     started: Mutex<HashMap<usize, Instant>>,
+    /// When each action's progress last got a plain line.
+    progress_shown: Mutex<HashMap<usize, Instant>>,
     bars: Option<(MultiProgress, Mutex<HashMap<usize, ProgressBar>>)>,
     total: usize,
 }
@@ -30,6 +52,7 @@ impl TerminalReporter {
             quiet,
             verbose,
             started: Mutex::new(HashMap::new()),
+            progress_shown: Mutex::new(HashMap::new()),
             bars,
             total: plan.actions.len(),
         }
@@ -112,11 +135,20 @@ impl Reporter for TerminalReporter {
             None if self.verbose > 0 => {
                 self.line(format!("[{}/{}] {message}", index + 1, self.total))
             }
-            None => {}
+            None => {
+                let now = Instant::now();
+                let shown = self.progress_shown.lock().unwrap().get(&index).copied();
+                let started = self.started.lock().unwrap().get(&index).copied();
+                if progress_due(shown, started, now, PLAIN_PROGRESS_EVERY) {
+                    self.progress_shown.lock().unwrap().insert(index, now);
+                    self.line(format!("[{}/{}] {message}", index + 1, self.total));
+                }
+            }
         }
     }
 
     fn action_finished(&self, index: usize, action: &Action, outcome: &Outcome) {
+        self.progress_shown.lock().unwrap().remove(&index);
         let took = self
             .started
             .lock()
@@ -253,4 +285,30 @@ fn timestamp() -> String {
         (secs / 60) % 60,
         secs % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_progress_is_shown_once_a_minute_at_most_and_never_for_a_short_action() {
+        let t0 = Instant::now();
+        let every = Duration::from_secs(60);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(
+            !progress_due(None, Some(t0), at(59), every),
+            "a short action"
+        );
+        assert!(progress_due(None, Some(t0), at(60), every));
+        assert!(
+            !progress_due(Some(at(60)), Some(t0), at(100), every),
+            "just shown"
+        );
+        assert!(progress_due(Some(at(60)), Some(t0), at(120), every));
+        assert!(
+            !progress_due(None, None, at(500), every),
+            "an action not started"
+        );
+    }
 }
