@@ -5,8 +5,7 @@
 use crate::support::apply::*;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-use vibes_core::apply::{self, Outcome, RecordingReporter};
+use vibes_core::apply::Outcome;
 use vibes_core::cloud::prelude::*;
 use vibes_core::observed::ObservedInstance;
 use vibes_core::{tags, Address};
@@ -82,30 +81,12 @@ async fn interrupting_a_compile_terminates_its_worker() {
     let cloud = Arc::new(FakeCloud::new());
     cloud.set_compile(CompileBehaviour::NeverFinish);
     let (p, o) = plan(&desired, &cloud).await;
-    let cancel = CancellationToken::new();
-    let task = {
-        let (p, o, cloud, cancel) = (p.clone(), o.clone(), cloud.clone(), cancel.clone());
-        let opts = options(dir.path());
-        tokio::spawn(async move {
-            apply::apply(
-                &p,
-                cloud,
-                &o,
-                &opts,
-                Arc::new(RecordingReporter::new()),
-                cancel,
-            )
-            .await
-        })
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while workers(&cloud).is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no worker was launched"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let (task, cancel) = spawn_apply(&p, &o, &cloud, dir.path());
+    eventually(
+        || "no worker was launched".into(),
+        || !workers(&cloud).is_empty(),
+    )
+    .await;
     cancel.cancel();
     let report = tokio::time::timeout(Duration::from_secs(10), task)
         .await

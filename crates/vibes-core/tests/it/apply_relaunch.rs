@@ -8,8 +8,6 @@
 use crate::support::apply::*;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-use vibes_core::apply::{self, RecordingReporter};
 use vibes_core::observed::ObservedInstance;
 use vibes_core::{tags, Desired};
 use vibes_fake::{CompileBehaviour, FakeCloud};
@@ -48,34 +46,21 @@ async fn after_a_timed_out_and_an_interrupted_compile_the_next_apply_compiles_on
 
     // 2. The next compile is interrupted (Ctrl-C): its worker is terminated too.
     let (p, o) = plan(&desired, &cloud).await;
-    let cancel = CancellationToken::new();
-    let task = {
-        let (p, o, cloud, cancel) = (p.clone(), o.clone(), cloud.clone(), cancel.clone());
-        let opts = options(dir.path());
-        tokio::spawn(async move {
-            apply::apply(
-                &p,
-                cloud,
-                &o,
-                &opts,
-                Arc::new(RecordingReporter::new()),
-                cancel,
+    let (task, cancel) = spawn_apply(&p, &o, &cloud, dir.path());
+    eventually(
+        || {
+            format!(
+                "the second compile launched no worker of its own: {:?}",
+                launched(&cloud, "compile")
             )
-            .await
-        })
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !launched(&cloud, "compile")
-        .iter()
-        .any(|w| w.state.as_str() != "terminated")
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the second compile launched no worker of its own: {:?}",
+        },
+        || {
             launched(&cloud, "compile")
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+                .iter()
+                .any(|w| w.state.as_str() != "terminated")
+        },
+    )
+    .await;
     cancel.cancel();
     let report = tokio::time::timeout(Duration::from_secs(10), task)
         .await
@@ -190,28 +175,12 @@ async fn a_worker_is_terminated_when_the_apply_is_dropped_right_after_its_launch
     cloud.set_compile(CompileBehaviour::NeverFinish);
     cloud.set_latency("wait_instance", Duration::from_millis(500));
     let (p, o) = plan(&desired, &cloud).await;
-    let task = {
-        let (cloud, opts) = (cloud.clone(), options(dir.path()));
-        tokio::spawn(async move {
-            apply::apply(
-                &p,
-                cloud,
-                &o,
-                &opts,
-                Arc::new(RecordingReporter::new()),
-                CancellationToken::new(),
-            )
-            .await
-        })
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while launched(&cloud, "compile").is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no worker was launched"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let (task, _) = spawn_apply(&p, &o, &cloud, dir.path());
+    eventually(
+        || "no worker was launched".into(),
+        || !launched(&cloud, "compile").is_empty(),
+    )
+    .await;
     task.abort();
     let _ = task.await;
     // The guard terminates from a task of its own: give it a moment.
@@ -295,25 +264,12 @@ async fn a_worker_dropped_while_reads_do_not_know_it_yet_is_still_terminated() {
     cloud.set_compile(CompileBehaviour::NeverFinish);
     cloud.set_read_lag(Duration::from_millis(300));
     let (p, o) = plan(&desired, &cloud).await;
-    let task = {
-        let (cloud, opts) = (cloud.clone(), options(dir.path()));
-        tokio::spawn(async move {
-            apply::apply(
-                &p,
-                cloud,
-                &o,
-                &opts,
-                Arc::new(RecordingReporter::new()),
-                CancellationToken::new(),
-            )
-            .await
-        })
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while launched(&cloud, "compile").is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "no worker launched");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let (task, _) = spawn_apply(&p, &o, &cloud, dir.path());
+    eventually(
+        || "no worker was launched".into(),
+        || !launched(&cloud, "compile").is_empty(),
+    )
+    .await;
     task.abort();
     let _ = task.await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);

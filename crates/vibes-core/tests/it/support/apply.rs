@@ -258,6 +258,45 @@ pub async fn run(
     (report, reporter)
 }
 
+/// `apply` in a task of its own, for a test that acts while it runs: the task, and the token
+/// that interrupts it as Ctrl-C does.
+pub fn spawn_apply(
+    plan: &Plan,
+    observed: &Observed,
+    cloud: &Arc<FakeCloud>,
+    dir: &Path,
+) -> (tokio::task::JoinHandle<ApplyReport>, CancellationToken) {
+    let cancel = CancellationToken::new();
+    let (plan, observed, cloud, token) = (
+        plan.clone(),
+        observed.clone(),
+        cloud.clone(),
+        cancel.clone(),
+    );
+    let opts = options(dir);
+    let task = tokio::spawn(async move {
+        apply::apply(
+            &plan,
+            cloud,
+            &observed,
+            &opts,
+            Arc::new(RecordingReporter::new()),
+            token,
+        )
+        .await
+    });
+    (task, cancel)
+}
+
+/// Waits until `done` holds, looking every millisecond; fails with `what` after 10 s.
+pub async fn eventually(what: impl Fn() -> String, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "{}", what());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// A readable summary of a plan, for assertion messages.
 pub fn summary(plan: &Plan) -> String {
     plan.actions
