@@ -297,37 +297,7 @@ impl Instances for FakeCloud {
         if w.visibility.hidden(instance_id, Instant::now()) {
             return Ok(());
         }
-        let mut released = Vec::new();
-        if let Some(i) = w.instances.get_mut(instance_id) {
-            i.observed.state = "terminated".into();
-            i.worker = None;
-            // Still listed, for tests to read what it ran with.
-            released = i.observed.volumes.values().cloned().collect();
-        }
-        // Its Elastic IP is disassociated (EC2 does so when an instance terminates).
-        for a in w.addresses.values_mut() {
-            if a.instance_id.as_deref() == Some(instance_id) {
-                a.instance_id = None;
-            }
-        }
-        // Volumes not deleted with it are let go of (attached after launch, or a Spot
-        // instance's).
-        for v in released {
-            if let Some(v) = w.volumes.get_mut(&v) {
-                v.state = "available".into();
-            }
-        }
-        // Its volumes mapped at launch go with it (DeleteOnTermination).
-        let gone: Vec<String> = w
-            .deleted_with
-            .iter()
-            .filter(|(_, by)| by.as_str() == instance_id)
-            .map(|(v, _)| v.clone())
-            .collect();
-        for v in gone {
-            w.deleted_with.remove(&v);
-            w.volumes.remove(&v);
-        }
+        w.terminated(instance_id);
         Ok(())
     }
 }

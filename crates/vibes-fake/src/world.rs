@@ -310,7 +310,8 @@ impl World {
         }
 
         let mut statuses = Vec::new();
-        for i in self.instances.values_mut() {
+        let mut ended = Vec::new();
+        for (id, i) in self.instances.iter_mut() {
             if i.observed.state == InstanceState::Pending && i.running_at <= now {
                 i.observed.state = "running".into();
             }
@@ -328,37 +329,61 @@ impl World {
                     CompileBehaviour::Succeed => ("succeeded", String::new()),
                     CompileBehaviour::Fail(m) => ("failed", m.clone()),
                     CompileBehaviour::NeverFinish => continue,
-                    CompileBehaviour::SpotInterruption => {
-                        let value = serde_json::json!({ "built_from": w.built_from, "status": "interrupted", "message": "shut down from outside while compiling (exit 143)" }).to_string();
-                        statuses.push((format!("/{}/compile/status", w.project), value));
-                        i.observed.state = "terminated".into();
-                        for v in std::mem::take(&mut i.observed.volumes).values() {
-                            if let Some(v) = self.volumes.get_mut(v) {
-                                v.state = "available".into();
-                            }
-                        }
-                        i.worker = None;
-                        continue;
-                    }
+                    // The shutdown sends the boot script SIGTERM: it reports "interrupted".
+                    CompileBehaviour::SpotInterruption => (
+                        "interrupted",
+                        "shut down from outside while compiling (exit 143)".to_string(),
+                    ),
                 };
                 let value = serde_json::json!({ "built_from": w.built_from, "status": status, "message": message }).to_string();
                 statuses.push((format!("/{}/compile/status", w.project), value));
-                // The worker powers itself off: a one-time Spot instance terminates, letting
-                // go of its volumes (EC2 lists none for a terminated instance).
-                if i.spot {
-                    i.observed.state = "terminated".into();
-                    for v in std::mem::take(&mut i.observed.volumes).values() {
-                        if let Some(v) = self.volumes.get_mut(v) {
-                            v.state = "available".into();
-                        }
-                    }
+                // The worker powers itself off (or EC2 takes it back): a one-time Spot
+                // instance terminates rather than stops.
+                if i.spot || w.behaviour == CompileBehaviour::SpotInterruption {
+                    ended.push(id.clone());
                 } else {
                     i.observed.state = "stopped".into();
                 }
             }
         }
+        for id in ended {
+            self.terminated(&id);
+        }
         for (name, value) in statuses {
             self.put_param(&name, value, false, &Tags::new());
+        }
+    }
+
+    /// An instance terminates: its Elastic IP is disassociated (EC2 does so), the volumes
+    /// mapped at launch go with it (DeleteOnTermination), and the others (attached after
+    /// launch, or a Spot instance's) are let go of. It still lists them, for tests to read
+    /// what it ran with.
+    pub fn terminated(&mut self, instance_id: &str) {
+        let Some(i) = self.instances.get_mut(instance_id) else {
+            return;
+        };
+        i.observed.state = "terminated".into();
+        i.worker = None;
+        let held: Vec<String> = i.observed.volumes.values().cloned().collect();
+        for a in self.addresses.values_mut() {
+            if a.instance_id.as_deref() == Some(instance_id) {
+                a.instance_id = None;
+            }
+        }
+        for v in held {
+            if let Some(v) = self.volumes.get_mut(&v) {
+                v.state = "available".into();
+            }
+        }
+        let gone: Vec<String> = self
+            .deleted_with
+            .iter()
+            .filter(|(_, by)| by.as_str() == instance_id)
+            .map(|(v, _)| v.clone())
+            .collect();
+        for v in gone {
+            self.deleted_with.remove(&v);
+            self.volumes.remove(&v);
         }
     }
 

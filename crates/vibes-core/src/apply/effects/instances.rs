@@ -6,7 +6,7 @@ use super::launch::{launch, wait_launched};
 use super::{Context, EffectError, DATA_DEVICE};
 use crate::address::Address;
 use crate::cloud::InstanceRequest;
-use crate::plan::outputs::{ALLOCATION_ID, INSTANCE_ID, PUBLIC_IP};
+use crate::plan::outputs::{ALLOCATION_ID, INSTANCE_ID};
 use crate::plan::Effect;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -122,7 +122,6 @@ pub(super) async fn run(
             let (allocation_id, public_ip) =
                 cx.call(name, |_| cloud.allocate_address(tags)).await?;
             cx.outputs.set(address, ALLOCATION_ID, &allocation_id);
-            cx.outputs.set(address, PUBLIC_IP, &public_ip);
             cx.reporter
                 .action_progress(index, &format!("Elastic IP {public_ip} allocated"));
             Ok(())

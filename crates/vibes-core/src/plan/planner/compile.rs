@@ -99,36 +99,41 @@ impl<'a> Cx<'a> {
                 instance_id: i.instance_id.clone(),
             })
             .collect();
-        // Whether the compile runs decides which kept volume it resumes on; the rest go.
-        let resumes = self.desired.compile.is_some();
+        // A compile that runs resumes on the first kept volume (`skip` 1); the others, or all
+        // of them when none runs, are deleted.
         let delete_kept = |skip: usize| {
             kept.iter().skip(skip).map(|v| Effect::DeleteVolume {
                 volume_id: v.volume_id.clone(),
                 size_gib: v.size_gib,
             })
         };
-        let leftover_note = || {
+        // What becomes of the leftovers, for the reason.
+        let leftover_note = |skip: usize| {
+            let ids = |ids: Vec<&str>| ids.join(", ");
             let mut notes = Vec::new();
             if !leftovers.is_empty() {
                 notes.push(format!(
                     "worker {} left over from an interrupted compile is terminated",
-                    leftovers
-                        .iter()
-                        .map(|i| i.instance_id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    ids(leftovers.iter().map(|i| i.instance_id.as_str()).collect())
                 ));
             }
-            if !kept.is_empty() {
+            if let Some(v) = kept.first().filter(|_| skip == 1) {
+                notes.push(format!(
+                    "it resumes on builds volume {}, kept by an unfinished compile",
+                    v.volume_id
+                ));
+            }
+            if kept.len() > skip {
                 notes.push(format!(
                     "builds volume {} kept by an unfinished compile is deleted",
-                    kept.iter()
+                    ids(kept
+                        .iter()
+                        .skip(skip)
                         .map(|v| v.volume_id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                        .collect())
                 ));
             }
-            notes.join("; ")
+            notes
         };
         let nothing_left = leftovers.is_empty() && kept.is_empty();
         let mut a = match &self.desired.compile {
@@ -136,7 +141,7 @@ impl<'a> Cx<'a> {
                 if nothing_left {
                     return None;
                 }
-                let mut a = action(address.clone(), Op::Delete, leftover_note());
+                let mut a = action(address.clone(), Op::Delete, leftover_note(0).join("; "));
                 terminate.extend(delete_kept(0));
                 a.effects = terminate;
                 a
@@ -193,7 +198,8 @@ impl<'a> Cx<'a> {
                 match why {
                     None if nothing_left => return None,
                     None => {
-                        let mut a = action(address.clone(), Op::Delete, leftover_note());
+                        let mut a =
+                            action(address.clone(), Op::Delete, leftover_note(0).join("; "));
                         terminate.extend(delete_kept(0));
                         a.effects = terminate;
                         a
@@ -201,30 +207,11 @@ impl<'a> Cx<'a> {
                     Some(why) => {
                         // The compile resumes on the first kept volume: what an interrupted
                         // attempt built is not built again.
-                        let resume = kept.first().filter(|_| resumes);
-                        let mut reason = why;
-                        if !leftovers.is_empty() {
-                            reason = format!(
-                                "{reason}; worker {} left over from an interrupted compile is terminated",
-                                leftovers.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>().join(", ")
-                            );
-                        }
-                        if let Some(v) = resume {
-                            reason = format!(
-                                "{reason}; it resumes on builds volume {}, kept by an unfinished compile",
-                                v.volume_id
-                            );
-                        }
-                        if kept.len() > 1 {
-                            reason = format!(
-                                "{reason}; builds volume {} kept as well is deleted",
-                                kept.iter()
-                                    .skip(1)
-                                    .map(|v| v.volume_id.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            );
-                        }
+                        let resume = kept.first();
+                        let reason = std::iter::once(why)
+                            .chain(leftover_note(1))
+                            .collect::<Vec<_>>()
+                            .join("; ");
                         let mut a = action(address.clone(), Op::Run, reason);
                         terminate.extend(delete_kept(1));
                         a.effects = terminate;

@@ -67,10 +67,9 @@ pub mod outputs {
     pub const SNAPSHOT_ID: &str = "SnapshotId";
     /// Output of `image.NAME` actions: the AMI just built.
     pub const IMAGE_ID: &str = "ImageId";
-    /// Outputs of the `server` action: the server launched, and its Elastic IP.
+    /// Outputs of the `server` action: the server launched, and its Elastic IP's allocation.
     pub const INSTANCE_ID: &str = "InstanceId";
     pub const ALLOCATION_ID: &str = "AllocationId";
-    pub const PUBLIC_IP: &str = "PublicIp";
 }
 
 pub fn plan(

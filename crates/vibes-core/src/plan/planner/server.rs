@@ -134,39 +134,33 @@ impl Cx<'_> {
                 let same_type = servers
                     .first()
                     .is_some_and(|i| i.tags.get(tags::FINGERPRINT) == Some(&fp));
-                // The Elastic IP, when asked for: the project's first, or one allocated now;
-                // any other is released.
+                // The Elastic IP, when asked for: the project's first (`eips` puts the one a
+                // server holds first), or one allocated now; any other is released.
                 let new_server = Value::Output {
                     address: address.clone(),
                     output: outputs::INSTANCE_ID.into(),
                 };
-                let eip = spec.elastic_ip.then(|| match eips.first() {
-                    Some(e) => (Value::literal(&e.allocation_id), None, Some(*e)),
-                    None => {
-                        let mut tags = self.tags(&address, "elastic-ip");
-                        tags.insert("Name".into(), self.desired.project.aws_name("server"));
-                        (
-                            Value::Output {
-                                address: address.clone(),
-                                output: outputs::ALLOCATION_ID.into(),
-                            },
-                            Some(Effect::AllocateAddress { tags }),
-                            None,
-                        )
-                    }
-                });
-                let surplus = if spec.elastic_ip { 1 } else { 0 };
+                let kept_eips = usize::from(spec.elastic_ip);
                 let with_eip = |a: &mut Action, instance: Value| {
-                    if let Some((allocation_id, allocate, _)) = &eip {
-                        if let Some(allocate) = allocate {
-                            a.effects.push(allocate.clone());
-                        }
+                    if spec.elastic_ip {
+                        let allocation_id = match eips.first() {
+                            Some(e) => Value::literal(&e.allocation_id),
+                            None => {
+                                let mut tags = self.tags(&address, "elastic-ip");
+                                tags.insert("Name".into(), self.desired.project.aws_name("server"));
+                                a.effects.push(Effect::AllocateAddress { tags });
+                                Value::Output {
+                                    address: address.clone(),
+                                    output: outputs::ALLOCATION_ID.into(),
+                                }
+                            }
+                        };
                         a.effects.push(Effect::AssociateAddress {
-                            allocation_id: allocation_id.clone(),
+                            allocation_id,
                             instance_id: instance,
                         });
                     }
-                    release(a, surplus);
+                    release(a, kept_eips);
                 };
                 let mut a = match servers.first() {
                     None => {
@@ -186,9 +180,8 @@ impl Cx<'_> {
                             && servers.len() == 1 =>
                     {
                         // The server stays; its address may still change.
-                        let associated = eip
-                            .as_ref()
-                            .and_then(|(_, _, e)| *e)
+                        let associated = eips
+                            .first()
                             .is_some_and(|e| e.instance_id.as_deref() == Some(&i.instance_id));
                         let mut why = Vec::new();
                         if spec.elastic_ip && !associated {
@@ -197,11 +190,11 @@ impl Cx<'_> {
                                 None => format!("[server] elastic_ip = true: an Elastic IP is allocated for server {}", i.instance_id),
                             });
                         }
-                        if eips.len() > surplus {
+                        if eips.len() > kept_eips {
                             why.push(format!(
                                 "Elastic IP {} is released",
                                 eips.iter()
-                                    .skip(surplus)
+                                    .skip(kept_eips)
                                     .map(|e| e.public_ip.as_str())
                                     .collect::<Vec<_>>()
                                     .join(", ")
@@ -214,7 +207,7 @@ impl Cx<'_> {
                         if spec.elastic_ip && !associated {
                             with_eip(&mut a, Value::literal(&i.instance_id));
                         } else {
-                            release(&mut a, surplus);
+                            release(&mut a, kept_eips);
                         }
                         a
                     }
