@@ -42,7 +42,8 @@ pub enum Replacement {
 /// A stack update's changes as a change set listed them, or why none could be made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackChanges {
-    /// [`update_key`] of the update previewed: changes of another update are not these.
+    /// [`update_key`] of the update previewed: changes of another update, or of the same
+    /// update of a stack that has moved since, are not these.
     pub key: String,
     pub outcome: Previewed,
 }
@@ -162,10 +163,15 @@ pub fn template_resources(template: &str) -> Vec<TemplateResource> {
         .collect()
 }
 
-/// What identifies one update: its template and the parameter values it is given (`None`:
-/// the live value is kept, a value known only after apply).
-pub fn update_key(template_body: &str, parameters: &BTreeMap<String, Option<String>>) -> String {
-    crate::tags::fingerprint_of(&(template_body, parameters))
+/// What identifies one update: the stack as it was seen (`live`, a fingerprint of it), and the
+/// template and parameter values it is given (`None`: the live value is kept, a value known
+/// only after apply). A listing with this key holds while none of these moved.
+pub fn update_key(
+    live: &str,
+    template_body: &str,
+    parameters: &BTreeMap<String, Option<String>>,
+) -> String {
+    crate::tags::fingerprint_of(&(live, template_body, parameters))
 }
 
 #[cfg(test)]

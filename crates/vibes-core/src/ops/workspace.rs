@@ -18,6 +18,10 @@ pub struct Workspace {
     /// Observing for `vibes destroy`: the sources bucket is listed even when the config has
     /// no `[sources]`, so the plan can say what it keeps or deletes.
     pub destroy: bool,
+    /// The stack updates listed so far, by stack: an apply looks twice (before and under the
+    /// lock), and a listing whose key still matches (same stack as seen, same update) is not
+    /// made again. Only listings CloudFormation made are kept, not refusals.
+    listed: std::sync::Mutex<std::collections::BTreeMap<String, StackChanges>>,
 }
 
 /// The sources bucket's name as last seen, kept beside the hash cache, so that the bucket can be
@@ -41,6 +45,7 @@ impl Workspace {
             base_dir,
             cloud,
             destroy: false,
+            listed: Default::default(),
         }
     }
 
@@ -112,6 +117,12 @@ impl Workspace {
         observed: &mut Observed,
         options: &PlanOptions,
     ) -> Result<Plan, OpsError> {
+        for (stack, changes) in self.listed.lock().expect("listed lock").iter() {
+            observed
+                .stack_changes
+                .entry(stack.clone())
+                .or_insert_with(|| changes.clone());
+        }
         let first = crate::plan::plan(&self.desired, observed, options).map_err(OpsError::Plan)?;
         let wanted = crate::plan::stack_previews_wanted(&self.desired, observed, options, &first);
         if wanted.is_empty() {
@@ -132,6 +143,13 @@ impl Workspace {
             )
         }))
         .await;
+        let mut listed = self.listed.lock().expect("listed lock");
+        for (stack, changes) in &previewed {
+            if matches!(changes.outcome, Previewed::Changes(_)) {
+                listed.insert(stack.clone(), changes.clone());
+            }
+        }
+        drop(listed);
         observed.stack_changes.extend(previewed);
         crate::plan::plan(&self.desired, observed, options).map_err(OpsError::Plan)
     }

@@ -327,3 +327,28 @@ async fn removing_a_retained_bucket_is_not_blocked() {
     assert_eq!(a.op, Op::Update, "{}", a.reason);
     assert_eq!(listed(&plan), ["- Store (AWS::S3::Bucket): remove"]);
 }
+
+/// An apply looks twice (before the lock and under it): the second look reuses the listing
+/// while the stack and the update are as they were, and lists again once the stack moved.
+#[tokio::test]
+async fn a_listing_is_made_once_per_stack_as_seen() {
+    let (dir, cloud) = deployed().await;
+    let mut ws = Workspace::new(
+        desired(&with_a_queue(TEMPLATE), "tunes-store-a"),
+        dir.path().into(),
+        cloud.clone() as Arc<dyn Cloud>,
+    );
+    let first = ws.observe_and_plan(&PlanOptions::default()).await.unwrap();
+    let again = ws.observe_and_plan(&PlanOptions::default()).await.unwrap();
+    assert_eq!(
+        cloud.count("preview_update"),
+        1,
+        "the second look lists nothing again"
+    );
+    assert_eq!(listed(&again), listed(&first));
+    // The stack moved (another update, its tags, its status): its listing is made again.
+    cloud.set_stack_status(&format!("{PROJECT}-store"), "UPDATE_ROLLBACK_COMPLETE");
+    let moved = ws.observe_and_plan(&PlanOptions::default()).await.unwrap();
+    assert_eq!(cloud.count("preview_update"), 2);
+    assert_eq!(listed(&moved), listed(&first));
+}

@@ -378,7 +378,11 @@ impl Cx<'_> {
             .map(|(k, v)| (k.clone(), self.resolve_now(v)))
             .collect();
         StackPreviewRequest {
-            key: update_key(&spec.template_body, &parameters),
+            key: update_key(
+                &seen(self.observed.stacks.get(&spec.stack_name)),
+                &spec.template_body,
+                &parameters,
+            ),
             stack_name: spec.stack_name.clone(),
             template_body: spec.template_body.clone(),
             parameters,
