@@ -158,6 +158,9 @@ impl Failure {
         if ALREADY_EXISTS_CODES.contains(&code) || (code == "EntityAlreadyExists") {
             return CloudError::AlreadyExists { operation, what };
         }
+        if code == "VolumeInUse" {
+            return CloudError::InUse { operation, what };
+        }
         if NOT_FOUND_CODES.contains(&code)
             || is_missing_stack(code, &message)
             || self.status == Some(404)

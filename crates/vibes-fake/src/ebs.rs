@@ -101,7 +101,7 @@ impl Volumes for FakeCloud {
     }
 
     /// EC2 DeleteVolume: only an `available` volume may be deleted; one attached to an instance
-    /// not terminated is refused with `VolumeInUse`. Already gone is not an error.
+    /// not terminated is refused with [`CloudError::InUse`] (EC2's `VolumeInUse`). Already gone is not an error.
     async fn delete_volume(&self, volume_id: &str) -> CloudResult<()> {
         let _s = self.enter("delete_volume", volume_id).await?;
         let mut w = self.world();
@@ -114,10 +114,10 @@ impl Volumes for FakeCloud {
             })
             .map(|(id, _)| id.clone());
         if let Some(holder) = holder {
-            return Err(CloudError::permanent(
-                "delete_volume",
-                format!("VolumeInUse: {volume_id} is attached to {holder}"),
-            ));
+            return Err(CloudError::InUse {
+                operation: "delete_volume".into(),
+                what: format!("{volume_id} (attached to {holder})"),
+            });
         }
         w.volumes.remove(volume_id);
         w.deleted_with.remove(volume_id);

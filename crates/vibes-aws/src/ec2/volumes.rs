@@ -119,7 +119,7 @@ impl Volumes for AwsCloud {
     }
 
     /// DeleteVolume: a volume already gone is done; EC2 refuses one attached to an instance
-    /// (`VolumeInUse`), which is passed on as it is.
+    /// (`VolumeInUse`): [`CloudError::InUse`].
     async fn delete_volume(&self, volume_id: &str) -> CloudResult<()> {
         match self.ec2.delete_volume().volume_id(volume_id).send().await {
             Ok(_) => Ok(()),

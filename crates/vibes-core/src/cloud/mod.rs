@@ -41,6 +41,10 @@ pub enum CloudError {
     AlreadyExists { operation: String, what: String },
     #[error("{operation}: {what} not found")]
     NotFound { operation: String, what: String },
+    /// The thing is held by another (EC2's `VolumeInUse`: a volume still attached, as it is
+    /// for a moment after its instance terminated): worth trying again once it is let go.
+    #[error("{operation}: {what} is in use")]
+    InUse { operation: String, what: String },
     /// A wait ran out of time.
     #[error("{operation}: gave up after {seconds} s waiting for {what}")]
     Timeout {
@@ -250,7 +254,7 @@ pub trait Volumes: Send + Sync {
     async fn delete_snapshot(&self, snapshot_id: &str) -> CloudResult<()>;
     /// Delete a volume no instance holds (a standing builds volume of an earlier vibes, once
     /// its builds are in a snapshot). A volume already gone is not an error; one attached to an
-    /// instance is refused (EC2's `VolumeInUse`), as a permanent error.
+    /// instance is refused with [`CloudError::InUse`].
     async fn delete_volume(&self, volume_id: &str) -> CloudResult<()>;
 }
 

@@ -112,6 +112,9 @@ pub async fn a_volume_is_attached_once(s: &Subject) {
         .await
         .unwrap_err();
     assert!(matches!(missing, CloudError::NotFound { .. }), "{missing}");
+    // Attached, it is not deleted: EC2's VolumeInUse, for the caller to try again later.
+    let held = cloud.delete_volume(&volume).await.unwrap_err();
+    assert!(matches!(held, CloudError::InUse { .. }), "{held}");
 
     // Once the worker is gone the volume is free for the next one.
     cloud.terminate_instance(&worker).await.unwrap();

@@ -126,9 +126,7 @@ async fn delete_when_free(cx: &Context, volume_id: &str) -> Result<(), EffectErr
     loop {
         match cx.retrier.run(|_| cloud.delete_volume(volume_id)).await {
             Ok(()) | Err(CloudError::NotFound { .. }) => return Ok(()),
-            Err(CloudError::Permanent { message, .. })
-                if message.contains("VolumeInUse") && tokio::time::Instant::now() < deadline =>
-            {
+            Err(CloudError::InUse { .. }) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
