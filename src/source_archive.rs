@@ -245,6 +245,7 @@ mod tests {
                 recipe_hash: String::new(),
                 parameter: "/tunes/ami/worker".into(),
                 keep: 1,
+                arch: Default::default(),
             },
         );
         add_to(&mut desired);

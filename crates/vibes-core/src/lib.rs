@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod apply;
+pub mod arch;
 pub mod bounded;
 pub mod bucket_manifest;
 pub mod cloud;

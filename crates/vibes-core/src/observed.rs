@@ -86,6 +86,9 @@ pub struct ObservedImage {
     /// RFC 3339, as EC2 reports it; sorts by time.
     pub created: String,
     pub tags: Tags,
+    /// What EC2 says the image runs on; `None` for an architecture vibes does not build for.
+    #[serde(default)]
+    pub architecture: Option<crate::arch::Arch>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

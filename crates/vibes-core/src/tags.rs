@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 pub const PROJECT: &str = "vibes:project";
 pub const ADDRESS: &str = "vibes:address";
 pub const FINGERPRINT: &str = "vibes:fingerprint";
+/// On an image: the architecture vibes asked its build for (the recipe's `arch` variable). An
+/// image registered for another one shows a recipe that ignores the variable.
+pub const ARCH: &str = "vibes:arch";
 /// The fingerprint of a resource vibes adopted as it found it (a key pair made by hand): not
 /// made from a spec, so kept as it is until replaced on request (`--replace ADDR`).
 pub const ADOPTED: &str = "adopted";

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
+use vibes_core::arch::Arch;
 use vibes_core::cloud::Instances;
 use vibes_core::cloud::{CloudError, CloudResult, InstanceRequest};
 use vibes_core::observed::{ObservedInstance, ObservedVolume};
@@ -71,6 +72,21 @@ impl Instances for FakeCloud {
         };
         let parameters = launch_parameters(req);
         let mut w = self.world();
+        // EC2 launches an image only on an instance type of its architecture.
+        let image_arch = w.images.get(&req.image_id).and_then(|i| i.architecture);
+        if let (Some(image), Some(runs)) = (image_arch, Arch::of_instance_type(&req.instance_type))
+        {
+            if image != runs {
+                return Err(CloudError::permanent(
+                    "run_instance",
+                    format!(
+                        "InvalidParameterValue: The architecture '{runs}' of the specified instance type does not match \
+                         the architecture '{image}' of the specified AMI. Specify an instance type and an AMI that have \
+                         matching architectures, and try again."
+                    ),
+                ));
+            }
+        }
         match w.instance_tokens.claim(&req.client_token, &parameters) {
             Claim::New => {}
             Claim::Repeat(id) => {

@@ -44,6 +44,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
+use vibes_core::arch::Arch;
 use vibes_core::cloud::{CloudError, CloudResult};
 use vibes_core::observed::{ObservedImage, ObservedInstance, ObservedObject};
 use vibes_core::tags::{self, Tags};
@@ -117,9 +118,18 @@ impl FakeCloud {
                 state: "available".into(),
                 created,
                 tags,
+                architecture: None,
             },
         );
         image_id
+    }
+    /// An image registered outside vibes for `arch`, carrying `tags`.
+    pub fn add_image_for(&self, name: &str, tags: Tags, arch: Arch) -> String {
+        let id = self.add_image(name, tags);
+        if let Some(i) = self.world().images.get_mut(&id) {
+            i.architecture = Some(arch);
+        }
+        id
     }
     /// A stack left in `status` by failures the fake does not play (an update whose rollback
     /// failed: `UPDATE_ROLLBACK_FAILED`).
@@ -127,6 +137,10 @@ impl FakeCloud {
         if let Some(s) = self.world().stacks.get_mut(stack_name) {
             s.status = status.into();
         }
+    }
+    /// Every bucket's name.
+    pub fn buckets(&self) -> Vec<String> {
+        self.world().buckets.keys().cloned().collect()
     }
     /// A bucket made outside vibes.
     pub fn add_bucket(&self, bucket: &str) {
@@ -167,6 +181,10 @@ impl FakeCloud {
             .get(instance_id)
             .map(|i| i.volumes.clone())
             .unwrap_or_default()
+    }
+    /// How many objects `bucket` holds (0 when there is no such bucket).
+    pub fn object_count(&self, bucket: &str) -> usize {
+        self.world().buckets.get(bucket).map_or(0, |b| b.len())
     }
     pub fn object(&self, bucket: &str, key: &str) -> Option<ObservedObject> {
         self.world()

@@ -83,6 +83,15 @@ impl Objects for FakeCloud {
             .ok_or_else(|| not_found("delete_bucket", format!("bucket {bucket}")))
     }
 
+    async fn empty_bucket(&self, bucket: &str) -> CloudResult<()> {
+        let _s = self.enter("empty_bucket", bucket).await?;
+        self.world()
+            .buckets
+            .get_mut(bucket)
+            .map(|b| b.clear())
+            .ok_or_else(|| not_found("empty_bucket", format!("bucket {bucket}")))
+    }
+
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> CloudResult<()> {
         let _s = self.enter("delete_objects", bucket).await?;
         if keys.len() > 1000 {

@@ -246,7 +246,29 @@ impl World {
                 continue;
             }
             let s = self.stacks.get_mut(&name).expect("listed");
-            let (_, status, outputs) = s.settles.take().expect("due");
+            let (_, mut status, outputs) = s.settles.take().expect("due");
+            if status == "DELETE_COMPLETE" {
+                // CloudFormation deletes a bucket only when it is empty: "You can only delete
+                // empty buckets. Deletion fails for buckets that have contents."
+                // (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-s3-bucket.html)
+                // The sources bucket is kept (DeletionPolicy: Retain); the artifacts bucket goes.
+                let artifacts = s.outputs.get(outputs::ARTIFACTS_BUCKET).cloned();
+                match artifacts.as_ref().and_then(|b| self.buckets.get(b)) {
+                    Some(objects) if !objects.is_empty() => {
+                        status = "DELETE_FAILED".into();
+                        s.reason = Some(format!(
+                            "The following resource(s) failed to delete: [ArtifactsBucket]. \
+                             ArtifactsBucket: The bucket you tried to delete is not empty ({})",
+                            artifacts.unwrap_or_default()
+                        ));
+                    }
+                    Some(_) => {
+                        self.buckets.remove(&artifacts.unwrap_or_default());
+                    }
+                    None => {}
+                }
+            }
+            let s = self.stacks.get_mut(&name).expect("listed");
             let ok = status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE";
             s.status = status;
             if ok {
@@ -297,6 +319,8 @@ impl World {
                         state: "available".into(),
                         created,
                         tags: b.req.tags.clone(),
+                        // Packer builds for the recipe's `arch` variable (PKR_VAR_arch).
+                        architecture: Some(b.req.arch),
                     },
                 );
             }

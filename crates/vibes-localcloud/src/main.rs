@@ -21,8 +21,12 @@ mod buildspec;
 mod codebuild;
 mod ebs;
 mod instances;
+#[cfg_attr(not(test), allow(dead_code))]
+// booted by its tests; the instance runner moves onto it next
+mod machine;
 mod packer;
 mod proxy;
+mod refusals;
 mod s3_reads;
 mod stacks;
 mod tags;

@@ -98,16 +98,26 @@ fn build(args: &[String]) -> Result<(), String> {
         .and_then(|n| n.to_str())
         .map(|n| n.trim_end_matches(".pkr.hcl").to_string())
         .unwrap_or_else(|| "image".into());
+    // As Packer sets a variable: `-var`, else PKR_VAR_<name>, else the recipe's default.
+    let arch = vars
+        .get("arch")
+        .cloned()
+        .or_else(|| std::env::var("PKR_VAR_arch").ok())
+        .unwrap_or_else(|| RECIPE_DEFAULT_ARCH.into());
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let ami = rt.block_on(register(&project, &image, tags))?;
+    let ami = rt.block_on(register(&project, &image, &arch, tags))?;
     let region = std::env::var("AWS_REGION").unwrap_or_default();
     println!("==> Builds finished. The artifacts of successful builds are:\n--> amazon-ebs.{image}: AMIs were created:\n{region}: {ami}");
     Ok(())
 }
 
+/// The `arch` variable's default in packer/*.pkr.hcl.
+const RECIPE_DEFAULT_ARCH: &str = "arm64";
+
 async fn register(
     project: &str,
     image: &str,
+    arch: &str,
     mut tags: BTreeMap<String, String>,
 ) -> Result<String, String> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
@@ -126,6 +136,7 @@ async fn register(
         .name(format!("{project}-{image}-{stamp}"))
         .description(format!("vibes {image} image ({project})"))
         .root_device_name("/dev/xvda")
+        .architecture(arch.into())
         .send()
         .await
         .map_err(|e| format!("RegisterImage: {e:?}"))?;

@@ -5,6 +5,7 @@
 use crate::aws_wire;
 use crate::codebuild;
 use crate::instances::{self, LaunchTemplateRef};
+use crate::refusals;
 use crate::s3_reads;
 use crate::stacks;
 use crate::world::World;
@@ -89,6 +90,14 @@ async fn handle(
     } else {
         BTreeMap::new()
     };
+    if query {
+        let action = params.get("Action").map(String::as_str).unwrap_or_default();
+        if let Some(r) =
+            refusals::before(&world, service.as_deref().unwrap_or(""), action, &params).await
+        {
+            return Ok(answer(r.status, "text/xml", r.body));
+        }
+    }
     let uri = format!(
         "{}{}",
         world.settings.moto,

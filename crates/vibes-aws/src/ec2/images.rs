@@ -12,6 +12,7 @@ use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType, Sta
 use aws_sdk_ec2::types::Filter;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use vibes_core::arch::Arch;
 use vibes_core::cloud::{
     image_build_env, BuildOutcome, CloudError, CloudResult, ImageBuildRequest, Images, Volumes,
 };
@@ -40,6 +41,7 @@ impl Images for AwsCloud {
             env(image_build_env::RECIPE_PREFIX, &req.recipe_prefix)?,
             env(image_build_env::RECIPE, &req.recipe)?,
             env(image_build_env::TAGS, tags)?,
+            env(image_build_env::ARCH, req.arch.as_str())?,
         ];
         let out = self
             .codebuild
@@ -207,6 +209,7 @@ pub(crate) fn image_of(i: &aws_sdk_ec2::types::Image) -> ObservedImage {
             .into(),
         created: i.creation_date().unwrap_or_default().into(),
         tags: tags_of(i.tags()),
+        architecture: i.architecture().and_then(|a| Arch::parse(a.as_str())),
     }
 }
 

@@ -40,8 +40,15 @@ use vibes_core::apply::launch::VISIBILITY_GRACE;
 use vibes_core::cloud::{CloudError, CloudResult, InstanceRequest, Instances};
 use vibes_core::observed::ObservedInstance;
 
+/// The launch template's newest version. CloudFormation writes a new version of the template on
+/// each stack update and leaves the default version where it was (the first), so `$Default` would
+/// launch the template as the stack was first created. vibes' launch templates belong to its
+/// stacks, which write every version, so the newest is the one the stack describes now.
+/// <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/manage-launch-template-versions.html>
+const LAUNCH_TEMPLATE_VERSION: &str = "$Latest";
+
 fn launch_template(name_or_id: &str) -> LaunchTemplateSpecification {
-    let b = LaunchTemplateSpecification::builder().version("$Default");
+    let b = LaunchTemplateSpecification::builder().version(LAUNCH_TEMPLATE_VERSION);
     if name_or_id.starts_with("lt-") {
         b.launch_template_id(name_or_id).build()
     } else {

@@ -170,9 +170,21 @@ impl Objects for AwsCloud {
         self.delete_keys(bucket, keys).await
     }
 
-    /// Empties the (versioned) bucket — every object version and every delete marker, listed
-    /// first and then deleted a thousand at a time — and deletes it.
+    /// Empties the (versioned) bucket and deletes it.
     async fn delete_bucket(&self, bucket: &str) -> CloudResult<()> {
+        self.empty_bucket(bucket).await?;
+        self.s3
+            .delete_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| cloud_err("DeleteBucket", &format!("s3://{bucket}"), e))?;
+        Ok(())
+    }
+
+    /// Every object version and every delete marker, listed first and then deleted a thousand
+    /// at a time.
+    async fn empty_bucket(&self, bucket: &str) -> CloudResult<()> {
         let what = format!("s3://{bucket}");
         let mut versions: Vec<(String, Option<String>)> = Vec::new();
         // ListObjectVersions has no paginator in the SDK: its pages continue from a key and
@@ -223,14 +235,7 @@ impl Objects for AwsCloud {
                 break;
             }
         }
-        self.delete_keys(bucket, versions).await?;
-        self.s3
-            .delete_bucket()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(|e| cloud_err("DeleteBucket", &what, e))?;
-        Ok(())
+        self.delete_keys(bucket, versions).await
     }
 }
 

@@ -277,6 +277,7 @@ async fn an_image_build_starts_with_its_recipe_and_tags_and_is_waited_for() {
         recipe_prefix: "recipes/worker/abc123/".into(),
         recipe: "worker.pkr.hcl".into(),
         tags: tags("cb", "image.worker"),
+        arch: vibes_core::arch::Arch::X86_64,
         token: "cb-image-worker-abc123".into(),
     };
     let build_id = aws.start_image_build(&req).await.unwrap();
@@ -293,4 +294,75 @@ async fn an_image_build_starts_with_its_recipe_and_tags_and_is_waited_for() {
         .await
         .unwrap();
     assert_eq!(builds.builds()[0].project_name(), Some("cb-images"));
+}
+
+/// A launch template as a stack makes it, its key named by a parameter (any field of the
+/// template would show the version; the key is one moto carries onto the instance).
+const TEMPLATED_LAUNCH: &str = r#"
+Parameters:
+  Key:
+    Type: String
+Resources:
+  Worker:
+    Type: AWS::EC2::LaunchTemplate
+    Properties:
+      LaunchTemplateName: lt-versions-worker
+      LaunchTemplateData:
+        InstanceType: t3.micro
+        KeyName: !Ref Key
+Outputs:
+  WorkerLaunchTemplate:
+    Value: !Ref Worker
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_launch_uses_the_template_as_the_last_stack_update_left_it() {
+    // CloudFormation updates a launch template by adding a version and leaving the default
+    // version as it was: a launch by `$Default` would ignore every change since the first create.
+    let moto = Moto::start();
+    let aws = cloud(&moto).await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk(&moto).await);
+    let stack = |key: &str, token: &str| vibes_core::cloud::StackRequest {
+        stack_name: "lt-versions-main".into(),
+        template_body: TEMPLATED_LAUNCH.into(),
+        parameters: [("Key".to_string(), key.to_string())].into(),
+        tags: tags("lt-versions", "stack.main"),
+        token: token.into(),
+    };
+    aws.create_stack(&stack("first-key", "create"))
+        .await
+        .unwrap();
+    aws.wait_stack("lt-versions-main", WAIT).await.unwrap();
+    aws.update_stack(&stack("second-key", "update"))
+        .await
+        .unwrap();
+    let updated = aws.wait_stack("lt-versions-main", WAIT).await.unwrap();
+    let template = updated.outputs["WorkerLaunchTemplate"].clone();
+
+    let worker = aws
+        .run_instance(&InstanceRequest {
+            launch_template: template,
+            image_id: some_ami(&ec2).await,
+            instance_type: "t3.micro".into(),
+            tags: tags("lt-versions", "compile"),
+            client_token: "lt-versions-compile".into(),
+            volumes: Default::default(),
+            empty_volumes: Default::default(),
+            spot: false,
+        })
+        .await
+        .unwrap();
+    let seen = ec2
+        .describe_instances()
+        .instance_ids(&worker)
+        .send()
+        .await
+        .unwrap();
+    let instance = &seen.reservations()[0].instances()[0];
+    assert_eq!(
+        instance.key_name(),
+        Some("second-key"),
+        "the worker was launched from the launch template's first version, not the one the \
+         stack update wrote ($Default instead of $Latest)"
+    );
 }

@@ -204,6 +204,10 @@ pub trait Objects: Send + Sync {
     /// Delete every version and delete marker in `bucket` (the sources bucket is versioned),
     /// then the bucket. `NotFound` when there is no such bucket.
     async fn delete_bucket(&self, bucket: &str) -> CloudResult<()>;
+    /// Delete every object version and delete marker in `bucket` and keep the bucket: what a
+    /// stack's own bucket needs before the stack is deleted, since CloudFormation deletes only
+    /// an empty bucket. `NotFound` when there is no such bucket.
+    async fn empty_bucket(&self, bucket: &str) -> CloudResult<()>;
     /// Record the bucket's manifest after a sync ([`crate::bucket_manifest`]): `uploaded` are
     /// the objects this sync wrote (size and SHA-256 as scanned); the manifest covers the whole
     /// bucket, with each object's ETag, so later reads need no per-object call. The default

@@ -53,7 +53,9 @@ pub mod image_build_env {
     pub const RECIPE: &str = "VIBES_RECIPE";
     /// A JSON object: the tags the image must carry, for vibes to find it by.
     pub const TAGS: &str = "VIBES_TAGS";
-    pub const ALL: [&str; 4] = [RECIPE_BUCKET, RECIPE_PREFIX, RECIPE, TAGS];
+    /// The architecture to build for: Packer sets the recipe's `arch` variable from it.
+    pub const ARCH: &str = "PKR_VAR_arch";
+    pub const ALL: [&str; 5] = [RECIPE_BUCKET, RECIPE_PREFIX, RECIPE, TAGS, ARCH];
 }
 
 /// A CodeBuild build of a Packer recipe.
@@ -66,6 +68,8 @@ pub struct ImageBuildRequest {
     pub recipe: String,
     /// Passed to the build as environment: the tags the image must carry.
     pub tags: Tags,
+    /// What the image is built for (the recipe's `arch` variable).
+    pub arch: crate::arch::Arch,
     pub token: String,
 }
 

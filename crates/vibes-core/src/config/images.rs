@@ -8,7 +8,8 @@ use super::files::PathFault;
 use super::names;
 use super::raw::{RawImage, Span};
 use super::resolve::{Resolver, DEFAULT_IMAGE_KEEP};
-use crate::model::{Desired, ImageSpec, Project};
+use crate::arch::Arch;
+use crate::model::{ArchChoice, ArchSource, Desired, ImageSpec, Project};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -46,6 +47,7 @@ impl Resolver<'_> {
             Some(recipe) => self.own_recipe(name, recipe, &raw.files),
             None => self.built_in_recipe(name, &raw.files),
         };
+        let arch = raw.arch.as_ref().and_then(|a| self.arch(a));
         let RecipeFiles {
             recipe,
             files,
@@ -70,8 +72,31 @@ impl Resolver<'_> {
                 built_in,
                 parameter,
                 keep,
+                // Settled once the sections that launch images are read ([`image_arches`]).
+                arch: ArchChoice {
+                    arch: arch.unwrap_or(Arch::RECIPE_DEFAULT),
+                    from: if arch.is_some() {
+                        ArchSource::Config
+                    } else {
+                        ArchSource::RecipeDefault
+                    },
+                },
             },
         ))
+    }
+
+    fn arch(&mut self, raw: &Spanned<String>) -> Option<Arch> {
+        let arch = Arch::parse(raw.get_ref());
+        if arch.is_none() {
+            self.fault(
+                FaultKind::InvalidValue,
+                raw.span(),
+                format!("`{}` is not an architecture vibes builds images for", raw.get_ref()),
+                "arm64 or x86_64",
+            )
+            .set_help("arch = \"arm64\" (AWS Graviton types: c7g, t4g, …) or arch = \"x86_64\" (c7a, c7i, t3, …); without it, the image is built for the instance type that launches it");
+        }
+        arch
     }
 
     /// A recipe under the config's directory, its `files`, and the plugin requirements the image
@@ -215,4 +240,42 @@ pub fn add_engine_source(desired: &mut Desired, source_sha256: &str) -> bool {
     );
     worker.recipe_hash = recipe_hash(&worker.files);
     true
+}
+
+/// Each image not given an `arch` is built for the instance type that launches it: the worker
+/// image for `[compile] instance_type`, the server image for `[server]`'s. The config reader calls
+/// it once every section is read; a desired state made by hand calls it the same way.
+pub fn image_arches(desired: &mut Desired) {
+    let launchers = [
+        (
+            WORKER_IMAGE,
+            "[compile]",
+            desired.compile.as_ref().map(|c| c.instance_type.clone()),
+        ),
+        (
+            "server",
+            "[server]",
+            desired.server.as_ref().map(|s| s.instance_type.clone()),
+        ),
+    ];
+    for (image, section, instance_type) in launchers {
+        let Some(spec) = desired.images.get_mut(image) else {
+            continue;
+        };
+        if spec.arch.from != ArchSource::RecipeDefault {
+            continue;
+        }
+        let Some(instance_type) = instance_type else {
+            continue;
+        };
+        if let Some(arch) = Arch::of_instance_type(&instance_type) {
+            spec.arch = ArchChoice {
+                arch,
+                from: ArchSource::InstanceType {
+                    section,
+                    instance_type,
+                },
+            };
+        }
+    }
 }

@@ -86,6 +86,7 @@ pub struct RawImage {
     pub recipe: Option<Spanned<String>>,
     pub files: Vec<Spanned<String>>,
     pub keep: Option<Spanned<i64>>,
+    pub arch: Option<Spanned<String>>,
 }
 
 #[derive(Debug)]

@@ -270,6 +270,7 @@ impl Reader<'_> {
             recipe: None,
             files: Vec::new(),
             keep: None,
+            arch: None,
         };
         let name = i.name.get_ref();
         if !t.iter().any(|f| f.key == "recipe") && !builtin::IMAGES.contains(&name.as_str()) {
@@ -292,7 +293,8 @@ impl Reader<'_> {
                 "recipe" => i.recipe = self.string(f),
                 "files" => i.files = self.strings(f),
                 "keep" => i.keep = self.integer(f),
-                _ => self.unknown(f, &section, &["recipe", "files", "keep"]),
+                "arch" => i.arch = self.string(f),
+                _ => self.unknown(f, &section, &["recipe", "files", "keep", "arch"]),
             }
         }
         i

@@ -24,8 +24,13 @@ pub const DEFAULT_SECONDS_PER_TRACK: f64 = 3.0;
 pub const COMPILE_OVERHEAD_MINUTES: f64 = 8.0;
 /// An image build: CodeBuild running Packer, and the instance Packer builds on.
 pub const IMAGE_BUILD_MINUTES: f64 = 15.0;
-/// The instance Packer builds images on.
-const IMAGE_BUILDER: &str = "t4g.small";
+/// The instance Packer builds an image on, of the image's architecture (the recipes' defaults).
+fn image_builder(arch: crate::arch::Arch) -> &'static str {
+    match arch {
+        crate::arch::Arch::Arm64 => "t4g.small",
+        crate::arch::Arch::X86_64 => "t3.small",
+    }
+}
 
 const GIB: f64 = (1u64 << 30) as f64;
 
@@ -143,13 +148,14 @@ fn one_off(
                 why,
             ))
         }
-        Effect::BuildImage { .. } => {
+        Effect::BuildImage { arch, .. } => {
+            let builder = image_builder(*arch);
             let usd = prices.codebuild_minute * IMAGE_BUILD_MINUTES
-                + prices.hourly(IMAGE_BUILDER).unwrap_or(0.0) * IMAGE_BUILD_MINUTES / 60.0;
+                + prices.hourly(builder).unwrap_or(0.0) * IMAGE_BUILD_MINUTES / 60.0;
             Some((
                 Some(usd),
                 format!(
-                    "~{} of CodeBuild and of a {IMAGE_BUILDER} for Packer",
+                    "~{} of CodeBuild and of a {builder} for Packer",
                     minutes_text(IMAGE_BUILD_MINUTES)
                 ),
             ))

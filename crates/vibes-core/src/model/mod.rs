@@ -3,6 +3,7 @@
 //! read by the loader and are carried as values.
 
 use crate::address::Address;
+pub use crate::arch::Arch;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -177,6 +178,57 @@ pub struct ImageSpec {
     pub parameter: String,
     /// How many images of this recipe to keep (the newest first). At least 1.
     pub keep: u32,
+    /// What the image is built for (the recipe's `arch` variable), and why.
+    pub arch: ArchChoice,
+}
+
+/// An image's architecture and where it comes from: EC2 launches an image only on an instance
+/// type of its architecture, so an image is built for the type that launches it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ArchChoice {
+    pub arch: Arch,
+    pub from: ArchSource,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub enum ArchSource {
+    /// `[images.NAME] arch`.
+    Config,
+    /// The instance type of the section that launches the image (`[compile]` for the worker,
+    /// `[server]` for the server).
+    InstanceType {
+        section: &'static str,
+        instance_type: String,
+    },
+    /// Nothing in the config launches the image: the recipe's default.
+    RecipeDefault,
+}
+
+/// The recipe's default, until the sections that launch the image are known.
+impl Default for ArchChoice {
+    fn default() -> Self {
+        ArchChoice {
+            arch: Arch::RECIPE_DEFAULT,
+            from: ArchSource::RecipeDefault,
+        }
+    }
+}
+
+impl ArchChoice {
+    /// As a plan shows it: `x86_64 (the [compile] instance type c7a.large)`.
+    pub fn shown(&self) -> String {
+        match &self.from {
+            ArchSource::Config => format!("{} (arch in the config)", self.arch),
+            ArchSource::InstanceType {
+                section,
+                instance_type,
+            } => format!(
+                "{} (the {section} instance type {instance_type})",
+                self.arch
+            ),
+            ArchSource::RecipeDefault => format!("{} (the recipe's default)", self.arch),
+        }
+    }
 }
 
 impl ImageSpec {

@@ -153,6 +153,11 @@ pub enum Effect {
     DeleteStack {
         stack_name: String,
         token: String,
+        /// Buckets the stack made that vibes filled (the image recipes in the artifacts
+        /// bucket), emptied first: CloudFormation deletes only an empty bucket, and the stack's
+        /// delete would otherwise end in DELETE_FAILED.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        empties: Vec<String>,
     },
     /// Continue a failed rollback (`UPDATE_ROLLBACK_FAILED`), so that the stack takes
     /// updates again.
@@ -177,6 +182,9 @@ pub enum Effect {
         artifacts_bucket: Value,
         codebuild_project: Value,
         tags: Tags,
+        /// What the image is built for (the recipe's `arch` variable).
+        #[serde(default)]
+        arch: crate::arch::Arch,
         /// `--replace image.NAME`: the image built from this same recipe that this build
         /// replaces. Part of the build's idempotency token, so that CodeBuild starts a new build
         /// rather than answering with the one that made it.

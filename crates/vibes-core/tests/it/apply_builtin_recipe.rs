@@ -30,6 +30,8 @@ fn desired(dir: &Path) -> Desired {
     for stale in ["packer/server.pkr.hcl", "packer/server.sh"] {
         std::fs::remove_file(dir.join(stale)).unwrap();
     }
+    // Built for the server type of the full desired state, as the config reader would.
+    config::image_arches(&mut d);
     d
 }
 

@@ -315,3 +315,71 @@ async fn replace_compile_reruns_an_up_to_date_compile_as_a_full_rebuild_and_conv
         "a rebuild's snapshot is made from the same things: nothing more to do"
     );
 }
+
+/// `vibes destroy --include-data` after a full apply returns the account to empty. The main
+/// stack's artifacts bucket holds the image recipes vibes uploaded, and CloudFormation deletes
+/// only an empty bucket (the fake's stack delete fails as AWS's does): the delete empties it
+/// first.
+#[tokio::test]
+async fn destroy_with_data_after_a_full_apply_leaves_the_account_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    let (plan, observed) = plan(&desired, &cloud).await;
+    let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{}", failures(&plan, &report));
+    let artifacts = format!("{PROJECT}-artifacts");
+    assert!(
+        cloud.object_count(&artifacts) > 0,
+        "the image builds' recipes are in {artifacts}"
+    );
+
+    let o = observe(&cloud).await;
+    let destroy = vibes_core::plan(
+        &desired,
+        &o,
+        &vibes_core::plan::PlanOptions {
+            destroy: true,
+            include_data: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        destroy.actions.iter().all(|a| a.op != Op::Blocked),
+        "{}",
+        summary(&destroy)
+    );
+    let (report, _) = run(&destroy, &o, &cloud, &options(dir.path())).await;
+    assert!(
+        report.succeeded(),
+        "destroy: {}",
+        failures(&destroy, &report)
+    );
+
+    let left = observe(&cloud).await;
+    let live_stacks: Vec<_> = left
+        .stacks
+        .values()
+        .filter(|s| !s.status.is_deleted())
+        .map(|s| format!("{} {}", s.stack_name, s.status))
+        .collect();
+    assert!(live_stacks.is_empty(), "stacks left: {live_stacks:?}");
+    assert!(left.key_pairs.is_empty(), "{:?}", left.key_pairs.keys());
+    assert!(left.parameters.is_empty(), "{:?}", left.parameters.keys());
+    let images: Vec<_> = left
+        .images
+        .values()
+        .filter(|i| !i.state.is_deregistered())
+        .collect();
+    assert!(images.is_empty(), "{images:?}");
+    assert!(left.snapshots.is_empty(), "{:?}", left.snapshots.keys());
+    assert!(left.volumes.is_empty(), "{:?}", left.volumes.keys());
+    assert!(
+        left.instances.values().all(|i| !i.state.is_live()),
+        "{:?}",
+        left.instances
+    );
+    assert!(left.addresses.is_empty());
+    assert_eq!(cloud.buckets(), Vec::<String>::new(), "buckets left");
+}

@@ -32,6 +32,7 @@ mod crash_fake;
 mod fault_transient;
 mod iam_policies;
 mod ops_apply;
+mod plan_arch;
 mod plan_guards;
 mod plan_ownership;
 mod plan_rules;

@@ -447,6 +447,7 @@ fn an_image_pointer_of_another_project_is_not_overwritten() {
             parameter: "/vibes/ami/worker".into(),
             keep: 2,
             built_in: BTreeMap::new(),
+            arch: Default::default(),
         },
     );
     let mut o = Observed::default();
@@ -458,6 +459,7 @@ fn an_image_pointer_of_another_project_is_not_overwritten() {
             state: "available".into(),
             created: "2026-01-01T00:00:00Z".into(),
             tags: ours("image.worker", "r1"),
+            architecture: None,
         },
     );
     o.parameters.insert(

@@ -89,6 +89,7 @@ fn full() -> Desired {
                 recipe_hash: hash.into(),
                 parameter: format!("/vibes/ami/{image}"),
                 keep: 2,
+                arch: Default::default(),
             },
         );
     }
@@ -111,6 +112,7 @@ fn full() -> Desired {
         instance_type: "t4g.small".into(),
         elastic_ip: false,
     });
+    vibes_core::config::image_arches(&mut d);
     d
 }
 

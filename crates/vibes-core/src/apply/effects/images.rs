@@ -4,6 +4,7 @@
 use super::files::check_hash;
 use super::{Context, EffectError};
 use crate::address::Address;
+use crate::arch::Arch;
 use crate::cloud::ImageBuildRequest;
 use crate::model::Value;
 use crate::plan::outputs::IMAGE_ID;
@@ -28,6 +29,7 @@ pub(super) async fn run(cx: &Context, index: usize, effect: &Effect) -> Result<(
             artifacts_bucket,
             codebuild_project,
             tags,
+            arch,
             rebuilds,
         } => {
             let recipe = Recipe {
@@ -36,6 +38,7 @@ pub(super) async fn run(cx: &Context, index: usize, effect: &Effect) -> Result<(
                 files,
                 built_in,
                 recipe_hash,
+                arch: *arch,
                 rebuilds: rebuilds.as_deref(),
             };
             build_image(
@@ -66,6 +69,7 @@ struct Recipe<'a> {
     /// Upload path → path in the built-in platform, for the files carried in the binary.
     built_in: &'a BTreeMap<String, String>,
     recipe_hash: &'a str,
+    arch: Arch,
     /// The image of the same recipe this build replaces (`--replace image.NAME`).
     rebuilds: Option<&'a str>,
 }
@@ -151,19 +155,29 @@ async fn build_image(
         .await?;
     }
     let address = Address::image(image);
+    let mut image_tags = tags.clone();
+    image_tags.insert(tags::ARCH.into(), recipe.arch.as_str().into());
+    // The same recipe built for another architecture is another build, not a repeat of the
+    // one CodeBuild would answer the old token with.
+    let arch = recipe.arch;
     let req = ImageBuildRequest {
         codebuild_project: project,
         artifacts_bucket: bucket,
         recipe_prefix: prefix,
         recipe: recipe.recipe.to_string(),
-        tags: tags.clone(),
+        tags: image_tags,
+        arch,
         token: match recipe.rebuilds {
             Some(old) => idempotency_token(
                 &cx.options.project,
                 &address,
-                &format!("{recipe_hash}:replacing:{old}"),
+                &format!("{recipe_hash}:{arch}:replacing:{old}"),
             ),
-            None => idempotency_token(&cx.options.project, &address, recipe_hash),
+            None => idempotency_token(
+                &cx.options.project,
+                &address,
+                &format!("{recipe_hash}:{arch}"),
+            ),
         },
     };
     let build_id = cx
@@ -190,8 +204,8 @@ async fn build_image(
         });
     }
     let mut wanted = Tags::new();
-    for key in [tags::PROJECT, tags::ADDRESS, tags::FINGERPRINT] {
-        if let Some(v) = tags.get(key) {
+    for key in [tags::PROJECT, tags::ADDRESS, tags::FINGERPRINT, tags::ARCH] {
+        if let Some(v) = req.tags.get(key) {
             wanted.insert(key.to_string(), v.clone());
         }
     }
@@ -204,6 +218,14 @@ async fn build_image(
             fingerprint: tags.get(tags::FINGERPRINT).cloned().unwrap_or_default(),
         });
     };
+    if let Some(registered) = ami.architecture.filter(|a| *a != arch) {
+        return Err(EffectError::WrongArchitecture {
+            image: image.to_string(),
+            image_id: ami.image_id,
+            asked: arch,
+            registered,
+        });
+    }
     cx.outputs.set(&address, IMAGE_ID, &ami.image_id);
     cx.call("record image id", |_| {
         cloud.put_parameter(parameter, &ami.image_id, tags)

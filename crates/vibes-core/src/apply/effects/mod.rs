@@ -97,6 +97,13 @@ pub enum EffectError {
         address: String,
         fingerprint: String,
     },
+    #[error("image.{image}: the build was asked for {asked} (PKR_VAR_arch) and registered {image_id} for {registered}: the recipe does not build for its `arch` variable; make it use var.arch (as packer/worker.pkr.hcl does), or set arch = \"{registered}\" under [images.{image}] with instance types of that architecture")]
+    WrongArchitecture {
+        image: String,
+        image_id: String,
+        asked: crate::arch::Arch,
+        registered: crate::arch::Arch,
+    },
     #[error("image.{image}: the plan has {path} from vibes' built-in platform, and this vibes carries none; run vibes plan again")]
     BuiltInMissing { image: String, path: String },
     #[error("image.{image}: the plan was made by another vibes (its built-in {path} has SHA-256 {expected}, this vibes carries {actual}); run vibes plan again")]

@@ -82,7 +82,17 @@ pub(super) async fn run(
                 Ok(())
             }
         }
-        Effect::DeleteStack { stack_name, token } => {
+        Effect::DeleteStack {
+            stack_name,
+            token,
+            empties,
+        } => {
+            for bucket in empties {
+                cx.reporter
+                    .action_progress(index, &format!("emptying {bucket}"));
+                cx.call_gone("empty bucket", |_| cloud.empty_bucket(bucket))
+                    .await?;
+            }
             cx.call_gone(name, |_| cloud.delete_stack(stack_name, token))
                 .await?;
             cx.reporter

@@ -3,6 +3,7 @@
 
 use super::{action, newest_first, outputs, seen, Cx};
 use crate::address::Address;
+use crate::compile_report::{compile_progress_parameter, compile_report_parameter};
 use crate::model::{Value, ENGINE_VERSION};
 use crate::observed::{Observed, ObservedInstance, ObservedSnapshot, ObservedVolume};
 use crate::plan::action::{Action, Attribute, Effect, Op};
@@ -138,11 +139,30 @@ impl<'a> Cx<'a> {
         let nothing_left = leftovers.is_empty() && kept.is_empty();
         let mut a = match &self.desired.compile {
             None => {
-                if nothing_left {
+                // What the last worker wrote of its compile: its report and its progress.
+                let records: Vec<&str> = [
+                    compile_report_parameter(&self.desired.project.name),
+                    compile_progress_parameter(&self.desired.project.name),
+                ]
+                .iter()
+                .filter_map(|p| self.observed.parameters.get(p))
+                .map(|p| p.name.as_str())
+                .collect();
+                if nothing_left && records.is_empty() {
                     return None;
                 }
-                let mut a = action(address.clone(), Op::Delete, leftover_note(0).join("; "));
+                let mut notes = leftover_note(0);
+                if !records.is_empty() {
+                    notes.push(format!(
+                        "the last compile's record {} is deleted",
+                        records.join(", ")
+                    ));
+                }
+                let mut a = action(address.clone(), Op::Delete, notes.join("; "));
                 terminate.extend(delete_kept(0));
+                terminate.extend(records.iter().map(|name| Effect::DeleteParameter {
+                    name: name.to_string(),
+                }));
                 a.effects = terminate;
                 a
             }
@@ -255,6 +275,11 @@ impl<'a> Cx<'a> {
                                 "[compile] needs [images.worker]: the worker image carries the encoders and the compile engine",
                             ));
                         };
+                        if let Some(why) =
+                            self.architecture_mismatch("worker", "[compile]", &c.instance_type)
+                        {
+                            return Some(action(address, Op::Blocked, why));
+                        }
                         a.effects.push(Effect::RunCompile {
                             launch_template: self.main_output(outputs::WORKER_LAUNCH_TEMPLATE),
                             image,

@@ -3,7 +3,8 @@
 
 use super::{action, address_of, newest_first, outputs, plural, seen, Cx};
 use crate::address::{Address, Kind};
-use crate::model::Value;
+use crate::arch::Arch;
+use crate::model::{ImageSpec, Value};
 use crate::observed::{Observed, ObservedImage};
 use crate::plan::action::{Action, Attribute, Effect, Op, TextChange};
 use crate::plan::reliance::Reliance;
@@ -24,9 +25,10 @@ impl<'a> Cx<'a> {
     pub(super) fn image_value(&self, name: &str) -> Option<Value> {
         let spec = self.desired.images.get(name)?;
         let address = Address::image(name);
-        let current = self.images_of(&address).into_iter().find(|i| {
-            i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state.is_available()
-        });
+        let current = self
+            .images_of(&address)
+            .into_iter()
+            .find(|i| is_current(i, spec));
         Some(match current {
             Some(i) => Value::literal(&i.image_id),
             None => Value::Output {
@@ -36,18 +38,43 @@ impl<'a> Cx<'a> {
         })
     }
 
+    /// Why image `name` cannot launch on `instance_type`: EC2 refuses an image of another
+    /// architecture than the instance type's ("The architecture 'arm64' of the specified
+    /// instance type does not match the architecture 'x86_64' of the specified AMI"), so the
+    /// plan refuses it first, before an image is built or a worker paid for. An image is built
+    /// for the type that launches it unless `[images.NAME] arch` says otherwise; that is how the
+    /// two can differ.
+    pub(super) fn architecture_mismatch(
+        &self,
+        name: &str,
+        section: &str,
+        instance_type: &str,
+    ) -> Option<String> {
+        let spec = self.desired.images.get(name)?;
+        let runs = Arch::of_instance_type(instance_type)?;
+        (runs != spec.arch.arch).then(|| {
+            format!(
+                "{section} instance type {instance_type} runs {runs} and image.{name} is built for {}: EC2 launches an \
+                 image only on an instance type of its architecture; set arch = \"{runs}\" under [images.{name}] (or \
+                 drop it: the image is then built for {instance_type}), or choose an instance type that runs {}",
+                spec.arch.shown(),
+                spec.arch.arch,
+            )
+        })
+    }
+
     pub(super) fn plan_images(&self) -> Vec<Action> {
         let mut out = Vec::new();
         for (name, spec) in &self.desired.images {
             let address = Address::image(name);
             let tags = self.tags(&address, &spec.recipe_hash);
             let existing = self.images_of(&address);
-            let current = existing.iter().find(|i| {
-                i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) && i.state.is_available()
-            });
+            let current = existing.iter().find(|i| is_current(i, spec));
             let pointer = self.observed.parameters.get(&spec.parameter);
             let keep = spec.keep.max(1) as usize;
-            let blocked = self.pointer_blocked(&address, pointer);
+            let blocked = self
+                .pointer_blocked(&address, pointer)
+                .or_else(|| arch_ignored(name, existing.first().copied(), spec));
             // `--replace image.NAME` builds it again from the same recipe: the base image and the
             // packages it installs are the newest then (security updates).
             let current =
@@ -110,7 +137,16 @@ impl<'a> Cx<'a> {
                 None => {
                     let (op, reason) =
                         match existing.first() {
-                            Some(prev) if prev.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash) => (
+                            Some(prev) if same_recipe(prev, spec) && !fits(prev, spec) => (
+                                Op::Replace,
+                                format!(
+                                    "image {} is built for {}; the image must be {}",
+                                    prev.image_id,
+                                    prev.architecture.map_or("another architecture", |a| a.as_str()),
+                                    spec.arch.shown()
+                                ),
+                            ),
+                            Some(prev) if same_recipe(prev, spec) => (
                                 Op::Replace,
                                 format!(
                                     "--replace {address}: built again from the same recipe {} (image {} is kept until retention)",
@@ -142,6 +178,7 @@ impl<'a> Cx<'a> {
                         artifacts_bucket: self.main_output(outputs::ARTIFACTS_BUCKET),
                         codebuild_project: self.main_output(outputs::IMAGE_BUILD_PROJECT),
                         tags: tags.clone(),
+                        arch: spec.arch.arch,
                         rebuilds: existing
                             .first()
                             .filter(|prev| {
@@ -166,6 +203,8 @@ impl<'a> Cx<'a> {
                 .insert(0, Attribute::new("recipe", spec.recipe_shown()));
             a.attributes
                 .insert(1, Attribute::new("recipe_hash", &spec.recipe_hash));
+            a.attributes
+                .insert(2, Attribute::new("arch", spec.arch.shown()));
             a.relies_on
                 .insert(Reliance::images(&address), seen(Some(&existing)));
             a.relies_on
@@ -216,4 +255,37 @@ impl<'a> Cx<'a> {
         }
         out
     }
+}
+
+/// Built from the recipe as it is now.
+fn same_recipe(i: &ObservedImage, spec: &ImageSpec) -> bool {
+    i.tags.get(tags::FINGERPRINT) == Some(&spec.recipe_hash)
+}
+
+/// Built for the architecture the image must have. An image whose architecture EC2 does not
+/// name as one vibes builds for is taken as it is, rather than rebuilt on every apply.
+fn fits(i: &ObservedImage, spec: &ImageSpec) -> bool {
+    i.architecture.map_or(true, |a| a == spec.arch.arch)
+}
+
+/// The image instances launch from: the recipe as it is, for the right architecture, ready.
+fn is_current(i: &ObservedImage, spec: &ImageSpec) -> bool {
+    same_recipe(i, spec) && fits(i, spec) && i.state.is_available()
+}
+
+/// Why a build of this recipe would be no use: its newest image was asked for the architecture
+/// wanted now (its `vibes:arch` tag) and registered for another, so the recipe does not build
+/// for its `arch` variable, and building again would only make the same image.
+fn arch_ignored(name: &str, newest: Option<&ObservedImage>, spec: &ImageSpec) -> Option<String> {
+    let i = newest.filter(|i| same_recipe(i, spec))?;
+    let registered = i.architecture.filter(|a| *a != spec.arch.arch)?;
+    let asked = i.tags.get(tags::ARCH).and_then(|a| Arch::parse(a))?;
+    (asked == spec.arch.arch).then(|| {
+        format!(
+            "image {} was built from this recipe for {asked} and registered for {registered}: the recipe does not build for its \
+             `arch` variable, and building it again would make the same image; make the recipe use var.arch, or set \
+             arch = \"{registered}\" under [images.{name}] with instance types of that architecture",
+            i.image_id,
+        )
+    })
 }

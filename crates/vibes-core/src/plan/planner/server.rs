@@ -123,6 +123,11 @@ impl Cx<'_> {
                         "[server] needs [images.server]: the server image carries the rsync daemon",
                     )];
                 };
+                if let Some(why) =
+                    self.architecture_mismatch("server", "[server]", &spec.instance_type)
+                {
+                    return vec![action(address, Op::Blocked, why)];
+                }
                 let launch = Effect::LaunchServer {
                     launch_template: self.main_output(outputs::SERVER_LAUNCH_TEMPLATE),
                     image,

@@ -6,7 +6,7 @@
 //! blocked, with the difference shown, until the config matches it or `--replace stack.NAME`.
 
 use super::sources::SOURCES_BUCKET_PARAMETER;
-use super::{action, plural, seen, Cx};
+use super::{action, outputs, plural, seen, Cx};
 use crate::address::{Address, Kind};
 use crate::model::{StackSpec, Value};
 use crate::noecho;
@@ -261,6 +261,7 @@ impl Cx<'_> {
                     a.effects.push(Effect::DeleteStack {
                         stack_name: spec.stack_name.clone(),
                         token: format!("{token}-del"),
+                        empties: filled_buckets(s),
                     });
                     a.effects.push(create());
                     a
@@ -545,9 +546,15 @@ impl Cx<'_> {
                 after: None,
             });
             let token = idempotency_token(self.project, &address, "delete");
+            let empties = filled_buckets(s);
+            for bucket in &empties {
+                a.attributes
+                    .push(Attribute::new("empties", format!("s3://{bucket}")));
+            }
             a.effects.push(Effect::DeleteStack {
                 stack_name: s.stack_name.clone(),
                 token,
+                empties,
             });
             a.relies_on
                 .insert(Reliance::stack(&s.stack_name), seen(Some(s)));
@@ -555,6 +562,18 @@ impl Cx<'_> {
         }
         out
     }
+}
+
+/// The buckets of a stack that vibes itself fills, so that the stack's delete must empty them
+/// first: the artifacts bucket, where image builds read their recipes from. (The sources
+/// bucket is the user's data and its DeletionPolicy keeps it when the stack goes.)
+fn filled_buckets(s: &ObservedStack) -> Vec<String> {
+    s.outputs
+        .get(outputs::ARTIFACTS_BUCKET)
+        .filter(|b| !b.is_empty())
+        .cloned()
+        .into_iter()
+        .collect()
 }
 
 /// Whether a template declares the parameter `name`.

@@ -85,6 +85,7 @@ fn image(dir: &Path, name: &str) -> ImageSpec {
         recipe_hash: vibes_core::tags::short_hash(&refs),
         parameter: format!("/{PROJECT}/ami/{name}"),
         keep: 2,
+        arch: Default::default(),
     }
 }
 
@@ -183,6 +184,7 @@ pub fn full_desired(dir: &Path) -> Desired {
         instance_type: "t3.small".into(),
         elastic_ip: false,
     });
+    vibes_core::config::image_arches(&mut d);
     d
 }
 

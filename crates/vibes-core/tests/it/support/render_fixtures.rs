@@ -211,6 +211,7 @@ pub fn desired() -> Desired {
             built_in: BTreeMap::new(),
             parameter: "/vibes/ami/worker".into(),
             keep: 2,
+            arch: Default::default(),
         },
     );
     let files = BTreeMap::from([(
@@ -226,6 +227,7 @@ pub fn desired() -> Desired {
             built_in: BTreeMap::new(),
             parameter: "/vibes/ami/server".into(),
             keep: 2,
+            arch: Default::default(),
         },
     );
     d.sources = Some(SourcesSpec {
@@ -247,6 +249,7 @@ pub fn desired() -> Desired {
         instance_type: "t3.small".into(),
         elastic_ip: false,
     });
+    vibes_core::config::image_arches(&mut d);
     d
 }
 
@@ -410,6 +413,7 @@ pub fn in_place(d: &Desired) -> Observed {
                 state: "available".into(),
                 created: "2024-05-01T10:00:00.000Z".into(),
                 tags: tags.clone(),
+                architecture: None,
             },
         );
         o.parameters.insert(

@@ -1,0 +1,247 @@
+//! Machines as on EC2: a Debian 12 root filesystem booted under its own systemd.
+//!
+//! The base is what an EC2 Debian image starts from — systemd, cloud-init, udev, dbus — made
+//! once by `mmdebstrap` and kept in a cache directory named by its package list, so that a new
+//! list makes a new base and an unchanged one is never made twice. A machine boots a copy of a
+//! root filesystem under `systemd-nspawn --boot`: systemd is PID 1, cloud-init reads the
+//! instance's user data from the NoCloud seed (`/var/lib/cloud/seed/nocloud`), and the units the
+//! image enabled are started in systemd's own order — so a unit systemd would skip on EC2 (an
+//! ordering cycle) is skipped here too, and its console says why.
+//! (shared/notes/systemd-nspawn.md has the measurements this follows.)
+
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Debian release the images are built on (Debian 12, as packer/*.pkr.hcl's source AMIs).
+pub const SUITE: &str = "bookworm";
+
+/// What an EC2 Debian image boots with: systemd as init, cloud-init for the user data.
+pub const BASE_PACKAGES: &[&str] = &[
+    "systemd",
+    "systemd-sysv",
+    "cloud-init",
+    "dbus",
+    "udev",
+    "ca-certificates",
+];
+
+/// Where the cache of root filesystems lives: `$VIBES_LOCALCLOUD_CACHE`, else
+/// `.localcloud-cache/` in the repository (git-ignored).
+pub fn cache_dir() -> PathBuf {
+    match std::env::var_os("VIBES_LOCALCLOUD_CACHE") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.localcloud-cache"),
+    }
+}
+
+/// The base root filesystem for `packages`, made by mmdebstrap the first time it is asked for
+/// and read from the cache after that. Concurrent callers wait for one build (a lock file).
+pub fn base_rootfs(cache: &Path, packages: &[&str]) -> Result<PathBuf, String> {
+    let mut list: Vec<&str> = packages.to_vec();
+    list.sort_unstable();
+    list.dedup();
+    let key = hex::encode(&Sha256::digest(format!("{SUITE}\n{}", list.join("\n")))[..8]);
+    let dir = cache.join(format!("debian-{SUITE}-{key}"));
+    std::fs::create_dir_all(cache).map_err(|e| format!("create {}: {e}", cache.display()))?;
+    let _lock = Lock::take(&cache.join(format!("debian-{SUITE}-{key}.lock")))?;
+    if dir.join("etc/os-release").exists() {
+        return Ok(dir);
+    }
+    let building = cache.join(format!("debian-{SUITE}-{key}.partial"));
+    let _ = std::fs::remove_dir_all(&building);
+    tracing::info!(dir = %dir.display(), "building the Debian base image (mmdebstrap, once)");
+    let out = Command::new("mmdebstrap")
+        .args(["--variant=minbase", "--quiet"])
+        .arg(format!("--include={}", list.join(",")))
+        .arg(SUITE)
+        .arg(&building)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            format!("mmdebstrap: {e} (scripts/setup.sh installs it: apt-get install mmdebstrap)")
+        })?;
+    if !out.status.success() {
+        return Err(format!(
+            "mmdebstrap {SUITE} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    std::fs::rename(&building, &dir).map_err(|e| format!("rename {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// A copy of `from` at `to`, as a fresh instance's root disk is a copy of its image's snapshot.
+pub fn copy_rootfs(from: &Path, to: &Path) -> Result<(), String> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    let out = Command::new("cp")
+        .args(["-a", "--reflink=auto"])
+        .arg(from)
+        .arg(to)
+        .output()
+        .map_err(|e| format!("cp: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "copy {} to {}: {}",
+            from.display(),
+            to.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// What cloud-init's NoCloud datasource reads at boot: the instance's id (a new id makes
+/// cloud-init run its per-instance modules again) and its user data, as EC2 would serve them.
+pub fn seed(rootfs: &Path, instance_id: &str, user_data: &str) -> Result<(), String> {
+    let dir = rootfs.join("var/lib/cloud/seed/nocloud");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    std::fs::write(
+        dir.join("meta-data"),
+        format!("instance-id: {instance_id}\nlocal-hostname: {instance_id}\n"),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("user-data"), user_data).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// One boot of a root filesystem.
+#[derive(Debug, Clone)]
+pub struct Boot {
+    pub rootfs: PathBuf,
+    /// Host directories given to the machine: host path → path inside.
+    pub binds: Vec<(PathBuf, String)>,
+    /// The machine is stopped (SIGKILL to systemd-nspawn) if it has not powered off by then.
+    pub timeout: Duration,
+}
+
+/// How a boot ended.
+#[derive(Debug)]
+pub struct Booted {
+    /// What the machine printed: systemd's boot and shutdown lines, and every unit's output
+    /// that goes to the console.
+    pub console: String,
+    /// It powered itself off (systemd-nspawn exits 0 when the machine powers off).
+    pub powered_off: bool,
+    pub took: Duration,
+}
+
+impl Booted {
+    /// The console lines that name `unit`, without terminal colours: what a test shows when
+    /// a unit did not do its job.
+    pub fn lines_about(&self, unit: &str) -> Vec<String> {
+        self.console
+            .lines()
+            .map(strip_ansi)
+            .filter(|l| l.contains(unit))
+            .collect()
+    }
+}
+
+/// Boots `boot.rootfs` under its own systemd and waits until it powers off (or the timeout).
+pub fn boot(boot: &Boot) -> Result<Booted, String> {
+    let started = Instant::now();
+    let mut cmd = Command::new("systemd-nspawn");
+    // No system bus on the host to register with (shared/notes/systemd-nspawn.md).
+    cmd.arg("--quiet")
+        .arg("--register=no")
+        .arg("--keep-unit")
+        .arg("--boot")
+        .arg("--directory")
+        .arg(&boot.rootfs);
+    for (host, inside) in &boot.binds {
+        cmd.arg(format!("--bind={}:{inside}", host.display()));
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!("systemd-nspawn: {e} (scripts/setup.sh installs it: apt-get install systemd-container)")
+        })?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout.read_to_end(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break Some(status);
+        }
+        if started.elapsed() > boot.timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut console = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
+    console.push_str(&String::from_utf8_lossy(&err.join().unwrap_or_default()));
+    Ok(Booted {
+        console,
+        powered_off: status.is_some_and(|s| s.success()),
+        took: started.elapsed(),
+    })
+}
+
+/// A line without its terminal colour sequences (`ESC [ … m`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An exclusive lock on a file, released when dropped (flock(2)).
+struct Lock {
+    _file: std::fs::File,
+}
+
+impl Lock {
+    #[allow(unsafe_code)] // flock: no safe wrapper among the dependencies.
+    fn take(path: &Path) -> Result<Lock, String> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("open {}: {e}", path.display()))?;
+        // SAFETY: flock on a descriptor this function owns; it blocks until the lock is free.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if rc != 0 {
+            return Err(format!(
+                "lock {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(Lock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests;
