@@ -158,7 +158,8 @@ impl Failure {
         if ALREADY_EXISTS_CODES.contains(&code) || (code == "EntityAlreadyExists") {
             return CloudError::AlreadyExists { operation, what };
         }
-        if code == "VolumeInUse" {
+        // A volume still attached; a snapshot still held by an image EC2 is deregistering.
+        if code == "VolumeInUse" || code == "InvalidSnapshot.InUse" {
             return CloudError::InUse { operation, what };
         }
         if NOT_FOUND_CODES.contains(&code)
@@ -177,6 +178,7 @@ impl Failure {
         }
         if self.transport
             || TRANSIENT_CODES.contains(&code)
+            || is_instance_profile_not_yet_usable(code, &message)
             || self.status.is_some_and(|s| s >= 500 || s == 429)
         {
             let message = if code.is_empty() {
@@ -193,6 +195,15 @@ impl Failure {
         };
         CloudError::Permanent { operation, message }
     }
+}
+
+/// An instance profile made a moment ago: IAM is eventually consistent, and RunInstances
+/// refuses a new profile ("Value (…) for parameter iamInstanceProfile.arn is invalid. Invalid
+/// IAM Instance Profile ARN") until it has reached EC2, which takes seconds. The same launch a
+/// little later succeeds.
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency>
+fn is_instance_profile_not_yet_usable(code: &str, message: &str) -> bool {
+    code == "InvalidParameterValue" && message.contains("iamInstanceProfile")
 }
 
 /// Shorthand for the common case: an SDK error of `operation` on `what`, no secrets involved.
@@ -294,6 +305,35 @@ mod tests {
             transport: true,
         };
         assert!(t.into_cloud("op", "x", &[]).is_transient());
+    }
+
+    #[test]
+    fn a_profile_not_yet_usable_and_a_snapshot_not_yet_released_are_retried() {
+        let fresh = failure(
+            "InvalidParameterValue",
+            "Value (arn:aws:iam::123456789012:instance-profile/tunes-worker) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN",
+            400,
+        );
+        assert!(fresh.into_cloud("RunInstances", "lt", &[]).is_transient());
+        // Any other invalid value is the caller's to fix.
+        let wrong = failure(
+            "InvalidParameterValue",
+            "Invalid value 'x9.huge' for InstanceType.",
+            400,
+        );
+        assert!(matches!(
+            wrong.into_cloud("RunInstances", "lt", &[]),
+            CloudError::Permanent { .. }
+        ));
+        assert!(matches!(
+            failure(
+                "InvalidSnapshot.InUse",
+                "The snapshot snap-1 is currently in use by ami-1",
+                400
+            )
+            .into_cloud("DeleteSnapshot", "snap-1", &[]),
+            CloudError::InUse { .. }
+        ));
     }
 
     #[test]

@@ -41,10 +41,12 @@ impl KeyPairs for FakeCloud {
         tags: &Tags,
     ) -> CloudResult<()> {
         let _s = self.enter("import_key_pair", key_name).await?;
-        if !public_key.starts_with("ssh-") && !public_key.starts_with("ecdsa-") {
+        // "Supported key types: RSA and ED25519"; EC2 refuses ECDSA and DSA keys.
+        // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportKeyPair.html
+        if !public_key.starts_with("ssh-rsa ") && !public_key.starts_with("ssh-ed25519 ") {
             return Err(CloudError::permanent(
                 "import_key_pair",
-                "InvalidKey.Format: not an OpenSSH public key",
+                "InvalidKey.Format: Key is not in valid OpenSSH public key format",
             ));
         }
         let mut w = self.world();

@@ -30,7 +30,7 @@ impl Stacks for FakeCloud {
             .filter(|s| s.status != "DELETE_COMPLETE")
         {
             // CloudFormation takes a repeated request with the same token for the same request.
-            if existing.token == req.token {
+            if existing.tokens.contains(&req.token) {
                 return Ok(());
             }
             return Err(CloudError::AlreadyExists {
@@ -58,7 +58,7 @@ impl Stacks for FakeCloud {
                 parameters: req.parameters.clone(),
                 outputs: BTreeMap::new(),
                 tags: req.tags.clone(),
-                token: req.token.clone(),
+                tokens: [req.token.clone()].into(),
                 reason: failure,
                 settles: Some((Instant::now() + latency, final_status.into(), outputs)),
             },
@@ -88,6 +88,13 @@ impl Stacks for FakeCloud {
                 format!("stack {}", req.stack_name),
             ));
         };
+        // "Specify this token if you plan to retry requests so that CloudFormation knows that
+        // you're not attempting to update a stack with the same name": a token CloudFormation
+        // has seen is a retry of that request, however the template differs, and starts nothing.
+        // https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html
+        if s.tokens.contains(&req.token) {
+            return Ok(StackUpdate::Started);
+        }
         if s.status.ends_with("_IN_PROGRESS") {
             return Err(CloudError::permanent(
                 "update_stack",
@@ -113,6 +120,7 @@ impl Stacks for FakeCloud {
             "UPDATE_COMPLETE"
         };
         let st = w.stacks.get_mut(&req.stack_name).expect("checked");
+        st.tokens.insert(req.token.clone());
         if failure.is_none() {
             st.template = req.template_body.clone();
             st.parameters = req.parameters.clone();

@@ -66,7 +66,9 @@ pub(super) struct Stack {
     pub parameters: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
     pub tags: Tags,
-    pub token: String,
+    /// The ClientRequestToken of every create and update it took: CloudFormation takes a
+    /// request with one of them again as a retry of that request, and does nothing new.
+    pub tokens: std::collections::BTreeSet<String>,
     pub reason: Option<String>,
     /// While in progress: when it settles, in which status, with which outputs.
     pub settles: Option<(Instant, String, BTreeMap<String, String>)>,

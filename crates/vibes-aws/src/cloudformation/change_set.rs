@@ -59,7 +59,7 @@ pub(super) async fn preview(
         .change_set_type(ChangeSetType::Update)
         .template_body(&req.template_body)
         .set_parameters(Some(parameters))
-        .set_capabilities(Some(super::CAPABILITIES.to_vec()))
+        .set_capabilities(Some(super::capabilities(&req.template_body)))
         .send()
         .await
         .map_err(|e| cloud_err("CreateChangeSet", &req.stack_name, e))?;

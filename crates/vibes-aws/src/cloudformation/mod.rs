@@ -23,8 +23,21 @@ use vibes_core::observed::ObservedStack;
 use vibes_core::stack_changes::{ResourceChange, StackPreviewRequest};
 use vibes_core::tags::Tags;
 
-/// The main stack makes IAM roles with names; CloudFormation wants that acknowledged.
-const CAPABILITIES: [Capability; 2] = [Capability::CapabilityIam, Capability::CapabilityNamedIam];
+/// What a stack of `template_body` must acknowledge: IAM resources, with names (the main stack
+/// makes named roles), and, for a template that declares a `Transform` (AWS::Serverless, a
+/// macro), the expansion CloudFormation does before it creates or updates the stack; without
+/// `CAPABILITY_AUTO_EXPAND` CloudFormation refuses such a template outside a change set.
+/// (<https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html>)
+fn capabilities(template_body: &str) -> Vec<Capability> {
+    let mut c = vec![Capability::CapabilityIam, Capability::CapabilityNamedIam];
+    let transforms = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(template_body)
+        .ok()
+        .is_some_and(|t| t.get("Transform").is_some());
+    if transforms {
+        c.push(Capability::CapabilityAutoExpand);
+    }
+    c
+}
 
 fn parameters(req: &StackRequest) -> Vec<Parameter> {
     req.parameters
@@ -54,7 +67,7 @@ impl Stacks for AwsCloud {
             .template_body(&req.template_body)
             .set_parameters(Some(parameters(req)))
             .set_tags(Some(tags(req)))
-            .set_capabilities(Some(CAPABILITIES.to_vec()))
+            .set_capabilities(Some(capabilities(&req.template_body)))
             .client_request_token(&req.token)
             .send()
             .await
@@ -72,7 +85,7 @@ impl Stacks for AwsCloud {
             .template_body(&req.template_body)
             .set_parameters(Some(parameters(req)))
             .set_tags(Some(tags(req)))
-            .set_capabilities(Some(CAPABILITIES.to_vec()))
+            .set_capabilities(Some(capabilities(&req.template_body)))
             .client_request_token(&req.token)
             .send()
             .await;
@@ -387,5 +400,24 @@ mod first_failure_tests {
             Some("BucketPolicy (AWS::S3::BucketPolicy) UPDATE_FAILED: Policy has invalid resource")
         );
         assert_eq!(first_failure_of(&events[..1], "tunes-main"), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_with_a_transform_acknowledges_its_expansion() {
+        let plain = "Resources:\n  B:\n    Type: AWS::S3::Bucket\n";
+        assert!(!capabilities(plain).contains(&Capability::CapabilityAutoExpand));
+        for t in [
+            "Transform: AWS::Serverless-2016-10-31\nResources: {}\n",
+            "{\"Transform\": [\"AWS::LanguageExtensions\"], \"Resources\": {}}",
+        ] {
+            let c = capabilities(t);
+            assert!(c.contains(&Capability::CapabilityAutoExpand), "{t}");
+            assert!(c.contains(&Capability::CapabilityNamedIam), "{t}");
+        }
     }
 }

@@ -19,6 +19,9 @@ use vibes_core::cloud::{
 use vibes_core::observed::ObservedImage;
 use vibes_core::tags::Tags;
 
+/// How long a deregistered image's snapshot may stay in use before its delete gives up.
+const SNAPSHOT_RELEASE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 fn env(name: &str, value: impl Into<String>) -> CloudResult<EnvironmentVariable> {
     EnvironmentVariable::builder()
         .name(name)
@@ -170,8 +173,18 @@ impl Images for AwsCloud {
             .send()
             .await
             .map_err(|e| cloud_err("DeregisterImage", image_id, e))?;
+        // The image is gone now, and with it the only record of its snapshots: each is deleted
+        // here or never. EC2 lets go of them a moment after DeregisterImage answers
+        // (InvalidSnapshot.InUse until then), so each delete is tried until it is released.
         for s in snapshots {
-            self.delete_snapshot(&s).await?;
+            crate::poll::poll("DeleteSnapshot", &s, SNAPSHOT_RELEASE, || async {
+                match self.delete_snapshot(&s).await {
+                    Ok(()) => Ok(Some(())),
+                    Err(CloudError::InUse { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
         }
         Ok(())
     }

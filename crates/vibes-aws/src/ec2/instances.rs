@@ -80,6 +80,7 @@ impl Instances for AwsCloud {
             let ebs = EbsBlockDevice::builder()
                 .snapshot_id(id)
                 .volume_type(VolumeType::Gp3)
+                .encrypted(true)
                 .delete_on_termination(!req.spot)
                 .build();
             mappings.push(
@@ -90,9 +91,12 @@ impl Instances for AwsCloud {
             );
         }
         for (device, size_gib) in &req.empty_volumes {
+            // Encrypted as the root volume is (cfn/main.yaml's launch templates): the builds
+            // are the user's music, and a volume from an encrypted snapshot is encrypted anyway.
             let ebs = EbsBlockDevice::builder()
                 .volume_size(*size_gib as i32)
                 .volume_type(VolumeType::Gp3)
+                .encrypted(true)
                 .delete_on_termination(!req.spot)
                 .build();
             mappings.push(

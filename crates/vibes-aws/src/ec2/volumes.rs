@@ -28,6 +28,7 @@ impl Volumes for AwsCloud {
             .size(size_gib as i32)
             .availability_zone(availability_zone)
             .volume_type(VolumeType::Gp3)
+            .encrypted(true)
             .client_token(token)
             .tag_specifications(tag_spec(ResourceType::Volume, tags))
             .send()

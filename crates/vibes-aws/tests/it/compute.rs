@@ -366,3 +366,51 @@ async fn a_launch_uses_the_template_as_the_last_stack_update_left_it() {
          stack update wrote ($Default instead of $Latest)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_volume_vibes_makes_is_encrypted() {
+    // The launch templates encrypt the root volume; the builds are the user's music too.
+    let moto = Moto::start();
+    let aws = cloud(&moto).await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk(&moto).await);
+    let template = launch_template(&ec2, "enc-worker").await;
+    let made = aws
+        .create_volume(5, AZ, &tags("enc", "volume.builds"), "enc-volume-1")
+        .await
+        .unwrap();
+    let worker = aws
+        .run_instance(&InstanceRequest {
+            launch_template: template,
+            image_id: some_ami(&ec2).await,
+            instance_type: "t3.micro".into(),
+            tags: tags("enc", "compile"),
+            client_token: "enc-compile-1".into(),
+            volumes: Default::default(),
+            empty_volumes: [("/dev/sdf".to_string(), 7)].into(),
+            spot: false,
+        })
+        .await
+        .unwrap();
+    let mapped = aws
+        .wait_instance(&worker, &["running"], WAIT)
+        .await
+        .unwrap()
+        .volumes["/dev/sdf"]
+        .clone();
+    let seen = ec2
+        .describe_volumes()
+        .volume_ids(&made)
+        .volume_ids(&mapped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.volumes().len(), 2);
+    for v in seen.volumes() {
+        assert_eq!(
+            v.encrypted(),
+            Some(true),
+            "{:?} is not encrypted",
+            v.volume_id()
+        );
+    }
+}

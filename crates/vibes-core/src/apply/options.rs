@@ -7,12 +7,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// CodeBuild's limit on an image build in the built-in cfn/main.yaml (`TimeoutInMinutes`).
+pub const IMAGE_BUILD_LIMIT_MINUTES: u64 = 120;
+
 /// How long to wait for the slow things before giving up on them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timeouts {
     /// A stack create, update or delete.
     pub stack: Duration,
-    /// A CodeBuild run of Packer.
+    /// A CodeBuild run of Packer. Longer than the build's own limit (the built-in template's
+    /// ImageBuildProject `TimeoutInMinutes`), so that CodeBuild ends a build that runs too long
+    /// and says so in its status, rather than vibes giving up on a build that goes on.
     pub image_build: Duration,
     /// A compile run; `None` takes the plan's `timeout_minutes` (from `[compile]`).
     pub compile: Option<Duration>,
@@ -26,7 +31,7 @@ impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
             stack: Duration::from_secs(60 * 60),
-            image_build: Duration::from_secs(90 * 60),
+            image_build: Duration::from_secs((IMAGE_BUILD_LIMIT_MINUTES + 10) * 60),
             compile: None,
             snapshot: Duration::from_secs(4 * 60 * 60),
             instance: Duration::from_secs(15 * 60),
@@ -103,5 +108,21 @@ impl std::fmt::Debug for SourceArchive {
             .field("len", &self.bytes.len())
             .field("sha256", &self.sha256)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vibes_waits_for_an_image_build_longer_than_codebuild_lets_it_run() {
+        let template = crate::config::builtin::template("cfn/main.yaml");
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(template).unwrap();
+        let limit = doc["Resources"]["ImageBuildProject"]["Properties"]["TimeoutInMinutes"]
+            .as_u64()
+            .expect("ImageBuildProject has a TimeoutInMinutes");
+        assert_eq!(limit, IMAGE_BUILD_LIMIT_MINUTES);
+        assert!(Timeouts::default().image_build > Duration::from_secs(limit * 60));
     }
 }

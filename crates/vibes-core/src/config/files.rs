@@ -238,14 +238,10 @@ pub fn public_key_path(dir: &ConfigDir, written: &str, home: Option<&Path>) -> P
     }
 }
 
-/// Key types EC2 imports, as they open an OpenSSH public key line.
-const PUBLIC_KEY_TYPES: [&str; 5] = [
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-];
+/// Key types EC2 imports, as they open an OpenSSH public key line: "Supported key types: RSA
+/// and ED25519" (ImportKeyPair; ECDSA and DSA keys are refused).
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportKeyPair.html>
+pub const PUBLIC_KEY_TYPES: [&str; 2] = ["ssh-ed25519", "ssh-rsa"];
 
 /// Checks that `text` is one OpenSSH public key and returns it as one line. The reason given
 /// on failure never quotes the text: a private key pasted by mistake must not reach a terminal.
@@ -262,6 +258,11 @@ pub fn openssh_public_key(text: &str) -> Result<String, String> {
     };
     let mut parts = line.split_whitespace();
     let kind = parts.next().unwrap_or_default();
+    if kind.starts_with("ecdsa-") || kind == "ssh-dss" {
+        return Err(format!(
+            "EC2 imports RSA and ED25519 keys only, and this is {kind}; make one it takes with `ssh-keygen -t ed25519`"
+        ));
+    }
     if !PUBLIC_KEY_TYPES.contains(&kind) {
         return Err(format!(
             "expected an OpenSSH public key starting with one of {}",
@@ -288,6 +289,10 @@ mod tests {
         let reason = openssh_public_key(private).unwrap_err();
         assert!(reason.contains("private key") && !reason.contains("b3Bl"));
         assert!(openssh_public_key("ssh-dss AAAAB3NzaC1kc3MAAACBAP").is_err());
+        let ecdsa =
+            "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBF me@host";
+        let reason = openssh_public_key(ecdsa).unwrap_err();
+        assert!(reason.contains("RSA and ED25519 keys only"), "{reason}");
         assert!(openssh_public_key("ssh-rsa not*base64*at*all!!").is_err());
     }
 

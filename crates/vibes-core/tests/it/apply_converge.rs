@@ -383,3 +383,31 @@ async fn destroy_with_data_after_a_full_apply_leaves_the_account_empty() {
     assert!(left.addresses.is_empty());
     assert_eq!(cloud.buckets(), Vec::<String>::new(), "buckets left");
 }
+
+/// A stack changed and then changed back converges each time. CloudFormation takes a
+/// ClientRequestToken it has seen for a retry of that request and starts nothing (the fake
+/// does the same), so the token of an update back to an earlier template must differ from the
+/// one that first made that template: each apply's tokens carry its run id.
+#[tokio::test]
+async fn a_stack_changed_and_changed_back_is_updated_both_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    let apply = |d: vibes_core::Desired| {
+        let cloud = cloud.clone();
+        let dir = dir.path().to_path_buf();
+        async move {
+            let (p, o) = plan(&d, &cloud).await;
+            let (report, _) = run(&p, &o, &cloud, &options(&dir)).await;
+            assert!(report.succeeded(), "{}", failures(&p, &report));
+            let again = replan(&d, &cloud).await;
+            assert!(again.is_empty(), "not converged: {}", summary(&again));
+        }
+    };
+    let first = desired.stacks["vpc"].template_body.clone();
+    apply(desired.clone()).await;
+    desired.stacks.get_mut("vpc").unwrap().template_body = format!("{first}# a second look\n");
+    apply(desired.clone()).await;
+    desired.stacks.get_mut("vpc").unwrap().template_body = first;
+    apply(desired).await;
+}

@@ -93,7 +93,8 @@ pub(super) async fn run(
                 cx.call_gone("empty bucket", |_| cloud.empty_bucket(bucket))
                     .await?;
             }
-            cx.call_gone(name, |_| cloud.delete_stack(stack_name, token))
+            let token = run_token(token, &cx.run_id);
+            cx.call_gone(name, |_| cloud.delete_stack(stack_name, &token))
                 .await?;
             cx.reporter
                 .action_progress(index, &format!("waiting for stack {stack_name} to go"));
@@ -122,7 +123,8 @@ pub(super) async fn run(
             Ok(())
         }
         Effect::ContinueRollback { stack_name, token } => {
-            cx.call(name, |_| cloud.continue_update_rollback(stack_name, token))
+            let token = run_token(token, &cx.run_id);
+            cx.call(name, |_| cloud.continue_update_rollback(stack_name, &token))
                 .await?;
             cx.reporter.action_progress(
                 index,
@@ -171,8 +173,25 @@ fn stack_request(
         template_body: template_body.to_string(),
         parameters,
         tags,
-        token: token.to_string(),
+        token: run_token(token, &cx.run_id),
     })
+}
+
+/// The ClientRequestToken of a stack operation in this apply: the plan's token (the address and
+/// what the stack is to become) and the apply's run id. Retries within the apply send the same
+/// token, so CloudFormation does a lost request once; another apply sends another, since
+/// CloudFormation takes a token it has seen for a retry of that request and does nothing new —
+/// an update back to an earlier template would otherwise be ignored.
+fn run_token(token: &str, run_id: &str) -> String {
+    let run: String = run_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    // At most 128 characters: [a-zA-Z][-a-zA-Z0-9]*.
+    let mut t = format!("{token}-{run}");
+    t.truncate(128);
+    t
 }
 
 /// Waits for a stack to settle; success records its outputs, anything else fails.
