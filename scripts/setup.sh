@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what vibes' main job and tests need on a fresh Debian machine, and nothing by hand:
-#   - Debian packages: the encoders (flac, lame, vorbis-tools, opus-tools), rsync, shellcheck, packer
+#   - Debian packages: the encoders (flac, lame, vorbis-tools, opus-tools), rsync, shellcheck, packer,
+#     and what the local cloud boots machines with: systemd-container (systemd-nspawn) and mmdebstrap
+#     (the Debian 12 base image, built once into .localcloud-cache/)
 #   - a project venv in .venv with moto[server] (the local AWS emulator), cfn-lint, parliament (the IAM
 #     policy linter of .ci/lint-assets.sh) and the aws CLI
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(flac lame vorbis-tools opus-tools rsync shellcheck packer)
+debs=(flac lame vorbis-tools opus-tools rsync shellcheck packer systemd-container mmdebstrap)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

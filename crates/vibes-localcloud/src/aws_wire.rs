@@ -12,6 +12,14 @@ pub fn service_of(authorization: Option<&str>) -> Option<String> {
     scope.split('/').nth(3).map(str::to_string)
 }
 
+/// Which region a request is for, from the same credential scope.
+pub fn region_of(authorization: Option<&str>) -> Option<String> {
+    let auth = authorization?;
+    let cred = auth.split("Credential=").nth(1)?;
+    let scope = cred.split([',', ' ']).next()?;
+    scope.split('/').nth(2).map(str::to_string)
+}
+
 /// The form parameters of a Query-protocol request (EC2, CloudFormation).
 pub fn form(body: &[u8]) -> BTreeMap<String, String> {
     form_urlencoded::parse(body).into_owned().collect()
@@ -156,4 +164,37 @@ mod tests {
         let a = add_stack_outputs(xml, "a", &[("P".into(), "2".into())]);
         assert_eq!(values(&a, "OutputKey"), vec!["P", "X"]);
     }
+}
+
+/// `stack`'s status in a DescribeStacks answer set to `status`, with `reason`.
+pub fn set_stack_status(xml: &str, stack: &str, status: &str, reason: &str) -> String {
+    let marker = format!("<StackName>{}</StackName>", escape(stack));
+    let Some(at) = xml.find(&marker) else {
+        return xml.to_string();
+    };
+    let end = xml[at + marker.len()..]
+        .find("<StackName>")
+        .map_or(xml.len(), |n| at + marker.len() + n);
+    let part = &xml[at..end];
+    let (Some(open), Some(close)) = (part.find("<StackStatus>"), part.find("</StackStatus>"))
+    else {
+        return xml.to_string();
+    };
+    let mut patched = format!(
+        "{}<StackStatus>{}</StackStatus><StackStatusReason>{}</StackStatusReason>{}",
+        &part[..open],
+        escape(status),
+        escape(reason),
+        &part[close + "</StackStatus>".len()..]
+    );
+    // One reason: moto's own, if it gave one, goes.
+    if let (Some(o), Some(c)) = (
+        patched.rfind("<StackStatusReason>"),
+        patched.rfind("</StackStatusReason>"),
+    ) {
+        if patched.find("<StackStatusReason>") != Some(o) {
+            patched.replace_range(o..c + "</StackStatusReason>".len(), "");
+        }
+    }
+    format!("{}{patched}{}", &xml[..at], &xml[end..])
 }

@@ -49,6 +49,8 @@ impl Status {
 #[derive(Debug, Clone)]
 struct Build {
     id: String,
+    /// The region it was started in, and answers for.
+    region: String,
     number: u64,
     project: String,
     status: Status,
@@ -61,7 +63,8 @@ struct Build {
 
 pub struct Builds {
     root: PathBuf,
-    projects: Mutex<BTreeMap<String, (String, Project)>>,
+    /// (region, project name) → (the stack that made it, the project).
+    projects: Mutex<BTreeMap<(String, String), (String, Project)>>,
     builds: Mutex<BTreeMap<String, Build>>,
     tokens: Mutex<BTreeMap<String, String>>,
     /// Builds asked to stop: their process is killed by the task that runs them.
@@ -102,21 +105,24 @@ impl Builds {
         })
     }
 
-    pub fn add_project(&self, stack: &str, project: Project) {
+    pub fn add_project(&self, region: &str, stack: &str, project: Project) {
+        self.projects.lock().unwrap().insert(
+            (region.to_string(), project.name.clone()),
+            (stack.to_string(), project),
+        );
+    }
+
+    pub fn forget_stack(&self, region: &str, stack: &str) {
         self.projects
             .lock()
             .unwrap()
-            .insert(project.name.clone(), (stack.to_string(), project));
+            .retain(|(r, _), (s, _)| !(r == region && s == stack));
     }
 
-    pub fn forget_stack(&self, stack: &str) {
-        self.projects.lock().unwrap().retain(|_, (s, _)| s != stack);
-    }
-
-    fn json(&self, b: &Build, region: &str) -> Value {
+    fn json(&self, b: &Build) -> Value {
         json!({
             "id": b.id,
-            "arn": format!("arn:aws:codebuild:{region}:{ACCOUNT_ID}:build/{}", b.id),
+            "arn": format!("arn:aws:codebuild:{}:{ACCOUNT_ID}:build/{}", b.region, b.id),
             "buildNumber": b.number,
             "startTime": b.start,
             "endTime": b.end,
@@ -136,7 +142,7 @@ impl Builds {
 
 /// `StartBuild`: a new build of the project, or the one an earlier call with the same
 /// idempotency token started.
-pub fn start_build(world: &Arc<World>, request: &Value) -> Result<Value, Fault> {
+pub fn start_build(world: &Arc<World>, region: &str, request: &Value) -> Result<Value, Fault> {
     let builds = &world.builds;
     let project_name = request["projectName"]
         .as_str()
@@ -145,16 +151,16 @@ pub fn start_build(world: &Arc<World>, request: &Value) -> Result<Value, Fault> 
     if let Some(t) = &token {
         if let Some(id) = builds.tokens.lock().unwrap().get(t) {
             let b = builds.builds.lock().unwrap()[id].clone();
-            return Ok(json!({"build": builds.json(&b, &world.settings.region)}));
+            return Ok(json!({"build": builds.json(&b)}));
         }
     }
-    let Some((_, project)) = builds.projects.lock().unwrap().get(project_name).cloned() else {
+    let key = (region.to_string(), project_name.to_string());
+    let Some((_, project)) = builds.projects.lock().unwrap().get(&key).cloned() else {
         return Err(fault(
             400,
             "ResourceNotFoundException",
             &format!(
-                "Project cannot be found: arn:aws:codebuild:{}:{ACCOUNT_ID}:project/{project_name}",
-                world.settings.region
+                "Project cannot be found: arn:aws:codebuild:{region}:{ACCOUNT_ID}:project/{project_name}"
             ),
         ));
     };
@@ -171,6 +177,7 @@ pub fn start_build(world: &Arc<World>, request: &Value) -> Result<Value, Fault> 
     let dir = builds.root.join(format!("{number:04}"));
     let build = Build {
         id: id.clone(),
+        region: region.to_string(),
         number,
         project: project_name.to_string(),
         status: Status::InProgress,
@@ -179,7 +186,7 @@ pub fn start_build(world: &Arc<World>, request: &Value) -> Result<Value, Fault> 
         end: None,
         log: dir.join("build.log"),
     };
-    let answer = json!({"build": builds.json(&build, &world.settings.region)});
+    let answer = json!({"build": builds.json(&build)});
     builds.builds.lock().unwrap().insert(id.clone(), build);
     if let Some(t) = token {
         builds.tokens.lock().unwrap().insert(t, id.clone());
@@ -191,8 +198,9 @@ pub fn start_build(world: &Arc<World>, request: &Value) -> Result<Value, Fault> 
         .unwrap()
         .insert(id.clone(), stop.clone());
     let world = world.clone();
+    let region = region.to_string();
     tokio::spawn(async move {
-        let (status, phase) = run(&world, &project, &overrides, &id, &dir, stop).await;
+        let (status, phase) = run(&world, &region, &project, &overrides, &id, &dir, stop).await;
         tracing::info!(build = %id, status = status.as_str(), %phase, log = %dir.join("build.log").display(), "image build ended");
         let mut all = world.builds.builds.lock().unwrap();
         if let Some(b) = all.get_mut(&id) {
@@ -213,7 +221,7 @@ pub fn batch_get_builds(world: &World, request: &Value) -> Result<Value, Fault> 
     let mut missing = Vec::new();
     for id in ids.iter().filter_map(Value::as_str) {
         match all.get(id) {
-            Some(b) => found.push(world.builds.json(b, &world.settings.region)),
+            Some(b) => found.push(world.builds.json(b)),
             None => missing.push(id.to_string()),
         }
     }
@@ -284,12 +292,13 @@ pub fn stop_build(world: &World, request: &Value) -> Result<Value, Fault> {
     let b = all
         .get(id)
         .ok_or_else(|| fault(400, "ResourceNotFoundException", "Build cannot be found"))?;
-    Ok(json!({"build": world.builds.json(b, &world.settings.region)}))
+    Ok(json!({"build": world.builds.json(b)}))
 }
 
 /// Runs one build to its end: the outcome and the phase it ended in.
 async fn run(
     world: &World,
+    region: &str,
     project: &Project,
     overrides: &[(String, String)],
     id: &str,
@@ -338,7 +347,7 @@ async fn run(
         .stderr(log)
         .process_group(0)
         .kill_on_drop(true);
-    for (k, v) in world.aws_env() {
+    for (k, v) in world.aws_env(region) {
         cmd.env(k, v);
     }
     // Told apart from the other clients in what S3 serves (`GET /_localcloud/stats`).

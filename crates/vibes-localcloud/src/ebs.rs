@@ -173,12 +173,22 @@ async fn reconcile(world: &World) -> Result<(), String> {
     // Directories first: one is made only after moto has its volume or snapshot, so a directory
     // listed before moto is asked can only be missing from moto's answer when it is gone. Asked
     // one by one: the emulator's account holds a thousand catalogue snapshots.
+    let regions = world.regions();
     for v in world.disks.listed("volumes") {
-        let asked = world.ec2.describe_volumes().volume_ids(&v).send().await;
-        if gone(
-            asked.map(|o| o.volumes().is_empty()),
-            "InvalidVolume.NotFound",
-        )? {
+        let mut in_none = true;
+        for region in &regions {
+            let asked = world
+                .ec2(region)
+                .describe_volumes()
+                .volume_ids(&v)
+                .send()
+                .await;
+            in_none &= gone(
+                asked.map(|o| o.volumes().is_empty()),
+                "InvalidVolume.NotFound",
+            )?;
+        }
+        if in_none {
             tracing::info!(volume = %v, "volume gone: its directory goes too");
             world.disks.delete_volume(&v);
         }
@@ -187,11 +197,20 @@ async fn reconcile(world: &World) -> Result<(), String> {
         if world.disks.is_pending(&s) {
             continue;
         }
-        let asked = world.ec2.describe_snapshots().snapshot_ids(&s).send().await;
-        if gone(
-            asked.map(|o| o.snapshots().is_empty()),
-            "InvalidSnapshot.NotFound",
-        )? {
+        let mut in_none = true;
+        for region in &regions {
+            let asked = world
+                .ec2(region)
+                .describe_snapshots()
+                .snapshot_ids(&s)
+                .send()
+                .await;
+            in_none &= gone(
+                asked.map(|o| o.snapshots().is_empty()),
+                "InvalidSnapshot.NotFound",
+            )?;
+        }
+        if in_none {
             tracing::info!(snapshot = %s, "snapshot gone: its directory goes too");
             world.disks.delete_snapshot(&s);
         }

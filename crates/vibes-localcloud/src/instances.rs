@@ -132,8 +132,8 @@ pub fn kill_group(pgid: i32) {
 }
 
 /// Boots a launched instance: in the background, after RunInstances answered.
-pub async fn boot(world: Arc<World>, id: String, template: LaunchTemplateRef) {
-    if let Err(e) = try_boot(&world, &id, &template).await {
+pub async fn boot(world: Arc<World>, region: String, id: String, template: LaunchTemplateRef) {
+    if let Err(e) = try_boot(&world, &region, &id, &template).await {
         tracing::error!(instance = %id, error = %e, "instance did not boot");
         let log = world.instances.dir(&id).join("console.log");
         let _ = std::fs::create_dir_all(world.instances.dir(&id));
@@ -146,11 +146,12 @@ pub async fn boot(world: Arc<World>, id: String, template: LaunchTemplateRef) {
 
 async fn try_boot(
     world: &Arc<World>,
+    region: &str,
     id: &str,
     template: &LaunchTemplateRef,
 ) -> Result<(), String> {
-    let described = world
-        .ec2
+    let ec2 = world.ec2(region);
+    let described = ec2
         .describe_instances()
         .instance_ids(id)
         .send()
@@ -170,8 +171,7 @@ async fn try_boot(
             .map(str::to_string)
     };
     let image_address = match instance.image_id() {
-        Some(ami) if !ami.is_empty() => world
-            .ec2
+        Some(ami) if !ami.is_empty() => ec2
             .describe_images()
             .image_ids(ami)
             .send()
@@ -195,14 +195,14 @@ async fn try_boot(
     let dir = world.instances.dir(id);
     let root = dir.join("root");
     std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-    let files = user_data_files(world, template).await?;
+    let files = user_data_files(&ec2, template).await?;
     let env_file = files.get(role.env_file()).ok_or_else(|| {
         format!(
             "the launch template's user data writes no {}",
             role.env_file()
         )
     })?;
-    let volume = wait_for_data_volume(world, id).await?;
+    let volume = wait_for_data_volume(world, &ec2, id).await?;
     let Some((volume, snapshot)) = volume else {
         return Ok(()); // ended while waiting
     };
@@ -218,7 +218,7 @@ async fn try_boot(
     let console = std::fs::File::create(dir.join("console.log")).map_err(|e| e.to_string())?;
     let platform = &world.settings.platform;
     let mut cmd = tokio::process::Command::new("bash");
-    for (k, v) in world.aws_env() {
+    for (k, v) in world.aws_env(region) {
         cmd.env(k, v);
     }
     // Its own name in the user agent of every AWS call it makes: what S3 serves it is counted
@@ -293,11 +293,11 @@ async fn try_boot(
 
 /// The files the launch template's user data (cloud-config `write_files`) writes: path → content.
 async fn user_data_files(
-    world: &World,
+    ec2: &aws_sdk_ec2::Client,
     template: &LaunchTemplateRef,
 ) -> Result<BTreeMap<String, String>, String> {
     use base64::Engine;
-    let mut req = world.ec2.describe_launch_template_versions().versions(
+    let mut req = ec2.describe_launch_template_versions().versions(
         template
             .version
             .clone()
@@ -360,6 +360,7 @@ fn with_device_as_directory(env: &str, dir: &Path) -> String {
 /// the launch. `None` when the instance ended first.
 async fn wait_for_data_volume(
     world: &World,
+    ec2: &aws_sdk_ec2::Client,
     id: &str,
 ) -> Result<Option<(String, Option<String>)>, String> {
     let deadline = tokio::time::Instant::now() + DEVICE_WAIT;
@@ -367,8 +368,7 @@ async fn wait_for_data_volume(
         if world.instances.has_ended(id) {
             return Ok(None);
         }
-        let out = world
-            .ec2
+        let out = ec2
             .describe_volumes()
             .filters(
                 aws_sdk_ec2::types::Filter::builder()

@@ -23,6 +23,9 @@ use std::sync::Arc;
 
 type Body = Full<Bytes>;
 
+/// CloudFormation's answer to a DeleteStack it took (the delete goes on, or fails, after it).
+const DELETE_STACK_ANSWER: &str = "<DeleteStackResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><ResponseMetadata><RequestId>localcloud</RequestId></ResponseMetadata></DeleteStackResponse>";
+
 pub async fn serve(listener: tokio::net::TcpListener, world: Arc<World>) -> Result<(), String> {
     let client: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new()).build_http();
     loop {
@@ -72,14 +75,16 @@ async fn handle(
             ))
         }
     };
-    let service = aws_wire::service_of(
-        parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let service = aws_wire::service_of(authorization);
+    // Answered in the region the request is signed for, as AWS does.
+    let region =
+        aws_wire::region_of(authorization).unwrap_or_else(|| world.settings.region.clone());
     if service.as_deref() == Some("codebuild") {
-        return Ok(codebuild_answer(&world, &parts.headers, &body));
+        return Ok(codebuild_answer(&world, &region, &parts.headers, &body));
     }
     if service.as_deref() == Some("logs") {
         return Ok(logs_answer(&world, &parts.headers, &body));
@@ -92,8 +97,26 @@ async fn handle(
     };
     if query {
         let action = params.get("Action").map(String::as_str).unwrap_or_default();
-        if let Some(r) =
-            refusals::before(&world, service.as_deref().unwrap_or(""), action, &params).await
+        if (service.as_deref(), action) == (Some("cloudformation"), "DeleteStack") {
+            if let Some(stack) = params.get("StackName") {
+                match stacks::before_delete(&world, &region, stack).await {
+                    // DeleteStack answers success; the stack then reads DELETE_FAILED.
+                    Ok(Some(_)) => return Ok(answer(200, "text/xml", DELETE_STACK_ANSWER)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(%stack, error = %e, "could not delete what moto keeps of the stack")
+                    }
+                }
+            }
+        }
+        if let Some(r) = refusals::before(
+            &world,
+            &region,
+            service.as_deref().unwrap_or(""),
+            action,
+            &params,
+        )
+        .await
         {
             return Ok(answer(r.status, "text/xml", r.body));
         }
@@ -157,6 +180,7 @@ async fn handle(
         let text = String::from_utf8_lossy(&rbody).into_owned();
         if let Some(patched) = after(
             &world,
+            &region,
             service.as_deref().unwrap_or(""),
             &action,
             &params,
@@ -172,7 +196,12 @@ async fn handle(
     Ok(Response::from_parts(rparts, Full::new(out)))
 }
 
-fn codebuild_answer(world: &Arc<World>, headers: &hyper::HeaderMap, body: &[u8]) -> Response<Body> {
+fn codebuild_answer(
+    world: &Arc<World>,
+    region: &str,
+    headers: &hyper::HeaderMap,
+    body: &[u8],
+) -> Response<Body> {
     const JSON: &str = "application/x-amz-json-1.1";
     let target = headers
         .get("x-amz-target")
@@ -181,7 +210,7 @@ fn codebuild_answer(world: &Arc<World>, headers: &hyper::HeaderMap, body: &[u8])
     let op = target.rsplit('.').next().unwrap_or_default();
     let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let result = match op {
-        "StartBuild" => codebuild::start_build(world, &request),
+        "StartBuild" => codebuild::start_build(world, region, &request),
         "BatchGetBuilds" => codebuild::batch_get_builds(world, &request),
         "StopBuild" => codebuild::stop_build(world, &request),
         other => Err(codebuild::Fault {
@@ -221,6 +250,7 @@ fn logs_answer(world: &Arc<World>, headers: &hyper::HeaderMap, body: &[u8]) -> R
 /// moto's when it needs correcting.
 async fn after(
     world: &Arc<World>,
+    region: &str,
     service: &str,
     action: &str,
     params: &BTreeMap<String, String>,
@@ -234,7 +264,12 @@ async fn after(
                 version: params.get("LaunchTemplate.Version").cloned(),
             };
             for id in aws_wire::values(answer, "instanceId") {
-                tokio::spawn(instances::boot(world.clone(), id, template.clone()));
+                tokio::spawn(instances::boot(
+                    world.clone(),
+                    region.to_string(),
+                    id,
+                    template.clone(),
+                ));
             }
             None
         }
@@ -287,22 +322,25 @@ async fn after(
                 return None;
             };
             let given = stacks::request_parameters(params);
-            if let Err(e) = stacks::complete(world, stack, body, &given).await {
+            if let Err(e) = stacks::complete(world, region, stack, body, &given).await {
                 tracing::error!(%stack, error = %e, "could not complete what moto's CloudFormation skipped");
             }
             None
         }
         ("cloudformation", "DeleteStack") => {
             if let Some(stack) = params.get("StackName") {
-                world.stacks.forget(stack);
-                world.builds.forget_stack(stack);
+                world.stacks.forget(region, stack);
+                world.builds.forget_stack(region, stack);
             }
             None
         }
         ("cloudformation", "DescribeStacks") => {
             let mut xml = answer.to_string();
-            for (stack, outputs) in world.stacks.outputs_to_add() {
+            for (stack, outputs) in world.stacks.outputs_to_add(region) {
                 xml = aws_wire::add_stack_outputs(&xml, &stack, &outputs);
+            }
+            for (stack, reason) in world.stacks.failed_deletes(region) {
+                xml = aws_wire::set_stack_status(&xml, &stack, "DELETE_FAILED", &reason);
             }
             Some(xml)
         }

@@ -30,32 +30,33 @@ fn ec2_error(code: &str, message: &str) -> Refusal {
 /// The refusal AWS would answer `action` with, if any.
 pub async fn before(
     world: &World,
+    region: &str,
     service: &str,
     action: &str,
     params: &BTreeMap<String, String>,
 ) -> Option<Refusal> {
     match (service, action) {
-        ("ec2", "RunInstances") => architecture_mismatch(world, params).await,
+        ("ec2", "RunInstances") => architecture_mismatch(world, region, params).await,
         _ => None,
     }
 }
 
 async fn architecture_mismatch(
     world: &World,
+    region: &str,
     params: &BTreeMap<String, String>,
 ) -> Option<Refusal> {
     let image_id = params.get("ImageId")?;
     let instance_type = params.get("InstanceType")?;
-    let image = world
-        .ec2
+    let ec2 = world.ec2(region);
+    let image = ec2
         .describe_images()
         .image_ids(image_id)
         .send()
         .await
         .ok()?;
     let image_arch = image.images().first()?.architecture()?.as_str().to_string();
-    let types = world
-        .ec2
+    let types = ec2
         .describe_instance_types()
         .instance_types(instance_type.as_str().into())
         .send()

@@ -43,6 +43,15 @@ impl Template {
         out
     }
 
+    /// A resource's `DeletionPolicy` (`Retain`, `Delete`, `Snapshot`), if it names one.
+    pub fn deletion_policy(&self, resource: &str) -> Option<String> {
+        self.root
+            .get("Resources")?
+            .get(resource)?
+            .get("DeletionPolicy")
+            .and_then(scalar)
+    }
+
     pub fn property(&self, resource: &str, path: &[&str]) -> Option<&Value> {
         let mut v = self
             .root

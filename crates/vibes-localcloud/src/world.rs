@@ -6,7 +6,16 @@ use crate::ebs::Disks;
 use crate::instances::Instances;
 use crate::s3_reads::S3Reads;
 use crate::stacks::Stacks;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
+
+#[derive(Clone)]
+struct Clients {
+    ec2: aws_sdk_ec2::Client,
+    cfn: aws_sdk_cloudformation::Client,
+    s3: aws_sdk_s3::Client,
+}
 
 pub struct Settings {
     /// moto's endpoint, without a trailing slash.
@@ -21,9 +30,10 @@ pub struct Settings {
 
 pub struct World {
     pub settings: Settings,
-    /// Straight to moto: the runner's own reads must not pass through its hooks.
-    pub ec2: aws_sdk_ec2::Client,
-    pub cfn: aws_sdk_cloudformation::Client,
+    /// Straight to moto: the runner's own reads must not pass through its hooks. One set of
+    /// clients per region asked for: each request is answered in the region its signature names.
+    sdk: aws_config::SdkConfig,
+    clients: Mutex<BTreeMap<String, Clients>>,
     pub disks: std::sync::Arc<Disks>,
     pub builds: Builds,
     pub stacks: Stacks,
@@ -51,8 +61,8 @@ impl World {
             .load()
             .await;
         Ok(World {
-            ec2: aws_sdk_ec2::Client::new(&sdk),
-            cfn: aws_sdk_cloudformation::Client::new(&sdk),
+            sdk,
+            clients: Mutex::default(),
             disks: std::sync::Arc::new(Disks::new(settings.state.join("ebs"))?),
             builds: Builds::new(settings.state.join("codebuild"))?,
             stacks: Stacks::default(),
@@ -62,14 +72,60 @@ impl World {
         })
     }
 
-    /// The environment a program on "AWS" gets to reach AWS: this runner as the endpoint,
-    /// the region, and moto's dummy credentials.
-    pub fn aws_env(&self) -> Vec<(String, String)> {
+    fn clients(&self, region: &str) -> Clients {
+        let mut clients = self.clients.lock().unwrap();
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let sdk = self
+                    .sdk
+                    .to_builder()
+                    .region(aws_config::Region::new(region.to_string()))
+                    .build();
+                let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(true)
+                    .build();
+                Clients {
+                    ec2: aws_sdk_ec2::Client::new(&sdk),
+                    cfn: aws_sdk_cloudformation::Client::new(&sdk),
+                    s3: aws_sdk_s3::Client::from_conf(s3),
+                }
+            })
+            .clone()
+    }
+
+    /// EC2 in `region`, straight to moto.
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        self.clients(region).ec2
+    }
+
+    /// CloudFormation in `region`, straight to moto.
+    pub fn cfn(&self, region: &str) -> aws_sdk_cloudformation::Client {
+        self.clients(region).cfn
+    }
+
+    /// S3 in `region`, straight to moto.
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        self.clients(region).s3
+    }
+
+    /// Every region a request has been answered in, and the runner's default.
+    pub fn regions(&self) -> Vec<String> {
+        let mut r: Vec<String> = self.clients.lock().unwrap().keys().cloned().collect();
+        if !r.contains(&self.settings.region) {
+            r.push(self.settings.region.clone());
+        }
+        r
+    }
+
+    /// The environment a program on "AWS" in `region` gets to reach AWS: this runner as the
+    /// endpoint, the region, and moto's dummy credentials.
+    pub fn aws_env(&self, region: &str) -> Vec<(String, String)> {
         let key = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.into());
         vec![
             ("AWS_ENDPOINT_URL".into(), self.settings.endpoint.clone()),
-            ("AWS_REGION".into(), self.settings.region.clone()),
-            ("AWS_DEFAULT_REGION".into(), self.settings.region.clone()),
+            ("AWS_REGION".into(), region.to_string()),
+            ("AWS_DEFAULT_REGION".into(), region.to_string()),
             (
                 "AWS_ACCESS_KEY_ID".into(),
                 key("AWS_ACCESS_KEY_ID", "testing"),

@@ -2,7 +2,7 @@
 //! binary against the local cloud, the worker's and server's own boot scripts, real encoders,
 //! a real rsync daemon, and tags read back with lofty.
 
-use crate::support::{project, read_tags, tree, write, write_wav, LocalCloud, Tags};
+use crate::support::{project, project_in, read_tags, tree, write, write_wav, LocalCloud, Tags};
 use std::path::Path;
 
 const PROJECT: &str = "e2e";
@@ -369,5 +369,145 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
         tree(&again),
         after,
         "the server still serves the previous builds"
+    );
+}
+
+/// What the account holds in the local cloud's `region`, by kind: every stack not deleted,
+/// bucket, image, snapshot, key pair and parameter of the project.
+fn account(cloud: &LocalCloud, region: &str, project: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let r = ["--region", region];
+    let stacks = cloud.aws(&[&["cloudformation", "describe-stacks"][..], &r].concat());
+    for s in stacks["Stacks"].as_array().into_iter().flatten() {
+        left.push(format!("stack {} {}", s["StackName"], s["StackStatus"]));
+    }
+    let buckets = cloud.aws(&[&["s3api", "list-buckets"][..], &r].concat());
+    for b in buckets["Buckets"].as_array().into_iter().flatten() {
+        left.push(format!("bucket {}", b["Name"]));
+    }
+    let images = cloud.aws(&[&["ec2", "describe-images", "--owners", "self"][..], &r].concat());
+    for i in images["Images"].as_array().into_iter().flatten() {
+        left.push(format!("image {}", i["ImageId"]));
+    }
+    let filter = format!("Name=tag:vibes:project,Values={project}");
+    let snapshots = cloud.aws(
+        &[
+            &["ec2", "describe-snapshots", "--filters", filter.as_str()][..],
+            &r,
+        ]
+        .concat(),
+    );
+    for s in snapshots["Snapshots"].as_array().into_iter().flatten() {
+        left.push(format!("snapshot {}", s["SnapshotId"]));
+    }
+    let keys = cloud.aws(&[&["ec2", "describe-key-pairs"][..], &r].concat());
+    for k in keys["KeyPairs"].as_array().into_iter().flatten() {
+        left.push(format!("key pair {}", k["KeyName"]));
+    }
+    let vpcs = cloud.aws(
+        &[
+            &["ec2", "describe-vpcs", "--filters", filter.as_str()][..],
+            &r,
+        ]
+        .concat(),
+    );
+    for v in vpcs["Vpcs"].as_array().into_iter().flatten() {
+        left.push(format!("vpc {}", v["VpcId"]));
+    }
+    let gateways = cloud.aws(&[&["ec2", "describe-internet-gateways"][..], &r].concat());
+    for g in gateways["InternetGateways"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        left.push(format!("internet gateway {}", g["InternetGatewayId"]));
+    }
+    let volumes = cloud.aws(
+        &[
+            &["ec2", "describe-volumes", "--filters", filter.as_str()][..],
+            &r,
+        ]
+        .concat(),
+    );
+    for v in volumes["Volumes"].as_array().into_iter().flatten() {
+        left.push(format!("volume {}", v["VolumeId"]));
+    }
+    let instances = cloud.aws(
+        &[
+            &["ec2", "describe-instances", "--filters", filter.as_str()][..],
+            &r,
+        ]
+        .concat(),
+    );
+    for i in instances["Reservations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["Instances"].as_array().cloned().unwrap_or_default())
+        .filter(|i| i["State"]["Name"] != "terminated")
+    {
+        left.push(format!(
+            "instance {} {}",
+            i["InstanceId"], i["State"]["Name"]
+        ));
+    }
+    let path = format!("/{project}");
+    let params = cloud.aws(
+        &[
+            &[
+                "ssm",
+                "get-parameters-by-path",
+                "--path",
+                path.as_str(),
+                "--recursive",
+            ][..],
+            &r,
+        ]
+        .concat(),
+    );
+    for p in params["Parameters"].as_array().into_iter().flatten() {
+        left.push(format!("parameter {}", p["Name"]));
+    }
+    left
+}
+
+/// The platform in another region than the local cloud's default: every request is answered
+/// in the region its signature names, as AWS does (the runner once served us-east-1 only, and
+/// a project in eu-west-1 stopped at its image builds). Empty account → music on disk → no
+/// changes → `vibes destroy --include-data` → an empty account.
+#[test]
+fn the_platform_in_eu_west_1_from_an_empty_account_to_music_and_back_to_nothing() {
+    const REGION: &str = "eu-west-1";
+    let cloud = LocalCloud::start_in(REGION);
+    let dir = project_in("west", REGION, &config());
+    let tracks = collection(&dir.path().join("music"));
+    cloud
+        .vibes(dir.path(), &["apply", "--auto-approve"])
+        .expect(0, &cloud);
+    let phone = dir.path().join("fetched/phone");
+    fetch(&cloud, dir.path(), "phone", &phone);
+    for (track, tags) in &tracks {
+        assert_eq!(
+            &read_tags(&phone.join(format!("{track}.mp3"))),
+            tags,
+            "{track}.mp3"
+        );
+    }
+    cloud
+        .vibes(dir.path(), &["plan", "--detailed-exitcode"])
+        .expect(0, &cloud);
+    let servers = cloud.instances("west", "server");
+    assert!(
+        servers.iter().any(|(_, state)| state == "running"),
+        "the server runs in {REGION}: {servers:?}"
+    );
+
+    cloud
+        .vibes(dir.path(), &["destroy", "--auto-approve", "--include-data"])
+        .expect(0, &cloud);
+    let left = account(&cloud, REGION, "west");
+    assert!(
+        left.is_empty(),
+        "left in {REGION} after destroy --include-data: {left:#?}"
     );
 }

@@ -70,6 +70,18 @@ impl LocalCloud {
         LocalCloud { state, env }
     }
 
+    /// The same, with the aws CLI of the helpers below reading `region` (vibes reads its region
+    /// from the project's config).
+    pub fn start_in(region: &str) -> LocalCloud {
+        let mut cloud = LocalCloud::start();
+        for (k, v) in cloud.env.iter_mut() {
+            if k == "AWS_REGION" || k == "AWS_DEFAULT_REGION" {
+                *v = region.to_string();
+            }
+        }
+        cloud
+    }
+
     fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
         c.envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -398,13 +410,18 @@ pub fn tree(dir: &Path) -> BTreeMap<String, String> {
 /// A project directory outside the repository: `vibes.toml` with `[project] name = NAME` and
 /// `body`. Nothing else: the platform (templates, recipes) is the one built into vibes.
 pub fn project(name: &str, body: &str) -> tempfile::TempDir {
+    project_in(name, "us-east-1", body)
+}
+
+/// The same, in `region`.
+pub fn project_in(name: &str, region: &str, body: &str) -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix("vibes-project-")
         .tempdir()
         .expect("project dir");
     write(
         &dir.path().join("vibes.toml"),
-        format!("[project]\nname = \"{name}\"\nregion = \"us-east-1\"\n\n{body}"),
+        format!("[project]\nname = \"{name}\"\nregion = \"{region}\"\n\n{body}"),
     );
     dir
 }
