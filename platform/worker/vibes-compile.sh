@@ -72,6 +72,8 @@ read -ra POWEROFF <<<"${VIBES_POWEROFF:-systemctl poweroff}"
 
 # SSM standard parameters hold 4 KiB; the message is cut well below that.
 MAX_MESSAGE=3000
+# What a Standard SSM parameter holds.
+MAX_PARAMETER=4096
 LOG=$(mktemp -t vibes-compile.XXXXXX)
 
 step="starting"
@@ -105,18 +107,34 @@ json_string() {
   printf '"%s"' "$out"
 }
 
-# Record the outcome: to $VIBES_STATUS_FILE when set, else to /<project>/compile/status in SSM.
-record() {
-  local status=$1 message=$2 finished json
-  finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  if ((${#message} > MAX_MESSAGE)); then
-    message="...${message: -MAX_MESSAGE}"
+# The status as one JSON object, its message cut from the front to `keep` characters.
+status_json() {
+  local status=$1 message=$2 finished=$3 keep=$4 json
+  if ((${#message} > keep)); then
+    if ((keep > 0)); then message="...${message: -keep}"; else message="..."; fi
   fi
   json="{\"built_from\": $(json_string "$built_from"), \"status\": $(json_string "$status"), \"message\": $(json_string "$message"), \"finished\": $(json_string "$finished")"
   # The build's figures (vibes writes them as one JSON object): the next plan prices a compile
   # at the pace they show.
   if [[ -s $SUMMARY_FILE ]]; then json+=", \"build\": $(<"$SUMMARY_FILE")"; fi
-  json+="}"
+  printf '%s}' "$json"
+}
+
+# Record the outcome: to $VIBES_STATUS_FILE when set, else to /<project>/compile/status in SSM.
+record() {
+  local status=$1 message=$2 finished json keep=$MAX_MESSAGE
+  finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  json=$(status_json "$status" "$message" "$finished" "$keep")
+  # A Standard SSM parameter holds at most 4096 characters, and escaping can make the message
+  # several times longer than it is (a control character is six): the message gives way, from
+  # the front, until the whole status fits. A status that cannot be written would read as a
+  # worker that never reported.
+  while ((${#json} > MAX_PARAMETER && keep > 0)); do
+    # In proportion: an escaped character may count for six.
+    keep=$((keep * MAX_PARAMETER / ${#json} - 16))
+    ((keep > 0)) || keep=0
+    json=$(status_json "$status" "$message" "$finished" "$keep")
+  done
   if [[ -n $STATUS_FILE ]]; then
     printf '%s\n' "$json" >"$STATUS_FILE"
   else
@@ -141,7 +159,9 @@ unmount_all() {
 publish_progress() {
   # A TERM ends the loop, but only between two publications (bash runs a trap once the
   # foreground command is done): no publication of this loop lands after the last one below.
-  trap 'exit 0' TERM
+  # The pause in progress goes with it: left behind, it would hold the script's output open
+  # for up to PROGRESS_SECONDS after the script ended.
+  trap 'kill "$!" 2>/dev/null; exit 0' TERM
   while :; do
     sleep "$PROGRESS_SECONDS" &
     wait $!

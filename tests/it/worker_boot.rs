@@ -38,7 +38,13 @@ case "$1 $2" in
   "ssm get-parameter")
     cat "$FAKE_SSM$(arg --name "$@")" ;;
   "ssm put-parameter")
-    arg --value "$@" >"$FAKE_SSM_STATUS" ;;
+    value=$(arg --value "$@")
+    # A Standard parameter holds 4096 characters at most; SSM refuses more.
+    if ((${#value} > 4096)); then
+      echo "An error occurred (ValidationException) when calling the PutParameter operation: Member must have length less than or equal to 4096" >&2
+      exit 254
+    fi
+    printf '%s' "$value" >"$FAKE_SSM_STATUS" ;;
   *) echo "aws stand-in: unexpected call: $*" >&2; exit 1 ;;
 esac
 "#;
@@ -347,6 +353,28 @@ fn on_ec2_the_status_goes_to_the_compile_status_parameter_as_json() {
     let status = w.status("ssm-status.json");
     assert_eq!(status["status"], "succeeded");
     assert_eq!(status["built_from"], "3f9a0c1d2e4b5a69");
+}
+
+#[test]
+fn a_failure_whose_output_escapes_long_still_fits_the_status_parameter() {
+    // 1,500 control characters become 9,000 once escaped for JSON: the status must still fit
+    // the 4096 characters of a Standard parameter, or no status is recorded at all.
+    let w = Worker::new();
+    write(
+        &w.path("bin/vibes-fails"),
+        "#!/usr/bin/env bash\nhead -c 1500 /dev/zero | tr '\\0' '\\001' >&2\necho 'the last words' >&2\nexit 1\n",
+        true,
+    );
+    let mut c = w.command("vibes-fails");
+    c.env_remove("VIBES_STATUS_FILE");
+    let out = run(c);
+    assert!(!out.status.success());
+    let text = fs::read_to_string(w.path("ssm-status.json")).expect("a status was recorded");
+    assert!(text.len() <= 4096, "{} characters", text.len());
+    let status: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(status["status"], "failed");
+    let message = status["message"].as_str().unwrap();
+    assert!(message.contains("the last words"), "{message:?}");
 }
 
 #[test]

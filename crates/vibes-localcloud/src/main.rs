@@ -16,6 +16,7 @@
 //!
 //! Started by `scripts/localcloud.sh start`, which also starts moto.
 
+mod amis;
 mod aws_wire;
 mod buildspec;
 mod codebuild;

@@ -313,6 +313,16 @@ async fn after(
             }
             None
         }
+        ("ec2", "RegisterImage") => {
+            if let (Some(id), Some(arch)) = (
+                aws_wire::first(answer, "imageId"),
+                params.get("Architecture"),
+            ) {
+                world.architectures.record(&id, arch);
+            }
+            None
+        }
+        ("ec2", "DescribeImages") => Some(world.architectures.complete(answer)),
         ("ec2", "DescribeSnapshots") => Some(aws_wire::mark_snapshots_pending(answer, |id| {
             world.disks.is_pending(id)
         })),

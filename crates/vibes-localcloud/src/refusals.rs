@@ -49,13 +49,21 @@ async fn architecture_mismatch(
     let image_id = params.get("ImageId")?;
     let instance_type = params.get("InstanceType")?;
     let ec2 = world.ec2(region);
-    let image = ec2
-        .describe_images()
-        .image_ids(image_id)
-        .send()
-        .await
-        .ok()?;
-    let image_arch = image.images().first()?.architecture()?.as_str().to_string();
+    // Kept by the runner when the image was registered (moto drops it), else moto's own.
+    let image_arch = match world.architectures.of(image_id) {
+        Some(a) => a,
+        None => ec2
+            .describe_images()
+            .image_ids(image_id)
+            .send()
+            .await
+            .ok()?
+            .images()
+            .first()?
+            .architecture()?
+            .as_str()
+            .to_string(),
+    };
     let types = ec2
         .describe_instance_types()
         .instance_types(instance_type.as_str().into())

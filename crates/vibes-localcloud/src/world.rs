@@ -38,6 +38,8 @@ pub struct World {
     pub builds: Builds,
     pub stacks: Stacks,
     pub instances: Instances,
+    /// The architecture each image was registered for (moto drops it).
+    pub architectures: crate::amis::Architectures,
     /// What S3 served through the proxy, for `GET /_localcloud/stats`.
     pub s3_reads: S3Reads,
 }
@@ -67,6 +69,7 @@ impl World {
             builds: Builds::new(settings.state.join("codebuild"))?,
             stacks: Stacks::default(),
             instances: Instances::new(settings.state.join("instances"))?,
+            architectures: Default::default(),
             s3_reads: S3Reads::default(),
             settings,
         })

@@ -8,7 +8,7 @@ use super::*;
 use crate::template::{Scope, Template};
 use std::collections::BTreeMap;
 
-const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

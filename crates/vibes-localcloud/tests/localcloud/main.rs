@@ -3,5 +3,6 @@
 
 mod image_build;
 mod platform;
+mod refusals;
 mod s3_reads;
 mod support;

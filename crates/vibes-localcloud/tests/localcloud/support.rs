@@ -120,6 +120,20 @@ impl LocalCloud {
         serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
     }
 
+    /// The aws CLI of the project venv, `--output json`, as it ended: its exit status, and
+    /// what it printed (stdout, then stderr).
+    pub fn aws_try(&self, args: &[&str]) -> (bool, String) {
+        let out = self
+            .command(repo_root().join(".venv/bin/aws"))
+            .args(args)
+            .args(["--output", "json"])
+            .output()
+            .expect("run aws");
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+
     /// The aws CLI of the project venv as the client `app` (its user agent's `app/ID`);
     /// panics unless it succeeds. Returns what it printed.
     pub fn aws_as(&self, app: &str, args: &[&str]) -> Vec<u8> {

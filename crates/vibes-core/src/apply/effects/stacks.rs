@@ -26,6 +26,8 @@ pub(super) async fn run(
             tags,
             token,
         } => {
+            // A create keeps the plan's token across applies: a create whose answer a crash lost
+            // is answered, when sent again, as the same request rather than a stack that exists.
             let req = stack_request(cx, stack_name, template_body, parameters, tags, token)?;
             let created = cx
                 .retrier
@@ -65,7 +67,8 @@ pub(super) async fn run(
             tags,
             token,
         } => {
-            let req = stack_request(cx, stack_name, template_body, parameters, tags, token)?;
+            let token = run_token(token, &cx.run_id);
+            let req = stack_request(cx, stack_name, template_body, parameters, tags, &token)?;
             let update = cx.call(name, |_| cloud.update_stack(&req)).await?;
             if update == StackUpdate::Started {
                 cx.reporter
@@ -173,15 +176,16 @@ fn stack_request(
         template_body: template_body.to_string(),
         parameters,
         tags,
-        token: run_token(token, &cx.run_id),
+        token: token.to_string(),
     })
 }
 
-/// The ClientRequestToken of a stack operation in this apply: the plan's token (the address and
-/// what the stack is to become) and the apply's run id. Retries within the apply send the same
-/// token, so CloudFormation does a lost request once; another apply sends another, since
-/// CloudFormation takes a token it has seen for a retry of that request and does nothing new —
-/// an update back to an earlier template would otherwise be ignored.
+/// The ClientRequestToken of an update, delete or continued rollback in this apply: the plan's
+/// token (the address and what the stack is to become) and the apply's run id. Retries within
+/// the apply send the same token, so CloudFormation does a lost request once; another apply
+/// sends another, since CloudFormation takes a token it has seen for a retry of that request and
+/// does nothing new: an update back to an earlier template, or a delete after one that failed,
+/// would otherwise be ignored.
 fn run_token(token: &str, run_id: &str) -> String {
     let run: String = run_id
         .chars()
