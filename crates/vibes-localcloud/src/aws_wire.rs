@@ -134,38 +134,6 @@ pub fn add_stack_outputs(xml: &str, stack: &str, outputs: &[(String, String)]) -
     format!("{}{patched}{}", &xml[..at], &xml[end..])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_service_comes_from_the_credential_scope() {
-        let auth = "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/codebuild/aws4_request, SignedHeaders=host, Signature=ab";
-        assert_eq!(service_of(Some(auth)).as_deref(), Some("codebuild"));
-        assert_eq!(service_of(None), None);
-    }
-
-    #[test]
-    fn only_pending_snapshots_change() {
-        let xml = "<snapshotSet><item><snapshotId>snap-1</snapshotId><status>completed</status><tagSet><item><key>a</key></item></tagSet></item><item><snapshotId>snap-2</snapshotId><status>completed</status></item></snapshotSet>";
-        let out = mark_snapshots_pending(xml, |id| id == "snap-2");
-        assert_eq!(
-            values(&out, "status"),
-            vec!["completed".to_string(), "pending".to_string()]
-        );
-    }
-
-    #[test]
-    fn outputs_join_the_named_stack_only() {
-        let xml = "<Stacks><member><StackName>a</StackName><Outputs><member><OutputKey>X</OutputKey><OutputValue>1</OutputValue></member></Outputs></member><member><StackName>b</StackName><StackStatus>CREATE_COMPLETE</StackStatus></member></Stacks>";
-        let out = add_stack_outputs(xml, "b", &[("P".into(), "v&w".into())]);
-        assert_eq!(values(&out, "OutputKey"), vec!["X", "P"]);
-        assert_eq!(values(&out, "OutputValue"), vec!["1", "v&w"]);
-        let a = add_stack_outputs(xml, "a", &[("P".into(), "2".into())]);
-        assert_eq!(values(&a, "OutputKey"), vec!["P", "X"]);
-    }
-}
-
 /// `stack`'s status in a DescribeStacks answer set to `status`, with `reason`.
 pub fn set_stack_status(xml: &str, stack: &str, status: &str, reason: &str) -> String {
     let marker = format!("<StackName>{}</StackName>", escape(stack));
@@ -197,4 +165,36 @@ pub fn set_stack_status(xml: &str, stack: &str, status: &str, reason: &str) -> S
         }
     }
     format!("{}{patched}{}", &xml[..at], &xml[end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_comes_from_the_credential_scope() {
+        let auth = "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/codebuild/aws4_request, SignedHeaders=host, Signature=ab";
+        assert_eq!(service_of(Some(auth)).as_deref(), Some("codebuild"));
+        assert_eq!(service_of(None), None);
+    }
+
+    #[test]
+    fn only_pending_snapshots_change() {
+        let xml = "<snapshotSet><item><snapshotId>snap-1</snapshotId><status>completed</status><tagSet><item><key>a</key></item></tagSet></item><item><snapshotId>snap-2</snapshotId><status>completed</status></item></snapshotSet>";
+        let out = mark_snapshots_pending(xml, |id| id == "snap-2");
+        assert_eq!(
+            values(&out, "status"),
+            vec!["completed".to_string(), "pending".to_string()]
+        );
+    }
+
+    #[test]
+    fn outputs_join_the_named_stack_only() {
+        let xml = "<Stacks><member><StackName>a</StackName><Outputs><member><OutputKey>X</OutputKey><OutputValue>1</OutputValue></member></Outputs></member><member><StackName>b</StackName><StackStatus>CREATE_COMPLETE</StackStatus></member></Stacks>";
+        let out = add_stack_outputs(xml, "b", &[("P".into(), "v&w".into())]);
+        assert_eq!(values(&out, "OutputKey"), vec!["X", "P"]);
+        assert_eq!(values(&out, "OutputValue"), vec!["1", "v&w"]);
+        let a = add_stack_outputs(xml, "a", &[("P".into(), "2".into())]);
+        assert_eq!(values(&a, "OutputKey"), vec!["P", "X"]);
+    }
 }

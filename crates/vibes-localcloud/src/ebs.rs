@@ -173,22 +173,8 @@ async fn reconcile(world: &World) -> Result<(), String> {
     // Directories first: one is made only after moto has its volume or snapshot, so a directory
     // listed before moto is asked can only be missing from moto's answer when it is gone. Asked
     // one by one: the emulator's account holds a thousand catalogue snapshots.
-    let regions = world.regions();
     for v in world.disks.listed("volumes") {
-        let mut in_none = true;
-        for region in &regions {
-            let asked = world
-                .ec2(region)
-                .describe_volumes()
-                .volume_ids(&v)
-                .send()
-                .await;
-            in_none &= gone(
-                asked.map(|o| o.volumes().is_empty()),
-                "InvalidVolume.NotFound",
-            )?;
-        }
-        if in_none {
+        if gone_from_every_region(world, Kind::Volume, &v).await? {
             tracing::info!(volume = %v, "volume gone: its directory goes too");
             world.disks.delete_volume(&v);
         }
@@ -197,25 +183,48 @@ async fn reconcile(world: &World) -> Result<(), String> {
         if world.disks.is_pending(&s) {
             continue;
         }
-        let mut in_none = true;
-        for region in &regions {
-            let asked = world
-                .ec2(region)
-                .describe_snapshots()
-                .snapshot_ids(&s)
-                .send()
-                .await;
-            in_none &= gone(
-                asked.map(|o| o.snapshots().is_empty()),
-                "InvalidSnapshot.NotFound",
-            )?;
-        }
-        if in_none {
+        if gone_from_every_region(world, Kind::Snapshot, &s).await? {
             tracing::info!(snapshot = %s, "snapshot gone: its directory goes too");
             world.disks.delete_snapshot(&s);
         }
     }
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Volume,
+    Snapshot,
+}
+
+/// Whether no region the runner has answered in knows `id` any more (ids are unique across
+/// regions; each region is asked, since the runner does not note where a disk was made).
+async fn gone_from_every_region(world: &World, kind: Kind, id: &str) -> Result<bool, String> {
+    for region in world.regions() {
+        let ec2 = world.ec2(&region);
+        let here_gone = match kind {
+            Kind::Volume => gone(
+                ec2.describe_volumes()
+                    .volume_ids(id)
+                    .send()
+                    .await
+                    .map(|o| o.volumes().is_empty()),
+                "InvalidVolume.NotFound",
+            )?,
+            Kind::Snapshot => gone(
+                ec2.describe_snapshots()
+                    .snapshot_ids(id)
+                    .send()
+                    .await
+                    .map(|o| o.snapshots().is_empty()),
+                "InvalidSnapshot.NotFound",
+            )?,
+        };
+        if !here_gone {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Whether a describe-by-id says the thing no longer exists.

@@ -10,12 +10,17 @@ use crate::world::World;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// A stack, by region and name.
+type StackKey = (String, String);
+/// An output's name and value.
+type Output = (String, String);
+
 #[derive(Default)]
 pub struct Stacks {
     /// (region, stack name) → outputs moto dropped, with their values.
-    added_outputs: Mutex<BTreeMap<(String, String), Vec<(String, String)>>>,
+    added_outputs: Mutex<BTreeMap<StackKey, Vec<Output>>>,
     /// (region, stack name) → why its last delete failed, as CloudFormation says it.
-    failed_deletes: Mutex<BTreeMap<(String, String), String>>,
+    failed_deletes: Mutex<BTreeMap<StackKey, String>>,
 }
 
 impl Stacks {

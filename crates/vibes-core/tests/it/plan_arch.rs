@@ -112,54 +112,40 @@ fn an_unknown_arch_is_a_config_fault_with_the_choices() {
     assert!(shown.contains("arm64 or x86_64"), "{shown}");
 }
 
-/// The current image as an earlier apply built it, for `arch`, tagged as the build tags it.
-fn built_image(
-    d: &vibes_core::Desired,
-    name: &str,
-    registered: Arch,
-    asked: Option<Arch>,
-) -> (ObservedImage, ObservedParameter) {
-    let spec = &d.images[name];
-    let address = format!("image.{name}");
-    let mut t = tags::ownership(
-        &d.project.name,
-        &address.parse().unwrap(),
-        &spec.recipe_hash,
-    );
-    if let Some(a) = asked {
-        t.insert(tags::ARCH.into(), a.as_str().into());
-    }
+/// The plan of `d` on an account holding the worker image an earlier apply built from the
+/// same recipe: asked for `asked` (its `vibes:arch` tag) and registered for `registered`, and
+/// the pointer to it.
+fn plan_with_worker_image(d: &vibes_core::Desired, registered: Arch, asked: Arch) -> Plan {
+    let spec = &d.images["worker"];
+    let address = "image.worker".parse().unwrap();
+    let mut t = tags::ownership(&d.project.name, &address, &spec.recipe_hash);
+    t.insert(tags::ARCH.into(), asked.as_str().into());
     let image = ObservedImage {
-        image_id: format!("ami-{name}"),
-        name: format!("tunes-{name}"),
+        image_id: "ami-worker".into(),
+        name: "tunes-worker".into(),
         state: "available".into(),
         created: "2026-12-01T00:00:00Z".into(),
-        tags: t.clone(),
+        tags: t,
         architecture: Some(registered),
     };
     let pointer = ObservedParameter {
         name: spec.parameter.clone(),
         secure: false,
         value: Some(image.image_id.clone()),
-        tags: tags::ownership(
-            &d.project.name,
-            &address.parse().unwrap(),
-            &spec.recipe_hash,
-        ),
+        tags: tags::ownership(&d.project.name, &address, &spec.recipe_hash),
         version: 1,
     };
-    (image, pointer)
+    let mut o = vibes_core::observed::Observed::default();
+    o.parameters.insert(pointer.name.clone(), pointer);
+    o.images.insert(image.image_id.clone(), image);
+    vibes_core::plan(d, &o, &PlanOptions::default()).unwrap()
 }
 
 #[test]
 fn an_image_built_for_the_old_worker_type_is_built_again_for_the_new_one() {
     // The worker was c7g (arm64) and is now c7a (x86_64): the recipe is the same, the image is not.
     let d = config("c7a.xlarge", "t4g.small", None);
-    let mut o = vibes_core::observed::Observed::default();
-    let (image, pointer) = built_image(&d, "worker", Arch::Arm64, Some(Arch::Arm64));
-    o.parameters.insert(pointer.name.clone(), pointer);
-    o.images.insert(image.image_id.clone(), image);
-    let p = vibes_core::plan(&d, &o, &PlanOptions::default()).unwrap();
+    let p = plan_with_worker_image(&d, Arch::Arm64, Arch::Arm64);
     let worker = action(&p, "image.worker");
     assert_eq!(worker.op, Op::Replace, "{}", summary(&p));
     assert_eq!(build_arch(&p, "image.worker"), Arch::X86_64);
@@ -190,11 +176,7 @@ fn an_image_built_for_the_old_worker_type_is_built_again_for_the_new_one() {
 fn a_recipe_that_ignores_its_arch_variable_is_blocked_rather_than_built_forever() {
     // Asked for x86_64 (its vibes:arch tag), registered as arm64: building again makes the same.
     let d = config("c7a.xlarge", "t4g.small", None);
-    let mut o = vibes_core::observed::Observed::default();
-    let (image, pointer) = built_image(&d, "worker", Arch::Arm64, Some(Arch::X86_64));
-    o.parameters.insert(pointer.name.clone(), pointer);
-    o.images.insert(image.image_id.clone(), image);
-    let p = vibes_core::plan(&d, &o, &PlanOptions::default()).unwrap();
+    let p = plan_with_worker_image(&d, Arch::Arm64, Arch::X86_64);
     let worker = action(&p, "image.worker");
     assert_eq!(worker.op, Op::Blocked, "{}", summary(&p));
     assert!(
@@ -209,11 +191,7 @@ fn a_recipe_that_ignores_its_arch_variable_is_blocked_rather_than_built_forever(
 #[test]
 fn an_image_of_the_right_arch_is_kept() {
     let d = config("c7a.xlarge", "t4g.small", None);
-    let mut o = vibes_core::observed::Observed::default();
-    let (image, pointer) = built_image(&d, "worker", Arch::X86_64, Some(Arch::X86_64));
-    o.parameters.insert(pointer.name.clone(), pointer);
-    o.images.insert(image.image_id.clone(), image);
-    let p = vibes_core::plan(&d, &o, &PlanOptions::default()).unwrap();
+    let p = plan_with_worker_image(&d, Arch::X86_64, Arch::X86_64);
     assert!(
         p.actions
             .iter()

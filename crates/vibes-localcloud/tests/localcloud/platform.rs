@@ -373,100 +373,88 @@ fn empty_account_to_music_on_disk_then_a_tag_edit_then_a_broken_track() {
 }
 
 /// What the account holds in the local cloud's `region`, by kind: every stack not deleted,
-/// bucket, image, snapshot, key pair and parameter of the project.
+/// bucket, image, snapshot, VPC, gateway, volume, instance not terminated, key pair and
+/// parameter of the project.
 fn account(cloud: &LocalCloud, region: &str, project: &str) -> Vec<String> {
-    let mut left = Vec::new();
-    let r = ["--region", region];
-    let stacks = cloud.aws(&[&["cloudformation", "describe-stacks"][..], &r].concat());
-    for s in stacks["Stacks"].as_array().into_iter().flatten() {
-        left.push(format!("stack {} {}", s["StackName"], s["StackStatus"]));
-    }
-    let buckets = cloud.aws(&[&["s3api", "list-buckets"][..], &r].concat());
-    for b in buckets["Buckets"].as_array().into_iter().flatten() {
-        left.push(format!("bucket {}", b["Name"]));
-    }
-    let images = cloud.aws(&[&["ec2", "describe-images", "--owners", "self"][..], &r].concat());
-    for i in images["Images"].as_array().into_iter().flatten() {
-        left.push(format!("image {}", i["ImageId"]));
-    }
-    let filter = format!("Name=tag:vibes:project,Values={project}");
-    let snapshots = cloud.aws(
-        &[
-            &["ec2", "describe-snapshots", "--filters", filter.as_str()][..],
-            &r,
-        ]
-        .concat(),
-    );
-    for s in snapshots["Snapshots"].as_array().into_iter().flatten() {
-        left.push(format!("snapshot {}", s["SnapshotId"]));
-    }
-    let keys = cloud.aws(&[&["ec2", "describe-key-pairs"][..], &r].concat());
-    for k in keys["KeyPairs"].as_array().into_iter().flatten() {
-        left.push(format!("key pair {}", k["KeyName"]));
-    }
-    let vpcs = cloud.aws(
-        &[
-            &["ec2", "describe-vpcs", "--filters", filter.as_str()][..],
-            &r,
-        ]
-        .concat(),
-    );
-    for v in vpcs["Vpcs"].as_array().into_iter().flatten() {
-        left.push(format!("vpc {}", v["VpcId"]));
-    }
-    let gateways = cloud.aws(&[&["ec2", "describe-internet-gateways"][..], &r].concat());
-    for g in gateways["InternetGateways"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        left.push(format!("internet gateway {}", g["InternetGatewayId"]));
-    }
-    let volumes = cloud.aws(
-        &[
-            &["ec2", "describe-volumes", "--filters", filter.as_str()][..],
-            &r,
-        ]
-        .concat(),
-    );
-    for v in volumes["Volumes"].as_array().into_iter().flatten() {
-        left.push(format!("volume {}", v["VolumeId"]));
-    }
-    let instances = cloud.aws(
-        &[
-            &["ec2", "describe-instances", "--filters", filter.as_str()][..],
-            &r,
-        ]
-        .concat(),
-    );
-    for i in instances["Reservations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["Instances"].as_array().cloned().unwrap_or_default())
-        .filter(|i| i["State"]["Name"] != "terminated")
-    {
-        left.push(format!(
-            "instance {} {}",
-            i["InstanceId"], i["State"]["Name"]
-        ));
-    }
+    let tagged = format!("Name=tag:vibes:project,Values={project}");
     let path = format!("/{project}");
-    let params = cloud.aws(
-        &[
-            &[
+    // (what, the aws CLI's arguments, the answer's list, the field that names each)
+    let kinds: [(&str, Vec<&str>, &str, &str); 10] = [
+        (
+            "stack",
+            vec!["cloudformation", "describe-stacks"],
+            "Stacks",
+            "StackName",
+        ),
+        ("bucket", vec!["s3api", "list-buckets"], "Buckets", "Name"),
+        (
+            "image",
+            vec!["ec2", "describe-images", "--owners", "self"],
+            "Images",
+            "ImageId",
+        ),
+        (
+            "snapshot",
+            vec!["ec2", "describe-snapshots", "--filters", &tagged],
+            "Snapshots",
+            "SnapshotId",
+        ),
+        (
+            "vpc",
+            vec!["ec2", "describe-vpcs", "--filters", &tagged],
+            "Vpcs",
+            "VpcId",
+        ),
+        (
+            "internet gateway",
+            vec!["ec2", "describe-internet-gateways"],
+            "InternetGateways",
+            "InternetGatewayId",
+        ),
+        (
+            "volume",
+            vec!["ec2", "describe-volumes", "--filters", &tagged],
+            "Volumes",
+            "VolumeId",
+        ),
+        (
+            "key pair",
+            vec!["ec2", "describe-key-pairs"],
+            "KeyPairs",
+            "KeyName",
+        ),
+        (
+            "parameter",
+            vec![
                 "ssm",
                 "get-parameters-by-path",
                 "--path",
-                path.as_str(),
+                &path,
                 "--recursive",
-            ][..],
-            &r,
-        ]
-        .concat(),
-    );
-    for p in params["Parameters"].as_array().into_iter().flatten() {
-        left.push(format!("parameter {}", p["Name"]));
+            ],
+            "Parameters",
+            "Name",
+        ),
+        (
+            "instance",
+            vec!["ec2", "describe-instances", "--filters", &tagged],
+            "Reservations",
+            "",
+        ),
+    ];
+    let mut left = Vec::new();
+    for (what, args, list, field) in kinds {
+        let answer = cloud.aws(&[&args[..], &["--region", region]].concat());
+        for item in answer[list].as_array().into_iter().flatten() {
+            if list == "Reservations" {
+                let live = item["Instances"].as_array().into_iter().flatten();
+                for i in live.filter(|i| i["State"]["Name"] != "terminated") {
+                    left.push(format!("{what} {} {}", i["InstanceId"], i["State"]["Name"]));
+                }
+            } else {
+                left.push(format!("{what} {}", item[field]));
+            }
+        }
     }
     left
 }

@@ -103,25 +103,15 @@ impl LocalCloud {
         Run::from(args.join(" "), out)
     }
 
-    /// The aws CLI of the project venv, `--output json`, parsed.
+    /// The aws CLI of the project venv, `--output json`, parsed; panics unless it succeeds.
     pub fn aws(&self, args: &[&str]) -> serde_json::Value {
-        let out = self
-            .command(repo_root().join(".venv/bin/aws"))
-            .args(args)
-            .args(["--output", "json"])
-            .output()
-            .expect("run aws");
-        assert!(
-            out.status.success(),
-            "aws {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+        let (ok, text) = self.aws_try(args);
+        assert!(ok, "aws {}: {text}", args.join(" "));
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 
     /// The aws CLI of the project venv, `--output json`, as it ended: its exit status, and
-    /// what it printed (stdout, then stderr).
+    /// what it printed (stdout when it succeeded, stderr when not).
     pub fn aws_try(&self, args: &[&str]) -> (bool, String) {
         let out = self
             .command(repo_root().join(".venv/bin/aws"))
@@ -129,9 +119,15 @@ impl LocalCloud {
             .args(["--output", "json"])
             .output()
             .expect("run aws");
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), text)
+        let said = if out.status.success() {
+            out.stdout
+        } else {
+            out.stderr
+        };
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&said).into_owned(),
+        )
     }
 
     /// The aws CLI of the project venv as the client `app` (its user agent's `app/ID`);

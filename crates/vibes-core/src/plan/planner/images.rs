@@ -265,7 +265,7 @@ fn same_recipe(i: &ObservedImage, spec: &ImageSpec) -> bool {
 /// Built for the architecture the image must have. An image whose architecture EC2 does not
 /// name as one vibes builds for is taken as it is, rather than rebuilt on every apply.
 fn fits(i: &ObservedImage, spec: &ImageSpec) -> bool {
-    i.architecture.map_or(true, |a| a == spec.arch.arch)
+    i.architecture.is_none_or(|a| a == spec.arch.arch)
 }
 
 /// The image instances launch from: the recipe as it is, for the right architecture, ready.
