@@ -36,6 +36,7 @@
 #   VIBES_BIN              the vibes binary (default /usr/local/bin/vibes)
 # Every external effect is a command that can be replaced, which is how the script is tested off EC2:
 #   VIBES_AWS (aws), VIBES_MOUNT (mount), VIBES_UMOUNT (umount), VIBES_MKFS (mkfs.ext4), VIBES_BLKID (blkid),
+#   VIBES_RESIZE (resize2fs),
 #   VIBES_SYNC (sync), VIBES_POWEROFF (systemctl poweroff), VIBES_IMDS_URL (http://169.254.169.254),
 #   VIBES_STATUS_FILE (write the status JSON to this file instead of SSM).
 set -euo pipefail
@@ -67,6 +68,7 @@ read -ra MOUNT <<<"${VIBES_MOUNT:-mount}"
 read -ra UMOUNT <<<"${VIBES_UMOUNT:-umount}"
 read -ra MKFS <<<"${VIBES_MKFS:-mkfs.ext4}"
 read -ra BLKID <<<"${VIBES_BLKID:-blkid}"
+read -ra RESIZE <<<"${VIBES_RESIZE:-resize2fs}"
 read -ra SYNC <<<"${VIBES_SYNC:-sync}"
 read -ra POWEROFF <<<"${VIBES_POWEROFF:-systemctl poweroff}"
 
@@ -233,15 +235,22 @@ wait_for_device() {
 
 # Mount a volume, giving it an ext4 file system first when it has none (a new volume).
 mount_volume() {
-  local device=$1 dir=$2 label=$3
+  local device=$1 dir=$2 label=$3 fresh=no
   wait_for_device "$device"
   if ! "${BLKID[@]}" "$device" >/dev/null 2>&1; then
     log "$device has no file system: formatting it as ext4 ($label)"
     run "${MKFS[@]}" -q -L "$label" "$device"
+    fresh=yes
   fi
   mkdir -p "$dir"
   run "${MOUNT[@]}" "$device" "$dir"
   mounted+=("$dir")
+  # A volume from a snapshot can be bigger than the file system on it (builds_volume_gib grown
+  # since the snapshot): the file system grows into it, mounted. It changes nothing when the
+  # file system fills the volume already.
+  if [[ $fresh == no ]]; then
+    run "${RESIZE[@]}" "$device"
+  fi
 }
 
 step="reading instance tags"

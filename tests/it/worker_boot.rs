@@ -19,7 +19,7 @@ const STUB: &str = r#"#!/usr/bin/env bash
 name=$1; shift
 printf '%s %s\n' "$name" "$*" >>"$CALLS"
 case $name in
-  blkid) exit 2 ;; # a new volume: no file system yet
+  blkid) [[ -n ${FS_EXISTS:-} ]] || exit 2 ;; # a new volume: no file system yet, unless told
 esac
 "#;
 
@@ -152,6 +152,7 @@ impl Worker {
             .env("VIBES_UMOUNT", stub("umount"))
             .env("VIBES_MKFS", stub("mkfs"))
             .env("VIBES_BLKID", stub("blkid"))
+            .env("VIBES_RESIZE", stub("resize2fs"))
             .env("VIBES_SYNC", stub("sync"))
             .env("VIBES_POWEROFF", stub("poweroff"))
             .env("VIBES_STATUS_FILE", self.path("status.json"));
@@ -353,6 +354,33 @@ fn on_ec2_the_status_goes_to_the_compile_status_parameter_as_json() {
     let status = w.status("ssm-status.json");
     assert_eq!(status["status"], "succeeded");
     assert_eq!(status["built_from"], "3f9a0c1d2e4b5a69");
+}
+
+#[test]
+fn a_builds_volume_from_a_snapshot_is_grown_to_fill_its_volume_and_a_new_one_is_formatted() {
+    // From a snapshot (a file system is there): mounted, then grown online into a volume that
+    // `builds_volume_gib` made bigger than the snapshot. Never formatted.
+    let w = Worker::new();
+    let mut c = w.command("vibes-ok");
+    c.env("FS_EXISTS", "1");
+    assert!(run(c).status.success());
+    let calls = w.calls();
+    let device = w.path("builds-device").display().to_string();
+    assert!(
+        position(&calls, "mount ") < position(&calls, &format!("resize2fs {device}")),
+        "{calls:#?}"
+    );
+    assert!(!calls.iter().any(|c| c.starts_with("mkfs")), "{calls:#?}");
+
+    // A new volume: formatted, and nothing to grow.
+    let w = Worker::new();
+    assert!(run(w.command("vibes-ok")).status.success());
+    let calls = w.calls();
+    assert!(calls.iter().any(|c| c.starts_with("mkfs")), "{calls:#?}");
+    assert!(
+        !calls.iter().any(|c| c.starts_with("resize2fs")),
+        "{calls:#?}"
+    );
 }
 
 #[test]

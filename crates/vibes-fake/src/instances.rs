@@ -34,6 +34,7 @@ fn launch_parameters(req: &InstanceRequest) -> String {
         &req.instance_type,
         &req.tags,
         &req.volumes,
+        &req.volume_sizes,
         &req.empty_volumes,
         req.spot,
     ))
@@ -156,11 +157,10 @@ impl Instances for FakeCloud {
             .volumes
             .iter()
             .map(|(d, snap)| {
-                (
-                    d,
-                    Some(snap),
-                    w.snapshot_gib.get(snap).copied().unwrap_or(1),
-                )
+                // EC2 makes the volume as big as asked when that is more than the snapshot.
+                let of_snapshot = w.snapshot_gib.get(snap).copied().unwrap_or(1);
+                let asked = req.volume_sizes.get(d).copied().unwrap_or(0);
+                (d, Some(snap), of_snapshot.max(asked))
             })
             .chain(req.empty_volumes.iter().map(|(d, size)| (d, None, *size)))
             .collect::<Vec<_>>();

@@ -77,6 +77,7 @@ async fn volumes_snapshots_and_instances_are_tagged_and_observed() {
             tags: tags("ebs", "server"),
             client_token: "ebs-server-fp0001".into(),
             volumes: [("/dev/sdf".to_string(), snapshot.clone())].into(),
+            volume_sizes: Default::default(),
             empty_volumes: Default::default(),
             spot: false,
         })
@@ -91,6 +92,7 @@ async fn volumes_snapshots_and_instances_are_tagged_and_observed() {
             tags: tags("ebs", "compile"),
             client_token: "ebs-compile-fp0001".into(),
             volumes: Default::default(),
+            volume_sizes: Default::default(),
             empty_volumes: Default::default(),
             spot: false,
         })
@@ -183,6 +185,7 @@ async fn images_are_found_by_tags_and_deregistered_with_their_snapshots() {
             tags: tags("img", "image.worker"),
             client_token: "img-builder-1".into(),
             volumes: Default::default(),
+            volume_sizes: Default::default(),
             empty_volumes: Default::default(),
             spot: false,
         })
@@ -347,6 +350,7 @@ async fn a_launch_uses_the_template_as_the_last_stack_update_left_it() {
             tags: tags("lt-versions", "compile"),
             client_token: "lt-versions-compile".into(),
             volumes: Default::default(),
+            volume_sizes: Default::default(),
             empty_volumes: Default::default(),
             spot: false,
         })
@@ -386,6 +390,7 @@ async fn every_volume_vibes_makes_is_encrypted() {
             tags: tags("enc", "compile"),
             client_token: "enc-compile-1".into(),
             volumes: Default::default(),
+            volume_sizes: Default::default(),
             empty_volumes: [("/dev/sdf".to_string(), 7)].into(),
             spot: false,
         })

@@ -94,6 +94,11 @@ pub struct InstanceRequest {
     /// Snapshots to map at launch: device name → snapshot id (the builds the server serves,
     /// or the worker compiles onto), each a fresh volume deleted with the instance.
     pub volumes: BTreeMap<String, String>,
+    /// The least size in GiB of a volume of `volumes`, by device: a snapshot smaller than that
+    /// (a builds snapshot made before `builds_volume_gib` grew) is mapped onto a volume this big,
+    /// and the worker grows its file system to fill it. A device not named here gets its
+    /// snapshot's size.
+    pub volume_sizes: BTreeMap<String, u32>,
     /// Empty volumes to map at launch: device name → size in GiB (the worker's first builds
     /// volume, when there is no builds snapshot yet), each a fresh gp3 volume deleted with the
     /// instance. A device is in `volumes` or here, never both. The volume's id is in the

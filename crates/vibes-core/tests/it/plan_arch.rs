@@ -217,6 +217,7 @@ async fn the_fake_refuses_an_image_of_another_architecture_as_ec2_does() {
         tags: Default::default(),
         client_token: format!("t-{instance_type}"),
         volumes: Default::default(),
+        volume_sizes: Default::default(),
         empty_volumes: Default::default(),
         spot: false,
     };

@@ -22,6 +22,7 @@ async fn request(s: &Subject, token: &str) -> InstanceRequest {
         tags: tags("tk", "compile"),
         client_token: token.into(),
         volumes: BTreeMap::new(),
+        volume_sizes: Default::default(),
         empty_volumes: Default::default(),
         spot: false,
     }

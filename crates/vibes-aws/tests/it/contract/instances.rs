@@ -20,6 +20,7 @@ async fn request(s: &Subject, project: &str, address: &str, token: &str) -> Inst
         tags: tags(project, address),
         client_token: token.into(),
         volumes: BTreeMap::new(),
+        volume_sizes: Default::default(),
         empty_volumes: Default::default(),
         spot: false,
     }
@@ -318,5 +319,43 @@ pub async fn an_elastic_ip_is_allocated_moved_and_released(s: &Subject) {
     cloud.release_address(&allocation).await.unwrap();
     for id in ids {
         cloud.terminate_instance(&id).await.unwrap();
+    }
+}
+
+/// A builds snapshot is mapped onto a volume of at least the size asked (`builds_volume_gib`
+/// grown since the snapshot was taken), and of the snapshot's own size when that is more.
+pub async fn a_snapshot_is_mapped_onto_a_volume_at_least_as_big_as_asked(s: &Subject) {
+    let cloud = s.cloud();
+    let mut first = request(s, "grow", "compile", "grow-compile-1").await;
+    first.empty_volumes.insert("/dev/sdf".into(), 8);
+    let worker = cloud.run_instance(&first).await.unwrap();
+    let running = cloud
+        .wait_instance(&worker, &["running", "stopped"], WAIT)
+        .await
+        .unwrap();
+    let volume = running.volumes["/dev/sdf"].clone();
+    let snapshot = cloud
+        .create_snapshot(&volume, &tags("grow", "snapshot.builds"))
+        .await
+        .unwrap();
+    cloud.wait_snapshot(&snapshot, WAIT).await.unwrap();
+    cloud.terminate_instance(&worker).await.unwrap();
+
+    for (token, asked, made) in [("grow-compile-2", 20, 20), ("grow-compile-3", 5, 8)] {
+        let mut next = request(s, "grow", "compile", token).await;
+        next.volumes.insert("/dev/sdf".into(), snapshot.clone());
+        next.volume_sizes.insert("/dev/sdf".into(), asked);
+        let worker = cloud.run_instance(&next).await.unwrap();
+        let running = cloud
+            .wait_instance(&worker, &["running", "stopped"], WAIT)
+            .await
+            .unwrap();
+        let mapped = running.volumes["/dev/sdf"].clone();
+        let seen = cloud.observe("grow", None).await.unwrap();
+        assert_eq!(
+            seen.volumes[&mapped].size_gib, made,
+            "an 8 GiB snapshot mapped asking for {asked} GiB"
+        );
+        cloud.terminate_instance(&worker).await.unwrap();
     }
 }

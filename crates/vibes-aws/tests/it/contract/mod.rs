@@ -72,6 +72,7 @@ contract! {
     an_elastic_ip_is_allocated_moved_and_released => crate::contract::instances::an_elastic_ip_is_allocated_moved_and_released;
     a_spot_workers_volume_outlives_it => crate::contract::instances::a_spot_workers_volume_outlives_it;
     a_standing_volume_is_deleted_once => crate::contract::ebs::a_standing_volume_is_deleted_once;
+    a_snapshot_is_mapped_onto_a_volume_at_least_as_big_as_asked => crate::contract::instances::a_snapshot_is_mapped_onto_a_volume_at_least_as_big_as_asked;
 }
 
 fake_only! {

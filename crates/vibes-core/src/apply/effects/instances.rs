@@ -53,6 +53,13 @@ pub(super) async fn run(
                     BTreeMap::from([(DATA_DEVICE.to_string(), *builds_volume_gib)]),
                 ),
             };
+            // From a snapshot, at least `builds_volume_gib`: a larger setting takes effect at
+            // the next compile (the worker grows the file system into it), not only for an
+            // account without builds.
+            let volume_sizes = volumes
+                .keys()
+                .map(|d| (d.clone(), *builds_volume_gib))
+                .collect();
             let launch = InstanceRequest {
                 launch_template: cx.resolve(launch_template)?,
                 image_id: cx.resolve(image)?,
@@ -61,6 +68,7 @@ pub(super) async fn run(
                 // Set per launch attempt.
                 client_token: String::new(),
                 volumes,
+                volume_sizes,
                 empty_volumes,
                 spot: *spot,
             };
@@ -101,6 +109,7 @@ pub(super) async fn run(
                 // snapshot an earlier (since terminated) server served.
                 client_token: String::new(),
                 volumes: BTreeMap::from([(DATA_DEVICE.to_string(), snapshot)]),
+                volume_sizes: Default::default(),
                 empty_volumes: BTreeMap::new(),
                 spot: false,
             };

@@ -81,6 +81,7 @@ pub fn launch_token(
         &req.image_id,
         &req.instance_type,
         &req.volumes,
+        &req.volume_sizes,
         &req.empty_volumes,
         &req.tags,
         req.spot,
@@ -286,6 +287,7 @@ mod tests {
             ),
             client_token: String::new(),
             volumes: BTreeMap::new(),
+            volume_sizes: Default::default(),
             empty_volumes: BTreeMap::new(),
             spot: false,
         }
