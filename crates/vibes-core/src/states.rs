@@ -174,9 +174,16 @@ impl StackStatus {
         &self.0
     }
 
-    /// CloudFormation is working on it: nothing else can be done to it now.
+    /// CloudFormation is working on it: nothing else can be done to it now. Not
+    /// `REVIEW_IN_PROGRESS`, which waits for nobody ([`StackStatus::is_never_executed`]).
     pub fn is_in_progress(&self) -> bool {
-        self.0.ends_with("_IN_PROGRESS")
+        self.0.ends_with("_IN_PROGRESS") && !self.is_never_executed()
+    }
+
+    /// Made by a CREATE change set that was never executed: it holds no resources, and stays
+    /// so until the change set is executed or the stack deleted; nothing finishes by itself.
+    pub fn is_never_executed(&self) -> bool {
+        self.0 == "REVIEW_IN_PROGRESS"
     }
 
     /// Where a successful create, update, import or delete ends.
@@ -200,11 +207,14 @@ impl StackStatus {
 
     /// A create that failed and was rolled back (or a delete that failed): the stack holds
     /// nothing to update, only to delete and make again.
+    /// Also a stack whose create was never executed: like a failed create, it has nothing
+    /// to keep, and is deleted and created again.
     pub fn is_failed_create(&self) -> bool {
         let s = self.0.as_str();
         s == "ROLLBACK_COMPLETE"
             || s == "DELETE_FAILED"
             || (s.starts_with("CREATE") && s.ends_with("_FAILED"))
+            || self.is_never_executed()
     }
 }
 
@@ -255,6 +265,9 @@ mod tests {
     #[test]
     fn stack_statuses_say_what_they_mean() {
         assert!(StackStatus::from("UPDATE_ROLLBACK_IN_PROGRESS").is_in_progress());
+        // Nothing is going on in a stack whose create change set was never executed.
+        assert!(!StackStatus::from("REVIEW_IN_PROGRESS").is_in_progress());
+        assert!(StackStatus::from("REVIEW_IN_PROGRESS").is_failed_create());
         assert!(StackStatus::from("ROLLBACK_COMPLETE").is_failed_create());
         assert!(!StackStatus::from("UPDATE_ROLLBACK_COMPLETE").is_failed_create());
         assert!(StackStatus::from("DELETE_COMPLETE").is_deleted());

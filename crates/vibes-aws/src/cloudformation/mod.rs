@@ -202,15 +202,46 @@ impl AwsCloud {
     /// page, newest first): `None` when the events cannot be read or name no failure. Only
     /// explains a failure already known, so a read error is not one of its own.
     async fn first_failure(&self, stack_name: &str) -> Option<String> {
-        let out = self
-            .cfn
-            .describe_stack_events()
-            .stack_name(stack_name)
-            .send()
-            .await
-            .ok()?;
-        first_failure_of(out.stack_events(), stack_name)
+        // Pages back until the one where the latest operation began: a stack of many resources
+        // writes more events in one operation than a page holds, and the first failure is the
+        // oldest of them.
+        let mut events = Vec::new();
+        let mut token = None;
+        for _ in 0..MAX_EVENT_PAGES {
+            let out = self
+                .cfn
+                .describe_stack_events()
+                .stack_name(stack_name)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .ok()?;
+            let began = out
+                .stack_events()
+                .iter()
+                .any(|e| operation_began(e, stack_name));
+            events.extend(out.stack_events().iter().cloned());
+            token = out.next_token().map(str::to_string);
+            if began || token.is_none() {
+                break;
+            }
+        }
+        first_failure_of(&events, stack_name)
     }
+}
+
+/// Pages of stack events read at most to find where the latest operation began.
+const MAX_EVENT_PAGES: usize = 20;
+
+/// The stack's own event that starts an operation.
+fn operation_began(e: &StackEvent, stack_name: &str) -> bool {
+    let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
+    e.logical_resource_id() == Some(stack_name)
+        && e.resource_type() == Some("AWS::CloudFormation::Stack")
+        && matches!(
+            status,
+            "CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS" | "DELETE_IN_PROGRESS"
+        )
 }
 
 /// From events newest first: the earliest `*_FAILED` of a resource since the stack's latest
@@ -222,12 +253,7 @@ fn first_failure_of(events: &[StackEvent], stack_name: &str) -> Option<String> {
         let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
         let is_stack = e.logical_resource_id() == Some(stack_name)
             && e.resource_type() == Some("AWS::CloudFormation::Stack");
-        if is_stack
-            && matches!(
-                status,
-                "CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS" | "DELETE_IN_PROGRESS"
-            )
-        {
+        if operation_began(e, stack_name) {
             break;
         }
         if !is_stack && status.ends_with("_FAILED") {
@@ -400,6 +426,11 @@ mod first_failure_tests {
             Some("BucketPolicy (AWS::S3::BucketPolicy) UPDATE_FAILED: Policy has invalid resource")
         );
         assert_eq!(first_failure_of(&events[..1], "tunes-main"), None);
+        // A page without the operation's start (its first two events here) asks for the next;
+        // the page holding it ends the reading.
+        let first_page = &events[..2];
+        assert!(!first_page.iter().any(|e| operation_began(e, "tunes-main")));
+        assert!(events[2..].iter().any(|e| operation_began(e, "tunes-main")));
     }
 }
 

@@ -4,7 +4,7 @@
 //! `--include-data`. On the fake, which says whether a change replaces a resource (moto does not:
 //! see the adapter's test on moto).
 
-use crate::support::apply::{options, run, PROJECT};
+use crate::support::apply::{options, run, summary, PROJECT};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -351,4 +351,41 @@ async fn a_listing_is_made_once_per_stack_as_seen() {
     let moved = ws.observe_and_plan(&PlanOptions::default()).await.unwrap();
     assert_eq!(cloud.count("preview_update"), 2);
     assert_eq!(listed(&moved), listed(&first));
+}
+
+/// A stack of ours left `REVIEW_IN_PROGRESS` (made by a CREATE change set never executed) holds
+/// no resources and waits for nobody: it is deleted and created again, not blocked until it
+/// "has finished", which it never does.
+#[tokio::test]
+async fn a_stack_whose_create_was_never_executed_is_made_again() {
+    let (dir, cloud) = deployed().await;
+    cloud.set_stack_status(&format!("{PROJECT}-store"), "REVIEW_IN_PROGRESS");
+    let d = desired(TEMPLATE, "tunes-store-a");
+    let ws = Workspace::new(
+        d.clone(),
+        dir.path().into(),
+        cloud.clone() as Arc<dyn Cloud>,
+    );
+    let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
+    let plan = ws
+        .plan(&mut observed, &PlanOptions::default())
+        .await
+        .unwrap();
+    let a = plan.find(&Address::stack("store")).unwrap();
+    assert_eq!(a.op, Op::Replace, "{}", a.reason);
+    assert!(
+        a.reason.contains("change set never executed"),
+        "{}",
+        a.reason
+    );
+    let effects: Vec<&str> = a.effects.iter().map(|e| e.name()).collect();
+    assert_eq!(effects, ["delete stack", "create stack"]);
+    let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{:?}", report.failures());
+    let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
+    let again = ws
+        .plan(&mut observed, &PlanOptions::default())
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{}", summary(&again));
 }

@@ -249,11 +249,16 @@ impl Cx<'_> {
                         ),
                     )
                 } else {
+                    let why = if s.status.is_never_executed() {
+                        "made by a change set never executed, it holds no resources"
+                    } else {
+                        "after a failed create"
+                    };
                     let mut a = action(
                         address.clone(),
                         Op::Replace,
                         format!(
-                            "stack {} is {} after a failed create: it is deleted and created again",
+                            "stack {} is {} {why}: it is deleted and created again",
                             s.stack_name, s.status
                         ),
                     );
