@@ -507,3 +507,44 @@ fn the_recipe_reader_finds_attributes_it_must_reject() {
         .contains("\"vibes:project\" = var.project"));
     assert_eq!(attribute(recipe, "snapshot_tags"), None);
 }
+
+/// `get-parameters-by-path` → `GetParametersByPath`: an aws CLI operation as IAM names its action.
+fn action_of(cli_operation: &str) -> String {
+    cli_operation
+        .split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn the_worker_role_grants_exactly_the_ssm_calls_the_worker_makes() {
+    // What the boot script calls (`"${AWS[@]}" ssm OPERATION`), against what WorkerRole allows:
+    // a grant no call uses is a permission an attacker on the worker gets for nothing.
+    let script = std::fs::read_to_string(repo().join("platform/worker/vibes-compile.sh")).unwrap();
+    let mut called: Vec<String> = script
+        .split("ssm ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|op| op.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .map(|op| format!("ssm:{}", action_of(op)))
+        .collect();
+    called.sort();
+    called.dedup();
+    let text = std::fs::read_to_string(repo().join("cfn/main.yaml")).unwrap();
+    let template: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let mut granted: Vec<String> = allow_statements("cfn/main.yaml", &template)
+        .into_iter()
+        .filter(|s| s.at.contains(" WorkerRole/"))
+        .flat_map(|s| s.actions.unwrap_or_default())
+        .filter(|a| a.starts_with("ssm:"))
+        .collect();
+    granted.sort();
+    granted.dedup();
+    assert!(!called.is_empty(), "no ssm call found in the script");
+    assert_eq!(granted, called, "WorkerRole's SSM actions against the worker's calls");
+}
