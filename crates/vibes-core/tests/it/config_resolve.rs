@@ -127,6 +127,9 @@ fn a_full_config_resolves_to_the_desired_state() {
             ("Project".into(), Value::literal("music")),
             ("VpcId".into(), output("vpc", "VpcId")),
             ("SubnetId".into(), output("vpc", "PublicSubnetId")),
+            // Packer builds in the project's own public subnet, not the default VPC an
+            // account may not have.
+            ("ImageBuildSubnetId".into(), output("vpc", "PublicSubnetId")),
             ("WorkerSubnetId".into(), output("vpc", "WorkerSubnetId")),
             ("AvailabilityZone".into(), output("vpc", "AvailabilityZone")),
             ("WorkerKeyName".into(), Value::literal("music-worker")),

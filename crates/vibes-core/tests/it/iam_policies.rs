@@ -546,5 +546,8 @@ fn the_worker_role_grants_exactly_the_ssm_calls_the_worker_makes() {
     granted.sort();
     granted.dedup();
     assert!(!called.is_empty(), "no ssm call found in the script");
-    assert_eq!(granted, called, "WorkerRole's SSM actions against the worker's calls");
+    assert_eq!(
+        granted, called,
+        "WorkerRole's SSM actions against the worker's calls"
+    );
 }

@@ -313,6 +313,15 @@ fn main_parameters(desired: &Desired, network: &Network) -> BTreeMap<String, Val
                     output: "WorkerSubnetId".into(),
                 },
             );
+            // Packer's build instance goes in the project's public subnet: without it, it needs
+            // the region's default VPC, which an account may have deleted (or never had).
+            p.insert(
+                "ImageBuildSubnetId".into(),
+                Value::Output {
+                    address: Address::stack("vpc"),
+                    output: "PublicSubnetId".into(),
+                },
+            );
             p.insert(
                 "AvailabilityZone".into(),
                 Value::Output {
@@ -324,6 +333,8 @@ fn main_parameters(desired: &Desired, network: &Network) -> BTreeMap<String, Val
         Network::Reuse(n) => {
             p.insert("VpcId".into(), Value::literal(&n.vpc_id));
             p.insert("SubnetId".into(), Value::literal(&n.subnet_id));
+            // The server's subnet, public: Packer reaches its build instance there over SSH.
+            p.insert("ImageBuildSubnetId".into(), Value::literal(&n.subnet_id));
             p.insert(
                 "AvailabilityZone".into(),
                 Value::literal(&n.availability_zone),
