@@ -192,7 +192,19 @@ impl Stacks for FakeCloud {
                 format!("stack {}", req.stack_name),
             ));
         };
-        // A parameter known only after apply keeps its live value (UsePreviousValue).
+        // A parameter known only after apply keeps its live value (UsePreviousValue), which a
+        // parameter the stack does not have yet cannot: CloudFormation refuses the change set.
+        if let Some(k) = req
+            .parameters
+            .iter()
+            .find(|(k, v)| v.is_none() && !s.parameters.contains_key(*k))
+            .map(|(k, _)| k)
+        {
+            return Err(CloudError::permanent(
+                "preview_update",
+                format!("ValidationError: Invalid input for parameter key {k}. Cannot specify usePreviousValue as true for a parameter key not in the previous template"),
+            ));
+        }
         let parameters: BTreeMap<String, String> = req
             .parameters
             .iter()

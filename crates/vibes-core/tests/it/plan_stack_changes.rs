@@ -389,3 +389,47 @@ async fn a_stack_whose_create_was_never_executed_is_made_again() {
         .unwrap();
     assert!(again.is_empty(), "{}", summary(&again));
 }
+
+/// An update that adds a parameter whose value is known only after apply (an output of a stack
+/// this apply makes): CloudFormation refuses to keep a "previous value" the stack never had,
+/// so the preview uses the new template's default, and the update is listed.
+#[tokio::test]
+async fn a_new_parameter_known_only_after_apply_is_previewed_with_its_default() {
+    let (dir, cloud) = deployed().await;
+    let template = with_a_queue(TEMPLATE).replace(
+        "  BucketName: {Type: String}\n",
+        "  BucketName: {Type: String}\n  Topic: {Type: String, Default: none}\n",
+    );
+    let mut d = desired(&template, "tunes-store-a");
+    let store = d.stacks.get_mut("store").unwrap();
+    store.parameters.insert(
+        "Topic".into(),
+        Value::Output {
+            address: Address::stack("alerts"),
+            output: "TopicArn".into(),
+        },
+    );
+    store.depends_on.push(Address::stack("alerts"));
+    d.stacks.insert(
+        "alerts".into(),
+        StackSpec {
+            stack_name: format!("{PROJECT}-alerts"),
+            template_path: "cfn/alerts.yaml".into(),
+            template_built_in: false,
+            template_body: NO_DATA.into(),
+            parameters: BTreeMap::from([("BucketName".to_string(), Value::literal("x"))]),
+            depends_on: Vec::new(),
+        },
+    );
+    let plan = plan_of(&cloud, &dir, d, PlanOptions::default()).await;
+    let a = plan.find(&Address::stack("store")).unwrap();
+    assert_eq!(a.op, Op::Update, "{}", a.reason);
+    assert_eq!(
+        listed(&plan),
+        [
+            "+ Queue (AWS::SQS::Queue): add",
+            "- Alerts (AWS::SNS::Topic): remove"
+        ],
+        "the update is listed, not refused"
+    );
+}

@@ -376,12 +376,22 @@ impl Cx<'_> {
             .collect()
     }
 
-    /// What the update would be previewed as: its key and its parameters as known now.
+    /// What the update would be previewed as: its key and its parameters as known now. A value
+    /// known only after apply keeps the stack's live one (UsePreviousValue); a parameter the
+    /// live stack does not have yet has none to keep (CloudFormation refuses UsePreviousValue
+    /// for it), so the new template's default stands in for the preview, when it gives one.
     pub(super) fn update_preview(&self, spec: &StackSpec) -> StackPreviewRequest {
+        let live = self.observed.stacks.get(&spec.stack_name);
         let parameters: BTreeMap<String, Option<String>> = spec
             .parameters
             .iter()
-            .map(|(k, v)| (k.clone(), self.resolve_now(v)))
+            .map(|(k, v)| {
+                let now = self.resolve_now(v).or_else(|| {
+                    live.filter(|s| !s.parameters.contains_key(k))
+                        .and_then(|_| parameter_default(&spec.template_body, k))
+                });
+                (k.clone(), now)
+            })
             .collect();
         StackPreviewRequest {
             key: update_key(
@@ -579,6 +589,17 @@ fn filled_buckets(s: &ObservedStack) -> Vec<String> {
         .cloned()
         .into_iter()
         .collect()
+}
+
+/// The `Default` a template gives its parameter `name`, as a string.
+fn parameter_default(template_body: &str, name: &str) -> Option<String> {
+    let t: serde_yaml_ng::Value = serde_yaml_ng::from_str(template_body).ok()?;
+    match t.get("Parameters")?.get(name)?.get("Default")? {
+        serde_yaml_ng::Value::String(s) => Some(s.clone()),
+        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
+        serde_yaml_ng::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// Whether a template declares the parameter `name`.
