@@ -17,6 +17,10 @@ pub const SSM_STANDARD_VALUE_LIMIT: usize = 4096;
 /// The largest file read whole as text for the config (a stack template, a public key):
 /// CloudFormation takes a template of at most 1 MB, even from S3.
 pub const TEXT_FILE_LIMIT: u64 = 1 << 20;
+/// The largest template CloudFormation takes in a request (`TemplateBody`); a larger one must
+/// be uploaded to S3 and given by `TemplateURL`, which vibes does not do yet.
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html>
+pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
 /// The largest saved plan. A plan lists every file of the sources tree (path and hash, about
 /// 150 bytes a file): 64 MiB is a collection of some 400,000 files.
 pub const PLAN_LIMIT: u64 = 64 << 20;

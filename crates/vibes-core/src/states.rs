@@ -212,6 +212,7 @@ impl StackStatus {
     pub fn is_failed_create(&self) -> bool {
         let s = self.0.as_str();
         s == "ROLLBACK_COMPLETE"
+            || s == "ROLLBACK_FAILED"
             || s == "DELETE_FAILED"
             || (s.starts_with("CREATE") && s.ends_with("_FAILED"))
             || self.is_never_executed()
@@ -269,6 +270,8 @@ mod tests {
         assert!(!StackStatus::from("REVIEW_IN_PROGRESS").is_in_progress());
         assert!(StackStatus::from("REVIEW_IN_PROGRESS").is_failed_create());
         assert!(StackStatus::from("ROLLBACK_COMPLETE").is_failed_create());
+        // A create whose rollback failed too: CloudFormation only deletes it.
+        assert!(StackStatus::from("ROLLBACK_FAILED").is_failed_create());
         assert!(!StackStatus::from("UPDATE_ROLLBACK_COMPLETE").is_failed_create());
         assert!(StackStatus::from("DELETE_COMPLETE").is_deleted());
         assert!(StackStatus::from("IMPORT_COMPLETE").succeeded());

@@ -12,6 +12,7 @@ use vibes_core::tags::Tags;
 impl Parameters for FakeCloud {
     async fn put_parameter(&self, name: &str, value: &str, tags: &Tags) -> CloudResult<()> {
         let _s = self.enter("put_parameter", name).await?;
+        refused("put_parameter", name, value)?;
         self.world().put_param(name, value.into(), false, tags);
         Ok(())
     }
@@ -24,6 +25,7 @@ impl Parameters for FakeCloud {
         overwrite: bool,
     ) -> CloudResult<()> {
         let _s = self.enter("put_secure_parameter", name).await?;
+        refused("put_secure_parameter", name, value.expose())?;
         let mut w = self.world();
         if !overwrite && w.parameters.contains_key(name) {
             return Err(CloudError::AlreadyExists {
@@ -42,6 +44,7 @@ impl Parameters for FakeCloud {
         tags: &Tags,
     ) -> CloudResult<()> {
         let _s = self.enter("create_parameter_exclusive", name).await?;
+        refused("create_parameter_exclusive", name, value)?;
         let mut w = self.world();
         if w.parameters.contains_key(name) {
             return Err(CloudError::AlreadyExists {
@@ -82,4 +85,27 @@ impl Parameters for FakeCloud {
         p.tags.extend(tags.clone());
         Ok(())
     }
+}
+
+/// What PutParameter refuses: a name prefixed with `aws` or `ssm` (case-insensitive, the
+/// hierarchy's first level included), and a Standard parameter's value over 4096 characters.
+/// <https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html>
+fn refused(operation: &str, name: &str, value: &str) -> CloudResult<()> {
+    let first = name.trim_start_matches('/').to_ascii_lowercase();
+    if first.starts_with("aws") || first.starts_with("ssm") {
+        return Err(CloudError::permanent(
+            operation,
+            format!("ValidationException: Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive): {name}"),
+        ));
+    }
+    if value.chars().count() > 4096 {
+        return Err(CloudError::permanent(
+            operation,
+            format!(
+                "ValidationException: {name}: the value is {} characters; a Standard parameter holds at most 4096",
+                value.chars().count()
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -15,6 +15,7 @@ use vibes_core::stack_changes::{ResourceChange, StackPreviewRequest};
 impl Stacks for FakeCloud {
     async fn create_stack(&self, req: &StackRequest) -> CloudResult<()> {
         let _s = self.enter("create_stack", &req.stack_name).await?;
+        body_refused("create_stack", req)?;
         let (latency, failure, set_outputs) = {
             let k = self.knobs();
             (
@@ -68,6 +69,7 @@ impl Stacks for FakeCloud {
 
     async fn update_stack(&self, req: &StackRequest) -> CloudResult<StackUpdate> {
         let _s = self.enter("update_stack", &req.stack_name).await?;
+        body_refused("update_stack", req)?;
         let (latency, failure, set_outputs) = {
             let k = self.knobs();
             (
@@ -95,7 +97,11 @@ impl Stacks for FakeCloud {
         if s.tokens.contains(&req.token) {
             return Ok(StackUpdate::Started);
         }
-        if s.status.ends_with("_IN_PROGRESS") {
+        // A create that rolled back (or failed to) leaves a stack CloudFormation only deletes.
+        if s.status.ends_with("_IN_PROGRESS")
+            || s.status == "ROLLBACK_COMPLETE"
+            || s.status == "ROLLBACK_FAILED"
+        {
             return Err(CloudError::permanent(
                 "update_stack",
                 format!(
@@ -255,4 +261,20 @@ impl Stacks for FakeCloud {
         ));
         Ok(())
     }
+}
+
+/// CloudFormation takes a TemplateBody of at most 51,200 bytes ("Templates with a size greater
+/// than 51,200 bytes must be deployed via an S3 Bucket").
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html>
+fn body_refused(operation: &str, req: &StackRequest) -> CloudResult<()> {
+    if req.template_body.len() > 51_200 {
+        return Err(CloudError::permanent(
+            operation,
+            format!(
+                "ValidationError: 1 validation error detected: Value '{}…' at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to 51200",
+                req.template_body.chars().take(20).collect::<String>()
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -549,3 +549,38 @@ fn prices_are_dollars_of_zero_or_more_by_name() {
         "the likely key is suggested: {shown}"
     );
 }
+
+#[test]
+fn a_project_name_ssm_would_refuse_is_refused_at_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["awsmusic", "ssm-tunes"] {
+        let text = format!("[project]\nname = \"{name}\"\n[network]\ncreate = true\n");
+        let faults = vibes_core::config::load_str(&text, "vibes.toml", dir.path()).unwrap_err();
+        let shown = format!("{faults:?}");
+        assert!(
+            shown.contains("SSM refuses parameter names that start with"),
+            "{name}: {shown}"
+        );
+    }
+}
+
+#[test]
+fn a_template_cloudformation_takes_in_no_request_is_refused_at_validate() {
+    // Over 51,200 bytes a template must come from S3 (TemplateURL), which vibes does not do:
+    // refused with the figures at the setting, before anything runs, not by CloudFormation
+    // mid-apply.
+    let dir = tempfile::tempdir().unwrap();
+    let big = format!(
+        "Resources:\n  T:\n    Type: AWS::SNS::Topic\n{}",
+        "# padding padding padding padding padding padding padding padding\n".repeat(800)
+    );
+    std::fs::write(dir.path().join("big.yaml"), &big).unwrap();
+    let text = "[project]\nname = \"tunes\"\n[stacks.big]\ntemplate = \"big.yaml\"\n";
+    let faults = vibes_core::config::load_str(text, "vibes.toml", dir.path()).unwrap_err();
+    let shown = format!("{faults:?}");
+    assert!(
+        shown.contains(&format!("is {} bytes", big.len()))
+            && shown.contains("at most 51200 in a request"),
+        "{shown}"
+    );
+}

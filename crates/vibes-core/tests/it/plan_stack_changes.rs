@@ -433,3 +433,29 @@ async fn a_new_parameter_known_only_after_apply_is_previewed_with_its_default() 
         "the update is listed, not refused"
     );
 }
+
+/// A stack of ours whose create failed and whose rollback failed too (`ROLLBACK_FAILED`) takes
+/// no update (CloudFormation only deletes it; the fake refuses the update as it does): it is
+/// deleted and created again.
+#[tokio::test]
+async fn a_stack_whose_create_rollback_failed_is_made_again() {
+    let (dir, cloud) = deployed().await;
+    cloud.set_stack_status(&format!("{PROJECT}-store"), "ROLLBACK_FAILED");
+    let d = desired(TEMPLATE, "tunes-store-a");
+    let ws = Workspace::new(d, dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
+    let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
+    let plan = ws
+        .plan(&mut observed, &PlanOptions::default())
+        .await
+        .unwrap();
+    let a = plan.find(&Address::stack("store")).unwrap();
+    assert_eq!(a.op, Op::Replace, "{}", a.reason);
+    let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
+    assert!(report.succeeded(), "{:?}", report.failures());
+    let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
+    let again = ws
+        .plan(&mut observed, &PlanOptions::default())
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{}", summary(&again));
+}

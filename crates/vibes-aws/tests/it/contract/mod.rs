@@ -60,6 +60,7 @@ contract! {
     key_pairs_are_created_imported_tagged_and_deleted => crate::contract::keys::created_imported_tagged_and_deleted;
     parameters_are_put_overwritten_locked_read_and_deleted => crate::contract::params::put_overwritten_locked_read_and_deleted;
     parameters_are_tagged_when_new_and_on_request => crate::contract::params::tagged_when_new_and_on_request;
+    parameter_names_prefixed_aws_or_ssm_are_refused => crate::contract::params::reserved_names_are_refused;
     stacks_are_created_updated_waited_for_and_deleted => crate::contract::stacks::created_updated_waited_for_and_deleted;
     a_stack_update_is_previewed_and_the_stack_left_as_it_was => crate::contract::stacks::an_update_is_previewed_and_the_stack_left_as_it_was;
     objects_are_listed_with_sizes_and_sha256_and_deleted => crate::contract::objects::listed_with_sizes_and_sha256_and_deleted;
@@ -79,4 +80,6 @@ fake_only! {
     a_repeated_launch_token_answers_with_its_instance_or_a_mismatch => crate::contract::fake_only::launch_tokens;
     a_repeated_volume_token_answers_with_its_volume_or_a_mismatch => crate::contract::fake_only::volume_tokens;
     reads_do_not_know_an_instance_just_launched => crate::contract::fake_only::reads_lag_a_launch;
+    a_standard_parameter_holds_4096_characters => crate::contract::params::a_standard_parameter_holds_4096_characters;
+    a_template_body_over_51200_bytes_is_refused => crate::contract::stacks::a_template_body_over_51200_bytes_is_refused;
 }

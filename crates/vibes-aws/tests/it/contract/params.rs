@@ -3,8 +3,9 @@
 
 use super::Subject;
 use crate::support::tags;
+use vibes_core::cloud::prelude::*;
 use vibes_core::cloud::CloudError;
-use vibes_core::tags::{ADDRESS, PROJECT};
+use vibes_core::tags::{Tags, ADDRESS, PROJECT};
 use vibes_core::Secret;
 
 pub async fn put_overwritten_locked_read_and_deleted(s: &Subject) {
@@ -139,4 +140,39 @@ pub async fn tagged_when_new_and_on_request(s: &Subject) {
         .await
         .unwrap_err();
     assert!(matches!(missing, CloudError::NotFound { .. }), "{missing}");
+}
+
+/// SSM refuses a parameter name prefixed with `aws` or `ssm` (case-insensitive), on the
+/// hierarchy's first level too; the config refuses such a project name before anything runs.
+pub async fn reserved_names_are_refused(s: &Subject) {
+    let cloud = s.cloud();
+    for name in ["/awsmusic/profiles/phone", "/SSM-music/profiles/phone"] {
+        let refused = cloud
+            .put_parameter(name, "CONFIG_ENCODER=flac\n", &Tags::new())
+            .await;
+        assert!(refused.is_err(), "{name} was accepted");
+    }
+    cloud
+        .put_parameter(
+            "/music/profiles/phone",
+            "CONFIG_ENCODER=flac\n",
+            &Tags::new(),
+        )
+        .await
+        .unwrap();
+}
+
+/// A Standard parameter holds 4096 characters at most (SSM's PutParameter); moto takes more,
+/// so the fake models it.
+pub async fn a_standard_parameter_holds_4096_characters(s: &Subject) {
+    let cloud = s.as_fake();
+    cloud
+        .put_parameter("/music/compile/status", &"x".repeat(4096), &Tags::new())
+        .await
+        .unwrap();
+    let refused = cloud
+        .put_parameter("/music/compile/status", &"x".repeat(4097), &Tags::new())
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("at most 4096"), "{refused}");
 }

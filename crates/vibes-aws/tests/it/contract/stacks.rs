@@ -5,6 +5,7 @@
 use super::Subject;
 use crate::support::tags;
 use std::time::Duration;
+use vibes_core::cloud::prelude::*;
 use vibes_core::cloud::{StackRequest, StackUpdate};
 use vibes_core::tags::ADDRESS;
 
@@ -169,4 +170,26 @@ pub async fn an_update_is_previewed_and_the_stack_left_as_it_was(s: &Subject) {
         .await
         .unwrap();
     assert_eq!(again, changes);
+}
+
+/// CloudFormation takes a TemplateBody of at most 51,200 bytes; moto takes more, so the fake
+/// models the limit (the config refuses such a template before any call).
+pub async fn a_template_body_over_51200_bytes_is_refused(s: &Subject) {
+    let cloud = s.as_fake();
+    let body = format!(
+        "Resources:\n  T:\n    Type: AWS::SNS::Topic\n{}",
+        "#".repeat(51_200)
+    );
+    let req = vibes_core::cloud::StackRequest {
+        stack_name: "big-main".into(),
+        template_body: body,
+        parameters: Default::default(),
+        tags: Default::default(),
+        token: "big".into(),
+    };
+    let refused = cloud.create_stack(&req).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("less than or equal to 51200"),
+        "{refused}"
+    );
 }

@@ -26,7 +26,9 @@ impl Resolver<'_> {
     pub(super) fn project(&mut self, raw: Option<&RawProject>) -> Project {
         let name = match raw.and_then(|p| p.name.as_ref()) {
             Some(name) => {
-                self.check_name(name, &names::PROJECT, "project");
+                if self.check_name(name, &names::PROJECT, "project") {
+                    self.ssm_prefix(name);
+                }
                 name.get_ref().clone()
             }
             // Missing: already reported; go on to find the other faults.
@@ -45,6 +47,26 @@ impl Resolver<'_> {
             r.get_ref().clone()
         });
         Project { name, region }
+    }
+
+    /// Every parameter of the project is named `/<project>/…`, and SSM refuses a name prefixed
+    /// with `aws` or `ssm` ("A parameter name can't be prefixed with "aws" or "ssm"
+    /// (case-insensitive)", PutParameter): such a project would fail at its first profile.
+    fn ssm_prefix(&mut self, name: &Spanned<String>) {
+        let lower = name.get_ref().to_ascii_lowercase();
+        if let Some(prefix) = ["aws", "ssm"].into_iter().find(|p| lower.starts_with(p)) {
+            self.fault(
+                FaultKind::InvalidName,
+                name.span(),
+                format!(
+                    "`{}` is not a valid project name: SSM refuses parameter names that start with `{prefix}`, and every parameter of the project is named /{}/…",
+                    name.get_ref(),
+                    name.get_ref()
+                ),
+                format!("starts with `{prefix}`"),
+            )
+            .set_help("choose a name that does not start with aws or ssm, e.g. music or my-aws-music");
+        }
     }
 
     // ---- network -------------------------------------------------------------------------

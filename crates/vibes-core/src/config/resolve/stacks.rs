@@ -254,6 +254,20 @@ impl Resolver<'_> {
             .dir
             .read_text(written.get_ref(), crate::bounded::TEXT_FILE_LIMIT)
         {
+            Ok((_, body)) if body.len() > crate::bounded::TEMPLATE_BODY_LIMIT => {
+                self.fault(
+                    FaultKind::InvalidValue,
+                    written.span(),
+                    format!(
+                        "the template of {what} is {} bytes; CloudFormation takes at most {} in a request",
+                        body.len(),
+                        crate::bounded::TEMPLATE_BODY_LIMIT
+                    ),
+                    "too large for TemplateBody",
+                )
+                .set_help("split it into nested stacks or stacks of their own under [stacks], or shorten it (comments count)");
+                None
+            }
             Ok((_, body)) => Some(Template {
                 path: written.get_ref().clone(),
                 body,
