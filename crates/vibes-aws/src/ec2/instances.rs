@@ -56,25 +56,6 @@ fn launch_template(name_or_id: &str) -> LaunchTemplateSpecification {
     }
 }
 
-impl AwsCloud {
-    /// The size in GiB of the volume `snapshot_id` was taken of (what a volume from it is made
-    /// at unless asked for more); `None` when EC2 does not say.
-    async fn snapshot_gib(&self, snapshot_id: &str) -> CloudResult<Option<u32>> {
-        let out = self
-            .ec2
-            .describe_snapshots()
-            .snapshot_ids(snapshot_id)
-            .send()
-            .await
-            .map_err(|e| cloud_err("DescribeSnapshots", snapshot_id, e))?;
-        Ok(out
-            .snapshots()
-            .first()
-            .and_then(|s| s.volume_size())
-            .map(|g| g.max(0) as u32))
-    }
-}
-
 /// The state of an instance RunInstances answered with, when it has already ended: the
 /// answer to a token an earlier launch spent.
 fn ended_state(instance: &Instance) -> Option<&'static str> {

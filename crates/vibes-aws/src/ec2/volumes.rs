@@ -12,6 +12,33 @@ use vibes_core::cloud::{CloudError, CloudResult, Volumes};
 use vibes_core::observed::{ObservedSnapshot, ObservedVolume};
 use vibes_core::tags::Tags;
 
+impl AwsCloud {
+    /// One snapshot, as DescribeSnapshots tells it; `None` when it answers with none.
+    async fn describe_snapshot(
+        &self,
+        snapshot_id: &str,
+    ) -> CloudResult<Option<aws_sdk_ec2::types::Snapshot>> {
+        let out = self
+            .ec2
+            .describe_snapshots()
+            .snapshot_ids(snapshot_id)
+            .send()
+            .await
+            .map_err(|e| cloud_err("DescribeSnapshots", snapshot_id, e))?;
+        Ok(out.snapshots().first().cloned())
+    }
+
+    /// The size in GiB of the volume `snapshot_id` was taken of (what a volume from it is made
+    /// at unless asked for more); `None` when EC2 does not say.
+    pub(crate) async fn snapshot_gib(&self, snapshot_id: &str) -> CloudResult<Option<u32>> {
+        Ok(self
+            .describe_snapshot(snapshot_id)
+            .await?
+            .and_then(|s| s.volume_size())
+            .map(|g| g.max(0) as u32))
+    }
+}
+
 #[async_trait]
 impl Volumes for AwsCloud {
     /// A gp3 volume; the client token makes a retried create return the same volume.
@@ -73,14 +100,7 @@ impl Volumes for AwsCloud {
             &format!("snapshot {snapshot_id}"),
             timeout,
             || async {
-                let out = self
-                    .ec2
-                    .describe_snapshots()
-                    .snapshot_ids(snapshot_id)
-                    .send()
-                    .await
-                    .map_err(|e| cloud_err("DescribeSnapshots", snapshot_id, e))?;
-                let Some(s) = out.snapshots().first() else {
+                let Some(s) = self.describe_snapshot(snapshot_id).await? else {
                     return Err(CloudError::NotFound {
                         operation: "DescribeSnapshots".into(),
                         what: snapshot_id.into(),
