@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 /// The image whose recipe builds the vibes binary itself, from the source archive vibes carries.
-pub const WORKER_IMAGE: &str = "worker";
+pub use crate::model::WORKER_IMAGE;
 /// The name of vibes' source archive, next to the worker recipe: the name the recipe reads it by.
 pub const SOURCE_ARCHIVE: &str = "vibes-src.tar.gz";
 
@@ -72,7 +72,8 @@ impl Resolver<'_> {
                 built_in,
                 parameter,
                 keep,
-                // Settled once the sections that launch images are read ([`image_arches`]).
+                // Settled once the sections that launch images are read
+                // ([`Desired::settle_image_arches`]).
                 arch: ArchChoice {
                     arch: arch.unwrap_or(Arch::RECIPE_DEFAULT),
                     from: if arch.is_some() {
@@ -240,42 +241,4 @@ pub fn add_engine_source(desired: &mut Desired, source_sha256: &str) -> bool {
     );
     worker.recipe_hash = recipe_hash(&worker.files);
     true
-}
-
-/// Each image not given an `arch` is built for the instance type that launches it: the worker
-/// image for `[compile] instance_type`, the server image for `[server]`'s. The config reader calls
-/// it once every section is read; a desired state made by hand calls it the same way.
-pub fn image_arches(desired: &mut Desired) {
-    let launchers = [
-        (
-            WORKER_IMAGE,
-            "[compile]",
-            desired.compile.as_ref().map(|c| c.instance_type.clone()),
-        ),
-        (
-            "server",
-            "[server]",
-            desired.server.as_ref().map(|s| s.instance_type.clone()),
-        ),
-    ];
-    for (image, section, instance_type) in launchers {
-        let Some(spec) = desired.images.get_mut(image) else {
-            continue;
-        };
-        if spec.arch.from != ArchSource::RecipeDefault {
-            continue;
-        }
-        let Some(instance_type) = instance_type else {
-            continue;
-        };
-        if let Some(arch) = Arch::of_instance_type(&instance_type) {
-            spec.arch = ArchChoice {
-                arch,
-                from: ArchSource::InstanceType {
-                    section,
-                    instance_type,
-                },
-            };
-        }
-    }
 }

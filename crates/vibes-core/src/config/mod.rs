@@ -20,7 +20,7 @@ mod resolve;
 
 pub use error::{ConfigError, Fault, FaultKind, Location};
 pub use images::{
-    add_engine_source, image_arches, recipe_hash, source_archive_path, SOURCE_ARCHIVE, WORKER_IMAGE,
+    add_engine_source, recipe_hash, source_archive_path, SOURCE_ARCHIVE, WORKER_IMAGE,
 };
 pub use resolve::{
     DEFAULT_BUILDS_VOLUME_GIB, DEFAULT_COMPILE_INSTANCE, DEFAULT_IMAGE_KEEP,

@@ -310,10 +310,54 @@ pub struct ServerSpec {
     pub elastic_ip: bool,
 }
 
+/// The image the compile's workers launch from (`[images.worker]`).
+pub const WORKER_IMAGE: &str = "worker";
+/// The image the rsync server launches from (`[images.server]`).
+pub const SERVER_IMAGE: &str = "server";
+
 /// The version of the compile engine; a new version means the collection is compiled again.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl Desired {
+    /// Each image not given an `arch` is built for the instance type that launches it: the
+    /// worker image for `[compile] instance_type`, the server image for `[server]`'s. The
+    /// config reader calls it once every section is read; a desired state made by hand calls it
+    /// the same way.
+    pub fn settle_image_arches(&mut self) {
+        let launchers = [
+            (
+                WORKER_IMAGE,
+                "[compile]",
+                self.compile.as_ref().map(|c| c.instance_type.clone()),
+            ),
+            (
+                SERVER_IMAGE,
+                "[server]",
+                self.server.as_ref().map(|s| s.instance_type.clone()),
+            ),
+        ];
+        for (image, section, instance_type) in launchers {
+            let Some(spec) = self.images.get_mut(image) else {
+                continue;
+            };
+            if spec.arch.from != ArchSource::RecipeDefault {
+                continue;
+            }
+            let Some(instance_type) = instance_type else {
+                continue;
+            };
+            if let Some(arch) = Arch::of_instance_type(&instance_type) {
+                spec.arch = ArchChoice {
+                    arch,
+                    from: ArchSource::InstanceType {
+                        section,
+                        instance_type,
+                    },
+                };
+            }
+        }
+    }
+
     /// A desired state with only a project: the start of every hand-built one in tests.
     pub fn empty(project: &str) -> Self {
         Desired {

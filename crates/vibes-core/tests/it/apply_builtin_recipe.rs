@@ -31,7 +31,7 @@ fn desired(dir: &Path) -> Desired {
         std::fs::remove_file(dir.join(stale)).unwrap();
     }
     // Built for the server type of the full desired state, as the config reader would.
-    config::image_arches(&mut d);
+    d.settle_image_arches();
     d
 }
 

@@ -112,7 +112,7 @@ fn full() -> Desired {
         instance_type: "t4g.small".into(),
         elastic_ip: false,
     });
-    vibes_core::config::image_arches(&mut d);
+    d.settle_image_arches();
     d
 }
 

@@ -80,7 +80,7 @@ impl<'a> Resolver<'a> {
         desired.budget = raw.budget.as_ref().map(|b| self.budget(b));
         desired.prices = raw.prices.as_ref().map(|p| self.prices(p));
         desired.stacks = self.stacks(&raw, &network, &desired);
-        super::images::image_arches(&mut desired);
+        desired.settle_image_arches();
         desired
     }
 

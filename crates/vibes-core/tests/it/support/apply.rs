@@ -184,7 +184,7 @@ pub fn full_desired(dir: &Path) -> Desired {
         instance_type: "t3.small".into(),
         elastic_ip: false,
     });
-    vibes_core::config::image_arches(&mut d);
+    d.settle_image_arches();
     d
 }
 

@@ -249,7 +249,7 @@ pub fn desired() -> Desired {
         instance_type: "t3.small".into(),
         elastic_ip: false,
     });
-    vibes_core::config::image_arches(&mut d);
+    d.settle_image_arches();
     d
 }
 
