@@ -12,6 +12,7 @@ mod server;
 mod snapshots;
 mod sources;
 pub use sources::{sources_bucket_names, SourcesBucketNames};
+mod stack_reads;
 mod stacks;
 mod targets;
 mod volumes;

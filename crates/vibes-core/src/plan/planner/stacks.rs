@@ -6,7 +6,8 @@
 //! blocked, with the difference shown, until the config matches it or `--replace stack.NAME`.
 
 use super::sources::SOURCES_BUCKET_PARAMETER;
-use super::{action, outputs, plural, seen, Cx};
+use super::stack_reads::{declares, filled_buckets, parameter_default};
+use super::{action, plural, seen, Cx};
 use crate::address::{Address, Kind};
 use crate::model::{StackSpec, Value};
 use crate::noecho;
@@ -577,35 +578,4 @@ impl Cx<'_> {
         }
         out
     }
-}
-
-/// The buckets of a stack that vibes itself fills, so that the stack's delete must empty them
-/// first: the artifacts bucket, where image builds read their recipes from. (The sources
-/// bucket is the user's data and its DeletionPolicy keeps it when the stack goes.)
-fn filled_buckets(s: &ObservedStack) -> Vec<String> {
-    s.outputs
-        .get(outputs::ARTIFACTS_BUCKET)
-        .filter(|b| !b.is_empty())
-        .cloned()
-        .into_iter()
-        .collect()
-}
-
-/// The `Default` a template gives its parameter `name`, as a string.
-fn parameter_default(template_body: &str, name: &str) -> Option<String> {
-    let t: serde_yaml_ng::Value = serde_yaml_ng::from_str(template_body).ok()?;
-    match t.get("Parameters")?.get(name)?.get("Default")? {
-        serde_yaml_ng::Value::String(s) => Some(s.clone()),
-        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
-        serde_yaml_ng::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Whether a template declares the parameter `name`.
-fn declares(template_body: &str, name: &str) -> bool {
-    serde_yaml_ng::from_str::<serde_yaml_ng::Value>(template_body)
-        .ok()
-        .and_then(|t| t.get("Parameters").map(|p| p.get(name).is_some()))
-        .unwrap_or(false)
 }
