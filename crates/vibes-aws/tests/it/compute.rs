@@ -22,6 +22,21 @@ async fn some_ami(ec2: &aws_sdk_ec2::Client) -> String {
         .to_string()
 }
 
+/// A compile worker of `project`, launched as vibes launches one, on a t3.micro, no volume.
+fn worker_launch(launch_template: String, image_id: String, project: &str) -> InstanceRequest {
+    InstanceRequest {
+        launch_template,
+        image_id,
+        instance_type: "t3.micro".into(),
+        tags: tags(project, "compile"),
+        client_token: format!("{project}-compile-1"),
+        volumes: Default::default(),
+        volume_sizes: Default::default(),
+        empty_volumes: Default::default(),
+        spot: false,
+    }
+}
+
 /// A launch template as the main stack makes one (the image is given per launch).
 async fn launch_template(ec2: &aws_sdk_ec2::Client, name: &str) -> String {
     let data = aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
@@ -343,17 +358,11 @@ async fn a_launch_uses_the_template_as_the_last_stack_update_left_it() {
     let template = updated.outputs["WorkerLaunchTemplate"].clone();
 
     let worker = aws
-        .run_instance(&InstanceRequest {
-            launch_template: template,
-            image_id: some_ami(&ec2).await,
-            instance_type: "t3.micro".into(),
-            tags: tags("lt-versions", "compile"),
-            client_token: "lt-versions-compile".into(),
-            volumes: Default::default(),
-            volume_sizes: Default::default(),
-            empty_volumes: Default::default(),
-            spot: false,
-        })
+        .run_instance(&worker_launch(
+            template,
+            some_ami(&ec2).await,
+            "lt-versions",
+        ))
         .await
         .unwrap();
     let seen = ec2
@@ -384,15 +393,8 @@ async fn every_volume_vibes_makes_is_encrypted() {
         .unwrap();
     let worker = aws
         .run_instance(&InstanceRequest {
-            launch_template: template,
-            image_id: some_ami(&ec2).await,
-            instance_type: "t3.micro".into(),
-            tags: tags("enc", "compile"),
-            client_token: "enc-compile-1".into(),
-            volumes: Default::default(),
-            volume_sizes: Default::default(),
             empty_volumes: [("/dev/sdf".to_string(), 7)].into(),
-            spot: false,
+            ..worker_launch(template, some_ami(&ec2).await, "enc")
         })
         .await
         .unwrap();

@@ -66,16 +66,22 @@ async fn deployed_with(template: &str) -> (tempfile::TempDir, Arc<FakeCloud>) {
     let dir = tempfile::tempdir().unwrap();
     let cloud = Arc::new(FakeCloud::new());
     cloud.set_latency("stack", Duration::from_millis(2));
-    let d = desired(template, "tunes-store-a");
+    plan_and_apply(&cloud, &dir, desired(template, "tunes-store-a")).await;
+    (dir, cloud)
+}
+
+/// `d` planned through the workspace (its stack updates listed) and applied, which must succeed:
+/// the plan applied.
+async fn plan_and_apply(cloud: &Arc<FakeCloud>, dir: &tempfile::TempDir, d: Desired) -> Plan {
     let ws = Workspace::new(d, dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
     let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
     let plan = ws
         .plan(&mut observed, &PlanOptions::default())
         .await
         .unwrap();
-    let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
+    let (report, _) = run(&plan, &observed, cloud, &options(dir.path())).await;
     assert!(report.succeeded(), "{:?}", report.failures());
-    (dir, cloud)
+    plan
 }
 
 async fn plan_of(
@@ -358,23 +364,11 @@ async fn a_listing_is_made_once_per_stack_as_seen() {
 async fn action_for_a_stack_left(status: &str) -> vibes_core::plan::Action {
     let (dir, cloud) = deployed().await;
     cloud.set_stack_status(&format!("{PROJECT}-store"), status);
-    let d = desired(TEMPLATE, "tunes-store-a");
-    let ws = Workspace::new(d, dir.path().into(), cloud.clone() as Arc<dyn Cloud>);
-    let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
-    let plan = ws
-        .plan(&mut observed, &PlanOptions::default())
-        .await
-        .unwrap();
-    let a = plan.find(&Address::stack("store")).unwrap().clone();
-    let (report, _) = run(&plan, &observed, &cloud, &options(dir.path())).await;
-    assert!(report.succeeded(), "{:?}", report.failures());
-    let mut observed = ws.cloud.observe(PROJECT, None).await.unwrap();
-    let again = ws
-        .plan(&mut observed, &PlanOptions::default())
-        .await
-        .unwrap();
+    let d = || desired(TEMPLATE, "tunes-store-a");
+    let plan = plan_and_apply(&cloud, &dir, d()).await;
+    let again = plan_of(&cloud, &dir, d(), PlanOptions::default()).await;
     assert!(again.is_empty(), "{}", summary(&again));
-    a
+    plan.find(&Address::stack("store")).unwrap().clone()
 }
 
 /// A stack of ours left `REVIEW_IN_PROGRESS` (made by a CREATE change set never executed) holds
