@@ -352,6 +352,10 @@ async fn run(
     }
     // Told apart from the other clients in what S3 serves (`GET /_localcloud/stats`).
     cmd.env("AWS_SDK_UA_APP_ID", "localcloud-codebuild");
+    // What the Packer stand-in needs to make a machine image ([`crate::packer`]).
+    cmd.env(crate::packer::IMAGES_ENV, world.images_dir())
+        .env(crate::packer::PREBUILT_ENV, &world.settings.vibes)
+        .env(crate::machine::CACHE_ENV, crate::machine::cache_dir());
     // CodeBuild's order: the project's variables, then the buildspec's, then the build's overrides.
     for (k, v) in project
         .environment
@@ -384,9 +388,24 @@ async fn run(
     };
     if outcome != Status::Succeeded && outcome != Status::Failed {
         if let Some(pid) = child.id() {
-            crate::instances::kill_group(pid as i32);
+            kill_group(pid as i32);
         }
         let _ = child.wait().await;
     }
     (outcome, phase())
+}
+
+/// SIGTERM to a build's process group, and SIGKILL a few seconds later to whatever is left.
+#[allow(unsafe_code)] // killpg: no safe wrapper among the dependencies, and nothing is shared.
+fn kill_group(pgid: i32) {
+    // SAFETY: killpg only sends a signal; a group already gone gives ESRCH, which is fine.
+    unsafe {
+        libc::killpg(pgid, libc::SIGTERM);
+    }
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        unsafe {
+            libc::killpg(pgid, libc::SIGKILL);
+        }
+    });
 }

@@ -1,7 +1,11 @@
-//! EBS as directories: a volume is `ebs/volumes/<vol-id>/`, a snapshot `ebs/snapshots/<snap-id>/`,
-//! a copy of its volume taken when the snapshot is made. As on EBS, a snapshot is `pending`
-//! until its copy is done (DescribeSnapshots answers say so), a volume made from a snapshot
-//! starts as a copy of it, and deleting either removes its directory.
+//! EBS as block devices: a volume is `ebs/volumes/<vol-id>.img`, a sparse file of the volume's
+//! size that an instance sees as a block device (a loop device bound as `/dev/sdf`), so the
+//! boot scripts format, mount and grow it themselves, as on EC2. A snapshot is
+//! `ebs/snapshots/<snap-id>.img`, a copy of its volume's blocks taken when the snapshot is made.
+//! As on EBS, a snapshot is `pending` until its copy is done (DescribeSnapshots answers say so),
+//! a volume made from a snapshot starts as a copy of it (grown to the volume's size: the file
+//! system on it is as small as the snapshot's, until `resize2fs`), and deleting either removes
+//! its file.
 
 use crate::world::World;
 use std::collections::BTreeMap;
@@ -35,12 +39,13 @@ impl Disks {
         })
     }
 
-    pub fn volume_dir(&self, id: &str) -> PathBuf {
-        self.root.join("volumes").join(id)
+    /// The volume's blocks.
+    pub fn volume_file(&self, id: &str) -> PathBuf {
+        self.root.join("volumes").join(format!("{id}.img"))
     }
 
-    pub fn snapshot_dir(&self, id: &str) -> PathBuf {
-        self.root.join("snapshots").join(id)
+    fn snapshot_file(&self, id: &str) -> PathBuf {
+        self.root.join("snapshots").join(format!("{id}.img"))
     }
 
     /// Whether the snapshot's copy is still being made.
@@ -48,21 +53,36 @@ impl Disks {
         self.snapshots.lock().unwrap().get(snapshot) == Some(&Copy::Running)
     }
 
-    /// A new volume: empty, or a copy of `from` once that snapshot is complete.
-    pub async fn create_volume(&self, volume: &str, from: Option<&str>) -> Result<(), String> {
-        let dir = self.volume_dir(volume);
-        if dir.exists() {
+    /// A new volume of `gib` GiB: blank (no file system: the first boot formats it), or a copy
+    /// of `from` once that snapshot is complete, grown to `gib`.
+    pub async fn create_volume(
+        &self,
+        volume: &str,
+        from: Option<&str>,
+        gib: u64,
+    ) -> Result<(), String> {
+        let file = self.volume_file(volume);
+        if file.exists() {
             return Ok(());
         }
-        match from {
-            None => {
-                std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))
-            }
-            Some(snapshot) => {
-                self.wait_snapshot(snapshot).await?;
-                copy_tree(&self.snapshot_dir(snapshot), &dir).await
-            }
+        let partial = file.with_extension("partial");
+        if let Some(snapshot) = from {
+            self.wait_snapshot(snapshot).await?;
+            copy_blocks(&self.snapshot_file(snapshot), &partial).await?;
         }
+        // Sparse: a 100 GiB volume costs only the blocks written to it.
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&partial)
+            .map_err(|e| format!("create {}: {e}", partial.display()))?;
+        let bytes = gib.max(1) << 30;
+        if f.metadata().map(|m| m.len()).unwrap_or(0) < bytes {
+            f.set_len(bytes)
+                .map_err(|e| format!("size {}: {e}", partial.display()))?;
+        }
+        std::fs::rename(&partial, &file).map_err(|e| format!("rename {}: {e}", file.display()))
     }
 
     /// Starts the copy of `volume` that is `snapshot`; the snapshot is pending until it is done.
@@ -73,15 +93,15 @@ impl Disks {
             .insert(snapshot.to_string(), Copy::Running);
         let (disks, snapshot, volume) = (self.clone(), snapshot.to_string(), volume.to_string());
         tokio::spawn(async move {
-            let from = disks.volume_dir(&volume);
-            let to = disks.snapshot_dir(&snapshot);
+            let from = disks.volume_file(&volume);
+            let to = disks.snapshot_file(&snapshot);
             let outcome = if from.exists() {
-                copy_tree(&from, &to).await
+                copy_blocks(&from, &to).await
             } else {
                 // A volume the runner never saw made (made before it started): EBS would
-                // snapshot its blocks; here there is nothing to copy.
-                tracing::warn!(%volume, %snapshot, "snapshot of a volume without a directory: empty");
-                std::fs::create_dir_all(&to).map_err(|e| e.to_string())
+                // snapshot its blocks; here there are none.
+                tracing::warn!(%volume, %snapshot, "snapshot of a volume without blocks: blank");
+                std::fs::write(&to, b"").map_err(|e| e.to_string())
             };
             let state = match outcome {
                 Ok(()) => Copy::Done,
@@ -102,7 +122,7 @@ impl Disks {
             match self.snapshots.lock().unwrap().get(snapshot).cloned() {
                 Some(Copy::Running) => {}
                 Some(Copy::Failed(e)) => return Err(format!("snapshot {snapshot} failed: {e}")),
-                // Done, or made before the runner started (its directory is what there is).
+                // Done, or made before the runner started (its file is what there is).
                 Some(Copy::Done) | None => return Ok(()),
             }
             notified.await;
@@ -110,38 +130,42 @@ impl Disks {
     }
 
     pub fn delete_volume(&self, volume: &str) {
-        remove(&self.volume_dir(volume));
+        remove(&self.volume_file(volume));
     }
 
     pub fn delete_snapshot(&self, snapshot: &str) {
         self.snapshots.lock().unwrap().remove(snapshot);
-        remove(&self.snapshot_dir(snapshot));
+        remove(&self.snapshot_file(snapshot));
     }
 
+    /// The ids of the volumes or snapshots that have blocks here.
     fn listed(&self, kind: &str) -> Vec<String> {
         std::fs::read_dir(self.root.join(kind))
             .map(|d| {
-                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .collect()
+                d.filter_map(|e| {
+                    let name = e.ok()?.file_name().into_string().ok()?;
+                    name.strip_suffix(".img").map(str::to_string)
+                })
+                .collect()
             })
             .unwrap_or_default()
     }
 }
 
-fn remove(dir: &Path) {
-    if let Err(e) = std::fs::remove_dir_all(dir) {
+fn remove(file: &Path) {
+    if let Err(e) = std::fs::remove_file(file) {
         if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(dir = %dir.display(), error = %e, "could not remove");
+            tracing::warn!(file = %file.display(), error = %e, "could not remove");
         }
     }
 }
 
-/// `cp -a`: modes, times and links as they are, like a block copy would keep them.
-async fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(to).map_err(|e| format!("create {}: {e}", to.display()))?;
+/// A copy of a volume's blocks that stays sparse: the holes of a mostly empty volume are not
+/// written out.
+async fn copy_blocks(from: &Path, to: &Path) -> Result<(), String> {
     let out = tokio::process::Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", from.display()))
+        .args(["--sparse=always", "--reflink=auto"])
+        .arg(from)
         .arg(to)
         .output()
         .await
@@ -150,7 +174,7 @@ async fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "cp -a {} {}: {}",
+            "copy {} to {}: {}",
             from.display(),
             to.display(),
             String::from_utf8_lossy(&out.stderr).trim()
@@ -159,7 +183,7 @@ async fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
 }
 
 /// Volumes and snapshots that EC2 removed on its own (a volume deleted with its instance) lose
-/// their directories too: every few seconds, what moto no longer has is removed.
+/// their blocks too: every few seconds, what moto no longer has is removed.
 pub async fn reconcile_forever(world: Arc<World>) {
     loop {
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -170,12 +194,12 @@ pub async fn reconcile_forever(world: Arc<World>) {
 }
 
 async fn reconcile(world: &World) -> Result<(), String> {
-    // Directories first: one is made only after moto has its volume or snapshot, so a directory
+    // Files first: one is made only after moto has its volume or snapshot, so a file
     // listed before moto is asked can only be missing from moto's answer when it is gone. Asked
     // one by one: the emulator's account holds a thousand catalogue snapshots.
     for v in world.disks.listed("volumes") {
         if gone_from_every_region(world, Kind::Volume, &v).await? {
-            tracing::info!(volume = %v, "volume gone: its directory goes too");
+            tracing::info!(volume = %v, "volume gone: its blocks go too");
             world.disks.delete_volume(&v);
         }
     }
@@ -184,7 +208,7 @@ async fn reconcile(world: &World) -> Result<(), String> {
             continue;
         }
         if gone_from_every_region(world, Kind::Snapshot, &s).await? {
-            tracing::info!(snapshot = %s, "snapshot gone: its directory goes too");
+            tracing::info!(snapshot = %s, "snapshot gone: its blocks go too");
             world.disks.delete_snapshot(&s);
         }
     }
@@ -239,5 +263,39 @@ where
         Ok(empty) => Ok(empty),
         Err(e) if e.as_service_error().and_then(|s| s.code()) == Some(not_found) => Ok(true),
         Err(e) => Err(format!("{e:?}")),
+    }
+}
+
+/// A volume's file attached as a loop device: what an instance sees as its EBS device.
+pub struct LoopDevice {
+    pub path: PathBuf,
+}
+
+impl LoopDevice {
+    pub fn attach(file: &Path) -> Result<LoopDevice, String> {
+        let out = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(file)
+            .output()
+            .map_err(|e| format!("losetup: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "losetup {}: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(LoopDevice {
+            path: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+        })
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .arg("--detach")
+            .arg(&self.path)
+            .output();
     }
 }

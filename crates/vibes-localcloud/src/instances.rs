@@ -1,15 +1,33 @@
-//! EC2 instances, booted for real: an instance runs what its image runs at boot — the worker
-//! image's `vibes-compile.sh`, the server image's `vibes-serve.sh` — as a process group, with the
-//! files its launch template's user data writes, and its `/dev/sdf` played by the directory of
-//! the volume there: mapped at launch (the worker's builds volume, from the newest builds
-//! snapshot or empty; the server's copy of the snapshot it serves), its directory made from the
-//! snapshot's, and removed once EC2 deletes the volume with the instance ([`crate::ebs`]). Stopping or terminating the instance in EC2 ends the processes.
+//! EC2 instances, booted as on EC2: an instance launched from an image the local cloud built
+//! boots a copy of that image's root file system under its own systemd (`systemd-nspawn
+//! --boot`, [`crate::machine`]). cloud-init reads the user data of the launch template version
+//! RunInstances resolved (NoCloud seed), and the units the image enabled start in systemd's
+//! order. Its data volume (`/dev/sdf`: the worker's builds volume, the server's copy of the
+//! snapshot it serves) is a loop device over the volume's blocks ([`crate::ebs`]), which the
+//! boot scripts format, mount and grow themselves. Its instance metadata (IMDSv2, its tags
+//! where the launch template enables them, its role's credentials) is served on an endpoint of
+//! its own ([`crate::imds`]).
 //!
-//! Each instance has `instances/<id>/root/` (its root disk: the user data's files, the worker's
-//! synced sources) and `instances/<id>/console.log` (what it printed). A server's rsync URL is
+//! A poweroff from inside stops or terminates the instance in EC2 per its shutdown behaviour
+//! (a one-time Spot instance terminates); StopInstances or TerminateInstances from outside
+//! shuts the machine down in order (systemd stops its units: the worker's script sees SIGTERM).
+//!
+//! Where an instance differs from one on EC2: it shares the host's network, so what EC2's
+//! network gives an instance is given to its units through systemd's `DefaultEnvironment`
+//! (`/etc/systemd/system.conf.d/50-localcloud.conf`): the AWS endpoint (Debian 12's aws CLI is
+//! 2.9, older than `AWS_ENDPOINT_URL`, so the boot script's `VIBES_AWS` names it), the
+//! metadata endpoint in place of 169.254.169.254, and the rsync daemon's port.
+//!
+//! Each instance has `instances/<id>/root/` (its root disk) and `instances/<id>/console.log`
+//! (what its console printed: systemd's lines and its units' output). A server's rsync URL is
 //! written to `servers/<id>.url`, and the newest to `rsync-url`.
 
+mod launch;
+
+use crate::ebs::LoopDevice;
 use crate::world::World;
+pub use launch::Request as LaunchRequest;
+use launch::{Launched, Shutdown};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,6 +37,8 @@ use std::time::Duration;
 const DATA_DEVICE: &str = "/dev/sdf";
 /// How long a booting instance waits for its data volume, like the boot scripts' own wait.
 const DEVICE_WAIT: Duration = Duration::from_secs(300);
+/// How long an orderly shutdown from outside may take before the machine is killed.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -46,30 +66,16 @@ impl Role {
             Role::Server => "localcloud-server",
         }
     }
-
-    /// The file the launch template's user data writes for the boot script.
-    fn env_file(self) -> &'static str {
-        match self {
-            Role::Worker => "/etc/vibes/compile.env",
-            Role::Server => "/etc/vibes/serve.env",
-        }
-    }
-}
-
-/// Which launch template a RunInstances request named.
-#[derive(Debug, Clone, Default)]
-pub struct LaunchTemplateRef {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub version: Option<String>,
 }
 
 pub struct Instances {
     root: PathBuf,
-    /// Instance id → the process group it runs.
-    running: Mutex<BTreeMap<String, i32>>,
-    /// Instances stopped or terminated: a boot still waiting for its volume gives up.
-    ended: Mutex<BTreeSet<String>>,
+    /// Instance id → its systemd-nspawn's pid.
+    running: Mutex<BTreeMap<String, u32>>,
+    /// Instances stopped or terminated (true): a boot still waiting for its volume gives up.
+    ended: Mutex<BTreeMap<String, bool>>,
+    /// One-time Spot instances, which EC2 will not stop.
+    one_time_spot: Mutex<BTreeSet<String>>,
 }
 
 impl Instances {
@@ -79,6 +85,7 @@ impl Instances {
             root,
             running: Mutex::default(),
             ended: Mutex::default(),
+            one_time_spot: Mutex::default(),
         })
     }
 
@@ -86,54 +93,83 @@ impl Instances {
         self.root.join(id)
     }
 
-    /// The instance stopped (its own poweroff, or StopInstances) or terminated: its processes end.
+    /// What the instance's console printed so far.
+    pub fn console(&self, id: &str) -> Option<String> {
+        std::fs::read(self.dir(id).join("console.log"))
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// Whether `id` is a one-time Spot instance (StopInstances refuses it).
+    pub fn is_one_time_spot(&self, id: &str) -> bool {
+        self.one_time_spot.lock().unwrap().contains(id)
+    }
+
+    /// StopInstances or TerminateInstances took the instance: its machine shuts down in order
+    /// (killed if it has not within [`SHUTDOWN_GRACE`]).
     pub fn end(&self, state: &Path, id: &str, terminated: bool) {
-        self.ended.lock().unwrap().insert(id.to_string());
-        if let Some(pgid) = self.running.lock().unwrap().remove(id) {
-            tracing::info!(
-                instance = id,
-                terminated,
-                "instance ends: its processes are stopped"
-            );
-            kill_group(pgid);
-        }
-        let url_file = state.join("servers").join(format!("{id}.url"));
-        if let Ok(url) = std::fs::read_to_string(&url_file) {
-            let newest = state.join("rsync-url");
-            if std::fs::read_to_string(&newest).ok().as_deref() == Some(url.as_str()) {
-                let _ = std::fs::remove_file(newest);
+        self.ended
+            .lock()
+            .unwrap()
+            .entry(id.to_string())
+            .and_modify(|t| *t |= terminated)
+            .or_insert(terminated);
+        forget_server(state, id);
+        let pid = self.running.lock().unwrap().get(id).copied();
+        match pid {
+            Some(pid) => {
+                tracing::info!(
+                    instance = id,
+                    terminated,
+                    "instance ends: its machine shuts down"
+                );
+                shut_down(pid);
             }
-            let _ = std::fs::remove_file(url_file);
-        }
-        if terminated {
-            // The root disk goes with the instance (DeleteOnTermination); the console log stays.
-            let _ = std::fs::remove_dir_all(self.dir(id).join("root"));
+            // Not running (stopped already, or never booted): a terminated one's disk goes now.
+            None if terminated => {
+                let _ = std::fs::remove_dir_all(self.dir(id).join("root"));
+            }
+            None => {}
         }
     }
 
     fn has_ended(&self, id: &str) -> bool {
-        self.ended.lock().unwrap().contains(id)
+        self.ended.lock().unwrap().contains_key(id)
     }
 }
 
-/// SIGTERM to a process group, and SIGKILL a few seconds later to whatever is left.
-#[allow(unsafe_code)] // killpg: no safe wrapper among the dependencies, and nothing is shared.
-pub fn kill_group(pgid: i32) {
-    // SAFETY: killpg only sends a signal; a group already gone gives ESRCH, which is fine.
+/// SIGTERM to systemd-nspawn (an orderly shutdown of the machine: its systemd stops every unit),
+/// and SIGKILL if it is still there after the grace time.
+#[allow(unsafe_code)] // kill: no safe wrapper among the dependencies, and nothing is shared.
+fn shut_down(pid: u32) {
+    let pid = pid as i32;
+    // SAFETY: kill only sends a signal; a process already gone gives ESRCH, which is fine.
     unsafe {
-        libc::killpg(pgid, libc::SIGTERM);
+        libc::kill(pid, libc::SIGTERM);
     }
     std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(5));
+        std::thread::sleep(SHUTDOWN_GRACE);
         unsafe {
-            libc::killpg(pgid, libc::SIGKILL);
+            libc::kill(pid, libc::SIGKILL);
         }
     });
 }
 
+/// The server's URL is no longer served.
+fn forget_server(state: &Path, id: &str) {
+    let url_file = state.join("servers").join(format!("{id}.url"));
+    if let Ok(url) = std::fs::read_to_string(&url_file) {
+        let newest = state.join("rsync-url");
+        if std::fs::read_to_string(&newest).ok().as_deref() == Some(url.as_str()) {
+            let _ = std::fs::remove_file(newest);
+        }
+        let _ = std::fs::remove_file(url_file);
+    }
+}
+
 /// Boots a launched instance: in the background, after RunInstances answered.
-pub async fn boot(world: Arc<World>, region: String, id: String, template: LaunchTemplateRef) {
-    if let Err(e) = try_boot(&world, &region, &id, &template).await {
+pub async fn boot(world: Arc<World>, region: String, id: String, request: LaunchRequest) {
+    if let Err(e) = try_boot(&world, &region, &id, &request).await {
         tracing::error!(instance = %id, error = %e, "instance did not boot");
         let log = world.instances.dir(&id).join("console.log");
         let _ = std::fs::create_dir_all(world.instances.dir(&id));
@@ -144,225 +180,265 @@ pub async fn boot(world: Arc<World>, region: String, id: String, template: Launc
     }
 }
 
-async fn try_boot(
-    world: &Arc<World>,
-    region: &str,
+/// What DescribeInstances says of the instance: its image and tags.
+async fn described(
+    ec2: &aws_sdk_ec2::Client,
     id: &str,
-    template: &LaunchTemplateRef,
-) -> Result<(), String> {
-    let ec2 = world.ec2(region);
+) -> Result<aws_sdk_ec2::types::Instance, String> {
     let described = ec2
         .describe_instances()
         .instance_ids(id)
         .send()
         .await
         .map_err(|e| format!("DescribeInstances: {e:?}"))?;
-    let instance = described
+    described
         .reservations()
         .iter()
         .flat_map(|r| r.instances())
         .next()
-        .ok_or("not found in EC2")?
-        .clone();
-    let tag = |tags: &[aws_sdk_ec2::types::Tag], key: &str| {
-        tags.iter()
-            .find(|t| t.key() == Some(key))
-            .and_then(|t| t.value())
-            .map(str::to_string)
-    };
-    let image_address = match instance.image_id() {
-        Some(ami) if !ami.is_empty() => ec2
-            .describe_images()
-            .image_ids(ami)
-            .send()
-            .await
-            .ok()
-            .and_then(|o| {
-                o.images()
-                    .first()
-                    .and_then(|i| tag(i.tags(), "vibes:address"))
-            }),
-        _ => None,
-    };
-    let instance_address = tag(instance.tags(), "vibes:address");
-    let Some(role) = Role::of(image_address.as_deref(), instance_address.as_deref()) else {
+        .cloned()
+        .ok_or_else(|| "not found in EC2".into())
+}
+
+fn tag(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+        .map(str::to_string)
+}
+
+async fn try_boot(
+    world: &Arc<World>,
+    region: &str,
+    id: &str,
+    request: &LaunchRequest,
+) -> Result<(), String> {
+    let ec2 = world.ec2(region);
+    let instance = described(&ec2, id).await?;
+    let ami = instance.image_id().unwrap_or_default();
+    let Some(image) = world.image_rootfs(ami) else {
         tracing::info!(
             instance = id,
-            "its image boots nothing the local cloud plays"
+            ami,
+            "its image was not built by the local cloud: it boots nothing"
         );
         return Ok(());
     };
+    let launched = launch::resolve(world, region, request).await?;
+    if launched.spot {
+        world
+            .instances
+            .one_time_spot
+            .lock()
+            .unwrap()
+            .insert(id.to_string());
+    }
+    let image_address = ec2
+        .describe_images()
+        .image_ids(ami)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| {
+            o.images()
+                .first()
+                .and_then(|i| tag(i.tags(), "vibes:address"))
+        });
+    let role = Role::of(
+        image_address.as_deref(),
+        tag(instance.tags(), "vibes:address").as_deref(),
+    );
     let dir = world.instances.dir(id);
     let root = dir.join("root");
-    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-    let files = user_data_files(&ec2, template).await?;
-    let env_file = files.get(role.env_file()).ok_or_else(|| {
-        format!(
-            "the launch template's user data writes no {}",
-            role.env_file()
-        )
-    })?;
-    let volume = wait_for_data_volume(world, &ec2, id).await?;
-    let Some((volume, snapshot)) = volume else {
-        return Ok(()); // ended while waiting
+    let (from, to) = (image.clone(), root.clone());
+    tokio::task::spawn_blocking(move || crate::machine::copy_rootfs(&from, &to))
+        .await
+        .map_err(|e| e.to_string())??;
+    crate::machine::seed(&root, id, &launched.user_data)?;
+    // The data volume: the boot scripts wait for it; here the machine waits with them.
+    let device = match role {
+        Some(_) => match wait_for_data_volume(world, &ec2, id).await? {
+            Some((volume, snapshot, gib)) => {
+                world
+                    .disks
+                    .create_volume(&volume, snapshot.as_deref(), gib)
+                    .await?;
+                Some(LoopDevice::attach(&world.disks.volume_file(&volume))?)
+            }
+            None => return Ok(()), // ended while waiting
+        },
+        None => None,
     };
-    world
-        .disks
-        .create_volume(&volume, snapshot.as_deref())
-        .await?;
-    let builds_dir = world.disks.volume_dir(&volume);
-    let config = root.join(role.env_file().trim_start_matches('/'));
-    std::fs::create_dir_all(config.parent().unwrap()).map_err(|e| e.to_string())?;
-    std::fs::write(&config, with_device_as_directory(env_file, &builds_dir))
-        .map_err(|e| format!("write {}: {e}", config.display()))?;
+    let (imds_port, imds) = crate::imds::serve(
+        world.clone(),
+        crate::imds::Instance {
+            id: id.to_string(),
+            region: region.to_string(),
+            availability_zone: instance
+                .placement()
+                .and_then(|p| p.availability_zone())
+                .unwrap_or_default()
+                .to_string(),
+            tags_enabled: launched.tags_in_metadata,
+            role: launched.role.clone(),
+        },
+    )
+    .await?;
+    let rsync_port = match role {
+        Some(Role::Server) => Some(free_port()?),
+        _ => None,
+    };
+    write_fabric(world, &root, role, imds_port, rsync_port)?;
+    let binds: Vec<(PathBuf, String)> = device
+        .iter()
+        .map(|d| (d.path.clone(), DATA_DEVICE.to_string()))
+        .collect();
     let console = std::fs::File::create(dir.join("console.log")).map_err(|e| e.to_string())?;
-    let platform = &world.settings.platform;
-    let mut cmd = tokio::process::Command::new("bash");
-    for (k, v) in world.aws_env(region) {
-        cmd.env(k, v);
-    }
-    // Its own name in the user agent of every AWS call it makes: what S3 serves it is counted
-    // apart from what it serves the vibes that launched it (`GET /_localcloud/stats`).
-    cmd.env("AWS_SDK_UA_APP_ID", role.app_id())
-        .env("VIBES_CONFIG", &config)
-        .stdin(std::process::Stdio::null())
+    let mut cmd = tokio::process::Command::from(crate::machine::boot_command(&root, id, &binds));
+    cmd.stdin(std::process::Stdio::null())
         .stdout(console.try_clone().map_err(|e| e.to_string())?)
-        .stderr(console)
-        .process_group(0);
-    let mut server_port = None;
-    match role {
-        Role::Worker => {
-            cmd.arg(platform.join("worker/vibes-compile.sh"))
-                // What the script reads from instance metadata on EC2 (there is no IMDS here).
-                .env(
-                    "VIBES_BUILT_FROM",
-                    tag(instance.tags(), "vibes:fingerprint").unwrap_or_default(),
-                )
-                .env(
-                    "VIBES_SOURCES_FORMAT",
-                    tag(instance.tags(), "vibes:sources-format").unwrap_or_default(),
-                )
-                // Its compiles take seconds: progress every second, not every 30.
-                .env("VIBES_PROGRESS_SECONDS", "1")
-                .env("VIBES_SOURCES_DIR", root.join("var/lib/vibes/sources"))
-                .env("VIBES_PROFILES_DIR", root.join("run/vibes/profiles"))
-                .env("VIBES_BIN", &world.settings.vibes)
-                .env(
-                    "VIBES_POWEROFF",
-                    format!("aws ec2 stop-instances --instance-ids {id} --output text"),
-                );
-        }
-        Role::Server => {
-            let port = free_port()?;
-            server_port = Some(port);
-            cmd.arg(platform.join("server/vibes-serve.sh"))
-                .env("VIBES_RSYNCD_CONF", root.join("run/vibes/rsyncd.conf"))
-                .env("VIBES_RSYNCD_GEN", platform.join("server/rsyncd-gen.sh"))
-                .env("RSYNCD_ADDRESS", "127.0.0.1")
-                .env("RSYNCD_PORT", port.to_string());
-        }
-    }
-    {
-        // Checked under the lock that `end` takes: an instance ended meanwhile boots nothing.
+        .stderr(console);
+    let child = {
+        // Checked under the lock `end` takes: an instance ended meanwhile boots nothing.
         let mut running = world.instances.running.lock().unwrap();
         if world.instances.has_ended(id) {
+            imds.abort();
             return Ok(());
         }
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("start the boot script: {e}"))?;
-        let pgid = child.id().ok_or("the boot script exited at once")? as i32;
-        running.insert(id.to_string(), pgid);
-        tracing::info!(instance = id, ?role, volume = %volume, "booted");
-        let (world2, id2) = (world.clone(), id.to_string());
-        tokio::spawn(async move {
-            let mut child = child;
-            let status = child.wait().await;
-            tracing::info!(instance = %id2, ?status, "boot script ended");
-            let mut running = world2.instances.running.lock().unwrap();
-            if running.get(&id2) == Some(&pgid) {
-                running.remove(&id2);
-            }
-        });
-    }
-    if let Some(port) = server_port {
+        let child = cmd.spawn().map_err(|e| {
+            format!("systemd-nspawn: {e} (scripts/setup.sh installs systemd-container)")
+        })?;
+        running.insert(
+            id.to_string(),
+            child.id().ok_or("systemd-nspawn exited at once")?,
+        );
+        child
+    };
+    tracing::info!(instance = id, ?role, "booted under systemd");
+    tokio::spawn(watch(
+        world.clone(),
+        region.to_string(),
+        id.to_string(),
+        child,
+        launched,
+        (device, imds),
+    ));
+    if let Some(port) = rsync_port {
         publish_server(world, id, port).await?;
     }
     Ok(())
 }
 
-/// The files the launch template's user data (cloud-config `write_files`) writes: path → content.
-async fn user_data_files(
-    ec2: &aws_sdk_ec2::Client,
-    template: &LaunchTemplateRef,
-) -> Result<BTreeMap<String, String>, String> {
-    use base64::Engine;
-    let mut req = ec2.describe_launch_template_versions().versions(
-        template
-            .version
-            .clone()
-            .unwrap_or_else(|| "$Default".into()),
-    );
-    req = match (&template.id, &template.name) {
-        (Some(id), _) => req.launch_template_id(id),
-        (None, Some(name)) => req.launch_template_name(name),
-        (None, None) => return Err("launched without a launch template".into()),
-    };
-    let out = req
-        .send()
-        .await
-        .map_err(|e| format!("DescribeLaunchTemplateVersions: {e:?}"))?;
-    let encoded = out
-        .launch_template_versions()
-        .first()
-        .and_then(|v| v.launch_template_data())
-        .and_then(|d| d.user_data())
-        .ok_or("the launch template has no user data")?;
-    let text = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|e| format!("user data is not base64: {e}"))?;
-    let text = String::from_utf8(text).map_err(|_| "user data is not text")?;
-    let config: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&text).map_err(|e| format!("user data: {e}"))?;
-    let mut files = BTreeMap::new();
-    if let Some(serde_yaml_ng::Value::Sequence(list)) = config.get("write_files") {
-        for f in list {
-            if let (Some(p), Some(c)) = (
-                f.get("path").and_then(|p| p.as_str()),
-                f.get("content").and_then(|c| c.as_str()),
-            ) {
-                files.insert(p.to_string(), c.to_string());
-            }
-        }
+/// What EC2's network gives an instance, given to its units by systemd (see the module's doc).
+fn write_fabric(
+    world: &World,
+    root: &Path,
+    role: Option<Role>,
+    imds_port: u16,
+    rsync_port: Option<u16>,
+) -> Result<(), String> {
+    let endpoint = &world.settings.endpoint;
+    let imds = format!("http://127.0.0.1:{imds_port}");
+    let mut vars = vec![
+        format!("AWS_ENDPOINT_URL={endpoint}"),
+        format!("VIBES_AWS=aws --endpoint-url {endpoint}"),
+        // With its slash: the aws CLI appends `latest/…` to it as it is.
+        format!("AWS_EC2_METADATA_SERVICE_ENDPOINT={imds}/"),
+        format!("VIBES_IMDS_URL={imds}"),
+        // Compiles here take seconds: progress every second, not every 30.
+        "VIBES_PROGRESS_SECONDS=1".to_string(),
+    ];
+    if let Some(role) = role {
+        // Told apart from the other clients in what S3 serves (`GET /_localcloud/stats`).
+        vars.push(format!("AWS_SDK_UA_APP_ID={}", role.app_id()));
     }
-    Ok(files)
+    if let Some(port) = rsync_port {
+        vars.push("RSYNCD_ADDRESS=127.0.0.1".to_string());
+        vars.push(format!("RSYNCD_PORT={port}"));
+    }
+    let quoted: Vec<String> = vars.iter().map(|v| format!("\"{v}\"")).collect();
+    let dir = root.join("etc/systemd/system.conf.d");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    std::fs::write(
+        dir.join("50-localcloud.conf"),
+        format!(
+            "# The local cloud's network, in place of EC2's (see vibes-localcloud's instances.rs).\n[Manager]\nDefaultEnvironment={}\n",
+            quoted.join(" ")
+        ),
+    )
+    .map_err(|e| e.to_string())
 }
 
-/// The boot script's settings with the data device played by a directory: the scripts' own
-/// documented stand-in (an empty `VIBES_BUILDS_DEVICE` uses `VIBES_BUILDS_DIR` as it is).
-fn with_device_as_directory(env: &str, dir: &Path) -> String {
-    env.lines()
-        .map(|l| {
-            if l.starts_with("VIBES_BUILDS_DEVICE=") {
-                "VIBES_BUILDS_DEVICE=".to_string()
-            } else if l.starts_with("VIBES_BUILDS_DIR=") {
-                format!("VIBES_BUILDS_DIR={}", dir.display())
-            } else {
-                l.to_string()
-            }
-        })
-        .map(|l| l + "\n")
-        .collect()
+/// Waits for the machine to end; a poweroff from inside stops or terminates the instance.
+async fn watch(
+    world: Arc<World>,
+    region: String,
+    id: String,
+    mut child: tokio::process::Child,
+    launched: Launched,
+    held: (Option<LoopDevice>, tokio::task::JoinHandle<()>),
+) {
+    let status = child.wait().await;
+    let (device, imds) = held;
+    drop(device);
+    imds.abort();
+    world.instances.running.lock().unwrap().remove(&id);
+    let by_api = world.instances.has_ended(&id);
+    tracing::info!(instance = %id, ?status, by_api, "machine ended");
+    let terminated = if by_api {
+        world
+            .instances
+            .ended
+            .lock()
+            .unwrap()
+            .get(&id)
+            .copied()
+            .unwrap_or(false)
+    } else {
+        // It powered itself off: EC2 stops it, or terminates it (its shutdown behaviour).
+        let terminate = launched.shutdown == Shutdown::Terminate;
+        world
+            .instances
+            .ended
+            .lock()
+            .unwrap()
+            .insert(id.clone(), terminate);
+        forget_server(&world.settings.state, &id);
+        let ec2 = world.ec2(&region);
+        let outcome = if terminate {
+            ec2.terminate_instances()
+                .instance_ids(&id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("TerminateInstances: {e:?}"))
+        } else {
+            ec2.stop_instances()
+                .instance_ids(&id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("StopInstances: {e:?}"))
+        };
+        if let Err(e) = outcome {
+            tracing::error!(instance = %id, error = %e, "could not record the poweroff in EC2");
+        }
+        terminate
+    };
+    if terminated {
+        // The root disk goes with the instance (DeleteOnTermination); the console log stays.
+        let _ = std::fs::remove_dir_all(world.instances.dir(&id).join("root"));
+    }
 }
 
 /// The volume on the data device: made at launch from a snapshot (the server's, and the
 /// worker's once there is a builds snapshot) or empty (the worker's first), or attached after
-/// the launch. `None` when the instance ended first.
+/// the launch: its id, snapshot and size in GiB. `None` when the instance ended first.
 async fn wait_for_data_volume(
     world: &World,
     ec2: &aws_sdk_ec2::Client,
     id: &str,
-) -> Result<Option<(String, Option<String>)>, String> {
+) -> Result<Option<(String, Option<String>, u64)>, String> {
     let deadline = tokio::time::Instant::now() + DEVICE_WAIT;
     loop {
         if world.instances.has_ended(id) {
@@ -392,6 +468,7 @@ async fn wait_for_data_volume(
                 return Ok(Some((
                     v.volume_id().unwrap_or_default().to_string(),
                     snapshot,
+                    v.size().unwrap_or(1).max(1) as u64,
                 )));
             }
         }

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 /// The Debian release the images are built on (Debian 12, as packer/*.pkr.hcl's source AMIs).
 pub const SUITE: &str = "bookworm";
 
-/// What an EC2 Debian image boots with: systemd as init, cloud-init for the user data.
+/// What an EC2 Debian image boots with: systemd as init, cloud-init for the user data, sudo for
+/// its `admin` user (the one Packer's recipes log in as).
 pub const BASE_PACKAGES: &[&str] = &[
     "systemd",
     "systemd-sysv",
@@ -26,12 +27,24 @@ pub const BASE_PACKAGES: &[&str] = &[
     "dbus",
     "udev",
     "ca-certificates",
+    "sudo",
 ];
+
+/// What Debian's EC2 images set up for their default user, which cloud-init makes at the first
+/// boot there and which is made here when the base is: `admin`, with password-less sudo. sudo
+/// keeps `VIBES_PREBUILT_BIN` (the local cloud's prebuilt vibes, see packer/files/worker/install.sh).
+const BASE_SETUP: &str = "useradd --create-home --shell /bin/bash --groups sudo admin \
+ && echo 'admin ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-admin \
+ && echo 'Defaults env_keep += \"VIBES_PREBUILT_BIN\"' > /etc/sudoers.d/91-localcloud \
+ && chmod 0440 /etc/sudoers.d/90-admin /etc/sudoers.d/91-localcloud";
+
+/// Names the cache of root filesystems when set.
+pub const CACHE_ENV: &str = "VIBES_LOCALCLOUD_CACHE";
 
 /// Where the cache of root filesystems lives: `$VIBES_LOCALCLOUD_CACHE`, else
 /// `.localcloud-cache/` in the repository (git-ignored).
 pub fn cache_dir() -> PathBuf {
-    match std::env::var_os("VIBES_LOCALCLOUD_CACHE") {
+    match std::env::var_os(CACHE_ENV) {
         Some(d) => PathBuf::from(d),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.localcloud-cache"),
     }
@@ -43,7 +56,8 @@ pub fn base_rootfs(cache: &Path, packages: &[&str]) -> Result<PathBuf, String> {
     let mut list: Vec<&str> = packages.to_vec();
     list.sort_unstable();
     list.dedup();
-    let key = hex::encode(&Sha256::digest(format!("{SUITE}\n{}", list.join("\n")))[..8]);
+    let key =
+        hex::encode(&Sha256::digest(format!("{SUITE}\n{}\n{BASE_SETUP}", list.join("\n")))[..8]);
     let dir = cache.join(format!("debian-{SUITE}-{key}"));
     std::fs::create_dir_all(cache).map_err(|e| format!("create {}: {e}", cache.display()))?;
     let _lock = Lock::take(&cache.join(format!("debian-{SUITE}-{key}.lock")))?;
@@ -56,6 +70,8 @@ pub fn base_rootfs(cache: &Path, packages: &[&str]) -> Result<PathBuf, String> {
     let out = Command::new("mmdebstrap")
         .args(["--variant=minbase", "--quiet"])
         .arg(format!("--include={}", list.join(",")))
+        .arg("--customize-hook=chroot \"$1\" sh -ec \"$VIBES_BASE_SETUP\"")
+        .env("VIBES_BASE_SETUP", BASE_SETUP)
         .arg(SUITE)
         .arg(&building)
         .stdin(Stdio::null())
@@ -143,20 +159,77 @@ impl Booted {
     }
 }
 
-/// Boots `boot.rootfs` under its own systemd and waits until it powers off (or the timeout).
-pub fn boot(boot: &Boot) -> Result<Booted, String> {
-    let started = Instant::now();
+/// The `systemd-nspawn` command that boots `rootfs` under its own systemd as the machine `name`,
+/// with `binds` (host path → path inside; a block device's node binds as the device).
+pub fn boot_command(rootfs: &Path, name: &str, binds: &[(PathBuf, String)]) -> Command {
     let mut cmd = Command::new("systemd-nspawn");
     // No system bus on the host to register with (shared/notes/systemd-nspawn.md).
     cmd.arg("--quiet")
         .arg("--register=no")
         .arg("--keep-unit")
         .arg("--boot")
+        .arg(format!("--machine={name}"))
         .arg("--directory")
-        .arg(&boot.rootfs);
-    for (host, inside) in &boot.binds {
+        .arg(rootfs);
+    for (host, inside) in binds {
         cmd.arg(format!("--bind={}:{inside}", host.display()));
     }
+    cmd
+}
+
+/// Runs `argv` in `rootfs` as `user` without booting it (no systemd: as Packer runs a
+/// provisioner's commands over SSH on the build instance), with `env`, the host directories
+/// `binds` and the host files `binds_ro` given read only. The host's network, as the build
+/// instance has the internet.
+pub fn run_in(
+    rootfs: &Path,
+    user: &str,
+    env: &[(String, String)],
+    binds: &[(PathBuf, String)],
+    binds_ro: &[(PathBuf, String)],
+    argv: &[&str],
+) -> Result<std::process::Output, String> {
+    let mut cmd = Command::new("systemd-nspawn");
+    cmd.args(["--quiet", "--register=no", "--keep-unit"])
+        .arg(format!("--user={user}"))
+        .arg(format!(
+            "--chdir={}",
+            if user == "root" {
+                "/root".to_string()
+            } else {
+                format!("/home/{user}")
+            }
+        ))
+        .arg("--directory")
+        .arg(rootfs);
+    for (k, v) in env {
+        cmd.arg(format!("--setenv={k}={v}"));
+    }
+    for (host, inside) in binds {
+        cmd.arg(format!("--bind={}:{inside}", host.display()));
+    }
+    for (host, inside) in binds_ro {
+        cmd.arg(format!("--bind-ro={}:{inside}", host.display()));
+    }
+    cmd.arg("--")
+        .args(argv)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            format!("systemd-nspawn: {e} (scripts/setup.sh installs it: apt-get install systemd-container)")
+        })
+}
+
+/// Boots `boot.rootfs` under its own systemd and waits until it powers off (or the timeout).
+pub fn boot(boot: &Boot) -> Result<Booted, String> {
+    let started = Instant::now();
+    let name = boot
+        .rootfs
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("machine")
+        .to_string();
+    let mut cmd = boot_command(&boot.rootfs, &name, &boot.binds);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -198,7 +271,7 @@ pub fn boot(boot: &Boot) -> Result<Booted, String> {
 }
 
 /// A line without its terminal colour sequences (`ESC [ … m`).
-fn strip_ansi(line: &str) -> String {
+pub fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
@@ -216,13 +289,13 @@ fn strip_ansi(line: &str) -> String {
 }
 
 /// An exclusive lock on a file, released when dropped (flock(2)).
-struct Lock {
+pub(crate) struct Lock {
     _file: std::fs::File,
 }
 
 impl Lock {
     #[allow(unsafe_code)] // flock: no safe wrapper among the dependencies.
-    fn take(path: &Path) -> Result<Lock, String> {
+    pub(crate) fn take(path: &Path) -> Result<Lock, String> {
         use std::os::fd::AsRawFd;
         let file = std::fs::OpenOptions::new()
             .create(true)

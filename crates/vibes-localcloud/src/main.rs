@@ -7,11 +7,14 @@
 //! - CodeBuild: a build runs the buildspec of the project as CloudFormation was given it (moto's
 //!   CloudFormation skips `AWS::CodeBuild::Project`; the runner makes the project from the
 //!   template's own properties and adds the outputs moto dropped), with `packer` replaced by a
-//!   stand-in that validates the recipe and registers the image in moto ([`packer`]).
-//! - EC2: an instance boots what its image runs: the worker's `vibes-compile.sh` or the server's
-//!   `vibes-serve.sh`, as processes, with the launch template's user data ([`instances`]).
-//! - EBS: a volume is a directory, a snapshot a copy of it, `pending` until the copy is done
-//!   ([`ebs`]).
+//!   stand-in that validates the recipe, makes the image's root file system by running the
+//!   recipe's provisioners on a Debian 12 machine ([`image_build`]) and registers it in moto
+//!   ([`packer`]).
+//! - EC2: an instance boots its image's root file system under its own systemd
+//!   (`systemd-nspawn --boot`), cloud-init reading the launch template's user data, instance
+//!   metadata served to it, its poweroff stopping or terminating it ([`instances`]).
+//! - EBS: a volume is a sparse file the instance sees as a block device, a snapshot a copy of
+//!   it, `pending` until the copy is done ([`ebs`]).
 //! - S3: what GetObject serves is counted, per client, at `GET /_localcloud/stats` ([`s3_reads`]).
 //!
 //! Started by `scripts/localcloud.sh start`, which also starts moto.
@@ -21,12 +24,13 @@ mod aws_wire;
 mod buildspec;
 mod codebuild;
 mod ebs;
+mod image_build;
+mod imds;
 mod instances;
-#[cfg_attr(not(test), allow(dead_code))]
-// booted by its tests; the instance runner moves onto it next
 mod machine;
 mod packer;
 mod proxy;
+mod recipe;
 mod refusals;
 mod s3_reads;
 mod stacks;

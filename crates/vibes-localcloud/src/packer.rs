@@ -1,12 +1,19 @@
 //! The Packer stand-in a local build finds first on its PATH: `packer build` runs the real
-//! `packer validate` on the recipe with the same variables, then registers an image in the
-//! emulator carrying exactly the tags the recipe's `tags` variable gives it (plus the `Name`
-//! the recipes add), as the real build's amazon-ebs builder would (with `run_tags`). No instance is provisioned:
-//! there is no EC2 to provision in.
+//! `packer validate` on the recipe with the same variables, makes the image's root file system
+//! by running the recipe's provisioners on a Debian 12 machine ([`crate::image_build`]), then
+//! registers the image in the emulator carrying exactly the tags the recipe's `tags` variable
+//! gives it (plus the `Name` the recipes add), as the real build's amazon-ebs builder would
+//! (with `run_tags`). The image's root file system is recorded beside its id, for the instances
+//! launched from it to boot ([`crate::instances`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+/// The directory where an image's id is mapped to its root file system (a file per image).
+pub const IMAGES_ENV: &str = "VIBES_LOCALCLOUD_IMAGES";
+/// The vibes binary the build machine is offered (see [`crate::image_build`]).
+pub const PREBUILT_ENV: &str = "VIBES_LOCALCLOUD_PREBUILT";
 
 /// Puts the stand-in at `dir/packer`: a link to this binary, which answers as Packer when
 /// called by that name.
@@ -85,6 +92,15 @@ fn build(args: &[String]) -> Result<(), String> {
         return Err(format!("packer validate {recipe} failed"));
     }
     println!("The configuration is valid: {recipe}");
+    let recipe_path = Path::new(&recipe);
+    let provisioners = crate::recipe::provisioners(recipe_path, &vars, &|k| std::env::var(k).ok())?;
+    let images = std::env::var_os(IMAGES_ENV)
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            format!("{IMAGES_ENV} is not set: the stand-in runs in the local cloud's builds")
+        })?;
+    let prebuilt = std::env::var_os(PREBUILT_ENV).map(PathBuf::from);
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     let tags: BTreeMap<String, String> = match vars.get("tags") {
         Some(json) => serde_json::from_str(json).map_err(|e| format!("-var tags: {e}"))?,
         None => BTreeMap::new(),
@@ -104,8 +120,23 @@ fn build(args: &[String]) -> Result<(), String> {
         .cloned()
         .or_else(|| std::env::var("PKR_VAR_arch").ok())
         .unwrap_or_else(|| RECIPE_DEFAULT_ARCH.into());
+    let build_name = format!("amazon-ebs.{image}");
+    let rootfs = crate::image_build::build(
+        &crate::machine::cache_dir(),
+        &crate::image_build::BuildInputs {
+            provisioners: &provisioners,
+            cwd: &cwd,
+            prebuilt: prebuilt.as_deref(),
+            name: &build_name,
+        },
+        &mut std::io::stdout(),
+    )
+    .map_err(|e| format!("provisioning the {image} image: {e}"))?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let ami = rt.block_on(register(&project, &image, &arch, tags))?;
+    std::fs::create_dir_all(&images).map_err(|e| format!("create {}: {e}", images.display()))?;
+    std::fs::write(images.join(&ami), rootfs.display().to_string())
+        .map_err(|e| format!("record the root file system of {ami}: {e}"))?;
     let region = std::env::var("AWS_REGION").unwrap_or_default();
     println!("==> Builds finished. The artifacts of successful builds are:\n--> amazon-ebs.{image}: AMIs were created:\n{region}: {ami}");
     Ok(())

@@ -4,7 +4,7 @@
 
 use crate::aws_wire;
 use crate::codebuild;
-use crate::instances::{self, LaunchTemplateRef};
+use crate::instances::{self, LaunchRequest};
 use crate::refusals;
 use crate::s3_reads;
 use crate::stacks;
@@ -258,17 +258,13 @@ async fn after(
 ) -> Option<String> {
     match (service, action) {
         ("ec2", "RunInstances") => {
-            let template = LaunchTemplateRef {
-                id: params.get("LaunchTemplate.LaunchTemplateId").cloned(),
-                name: params.get("LaunchTemplate.LaunchTemplateName").cloned(),
-                version: params.get("LaunchTemplate.Version").cloned(),
-            };
+            let request = LaunchRequest::from_params(params);
             for id in aws_wire::values(answer, "instanceId") {
                 tokio::spawn(instances::boot(
                     world.clone(),
                     region.to_string(),
                     id,
-                    template.clone(),
+                    request.clone(),
                 ));
             }
             None
@@ -283,9 +279,12 @@ async fn after(
         ("ec2", "CreateVolume") => {
             if let Some(volume) = aws_wire::first(answer, "volumeId") {
                 let from = params.get("SnapshotId").map(String::as_str);
+                let gib = aws_wire::first(answer, "size")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(1);
                 // Before the answer goes back: the volume holds its snapshot's content as soon
                 // as anyone can see it.
-                if let Err(e) = world.disks.create_volume(&volume, from).await {
+                if let Err(e) = world.disks.create_volume(&volume, from, gib).await {
                     tracing::error!(%volume, error = %e, "volume content");
                 }
             }

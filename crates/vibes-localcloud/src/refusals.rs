@@ -7,6 +7,9 @@
 //!   architectures come from moto's own instance type catalogue (DescribeInstanceTypes), the
 //!   image's from DescribeImages.
 //!   (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-launch-troubleshoot.html>)
+//! - StopInstances of a one-time Spot instance: EC2 answers `UnsupportedOperation` (only Spot
+//!   instances of persistent requests can be stopped); moto stops it.
+//!   (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instances-stop-start.html>)
 
 use crate::world::World;
 use std::collections::BTreeMap;
@@ -37,8 +40,19 @@ pub async fn before(
 ) -> Option<Refusal> {
     match (service, action) {
         ("ec2", "RunInstances") => architecture_mismatch(world, region, params).await,
+        ("ec2", "StopInstances") => one_time_spot_stop(world, params),
         _ => None,
     }
+}
+
+fn one_time_spot_stop(world: &World, params: &BTreeMap<String, String>) -> Option<Refusal> {
+    let id = crate::aws_wire::list(params, "InstanceId")
+        .into_iter()
+        .find(|id| world.instances.is_one_time_spot(id))?;
+    Some(ec2_error(
+        "UnsupportedOperation",
+        &format!("You can't stop the Spot Instance '{id}' because it is associated with a one-time Spot Instance request. You can only stop Spot Instances associated with persistent Spot Instance requests."),
+    ))
 }
 
 async fn architecture_mismatch(

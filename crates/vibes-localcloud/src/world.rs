@@ -10,6 +10,16 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+/// The account moto answers as.
+pub const ACCOUNT: &str = "123456789012";
+
+/// Credentials a program is handed (an instance's role's, through instance metadata).
+pub struct Keys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
+
 #[derive(Clone)]
 struct Clients {
     ec2: aws_sdk_ec2::Client,
@@ -110,6 +120,32 @@ impl World {
     /// S3 in `region`, straight to moto.
     pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         self.clients(region).s3
+    }
+
+    /// IAM (global), straight to moto.
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk)
+    }
+
+    /// Where an image's id is mapped to its root file system (written by the Packer stand-in).
+    pub fn images_dir(&self) -> std::path::PathBuf {
+        self.settings.state.join("images")
+    }
+
+    /// The root file system an image boots, when the local cloud built it.
+    pub fn image_rootfs(&self, image: &str) -> Option<std::path::PathBuf> {
+        let recorded = std::fs::read_to_string(self.images_dir().join(image)).ok()?;
+        Some(std::path::PathBuf::from(recorded.trim()))
+    }
+
+    /// The credentials a role's sessions get.
+    pub fn role_credentials(&self, _role: &str) -> Keys {
+        let key = |k: &str| std::env::var(k).unwrap_or_else(|_| "testing".into());
+        Keys {
+            access_key_id: key("AWS_ACCESS_KEY_ID"),
+            secret_access_key: key("AWS_SECRET_ACCESS_KEY"),
+            session_token: "localcloud".into(),
+        }
     }
 
     /// Every region a request has been answered in, and the runner's default.

@@ -201,7 +201,14 @@ impl LocalCloud {
         add(self.state.path().join("runner.log"));
         if let Ok(d) = std::fs::read_dir(self.state.path().join("instances")) {
             for e in d.flatten() {
-                add(e.path().join("console.log"));
+                let console = e.path().join("console.log");
+                if let Ok(t) = std::fs::read_to_string(&console) {
+                    out.push_str(&format!(
+                        "--- {} (the lines about vibes' units)\n{}\n",
+                        console.display(),
+                        console_lines_about_vibes(&t)
+                    ));
+                }
             }
         }
         out
@@ -453,4 +460,30 @@ pub fn own_recipe(name: &str) -> String {
     format!(
         "[images.{name}]\nrecipe = \"packer/{name}.pkr.hcl\"\nfiles = [\"packer/files/{name}\"]\n"
     )
+}
+
+/// A machine's console lines that speak of vibes (its units and their scripts' output), without
+/// terminal colours: what says why a compile or a server did what it did.
+pub fn console_lines_about_vibes(console: &str) -> String {
+    console
+        .lines()
+        .map(|l| {
+            let mut out = String::new();
+            let mut chars = l.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '\u{1b}' && chars.peek() == Some(&'[') {
+                    for c in chars.by_ref() {
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        })
+        .filter(|l| l.contains("vibes") || l.contains("local cloud"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
