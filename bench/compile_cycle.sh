@@ -13,8 +13,8 @@
 # Run on demand, not in the test suite.
 #
 # Usage: bench/compile_cycle.sh [TRACKS=2079] [ALBUMS=128] [TONE_SECONDS=0.5]
-#   VIBES=path        the vibes under test (the applying CLI and the worker's compiler)
-#   PLATFORM=dir      the platform/ of the same revision: the worker's boot script (default: this one)
+#   VIBES=path        the vibes under test (the applying CLI and the worker's compiler; the worker
+#                     image is built from the recipes and boot scripts it carries)
 #   LOCALCLOUD=path   the local cloud runner (default target/debug/vibes-localcloud; it must serve
 #                     /_localcloud/stats, so it comes from this revision even for an older VIBES)
 #   LABEL=name        the label of the result rows (default: the vibes binary's path)
@@ -26,7 +26,6 @@ ALBUMS=${2:-128}
 TONE_SECONDS=${3:-0.5}
 BIN=$(vibes_bin)
 RUNNER=${LOCALCLOUD:-$ROOT/target/debug/vibes-localcloud}
-PLATFORM=${PLATFORM:-$ROOT/platform}
 LABEL=${LABEL:-$BIN}
 [ -x "$RUNNER" ] || { echo "no local cloud runner at $RUNNER: cargo build -p vibes-localcloud" >&2; exit 1; }
 for tool in lame flac rsync curl; do
@@ -38,9 +37,8 @@ cloud() { LOCALCLOUD_STATE="$STATE" bash "$ROOT/scripts/localcloud.sh" "$@"; }
 trap 'cloud stop 2>/dev/null || true; rm -rf "$WORK"' EXIT
 machine
 echo "vibes: $BIN"
-echo "worker boot script: $PLATFORM/worker/vibes-compile.sh"
 
-eval "$(LOCALCLOUD_BIN="$RUNNER" VIBES_BIN="$BIN" LOCALCLOUD_PLATFORM="$PLATFORM" cloud start)"
+eval "$(LOCALCLOUD_BIN="$RUNNER" VIBES_BIN="$BIN" cloud start)"
 export PATH="$VENV/bin:$PATH"
 # The worker here reports every second: read its progress as often, so that the wall time is the
 # compile's and not a poll interval's.

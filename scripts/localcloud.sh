@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The local cloud: the whole vibes platform on this machine, on 127.0.0.1 only. It starts moto (the
 # AWS API emulator) and vibes-localcloud in front of it, which runs what moto does not: each CodeBuild
-# build runs the buildspec of cfn/main.yaml (with a Packer stand-in that validates the recipe and
-# registers the image), each instance boots the platform's worker or server script as a process, and
-# EBS volumes and snapshots are directories. State (pids, logs, volumes) lives in .localcloud/.
+# build runs the buildspec of cfn/main.yaml (with a Packer stand-in that validates the recipe, runs
+# its provisioners on a Debian 12 machine and registers the image), each instance boots its image
+# under its own systemd (systemd-nspawn), and EBS volumes are loop devices over sparse files. State
+# (pids, logs, volumes, instance disks) lives in .localcloud/; the Debian base and the images built
+# are cached in .localcloud-cache/.
 #
 #   scripts/localcloud.sh start       # prints `export AWS_ENDPOINT_URL=…` and dummy credentials: eval it
 #   scripts/localcloud.sh stop
 #   scripts/localcloud.sh status
 #   scripts/localcloud.sh rsync-url   # rsync://127.0.0.1:PORT/ of the running server
 #
-# Environment: VIBES_BIN (the vibes a worker compiles with; default: target/debug/vibes, built if
-# missing), LOCALCLOUD_STATE (default .localcloud in the repository), LOCALCLOUD_PLATFORM (the
-# platform scripts instances boot; default: the repository's platform/, which goes with VIBES_BIN).
+# Environment: VIBES_BIN (the vibes the worker image is given; default: target/debug/vibes, built if
+# missing), LOCALCLOUD_STATE (default .localcloud in the repository), VIBES_LOCALCLOUD_CACHE (default
+# .localcloud-cache in the repository).
 #
 # GET $AWS_ENDPOINT_URL/_localcloud/stats: what S3 served (GetObject requests and body bytes), in
 # total and per client (the app id in the user agent: instances are localcloud-worker/-server).
@@ -57,9 +59,15 @@ stop() {
     fi
     rm -f "$state/$p.pid"
   done
-  # Instances are process groups of their own: end those the runner left.
+  # Machines the runner left: shut down in order (systemd-nspawn takes SIGTERM as a poweroff),
+  # then the loop devices their volumes were (detached once the machines let go of them).
   if [[ -d $state/instances ]]; then
     pkill -f "$state/instances/" 2>/dev/null || true
+  fi
+  if [[ -d $state/ebs ]] && command -v losetup >/dev/null; then
+    losetup --list --noheadings --output NAME,BACK-FILE 2>/dev/null | while read -r dev file; do
+      if [[ $file == "$state/ebs/"* ]]; then losetup --detach "$dev" 2>/dev/null || true; fi
+    done
   fi
   pkill -f "rsync --daemon --no-detach --config $state/" 2>/dev/null || true
 }
@@ -82,7 +90,7 @@ case "${1:-}" in
     wait_for "moto on port $port" 60 curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/"
     # The runner's builds and instances call the aws CLI of the venv.
     PATH="$venv/bin:$PATH" "$runner" --moto "http://127.0.0.1:$port" --state "$state" \
-      --vibes "$vibes" --platform "${LOCALCLOUD_PLATFORM:-$root/platform}" >"$state/runner.log" 2>&1 &
+      --vibes "$vibes" >"$state/runner.log" 2>&1 &
     echo $! >"$state/runner.pid"
     wait_for "vibes-localcloud" 30 test -s "$state/endpoint"
     print_env

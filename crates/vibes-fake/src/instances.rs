@@ -213,6 +213,7 @@ impl Instances for FakeCloud {
                 worker,
                 volumes: launched,
                 spot: req.spot,
+                console: String::new(),
             },
         );
         Ok(id)
@@ -315,6 +316,15 @@ impl Instances for FakeCloud {
         }
         w.terminated(instance_id);
         Ok(())
+    }
+    async fn console_output(&self, instance_id: &str) -> CloudResult<String> {
+        let _s = self.enter("console_output", instance_id).await?;
+        let mut w = self.world();
+        w.advance(Instant::now());
+        match w.instances.get(instance_id) {
+            Some(i) => Ok(i.console.clone()),
+            None => Err(not_found("GetConsoleOutput", instance_id)),
+        }
     }
 }
 

@@ -31,7 +31,21 @@ pub enum CompileBehaviour {
     /// script, sent SIGTERM by the shutdown, reports "interrupted"; the instance is terminated.
     /// The next worker compiles as [`CompileBehaviour::Succeed`].
     SpotInterruption,
+    /// systemd never starts the compile unit (an ordering cycle: the unit is skipped, as
+    /// systemd 252 on Debian 12 skips a unit ordered after cloud-final.service and wanted by
+    /// multi-user.target): the worker runs, idle, and its console says why.
+    UnitSkipped,
 }
+
+/// What systemd printed on the console of a worker whose compile unit it skipped.
+pub const SKIPPED_UNIT_CONSOLE: &str = "\
+[    1.021874] systemd[1]: multi-user.target: Found ordering cycle on vibes-compile.service/start
+[    1.021880] systemd[1]: multi-user.target: Found dependency on cloud-final.service/start
+[    1.021884] systemd[1]: multi-user.target: Found dependency on multi-user.target/start
+[    1.021889] systemd[1]: multi-user.target: Job vibes-compile.service/start deleted to break ordering cycle starting with multi-user.target/start
+[ SKIP ] Ordering cycle found, skipping vibes-compile.service - vibes: compile the sources into every profile
+[  OK  ] Reached target multi-user.target - Multi-User System.
+";
 
 /// How an image build ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +117,11 @@ pub(super) struct Worker {
 impl Worker {
     /// The worker has its builds volume at `now`: the compile starts once the instance runs.
     pub fn start(&mut self, running_at: Instant, now: Instant) {
-        if self.done_at.is_none() && self.behaviour != CompileBehaviour::NeverFinish {
+        let runs = !matches!(
+            self.behaviour,
+            CompileBehaviour::NeverFinish | CompileBehaviour::UnitSkipped
+        );
+        if self.done_at.is_none() && runs {
             self.done_at = Some(running_at.max(now) + self.run);
         }
     }
@@ -118,6 +136,8 @@ pub(super) struct Instance {
     pub volumes: BTreeMap<String, String>,
     /// A one-time Spot instance: it terminates, rather than stops, when it powers off.
     pub spot: bool,
+    /// What its console printed.
+    pub console: String,
 }
 
 #[derive(Debug, Default)]
@@ -340,6 +360,11 @@ impl World {
         for (id, i) in self.instances.iter_mut() {
             if i.observed.state == InstanceState::Pending && i.running_at <= now {
                 i.observed.state = "running".into();
+                i.console = match i.worker.as_ref().map(|w| &w.behaviour) {
+                    Some(CompileBehaviour::UnitSkipped) => SKIPPED_UNIT_CONSOLE.to_string(),
+                    Some(_) => "[  OK  ] Started vibes-compile.service - vibes: compile the sources into every profile\n".to_string(),
+                    None => String::new(),
+                };
             }
             if i.observed.state != InstanceState::Running {
                 continue;
@@ -354,7 +379,7 @@ impl World {
                 let (status, message) = match &w.behaviour {
                     CompileBehaviour::Succeed => ("succeeded", String::new()),
                     CompileBehaviour::Fail(m) => ("failed", m.clone()),
-                    CompileBehaviour::NeverFinish => continue,
+                    CompileBehaviour::NeverFinish | CompileBehaviour::UnitSkipped => continue,
                     // The shutdown sends the boot script SIGTERM: it reports "interrupted".
                     CompileBehaviour::SpotInterruption => (
                         "interrupted",

@@ -167,6 +167,22 @@ pub fn set_stack_status(xml: &str, stack: &str, status: &str, reason: &str) -> S
     format!("{}{patched}{}", &xml[..at], &xml[end..])
 }
 
+/// EC2's GetConsoleOutput answer: the last 64 KB of what the console printed, base64.
+pub fn console_output_answer(instance_id: &str, console: &str) -> String {
+    use base64::Engine;
+    const LIMIT: usize = 64 * 1024;
+    let bytes = console.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(LIMIT)..];
+    let now = aws_sdk_ec2::primitives::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_sdk_ec2::primitives::DateTimeFormat::DateTime)
+        .unwrap_or_default();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<GetConsoleOutputResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>localcloud</requestId><instanceId>{}</instanceId><timestamp>{now}</timestamp><output>{}</output></GetConsoleOutputResponse>",
+        escape(instance_id),
+        base64::engine::general_purpose::STANDARD.encode(tail)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,10 +10,8 @@
 //! (shared/notes/systemd-nspawn.md has the measurements this follows.)
 
 use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The Debian release the images are built on (Debian 12, as packer/*.pkr.hcl's source AMIs).
 pub const SUITE: &str = "bookworm";
@@ -126,17 +124,19 @@ pub fn seed(rootfs: &Path, instance_id: &str, user_data: &str) -> Result<(), Str
     Ok(())
 }
 
-/// One boot of a root filesystem.
+/// One boot of a root filesystem, waited for (the tests' way; instances boot in the background).
+#[cfg(test)]
 #[derive(Debug, Clone)]
 pub struct Boot {
     pub rootfs: PathBuf,
     /// Host directories given to the machine: host path → path inside.
     pub binds: Vec<(PathBuf, String)>,
     /// The machine is stopped (SIGKILL to systemd-nspawn) if it has not powered off by then.
-    pub timeout: Duration,
+    pub timeout: std::time::Duration,
 }
 
 /// How a boot ended.
+#[cfg(test)]
 #[derive(Debug)]
 pub struct Booted {
     /// What the machine printed: systemd's boot and shutdown lines, and every unit's output
@@ -144,9 +144,10 @@ pub struct Booted {
     pub console: String,
     /// It powered itself off (systemd-nspawn exits 0 when the machine powers off).
     pub powered_off: bool,
-    pub took: Duration,
+    pub took: std::time::Duration,
 }
 
+#[cfg(test)]
 impl Booted {
     /// The console lines that name `unit`, without terminal colours: what a test shows when
     /// a unit did not do its job.
@@ -221,7 +222,10 @@ pub fn run_in(
 }
 
 /// Boots `boot.rootfs` under its own systemd and waits until it powers off (or the timeout).
+#[cfg(test)]
 pub fn boot(boot: &Boot) -> Result<Booted, String> {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
     let started = Instant::now();
     let name = boot
         .rootfs
@@ -271,7 +275,8 @@ pub fn boot(boot: &Boot) -> Result<Booted, String> {
 }
 
 /// A line without its terminal colour sequences (`ESC [ … m`).
-pub fn strip_ansi(line: &str) -> String {
+#[cfg(test)]
+fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {

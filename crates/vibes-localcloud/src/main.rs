@@ -59,12 +59,10 @@ struct Args {
     /// Where volumes, snapshots, instance disks and build logs live.
     #[arg(long, value_name = "DIR")]
     state: PathBuf,
-    /// The vibes binary a worker compiles with (the one under test).
+    /// The vibes binary the worker image is given (the one under test), in place of building
+    /// the source tarball, which needs a toolchain from the internet.
     #[arg(long, value_name = "FILE")]
     vibes: PathBuf,
-    /// The platform scripts instances boot (the repository's `platform/`).
-    #[arg(long, value_name = "DIR")]
-    platform: PathBuf,
     #[arg(long, default_value = "us-east-1")]
     region: String,
 }
@@ -109,7 +107,6 @@ async fn run(args: Args) -> Result<(), String> {
             endpoint: endpoint.clone(),
             state: std::path::absolute(&args.state).map_err(|e| e.to_string())?,
             vibes: std::path::absolute(&args.vibes).map_err(|e| e.to_string())?,
-            platform: std::path::absolute(&args.platform).map_err(|e| e.to_string())?,
             region: args.region,
         })
         .await?,

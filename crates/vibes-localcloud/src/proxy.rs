@@ -269,6 +269,11 @@ async fn after(
             }
             None
         }
+        ("ec2", "GetConsoleOutput") => {
+            let id = params.get("InstanceId")?;
+            let console = world.instances.console(id)?;
+            Some(aws_wire::console_output_answer(id, &console))
+        }
         ("ec2", "StopInstances") | ("ec2", "TerminateInstances") => {
             let terminated = action == "TerminateInstances";
             for id in aws_wire::list(params, "InstanceId") {

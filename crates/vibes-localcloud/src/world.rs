@@ -34,7 +34,6 @@ pub struct Settings {
     pub endpoint: String,
     pub state: PathBuf,
     pub vibes: PathBuf,
-    pub platform: PathBuf,
     pub region: String,
 }
 

@@ -273,9 +273,36 @@ impl Instances for AwsCloud {
             }
         }
     }
+
+    async fn console_output(&self, instance_id: &str) -> CloudResult<String> {
+        self.read_console(instance_id).await
+    }
 }
 
 impl AwsCloud {
+    /// GetConsoleOutput with `Latest` (the newest 64 KB, on Nitro instances), decoded.
+    pub(crate) async fn read_console(&self, instance_id: &str) -> CloudResult<String> {
+        use base64::Engine;
+        let out = self
+            .ec2
+            .get_console_output()
+            .instance_id(instance_id)
+            .latest(true)
+            .send()
+            .await
+            .map_err(|e| cloud_err("GetConsoleOutput", instance_id, e))?;
+        let encoded = out.output().unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|e| {
+                CloudError::permanent(
+                    "GetConsoleOutput",
+                    format!("{instance_id}: not base64: {e}"),
+                )
+            })?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// One look at the volume: attached here is done; available is attached now; attached
     /// elsewhere is waited for.
     async fn attach_if_free(

@@ -294,6 +294,10 @@ pub trait Instances: Send + Sync {
     /// An instance that does not exist is not an error. EC2 says so too of an instance launched
     /// a moment ago, which then goes on running: terminate only an instance a read has shown.
     async fn terminate_instance(&self, instance_id: &str) -> CloudResult<()>;
+    /// What the instance's console printed lately (GetConsoleOutput, `Latest`: up to the last
+    /// 64 KB): systemd's lines and those of units writing to the console. Empty while there is
+    /// none yet.
+    async fn console_output(&self, instance_id: &str) -> CloudResult<String>;
 }
 
 /// Elastic IP addresses: the server's stable address (`[server] elastic_ip = true`).

@@ -53,6 +53,43 @@ async fn a_failed_compile_terminates_its_worker_and_skips_the_server() {
 }
 
 #[tokio::test]
+async fn a_compile_unit_systemd_skipped_fails_the_compile_with_its_console_lines_not_at_the_timeout(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = full_desired(dir.path());
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_compile(CompileBehaviour::UnitSkipped);
+    let (p, o) = plan(&desired, &cloud).await;
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+
+    // Not "did not finish within …": the console was read while waiting.
+    match outcome_of(&p, &report, &Address::compile()) {
+        Outcome::Failed { error } => {
+            assert!(
+                error.contains("will never compile: systemd did not start vibes-compile.service"),
+                "{error}"
+            );
+            assert!(
+                error.contains("| [ SKIP ] Ordering cycle found, skipping vibes-compile.service"),
+                "the error quotes systemd: {error}"
+            );
+            assert!(
+                error.contains("Found dependency on cloud-final.service/start"),
+                "and the cycle: {error}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let w = workers(&cloud);
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        w[0].state.as_str(),
+        "terminated",
+        "the idle worker is not left running"
+    );
+}
+
+#[tokio::test]
 async fn a_compile_that_never_finishes_times_out_and_terminates_its_worker() {
     let dir = tempfile::tempdir().unwrap();
     let desired = full_desired(dir.path());

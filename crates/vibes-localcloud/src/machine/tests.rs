@@ -7,6 +7,7 @@
 use super::*;
 use crate::template::{Scope, Template};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -39,6 +39,20 @@ pub async fn run_from_a_launch_template_and_terminate(s: &Subject) {
         Some("server")
     );
     assert!(running.private_ip.is_some());
+    // Its console is read (decoded text: whatever it printed so far); an instance that never
+    // was has none.
+    cloud
+        .console_output(&id)
+        .await
+        .expect("a running instance's console");
+    let no_console = cloud
+        .console_output("i-0123456789abcdef0")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(no_console, CloudError::NotFound { .. }),
+        "{no_console}"
+    );
     let seen = cloud.observe("in", None).await.unwrap();
     assert_eq!(seen.instances.keys().collect::<Vec<_>>(), [&id]);
     assert_eq!(

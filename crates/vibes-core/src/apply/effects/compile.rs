@@ -11,6 +11,7 @@
 //! apply was interrupted, the compile ran out of time) it is kept, and the next apply resumes
 //! on it, so what was built before is not built again.
 
+use super::console;
 use super::launch::{wait_launched, WorkerGuard};
 use super::{Context, EffectError, DATA_DEVICE};
 use crate::address::Address;
@@ -140,6 +141,11 @@ async fn delete_when_free(cx: &Context, volume_id: &str) -> Result<(), EffectErr
     }
 }
 
+/// Console lines quoted in an error, one per line under the message.
+fn quoted(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("\n    | {l}")).collect()
+}
+
 fn interrupted(id: &str) -> Unfinished {
     Unfinished {
         error: EffectError::Compile(format!(
@@ -253,6 +259,18 @@ async fn compile_on(
                         cx.reporter.action_progress(index, &line);
                     }
                 }
+                // A compile unit systemd skipped or could not start never reports: the
+                // console says so at boot, and waiting on would only wait for the timeout.
+                if let Ok(console) = cloud.console_output(id).await {
+                    if let Some(lines) = console::unit_will_not_run(&console, console::COMPILE_UNIT) {
+                        return Err(EffectError::Compile(format!(
+                            "worker {id} will never compile: systemd did not start {}.service; its console says:{}",
+                            console::COMPILE_UNIT,
+                            quoted(&lines)
+                        ))
+                        .into());
+                    }
+                }
             }
         }
     };
@@ -298,8 +316,15 @@ async fn compile_on(
                 resumable: true,
             });
         }
+        let console = cloud.console_output(id).await.unwrap_or_default();
+        let lines = console::lines_about(&console, console::COMPILE_UNIT);
+        let said = if lines.is_empty() {
+            " (its console says nothing of the compile unit)".to_string()
+        } else {
+            format!("; its console says:{}", quoted(&lines))
+        };
         return Err(EffectError::Compile(format!(
-            "worker {id} stopped without writing {status_parameter}: see its console output"
+            "worker {id} stopped without writing {status_parameter}{said}"
         ))
         .into());
     };

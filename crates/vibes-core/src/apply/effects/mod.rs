@@ -3,6 +3,7 @@
 //! error (throttling, 5xx) is retried with backoff and a permanent one fails at once.
 
 mod compile;
+mod console;
 mod files;
 mod images;
 mod instances;
