@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 use vibes_core::apply::{ApplyReport, Outcome, Reporter};
 use vibes_core::plan::{Action, Plan};
-use vibes_core::render::printable;
+use vibes_core::render::printable_lines;
 
 /// How often, at most, an action's progress gets a plain line without `-v`.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(60);
@@ -165,12 +165,13 @@ impl Reporter for TerminalReporter {
             .unwrap_or_default();
         let message = match outcome {
             Outcome::Done => format!("{}: {} done{took}", action.address, action.op.as_str()),
-            // An error can quote what came from outside (an object key, a file name): escaped.
+            // An error can quote what came from outside (an object key, a file name): escaped,
+            // but for the line breaks between the lines it quotes.
             Outcome::Failed { error } => format!(
                 "{}: {} FAILED{took}: {}",
                 action.address,
                 action.op.as_str(),
-                printable(error)
+                printable_lines(error)
             ),
             Outcome::Skipped { reason } => format!("{}: skipped: {reason}", action.address),
             other => format!("{}: {}", action.address, outcome_word(other)),
@@ -213,9 +214,11 @@ pub fn print_report(plan: &Plan, report: &ApplyReport, quiet: bool, destroy: boo
         errln(format_args!(""));
         for (a, o) in plan.actions.iter().zip(&report.outcomes) {
             match o {
-                Outcome::Failed { error } => {
-                    errln(format_args!("error: {}: {}", a.address, printable(error)))
-                }
+                Outcome::Failed { error } => errln(format_args!(
+                    "error: {}: {}",
+                    a.address,
+                    printable_lines(error)
+                )),
                 Outcome::Skipped { reason } => {
                     errln(format_args!("skipped: {}: {reason}", a.address))
                 }

@@ -105,6 +105,13 @@ impl Instances {
         self.one_time_spot.lock().unwrap().contains(id)
     }
 
+    /// RunInstances launched `id` as the request asked.
+    pub fn launched(&self, id: &str, request: &LaunchRequest) {
+        if request.spot {
+            self.one_time_spot.lock().unwrap().insert(id.to_string());
+        }
+    }
+
     /// StopInstances or TerminateInstances took the instance: its machine shuts down in order
     /// (killed if it has not within [`SHUTDOWN_GRACE`]).
     pub fn end(&self, state: &Path, id: &str, terminated: bool) {
@@ -225,14 +232,6 @@ async fn try_boot(
         return Ok(());
     };
     let launched = launch::resolve(world, region, request).await?;
-    if launched.spot {
-        world
-            .instances
-            .one_time_spot
-            .lock()
-            .unwrap()
-            .insert(id.to_string());
-    }
     let image_address = ec2
         .describe_images()
         .image_ids(ami)

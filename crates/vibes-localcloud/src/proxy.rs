@@ -260,6 +260,7 @@ async fn after(
         ("ec2", "RunInstances") => {
             let request = LaunchRequest::from_params(params);
             for id in aws_wire::values(answer, "instanceId") {
+                world.instances.launched(&id, &request);
                 tokio::spawn(instances::boot(
                     world.clone(),
                     region.to_string(),

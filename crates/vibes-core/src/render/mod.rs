@@ -25,6 +25,12 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
     }
     std::borrow::Cow::Owned(out)
 }
+/// A message of several lines (an error quoting a log, each quoted line on a line of its own
+/// under it) shown as lines: each line [`printable`], the line breaks kept.
+pub fn printable_lines(s: &str) -> String {
+    s.split('\n').map(printable).collect::<Vec<_>>().join("\n")
+}
+
 pub use json::{json, json_string, JsonAction, JsonAttribute, JsonChange, JsonPlan, JsonSummary};
 
 use crate::plan::Op;
@@ -65,3 +71,17 @@ pub const OPS: [Op; 7] = [
     Op::Adopt,
     Op::Blocked,
 ];
+
+#[cfg(test)]
+mod printable_tests {
+    use super::*;
+
+    #[test]
+    fn a_quoted_log_keeps_its_lines_and_loses_its_terminal_codes() {
+        let error = "build failed; the end of its log:\n    | \u{1b}[31mred\u{1b}[0m\n    | done\r";
+        assert_eq!(
+            printable_lines(error),
+            "build failed; the end of its log:\n    | \\u{1b}[31mred\\u{1b}[0m\n    | done\\r"
+        );
+    }
+}

@@ -17,6 +17,8 @@ pub struct LaunchTemplateRef {
 pub struct Request {
     pub template: LaunchTemplateRef,
     pub shutdown: Option<String>,
+    /// A one-time Spot instance (the default Spot request type): it cannot be stopped, and it
+    /// terminates when it shuts down.
     pub spot: bool,
     pub metadata_tags: Option<String>,
     pub profile: Option<String>,
@@ -33,7 +35,9 @@ impl Request {
                 version: get("LaunchTemplate.Version"),
             },
             shutdown: get("InstanceInitiatedShutdownBehavior"),
-            spot: get("InstanceMarketOptions.MarketType").as_deref() == Some("spot"),
+            spot: get("InstanceMarketOptions.MarketType").as_deref() == Some("spot")
+                && get("InstanceMarketOptions.SpotOptions.SpotInstanceType").as_deref()
+                    != Some("persistent"),
             metadata_tags: get("MetadataOptions.InstanceMetadataTags"),
             profile: get("IamInstanceProfile.Arn").or_else(|| get("IamInstanceProfile.Name")),
         }
@@ -53,8 +57,6 @@ pub struct Launched {
     /// The user data, as cloud-init reads it (decoded).
     pub user_data: String,
     pub shutdown: Shutdown,
-    /// A one-time Spot instance: it cannot be stopped, only terminated.
-    pub spot: bool,
     pub tags_in_metadata: bool,
     /// The instance profile's role.
     pub role: Option<String>,
@@ -101,7 +103,6 @@ pub async fn resolve(world: &World, region: &str, req: &Request) -> Result<Launc
     Ok(Launched {
         user_data,
         shutdown,
-        spot: req.spot,
         tags_in_metadata: tags.as_deref() == Some("enabled"),
         role,
     })

@@ -2,6 +2,7 @@
 //! `vibes` binary, with the project's own buildspec, boot scripts, encoders and rsync.
 
 mod image_build;
+mod machines;
 mod platform;
 mod refusals;
 mod s3_reads;

@@ -8,7 +8,7 @@ use std::path::Path;
 const PROJECT: &str = "e2e";
 
 /// Two artists, three tracks: (path of the WAVE, the tags the tree gives it).
-fn collection(music: &Path) -> Vec<(&'static str, Tags)> {
+pub(crate) fn collection(music: &Path) -> Vec<(&'static str, Tags)> {
     write(&music.join("nina/tags.vc"), "ARTIST=Nina Simone\n");
     write(
         &music.join("nina/pastel_blues/tags.vc"),

@@ -52,3 +52,33 @@ fn an_image_is_launched_only_on_an_instance_type_of_its_architecture() {
     let (launched, said) = run(&cloud, &x86, "c7a.large");
     assert!(launched, "an x86_64 image on c7a.large: {said}");
 }
+
+#[test]
+fn a_one_time_spot_instance_is_not_stopped_only_terminated() {
+    let cloud = LocalCloud::start();
+    let image = image_for(&cloud, "x86_64");
+    let (launched, said) = cloud.aws_try(&[
+        "ec2",
+        "run-instances",
+        "--image-id",
+        &image,
+        "--instance-type",
+        "c7a.large",
+        "--count",
+        "1",
+        "--instance-market-options",
+        "MarketType=spot,SpotOptions={SpotInstanceType=one-time,InstanceInterruptionBehavior=terminate}",
+    ]);
+    assert!(launched, "{said}");
+    let launched: serde_json::Value = serde_json::from_str(&said).unwrap();
+    let id = launched["Instances"][0]["InstanceId"].as_str().unwrap();
+    let (stopped, said) = cloud.aws_try(&["ec2", "stop-instances", "--instance-ids", id]);
+    assert!(!stopped, "a one-time Spot instance was stopped: {said}");
+    assert!(
+        said.contains("UnsupportedOperation")
+            && said.contains("associated with a one-time Spot Instance request"),
+        "{said}"
+    );
+    let (terminated, said) = cloud.aws_try(&["ec2", "terminate-instances", "--instance-ids", id]);
+    assert!(terminated, "{said}");
+}

@@ -13,7 +13,7 @@
 
 use super::console;
 use super::launch::{wait_launched, WorkerGuard};
-use super::{Context, EffectError, DATA_DEVICE};
+use super::{quoted, Context, EffectError, DATA_DEVICE};
 use crate::address::Address;
 use crate::cloud::{CloudError, InstanceRequest};
 use crate::plan::outputs::SNAPSHOT_ID;
@@ -139,11 +139,6 @@ async fn delete_when_free(cx: &Context, volume_id: &str) -> Result<(), EffectErr
             }
         }
     }
-}
-
-/// Console lines quoted in an error, one per line under the message.
-fn quoted(lines: &[String]) -> String {
-    lines.iter().map(|l| format!("\n    | {l}")).collect()
 }
 
 fn interrupted(id: &str) -> Unfinished {

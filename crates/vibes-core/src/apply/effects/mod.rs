@@ -39,18 +39,21 @@ pub use sources::{DELETE_BATCH, UPLOAD_CONCURRENCY};
 /// How many lines of a failed image build's log an error shows.
 pub const LOG_TAIL_LINES: usize = 20;
 
-/// The end of a build log under an error: each line escaped, so that a log cannot move the
-/// terminal's cursor or forge lines of vibes' own output.
+/// The end of a build log under an error.
 fn log_tail_text(lines: &[String]) -> String {
     if lines.is_empty() {
         return ": see the CodeBuild log".to_string();
     }
-    let mut out = "; the end of its log:".to_string();
-    for l in lines {
-        out.push_str("\n    | ");
-        out.push_str(&crate::render::printable(l.trim_end()));
-    }
-    out
+    format!("; the end of its log:{}", quoted(lines))
+}
+
+/// Lines from outside (a log, a console) quoted under an error, one per line, each escaped, so
+/// that they cannot move the terminal's cursor or forge lines of vibes' own output.
+fn quoted(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("\n    | {}", crate::render::printable(l.trim_end())))
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
