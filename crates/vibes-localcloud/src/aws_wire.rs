@@ -12,6 +12,12 @@ pub fn service_of(authorization: Option<&str>) -> Option<String> {
     scope.split('/').nth(3).map(str::to_string)
 }
 
+/// The access key id a SigV4 `Authorization` header names (`Credential=AKID/…`).
+pub fn access_key_of(authorization: Option<&str>) -> Option<String> {
+    let credential = authorization?.split("Credential=").nth(1)?;
+    credential.split('/').next().map(str::to_string)
+}
+
 /// Which region a request is for, from the same credential scope.
 pub fn region_of(authorization: Option<&str>) -> Option<String> {
     let auth = authorization?;

@@ -148,7 +148,7 @@ async fn lookup(served: &Served, path: &str) -> Option<String> {
                 if Some(role) != i.role.as_deref() {
                     return None;
                 }
-                return Some(credentials(&served.world, role).to_string());
+                return Some(credentials(&served.world, role, &i.id).to_string());
             }
             let key = path.strip_prefix("meta-data/tags/instance")?;
             if !i.tags_enabled {
@@ -189,8 +189,8 @@ async fn instance_tags(
     )
 }
 
-/// The role's temporary credentials, in the form EC2 serves them.
-fn credentials(world: &World, role: &str) -> serde_json::Value {
+/// The role's temporary credentials for this instance's session, in the form EC2 serves them.
+fn credentials(world: &World, role: &str, instance: &str) -> serde_json::Value {
     use aws_sdk_ec2::primitives::{DateTime, DateTimeFormat};
     let now = std::time::SystemTime::now();
     let fmt = |t: std::time::SystemTime| {
@@ -198,7 +198,7 @@ fn credentials(world: &World, role: &str) -> serde_json::Value {
             .fmt(DateTimeFormat::DateTime)
             .unwrap_or_default()
     };
-    let keys = world.role_credentials(role);
+    let keys = world.sessions.credentials(role, instance);
     serde_json::json!({
         "Code": "Success",
         "LastUpdated": fmt(now),

@@ -24,6 +24,7 @@ mod aws_wire;
 mod buildspec;
 mod codebuild;
 mod ebs;
+mod iam;
 mod image_build;
 mod imds;
 mod instances;

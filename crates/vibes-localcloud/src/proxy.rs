@@ -4,6 +4,7 @@
 
 use crate::aws_wire;
 use crate::codebuild;
+use crate::iam;
 use crate::instances::{self, LaunchRequest};
 use crate::refusals;
 use crate::s3_reads;
@@ -83,6 +84,18 @@ async fn handle(
     // Answered in the region the request is signed for, as AWS does.
     let region =
         aws_wire::region_of(authorization).unwrap_or_else(|| world.settings.region.clone());
+    if let Some(refused) = authorize(
+        &world,
+        &parts,
+        authorization,
+        service.as_deref(),
+        &region,
+        &body,
+    )
+    .await
+    {
+        return Ok(refused);
+    }
     if service.as_deref() == Some("codebuild") {
         return Ok(codebuild_answer(&world, &region, &parts.headers, &body));
     }
@@ -194,6 +207,42 @@ async fn handle(
     }
     rparts.headers.remove(header::TRANSFER_ENCODING);
     Ok(Response::from_parts(rparts, Full::new(out)))
+}
+
+/// IAM's refusal of a request signed by a role session the local cloud handed out, when the
+/// role's policies do not allow it ([`iam`]).
+async fn authorize(
+    world: &World,
+    parts: &http::request::Parts,
+    authorization: Option<&str>,
+    service: Option<&str>,
+    region: &str,
+    body: &[u8],
+) -> Option<Response<Body>> {
+    let session = world
+        .sessions
+        .of_key(&aws_wire::access_key_of(authorization)?)?;
+    let service = service?;
+    let call = iam::call_of(&iam::Request {
+        service,
+        region,
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        target: parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok()),
+        body,
+    })?;
+    match iam::authorize(world, &session, &call, region).await {
+        Ok(()) => None,
+        Err(denied) => {
+            tracing::info!(role = %session.role, action = %denied.action, resource = %denied.resource, "IAM denied");
+            let (status, content_type, body) = iam::denial(service, &denied);
+            Some(answer(status, content_type, body))
+        }
+    }
 }
 
 fn codebuild_answer(

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 pub const ACCOUNT: &str = "123456789012";
 
 /// Credentials a program is handed (an instance's role's, through instance metadata).
+#[derive(Debug, Clone)]
 pub struct Keys {
     pub access_key_id: String,
     pub secret_access_key: String,
@@ -51,6 +52,8 @@ pub struct World {
     pub architectures: crate::amis::Architectures,
     /// What S3 served through the proxy, for `GET /_localcloud/stats`.
     pub s3_reads: S3Reads,
+    /// The role sessions handed out, whose requests IAM authorizes.
+    pub sessions: crate::iam::Sessions,
 }
 
 impl World {
@@ -80,6 +83,7 @@ impl World {
             instances: Instances::new(settings.state.join("instances"))?,
             architectures: Default::default(),
             s3_reads: S3Reads::default(),
+            sessions: Default::default(),
             settings,
         })
     }
@@ -135,16 +139,6 @@ impl World {
     pub fn image_rootfs(&self, image: &str) -> Option<std::path::PathBuf> {
         let recorded = std::fs::read_to_string(self.images_dir().join(image)).ok()?;
         Some(std::path::PathBuf::from(recorded.trim()))
-    }
-
-    /// The credentials a role's sessions get.
-    pub fn role_credentials(&self, _role: &str) -> Keys {
-        let key = |k: &str| std::env::var(k).unwrap_or_else(|_| "testing".into());
-        Keys {
-            access_key_id: key("AWS_ACCESS_KEY_ID"),
-            secret_access_key: key("AWS_SECRET_ACCESS_KEY"),
-            session_token: "localcloud".into(),
-        }
     }
 
     /// Every region a request has been answered in, and the runner's default.

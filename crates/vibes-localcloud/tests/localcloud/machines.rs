@@ -61,3 +61,60 @@ fn a_worker_unit_systemd_skips_fails_the_compile_with_the_consoles_words() {
         "the idle worker is not left running: {workers:?}"
     );
 }
+
+/// The worker's policy as the template grants it, less one permission: the profiles cannot be
+/// listed.
+const WORKER_POLICY_WITHOUT_LISTING: &str = r#"{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"},
+  {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"], "Resource": "*"}
+]}"#;
+
+#[test]
+fn the_worker_calls_aws_as_its_role_and_iam_refuses_what_the_role_does_not_allow() {
+    let cloud = LocalCloud::start();
+    let dir = project(
+        "iam",
+        "[network]\ncreate = true\n\n[sources]\npath = \"music\"\n\n[keys.builds]\n[keys.worker]\n\n[profiles.phone]\nencoder = \"lame\"\nflags = \"--quiet -V 6\"\n\n[images.worker]\n\n[compile]\ninstance_type = \"c7a.large\"\ntimeout_minutes = 10\n",
+    );
+    collection(&dir.path().join("music"));
+    cloud
+        .vibes(
+            dir.path(),
+            &["apply", "--auto-approve", "--exclude", "compile"],
+        )
+        .expect(0, &cloud);
+    let roles = cloud.aws(&["iam", "list-roles"]);
+    let role = roles["Roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["RoleName"].as_str())
+        .find(|r| r.starts_with("iam-main-WorkerRole"))
+        .expect("the worker's role")
+        .to_string();
+    cloud.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        &role,
+        "--policy-name",
+        "compile",
+        "--policy-document",
+        WORKER_POLICY_WITHOUT_LISTING,
+    ]);
+
+    let failed = cloud
+        .vibes(dir.path(), &["apply", "--auto-approve"])
+        .expect(1, &cloud);
+    let out = failed.all();
+    assert!(
+        out.contains(&format!(
+            "AccessDeniedException) when calling the GetParametersByPath operation: User: arn:aws:sts::123456789012:assumed-role/{role}/"
+        )),
+        "the worker's own call is refused, naming its role:\n{out}"
+    );
+    assert!(
+        out.contains("is not authorized to perform: ssm:GetParametersByPath on resource: arn:aws:ssm:us-east-1:123456789012:parameter/iam/profiles/"),
+        "and the action and resource:\n{out}"
+    );
+}
