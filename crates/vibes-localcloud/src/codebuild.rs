@@ -23,6 +23,8 @@ pub struct Project {
     pub environment: Vec<(String, String)>,
     pub buildspec: String,
     pub timeout_minutes: u64,
+    /// The role its builds run as (its name).
+    pub service_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,7 +299,7 @@ pub fn stop_build(world: &World, request: &Value) -> Result<Value, Fault> {
 
 /// Runs one build to its end: the outcome and the phase it ended in.
 async fn run(
-    world: &World,
+    world: &Arc<World>,
     region: &str,
     project: &Project,
     overrides: &[(String, String)],
@@ -350,6 +352,36 @@ async fn run(
     for (k, v) in world.aws_env(region) {
         cmd.env(k, v);
     }
+    // The build runs as its project's service role, whose credentials CodeBuild hands out
+    // through a container credentials endpoint; IAM authorizes its calls ([`crate::iam`]). The
+    // Packer stand-in alone keeps the runner's keys: it registers an image where Packer would
+    // launch an instance and snapshot it, which the role is not for.
+    let mut credentials = None;
+    if let Some(role) = &project.service_role {
+        match crate::imds::serve_container_credentials(
+            world.clone(),
+            role.clone(),
+            format!("AWSCodeBuild-{}", id.rsplit(':').next().unwrap_or(id)),
+        )
+        .await
+        {
+            Ok((uri, task)) => {
+                for (k, v) in world.aws_env(region) {
+                    if k == "AWS_ACCESS_KEY_ID" || k == "AWS_SECRET_ACCESS_KEY" {
+                        cmd.env_remove(&k);
+                        cmd.env(format!("{}{k}", crate::packer::RUNNER_KEYS_PREFIX), v);
+                    }
+                }
+                cmd.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri);
+                credentials = Some(task);
+            }
+            Err(e) => {
+                let _ = std::fs::write(&log_path, format!("[Container] {e}\n"));
+                return (Status::Failed, "provisioning".into());
+            }
+        }
+    }
+    let _credentials = credentials.map(AbortOnDrop);
     // Told apart from the other clients in what S3 serves (`GET /_localcloud/stats`).
     cmd.env("AWS_SDK_UA_APP_ID", "localcloud-codebuild");
     // What the Packer stand-in needs to make a machine image ([`crate::packer`]).
@@ -408,4 +440,13 @@ fn kill_group(pgid: i32) {
             libc::killpg(pgid, libc::SIGKILL);
         }
     });
+}
+
+/// A task that ends with the build.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

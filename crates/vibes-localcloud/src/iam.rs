@@ -1,6 +1,7 @@
 //! IAM, enforced on the callers the local cloud hands credentials to: an instance gets its
 //! instance profile's role's temporary credentials from its metadata ([`crate::imds`]), as on
-//! EC2, and every request signed with them is authorized here against that role's policies
+//! EC2, a CodeBuild build its service role's from a container credentials endpoint, as
+//! CodeBuild hands them out, and every request signed with them is authorized here against that role's policies
 //! (its inline policies and the managed ones attached to it, as moto holds them) before moto
 //! sees it. A request IAM would not allow is answered as the service answers it: AccessDenied
 //! naming the action, the resource and the assumed role.
@@ -10,9 +11,8 @@
 //! the account's administrator is not the subject under test. Gaps, written down in
 //! docs/guarantees.md: no permissions boundaries, session policies or SCPs (vibes uses none);
 //! only the condition keys the request carries (`aws:RequestedRegion`, `s3:prefix`, the
-//! principal's) are known; the CodeBuild service role and the Packer stand-in's EC2 calls are
-//! not authorized (the stand-in registers an image where Packer would launch and snapshot an
-//! instance).
+//! principal's) are known; the Packer stand-in's EC2 calls are made with the runner's keys (it
+//! registers an image where Packer would launch and snapshot an instance as the build's role).
 
 mod calls;
 

@@ -163,6 +163,42 @@ async fn lookup(served: &Served, path: &str) -> Option<String> {
     }
 }
 
+/// Serves the credentials of `role`'s session `session` as CodeBuild hands a build its service
+/// role's: a container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`), which the aws
+/// CLI and the SDKs read. Until the returned task is aborted.
+/// <https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html>
+pub async fn serve_container_credentials(
+    world: Arc<World>,
+    role: String,
+    session: String,
+) -> Result<(String, tokio::task::JoinHandle<()>), String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("container credentials endpoint: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (world, role, session) = (world.clone(), role.clone(), session.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                    let mut c = credentials(&world, &role, &session);
+                    // The container form: the same keys, without EC2's Code/Type/LastUpdated.
+                    if let Some(m) = c.as_object_mut() {
+                        for k in ["Code", "Type", "LastUpdated"] {
+                            m.remove(k);
+                        }
+                    }
+                    async move { Ok::<_, Infallible>(reply(200, c.to_string())) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((format!("http://127.0.0.1:{port}/v2/credentials"), task))
+}
+
 /// The instance's tags as they are now (IMDS follows CreateTags and DeleteTags).
 async fn instance_tags(
     world: &World,

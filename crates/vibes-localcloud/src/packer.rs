@@ -15,6 +15,10 @@ pub const IMAGES_ENV: &str = "VIBES_LOCALCLOUD_IMAGES";
 /// The vibes binary the build machine is offered (see [`crate::image_build`]).
 pub const PREBUILT_ENV: &str = "VIBES_LOCALCLOUD_PREBUILT";
 
+/// The runner's own keys, given to the stand-in under these names (`…AWS_ACCESS_KEY_ID`): the
+/// build itself runs as its service role (see [`crate::codebuild`]).
+pub const RUNNER_KEYS_PREFIX: &str = "VIBES_LOCALCLOUD_RUNNER_";
+
 /// Puts the stand-in at `dir/packer`: a link to this binary, which answers as Packer when
 /// called by that name.
 pub fn install(dir: &Path) -> Result<(), String> {
@@ -153,10 +157,22 @@ async fn register(
 ) -> Result<String, String> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .map_err(|_| "AWS_ENDPOINT_URL is not set: the stand-in only speaks to the local cloud")?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .load()
-        .await;
+    let mut config =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint);
+    let runner_key = |k: &str| std::env::var(format!("{RUNNER_KEYS_PREFIX}{k}")).ok();
+    if let (Some(id), Some(secret)) = (
+        runner_key("AWS_ACCESS_KEY_ID"),
+        runner_key("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        config = config.credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            id,
+            secret,
+            None,
+            None,
+            "vibes-localcloud-runner",
+        ));
+    }
+    let config = config.load().await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

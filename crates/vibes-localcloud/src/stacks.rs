@@ -170,11 +170,24 @@ fn codebuild_project(t: &Template, logical: &str, scope: &Scope) -> Result<Proje
         Some(v) => t.eval(v, scope)?.parse().unwrap_or(60),
         None => 60,
     };
+    // The service role: one the stack made (`!GetAtt Role.Arn`: its physical id is its name),
+    // or an ARN given.
+    let service_role = match t.property(logical, &["ServiceRole"]) {
+        Some(v) => match crate::template::get_att_arn_of(v) {
+            Some(role) => scope.physical.get(&role).cloned(),
+            None => t
+                .eval(v, scope)
+                .ok()
+                .map(|arn| arn.rsplit('/').next().unwrap_or(&arn).to_string()),
+        },
+        None => None,
+    };
     Ok(Project {
         name,
         environment,
         buildspec,
         timeout_minutes,
+        service_role,
     })
 }
 

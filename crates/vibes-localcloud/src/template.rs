@@ -182,6 +182,24 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
+/// The logical id a `!GetAtt X.Arn` (or `{"Fn::GetAtt": [X, "Arn"]}`) names.
+pub fn get_att_arn_of(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "GetAtt" => {
+            t.value.as_str()?.strip_suffix(".Arn").map(str::to_string)
+        }
+        Value::Mapping(m) if m.len() == 1 => {
+            let (k, arg) = m.iter().next()?;
+            if k.as_str()? != "Fn::GetAtt" {
+                return None;
+            }
+            let list = arg.as_sequence()?;
+            (list.get(1)?.as_str()? == "Arn").then(|| list.first()?.as_str().map(str::to_string))?
+        }
+        _ => None,
+    }
+}
+
 /// An intrinsic function in either spelling: `!Sub x` or `{"Fn::Sub": x}`.
 fn function(v: &Value) -> Option<(&'static str, &Value)> {
     const NAMES: [&str; 7] = [

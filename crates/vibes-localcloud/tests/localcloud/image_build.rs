@@ -90,3 +90,58 @@ fn a_recipe_packer_rejects_fails_its_build_and_no_image_appears() {
     ]);
     assert_eq!(images["Images"].as_array().map(Vec::len), Some(0));
 }
+
+#[test]
+fn an_image_build_runs_as_its_service_role_and_iam_refuses_what_the_role_does_not_allow() {
+    let cloud = LocalCloud::start();
+    let dir = project("ibr", "[network]\ncreate = true\n\n[images.server]\n");
+    cloud
+        .vibes(
+            dir.path(),
+            &["apply", "--auto-approve", "--exclude", "image.server"],
+        )
+        .expect(0, &cloud);
+    let roles = cloud.aws(&["iam", "list-roles"]);
+    let role = roles["Roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["RoleName"].as_str())
+        .find(|r| r.starts_with("ibr-main-ImageBuildRole"))
+        .expect("the image build's role")
+        .to_string();
+    // The recipes can no longer be read: the build's first call is refused.
+    cloud.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        &role,
+        "--policy-name",
+        "image-build",
+        "--policy-document",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}"#,
+    ]);
+    let policies = cloud.aws(&["iam", "list-role-policies", "--role-name", &role]);
+    for name in policies["PolicyNames"].as_array().unwrap() {
+        let name = name.as_str().unwrap();
+        if name != "image-build" {
+            cloud.aws(&[
+                "iam",
+                "delete-role-policy",
+                "--role-name",
+                &role,
+                "--policy-name",
+                name,
+            ]);
+        }
+    }
+    let failed = cloud
+        .vibes(dir.path(), &["apply", "--auto-approve"])
+        .expect(1, &cloud);
+    let out = failed.all();
+    assert!(
+        out.contains(&format!("assumed-role/{role}/AWSCodeBuild-"))
+            && out.contains("is not authorized to perform: s3:ListBucket"),
+        "the build's own call is refused, naming its role and the action:\n{out}"
+    );
+}
