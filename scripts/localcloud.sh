@@ -64,6 +64,16 @@ stop() {
   if [[ -d $state/instances ]]; then
     pkill -f "$state/instances/" 2>/dev/null || true
   fi
+  # Their root disks (overlay mounts), once the machines are gone.
+  if [[ -d $state/instances ]]; then
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      pgrep -f "$state/instances/" >/dev/null || break
+      sleep 1
+    done
+    awk -v prefix="$state/instances/" 'index($2, prefix) == 1 { print $2 }' /proc/mounts | while read -r m; do
+      umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    done
+  fi
   if [[ -d $state/ebs ]] && command -v losetup >/dev/null; then
     losetup --list --noheadings --output NAME,BACK-FILE 2>/dev/null | while read -r dev file; do
       if [[ $file == "$state/ebs/"* ]]; then losetup --detach "$dev" 2>/dev/null || true; fi

@@ -21,6 +21,11 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Images kept in the cache whatever their age: the most recently used.
+const KEEP_IMAGES: usize = 6;
+/// An image used within this long is kept too (another local cloud may still boot it).
+const KEEP_USED_WITHIN: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// The user Packer's recipes log in as on Debian's images.
 const SSH_USER: &str = "admin";
 /// Where the prebuilt vibes is given to the build machine (read only).
@@ -46,6 +51,9 @@ pub fn build(cache: &Path, inputs: &BuildInputs, log: &mut dyn Write) -> Result<
     std::fs::create_dir_all(&images).map_err(|e| format!("create {}: {e}", images.display()))?;
     let dir = images.join(&key);
     let _lock = Lock::take(&images.join(format!("{key}.lock")))?;
+    // Its last use, which the cache's pruning goes by.
+    let _ = std::fs::write(images.join(format!("{key}.used")), key.as_bytes());
+    prune(&images, &key);
     if dir.join("etc/os-release").exists() {
         let _ = writeln!(
             log,
@@ -108,55 +116,104 @@ impl BuildMachine {
     }
 }
 
-/// A digest of everything the image is made from.
+/// A digest of everything the image is made from: the base, each provisioner (its sources
+/// named as the recipe names them, relative to where the build runs, which differs from one
+/// build to the next) with the content of what it uploads or runs, and the prebuilt vibes.
 fn key(base: &Path, inputs: &BuildInputs) -> Result<String, String> {
+    let relative = |s: &str| {
+        Path::new(s)
+            .strip_prefix(inputs.cwd)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| s.to_string())
+    };
     let mut h = Sha256::new();
     h.update(base.display().to_string());
     for p in inputs.provisioners {
-        h.update(format!("\n{p:?}\n"));
         match p {
-            Provisioner::Shell { scripts, .. } => {
+            Provisioner::Shell {
+                shebang,
+                inline,
+                scripts,
+                env,
+            } => {
+                h.update(format!("\nshell {shebang:?} {inline:?} {env:?}\n"));
                 for s in scripts {
-                    hash_tree(&mut h, &inputs.cwd.join(s))?;
+                    h.update(relative(&s.display().to_string()));
+                    hash_tree(&mut h, &inputs.cwd.join(s), Path::new(""))?;
                 }
             }
-            Provisioner::File { sources, .. } => {
+            Provisioner::File {
+                sources,
+                destination,
+            } => {
+                h.update(format!("\nfile {destination:?}\n"));
                 for s in sources {
-                    hash_tree(&mut h, &inputs.cwd.join(s))?;
+                    h.update(relative(s));
+                    hash_tree(&mut h, &inputs.cwd.join(s), Path::new(""))?;
                 }
             }
         }
     }
     if let Some(bin) = inputs.prebuilt {
-        hash_tree(&mut h, bin)?;
+        hash_tree(&mut h, bin, Path::new(""))?;
     }
     Ok(hex::encode(&h.finalize()[..10]))
 }
 
-/// Names, modes and contents of a file or of every file under a directory, in order; links
-/// followed, as an upload follows them.
-fn hash_tree(h: &mut Sha256, path: &Path) -> Result<(), String> {
+/// Names (under `name`), modes and contents of a file or of every file under a directory, in
+/// order; links followed, as an upload follows them.
+fn hash_tree(h: &mut Sha256, path: &Path, name: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     h.update(format!(
         "{}:{:o}\n",
-        path.display(),
+        name.display(),
         meta.permissions().mode()
     ));
     if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        let mut entries: Vec<(PathBuf, std::ffi::OsString)> = std::fs::read_dir(path)
             .map_err(|e| format!("{}: {e}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter_map(|e| e.ok().map(|e| (e.path(), e.file_name())))
             .collect();
         entries.sort();
-        for e in entries {
-            hash_tree(h, &e)?;
+        for (e, n) in entries {
+            hash_tree(h, &e, &name.join(n))?;
         }
     } else {
         let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         std::io::copy(&mut f, h).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+/// Removes the images least recently used, but for the newest [`KEEP_IMAGES`] and any used
+/// within [`KEEP_USED_WITHIN`]; never `keep`, and never one whose build is under way (locked).
+fn prune(images: &Path, keep: &str) {
+    let Ok(entries) = std::fs::read_dir(images) else {
+        return;
+    };
+    let mut used: Vec<(std::time::SystemTime, String)> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name().into_string().ok()?;
+            let key = name.strip_suffix(".used")?.to_string();
+            Some((e.metadata().ok()?.modified().ok()?, key))
+        })
+        .collect();
+    used.sort_by_key(|u| std::cmp::Reverse(u.0));
+    for (at, key) in used.into_iter().skip(KEEP_IMAGES) {
+        let recent = at.elapsed().is_ok_and(|d| d < KEEP_USED_WITHIN);
+        if recent || key == keep {
+            continue;
+        }
+        // Taken without waiting: a build or a reuse under way keeps its image.
+        let Some(_lock) = Lock::try_take(&images.join(format!("{key}.lock"))) else {
+            continue;
+        };
+        tracing::info!(image = %key, "pruning an image not used lately");
+        let _ = std::fs::remove_dir_all(images.join(&key));
+        let _ = std::fs::remove_file(images.join(format!("{key}.used")));
+    }
 }
 
 fn run(
@@ -338,4 +395,53 @@ fn writable_by(dir: &Path, uid: u32) -> bool {
     std::fs::metadata(dir).is_ok_and(|m| {
         (m.uid() == uid && m.mode() & 0o200 != 0) || m.mode() & 0o002 != 0 || uid == 0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A recipe's files as a build finds them, in a directory of its own.
+    fn build_dir(install: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("files/worker")).unwrap();
+        std::fs::write(dir.path().join("files/worker/install.sh"), install).unwrap();
+        dir
+    }
+
+    fn key_of(dir: &Path) -> String {
+        let provisioners = [
+            Provisioner::File {
+                sources: vec![format!("{}/files/worker/", dir.display())],
+                destination: "/tmp/vibes-files".into(),
+            },
+            Provisioner::Shell {
+                shebang: "/bin/sh -e".into(),
+                inline: vec!["sudo bash /tmp/vibes-files/install.sh".into()],
+                scripts: vec![],
+                env: vec![],
+            },
+        ];
+        key(
+            Path::new("/cache/debian-bookworm-0"),
+            &BuildInputs {
+                provisioners: &provisioners,
+                cwd: dir,
+                prebuilt: None,
+                name: "amazon-ebs.worker",
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_same_recipe_in_another_build_directory_is_the_same_image_and_a_changed_file_is_not() {
+        let (a, b) = (
+            build_dir("apt-get install flac\n"),
+            build_dir("apt-get install flac\n"),
+        );
+        assert_eq!(key_of(a.path()), key_of(b.path()));
+        let changed = build_dir("apt-get install flac lame\n");
+        assert_ne!(key_of(a.path()), key_of(changed.path()));
+    }
 }

@@ -1,5 +1,5 @@
 //! EC2 instances, booted as on EC2: an instance launched from an image the local cloud built
-//! boots a copy of that image's root file system under its own systemd (`systemd-nspawn
+//! boots that image's root file system (under a writable layer of its own) under its own systemd (`systemd-nspawn
 //! --boot`, [`crate::machine`]). cloud-init reads the user data of the launch template version
 //! RunInstances resolved (NoCloud seed), and the units the image enabled start in systemd's
 //! order. Its data volume (`/dev/sdf`: the worker's builds volume, the server's copy of the
@@ -18,7 +18,8 @@
 //! 2.9, older than `AWS_ENDPOINT_URL`, so the boot script's `VIBES_AWS` names it), the
 //! metadata endpoint in place of 169.254.169.254, and the rsync daemon's port.
 //!
-//! Each instance has `instances/<id>/root/` (its root disk) and `instances/<id>/console.log`
+//! Each instance has `instances/<id>/root/` (its root disk, mounted while it runs; its own
+//! writes in `upper/`) and `instances/<id>/console.log`
 //! (what its console printed: systemd's lines and its units' output). A server's rsync URL is
 //! written to `servers/<id>.url`, and the newest to `rsync-url`.
 
@@ -133,9 +134,7 @@ impl Instances {
                 shut_down(pid);
             }
             // Not running (stopped already, or never booted): a terminated one's disk goes now.
-            None if terminated => {
-                let _ = std::fs::remove_dir_all(self.dir(id).join("root"));
-            }
+            None if terminated => crate::machine::release_rootfs(&self.dir(id), true),
             None => {}
         }
     }
@@ -178,6 +177,9 @@ fn forget_server(state: &Path, id: &str) {
 pub async fn boot(world: Arc<World>, region: String, id: String, request: LaunchRequest) {
     if let Err(e) = try_boot(&world, &region, &id, &request).await {
         tracing::error!(instance = %id, error = %e, "instance did not boot");
+        if !world.instances.running.lock().unwrap().contains_key(&id) {
+            crate::machine::release_rootfs(&world.instances.dir(&id), false);
+        }
         let log = world.instances.dir(&id).join("console.log");
         let _ = std::fs::create_dir_all(world.instances.dir(&id));
         let _ = std::fs::write(
@@ -231,6 +233,7 @@ async fn try_boot(
         );
         return Ok(());
     };
+    let started = std::time::Instant::now();
     let launched = launch::resolve(world, region, request).await?;
     let image_address = ec2
         .describe_images()
@@ -248,13 +251,10 @@ async fn try_boot(
         tag(instance.tags(), "vibes:address").as_deref(),
     );
     let dir = world.instances.dir(id);
-    let root = dir.join("root");
-    let (from, to) = (image.clone(), root.clone());
-    tokio::task::spawn_blocking(move || crate::machine::copy_rootfs(&from, &to))
-        .await
-        .map_err(|e| e.to_string())??;
+    let resolved = started.elapsed();
+    let root = crate::machine::overlay_rootfs(&image, &dir)?;
     crate::machine::seed(&root, id, &launched.user_data)?;
-    // The data volume: the boot scripts wait for it; here the machine waits with them.
+    let mounted = started.elapsed();
     let device = match role {
         Some(_) => match wait_for_data_volume(world, &ec2, id).await? {
             Some((volume, snapshot, gib)) => {
@@ -313,7 +313,14 @@ async fn try_boot(
         );
         child
     };
-    tracing::info!(instance = id, ?role, "booted under systemd");
+    tracing::info!(
+        instance = id,
+        ?role,
+        resolved = ?resolved,
+        disk_mounted = ?mounted,
+        started = ?started.elapsed(),
+        "booted under systemd"
+    );
     tokio::spawn(watch(
         world.clone(),
         region.to_string(),
@@ -424,10 +431,9 @@ async fn watch(
         }
         terminate
     };
-    if terminated {
-        // The root disk goes with the instance (DeleteOnTermination); the console log stays.
-        let _ = std::fs::remove_dir_all(world.instances.dir(&id).join("root"));
-    }
+    // The root disk goes with the instance when it terminates (DeleteOnTermination); a
+    // stopped one keeps it. The console log stays.
+    crate::machine::release_rootfs(&world.instances.dir(&id), terminated);
 }
 
 /// The volume on the data device: made at launch from a snapshot (the server's, and the

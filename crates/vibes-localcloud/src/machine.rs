@@ -110,6 +110,46 @@ pub fn copy_rootfs(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A machine's root disk: the image's root filesystem `image`, read only, under a writable
+/// layer of the machine's own (overlayfs, `dir/upper`), mounted at `dir/root` — what a copy of
+/// the image's snapshot is on EC2, made at once rather than copied.
+pub fn overlay_rootfs(image: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let (upper, work, root) = (dir.join("upper"), dir.join("work"), dir.join("root"));
+    for d in [&upper, &work, &root] {
+        std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
+    }
+    let out = Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o"])
+        .arg(format!(
+            "lowerdir={},upperdir={},workdir={}",
+            image.display(),
+            upper.display(),
+            work.display()
+        ))
+        .arg(&root)
+        .output()
+        .map_err(|e| format!("mount: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "mount the root disk at {}: {}",
+            root.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(root)
+}
+
+/// Unmounts a root disk [`overlay_rootfs`] mounted; with `discard`, its writable layer goes too.
+pub fn release_rootfs(dir: &Path, discard: bool) {
+    let root = dir.join("root");
+    let _ = Command::new("umount").arg(&root).output();
+    if discard {
+        for d in ["root", "upper", "work"] {
+            let _ = std::fs::remove_dir_all(dir.join(d));
+        }
+    }
+}
+
 /// What cloud-init's NoCloud datasource reads at boot: the instance's id (a new id makes
 /// cloud-init run its per-instance modules again) and its user data, as EC2 would serve them.
 pub fn seed(rootfs: &Path, instance_id: &str, user_data: &str) -> Result<(), String> {
@@ -318,6 +358,21 @@ impl Lock {
             ));
         }
         Ok(Lock { _file: file })
+    }
+
+    /// The lock if no one holds it now (flock with LOCK_NB).
+    #[allow(unsafe_code)] // flock: as in `take`.
+    pub(crate) fn try_take(path: &Path) -> Option<Lock> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .ok()?;
+        // SAFETY: flock on a descriptor this function owns; it does not block.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        (rc == 0).then_some(Lock { _file: file })
     }
 }
 
