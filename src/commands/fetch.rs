@@ -198,6 +198,7 @@ mod tests {
             private_ip: private.map(str::to_string),
             tags,
             volumes: Default::default(),
+            state_reason: None,
         }
     }
 

@@ -122,6 +122,12 @@ pub struct ObservedInstance {
     /// them): how the compile finds the builds volume its worker was launched with.
     #[serde(default)]
     pub volumes: BTreeMap<String, String>,
+    /// Why EC2 last changed its state (`StateReason.Code`): `Client.InstanceInitiatedShutdown`
+    /// when its own operating system shut it down, `Server.SpotInstanceTermination` when EC2
+    /// took a Spot instance's capacity back, `Client.UserInitiatedShutdown` for an API call.
+    /// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_StateReason.html>
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -313,6 +313,7 @@ mod tests {
                 private_ip: None,
                 tags: t,
                 volumes: Default::default(),
+                state_reason: None,
             },
         );
         let mut other = ours("server");
@@ -326,6 +327,7 @@ mod tests {
                 private_ip: None,
                 tags: other,
                 volumes: Default::default(),
+                state_reason: None,
             },
         );
         o.parameters.insert(

@@ -199,6 +199,7 @@ impl Instances for FakeCloud {
             private_ip: Some(format!("10.0.1.{}", n % 250 + 1)),
             tags: req.tags.clone(),
             volumes: mapped,
+            state_reason: None,
         };
         w.instance_tokens
             .record(&req.client_token, &parameters, &id);

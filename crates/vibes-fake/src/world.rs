@@ -35,6 +35,10 @@ pub enum CompileBehaviour {
     /// systemd 252 on Debian 12 skips a unit ordered after cloud-final.service and wanted by
     /// multi-user.target): the worker runs, idle, and its console says why.
     UnitSkipped,
+    /// The compile ends but its status cannot be written (SSM refuses the write: a role
+    /// without the permission, a throttle that outlasts the retries); the worker powers itself
+    /// off without a report.
+    StatusUnwritable,
 }
 
 /// What systemd printed on the console of a worker whose compile unit it skipped.
@@ -376,18 +380,30 @@ impl World {
                 statuses.push((format!("/{}/compile/progress", w.project), value));
             }
             if w.done_at.is_some_and(|t| t <= now) {
-                let (status, message) = match &w.behaviour {
-                    CompileBehaviour::Succeed => ("succeeded", String::new()),
-                    CompileBehaviour::Fail(m) => ("failed", m.clone()),
+                let report = match &w.behaviour {
+                    CompileBehaviour::Succeed => Some(("succeeded", String::new())),
+                    CompileBehaviour::Fail(m) => Some(("failed", m.clone())),
                     CompileBehaviour::NeverFinish | CompileBehaviour::UnitSkipped => continue,
                     // The shutdown sends the boot script SIGTERM: it reports "interrupted".
-                    CompileBehaviour::SpotInterruption => (
+                    CompileBehaviour::SpotInterruption => Some((
                         "interrupted",
                         "shut down from outside while compiling (exit 143)".to_string(),
-                    ),
+                    )),
+                    CompileBehaviour::StatusUnwritable => None,
                 };
-                let value = serde_json::json!({ "built_from": w.built_from, "status": status, "message": message }).to_string();
-                statuses.push((format!("/{}/compile/status", w.project), value));
+                if let Some((status, message)) = report {
+                    let value = serde_json::json!({ "built_from": w.built_from, "status": status, "message": message }).to_string();
+                    statuses.push((format!("/{}/compile/status", w.project), value));
+                }
+                // Why EC2 says it ended: its own poweroff, or the Spot capacity taken back.
+                i.observed.state_reason = Some(
+                    if w.behaviour == CompileBehaviour::SpotInterruption {
+                        "Server.SpotInstanceTermination"
+                    } else {
+                        "Client.InstanceInitiatedShutdown"
+                    }
+                    .into(),
+                );
                 // The worker powers itself off (or EC2 takes it back): a one-time Spot
                 // instance terminates rather than stops.
                 if i.spot || w.behaviour == CompileBehaviour::SpotInterruption {
@@ -414,6 +430,10 @@ impl World {
             return;
         };
         i.observed.state = "terminated".into();
+        // Terminated by a call, unless it ended on its own first (its reason is kept).
+        if i.observed.state_reason.is_none() {
+            i.observed.state_reason = Some("Client.UserInitiatedShutdown".into());
+        }
         i.worker = None;
         let held: Vec<String> = i.observed.volumes.values().cloned().collect();
         for a in self.addresses.values_mut() {

@@ -173,6 +173,37 @@ pub fn set_stack_status(xml: &str, stack: &str, status: &str, reason: &str) -> S
     format!("{}{patched}{}", &xml[..at], &xml[end..])
 }
 
+/// A DescribeInstances answer with `instance_id`'s state reason set to `code` (EC2's message for
+/// it being `code: message`). An answer without that instance, or without a reason for it, is
+/// left as it is.
+pub fn set_state_reason(xml: &str, instance_id: &str, code: &str, message: &str) -> String {
+    let id_tag = format!("<instanceId>{instance_id}</instanceId>");
+    let Some(at) = xml.find(&id_tag) else {
+        return xml.to_string();
+    };
+    let rest = &xml[at..];
+    let Some(open) = rest.find("<stateReason>") else {
+        return xml.to_string();
+    };
+    // The reason must be this instance's: no other instance's id comes before it.
+    let between = &rest[id_tag.len()..open];
+    if between.contains("<instanceId>") && !between.contains(&id_tag) {
+        return xml.to_string();
+    }
+    let Some(close) = rest[open..].find("</stateReason>") else {
+        return xml.to_string();
+    };
+    let start = at + open + "<stateReason>".len();
+    let end = at + open + close;
+    format!(
+        "{}<code>{}</code><message>{}</message>{}",
+        &xml[..start],
+        escape(code),
+        escape(&format!("{code}: {message}")),
+        &xml[end..]
+    )
+}
+
 /// EC2's GetConsoleOutput answer: the last 64 KB of what the console printed, base64.
 pub fn console_output_answer(instance_id: &str, console: &str) -> String {
     use base64::Engine;
@@ -191,6 +222,22 @@ pub fn console_output_answer(instance_id: &str, console: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_state_reason_is_set_on_its_instance_only() {
+        let xml = "<r><item><instanceId>i-1</instanceId><stateReason><code>Client.UserInitiatedShutdown</code><message>m</message></stateReason></item><item><instanceId>i-2</instanceId><stateReason><code>Client.UserInitiatedShutdown</code><message>m</message></stateReason></item></r>";
+        let out = super::set_state_reason(
+            xml,
+            "i-2",
+            "Client.InstanceInitiatedShutdown",
+            "Instance initiated shutdown",
+        );
+        assert_eq!(
+            out,
+            "<r><item><instanceId>i-1</instanceId><stateReason><code>Client.UserInitiatedShutdown</code><message>m</message></stateReason></item><item><instanceId>i-2</instanceId><stateReason><code>Client.InstanceInitiatedShutdown</code><message>Client.InstanceInitiatedShutdown: Instance initiated shutdown</message></stateReason></item></r>"
+        );
+        assert_eq!(super::set_state_reason(xml, "i-3", "x", "y"), xml);
+    }
+
     use super::*;
 
     #[test]

@@ -77,6 +77,9 @@ pub struct Instances {
     ended: Mutex<BTreeMap<String, bool>>,
     /// One-time Spot instances, which EC2 will not stop.
     one_time_spot: Mutex<BTreeSet<String>>,
+    /// Instances their own operating system shut down (EC2's state reason
+    /// `Client.InstanceInitiatedShutdown`, where moto says `Client.UserInitiatedShutdown`).
+    shut_down_from_inside: Mutex<BTreeSet<String>>,
 }
 
 impl Instances {
@@ -87,6 +90,7 @@ impl Instances {
             running: Mutex::default(),
             ended: Mutex::default(),
             one_time_spot: Mutex::default(),
+            shut_down_from_inside: Mutex::default(),
         })
     }
 
@@ -106,6 +110,21 @@ impl Instances {
         self.one_time_spot.lock().unwrap().contains(id)
     }
 
+    /// A DescribeInstances answer with the reason EC2 gives for instances that shut themselves
+    /// down.
+    pub fn with_state_reasons(&self, answer: &str) -> String {
+        let mut xml = answer.to_string();
+        for id in self.shut_down_from_inside.lock().unwrap().iter() {
+            xml = crate::aws_wire::set_state_reason(
+                &xml,
+                id,
+                "Client.InstanceInitiatedShutdown",
+                "Instance initiated shutdown",
+            );
+        }
+        xml
+    }
+
     /// RunInstances launched `id` as the request asked.
     pub fn launched(&self, id: &str, request: &LaunchRequest) {
         if request.spot {
@@ -123,6 +142,8 @@ impl Instances {
             .and_modify(|t| *t |= terminated)
             .or_insert(terminated);
         forget_server(state, id);
+        // A call ended it: EC2's reason is the call's from now on.
+        self.shut_down_from_inside.lock().unwrap().remove(id);
         let pid = self.running.lock().unwrap().get(id).copied();
         match pid {
             Some(pid) => {
@@ -403,6 +424,12 @@ async fn watch(
     } else {
         // It powered itself off: EC2 stops it, or terminates it (its shutdown behaviour).
         let terminate = launched.shutdown == Shutdown::Terminate;
+        world
+            .instances
+            .shut_down_from_inside
+            .lock()
+            .unwrap()
+            .insert(id.clone());
         world
             .instances
             .ended

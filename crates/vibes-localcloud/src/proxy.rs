@@ -377,6 +377,7 @@ async fn after(
             None
         }
         ("ec2", "DescribeImages") => Some(world.architectures.complete(answer)),
+        ("ec2", "DescribeInstances") => Some(world.instances.with_state_reasons(answer)),
         ("ec2", "DescribeSnapshots") => Some(aws_wire::mark_snapshots_pending(answer, |id| {
             world.disks.is_pending(id)
         })),

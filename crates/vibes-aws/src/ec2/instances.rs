@@ -398,6 +398,7 @@ pub(crate) fn instance_of(i: &aws_sdk_ec2::types::Instance) -> ObservedInstance 
                 ))
             })
             .collect(),
+        state_reason: i.state_reason().and_then(|r| r.code()).map(str::to_string),
     }
 }
 

@@ -487,3 +487,43 @@ async fn a_spot_interruption_keeps_the_builds_volume_and_the_next_apply_resumes_
     let (p, _) = plan(&desired, &cloud).await;
     assert!(p.is_empty(), "{}", summary(&p));
 }
+
+/// `[compile] spot = true`: the compile ends but its status cannot be written, and the Spot
+/// worker terminates on its own poweroff. EC2's state reason says it shut itself down, so this
+/// is a failure, not a reclaim: the next apply does not resume on the volume, which would end
+/// the same way apply after apply.
+#[tokio::test]
+async fn a_spot_worker_that_shut_itself_down_without_a_report_failed_and_is_not_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desired = full_desired(dir.path());
+    desired.compile.as_mut().unwrap().spot = true;
+    let cloud = Arc::new(FakeCloud::new());
+    cloud.set_latency("compile_run", Duration::from_millis(20));
+    cloud.set_compile(CompileBehaviour::StatusUnwritable);
+
+    let (p, o) = plan(&desired, &cloud).await;
+    let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+    let Outcome::Failed { error } = outcome_of(&p, &report, &Address::compile()) else {
+        panic!("the compile fails: {}", failures(&p, &report));
+    };
+    assert!(
+        error.contains("shut itself down without writing /")
+            && !error.contains("reclaimed its Spot capacity"),
+        "{error}"
+    );
+    assert!(!error.contains("resumes the compile"), "{error}");
+    let w = workers(&cloud);
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        w[0].state_reason.as_deref(),
+        Some("Client.InstanceInitiatedShutdown")
+    );
+
+    let (p, _) = plan(&desired, &cloud).await;
+    let compile = p.find(&Address::compile()).unwrap();
+    assert!(
+        !compile.reason.contains("it resumes on builds volume"),
+        "{}",
+        compile.reason
+    );
+}

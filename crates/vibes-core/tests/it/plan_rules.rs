@@ -442,6 +442,7 @@ fn retention_never_deletes_the_snapshot_a_server_serves() {
             private_ip: None,
             tags: server_tags,
             volumes: Default::default(),
+            state_reason: None,
         },
     );
     // The compile that is coming relaunches the server over its snapshot: what the old server
@@ -484,6 +485,7 @@ fn leftover_workers_are_terminated() {
             private_ip: None,
             tags: ours("compile", "x"),
             volumes: Default::default(),
+            state_reason: None,
         },
     );
     let p = run(&d, &o);
@@ -554,6 +556,7 @@ fn destroy_deletes_what_is_owned_in_reverse_order_and_blocks_data() {
             private_ip: None,
             tags: ours("server", "x"),
             volumes: Default::default(),
+            state_reason: None,
         },
     );
     o.snapshots.insert(

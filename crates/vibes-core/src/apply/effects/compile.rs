@@ -21,6 +21,9 @@ use crate::tags::Tags;
 use crate::units::human_duration;
 use std::time::Duration;
 
+/// EC2's state reason for an instance its own operating system shut down.
+const INSTANCE_INITIATED_SHUTDOWN: &str = "Client.InstanceInitiatedShutdown";
+
 /// The SSM parameter a worker writes its report ([`crate::status::CompileReport`]) to.
 pub fn compile_status_parameter(project: &str) -> String {
     crate::status::compile_report_parameter(project)
@@ -302,8 +305,11 @@ async fn compile_on(
         .await?;
     let Some(raw) = raw else {
         // A Spot worker that ends without a report was reclaimed: EC2 takes the capacity back
-        // with a two-minute notice and terminates the instance.
-        if run.launch.spot && stopped.state.as_str() == "terminated" {
+        // with a two-minute notice and terminates the instance. Unless EC2 says the worker shut
+        // itself down: then its report could not be written, and resuming would only end the
+        // same way again.
+        let shut_itself_down = stopped.state_reason.as_deref() == Some(INSTANCE_INITIATED_SHUTDOWN);
+        if run.launch.spot && stopped.state.as_str() == "terminated" && !shut_itself_down {
             return Err(Unfinished {
                 error: EffectError::Compile(format!(
                     "worker {id} ended before its compile finished: EC2 reclaimed its Spot capacity (or it was terminated outside vibes)"
@@ -318,10 +324,14 @@ async fn compile_on(
         } else {
             format!("; its console says:{}", quoted(&lines))
         };
-        return Err(EffectError::Compile(format!(
-            "worker {id} stopped without writing {status_parameter}{said}"
-        ))
-        .into());
+        return Err(Unfinished {
+            error: EffectError::Compile(format!(
+                "worker {id} shut itself down without writing {status_parameter} (the write was refused, or the compile unit ended before it){said}"
+            )),
+            // On Spot this is told apart from a reclaim only by the state reason: resuming on
+            // the volume would end the same way, apply after apply.
+            resumable: !run.launch.spot,
+        });
     };
     let status: crate::status::CompileReport = serde_json::from_str(&raw).map_err(|e| {
         EffectError::Compile(format!("{status_parameter} is not a compile status ({e})"))

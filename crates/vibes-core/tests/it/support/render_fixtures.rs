@@ -488,6 +488,7 @@ pub fn in_place(d: &Desired) -> Observed {
                 private_ip: Some("10.42.1.17".into()),
                 tags,
                 volumes: Default::default(),
+                state_reason: None,
             },
         );
     }
