@@ -101,15 +101,7 @@ fn an_image_build_runs_as_its_service_role_and_iam_refuses_what_the_role_does_no
             &["apply", "--auto-approve", "--exclude", "image.server"],
         )
         .expect(0, &cloud);
-    let roles = cloud.aws(&["iam", "list-roles"]);
-    let role = roles["Roles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["RoleName"].as_str())
-        .find(|r| r.starts_with("ibr-main-ImageBuildRole"))
-        .expect("the image build's role")
-        .to_string();
+    let role = cloud.role("ibr-main-ImageBuildRole");
     // The recipes can no longer be read: the build's first call is refused.
     cloud.aws(&[
         "iam",

@@ -83,15 +83,7 @@ fn the_worker_calls_aws_as_its_role_and_iam_refuses_what_the_role_does_not_allow
             &["apply", "--auto-approve", "--exclude", "compile"],
         )
         .expect(0, &cloud);
-    let roles = cloud.aws(&["iam", "list-roles"]);
-    let role = roles["Roles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["RoleName"].as_str())
-        .find(|r| r.starts_with("iam-main-WorkerRole"))
-        .expect("the worker's role")
-        .to_string();
+    let role = cloud.role("iam-main-WorkerRole");
     cloud.aws(&[
         "iam",
         "put-role-policy",

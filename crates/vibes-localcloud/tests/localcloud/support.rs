@@ -214,6 +214,20 @@ impl LocalCloud {
         out
     }
 
+    /// The name of the IAM role whose name starts with `prefix` (CloudFormation names a stack's
+    /// role `STACK-LOGICALID-RANDOM`).
+    pub fn role(&self, prefix: &str) -> String {
+        let roles = self.aws(&["iam", "list-roles"]);
+        roles["Roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["RoleName"].as_str())
+            .find(|r| r.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no role named {prefix}…: {roles}"))
+            .to_string()
+    }
+
     /// Instances of the project carrying `vibes:address=address`, with their state.
     pub fn instances(&self, project: &str, address: &str) -> Vec<(String, String)> {
         let v = self.aws(&[
