@@ -256,35 +256,15 @@ async fn try_boot(
     };
     let started = std::time::Instant::now();
     let launched = launch::resolve(world, region, request).await?;
-    let image_address = ec2
-        .describe_images()
-        .image_ids(ami)
-        .send()
-        .await
-        .ok()
-        .and_then(|o| {
-            o.images()
-                .first()
-                .and_then(|i| tag(i.tags(), "vibes:address"))
-        });
-    let role = Role::of(
-        image_address.as_deref(),
-        tag(instance.tags(), "vibes:address").as_deref(),
-    );
+    let role = role_of(&ec2, ami, &instance).await;
     let dir = world.instances.dir(id);
     let resolved = started.elapsed();
     let root = crate::machine::overlay_rootfs(&image, &dir)?;
     crate::machine::seed(&root, id, &launched.user_data)?;
     let mounted = started.elapsed();
     let device = match role {
-        Some(_) => match wait_for_data_volume(world, &ec2, id).await? {
-            Some((volume, snapshot, gib)) => {
-                world
-                    .disks
-                    .create_volume(&volume, snapshot.as_deref(), gib)
-                    .await?;
-                Some(LoopDevice::attach(&world.disks.volume_file(&volume))?)
-            }
+        Some(_) => match attach_data_volume(world, &ec2, id).await? {
+            Some(device) => Some(device),
             None => return Ok(()), // ended while waiting
         },
         None => None,
@@ -309,30 +289,9 @@ async fn try_boot(
         _ => None,
     };
     write_fabric(world, &root, role, imds_port, rsync_port)?;
-    let binds: Vec<(PathBuf, String)> = device
-        .iter()
-        .map(|d| (d.path.clone(), DATA_DEVICE.to_string()))
-        .collect();
-    let console = std::fs::File::create(dir.join("console.log")).map_err(|e| e.to_string())?;
-    let mut cmd = tokio::process::Command::from(crate::machine::boot_command(&root, id, &binds));
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(console.try_clone().map_err(|e| e.to_string())?)
-        .stderr(console);
-    let child = {
-        // Checked under the lock `end` takes: an instance ended meanwhile boots nothing.
-        let mut running = world.instances.running.lock().unwrap();
-        if world.instances.has_ended(id) {
-            imds.abort();
-            return Ok(());
-        }
-        let child = cmd.spawn().map_err(|e| {
-            format!("systemd-nspawn: {e} (scripts/setup.sh installs systemd-container)")
-        })?;
-        running.insert(
-            id.to_string(),
-            child.id().ok_or("systemd-nspawn exited at once")?,
-        );
-        child
+    let Some(child) = spawn_machine(world, id, &dir, &root, device.as_ref())? else {
+        imds.abort();
+        return Ok(());
     };
     tracing::info!(
         instance = id,
@@ -354,6 +313,78 @@ async fn try_boot(
         publish_server(world, id, port).await?;
     }
     Ok(())
+}
+
+/// What the instance boots into, from its image's `vibes:address`, else its own.
+async fn role_of(
+    ec2: &aws_sdk_ec2::Client,
+    ami: &str,
+    instance: &aws_sdk_ec2::types::Instance,
+) -> Option<Role> {
+    let image_address = ec2
+        .describe_images()
+        .image_ids(ami)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| {
+            o.images()
+                .first()
+                .and_then(|i| tag(i.tags(), "vibes:address"))
+        });
+    Role::of(
+        image_address.as_deref(),
+        tag(instance.tags(), "vibes:address").as_deref(),
+    )
+}
+
+/// The data volume's blocks as a loop device, once a volume is attached as [`DATA_DEVICE`];
+/// `None` when the instance ended first.
+async fn attach_data_volume(
+    world: &World,
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+) -> Result<Option<LoopDevice>, String> {
+    let Some((volume, snapshot, gib)) = wait_for_data_volume(world, ec2, id).await? else {
+        return Ok(None);
+    };
+    world
+        .disks
+        .create_volume(&volume, snapshot.as_deref(), gib)
+        .await?;
+    LoopDevice::attach(&world.disks.volume_file(&volume)).map(Some)
+}
+
+/// Starts systemd-nspawn on the root disk, its console to `dir/console.log`; `None` when the
+/// instance ended meanwhile (checked under the lock [`Instances::end`] takes).
+fn spawn_machine(
+    world: &World,
+    id: &str,
+    dir: &Path,
+    root: &Path,
+    device: Option<&LoopDevice>,
+) -> Result<Option<tokio::process::Child>, String> {
+    let binds: Vec<(PathBuf, String)> = device
+        .iter()
+        .map(|d| (d.path.clone(), DATA_DEVICE.to_string()))
+        .collect();
+    let console = std::fs::File::create(dir.join("console.log")).map_err(|e| e.to_string())?;
+    let mut cmd = tokio::process::Command::from(crate::machine::boot_command(root, id, &binds));
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(console.try_clone().map_err(|e| e.to_string())?)
+        .stderr(console);
+    let mut running = world.instances.running.lock().unwrap();
+    if world.instances.has_ended(id) {
+        return Ok(None);
+    }
+    let child = cmd.spawn().map_err(|e| {
+        format!("systemd-nspawn: {e} (scripts/setup.sh installs systemd-container)")
+    })?;
+    running.insert(
+        id.to_string(),
+        child.id().ok_or("systemd-nspawn exited at once")?,
+    );
+    Ok(Some(child))
 }
 
 /// What EC2's network gives an instance, given to its units by systemd (see the module's doc).
