@@ -349,6 +349,7 @@ async fn run(
         .stderr(log)
         .process_group(0)
         .kill_on_drop(true);
+    crate::machine::ends_with_runner(&mut cmd);
     for (k, v) in world.aws_env(region) {
         cmd.env(k, v);
     }

@@ -373,6 +373,7 @@ fn spawn_machine(
     cmd.stdin(std::process::Stdio::null())
         .stdout(console.try_clone().map_err(|e| e.to_string())?)
         .stderr(console);
+    crate::machine::ends_with_runner(&mut cmd);
     let mut running = world.instances.running.lock().unwrap();
     if world.instances.has_ended(id) {
         return Ok(None);

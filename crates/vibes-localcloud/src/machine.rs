@@ -218,6 +218,23 @@ pub fn boot_command(rootfs: &Path, name: &str, binds: &[(PathBuf, String)]) -> C
     cmd
 }
 
+/// The command gets SIGTERM when the runner dies (PR_SET_PDEATHSIG): a machine or build whose
+/// runner was killed shuts down rather than running on unowned (systemd-nspawn takes SIGTERM as
+/// a poweroff). The signal follows the thread that spawned it: the runtime's worker threads
+/// live as long as the runner.
+#[allow(unsafe_code)] // prctl in the child between fork and exec: no safe wrapper.
+pub fn ends_with_runner(cmd: &mut tokio::process::Command) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches only the child's state.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Runs `argv` in `rootfs` as `user` without booting it (no systemd: as Packer runs a
 /// provisioner's commands over SSH on the build instance), with `env`, the host directories
 /// `binds` and the host files `binds_ro` given read only. The host's network, as the build
