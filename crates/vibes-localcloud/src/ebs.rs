@@ -273,20 +273,14 @@ pub struct LoopDevice {
 
 impl LoopDevice {
     pub fn attach(file: &Path) -> Result<LoopDevice, String> {
-        let out = std::process::Command::new("losetup")
-            .args(["--find", "--show"])
-            .arg(file)
-            .output()
-            .map_err(|e| format!("losetup: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "losetup {}: {}",
-                file.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
+        let out = crate::machine::run_tool(
+            std::process::Command::new("losetup")
+                .args(["--find", "--show"])
+                .arg(file),
+            &format!("losetup {}", file.display()),
+        )?;
         Ok(LoopDevice {
-            path: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+            path: PathBuf::from(String::from_utf8_lossy(&out).trim()),
         })
     }
 }

@@ -302,32 +302,20 @@ fn upload(
             source.display()
         ));
     }
-    let out = std::process::Command::new("cp")
-        .args(["-rL", "--no-preserve=ownership"])
-        .arg(&copy_from)
-        .arg(&dest)
-        .output()
-        .map_err(|e| format!("cp: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "upload {}: {}",
-            source.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let chown = std::process::Command::new("chown")
-        .arg("-R")
-        .arg(format!("{uid}:{gid}"))
-        .arg(&dest)
-        .output()
-        .map_err(|e| format!("chown: {e}"))?;
-    if !chown.status.success() {
-        return Err(format!(
-            "chown {}: {}",
-            dest.display(),
-            String::from_utf8_lossy(&chown.stderr)
-        ));
-    }
+    machine::run_tool(
+        std::process::Command::new("cp")
+            .args(["-rL", "--no-preserve=ownership"])
+            .arg(&copy_from)
+            .arg(&dest),
+        &format!("upload {}", source.display()),
+    )?;
+    machine::run_tool(
+        std::process::Command::new("chown")
+            .arg("-R")
+            .arg(format!("{uid}:{gid}"))
+            .arg(&dest),
+        &format!("chown {}", dest.display()),
+    )?;
     Ok(())
 }
 

@@ -88,25 +88,35 @@ pub fn base_rootfs(cache: &Path, packages: &[&str]) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// Runs a host tool (cp, mount, losetup, …) to its end: what it printed, or an error of `what`
+/// and the tool's own words.
+pub fn run_tool(cmd: &mut Command, what: &str) -> Result<Vec<u8>, String> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{what}: {program}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(out.stdout)
+}
+
 /// A copy of `from` at `to`, as a fresh instance's root disk is a copy of its image's snapshot.
 pub fn copy_rootfs(from: &Path, to: &Path) -> Result<(), String> {
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
     }
-    let out = Command::new("cp")
-        .args(["-a", "--reflink=auto"])
-        .arg(from)
-        .arg(to)
-        .output()
-        .map_err(|e| format!("cp: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "copy {} to {}: {}",
-            from.display(),
-            to.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
+    run_tool(
+        Command::new("cp")
+            .args(["-a", "--reflink=auto"])
+            .arg(from)
+            .arg(to),
+        &format!("copy {} to {}", from.display(), to.display()),
+    )?;
     Ok(())
 }
 
@@ -118,24 +128,18 @@ pub fn overlay_rootfs(image: &Path, dir: &Path) -> Result<PathBuf, String> {
     for d in [&upper, &work, &root] {
         std::fs::create_dir_all(d).map_err(|e| format!("create {}: {e}", d.display()))?;
     }
-    let out = Command::new("mount")
-        .args(["-t", "overlay", "overlay", "-o"])
-        .arg(format!(
-            "lowerdir={},upperdir={},workdir={}",
-            image.display(),
-            upper.display(),
-            work.display()
-        ))
-        .arg(&root)
-        .output()
-        .map_err(|e| format!("mount: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "mount the root disk at {}: {}",
-            root.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
+    run_tool(
+        Command::new("mount")
+            .args(["-t", "overlay", "overlay", "-o"])
+            .arg(format!(
+                "lowerdir={},upperdir={},workdir={}",
+                image.display(),
+                upper.display(),
+                work.display()
+            ))
+            .arg(&root),
+        &format!("mount the root disk at {}", root.display()),
+    )?;
     Ok(root)
 }
 

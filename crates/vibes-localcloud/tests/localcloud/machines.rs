@@ -84,16 +84,7 @@ fn the_worker_calls_aws_as_its_role_and_iam_refuses_what_the_role_does_not_allow
         )
         .expect(0, &cloud);
     let role = cloud.role("iam-main-WorkerRole");
-    cloud.aws(&[
-        "iam",
-        "put-role-policy",
-        "--role-name",
-        &role,
-        "--policy-name",
-        "compile",
-        "--policy-document",
-        WORKER_POLICY_WITHOUT_LISTING,
-    ]);
+    cloud.grant_only(&role, WORKER_POLICY_WITHOUT_LISTING);
 
     let failed = cloud
         .vibes(dir.path(), &["apply", "--auto-approve"])

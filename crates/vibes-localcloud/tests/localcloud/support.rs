@@ -228,6 +228,33 @@ impl LocalCloud {
             .to_string()
     }
 
+    /// Leaves `role` with one inline policy, `document`, in place of all it had (an edit out of
+    /// band, as by hand in the console).
+    pub fn grant_only(&self, role: &str, document: &str) {
+        let policies = self.aws(&["iam", "list-role-policies", "--role-name", role]);
+        for name in policies["PolicyNames"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap_or_default();
+            self.aws(&[
+                "iam",
+                "delete-role-policy",
+                "--role-name",
+                role,
+                "--policy-name",
+                name,
+            ]);
+        }
+        self.aws(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            role,
+            "--policy-name",
+            "only",
+            "--policy-document",
+            document,
+        ]);
+    }
+
     /// Instances of the project carrying `vibes:address=address`, with their state.
     pub fn instances(&self, project: &str, address: &str) -> Vec<(String, String)> {
         let v = self.aws(&[
