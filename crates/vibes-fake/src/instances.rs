@@ -296,9 +296,15 @@ impl Instances for FakeCloud {
                     return Ok(Some(i.observed.clone()));
                 }
                 if !i.observed.state.is_live() {
+                    // EC2's state reason, as the adapter quotes it.
+                    let why = i
+                        .observed
+                        .state_reason
+                        .as_deref()
+                        .unwrap_or("no reason given");
                     return Err(CloudError::permanent(
                         "wait_instance",
-                        format!("{instance_id} is {}", i.observed.state),
+                        format!("{instance_id} is {} ({why})", i.observed.state),
                     ));
                 }
                 Ok(None)

@@ -39,6 +39,11 @@ pub enum CompileBehaviour {
     /// without the permission, a throttle that outlasts the retries); the worker powers itself
     /// off without a report.
     StatusUnwritable,
+    /// EC2 terminates the worker during its launch with this state reason code (capacity, an
+    /// internal error, a KMS key the launch may not use:
+    /// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_StateReason.html). It never
+    /// runs, and writes nothing.
+    LaunchFails(String),
 }
 
 /// What systemd printed on the console of a worker whose compile unit it skipped.
@@ -123,7 +128,9 @@ impl Worker {
     pub fn start(&mut self, running_at: Instant, now: Instant) {
         let runs = !matches!(
             self.behaviour,
-            CompileBehaviour::NeverFinish | CompileBehaviour::UnitSkipped
+            CompileBehaviour::NeverFinish
+                | CompileBehaviour::UnitSkipped
+                | CompileBehaviour::LaunchFails(_)
         );
         if self.done_at.is_none() && runs {
             self.done_at = Some(running_at.max(now) + self.run);
@@ -363,6 +370,13 @@ impl World {
         let mut ended = Vec::new();
         for (id, i) in self.instances.iter_mut() {
             if i.observed.state == InstanceState::Pending && i.running_at <= now {
+                if let Some(CompileBehaviour::LaunchFails(code)) =
+                    i.worker.as_ref().map(|w| &w.behaviour)
+                {
+                    i.observed.state_reason = Some(code.clone());
+                    ended.push(id.clone());
+                    continue;
+                }
                 i.observed.state = "running".into();
                 i.console = match i.worker.as_ref().map(|w| &w.behaviour) {
                     Some(CompileBehaviour::UnitSkipped) => SKIPPED_UNIT_CONSOLE.to_string(),
@@ -383,7 +397,9 @@ impl World {
                 let report = match &w.behaviour {
                     CompileBehaviour::Succeed => Some(("succeeded", String::new())),
                     CompileBehaviour::Fail(m) => Some(("failed", m.clone())),
-                    CompileBehaviour::NeverFinish | CompileBehaviour::UnitSkipped => continue,
+                    CompileBehaviour::NeverFinish
+                    | CompileBehaviour::UnitSkipped
+                    | CompileBehaviour::LaunchFails(_) => continue,
                     // The shutdown sends the boot script SIGTERM: it reports "interrupted".
                     CompileBehaviour::SpotInterruption => Some((
                         "interrupted",

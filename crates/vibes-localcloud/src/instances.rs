@@ -69,6 +69,29 @@ impl Role {
     }
 }
 
+/// How an instance ended other than by a call, as EC2's state reason says
+/// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_StateReason.html).
+#[derive(Debug, Clone, Copy)]
+enum EndedBy {
+    /// Its own operating system powered it off.
+    ItsOwnShutdown,
+    /// Its launch could not complete (here: the machine could not be booted), which EC2
+    /// ends by terminating the instance.
+    LaunchError,
+}
+
+impl EndedBy {
+    fn state_reason(self) -> (&'static str, &'static str) {
+        match self {
+            EndedBy::ItsOwnShutdown => (
+                "Client.InstanceInitiatedShutdown",
+                "Instance initiated shutdown",
+            ),
+            EndedBy::LaunchError => ("Server.InternalError", "Internal error on launch"),
+        }
+    }
+}
+
 pub struct Instances {
     root: PathBuf,
     /// Instance id → its systemd-nspawn's pid.
@@ -77,9 +100,9 @@ pub struct Instances {
     ended: Mutex<BTreeMap<String, bool>>,
     /// One-time Spot instances, which EC2 will not stop.
     one_time_spot: Mutex<BTreeSet<String>>,
-    /// Instances their own operating system shut down (EC2's state reason
-    /// `Client.InstanceInitiatedShutdown`, where moto says `Client.UserInitiatedShutdown`).
-    shut_down_from_inside: Mutex<BTreeSet<String>>,
+    /// Instances that ended other than by a call, with EC2's state reason (moto says
+    /// `Client.UserInitiatedShutdown` of every one).
+    ended_by_ec2: Mutex<BTreeMap<String, EndedBy>>,
 }
 
 impl Instances {
@@ -90,7 +113,7 @@ impl Instances {
             running: Mutex::default(),
             ended: Mutex::default(),
             one_time_spot: Mutex::default(),
-            shut_down_from_inside: Mutex::default(),
+            ended_by_ec2: Mutex::default(),
         })
     }
 
@@ -110,17 +133,13 @@ impl Instances {
         self.one_time_spot.lock().unwrap().contains(id)
     }
 
-    /// A DescribeInstances answer with the reason EC2 gives for instances that shut themselves
-    /// down.
+    /// A DescribeInstances answer with the reason EC2 gives for instances that ended other
+    /// than by a call.
     pub fn with_state_reasons(&self, answer: &str) -> String {
         let mut xml = answer.to_string();
-        for id in self.shut_down_from_inside.lock().unwrap().iter() {
-            xml = crate::aws_wire::set_state_reason(
-                &xml,
-                id,
-                "Client.InstanceInitiatedShutdown",
-                "Instance initiated shutdown",
-            );
+        for (id, by) in self.ended_by_ec2.lock().unwrap().iter() {
+            let (code, message) = by.state_reason();
+            xml = crate::aws_wire::set_state_reason(&xml, id, code, message);
         }
         xml
     }
@@ -143,7 +162,7 @@ impl Instances {
             .or_insert(terminated);
         forget_server(state, id);
         // A call ended it: EC2's reason is the call's from now on.
-        self.shut_down_from_inside.lock().unwrap().remove(id);
+        self.ended_by_ec2.lock().unwrap().remove(id);
         let pid = self.running.lock().unwrap().get(id).copied();
         match pid {
             Some(pid) => {
@@ -195,18 +214,50 @@ fn forget_server(state: &Path, id: &str) {
 }
 
 /// Boots a launched instance: in the background, after RunInstances answered.
+///
+/// A machine that cannot be booted ends as a failed launch does on EC2: the instance is
+/// terminated with the state reason `Server.InternalError`, rather than left running with
+/// nothing on it, and its console says why.
 pub async fn boot(world: Arc<World>, region: String, id: String, request: LaunchRequest) {
-    if let Err(e) = try_boot(&world, &region, &id, &request).await {
-        tracing::error!(instance = %id, error = %e, "instance did not boot");
-        if !world.instances.running.lock().unwrap().contains_key(&id) {
-            crate::machine::release_rootfs(&world.instances.dir(&id), false);
-        }
-        let log = world.instances.dir(&id).join("console.log");
-        let _ = std::fs::create_dir_all(world.instances.dir(&id));
-        let _ = std::fs::write(
-            log,
-            format!("local cloud: the instance did not boot: {e}\n"),
-        );
+    let Err(e) = try_boot(&world, &region, &id, &request).await else {
+        return;
+    };
+    tracing::error!(instance = %id, error = %e, "instance did not boot: EC2 terminates it");
+    let log = world.instances.dir(&id).join("console.log");
+    let _ = std::fs::create_dir_all(world.instances.dir(&id));
+    let _ = std::fs::write(
+        log,
+        format!("local cloud: the instance did not boot: {e}\n"),
+    );
+    if world.instances.has_ended(&id) {
+        return;
+    }
+    world
+        .instances
+        .ended_by_ec2
+        .lock()
+        .unwrap()
+        .insert(id.clone(), EndedBy::LaunchError);
+    world
+        .instances
+        .ended
+        .lock()
+        .unwrap()
+        .insert(id.clone(), true);
+    if let Some(pid) = world.instances.running.lock().unwrap().get(&id).copied() {
+        shut_down(pid);
+    }
+    let terminated = world
+        .ec2(&region)
+        .terminate_instances()
+        .instance_ids(&id)
+        .send()
+        .await;
+    if let Err(e) = terminated {
+        tracing::error!(instance = %id, error = ?e, "could not record the failed launch in EC2");
+    }
+    if !world.instances.running.lock().unwrap().contains_key(&id) {
+        crate::machine::release_rootfs(&world.instances.dir(&id), true);
     }
 }
 
@@ -458,10 +509,10 @@ async fn watch(
         let terminate = launched.shutdown == Shutdown::Terminate;
         world
             .instances
-            .shut_down_from_inside
+            .ended_by_ec2
             .lock()
             .unwrap()
-            .insert(id.clone());
+            .insert(id.clone(), EndedBy::ItsOwnShutdown);
         world
             .instances
             .ended

@@ -527,3 +527,38 @@ async fn a_spot_worker_that_shut_itself_down_without_a_report_failed_and_is_not_
         compile.reason
     );
 }
+
+/// EC2 terminates a worker during its launch (here an internal error; a KMS key the launch may
+/// not use gives `Client.InternalError`): the compile fails at once with EC2's state reason and
+/// what it means, on demand as on Spot, instead of waiting for a report that will not come.
+#[tokio::test]
+async fn a_worker_ec2_terminates_during_its_launch_fails_the_compile_with_ec2s_reason() {
+    for spot in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut desired = full_desired(dir.path());
+        desired.compile.as_mut().unwrap().spot = spot;
+        let cloud = Arc::new(FakeCloud::new());
+        cloud.set_compile(CompileBehaviour::LaunchFails("Server.InternalError".into()));
+
+        let (p, o) = plan(&desired, &cloud).await;
+        let (report, _) = run(&p, &o, &cloud, &options(dir.path())).await;
+        let Outcome::Failed { error } = outcome_of(&p, &report, &Address::compile()) else {
+            panic!("the compile fails: {}", failures(&p, &report));
+        };
+        assert!(
+            error.contains("Server.InternalError"),
+            "spot {spot}: {error}"
+        );
+        assert!(
+            !error.contains("reclaimed its Spot capacity") && !error.contains("did not finish"),
+            "spot {spot}: {error}"
+        );
+        let (p, _) = plan(&desired, &cloud).await;
+        let compile = p.find(&Address::compile()).unwrap();
+        assert!(
+            !compile.reason.contains("it resumes on builds volume"),
+            "spot {spot}: {}",
+            compile.reason
+        );
+    }
+}

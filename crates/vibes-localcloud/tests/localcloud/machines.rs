@@ -94,10 +94,12 @@ fn the_worker_calls_aws_as_its_role_and_iam_refuses_what_the_role_does_not_allow
         out.contains(&format!(
             "AccessDeniedException) when calling the GetParametersByPath operation: User: arn:aws:sts::123456789012:assumed-role/{role}/"
         )),
-        "the worker's own call is refused, naming its role:\n{out}"
+        "the worker's own call is refused, naming its role:\n{out}\n{}",
+        cloud.logs()
     );
     assert!(
         out.contains("is not authorized to perform: ssm:GetParametersByPath on resource: arn:aws:ssm:us-east-1:123456789012:parameter/iam/profiles/"),
-        "and the action and resource:\n{out}"
+        "and the action and resource:\n{out}\n{}",
+        cloud.logs()
     );
 }

@@ -12,6 +12,7 @@
 //! on it, so what was built before is not built again.
 
 use super::console;
+use super::ended::{Ended, LaunchFailure};
 use super::launch::{wait_launched, WorkerGuard};
 use super::{quoted, Context, EffectError, DATA_DEVICE};
 use crate::address::Address;
@@ -20,9 +21,6 @@ use crate::plan::outputs::SNAPSHOT_ID;
 use crate::tags::Tags;
 use crate::units::human_duration;
 use std::time::Duration;
-
-/// EC2's state reason for an instance its own operating system shut down.
-const INSTANCE_INITIATED_SHUTDOWN: &str = "Client.InstanceInitiatedShutdown";
 
 /// The SSM parameter a worker writes its report ([`crate::status::CompileReport`]) to.
 pub fn compile_status_parameter(project: &str) -> String {
@@ -153,6 +151,17 @@ fn interrupted(id: &str) -> Unfinished {
     }
 }
 
+/// EC2 ended the worker's launch itself: it never compiled, and its volume holds nothing worth
+/// resuming on.
+fn launch_failed(id: &str, failure: LaunchFailure) -> Unfinished {
+    Unfinished {
+        error: EffectError::Compile(format!(
+            "worker {id} was terminated by EC2 during its launch ({failure})"
+        )),
+        resumable: false,
+    }
+}
+
 /// Everything between the launch and the terminate; returns the snapshot made. `volume` is the
 /// builds volume, once known.
 async fn start_and_compile(
@@ -207,6 +216,9 @@ async fn start_and_compile(
     guard.seen();
     if let Some(v) = running.volumes.get(DATA_DEVICE) {
         volume.get_or_insert_with(|| v.clone());
+    }
+    if let Ended::LaunchFailed(failure) = Ended::of(running.state_reason.as_deref()) {
+        return Err(launch_failed(&id, failure));
     }
     if let Some(kept) = &run.resume_volume {
         let cloud = cx.cloud.as_ref();
@@ -304,11 +316,17 @@ async fn compile_on(
         })
         .await?;
     let Some(raw) = raw else {
+        let ended = Ended::of(stopped.state_reason.as_deref());
+        // EC2 ended the launch itself: the worker never ran its compile, and waiting or
+        // resuming will not change that.
+        if let Ended::LaunchFailed(failure) = ended {
+            return Err(launch_failed(id, failure));
+        }
         // A Spot worker that ends without a report was reclaimed: EC2 takes the capacity back
         // with a two-minute notice and terminates the instance. Unless EC2 says the worker shut
         // itself down: then its report could not be written, and resuming would only end the
         // same way again.
-        let shut_itself_down = stopped.state_reason.as_deref() == Some(INSTANCE_INITIATED_SHUTDOWN);
+        let shut_itself_down = ended == Ended::ShutItselfDown;
         if run.launch.spot && stopped.state.as_str() == "terminated" && !shut_itself_down {
             return Err(Unfinished {
                 error: EffectError::Compile(format!(

@@ -4,6 +4,7 @@
 
 mod compile;
 mod console;
+mod ended;
 mod files;
 mod images;
 mod instances;
