@@ -4,7 +4,7 @@
 //! the build's overrides on top, `CODEBUILD_SRC_DIR`, and AWS reached through the runner.
 //!
 //! A build's log is where CodeBuild puts it, as far as a client can tell: BatchGetBuilds names
-//! its CloudWatch Logs group (`/aws/codebuild/<project>`) and stream (the build's id after the
+//! its CloudWatch Logs group (the one its LogsConfig names, else `/aws/codebuild/<project>`) and stream (the build's id after the
 //! project name), and GetLogEvents on that stream reads the build's log file, a line an event.
 
 use crate::buildspec;
@@ -25,6 +25,8 @@ pub struct Project {
     pub timeout_minutes: u64,
     /// The role its builds run as (its name).
     pub service_role: Option<String>,
+    /// The CloudWatch Logs group its builds log to.
+    pub log_group: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,8 @@ struct Build {
     region: String,
     number: u64,
     project: String,
+    /// Its log group (its project's when it started).
+    log_group: String,
     status: Status,
     /// The phase running, or the one it failed in.
     phase: String,
@@ -134,7 +138,7 @@ impl Builds {
             "buildComplete": b.end.is_some(),
             "initiator": "vibes-localcloud",
             "logs": {
-                "groupName": log_group(&b.project),
+                "groupName": b.log_group,
                 "streamName": log_stream(&b.id),
                 "deepLink": format!("file://{}", b.log.display()),
             },
@@ -182,6 +186,7 @@ pub fn start_build(world: &Arc<World>, region: &str, request: &Value) -> Result<
         region: region.to_string(),
         number,
         project: project_name.to_string(),
+        log_group: project.log_group.clone(),
         status: Status::InProgress,
         phase: "submitted".into(),
         start: now(),
@@ -230,10 +235,6 @@ pub fn batch_get_builds(world: &World, request: &Value) -> Result<Value, Fault> 
     Ok(json!({"builds": found, "buildsNotFound": missing}))
 }
 
-fn log_group(project: &str) -> String {
-    format!("/aws/codebuild/{project}")
-}
-
 fn log_stream(build_id: &str) -> String {
     build_id.rsplit(':').next().unwrap_or(build_id).to_string()
 }
@@ -257,7 +258,7 @@ pub fn get_log_events(world: &World, request: &Value) -> Result<Value, Fault> {
         .lock()
         .unwrap()
         .values()
-        .find(|b| log_group(&b.project) == group && log_stream(&b.id) == stream)
+        .find(|b| b.log_group == group && log_stream(&b.id) == stream)
         .map(|b| (b.log.clone(), b.start));
     let Some((path, start)) = log else {
         return Err(fault(

@@ -99,7 +99,9 @@ async fn handle(
     if service.as_deref() == Some("codebuild") {
         return Ok(codebuild_answer(&world, &region, &parts.headers, &body));
     }
-    if service.as_deref() == Some("logs") {
+    // The build logs the runner's CodeBuild writes are read here; the log groups themselves
+    // (a stack's AWS::Logs::LogGroup) are moto's.
+    if service.as_deref() == Some("logs") && target_op(&parts.headers) == "GetLogEvents" {
         return Ok(logs_answer(&world, &parts.headers, &body));
     }
     let query = matches!(service.as_deref(), Some("ec2") | Some("cloudformation"));
@@ -273,14 +275,19 @@ fn codebuild_answer(
     }
 }
 
-/// CloudWatch Logs, for the build logs the runner's CodeBuild writes: GetLogEvents only.
-fn logs_answer(world: &Arc<World>, headers: &hyper::HeaderMap, body: &[u8]) -> Response<Body> {
-    const JSON: &str = "application/x-amz-json-1.1";
-    let op = headers
+/// The operation a JSON protocol request names (`X-Amz-Target: Logs_20140328.GetLogEvents`).
+fn target_op(headers: &hyper::HeaderMap) -> &str {
+    headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .and_then(|t| t.rsplit('.').next())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// CloudWatch Logs, for the build logs the runner's CodeBuild writes: GetLogEvents only.
+fn logs_answer(world: &Arc<World>, headers: &hyper::HeaderMap, body: &[u8]) -> Response<Body> {
+    const JSON: &str = "application/x-amz-json-1.1";
+    let op = target_op(headers);
     let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let result = match op {
         "GetLogEvents" => codebuild::get_log_events(world, &request),

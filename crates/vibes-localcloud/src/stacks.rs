@@ -182,7 +182,13 @@ fn codebuild_project(t: &Template, logical: &str, scope: &Scope) -> Result<Proje
         },
         None => None,
     };
+    // Its CloudWatch Logs group: the one LogsConfig names, else CodeBuild's own default.
+    let log_group = match t.property(logical, &["LogsConfig", "CloudWatchLogs", "GroupName"]) {
+        Some(v) => t.eval(v, scope)?,
+        None => format!("/aws/codebuild/{name}"),
+    };
     Ok(Project {
+        log_group,
         name,
         environment,
         buildspec,

@@ -31,6 +31,7 @@ mod config_resolve;
 mod crash_fake;
 mod fault_transient;
 mod iam_policies;
+mod main_template;
 mod ops_apply;
 mod plan_arch;
 mod plan_guards;

@@ -379,7 +379,7 @@ fn account(cloud: &LocalCloud, region: &str, project: &str) -> Vec<String> {
     let tagged = format!("Name=tag:vibes:project,Values={project}");
     let path = format!("/{project}");
     // (what, the aws CLI's arguments, the answer's list, the field that names each)
-    let kinds: [(&str, Vec<&str>, &str, &str); 10] = [
+    let kinds: [(&str, Vec<&str>, &str, &str); 11] = [
         (
             "stack",
             vec!["cloudformation", "describe-stacks"],
@@ -436,6 +436,12 @@ fn account(cloud: &LocalCloud, region: &str, project: &str) -> Vec<String> {
             "Name",
         ),
         (
+            "log group",
+            vec!["logs", "describe-log-groups"],
+            "logGroups",
+            "logGroupName",
+        ),
+        (
             "instance",
             vec!["ec2", "describe-instances", "--filters", &tagged],
             "Reservations",
@@ -484,6 +490,17 @@ fn the_platform_in_eu_west_1_from_an_empty_account_to_music_and_back_to_nothing(
     cloud
         .vibes(dir.path(), &["plan", "--detailed-exitcode"])
         .expect(0, &cloud);
+    // The image builds' log group is the main stack's, and expires its logs.
+    let groups = cloud.aws(&["logs", "describe-log-groups", "--region", REGION]);
+    assert!(
+        groups["logGroups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|g| g["logGroupName"] == "/vibes/west/image-builds"
+                && g["retentionInDays"] == 30),
+        "{groups}"
+    );
     let servers = cloud.instances("west", "server");
     assert!(
         servers.iter().any(|(_, state)| state == "running"),
