@@ -37,6 +37,18 @@ pub fn ownership(project: &str, address: &Address, fingerprint: &str) -> Tags {
     t
 }
 
+/// A stack's tags: its ownership without a fingerprint. CloudFormation copies a stack's tags
+/// onto every resource of it that takes tags, so a fingerprint there would change with every
+/// template or parameter edit and re-tag every resource of the stack; a stack's state is read
+/// from its template and parameters instead.
+/// (`Tags` in <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html>)
+pub fn stack_ownership(project: &str, address: &Address) -> Tags {
+    let mut t = Tags::new();
+    t.insert(PROJECT.into(), project.into());
+    t.insert(ADDRESS.into(), address.to_string());
+    t
+}
+
 /// A short, stable content hash (hex SHA-256, first 16 characters) used for fingerprints,
 /// recipe identities and idempotency tokens.
 pub fn short_hash(parts: &[&[u8]]) -> String {

@@ -439,3 +439,33 @@ async fn a_stack_whose_create_rollback_failed_is_made_again() {
     let a = action_for_a_stack_left("ROLLBACK_FAILED").await;
     assert_eq!(a.op, Op::Replace, "{}", a.reason);
 }
+
+/// CloudFormation copies a stack's tags onto every resource it makes: the tags vibes gives a
+/// stack carry no fingerprint, so editing its template or a parameter re-tags nothing.
+#[tokio::test]
+async fn a_stacks_tags_stay_the_same_across_edits_so_its_resources_are_not_retagged() {
+    let (dir, cloud) = deployed().await;
+    let observed = cloud.observe(PROJECT, None).await.unwrap();
+    let created = observed.stacks[&format!("{PROJECT}-store")].tags.clone();
+    assert!(
+        !created.contains_key(vibes_core::tags::FINGERPRINT),
+        "{created:?}"
+    );
+    let plan = plan_of(
+        &cloud,
+        &dir,
+        desired(&with_a_queue(TEMPLATE), "tunes-store-a"),
+        PlanOptions::default(),
+    )
+    .await;
+    let a = plan.find(&Address::stack("store")).expect("a stack action");
+    let updates: Vec<_> = a
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            vibes_core::plan::Effect::UpdateStack { tags, .. } => Some(tags),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updates, vec![&created], "{}", summary(&plan));
+}

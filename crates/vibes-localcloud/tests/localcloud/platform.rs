@@ -497,8 +497,7 @@ fn the_platform_in_eu_west_1_from_an_empty_account_to_music_and_back_to_nothing(
             .as_array()
             .into_iter()
             .flatten()
-            .any(|g| g["logGroupName"] == "/vibes/west/image-builds"
-                && g["retentionInDays"] == 30),
+            .any(|g| g["logGroupName"] == "/vibes/west/image-builds" && g["retentionInDays"] == 30),
         "{groups}"
     );
     let servers = cloud.instances("west", "server");

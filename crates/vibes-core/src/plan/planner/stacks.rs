@@ -135,7 +135,7 @@ impl Cx<'_> {
     fn plan_stack(&self, name: &str, spec: &StackSpec) -> Option<Action> {
         let address = Address::stack(name);
         let fp = fingerprint_of(&(&spec.template_body, &spec.parameters));
-        let tags = self.tags(&address, &fp);
+        let tags = tags::stack_ownership(self.project, &address);
         let token = idempotency_token(self.project, &address, &fp);
         let seen_stack = self.observed.stacks.get(&spec.stack_name);
         let thing = Thing {
