@@ -66,6 +66,7 @@ impl Observe for AwsCloud {
             sources_bucket,
             stack_changes: Default::default(),
             addresses,
+            zones: None,
         })
     }
 

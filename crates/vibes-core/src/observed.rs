@@ -36,6 +36,20 @@ pub struct Observed {
     /// The project's Elastic IP addresses, by allocation id.
     #[serde(default)]
     pub addresses: BTreeMap<String, ObservedAddress>,
+    /// Where the network vibes is about to make may go: read by the workspace only then, not by
+    /// `observe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zones: Option<ZonesOffering>,
+}
+
+/// The region's availability zones that offer every instance type the network serves (the
+/// worker's and the server's): a volume attaches only in its own zone, so the zone of the
+/// network is one where both can run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZonesOffering {
+    pub instance_types: Vec<String>,
+    /// Sorted by name.
+    pub zones: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

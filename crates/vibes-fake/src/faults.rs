@@ -57,6 +57,8 @@ pub(super) struct Knobs {
     pub(super) stack_outputs: BTreeMap<String, BTreeMap<String, String>>,
     /// How long a launched instance stays unknown to reads.
     pub(super) read_lag: Duration,
+    /// Instance type → the zones that offer it, where not every zone does.
+    pub(super) offerings: BTreeMap<String, Vec<String>>,
 }
 
 impl Knobs {
@@ -72,6 +74,7 @@ impl Knobs {
             stack_failures: BTreeMap::new(),
             stack_outputs: BTreeMap::new(),
             read_lag: Duration::ZERO,
+            offerings: BTreeMap::new(),
         }
     }
 }

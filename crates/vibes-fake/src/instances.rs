@@ -324,6 +324,26 @@ impl Instances for FakeCloud {
         w.terminated(instance_id);
         Ok(())
     }
+    async fn zones_offering(&self, instance_types: &[String]) -> CloudResult<Vec<String>> {
+        let _s = self
+            .enter("zones_offering", &instance_types.join(","))
+            .await?;
+        let offerings = self.knobs().offerings.clone();
+        Ok(crate::world::ZONES
+            .iter()
+            .filter(|zone| {
+                // A name that is no instance type is offered nowhere.
+                instance_types.iter().all(|t| {
+                    Arch::of_instance_type(t).is_some()
+                        && offerings
+                            .get(t)
+                            .is_none_or(|offered| offered.iter().any(|o| o == *zone))
+                })
+            })
+            .map(|z| z.to_string())
+            .collect())
+    }
+
     async fn console_output(&self, instance_id: &str) -> CloudResult<String> {
         let _s = self.enter("console_output", instance_id).await?;
         let mut w = self.world();

@@ -77,6 +77,14 @@ impl FakeCloud {
 
     // ------------------------------------------------------------ knobs (and [`faults`])
 
+    /// Only `zones` offer `instance_type` (every zone of the region offers the others).
+    pub fn set_offerings(&self, instance_type: &str, zones: &[&str]) {
+        self.knobs().offerings.insert(
+            instance_type.to_string(),
+            zones.iter().map(|z| z.to_string()).collect(),
+        );
+    }
+
     pub fn set_compile(&self, behaviour: CompileBehaviour) {
         self.knobs().compile = behaviour;
     }

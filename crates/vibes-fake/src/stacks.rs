@@ -39,7 +39,7 @@ impl Stacks for FakeCloud {
                 what: format!("stack {}", req.stack_name),
             });
         }
-        let outputs = w.stack_outputs(&req.stack_name, set_outputs.as_ref());
+        let outputs = w.stack_outputs(&req.stack_name, &req.parameters, set_outputs.as_ref());
         let id = format!(
             "arn:aws:cloudformation:us-east-1:123456789012:stack/{}/{}",
             req.stack_name,
@@ -115,6 +115,7 @@ impl Stacks for FakeCloud {
         }
         let outputs = w.stack_outputs(
             &req.stack_name,
+            &req.parameters,
             set_outputs
                 .as_ref()
                 .or(Some(&s.outputs))

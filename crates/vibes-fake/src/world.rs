@@ -46,6 +46,9 @@ pub enum CompileBehaviour {
     LaunchFails(String),
 }
 
+/// The fake region's availability zones, in order.
+pub const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
+
 /// What systemd printed on the console of a worker whose compile unit it skipped.
 pub const SKIPPED_UNIT_CONSOLE: &str = "\
 [    1.021874] systemd[1]: multi-user.target: Found ordering cycle on vibes-compile.service/start
@@ -205,6 +208,7 @@ impl World {
     pub fn stack_outputs(
         &mut self,
         stack_name: &str,
+        parameters: &BTreeMap<String, String>,
         set: Option<&BTreeMap<String, String>>,
     ) -> BTreeMap<String, String> {
         if let Some(set) = set {
@@ -223,12 +227,25 @@ impl World {
             );
             o.insert(outputs::WORKER_LAUNCH_TEMPLATE.into(), self.id("lt"));
             o.insert(outputs::SERVER_LAUNCH_TEMPLATE.into(), self.id("lt"));
-            o.insert(outputs::AVAILABILITY_ZONE.into(), "us-east-1a".into());
+            // The main stack passes its AvailabilityZone parameter on (cfn/main.yaml).
+            let zone = parameters
+                .get(outputs::AVAILABILITY_ZONE)
+                .filter(|z| !z.is_empty())
+                .map_or(ZONES[0], String::as_str);
+            o.insert(outputs::AVAILABILITY_ZONE.into(), zone.into());
         } else if stack_name.ends_with("-vpc") {
             o.insert("VpcId".into(), self.id("vpc"));
             o.insert("PublicSubnetId".into(), self.id("subnet"));
-            o.insert("PrivateSubnetId".into(), self.id("subnet"));
-            o.insert(outputs::AVAILABILITY_ZONE.into(), "us-east-1a".into());
+            let private = self.id("subnet");
+            o.insert("PrivateSubnetId".into(), private.clone());
+            // cfn/vpc.yaml's WorkerSubnet defaults to private.
+            o.insert("WorkerSubnetId".into(), private);
+            // The zone given, else the region's first (cfn/vpc.yaml).
+            let zone = parameters
+                .get(outputs::AVAILABILITY_ZONE)
+                .filter(|z| !z.is_empty())
+                .map_or(ZONES[0], String::as_str);
+            o.insert(outputs::AVAILABILITY_ZONE.into(), zone.into());
         }
         o
     }

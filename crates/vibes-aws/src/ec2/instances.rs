@@ -33,7 +33,7 @@ use aws_sdk_ec2::types::{
     MarketType, ResourceType, ShutdownBehavior, SpotInstanceType, SpotMarketOptions, VolumeState,
     VolumeType,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::time::Instant;
 use vibes_core::apply::launch::VISIBILITY_GRACE;
@@ -276,6 +276,44 @@ impl Instances for AwsCloud {
 
     async fn console_output(&self, instance_id: &str) -> CloudResult<String> {
         self.read_console(instance_id).await
+    }
+
+    async fn zones_offering(&self, instance_types: &[String]) -> CloudResult<Vec<String>> {
+        let mut offered: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut pages = self
+            .ec2
+            .describe_instance_type_offerings()
+            .location_type(aws_sdk_ec2::types::LocationType::AvailabilityZone)
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("instance-type")
+                    .set_values(Some(instance_types.to_vec()))
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                cloud_err(
+                    "DescribeInstanceTypeOfferings",
+                    &instance_types.join(","),
+                    e,
+                )
+            })?;
+            for o in page.instance_type_offerings() {
+                if let (Some(zone), Some(t)) = (o.location(), o.instance_type()) {
+                    offered
+                        .entry(zone.to_string())
+                        .or_default()
+                        .insert(t.as_str().to_string());
+                }
+            }
+        }
+        Ok(offered
+            .into_iter()
+            .filter(|(_, types)| instance_types.iter().all(|t| types.contains(t)))
+            .map(|(zone, _)| zone)
+            .collect())
     }
 }
 

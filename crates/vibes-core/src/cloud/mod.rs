@@ -298,6 +298,10 @@ pub trait Instances: Send + Sync {
     /// 64 KB): systemd's lines and those of units writing to the console. Empty while there is
     /// none yet.
     async fn console_output(&self, instance_id: &str) -> CloudResult<String>;
+    /// The region's availability zones that offer every one of `instance_types`
+    /// (DescribeInstanceTypeOfferings by availability zone), sorted by name: not every zone
+    /// offers every type, and a volume can be attached only in its own zone.
+    async fn zones_offering(&self, instance_types: &[String]) -> CloudResult<Vec<String>>;
 }
 
 /// Elastic IP addresses: the server's stable address (`[server] elastic_ip = true`).

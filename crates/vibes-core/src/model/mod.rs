@@ -312,6 +312,8 @@ pub struct ServerSpec {
 
 /// The image the compile's workers launch from (`[images.worker]`).
 pub const WORKER_IMAGE: &str = "worker";
+/// The stack name of the network vibes makes (`[network] create = true`).
+pub const VPC_STACK: &str = "vpc";
 /// The image the rsync server launches from (`[images.server]`).
 pub const SERVER_IMAGE: &str = "server";
 

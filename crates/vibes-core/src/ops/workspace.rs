@@ -3,6 +3,7 @@
 
 use super::OpsError;
 use crate::cloud::prelude::*;
+use crate::observed::ZonesOffering;
 use crate::plan::PlanOptions;
 use crate::stack_changes::{Previewed, StackChanges};
 use crate::{Desired, Observed, Plan};
@@ -105,7 +106,48 @@ impl Workspace {
                 let _ = std::fs::write(file, &bucket);
             }
         }
+        observed.zones = self.zones_for_a_new_network(&observed).await?;
         Ok(observed)
+    }
+
+    /// The zones that offer the worker's and server's instance types, when vibes is about to
+    /// make the network (the built-in vpc stack, not there yet); once made, its zone stays.
+    async fn zones_for_a_new_network(
+        &self,
+        observed: &Observed,
+    ) -> Result<Option<ZonesOffering>, OpsError> {
+        let Some(vpc) = self.desired.stacks.get(crate::model::VPC_STACK) else {
+            return Ok(None);
+        };
+        if !vpc.template_built_in || observed.stacks.contains_key(&vpc.stack_name) {
+            return Ok(None);
+        }
+        let mut instance_types: Vec<String> = [
+            self.desired
+                .compile
+                .as_ref()
+                .map(|c| c.instance_type.clone()),
+            self.desired
+                .server
+                .as_ref()
+                .map(|s| s.instance_type.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        instance_types.dedup();
+        if instance_types.is_empty() {
+            return Ok(None);
+        }
+        let zones = self
+            .cloud
+            .zones_offering(&instance_types)
+            .await
+            .map_err(OpsError::Observe)?;
+        Ok(Some(ZonesOffering {
+            instance_types,
+            zones,
+        }))
     }
 
     /// The plan from the config and an observation. A plan that updates a stack is made

@@ -39,5 +39,6 @@ mod plan_ownership;
 mod plan_rules;
 mod plan_stack_changes;
 mod plan_target;
+mod plan_zone;
 mod render_json_fields;
 mod render_snapshots;

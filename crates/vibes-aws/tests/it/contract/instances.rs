@@ -373,3 +373,24 @@ pub async fn a_snapshot_is_mapped_onto_a_volume_at_least_as_big_as_asked(s: &Sub
         cloud.terminate_instance(&worker).await.unwrap();
     }
 }
+
+/// The zones that offer instance types: each one of the region, sorted, and only zones that
+/// offer every type asked for (an x86 and an arm64 type here; no zone offers a type that does
+/// not exist).
+pub async fn zones_offering_instance_types_are_of_the_region_and_sorted(s: &Subject) {
+    let cloud = s.cloud();
+    let both = cloud
+        .zones_offering(&["c7a.large".to_string(), "t4g.micro".to_string()])
+        .await
+        .unwrap();
+    assert!(!both.is_empty(), "no zone offers c7a.large and t4g.micro");
+    assert!(both.iter().all(|z| z.starts_with("us-east-1")), "{both:?}");
+    let mut sorted = both.clone();
+    sorted.sort();
+    assert_eq!(both, sorted);
+    let none = cloud
+        .zones_offering(&["c7a.large".to_string(), "bogus.large".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(none, Vec::<String>::new());
+}

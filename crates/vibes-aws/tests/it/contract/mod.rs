@@ -74,6 +74,7 @@ contract! {
     a_spot_workers_volume_outlives_it => crate::contract::instances::a_spot_workers_volume_outlives_it;
     a_standing_volume_is_deleted_once => crate::contract::ebs::a_standing_volume_is_deleted_once;
     a_snapshot_is_mapped_onto_a_volume_at_least_as_big_as_asked => crate::contract::instances::a_snapshot_is_mapped_onto_a_volume_at_least_as_big_as_asked;
+    zones_offering_instance_types_are_of_the_region_and_sorted => crate::contract::instances::zones_offering_instance_types_are_of_the_region_and_sorted;
 }
 
 fake_only! {

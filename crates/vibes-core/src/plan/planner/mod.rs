@@ -16,6 +16,7 @@ mod stack_reads;
 mod stacks;
 mod targets;
 mod volumes;
+mod zone;
 
 use super::action::{Action, Effect, Op};
 use super::check::{assemble, PlanError};

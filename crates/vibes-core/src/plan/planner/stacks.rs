@@ -70,7 +70,12 @@ impl Cx<'_> {
             .desired
             .stacks
             .iter()
-            .filter_map(|(name, spec)| self.plan_stack(name, &self.with_kept_bucket(spec)))
+            .filter_map(
+                |(name, spec)| match self.with_zone(name, self.with_kept_bucket(spec)) {
+                    Ok(spec) => self.plan_stack(name, &spec),
+                    Err(why) => Some(action(Address::stack(name), Op::Blocked, why)),
+                },
+            )
             .collect();
         out.extend(self.stacks_no_longer_named());
         out
