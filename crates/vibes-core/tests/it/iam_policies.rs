@@ -17,6 +17,7 @@
 //! CloudFormation's short forms (`!Sub`, `!Ref`, …) come through as tagged values: an action or a
 //! resource written with one is read through it.
 
+use crate::support::template_yaml::strings;
 use serde_yaml_ng::Value;
 use std::path::{Path, PathBuf};
 
@@ -33,17 +34,6 @@ fn files_in(dir: &str, suffix: &str) -> Vec<PathBuf> {
     v.sort();
     assert!(!v.is_empty(), "no {suffix} file in {dir}");
     v
-}
-
-/// Every string inside a value, through tags (`!Sub "…"`, `!If [c, a, b]`), sequences and maps.
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::String(s) => vec![s.clone()],
-        Value::Sequence(s) => s.iter().flat_map(strings).collect(),
-        Value::Mapping(m) => m.values().flat_map(strings).collect(),
-        Value::Tagged(t) => strings(&t.value),
-        _ => Vec::new(),
-    }
 }
 
 /// `*` and `?` as IAM reads them, without regard to case (IAM action names are case-insensitive).

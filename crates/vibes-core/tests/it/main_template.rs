@@ -2,6 +2,7 @@
 //! template itself: their log group is the stack's, and their role launches only the build
 //! instance types, only in the subnet given for builds.
 
+use crate::support::template_yaml::strings;
 use serde_yaml_ng::Value;
 use std::path::Path;
 
@@ -15,17 +16,6 @@ fn reference(v: &Value) -> Option<&str> {
     match v {
         Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str(),
         _ => None,
-    }
-}
-
-/// Every string inside a value, through tags (`!Sub`, `!If`), sequences and maps.
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::String(s) => vec![s.clone()],
-        Value::Sequence(s) => s.iter().flat_map(strings).collect(),
-        Value::Mapping(m) => m.values().flat_map(strings).collect(),
-        Value::Tagged(t) => strings(&t.value),
-        _ => Vec::new(),
     }
 }
 

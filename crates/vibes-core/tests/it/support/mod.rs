@@ -3,3 +3,4 @@
 pub mod apply;
 pub mod config;
 pub mod render_fixtures;
+pub mod template_yaml;
