@@ -23,10 +23,12 @@
 //! (what its console printed: systemd's lines and its units' output). A server's rsync URL is
 //! written to `servers/<id>.url`, and the newest to `rsync-url`.
 
+mod ended;
 mod launch;
 
 use crate::ebs::LoopDevice;
 use crate::world::World;
+use ended::EndedBy;
 pub use launch::Request as LaunchRequest;
 use launch::{Launched, Shutdown};
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,8 +40,6 @@ use std::time::Duration;
 const DATA_DEVICE: &str = "/dev/sdf";
 /// How long a booting instance waits for its data volume, like the boot scripts' own wait.
 const DEVICE_WAIT: Duration = Duration::from_secs(300);
-/// How long an orderly shutdown from outside may take before the machine is killed.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -65,29 +65,6 @@ impl Role {
         match self {
             Role::Worker => "localcloud-worker",
             Role::Server => "localcloud-server",
-        }
-    }
-}
-
-/// How an instance ended other than by a call, as EC2's state reason says
-/// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_StateReason.html).
-#[derive(Debug, Clone, Copy)]
-enum EndedBy {
-    /// Its own operating system powered it off.
-    ItsOwnShutdown,
-    /// Its launch could not complete (here: the machine could not be booted), which EC2
-    /// ends by terminating the instance.
-    LaunchError,
-}
-
-impl EndedBy {
-    fn state_reason(self) -> (&'static str, &'static str) {
-        match self {
-            EndedBy::ItsOwnShutdown => (
-                "Client.InstanceInitiatedShutdown",
-                "Instance initiated shutdown",
-            ),
-            EndedBy::LaunchError => ("Server.InternalError", "Internal error on launch"),
         }
     }
 }
@@ -152,7 +129,7 @@ impl Instances {
     }
 
     /// StopInstances or TerminateInstances took the instance: its machine shuts down in order
-    /// (killed if it has not within [`SHUTDOWN_GRACE`]).
+    /// (killed if it has not within [`crate::machine::SHUTDOWN_GRACE`]).
     pub fn end(&self, state: &Path, id: &str, terminated: bool) {
         self.ended
             .lock()
@@ -171,7 +148,7 @@ impl Instances {
                     terminated,
                     "instance ends: its machine shuts down"
                 );
-                shut_down(pid);
+                crate::machine::shut_down(pid);
             }
             // Not running (stopped already, or never booted): a terminated one's disk goes now.
             None if terminated => crate::machine::release_rootfs(&self.dir(id), true),
@@ -182,23 +159,6 @@ impl Instances {
     fn has_ended(&self, id: &str) -> bool {
         self.ended.lock().unwrap().contains_key(id)
     }
-}
-
-/// SIGTERM to systemd-nspawn (an orderly shutdown of the machine: its systemd stops every unit),
-/// and SIGKILL if it is still there after the grace time.
-#[allow(unsafe_code)] // kill: no safe wrapper among the dependencies, and nothing is shared.
-fn shut_down(pid: u32) {
-    let pid = pid as i32;
-    // SAFETY: kill only sends a signal; a process already gone gives ESRCH, which is fine.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
-    std::thread::spawn(move || {
-        std::thread::sleep(SHUTDOWN_GRACE);
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
-    });
 }
 
 /// The server's URL is no longer served.
@@ -245,7 +205,7 @@ pub async fn boot(world: Arc<World>, region: String, id: String, request: Launch
         .unwrap()
         .insert(id.clone(), true);
     if let Some(pid) = world.instances.running.lock().unwrap().get(&id).copied() {
-        shut_down(pid);
+        crate::machine::shut_down(pid);
     }
     let terminated = world
         .ec2(&region)

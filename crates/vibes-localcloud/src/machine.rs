@@ -399,3 +399,23 @@ impl Lock {
 
 #[cfg(test)]
 mod tests;
+
+/// How long an orderly shutdown from outside may take before the machine is killed.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// SIGTERM to systemd-nspawn (an orderly shutdown of the machine: its systemd stops every unit),
+/// and SIGKILL if it is still there after the grace time.
+#[allow(unsafe_code)] // kill: no safe wrapper among the dependencies, and nothing is shared.
+pub fn shut_down(pid: u32) {
+    let pid = pid as i32;
+    // SAFETY: kill only sends a signal; a process already gone gives ESRCH, which is fine.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    std::thread::spawn(move || {
+        std::thread::sleep(SHUTDOWN_GRACE);
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    });
+}
