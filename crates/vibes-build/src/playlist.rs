@@ -14,12 +14,21 @@ pub fn path_for(dir: &Path, profile: &str) -> PathBuf {
     dir.join(format!("{name}.m3u"))
 }
 
+/// One m3u line's text: newlines and other control characters become spaces. A line break in
+/// a title would otherwise start a line of its own, which every player reads as an entry (a
+/// URL it fetches, a path it opens).
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// The playlist text for `entries` (output path relative to the profile root, tags), paths
 /// relative to `dir`, where the playlist is.
 pub fn render(dir: &Path, title: Option<&str>, entries: &[(PathBuf, &Tags)]) -> String {
     let mut text = String::from("#EXTM3U\n");
     if let Some(title) = title {
-        text.push_str(&format!("#PLAYLIST:{title}\n"));
+        text.push_str(&format!("#PLAYLIST:{}\n", one_line(title)));
     }
     for (output, tags) in entries {
         let rel = output.strip_prefix(dir).unwrap_or(output);
@@ -37,7 +46,11 @@ pub fn render(dir: &Path, title: Option<&str>, entries: &[(PathBuf, &Tags)]) -> 
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
-        text.push_str(&format!("#EXTINF:-1,{label}\n{}\n", rel.join("/")));
+        text.push_str(&format!(
+            "#EXTINF:-1,{}\n{}\n",
+            one_line(&label),
+            one_line(&rel.join("/"))
+        ));
     }
     text
 }
@@ -63,5 +76,21 @@ mod tests {
         );
         assert_eq!(path_for(dir, "phone"), Path::new("ccr/bayou/bayou.m3u"));
         assert_eq!(path_for(Path::new(""), "phone"), Path::new("phone.m3u"));
+    }
+
+    #[test]
+    fn a_title_with_line_breaks_or_control_characters_stays_on_its_line() {
+        let mut tags = Tags::default();
+        tags.set("TITLE", "Song\nhttp://evil.example/x.mp3\r\n/etc/shadow\u{7}");
+        let text = render(
+            Path::new(""),
+            Some("Mix\n/etc/passwd"),
+            &[(PathBuf::from("a/01.mp3"), &tags)],
+        );
+        assert_eq!(
+            text,
+            "#EXTM3U\n#PLAYLIST:Mix /etc/passwd\n#EXTINF:-1,Song http://evil.example/x.mp3  /etc/shadow \na/01.mp3\n"
+        );
+        assert_eq!(text.lines().count(), 4, "{text}");
     }
 }
