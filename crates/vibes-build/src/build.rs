@@ -40,6 +40,10 @@ pub struct BuildOptions {
     /// Encode every output again, whatever the records say (after an encoder bug, or a build
     /// volume whose outputs are not to be trusted).
     pub rebuild: bool,
+    /// Stop at the first fault in the sources, before anything is written. Without it, a
+    /// track (or directory) with a fault is left out, its outputs kept as they were, and
+    /// every other track is built.
+    pub fail_fast: bool,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -48,6 +52,8 @@ pub enum BuildError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Profile(#[from] ProfileSetupError),
+    #[error("{0} (--fail-fast: nothing is built while the sources have a fault)")]
+    FailFast(String),
     #[error("no profile to build: name one with --profile or give a --profile-file")]
     NoProfiles,
     #[error("profile `{0}` is given twice")]
@@ -113,6 +119,9 @@ pub fn build_with(
     let started = Instant::now();
     let profiles = parse_profiles(&opts.profiles)?;
     let tree = source::scan_as(&opts.sources, opts.format)?;
+    if let (true, Some(first)) = (opts.fail_fast, tree.broken.first()) {
+        return Err(BuildError::FailFast(first.fault.clone()));
+    }
     let versions = probe_tools(&profiles)?;
 
     std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
@@ -174,6 +183,7 @@ pub fn build_with(
     let mut summary = BuildSummary {
         skipped: tree.skipped,
         warnings: tree.warnings.clone(),
+        left_out: tree.broken.clone(),
         ..Default::default()
     };
     let mut manifests = Vec::new();
@@ -218,11 +228,12 @@ pub fn build_with(
                 }),
             }
         }
-        // Outputs whose source is gone or now skipped.
+        // Outputs whose source is gone or now skipped; those of a track left out for a fault
+        // stay as they were.
         let stale: Vec<String> = manifest
             .outputs
             .keys()
-            .filter(|k| !wanted.contains(*k))
+            .filter(|k| !wanted.contains(*k) && !left_out(&tree, k))
             .cloned()
             .collect();
         for key in stale {
@@ -342,6 +353,12 @@ pub fn build_with(
 
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Whether the output or playlist at `key` is one of a track (or directory, or playlist) left
+/// out for a fault: it stays as it was.
+fn left_out(tree: &SourceTree, key: &str) -> bool {
+    tree.broken.iter().any(|b| b.covers(key))
 }
 
 fn parse_profiles(given: &[(String, String)]) -> Result<Vec<Profile>, BuildError> {
@@ -532,7 +549,7 @@ fn write_playlists(
     let stale: Vec<String> = manifest
         .playlists
         .keys()
-        .filter(|k| !wanted.contains_key(*k))
+        .filter(|k| !wanted.contains_key(*k) && !left_out(tree, k))
         .cloned()
         .collect();
     for rel in &stale {

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn a_title_with_line_breaks_or_control_characters_stays_on_its_line() {
         let mut tags = Tags::default();
-        tags.set("TITLE", "Song\nhttp://evil.example/x.mp3\r\n/etc/shadow\u{7}");
+        tags.set(
+            "TITLE",
+            "Song\nhttp://evil.example/x.mp3\r\n/etc/shadow\u{7}",
+        );
         let text = render(
             Path::new(""),
             Some("Mix\n/etc/passwd"),

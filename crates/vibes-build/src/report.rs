@@ -53,9 +53,19 @@ pub struct BuildSummary {
     pub skipped: usize,
     pub playlists_written: usize,
     pub failed: Vec<Failure>,
+    /// Tracks (or directories) of the tree left out for a fault in the sources: their outputs
+    /// stay as they were. The build went on without them.
+    pub left_out: Vec<crate::source::Broken>,
     /// Faults in the sources that did not stop the build (`path:line:column: warning: …`).
     pub warnings: Vec<String>,
     pub elapsed: Duration,
+}
+
+impl BuildSummary {
+    /// Whether every track of the tree was built: nothing failed, nothing left out.
+    pub fn complete(&self) -> bool {
+        self.failed.is_empty() && self.left_out.is_empty()
+    }
 }
 
 impl std::fmt::Display for BuildSummary {
@@ -72,6 +82,13 @@ impl std::fmt::Display for BuildSummary {
         )?;
         if self.removed > 0 {
             write!(f, ", {} removed", self.removed)?;
+        }
+        if !self.left_out.is_empty() {
+            write!(
+                f,
+                ", {} left out for faults in the sources",
+                self.left_out.len()
+            )?;
         }
         write!(f, " in {:.1} s", self.elapsed.as_secs_f64())
     }

@@ -35,6 +35,12 @@ pub struct BuildArgs {
     /// bug; `vibes apply --replace compile` asks the worker for it).
     #[arg(long)]
     pub rebuild: bool,
+    /// Stop at the first fault in the sources, building nothing. Without it, a track whose
+    /// sources have a fault (a picture its metadata names that is not there, a trim that keeps
+    /// nothing) is left out and named at the end, its outputs kept as they were; every other
+    /// track is built, and the exit status is 1.
+    #[arg(long)]
+    pub fail_fast: bool,
     /// The sources tree's format [default: [sources] format of vibes.toml, else auto: read
     /// from the tree's files].
     #[arg(long, value_name = "auto|vibes|mustup")]
@@ -88,7 +94,8 @@ impl BuildArgs {
 /// `[sources] format`.
 pub type FromConfig = (Vec<(String, String)>, Option<String>);
 
-/// Runs the build; 0 when every track compiled, 1 when some failed. `from_config` reads what
+/// Runs the build; 0 when every track compiled, 1 when some failed or were left out for a
+/// fault in the sources. `from_config` reads what
 /// vibes.toml gives (see [`FromConfig`]); it is not called when only --profile-file is given.
 pub fn run(
     args: &BuildArgs,
@@ -129,6 +136,7 @@ pub fn run(
         allow_empty: args.allow_empty,
         format,
         rebuild: args.rebuild,
+        fail_fast: args.fail_fast,
     };
     let remote = match &args.sources_bucket {
         Some(b) => Some(bucket::BucketTree::open(
@@ -181,8 +189,14 @@ pub fn run(
             indent(&f.message)
         );
     }
+    if !summary.left_out.is_empty() {
+        errln!("left out for faults in the sources (their outputs are as they were):");
+        for b in &summary.left_out {
+            errln!("  {}: {}", b.rel.display(), b.fault);
+        }
+    }
     outln!("{summary}");
-    Ok(if summary.failed.is_empty() { 0 } else { 1 })
+    Ok(if summary.complete() { 0 } else { 1 })
 }
 
 fn indent(text: &str) -> String {

@@ -1,4 +1,4 @@
-//! `vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N] [--allow-empty] [--format auto|vibes|mustup]`: the compile engine on its own,
+//! `vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N] [--allow-empty] [--fail-fast] [--format auto|vibes|mustup]`: the compile engine on its own,
 //! printing a line per output. It is what a worker runs, and what the interruption test and
 //! bench/compile.sh drive.
 
@@ -27,7 +27,7 @@ impl Progress for Lines {
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N] [--allow-empty] [--format auto|vibes|mustup]";
+    let usage = "usage: vibes-compile SOURCES OUT NAME=PROFILE_FILE... [--jobs N] [--allow-empty] [--fail-fast] [--format auto|vibes|mustup]";
     let (Some(sources), Some(out)) = (args.next(), args.next()) else {
         eprintln!("{usage}");
         return ExitCode::from(2);
@@ -40,10 +40,15 @@ fn main() -> ExitCode {
         allow_empty: false,
         format: Default::default(),
         rebuild: false,
+        fail_fast: false,
     };
     while let Some(arg) = args.next() {
         if arg == "--allow-empty" {
             opts.allow_empty = true;
+            continue;
+        }
+        if arg == "--fail-fast" {
+            opts.fail_fast = true;
             continue;
         }
         if arg == "--format" {
@@ -87,8 +92,11 @@ fn main() -> ExitCode {
             for w in &summary.warnings {
                 eprintln!("{w}");
             }
+            for b in &summary.left_out {
+                eprintln!("LEFT OUT {}: {}", b.rel.display(), b.fault);
+            }
             println!("{summary}");
-            if summary.failed.is_empty() {
+            if summary.complete() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -5,6 +5,7 @@
 //!   `mustup-metadata.yaml`, and `<name>.pl.yaml` playlists at the root.
 
 pub mod detect;
+pub mod hint;
 pub mod mustup;
 pub mod options;
 pub mod scan;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 pub use detect::SourceFormat;
 pub use options::{Options, Picture};
-pub use scan::{Playlist, SourceTree, Track};
+pub use scan::{Broken, Playlist, SourceTree, Track};
 pub use tags::Tags;
 pub use trim::Trim;
 

@@ -43,9 +43,45 @@ pub struct Playlist {
     pub title: Option<String>,
 }
 
+/// A track the tree names that cannot be compiled as it stands (its metadata names a file that
+/// is not there, its trim keeps nothing, …), or a directory whose tracks could not be listed:
+/// left out of the build, while its outputs stay as they were.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// The audio file, or the directory, relative to the sources root.
+    pub rel: PathBuf,
+    /// The track's file name without extension; `None` for a directory.
+    pub base: Option<String>,
+    /// The fault: `path:line:column: message`.
+    pub fault: String,
+}
+
+impl Broken {
+    /// Whether the output at `key` (relative to the profile directory, `/`-separated) is one
+    /// of this track's or lies in this directory.
+    pub fn covers(&self, key: &str) -> bool {
+        let rel = crate::relpath::slash(&self.rel);
+        match &self.base {
+            Some(base) => {
+                let parent = crate::relpath::slash(self.rel.parent().unwrap_or(Path::new("")));
+                let stem = if parent.is_empty() {
+                    base.clone()
+                } else {
+                    format!("{parent}/{base}")
+                };
+                key.strip_prefix(&stem)
+                    .is_some_and(|ext| ext.starts_with('.') && !ext[1..].contains('/'))
+            }
+            None => rel.is_empty() || key.starts_with(&format!("{rel}/")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct SourceTree {
     pub tracks: Vec<Track>,
+    /// Tracks left out for a fault in the sources, each with it.
+    pub broken: Vec<Broken>,
     pub playlists: Vec<Playlist>,
     /// Tracks left out by `encode-`.
     pub skipped: usize,

@@ -198,13 +198,11 @@ fn a_mustup_tree_compiles_to_four_formats_tagged_as_its_yaml_says() {
     assert_eq!((again.encoded, again.up_to_date), (0, 8));
 }
 
+/// The first fault of the tree, as `--fail-fast` stops at it.
 fn error_of(src: &Path, out: &Path) -> String {
-    build(
-        &options(src, out, vec![("home".into(), FLAC.into())]),
-        &Recorder::default(),
-    )
-    .unwrap_err()
-    .to_string()
+    let mut opts = options(src, out, vec![("home".into(), FLAC.into())]);
+    opts.fail_fast = true;
+    build(&opts, &Recorder::default()).unwrap_err().to_string()
 }
 
 #[test]
@@ -316,4 +314,95 @@ fn a_trim_cuts_flac_inputs_too_and_end_is_a_time_of_the_source() {
         let y = seconds(&dir.join(format!("a/02-y.{ext}")));
         assert!((y - 0.75).abs() < 0.08, "{ext}: up to 0.75 s, got {y}");
     }
+}
+
+/// The two everyday flaws of a real collection: an album's metadata names its covers `.png`
+/// where the files are `.jpeg`, and a playlist keeps a line that names no track.
+fn flawed(root: &Path) {
+    tree(root);
+    let album = root.join("ace_of_base/happy_nation");
+    write(
+        &album.join("mustup-metadata.yaml"),
+        "---\ntags:\n   common:\n      album: Happy Nation\npictures:\n   APIC:\n      3:\n         path: cover-front.png\n",
+    );
+    write(&album.join("cover-front.jpeg"), tiny_jpeg());
+    write(
+        &album.join("mustup-manifest.yaml"),
+        "---\n01-voulez-vous_danser.wave: {}\n04-all_that_she_wants.wave: {}\n",
+    );
+    write_wav(&album.join("01-voulez-vous_danser.wave"), 0.2, 440.0);
+    write_wav(&album.join("04-all_that_she_wants.wave"), 0.2, 550.0);
+    write(
+        &root.join("best.pl.yaml"),
+        format!("---\ntitle: Das Beste\ntracks:\n   - {ALBUM}/02-svefn\n   - All that she wants # FIXME\n   - {ALBUM}/01\n"),
+    );
+}
+
+#[test]
+fn a_typo_leaves_out_only_the_tracks_it_concerns_and_every_other_track_builds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    flawed(&src);
+    let metadata = src.join("ace_of_base/happy_nation/mustup-metadata.yaml");
+    let fixed = std::fs::read_to_string(&metadata)
+        .unwrap()
+        .replace("cover-front.png", "cover-front.jpeg");
+    let typo = std::fs::read_to_string(&metadata).unwrap();
+    // Built once without the typo: the album has outputs.
+    write(&metadata, &fixed);
+    let first = build(&options(&src, &out, profiles()), &Recorder::default()).unwrap();
+    assert!(first.left_out.is_empty(), "{:?}", first.left_out);
+    let kept = out.join("home/ace_of_base/happy_nation/01-voulez-vous_danser.flac");
+    let before = std::fs::read(&kept).unwrap();
+
+    // The typo: that album's two tracks are left out, named with the fault and a hint; their
+    // outputs stay as they were; everything else builds.
+    write(&metadata, &typo);
+    write_wav(&src.join(ALBUM).join("01.wave"), 0.5, 220.0);
+    let summary = build(&options(&src, &out, profiles()), &Recorder::default()).unwrap();
+    assert!(!summary.complete());
+    let left: Vec<String> = summary
+        .left_out
+        .iter()
+        .map(|b| format!("{}: {}", b.rel.display(), b.fault))
+        .collect();
+    assert_eq!(left.len(), 2, "{left:#?}");
+    for l in &left {
+        assert!(
+            l.contains("ace_of_base/happy_nation/mustup-metadata.yaml:8:16: picture `cover-front.png` cannot be read")
+                && l.contains("(did you mean `cover-front.jpeg`?)"),
+            "{l}"
+        );
+    }
+    assert_eq!(
+        summary.encoded, 4,
+        "the changed track, in four profiles: {summary}"
+    );
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    assert_eq!(
+        std::fs::read(&kept).unwrap(),
+        before,
+        "a left-out track's output is kept"
+    );
+    assert_eq!(summary.removed, 0, "{summary}");
+    // The playlist line that names no track: left out, with where it is and the nearest track.
+    assert!(
+        summary.warnings.iter().any(|w| w
+            .contains("best.pl.yaml:5:6: warning: `All that she wants` is no track of the tree")),
+        "{:?}",
+        summary.warnings
+    );
+    let m3u = std::fs::read_to_string(out.join("home/best.m3u")).unwrap();
+    assert_eq!(m3u.matches("#EXTINF").count(), 2, "{m3u}");
+    assert!(!m3u.contains("FIXME"), "{m3u}");
+
+    // --fail-fast: the first fault stops the build before anything is written.
+    let mut opts = options(&src, &out, profiles());
+    opts.fail_fast = true;
+    write_wav(&src.join(ALBUM).join("01.wave"), 0.5, 330.0);
+    let e = build(&opts, &Recorder::default()).unwrap_err().to_string();
+    assert!(
+        e.contains("cover-front.png") && e.contains("--fail-fast"),
+        "{e}"
+    );
 }

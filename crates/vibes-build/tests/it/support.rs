@@ -188,6 +188,7 @@ pub fn options(sources: &Path, out: &Path, profiles: Vec<(String, String)>) -> B
         allow_empty: false,
         format: Default::default(),
         rebuild: false,
+        fail_fast: false,
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::yaml::{Doc, PlaylistSpec};
-use crate::source::{Playlist, SourceError, SourceTree};
+use crate::source::{Broken, Playlist, SourceError, SourceTree};
 
 pub fn read(root: &Path, tree: &mut SourceTree) -> Result<(), SourceError> {
     let mut names: Vec<String> = std::fs::read_dir(root)
@@ -34,26 +34,54 @@ pub fn read(root: &Path, tree: &mut SourceTree) -> Result<(), SourceError> {
             (parts.join("/"), i)
         })
         .collect();
+    let broken: Vec<String> = tree
+        .broken
+        .iter()
+        .filter_map(|b| {
+            let base = b.base.as_ref()?;
+            Some(crate::relpath::slash(&b.rel.with_file_name(base)))
+        })
+        .collect();
     for name in names {
-        let doc = Doc::read(&root.join(&name))?;
-        let Some(spec) = doc.parse::<PlaylistSpec>()? else {
-            continue;
+        let stem = name.trim_end_matches(".pl.yaml").to_string();
+        let spec =
+            Doc::read(&root.join(&name)).and_then(|doc| Ok((doc.parse::<PlaylistSpec>()?, doc)));
+        let (spec, doc) = match spec {
+            Ok((Some(spec), doc)) => (spec, doc),
+            Ok((None, _)) => continue,
+            // The playlist is left as it was; the rest of the tree builds.
+            Err(e) => {
+                tree.broken.push(Broken {
+                    rel: PathBuf::from(&name),
+                    base: Some(stem),
+                    fault: e.to_string(),
+                });
+                continue;
+            }
         };
         let mut tracks = Vec::with_capacity(spec.tracks.len());
+        let mut from = 0;
         for track in &spec.tracks {
             let key = track.trim_start_matches("./");
+            let (at, _, _) = doc.find(track, from);
+            from = at;
             match by_path.get(key) {
                 Some(&i) => tracks.push(i),
-                None => {
-                    return Err(doc.error(
-                        track,
-                        0,
-                        format!("`{track}` is no track of the tree (tracks are named by path from the root, without extension)"),
-                    ))
-                }
+                // Its track is left out of this build for a fault of its own, named with it.
+                None if broken.iter().any(|b| b == key) => {}
+                // mustup's own playlist generator does not check entries at all: a line that
+                // names no track is left out, with a warning and the nearest track's path.
+                None => tree.warnings.push(doc.warning(
+                    track,
+                    at,
+                    &super::super::hint::with_hint(
+                        format!("warning: `{track}` is no track of the tree (tracks are named by path from the root, without extension): left out of {stem}.m3u"),
+                        key,
+                        by_path.keys().map(String::as_str),
+                    ),
+                )),
             }
         }
-        let stem = name.trim_end_matches(".pl.yaml");
         tree.playlists.push(Playlist {
             dir: PathBuf::new(),
             tracks,
