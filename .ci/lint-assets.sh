@@ -167,9 +167,10 @@ from parliament.cli import is_finding_filtered
 # carry tags. So the creates are split as AWS documents for RunInstances
 # (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ExamplePolicies_EC2.html#iam-example-runinstances):
 # the created resources with aws:RequestTag, the ones only used (image, subnet, VPC, the build instance)
-# apart.
+# apart; the instance has a statement of its own for its ec2:InstanceType condition, a key the volume and
+# network interface do not have.
 SKIP = {("RESOURCE_MISMATCH", sid) for sid in (
-    "PackerLaunchTagged", "PackerLaunchUses", "PackerCreateGroupInVpc",
+    "PackerLaunchTaggedInstance", "PackerLaunchTagged", "PackerLaunchUses", "PackerCreateGroupInVpc",
     "PackerCreateImageTagged", "PackerCreateImageFromOwnInstance")}
 
 class Loader(yaml.SafeLoader):

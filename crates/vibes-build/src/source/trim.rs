@@ -136,14 +136,8 @@ mod tests {
     #[test]
     fn a_trim_that_keeps_nothing_is_a_fault_before_any_encoder() {
         let cut = |start: Option<Time>, end: Option<End>| Trim { start, end }.fault();
-        assert_eq!(
-            cut(Some(t(0, 20, "")), Some(End::At(t(0, 10, "")))).is_some(),
-            true
-        );
-        assert_eq!(
-            cut(Some(t(0, 20, "")), Some(End::At(t(0, 20, "")))).is_some(),
-            true
-        );
+        assert!(cut(Some(t(0, 20, "")), Some(End::At(t(0, 10, "")))).is_some());
+        assert!(cut(Some(t(0, 20, "")), Some(End::At(t(0, 20, "")))).is_some());
         assert!(cut(None, Some(End::After(t(0, 0, ""))))
             .unwrap()
             .contains("`duration` is 0"));
