@@ -90,7 +90,9 @@ fn profiles_from_config(
         ConfigProfiles::Named(names) => names,
         ConfigProfiles::All => &[],
     };
-    let (desired, _) = session::load_desired(&cli.config).map_err(|e| match asked {
+    // A local build uses [sources] and [profiles] only: what the cloud needs is not asked.
+    let loaded = session::load_desired_for(&cli.config, vibes_core::config::Use::Local);
+    let (desired, _, _) = loaded.map_err(|e| match asked {
         ConfigProfiles::All => {
             e.wrap_err("vibes build without --profile builds every profile of vibes.toml")
         }

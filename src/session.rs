@@ -11,7 +11,16 @@ use vibes_core::{Address, Desired};
 
 /// Load and validate the config. The sources tree it names is read by [`Workspace::observe`].
 pub fn load_desired(config: &Path) -> Result<(Desired, PathBuf)> {
-    let mut desired = vibes_core::config::load(config)?;
+    load_desired_for(config, vibes_core::config::Use::Cloud).map(|(d, base, _)| (d, base))
+}
+
+/// [`load_desired`] for `purpose`, with the faults it takes as notes (for a local build, what
+/// only the cloud needs).
+pub fn load_desired_for(
+    config: &Path,
+    purpose: vibes_core::config::Use,
+) -> Result<(Desired, PathBuf, Vec<vibes_core::config::Fault>)> {
+    let (mut desired, notes) = vibes_core::config::load_for(config, purpose)?;
     // The worker image builds this vibes from its own source: that source is part of its identity.
     crate::source_archive::add_to(&mut desired);
     let base_dir = config
@@ -19,7 +28,7 @@ pub fn load_desired(config: &Path) -> Result<(Desired, PathBuf)> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    Ok((desired, base_dir))
+    Ok((desired, base_dir, notes))
 }
 
 /// The AWS adapter for this config: `--region` before the config's region, and `--endpoint-url`.

@@ -209,3 +209,43 @@ fn a_mustup_collection_builds_with_its_own_profiles() {
         text(&mixed)
     );
 }
+
+/// A vibes.toml for building at home: `[sources]` and `[profiles]`, no network. `vibes build`
+/// uses nothing else; `vibes validate` says what the cloud would still need, as a note; `vibes
+/// plan` refuses it as before.
+#[test]
+fn a_config_with_sources_and_profiles_alone_builds_and_validate_notes_what_the_cloud_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "vibes.toml",
+        b"[project]\nname = \"tunes\"\n\n[sources]\npath = \"music\"\n\n[profiles.phone]\nencoder = \"lame\"\nflags = \"--quiet -V 6\"\n",
+    );
+    write(dir.path(), "music/kinks/1-village_green.wav", wav());
+
+    let out = vibes(
+        dir.path(),
+        &["build", "--sources", "music", "--out", "builds"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(dir
+        .path()
+        .join("builds/phone/kinks/1-village_green.mp3")
+        .is_file());
+
+    let valid = vibes(dir.path(), &["validate"]);
+    let shown = text(&valid);
+    assert!(valid.status.success(), "{shown}");
+    assert!(
+        shown.contains("note: vibes.toml:4:2: [sources] needs a network for vibes plan and apply; vibes build goes without"),
+        "{shown}"
+    );
+
+    let plan = vibes(dir.path(), &["plan"]);
+    assert!(!plan.status.success(), "{}", text(&plan));
+    assert!(
+        text(&plan).contains("[sources] needs a network"),
+        "{}",
+        text(&plan)
+    );
+}

@@ -77,6 +77,11 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Whether the fault concerns only what the cloud needs: a local build goes on without it.
+    pub fn is_cloud_only(self) -> bool {
+        matches!(self, FaultKind::NeedsNetwork)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             FaultKind::NoConfig => "vibes::config::no_config",
@@ -353,9 +358,6 @@ impl Faults {
     pub fn push_mut(&mut self, fault: Fault) -> &mut Fault {
         self.0.push(fault);
         self.0.last_mut().expect("just pushed")
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
     pub fn into_vec(self) -> Vec<Fault> {
         self.0

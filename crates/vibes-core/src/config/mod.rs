@@ -35,6 +35,22 @@ use std::path::Path;
 /// Loads the config at `path`. Paths inside it are relative to its directory; faults name the
 /// file as `path` spells it.
 pub fn load(path: &Path) -> Result<Desired, ConfigError> {
+    load_for(path, Use::Cloud).map(|(d, _)| d)
+}
+
+/// What a config is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// `plan`, `apply`, …: everything the config asks of the cloud must be there.
+    Cloud,
+    /// A build on this machine (`vibes build`) or a check (`vibes validate`): what only the cloud
+    /// needs (a network for the main stack) is a note, not a fault.
+    Local,
+}
+
+/// The config read for `purpose`, with the faults that `purpose` takes as notes (under
+/// [`Use::Local`], those only the cloud needs fixed).
+pub fn load_for(path: &Path, purpose: Use) -> Result<(Desired, Vec<Fault>), ConfigError> {
     let name = path.display().to_string();
     let limit = crate::bounded::CONFIG_LIMIT;
     let text = crate::bounded::read(path, limit).map_err(|e| {
@@ -72,18 +88,32 @@ pub fn load(path: &Path) -> Result<Desired, ConfigError> {
         )
     })?;
     let base_dir = path.parent().unwrap_or(Path::new(""));
-    load_str(&text, &name, base_dir)
+    load_str_for(&text, &name, base_dir, purpose)
 }
 
 /// Loads config text named `name`, with relative paths starting at `base_dir`.
 pub fn load_str(text: &str, name: &str, base_dir: &Path) -> Result<Desired, ConfigError> {
+    load_str_for(text, name, base_dir, Use::Cloud).map(|(d, _)| d)
+}
+
+/// [`load_str`] for `purpose`, with the faults it takes as notes.
+pub fn load_str_for(
+    text: &str,
+    name: &str,
+    base_dir: &Path,
+    purpose: Use,
+) -> Result<(Desired, Vec<Fault>), ConfigError> {
     let source = Source::new(name, text);
     let mut faults = Faults::default();
     let desired = read::read(&source, &mut faults).map(|raw| {
         resolve::Resolver::new(&source, files::ConfigDir::new(base_dir), &mut faults).resolve(raw)
     });
+    let (notes, faults): (Vec<Fault>, Vec<Fault>) = faults
+        .into_vec()
+        .into_iter()
+        .partition(|f| purpose == Use::Local && f.kind().is_cloud_only());
     match desired {
-        Some(d) if faults.is_empty() => Ok(d),
-        _ => Err(ConfigError::new(name, faults.into_vec())),
+        Some(d) if faults.is_empty() => Ok((d, notes)),
+        _ => Err(ConfigError::new(name, faults)),
     }
 }
