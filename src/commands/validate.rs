@@ -4,7 +4,7 @@ use crate::cli::Cli;
 use miette::Result;
 
 pub fn run(cli: &Cli) -> Result<i32> {
-    let (d, _, notes) =
+    let (d, base_dir, notes) =
         crate::session::load_desired_for(&cli.config, vibes_core::config::Use::Local)?;
     if !cli.quiet {
         let n =
@@ -45,6 +45,27 @@ pub fn run(cli: &Cli) -> Result<i32> {
             "note: {at}{} for vibes plan and apply; vibes build goes without{help}",
             note.message()
         );
+    }
+    // The sources tree, read as the compile reads it: what would leave tracks out.
+    let faults = match &d.sources {
+        Some(s) if base_dir.join(&s.path).is_dir() => {
+            vibes_core::ops::check_sources(&base_dir.join(&s.path), s.format.as_deref())
+        }
+        _ => Vec::new(),
+    };
+    for f in &faults {
+        errln!("fault: {} is left out of a compile: {}", f.source, f.fault);
+    }
+    if !faults.is_empty() {
+        errln!(
+            "the sources have {} (vibes plan blocks the compile until they are fixed)",
+            if faults.len() == 1 {
+                "1 fault".to_string()
+            } else {
+                format!("{} faults", faults.len())
+            }
+        );
+        return Ok(super::exit::ERROR);
     }
     Ok(super::exit::OK)
 }

@@ -249,3 +249,38 @@ fn a_config_with_sources_and_profiles_alone_builds_and_validate_notes_what_the_c
         text(&plan)
     );
 }
+
+/// `vibes validate` reads the sources tree as the compile would: a picture its metadata names
+/// under the wrong extension is a fault, with where it is and what was meant.
+#[test]
+fn validate_names_a_fault_in_the_sources_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "vibes.toml",
+        b"[project]\nname = \"tunes\"\n\n[sources]\npath = \"music\"\n\n[profiles.phone]\nencoder = \"lame\"\nflags = \"--quiet -V 6\"\n",
+    );
+    write(
+        dir.path(),
+        "music/abba/gold/mustup-metadata.yaml",
+        b"---\npictures:\n   APIC:\n      3:\n         path: cover-front.png\n",
+    );
+    write(dir.path(), "music/abba/gold/cover-front.jpeg", b"jpeg");
+    write(
+        dir.path(),
+        "music/abba/gold/mustup-manifest.yaml",
+        b"---\n01-dancing_queen.wav: {}\n",
+    );
+    write(dir.path(), "music/abba/gold/01-dancing_queen.wav", wav());
+    let out = vibes(dir.path(), &["validate"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("fault: abba/gold/01-dancing_queen.wav is left out of a compile: ")
+            && shown.contains(
+                "abba/gold/mustup-metadata.yaml:5:16: picture `cover-front.png` cannot be read"
+            )
+            && shown.contains("(did you mean `cover-front.jpeg`?)"),
+        "{shown}"
+    );
+}

@@ -254,6 +254,19 @@ pub struct SourcesSpec {
     /// The local tree as the planner sees it. Filled by the local scan before planning;
     /// `None` while only validating.
     pub manifest: Option<Manifest>,
+    /// What the compile engine finds wrong in the tree, read with the same code the compile
+    /// runs (filled with the manifest): each would leave tracks out of a compile.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<SourceFault>,
+}
+
+/// A fault in the sources tree that would leave tracks out of a compile.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SourceFault {
+    /// The track (or directory, or playlist) it leaves out, relative to the tree's root.
+    pub source: String,
+    /// `path:line:column: message`, with a hint where one is near.
+    pub fault: String,
 }
 
 /// A tree of files: relative path (with `/`) → size and SHA-256.

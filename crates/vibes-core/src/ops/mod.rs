@@ -12,4 +12,4 @@ mod workspace;
 
 pub use apply::{apply, has_work, ApplyOutcome, ApplyRequest, Frontend, Interrupts};
 pub use error::OpsError;
-pub use workspace::{bucket_hint_file, Workspace};
+pub use workspace::{bucket_hint_file, check_sources, Workspace};

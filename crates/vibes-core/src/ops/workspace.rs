@@ -3,6 +3,7 @@
 
 use super::OpsError;
 use crate::cloud::prelude::*;
+use crate::model::SourceFault;
 use crate::observed::ZonesOffering;
 use crate::plan::PlanOptions;
 use crate::stack_changes::{Previewed, StackChanges};
@@ -32,11 +33,38 @@ pub fn bucket_hint_file(base_dir: &Path) -> PathBuf {
     base_dir.join(".vibes").join("sources-bucket")
 }
 
-/// The local sources tree, through the hash cache in `<base dir>/.vibes/`.
-fn scan_sources(path: &Path, base_dir: &Path) -> Result<crate::model::Manifest, OpsError> {
+/// The local sources tree, through the hash cache in `<base dir>/.vibes/`, and what the compile
+/// engine finds wrong in it.
+fn scan_sources(
+    path: &Path,
+    base_dir: &Path,
+    format: Option<&str>,
+) -> Result<(crate::model::Manifest, Vec<SourceFault>), OpsError> {
     let cache = base_dir.join(".vibes").join("sources-hashes.json");
     let (manifest, _stats) = crate::scan::scan(path, Some(&cache)).map_err(OpsError::Scan)?;
-    Ok(manifest)
+    Ok((manifest, check_sources(path, format)))
+}
+
+/// The faults the compile would meet, read by the engine's own reader of the tree: each
+/// leaves tracks out. A tree it cannot read at all is one fault, of the whole tree.
+pub fn check_sources(path: &Path, format: Option<&str>) -> Vec<SourceFault> {
+    let format = format
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(vibes_build::SourceFormat::Auto);
+    match vibes_build::source::scan_as(path, format) {
+        Ok(tree) => tree
+            .broken
+            .into_iter()
+            .map(|b| SourceFault {
+                source: vibes_build::relative_key(&b.rel),
+                fault: b.fault,
+            })
+            .collect(),
+        Err(e) => vec![SourceFault {
+            source: ".".into(),
+            fault: e.to_string(),
+        }],
+    }
 }
 
 impl Workspace {
@@ -62,7 +90,8 @@ impl Workspace {
         let scan = self.desired.sources.as_ref().map(|s| {
             // The model's path is relative to the config's directory, not to the working one.
             let (path, base_dir) = (self.base_dir.join(&s.path), self.base_dir.clone());
-            tokio::task::spawn_blocking(move || scan_sources(&path, &base_dir))
+            let format = s.format.clone();
+            tokio::task::spawn_blocking(move || scan_sources(&path, &base_dir, format.as_deref()))
         });
         let wanted = self.desired.sources.is_some() || self.destroy;
         let hint = wanted
@@ -79,11 +108,12 @@ impl Workspace {
         let (observed, early) = tokio::join!(self.cloud.observe(&project, None), early_listing);
         let mut observed = observed.map_err(OpsError::Observe)?;
         if let Some(scan) = scan {
-            let manifest = scan
+            let (manifest, faults) = scan
                 .await
                 .map_err(|e| OpsError::ScanTask(e.to_string()))??;
             if let Some(sources) = self.desired.sources.as_mut() {
                 sources.manifest = Some(manifest);
+                sources.faults = faults;
             }
         }
         let bucket = crate::plan::sources_bucket_names(&self.desired, &observed)

@@ -155,7 +155,8 @@ fn a_full_config_resolves_to_the_desired_state() {
             delete: false,
             format: None,
             parameter: "/music/sources".into(),
-            manifest: None
+            manifest: None,
+            faults: Vec::new(),
         })
     );
 

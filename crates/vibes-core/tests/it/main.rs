@@ -37,6 +37,7 @@ mod plan_arch;
 mod plan_guards;
 mod plan_ownership;
 mod plan_rules;
+mod plan_source_faults;
 mod plan_stack_changes;
 mod plan_target;
 mod plan_zone;

@@ -34,6 +34,7 @@ fn desired(local: Manifest) -> Desired {
         format: None,
         parameter: "/vibes/sources".into(),
         manifest: Some(local),
+        faults: Vec::new(),
     });
     d
 }

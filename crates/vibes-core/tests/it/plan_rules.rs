@@ -99,6 +99,7 @@ fn full() -> Desired {
         format: None,
         parameter: "/vibes/sources".into(),
         manifest: Some(manifest(&[("a/1-x.wav", "aa")])),
+        faults: Vec::new(),
     });
     d.compile = Some(CompileSpec {
         instance_type: "c7a.xlarge".into(),

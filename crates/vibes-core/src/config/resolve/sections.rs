@@ -53,6 +53,7 @@ impl Resolver<'_> {
             format,
             parameter,
             manifest: None,
+            faults: Vec::new(),
         }
     }
 

@@ -280,6 +280,9 @@ impl<'a> Cx<'a> {
                         {
                             return Some(action(address, Op::Blocked, why));
                         }
+                        if let Some(blocked) = self.blocked_by_source_faults(&address) {
+                            return Some(blocked);
+                        }
                         a.effects.push(Effect::RunCompile {
                             launch_template: self.main_output(outputs::WORKER_LAUNCH_TEMPLATE),
                             image,

@@ -10,6 +10,7 @@ mod keys;
 mod profiles;
 mod server;
 mod snapshots;
+mod source_faults;
 mod sources;
 pub use sources::{sources_bucket_names, SourcesBucketNames};
 mod stack_reads;

@@ -171,6 +171,7 @@ pub fn full_desired(dir: &Path) -> Desired {
         format: None,
         parameter: format!("/{PROJECT}/sources"),
         manifest: Some(manifest(&dir.join("music"))),
+        faults: Vec::new(),
     });
     d.compile = Some(CompileSpec {
         instance_type: "c6i.large".into(),

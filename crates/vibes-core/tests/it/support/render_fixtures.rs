@@ -236,6 +236,7 @@ pub fn desired() -> Desired {
         format: None,
         parameter: "/vibes/sources".into(),
         manifest: Some(manifest()),
+        faults: Vec::new(),
     });
     d.compile = Some(CompileSpec {
         instance_type: "c6i.2xlarge".into(),
