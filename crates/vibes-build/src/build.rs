@@ -482,6 +482,18 @@ fn run_item(
         pictures: &loaded,
         trim: track.trim.as_ref(),
     };
+    if item.work == Work::Encode {
+        // The source's own header first, for every profile alike: no encoder is given a file
+        // that is not audio, nor a trim past its end.
+        let audio = crate::probe::probe(&track.path)?;
+        if let Some(why) = track
+            .trim
+            .as_ref()
+            .and_then(|t| crate::probe::trim_fault(t, audio.duration))
+        {
+            return Err(why);
+        }
+    }
     let tmp = atomic::temp_path(&final_path);
     let result = match item.work {
         Work::Encode => encode::encode(profile, &job, &tmp).map_err(|e| e.to_string()),

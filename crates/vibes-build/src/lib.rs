@@ -23,6 +23,7 @@ mod picture;
 mod picture_cache;
 mod playlist;
 mod pool;
+mod probe;
 pub mod profile;
 mod relpath;
 mod report;

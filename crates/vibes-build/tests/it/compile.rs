@@ -252,10 +252,28 @@ fn a_failing_track_is_reported_with_the_encoder_error_and_the_rest_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
     collection(&src);
-    write(
-        &src.join("kinks/village_green/02-broken.wav"),
-        b"RIFF not really a wave file",
-    );
+    // Well-formed WAVE that flac does not take: 32-bit float samples (format type 3).
+    let samples: Vec<u8> = (0..4410)
+        .flat_map(|_| 0.1f32.to_le_bytes().repeat(2))
+        .collect();
+    let mut float = b"RIFF".to_vec();
+    float.extend((36 + samples.len() as u32).to_le_bytes());
+    float.extend(b"WAVEfmt ");
+    for field in [
+        16u32.to_le_bytes().to_vec(),
+        3u16.to_le_bytes().to_vec(),
+        2u16.to_le_bytes().to_vec(),
+        44_100u32.to_le_bytes().to_vec(),
+        (44_100u32 * 8).to_le_bytes().to_vec(),
+        8u16.to_le_bytes().to_vec(),
+        32u16.to_le_bytes().to_vec(),
+    ] {
+        float.extend(field);
+    }
+    float.extend(b"data");
+    float.extend((samples.len() as u32).to_le_bytes());
+    float.extend(samples);
+    write(&src.join("kinks/village_green/02-broken.wav"), float);
     let rec = Recorder::default();
     let summary = build(
         &options(&src, &out, vec![("archive".into(), FLAC.into())]),
@@ -266,6 +284,11 @@ fn a_failing_track_is_reported_with_the_encoder_error_and_the_rest_goes_on() {
     let f = &summary.failed[0];
     assert_eq!(f.source, Path::new("kinks/village_green/02-broken.wav"));
     assert!(f.message.contains("`flac` failed"), "{}", f.message);
+    assert!(
+        f.message.contains("unsupported format type 3"),
+        "{}",
+        f.message
+    );
     assert!(
         f.message.lines().count() > 1,
         "the encoder's stderr is part of the report: {}",
@@ -320,4 +343,73 @@ fn a_broken_tree_is_refused_with_file_and_line() {
         err.contains("kinks/vibes.txt:1: picture directory `../..` leads outside the sources tree"),
         "{err}"
     );
+}
+
+/// Sources that are not audio, or hold none, fail their outputs in every profile alike, named,
+/// before any encoder runs: lame would make a tags-only MP3 of a header-only WAVE, oggenc an
+/// empty stream. So does a trim past the end of its source, which flac refuses and the WAVE cut
+/// would clamp.
+#[test]
+fn a_source_that_is_not_audio_fails_in_every_profile_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    let album = src.join("noise/tapes");
+    write_wav(&album.join("01-good.wav"), 0.2, 440.0);
+    let random: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    write(&album.join("02-random.wav"), random);
+    write(
+        &album.join("03-truncated.wav"),
+        b"RIFF\x24\x00\x00\x00WAVEfmt ",
+    );
+    write(&album.join("04-empty.wav"), b"");
+    // A whole header, and no sample.
+    let mut header_only = b"RIFF".to_vec();
+    header_only.extend(36u32.to_le_bytes());
+    header_only.extend(b"WAVEfmt ");
+    header_only.extend(16u32.to_le_bytes());
+    header_only.extend(1u16.to_le_bytes());
+    header_only.extend(2u16.to_le_bytes());
+    header_only.extend(44_100u32.to_le_bytes());
+    header_only.extend((44_100u32 * 4).to_le_bytes());
+    header_only.extend(4u16.to_le_bytes());
+    header_only.extend(16u16.to_le_bytes());
+    header_only.extend(b"data");
+    header_only.extend(0u32.to_le_bytes());
+    write(&album.join("05-header_only.wav"), header_only);
+    let profiles = vec![
+        ("archive".to_string(), FLAC.to_string()),
+        ("phone".to_string(), MP3.to_string()),
+        ("ogg".to_string(), OGG.to_string()),
+    ];
+    let summary = build(&options(&src, &out, profiles), &Recorder::default()).unwrap();
+    assert_eq!(
+        summary.encoded, 3,
+        "the good track in three profiles: {summary}"
+    );
+    assert_eq!(summary.failed.len(), 12, "{:#?}", summary.failed);
+    for f in &summary.failed {
+        let name = f.source.file_name().unwrap().to_string_lossy().into_owned();
+        // lofty reads a data chunk of no bytes as no data chunk at all.
+        assert!(
+            f.message.contains("is not well-formed audio") || f.message.contains("holds no audio"),
+            "{name} in {}: {}",
+            f.profile,
+            f.message
+        );
+        assert!(
+            !f.message.contains("` failed"),
+            "no encoder ran: {}",
+            f.message
+        );
+    }
+    for profile in ["archive", "phone", "ogg"] {
+        assert_eq!(
+            files(&out.join(profile)).len(),
+            1,
+            "{profile}: {:?}",
+            files(&out.join(profile))
+        );
+    }
 }
