@@ -406,3 +406,54 @@ fn a_typo_leaves_out_only_the_tracks_it_concerns_and_every_other_track_builds() 
         "{e}"
     );
 }
+
+/// Hostile YAML costs its own album and nothing more: an alias bomb (one 10 KB anchored string,
+/// 200,000 aliases of it: gigabytes once expanded) and flow collections nested 100,000 deep are
+/// refused on their text, at the place they pass the bound, before any parser expands them.
+#[test]
+fn an_alias_bomb_or_deep_nesting_is_refused_and_the_rest_builds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    tree(&src);
+    let bomb = src.join("bomb/album");
+    write(
+        &bomb.join("mustup-metadata.yaml"),
+        format!(
+            "---\ntags:\n   Vorbis:\n      COMMENT: &b '{}'\n      X: [{}]\n",
+            "x".repeat(10_000),
+            vec!["*b"; 200_000].join(",")
+        ),
+    );
+    write(&bomb.join("mustup-manifest.yaml"), "---\n01-a.wave: {}\n");
+    write_wav(&bomb.join("01-a.wave"), 0.1, 440.0);
+    let deep = src.join("deep/album");
+    write(
+        &deep.join("mustup-metadata.yaml"),
+        format!("---\nx: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+    );
+    write(&deep.join("mustup-manifest.yaml"), "---\n01-b.wave: {}\n");
+    write_wav(&deep.join("01-b.wave"), 0.1, 440.0);
+
+    let summary = build(
+        &options(&src, &out, vec![("home".into(), FLAC.into())]),
+        &Recorder::default(),
+    )
+    .unwrap();
+    let faults: Vec<&str> = summary.left_out.iter().map(|b| b.fault.as_str()).collect();
+    assert_eq!(faults.len(), 2, "{faults:#?}");
+    assert!(
+        faults
+            .iter()
+            .any(|f| f.contains("bomb/album/mustup-metadata.yaml:5:")
+                && f.contains("expand to more than 4194304 bytes")),
+        "{faults:#?}"
+    );
+    assert!(
+        faults
+            .iter()
+            .any(|f| f.contains("deep/album/mustup-metadata.yaml:2:")
+                && f.contains("nest deeper than 64 levels")),
+        "{faults:#?}"
+    );
+    assert_eq!(summary.encoded, 2, "{summary}");
+}

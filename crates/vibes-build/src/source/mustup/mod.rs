@@ -4,6 +4,7 @@
 //! playlists. Directories without a manifest hold no tracks; a directory at the root holding a
 //! `tup.config` is one of mustup's output variants and is not read at all.
 
+pub mod bounds;
 mod metadata;
 mod playlists;
 pub mod yaml;

@@ -224,11 +224,35 @@ pub struct Doc {
 }
 
 impl Doc {
+    /// Reads a YAML file of the tree, refused before it is parsed when it passes the bounds
+    /// ([`super::bounds`]): its size (checked before it is read), its aliases' expansion, its
+    /// nesting.
     pub fn read(path: &Path) -> Result<Self, SourceError> {
-        Ok(Doc {
+        let size = std::fs::metadata(path)
+            .map_err(|source| SourceError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
+        let doc = |text: String| Doc {
             path: path.to_path_buf(),
-            text: crate::source::read_text(path)?,
-        })
+            text,
+        };
+        if size > super::bounds::SIZE_LIMIT as u64 {
+            return Err(doc(String::new()).error_at(
+                1,
+                1,
+                format!(
+                    "the file is {size} bytes; a YAML file of the tree may hold at most {}",
+                    super::bounds::SIZE_LIMIT
+                ),
+            ));
+        }
+        let doc = doc(crate::source::read_text(path)?);
+        if let Err(r) = super::bounds::check(&doc.text) {
+            return Err(doc.error_at(r.line, r.column, r.message));
+        }
+        Ok(doc)
     }
 
     /// Parses the document as `T`; an empty document is `None`.
