@@ -149,15 +149,20 @@ impl Walker<'_> {
             })
             .collect();
 
-        let mut tags = inherited.clone();
-        if files.contains(&"tags.vc") {
-            tags.merge(&TagFile::read(&dir.join("tags.vc"))?);
-        }
-        let mut opts = inherited_opts.clone();
-        if files.contains(&"vibes.txt") {
-            let path = dir.join("vibes.txt");
-            opts.merge(&OptionFile::read(&path)?, &path, dir, self.root)?;
-        }
+        // A fault in the directory's own files leaves out every track at and below it (named
+        // once, as the directory); the rest of the tree builds.
+        let (tags, opts) = match self.directory_files(dir, &files, inherited, inherited_opts) {
+            Ok(read) => read,
+            Err(e) => {
+                self.tree.broken.push(Broken {
+                    rel: rel.to_path_buf(),
+                    base: None,
+                    fault: e.to_string(),
+                });
+                self.open.pop();
+                return Ok(Vec::new());
+            }
+        };
 
         let mut found = Vec::new();
         let mut bases: HashMap<String, PathBuf> = HashMap::new();
@@ -171,27 +176,25 @@ impl Walker<'_> {
                 .and_then(|s| s.to_str())
                 .unwrap_or(name)
                 .to_string();
-            if let Some(first) = bases.insert(base.clone(), path.clone()) {
-                return Err(SourceError::SameBase {
+            let read = match bases.insert(base.clone(), path.clone()) {
+                Some(first) => Err(SourceError::SameBase {
                     first,
-                    second: path,
-                    base,
-                });
-            }
-            let mut track_tags = tags.clone();
-            if let Some(n) = track_number(&base) {
-                track_tags.set("TRACKNUMBER", n.to_string());
-            }
-            let own_tags = format!("{base}.tags.vc");
-            if files.contains(&own_tags.as_str()) {
-                track_tags.merge(&TagFile::read(&dir.join(&own_tags))?);
-            }
-            let mut track_opts = opts.clone();
-            let own_opts = format!("{base}.vibes.txt");
-            if files.contains(&own_opts.as_str()) {
-                let path = dir.join(&own_opts);
-                track_opts.merge(&OptionFile::read(&path)?, &path, dir, self.root)?;
-            }
+                    second: path.clone(),
+                    base: base.clone(),
+                }),
+                None => self.track_files(dir, &files, &base, &tags, &opts),
+            };
+            let (track_tags, track_opts) = match read {
+                Ok(read) => read,
+                Err(e) => {
+                    self.tree.broken.push(Broken {
+                        rel: rel.join(name),
+                        base: Some(base),
+                        fault: e.to_string(),
+                    });
+                    continue;
+                }
+            };
             if !track_opts.encode {
                 self.tree.skipped += 1;
                 continue;
@@ -223,6 +226,54 @@ impl Walker<'_> {
         }
         self.open.pop();
         Ok(found)
+    }
+}
+
+impl Walker<'_> {
+    /// The tags and options in effect in `dir`: the inherited ones, with its own files'.
+    fn directory_files(
+        &self,
+        dir: &Path,
+        files: &[&str],
+        inherited: &Tags,
+        inherited_opts: &Options,
+    ) -> Result<(Tags, Options), SourceError> {
+        let mut tags = inherited.clone();
+        if files.contains(&"tags.vc") {
+            tags.merge(&TagFile::read(&dir.join("tags.vc"))?);
+        }
+        let mut opts = inherited_opts.clone();
+        if files.contains(&"vibes.txt") {
+            let path = dir.join("vibes.txt");
+            opts.merge(&OptionFile::read(&path)?, &path, dir, self.root)?;
+        }
+        Ok((tags, opts))
+    }
+
+    /// One track's tags and options: the directory's, with its track number and its own files'.
+    fn track_files(
+        &self,
+        dir: &Path,
+        files: &[&str],
+        base: &str,
+        tags: &Tags,
+        opts: &Options,
+    ) -> Result<(Tags, Options), SourceError> {
+        let mut track_tags = tags.clone();
+        if let Some(n) = track_number(base) {
+            track_tags.set("TRACKNUMBER", n.to_string());
+        }
+        let own_tags = format!("{base}.tags.vc");
+        if files.contains(&own_tags.as_str()) {
+            track_tags.merge(&TagFile::read(&dir.join(&own_tags))?);
+        }
+        let mut track_opts = opts.clone();
+        let own_opts = format!("{base}.vibes.txt");
+        if files.contains(&own_opts.as_str()) {
+            let path = dir.join(&own_opts);
+            track_opts.merge(&OptionFile::read(&path)?, &path, dir, self.root)?;
+        }
+        Ok((track_tags, track_opts))
     }
 }
 
@@ -366,13 +417,36 @@ mod tests {
     }
 
     #[test]
-    fn two_inputs_with_one_base_are_refused() {
+    fn of_two_inputs_with_one_base_the_second_is_left_out_named() {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("1-a.wav"), b"").unwrap();
         fs::write(tmp.path().join("1-a.flac"), b"").unwrap();
-        assert!(scan(tmp.path())
-            .unwrap_err()
-            .to_string()
-            .contains("would both compile to `1-a`"));
+        let tree = scan(tmp.path()).unwrap();
+        assert_eq!(tree.tracks.len(), 1);
+        assert_eq!(tree.broken.len(), 1);
+        assert_eq!(tree.broken[0].rel, Path::new("1-a.wav"));
+        assert!(tree.broken[0].fault.contains("would both compile to `1-a`"));
+    }
+
+    #[test]
+    fn a_fault_in_a_directorys_tags_leaves_out_that_directory_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("a")).unwrap();
+        fs::create_dir_all(tmp.path().join("b/c")).unwrap();
+        fs::write(tmp.path().join("a/1-x.wav"), b"").unwrap();
+        fs::write(tmp.path().join("b/tags.vc"), b"not a comment\n").unwrap();
+        fs::write(tmp.path().join("b/c/1-y.wav"), b"").unwrap();
+        let tree = scan(tmp.path()).unwrap();
+        assert_eq!(tree.tracks.len(), 1);
+        assert_eq!(tree.broken.len(), 1, "{:?}", tree.broken);
+        assert_eq!(tree.broken[0].rel, Path::new("b"));
+        assert_eq!(tree.broken[0].base, None);
+        assert!(tree.broken[0].covers("b/c/1-y.mp3"));
+        assert!(!tree.broken[0].covers("a/1-x.mp3"));
+        assert!(
+            tree.broken[0].fault.contains("b/tags.vc:1"),
+            "{}",
+            tree.broken[0].fault
+        );
     }
 }

@@ -316,8 +316,15 @@ fn a_failing_track_is_reported_with_the_encoder_error_and_the_rest_goes_on() {
     );
 }
 
+/// Every profile, stopping at the first fault in the sources.
+fn fail_fast(src: &Path, out: &Path) -> vibes_build::BuildOptions {
+    let mut opts = options(src, out, all_profiles());
+    opts.fail_fast = true;
+    opts
+}
+
 #[test]
-fn a_broken_tree_is_refused_with_file_and_line() {
+fn with_fail_fast_a_fault_in_the_tree_stops_the_build_naming_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
     collection(&src);
@@ -325,18 +332,18 @@ fn a_broken_tree_is_refused_with_file_and_line() {
         &src.join("kinks/village_green/tags.vc"),
         "ARTIST=The Kinks\nthis is no tag\n",
     );
-    let err = build(&options(&src, &out, all_profiles()), &Recorder::default())
+    let err = build(&fail_fast(&src, &out), &Recorder::default())
         .unwrap_err()
         .to_string();
     assert!(
-        err.ends_with("kinks/village_green/tags.vc:2: expected KEY=value, found `this is no tag`"),
+        err.contains("kinks/village_green/tags.vc:2: expected KEY=value, found `this is no tag`"),
         "{err}"
     );
 
     collection(&src);
     write(&src.join("kinks/vibes.txt"), "apic=3:jpeg:../..\n");
     write(&tmp.path().join("picture-03.jpeg"), tiny_jpeg());
-    let err = build(&options(&src, &out, all_profiles()), &Recorder::default())
+    let err = build(&fail_fast(&src, &out), &Recorder::default())
         .unwrap_err()
         .to_string();
     assert!(
