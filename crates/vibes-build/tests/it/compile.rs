@@ -253,26 +253,8 @@ fn a_failing_track_is_reported_with_the_encoder_error_and_the_rest_goes_on() {
     let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
     collection(&src);
     // Well-formed WAVE that flac does not take: 32-bit float samples (format type 3).
-    let samples: Vec<u8> = (0..4410)
-        .flat_map(|_| 0.1f32.to_le_bytes().repeat(2))
-        .collect();
-    let mut float = b"RIFF".to_vec();
-    float.extend((36 + samples.len() as u32).to_le_bytes());
-    float.extend(b"WAVEfmt ");
-    for field in [
-        16u32.to_le_bytes().to_vec(),
-        3u16.to_le_bytes().to_vec(),
-        2u16.to_le_bytes().to_vec(),
-        44_100u32.to_le_bytes().to_vec(),
-        (44_100u32 * 8).to_le_bytes().to_vec(),
-        8u16.to_le_bytes().to_vec(),
-        32u16.to_le_bytes().to_vec(),
-    ] {
-        float.extend(field);
-    }
-    float.extend(b"data");
-    float.extend((samples.len() as u32).to_le_bytes());
-    float.extend(samples);
+    let samples: Vec<u8> = (0..8820).flat_map(|_| 0.1f32.to_le_bytes()).collect();
+    let float = wave(3, 32, &samples);
     write(&src.join("kinks/village_green/02-broken.wav"), float);
     let rec = Recorder::default();
     let summary = build(
@@ -372,18 +354,7 @@ fn a_source_that_is_not_audio_fails_in_every_profile_alike() {
     );
     write(&album.join("04-empty.wav"), b"");
     // A whole header, and no sample.
-    let mut header_only = b"RIFF".to_vec();
-    header_only.extend(36u32.to_le_bytes());
-    header_only.extend(b"WAVEfmt ");
-    header_only.extend(16u32.to_le_bytes());
-    header_only.extend(1u16.to_le_bytes());
-    header_only.extend(2u16.to_le_bytes());
-    header_only.extend(44_100u32.to_le_bytes());
-    header_only.extend((44_100u32 * 4).to_le_bytes());
-    header_only.extend(4u16.to_le_bytes());
-    header_only.extend(16u16.to_le_bytes());
-    header_only.extend(b"data");
-    header_only.extend(0u32.to_le_bytes());
+    let header_only = wave(1, 16, &[]);
     write(&album.join("05-header_only.wav"), header_only);
     let profiles = vec![
         ("archive".to_string(), FLAC.to_string()),

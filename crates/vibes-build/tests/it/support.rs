@@ -42,27 +42,34 @@ fn sine(seconds: f32, freq: f32) -> Vec<i16> {
         .collect()
 }
 
-/// 16-bit stereo 44.1 kHz WAVE.
-pub fn write_wav(path: &Path, seconds: f32, freq: f32) {
-    let samples = sine(seconds, freq);
-    let data_len = (samples.len() * 2) as u32;
-    let mut b = Vec::with_capacity(44 + data_len as usize);
+/// A stereo 44.1 kHz WAVE file of `data`: `format` 1 is integer PCM, 3 IEEE float; `bits` per
+/// sample.
+pub fn wave(format: u16, bits: u16, data: &[u8]) -> Vec<u8> {
+    let block = 2 * bits / 8;
+    let mut b = Vec::with_capacity(44 + data.len());
     b.extend(b"RIFF");
-    b.extend((36 + data_len).to_le_bytes());
+    b.extend((36 + data.len() as u32).to_le_bytes());
     b.extend(b"WAVEfmt ");
     b.extend(16u32.to_le_bytes());
-    b.extend(1u16.to_le_bytes()); // PCM
+    b.extend(format.to_le_bytes());
     b.extend(2u16.to_le_bytes());
     b.extend(44_100u32.to_le_bytes());
-    b.extend((44_100u32 * 4).to_le_bytes());
-    b.extend(4u16.to_le_bytes());
-    b.extend(16u16.to_le_bytes());
+    b.extend((44_100u32 * u32::from(block)).to_le_bytes());
+    b.extend(block.to_le_bytes());
+    b.extend(bits.to_le_bytes());
     b.extend(b"data");
-    b.extend(data_len.to_le_bytes());
-    for s in samples {
-        b.extend(s.to_le_bytes());
-    }
-    write(path, &b);
+    b.extend((data.len() as u32).to_le_bytes());
+    b.extend(data);
+    b
+}
+
+/// 16-bit stereo 44.1 kHz WAVE.
+pub fn write_wav(path: &Path, seconds: f32, freq: f32) {
+    let data: Vec<u8> = sine(seconds, freq)
+        .into_iter()
+        .flat_map(i16::to_le_bytes)
+        .collect();
+    write(path, wave(1, 16, &data));
 }
 
 /// 16-bit stereo 44.1 kHz AIFF (big-endian samples, rate as an 80-bit extended float).
