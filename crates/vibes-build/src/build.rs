@@ -481,6 +481,7 @@ fn run_item(
         tags: &track.tags,
         pictures: &loaded,
         trim: track.trim.as_ref(),
+        id3_version: profile.id3_version,
     };
     if item.work == Work::Encode {
         // The source's own header first, for every profile alike: no encoder is given a file

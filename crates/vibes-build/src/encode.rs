@@ -18,6 +18,8 @@ pub struct Job<'a> {
     pub pictures: &'a [LoadedPicture],
     /// Only this part of the input is encoded.
     pub trim: Option<&'a Trim>,
+    /// The ID3v2 version an MP3 output's tags are written in.
+    pub id3_version: crate::profile::Id3Version,
 }
 
 /// Why a track failed: the program and what it said.
@@ -172,12 +174,11 @@ fn write_tags(encoder: Encoder, job: &Job, out: &Path, fresh: bool) -> Result<()
             cmd.args(["-w", "-R"]).arg(out);
             run(cmd, Some(Box::new(std::io::Cursor::new(text.into_bytes()))))
         }
-        Encoder::Lame => {
-            crate::id3tags::write(job.tags, job.pictures, out).map_err(|source| EncodeError::Id3 {
+        Encoder::Lame => crate::id3tags::write(job.tags, job.pictures, job.id3_version, out)
+            .map_err(|source| EncodeError::Id3 {
                 path: out.to_path_buf(),
                 source,
-            })
-        }
+            }),
         Encoder::Opusenc if fresh => Ok(()),
         Encoder::Opusenc => unreachable!("opus outputs are encoded again, never retagged"),
     }

@@ -1,4 +1,5 @@
-//! ID3v2.4 tags for MP3 outputs, from the tree's Vorbis comment names.
+//! ID3v2.4 tags for MP3 outputs, from the tree's Vorbis comment names; ID3v2.3 where a profile
+//! asks for it, its frames made as v2.3 defines them.
 
 use std::path::Path;
 
@@ -6,6 +7,7 @@ use id3::frame::{Comment, ExtendedText, Picture, PictureType};
 use id3::{Frame, TagLike, Version};
 
 use crate::picture::LoadedPicture;
+use crate::profile::Id3Version;
 use crate::source::Tags;
 
 /// Vorbis comment name → ID3v2.4 text frame; the first name of a frame wins when two map to
@@ -107,9 +109,79 @@ pub fn tag_for(tags: &Tags, pictures: &[LoadedPicture]) -> id3::Tag {
 }
 
 /// Replaces whatever ID3 tag `path` has (lame writes a v2.3 one of its own) with ours.
-pub fn write(tags: &Tags, pictures: &[LoadedPicture], path: &Path) -> Result<(), id3::Error> {
+pub fn write(
+    tags: &Tags,
+    pictures: &[LoadedPicture],
+    version: Id3Version,
+    path: &Path,
+) -> Result<(), id3::Error> {
     let _ = id3::Tag::remove_from_path(path)?;
-    tag_for(tags, pictures).write_to_path(path, Version::Id3v24)
+    let mut tag = tag_for(tags, pictures);
+    match version {
+        Id3Version::V24 => tag.write_to_path(path, Version::Id3v24),
+        Id3Version::V23 => {
+            as_v23(&mut tag);
+            tag.write_to_path(path, Version::Id3v23)
+        }
+    }
+}
+
+/// A v2.4 tag's frames as ID3v2.3 has them (https://id3.org/id3v2.3.0): the recording date
+/// `TDRC` becomes `TYER` (year) and `TDAT` (DDMM), the original date `TDOR` becomes `TORY`,
+/// the mood `TMOO` (v2.4 only) a `TXXX:MOOD`; several values of one frame, NUL-separated in
+/// v2.4, are joined with `/`, as v2.3 separates artists. Text is written as UTF-16 (v2.3 has
+/// no UTF-8).
+fn as_v23(tag: &mut id3::Tag) {
+    let text = |tag: &id3::Tag, id: &str| {
+        tag.get(id)
+            .and_then(|f| f.content().text())
+            .map(str::to_string)
+    };
+    if let Some(date) = text(tag, "TDRC") {
+        tag.remove("TDRC");
+        tag.add_frame(Frame::text(
+            "TYER",
+            date.chars().take(4).collect::<String>(),
+        ));
+        // YYYY-MM-DD → DDMM
+        if let (Some(month), Some(day)) = (date.get(5..7), date.get(8..10)) {
+            tag.add_frame(Frame::text("TDAT", format!("{day}{month}")));
+        }
+    }
+    if let Some(date) = text(tag, "TDOR") {
+        tag.remove("TDOR");
+        tag.add_frame(Frame::text(
+            "TORY",
+            date.chars().take(4).collect::<String>(),
+        ));
+    }
+    if let Some(mood) = text(tag, "TMOO") {
+        tag.remove("TMOO");
+        tag.add_frame(ExtendedText {
+            description: "MOOD".into(),
+            value: mood,
+        });
+    }
+    let joined: Vec<Frame> = tag
+        .frames()
+        .filter_map(|f| match f.content() {
+            id3::Content::Text(t) if t.contains('\0') => Some(Frame::text(
+                f.id(),
+                t.split('\0').collect::<Vec<_>>().join("/"),
+            )),
+            id3::Content::ExtendedText(x) if x.value.contains('\0') => Some(
+                ExtendedText {
+                    description: x.description.clone(),
+                    value: x.value.split('\0').collect::<Vec<_>>().join("/"),
+                }
+                .into(),
+            ),
+            _ => None,
+        })
+        .collect();
+    for frame in joined {
+        tag.add_frame(frame);
+    }
 }
 
 fn picture_type(kind: u8) -> PictureType {
@@ -147,6 +219,55 @@ fn picture_type(kind: u8) -> PictureType {
 mod tests {
     use super::*;
     use crate::source::tags::TagFile;
+
+    #[test]
+    fn a_v23_tag_has_v23_frames_dates_and_separators() {
+        let mut tags = Tags::default();
+        let file = TagFile::parse(
+            Path::new("t"),
+            "TITLE=Svefn-g-englar\nARTIST=Jónsi\nARTIST=Georg Hólm\nDATE=1999-06-12\nORIGINALDATE=1998\nMOOD=calm\nCATALOG=a\nCATALOG=b\n",
+        )
+        .unwrap();
+        tags.merge(&file);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.mp3");
+        std::fs::write(&path, b"").unwrap();
+        write(&tags, &[], Id3Version::V23, &path).unwrap();
+        let tag = id3::Tag::read_from_path(&path).unwrap();
+        assert_eq!(tag.version(), Version::Id3v23);
+        let text = |id: &str| {
+            tag.get(id)
+                .and_then(|f| f.content().text())
+                .map(str::to_string)
+        };
+        assert_eq!(text("TYER").as_deref(), Some("1999"));
+        assert_eq!(text("TDAT").as_deref(), Some("1206"));
+        assert_eq!(text("TORY").as_deref(), Some("1998"));
+        assert_eq!(text("TDRC"), None);
+        assert_eq!(text("TMOO"), None);
+        // On disk "Jónsi/Georg Hólm" in UTF-16 (v2.3 has no UTF-8); the reader splits at "/".
+        let utf16: Vec<u8> = "Jónsi/Georg Hólm"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.windows(utf16.len()).any(|w| w == utf16.as_slice()));
+        assert_eq!(text("TPE1").as_deref(), Some("Jónsi\0Georg Hólm"));
+        assert_eq!(text("TIT2").as_deref(), Some("Svefn-g-englar"));
+        let extended: Vec<(String, String)> = tag
+            .extended_texts()
+            .map(|x| (x.description.clone(), x.value.clone()))
+            .collect();
+        assert!(
+            extended.contains(&("MOOD".into(), "calm".into())),
+            "{extended:?}"
+        );
+        assert!(
+            extended.contains(&("CATALOG".into(), "a/b".into())),
+            "{extended:?}"
+        );
+        assert_eq!(extended.len(), 2, "{extended:?}");
+    }
 
     #[test]
     fn vorbis_names_map_to_id3_frames() {

@@ -20,6 +20,22 @@ pub enum ProfileSetupError {
         "profile name `{0}` cannot name an output directory: use letters, digits, `-`, `_` and `.`"
     )]
     Name(String),
+    #[error("profile `{name}`: CONFIG_ID3_VERSION={value}: {why}")]
+    Id3Version {
+        name: String,
+        value: String,
+        why: &'static str,
+    },
+}
+
+/// The ID3v2 version of an MP3 profile's tags (`CONFIG_ID3_VERSION`): 2.4 unless the profile
+/// asks for 2.3, which MP3 players that do not read v2.4 need (docs/source-formats.md says what
+/// changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Id3Version {
+    V23,
+    #[default]
+    V24,
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +45,7 @@ pub struct Profile {
     pub encoder: Encoder,
     /// The encoder flags, split with shell-words rules (quotes, backslashes; no expansion).
     pub flags: Vec<String>,
+    pub id3_version: Id3Version,
 }
 
 impl Profile {
@@ -52,11 +69,31 @@ impl Profile {
             key: encoder.flags_key().to_string(),
             message: e.to_string(),
         })?;
+        let id3_version = match config.values.get("CONFIG_ID3_VERSION").map(String::as_str) {
+            None => Id3Version::V24,
+            Some(_) if encoder != Encoder::Lame => {
+                return Err(ProfileSetupError::Id3Version {
+                    name: name.to_string(),
+                    value: config.values["CONFIG_ID3_VERSION"].clone(),
+                    why: "only MP3 (lame) profiles carry ID3 tags",
+                })
+            }
+            Some("2.4") => Id3Version::V24,
+            Some("2.3") => Id3Version::V23,
+            Some(other) => {
+                return Err(ProfileSetupError::Id3Version {
+                    name: name.to_string(),
+                    value: other.to_string(),
+                    why: "vibes writes ID3v2 2.4 (the default) or 2.3",
+                })
+            }
+        };
         Ok(Profile {
             name: name.to_string(),
             config,
             encoder,
             flags,
+            id3_version,
         })
     }
 

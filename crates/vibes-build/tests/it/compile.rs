@@ -391,3 +391,58 @@ fn a_source_that_is_not_audio_fails_in_every_profile_alike() {
         );
     }
 }
+
+/// `CONFIG_ID3_VERSION=2.3` in an MP3 profile: its outputs carry ID3v2.3 tags, for players that
+/// do not read v2.4, on encode and on a retag alike; any other value, or the key in a profile
+/// that makes no MP3, is refused naming the profile.
+#[test]
+fn an_mp3_profile_may_ask_for_id3v2_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    collection(&src);
+    let v23 = format!("{MP3}CONFIG_ID3_VERSION=2.3\n");
+    let profiles = || {
+        vec![
+            ("old".to_string(), v23.clone()),
+            ("phone".to_string(), MP3.to_string()),
+        ]
+    };
+    build(&options(&src, &out, profiles()), &Recorder::default()).unwrap();
+    let version = |p: &Path| id3::Tag::read_from_path(p).unwrap().version();
+    let old = out.join("old/ccr/bayou_country/1/01-born_on_the_bayou.mp3");
+    assert_eq!(version(&old), id3::Version::Id3v23);
+    assert_eq!(
+        version(&out.join("phone/ccr/bayou_country/1/01-born_on_the_bayou.mp3")),
+        id3::Version::Id3v24
+    );
+    // A tag edit is a retag: still v2.3.
+    write(
+        &src.join("ccr/bayou_country/1/01-born_on_the_bayou.tags.vc"),
+        "TITLE=Born on the Bayou (live)\n",
+    );
+    let again = build(&options(&src, &out, profiles()), &Recorder::default()).unwrap();
+    assert!(again.retagged >= 1, "{again}");
+    assert_eq!(version(&old), id3::Version::Id3v23);
+
+    for (text, says) in [
+        (
+            format!("{MP3}CONFIG_ID3_VERSION=2.2\n"),
+            "vibes writes ID3v2 2.4 (the default) or 2.3",
+        ),
+        (
+            format!("{FLAC}CONFIG_ID3_VERSION=2.3\n"),
+            "only MP3 (lame) profiles carry ID3 tags",
+        ),
+    ] {
+        let e = build(
+            &options(&src, &out, vec![("x".into(), text)]),
+            &Recorder::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("profile `x`: CONFIG_ID3_VERSION=") && e.contains(says),
+            "{e}"
+        );
+    }
+}

@@ -60,6 +60,18 @@ impl Resolver<'_> {
             .set_help("vibes keeps each profile in one standard SSM parameter (4 KB): shorten its comments or flags");
             return None;
         }
+        // What the compile engine itself refuses (flags it cannot split, an ID3 version it does
+        // not write), refused here rather than on a worker.
+        if let Err(e) = vibes_build::profile::Profile::parse(name, &parsed.text) {
+            let span = raw.config.as_ref().map_or(raw.name.span(), |c| c.span());
+            self.fault(
+                FaultKind::BadProfile,
+                span,
+                e.to_string(),
+                "the compile engine refuses this profile",
+            );
+            return None;
+        }
         let parameter = project.ssm_path(&format!("profiles/{name}"));
         self.claim(
             "SSM parameter",

@@ -584,3 +584,22 @@ fn a_template_cloudformation_takes_in_no_request_is_refused_at_validate() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_profile_the_compile_engine_refuses_is_refused_at_validate() {
+    let dir = ConfigDir::new();
+    let e = dir.err(&format!(
+        "{PROJECT}[profiles.old]\nencoder = \"lame\"\nflags = \"-V 6\"\nCONFIG_ID3_VERSION = \"2.2\"\n"
+    ));
+    let f = only(&e, FaultKind::BadProfile);
+    assert!(
+        f.message().contains(
+            "profile `old`: CONFIG_ID3_VERSION=2.2: vibes writes ID3v2 2.4 (the default) or 2.3"
+        ),
+        "{}",
+        f.message()
+    );
+    dir.ok(&format!(
+        "{PROJECT}[profiles.old]\nencoder = \"lame\"\nflags = \"-V 6\"\nCONFIG_ID3_VERSION = \"2.3\"\n"
+    ));
+}
