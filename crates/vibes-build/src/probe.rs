@@ -23,7 +23,11 @@ pub struct AudioInfo {
 /// Reads `path`'s header; Err says why it is no audio vibes can encode.
 pub fn probe(path: &Path) -> Result<AudioInfo, String> {
     let not_audio = |why: String| format!("{} is not well-formed audio: {why}", path.display());
-    let probe = lofty::probe::Probe::open(path).map_err(|e| not_audio(e.to_string()))?;
+    // The header's properties only: the source's own tags (and any picture in them) are not
+    // what vibes tags outputs with, and are neither read into memory nor held against it.
+    let probe = lofty::probe::Probe::open(path)
+        .map_err(|e| not_audio(e.to_string()))?
+        .options(lofty::config::ParseOptions::new().read_tags(false));
     let probe = probe
         .guess_file_type()
         .map_err(|e| not_audio(e.to_string()))?;
